@@ -1,0 +1,96 @@
+import DataLoader from 'dataloader';
+import type { RequestScope } from './context';
+import type { Resolvers } from './generated/graphql';
+
+/** A connector's answer to "can you reach your department system?". */
+export interface ConnectorHealth {
+  readonly connector: string;
+  readonly ok: boolean;
+  /** Round-trip time of the probe, in milliseconds. */
+  readonly latencyMs: number;
+  /** Why it is not ok (never personal data). */
+  readonly reason?: string;
+}
+
+/**
+ * The contract every connector implements. A connector puts one department system behind the
+ * graph: it owns the resolvers of that department's fields, batches its upstream calls through
+ * per-request DataLoaders, and reports its health.
+ */
+export interface Connector<L = unknown> {
+  /** kebab-case id, used in errors, metrics, configuration and the audit log (`real-estate`). */
+  readonly id: string;
+  /** Human name of the department, e.g. "Real estate registration 不动产登记". */
+  readonly title: string;
+  /** Resolvers for the fields this department adds to the graph (schema/<id>.graphql). */
+  readonly resolvers: Resolvers;
+  /** Creates this connector's loaders for one request. */
+  createLoaders(scope: RequestScope): L;
+  /** Probes the department system; never throws. */
+  health(): Promise<ConnectorHealth>;
+  /** Opens pools and checks configuration; called once before the hub serves. */
+  start(): Promise<void>;
+  /** Closes pools; called once on shutdown. */
+  stop(): Promise<void>;
+}
+
+/** What a connector author writes; `defineConnector` turns it into a `Connector`. */
+export interface ConnectorDefinition<L> {
+  id: string;
+  title: string;
+  createLoaders(scope: RequestScope): L;
+  /** Builds the resolvers; `loaders(ctx)` returns this connector's loaders for the request. */
+  resolvers(loaders: (context: { loadersOf<T>(c: Connector<T>): T }) => L): Resolvers;
+  /** Probes the department; may throw, the SDK turns that into an unhealthy report. */
+  probe(): Promise<void>;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+/** Turns a connector definition into a connector, adding health timing and safe defaults. */
+export function defineConnector<L>(definition: ConnectorDefinition<L>): Connector<L> {
+  if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(definition.id)) {
+    throw new TypeError(`Connector id must be kebab-case, but got: ${JSON.stringify(definition.id)}`);
+  }
+  const connector: Connector<L> = {
+    id: definition.id,
+    title: definition.title,
+    resolvers: {},
+    createLoaders: (scope) => definition.createLoaders(scope),
+    async health() {
+      const started = performance.now();
+      try {
+        await definition.probe();
+        return { connector: definition.id, ok: true, latencyMs: Math.round(performance.now() - started) };
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : 'probe failed';
+        return { connector: definition.id, ok: false, latencyMs: Math.round(performance.now() - started), reason };
+      }
+    },
+    start: async () => definition.start?.(),
+    stop: async () => definition.stop?.(),
+  };
+  (connector as { resolvers: Resolvers }).resolvers = definition.resolvers((context) => context.loadersOf(connector));
+  return connector;
+}
+
+/** Most identifiers one batch call may carry; larger batches are split by DataLoader. */
+export const DEFAULT_MAX_BATCH_SIZE = 100;
+
+/**
+ * A per-request DataLoader over a batch function that returns a Map of the records it found.
+ * Keys without a record resolve to `null`; a failed batch rejects every key of that batch with
+ * the same error. The result is always one value per key, in key order.
+ */
+export function createBatchLoader<K extends string, V>(
+  fetchMany: (keys: readonly K[]) => Promise<ReadonlyMap<K, V>>,
+  options: { maxBatchSize?: number } = {},
+): DataLoader<K, V | null> {
+  return new DataLoader<K, V | null>(
+    async (keys) => {
+      const found = await fetchMany(keys);
+      return keys.map((key) => found.get(key) ?? null);
+    },
+    { maxBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE },
+  );
+}

@@ -1,0 +1,33 @@
+/**
+ * The connector SDK: the one module a connector imports. It holds the connector contract, the
+ * per-request loader helpers, the upstream HTTP client, the error codes, identifier checks and
+ * the generated resolver types of the graph.
+ */
+export { defineConnector, createBatchLoader, DEFAULT_MAX_BATCH_SIZE } from './connector';
+export type { Connector, ConnectorDefinition, ConnectorHealth } from './connector';
+export { createHubContext } from './context';
+export type { HubContext, RequestScope } from './context';
+export {
+  HubError,
+  HubErrorCode,
+  BadUserInputError,
+  ConnectorUnavailableError,
+  ConnectorTimeoutError,
+  UpstreamInvalidResponseError,
+  isUpstreamError,
+} from './errors';
+export type { HubErrorExtensions } from './errors';
+export { createHttpUpstream, mapHttpFailure, withTimeout, DEFAULT_HTTP_UPSTREAM } from './upstream';
+export type { HttpUpstream, HttpUpstreamOptions, UpstreamRequest, UpstreamResponse } from './upstream';
+export {
+  citizenIdProblem,
+  creditCodeProblem,
+  unitNumberProblem,
+  citizenIdCheckChar,
+  creditCodeCheckChar,
+  orgCodeCheckChar,
+  citizenIdFacts,
+} from './identifiers';
+export { partyRef } from './refs';
+export type { PersonRef, EnterpriseRef, PropertyRef, PartyRef } from './refs';
+export type * from './generated/graphql';

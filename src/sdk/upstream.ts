@@ -1,0 +1,142 @@
+import { Pool, errors as undiciErrors } from 'undici';
+import { ConnectorTimeoutError, ConnectorUnavailableError, HubError, UpstreamInvalidResponseError } from './errors';
+
+/** Settings of an HTTP department system. */
+export interface HttpUpstreamOptions {
+  /** The connector id, named in every error. */
+  connector: string;
+  /** Base URL of the department system, e.g. `http://127.0.0.1:8082`. */
+  baseUrl: string;
+  /**
+   * Per-call timeout in milliseconds, connection included.
+   * @default 2000
+   */
+  timeoutMs?: number;
+  /**
+   * Keep-alive connections to the department system.
+   * @default 16
+   */
+  connections?: number;
+  /** Headers sent with every call (an API key, say). */
+  headers?: Record<string, string>;
+}
+
+/** Defaults of `HttpUpstreamOptions`. */
+export const DEFAULT_HTTP_UPSTREAM = { timeoutMs: 2000, connections: 16 } as const;
+
+/** One call to a department system. */
+export interface UpstreamRequest {
+  method?: 'GET' | 'POST';
+  /** Path and query, e.g. `/api/persons?ids=...`. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Aborts the call (the client went away). */
+  signal?: AbortSignal;
+  /** Statuses that are answers, not failures (404 for "not found", 304 for an ETag hit). */
+  acceptStatus?: readonly number[];
+}
+
+/** A department system's raw answer. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A keep-alive HTTP client for one department system that maps every failure to a hub error code. */
+export interface HttpUpstream {
+  request(call: UpstreamRequest): Promise<UpstreamResponse>;
+  /** Sends a call and parses a JSON reply; a reply that is not JSON is `UPSTREAM_INVALID_RESPONSE`. */
+  json<T = unknown>(call: UpstreamRequest): Promise<{ status: number; headers: UpstreamResponse['headers']; data: T }>;
+  close(): Promise<void>;
+}
+
+/** Creates the HTTP client of one department system. */
+export function createHttpUpstream(options: HttpUpstreamOptions): HttpUpstream {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_HTTP_UPSTREAM.timeoutMs;
+  const connector = options.connector;
+  let origin: URL;
+  try {
+    origin = new URL(options.baseUrl);
+  } catch {
+    throw new TypeError(`Connector "${connector}": baseUrl must be an absolute http(s) URL, but got: ${JSON.stringify(options.baseUrl)}`);
+  }
+  const basePath = origin.pathname.replace(/\/$/, '');
+  const pool = new Pool(origin.origin, {
+    connections: options.connections ?? DEFAULT_HTTP_UPSTREAM.connections,
+    keepAliveTimeout: 30_000,
+    connectTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+
+  async function request(call: UpstreamRequest): Promise<UpstreamResponse> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+    try {
+      const res = await pool.request({
+        method: call.method ?? 'GET',
+        path: basePath + call.path,
+        headers: { ...options.headers, ...call.headers },
+        body: call.body,
+        signal,
+      });
+      const body = await res.body.text();
+      const ok = (res.statusCode >= 200 && res.statusCode < 300) || (call.acceptStatus ?? []).includes(res.statusCode);
+      if (!ok) throw new ConnectorUnavailableError(connector, `HTTP status ${res.statusCode}`);
+      return { status: res.statusCode, headers: res.headers, body };
+    } catch (error) {
+      throw mapHttpFailure(connector, timeoutMs, error, timeout.aborted);
+    }
+  }
+
+  return {
+    request,
+    async json<T>(call: UpstreamRequest) {
+      const res = await request({ ...call, headers: { accept: 'application/json', ...call.headers } });
+      if (res.status === 304 || res.body === '') return { status: res.status, headers: res.headers, data: undefined as T };
+      try {
+        return { status: res.status, headers: res.headers, data: JSON.parse(res.body) as T };
+      } catch (error) {
+        throw new UpstreamInvalidResponseError(connector, 'the body is not valid JSON', error);
+      }
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Maps a low-level failure of one call to the hub's error codes (never with the upstream body). */
+export function mapHttpFailure(connector: string, timeoutMs: number, error: unknown, timedOut: boolean): HubError {
+  if (error instanceof HubError) return error;
+  if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
+    return new ConnectorTimeoutError(connector, timeoutMs);
+  }
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'ECONNREFUSED') return new ConnectorUnavailableError(connector, 'connection refused', error);
+  if (code === 'ECONNRESET' || error instanceof undiciErrors.SocketError) return new ConnectorUnavailableError(connector, 'connection reset', error);
+  if (error instanceof undiciErrors.RequestAbortedError || (error as Error | null)?.name === 'AbortError') {
+    return new ConnectorUnavailableError(connector, 'call aborted', error);
+  }
+  return new ConnectorUnavailableError(connector, code ? `network error ${code}` : 'network error', error);
+}
+
+/**
+ * Runs one call to a non-HTTP department system (a SQL query, say) under the connector timeout,
+ * mapping a timeout to `CONNECTOR_TIMEOUT`. `run` receives a signal to cancel its work.
+ */
+export async function withTimeout<T>(connector: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new ConnectorTimeoutError(connector, timeoutMs));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
