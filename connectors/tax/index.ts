@@ -1,0 +1,178 @@
+/**
+ * The tax connector 税务: puts the tax bureau's SOAP 1.1 web service behind the graph
+ * (Person.taxRecords, Enterprise.taxStatus and arrears, Property.deedTaxPayments and the
+ * Taxpayer / TaxPayment types), one SOAP operation per loader batch.
+ */
+import DataLoader from 'dataloader';
+import type { ZodType } from 'zod';
+import {
+  BadUserInputError,
+  DEFAULT_HTTP_UPSTREAM,
+  DEFAULT_MAX_BATCH_SIZE,
+  UpstreamInvalidResponseError,
+  createBatchLoader,
+  defineConnector,
+  type Connector,
+  type TaxpayerPaymentsArgs,
+} from '../../src/sdk';
+import { getDeedTaxPaymentsResponse, getTaxpayersResponse, pingResponse, toDeedTaxRecords, toTaxpayerRecord, type TaxPaymentRecord, type TaxpayerRecord } from './schemas';
+import { createTaxSoapClient, requestBody, type TaxSoapClient, type TaxSoapOperation } from './soap';
+
+export type { TaxArrearRecord, TaxPaymentRecord, TaxpayerRecord } from './schemas';
+export { TAX_SOAP_NAMESPACE, sanitizeFaultString } from './soap';
+
+/** The connector id, named in errors, metrics and the audit log. */
+export const TAX_CONNECTOR_ID = 'tax';
+
+/** Name of the primary by-identifier loader (taxpayer id → taxpayer record), for the conformance suite. */
+export const TAX_PRIMARY_LOADER = 'taxpayerById' as const;
+
+/** How to reach the tax department system. */
+export interface TaxConnectorOptions {
+  /** The SOAP endpoint URL, e.g. `http://127.0.0.1:8083/services/TaxService` (the WSDL is at `?wsdl`). */
+  url: string;
+  /**
+   * Per-call timeout in milliseconds.
+   * @default 2000
+   */
+  timeoutMs?: number;
+  /**
+   * Keep-alive connections to the service.
+   * @default 16
+   */
+  connections?: number;
+}
+
+/** Defaults of `TaxConnectorOptions`. */
+export const DEFAULT_TAX_OPTIONS = Object.freeze({
+  timeoutMs: DEFAULT_HTTP_UPSTREAM.timeoutMs,
+  connections: DEFAULT_HTTP_UPSTREAM.connections,
+});
+
+/** The per-request loaders of the connector. */
+export interface TaxLoaders {
+  /** Taxpayer by citizen identity number or credit code; null when not registered. One GetTaxpayers call per batch. */
+  taxpayerById: DataLoader<string, TaxpayerRecord | null>;
+  /** Deed-tax 契税 payments by unit number, newest first; [] when none. One GetDeedTaxPayments call per batch. */
+  deedTaxByUnit: DataLoader<string, TaxPaymentRecord[]>;
+}
+
+function checkOptions(options: TaxConnectorOptions): Required<TaxConnectorOptions> {
+  if (options === null || typeof options !== 'object') throw new TypeError('Tax connector options must be an object');
+  let url: URL | undefined;
+  try {
+    url = typeof options.url === 'string' ? new URL(options.url) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TypeError(`Tax connector option "url" must be the absolute http(s) URL of the SOAP endpoint, but got: ${JSON.stringify(options.url)}`);
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TAX_OPTIONS.timeoutMs;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError(`Tax connector option "timeoutMs" must be a positive number of milliseconds, but got: ${String(options.timeoutMs)}`);
+  }
+  const connections = options.connections ?? DEFAULT_TAX_OPTIONS.connections;
+  if (!Number.isInteger(connections) || connections < 1) {
+    throw new TypeError(`Tax connector option "connections" must be a positive integer, but got: ${String(options.connections)}`);
+  }
+  return { url: options.url, timeoutMs, connections };
+}
+
+/** Checks a response element against its schema; a mismatch names the operation, never the content. */
+function validated<T>(operation: TaxSoapOperation, schema: ZodType<T>, response: unknown): T {
+  const result = schema.safeParse(response);
+  if (!result.success) {
+    const where = result.error.issues[0]?.path.join('.') ?? '';
+    throw new UpstreamInvalidResponseError(TAX_CONNECTOR_ID, `${operation}Response does not match the WSDL${where === '' ? '' : ` at ${where}`}`);
+  }
+  return result.data;
+}
+
+async function fetchTaxpayers(client: TaxSoapClient, ids: readonly string[], signal: AbortSignal): Promise<Map<string, TaxpayerRecord>> {
+  const reply = validated('GetTaxpayers', getTaxpayersResponse, await client.call('GetTaxpayers', requestBody('GetTaxpayers', 'taxpayerId', ids), signal));
+  const found = new Map<string, TaxpayerRecord>();
+  for (const t of reply.taxpayer ?? []) found.set(t.taxpayerId, toTaxpayerRecord(t));
+  // Every id must be answered, found or not: a missing one means a cut or misrouted answer, not "not registered".
+  const notFound = new Set(reply.notFound);
+  for (const id of ids) {
+    if (!found.has(id) && !notFound.has(id)) throw new UpstreamInvalidResponseError(TAX_CONNECTOR_ID, 'GetTaxpayersResponse does not account for every requested taxpayer');
+  }
+  return found;
+}
+
+async function fetchDeedTax(client: TaxSoapClient, units: readonly string[], signal: AbortSignal): Promise<TaxPaymentRecord[][]> {
+  const reply = validated('GetDeedTaxPayments', getDeedTaxPaymentsResponse, await client.call('GetDeedTaxPayments', requestBody('GetDeedTaxPayments', 'unitNumber', units), signal));
+  const byUnit = new Map<string, TaxPaymentRecord[]>();
+  for (const unit of reply.unit ?? []) byUnit.set(unit.unitNumber, toDeedTaxRecords(unit));
+  return units.map((unit) => {
+    const payments = byUnit.get(unit);
+    if (payments === undefined) throw new UpstreamInvalidResponseError(TAX_CONNECTOR_ID, 'GetDeedTaxPaymentsResponse does not account for every requested unit');
+    return payments;
+  });
+}
+
+/** Payments of one tax type and one tax year (by period 所属期), keeping newest first. */
+function filterPayments<P extends { taxType: string; period: string }>(payments: P[], args: Partial<TaxpayerPaymentsArgs>): P[] {
+  const { taxType, year } = args;
+  if (year !== undefined && year !== null && !(Number.isInteger(year) && year >= 1900 && year <= 9999)) {
+    throw new BadUserInputError('year', 'must be a year between 1900 and 9999');
+  }
+  const hasType = taxType !== undefined && taxType !== null;
+  const hasYear = year !== undefined && year !== null;
+  if (!hasType && !hasYear) return payments;
+  const prefix = hasYear ? `${year}-` : '';
+  return payments.filter((p) => (!hasType || p.taxType === taxType) && (!hasYear || p.period.startsWith(prefix)));
+}
+
+/** Creates the tax connector; options are checked now, the connection pool opens on first use. */
+export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxLoaders> {
+  const settings = checkOptions(options);
+  const client = createTaxSoapClient({ connector: TAX_CONNECTOR_ID, ...settings });
+
+  return defineConnector<TaxLoaders>({
+    id: TAX_CONNECTOR_ID,
+    title: 'Tax 税务',
+    createLoaders: (scope) => ({
+      taxpayerById: createBatchLoader((ids) => fetchTaxpayers(client, ids, scope.signal)),
+      deedTaxByUnit: new DataLoader<string, TaxPaymentRecord[]>((units) => fetchDeedTax(client, units, scope.signal), {
+        maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
+      }),
+    }),
+    resolvers: (loaders) => ({
+      Person: {
+        taxRecords: async (person, _args, ctx) => {
+          const record = await loaders(ctx).taxpayerById.load(person.idNumber);
+          return record?.kind === 'PERSON' ? record : null;
+        },
+      },
+      Enterprise: {
+        taxStatus: async (enterprise, _args, ctx) => {
+          const record = await loaders(ctx).taxpayerById.load(enterprise.creditCode);
+          return record?.kind === 'ENTERPRISE' ? record : null;
+        },
+        // Same loader as taxStatus, so asking for both costs one call; an unregistered enterprise owes nothing here.
+        arrears: async (enterprise, _args, ctx) => {
+          const record = await loaders(ctx).taxpayerById.load(enterprise.creditCode);
+          return record?.kind === 'ENTERPRISE' ? record.arrears : [];
+        },
+      },
+      Property: {
+        deedTaxPayments: (property, _args, ctx) => loaders(ctx).deedTaxByUnit.load(property.unitNumber),
+      },
+      Taxpayer: {
+        payments: (taxpayer, args) => filterPayments(taxpayer.payments, args),
+        arrears: (taxpayer) => taxpayer.arrears,
+        hasArrears: (taxpayer) => taxpayer.arrears.length > 0,
+      },
+      TaxPayment: {
+        property: (payment) => payment.property ?? null,
+        payer: (payment) => payment.payer,
+      },
+    }),
+    async probe() {
+      validated('Ping', pingResponse, await client.call('Ping', requestBody('Ping', '', [])));
+    },
+    stop: () => client.close(),
+  });
+}

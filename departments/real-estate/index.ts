@@ -1,0 +1,139 @@
+/**
+ * The real-estate registration sandbox 不动产登记: the department's exchange database 前置库, a
+ * real PostgreSQL engine holding units, owners, mortgages, seizures and transfers, reached over
+ * the PostgreSQL wire protocol. Embedded by default (PGlite, no install), or any PostgreSQL server.
+ */
+import { Client } from 'pg';
+import { SandboxControl, type Sandbox } from '../sandbox-kit';
+import type { SeedData } from '../seed/model';
+import { startPgliteEngine } from './pglite-worker';
+import { REAL_ESTATE_SCHEMA, checkSchemaName, realEstateLoadPlan, type LoadStep } from './tables';
+import { startWireProxy, type WireProxy } from './wire-proxy';
+
+export { REAL_ESTATE_SCHEMA, realEstateLoadPlan, createTablesSql, createKeysAndIndexesSql } from './tables';
+export type { LoadStep } from './tables';
+export { SQL_OPERATION } from './wire-proxy';
+export { PGLITE_MAX_CONNECTIONS } from './pglite-worker';
+
+/** How to start the real-estate sandbox. */
+export interface RealEstateSandboxOptions {
+  /** The seed; the sandbox loads `properties` into its tables. */
+  data: Pick<SeedData, 'properties'>;
+  /**
+   * Port the sandbox's PostgreSQL endpoint listens on; 0 picks a free one.
+   * @default 0
+   */
+  port?: number;
+  /**
+   * Interface to listen on.
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /**
+   * A PostgreSQL server to use instead of the embedded engine (`postgres://user@host:port/db`).
+   * The sandbox drops and recreates `schema` there and loads the seed into it.
+   */
+  databaseUrl?: string;
+  /**
+   * With `databaseUrl`: put the sandbox's counting and fault-injecting proxy in front of that
+   * server, so that `url` points at the proxy. Without it, `url` is `databaseUrl` itself, and
+   * statements are neither counted nor faulted (the sandbox does not see them).
+   * @default false
+   */
+  proxy?: boolean;
+  /**
+   * Schema holding the tables.
+   * @default REAL_ESTATE_SCHEMA ('real_estate')
+   */
+  schema?: string;
+}
+
+/** The sandbox, with the timings of its start (for benchmarks and the report of a load). */
+export interface RealEstateSandbox extends Sandbox {
+  /** Milliseconds spent building the rows, starting the engine and loading the tables. */
+  readonly timings: { prepareMs: number; engineStartMs: number; loadMs: number };
+}
+
+/**
+ * Starts the sandbox. Its `url` is the connector's connection string. Every SQL statement a
+ * client runs through it is counted under `sql`; the kit's faults act on the wire (see README).
+ */
+export async function startRealEstateSandbox(options: RealEstateSandboxOptions): Promise<RealEstateSandbox> {
+  if (typeof options !== 'object' || options === null || !Array.isArray(options.data?.properties)) {
+    throw new TypeError('real-estate sandbox: option "data" must be seed data with a "properties" array');
+  }
+  const schema = checkSchemaName(options.schema ?? REAL_ESTATE_SCHEMA);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 0;
+  const control = new SandboxControl();
+  const prepared = performance.now();
+  const steps = realEstateLoadPlan(schema, options.data);
+  const prepareMs = performance.now() - prepared;
+
+  if (options.databaseUrl === undefined) {
+    const engine = await startPgliteEngine(steps);
+    let proxy: WireProxy;
+    try {
+      proxy = await startWireProxy({ control, upstreamHost: '127.0.0.1', upstreamPort: engine.port, host, port, serialize: true });
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+    return {
+      name: 'real-estate',
+      url: `postgres://postgres@${urlHost(proxy.host)}:${proxy.port}/postgres`,
+      control,
+      timings: { prepareMs, engineStartMs: engine.startMs, loadMs: engine.loadMs },
+      close: async () => {
+        await proxy.close();
+        await engine.close();
+      },
+    };
+  }
+
+  const target = parseDatabaseUrl(options.databaseUrl);
+  const loaded = performance.now();
+  await loadThroughClient(options.databaseUrl, steps);
+  const loadMs = performance.now() - loaded;
+  const timings = { prepareMs, engineStartMs: 0, loadMs };
+  if (!options.proxy) {
+    return { name: 'real-estate', url: options.databaseUrl, control, timings, close: async () => undefined };
+  }
+  const proxy = await startWireProxy({ control, upstreamHost: target.hostname, upstreamPort: target.port, host, port, serialize: false });
+  const proxied = new URL(options.databaseUrl);
+  proxied.hostname = urlHost(proxy.host);
+  proxied.port = String(proxy.port);
+  return { name: 'real-estate', url: proxied.toString(), control, timings, close: () => proxy.close() };
+}
+
+/** Runs the load on a server of the caller's through a direct connection: not through the proxy, so not counted. */
+async function loadThroughClient(databaseUrl: string, steps: readonly LoadStep[]): Promise<void> {
+  const client = new Client({ connectionString: databaseUrl, application_name: 'datarun-real-estate-sandbox' });
+  await client.connect();
+  try {
+    for (const step of steps) await client.query(step.sql, step.params);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+function parseDatabaseUrl(databaseUrl: string): { hostname: string; port: number } {
+  let url: URL | undefined;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || url.hostname === '') {
+    // The URL may hold a password: it is not echoed.
+    throw new TypeError('real-estate sandbox: option "databaseUrl" must be a postgres:// URL with a host');
+  }
+  return { hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port === '' ? 5432 : Number(url.port) };
+}
+
+function urlHost(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}

@@ -1,0 +1,49 @@
+import pino from 'pino';
+import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
+import { CONNECTOR_IDS, createGateway, loadConfig, type DepartmentEndpoints } from '../gateway';
+import { startHubServer } from '../http';
+import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
+
+/** `datarun serve`: the hub on its configuration, with embedded sandboxes for departments that have no URL. */
+export async function runServe(options: { config?: string; port?: number; host?: string }): Promise<void> {
+  const config = loadConfig({
+    ...(options.config ? { file: options.config } : {}),
+    overrides: { http: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } },
+  });
+  const logger = pino({ name: 'datarun', level: config.logLevel });
+  const missing = CONNECTOR_IDS.filter((id) => !config.connectors[id]);
+  let sandboxes: SandboxSet | undefined;
+  if (missing.length > 0) {
+    const data = generateSeed({ seed: config.sandbox.seed, size: config.sandbox.size });
+    sandboxes = await startSandboxes(data);
+    logger.info({ departments: missing, seed: config.sandbox.seed, size: config.sandbox.size }, 'embedded sandbox departments started');
+  }
+  const endpoints = Object.fromEntries(CONNECTOR_IDS.map((id) => [id, config.connectors[id] ?? sandboxes!.endpoints[id]])) as DepartmentEndpoints;
+  const gateway = await createGateway(config, endpoints);
+  const hub = await startHubServer({ schema: gateway.schema, connectors: gateway.connectors, logger, ...config.http });
+  logger.info({ url: hub.url }, 'hub listening');
+
+  const lines = [`datarun hub ready at ${hub.url}/graphql`];
+  lines.push(`  departments: ${CONNECTOR_IDS.map((id) => `${id} (${config.connectors[id] ? 'configured' : 'embedded sandbox'})`).join(', ')}`);
+  if (sandboxes) {
+    const variables = propertyTransferExample(sandboxes.data);
+    const body = JSON.stringify({ query: PROPERTY_TRANSFER_QUERY.replace(/\s+/g, ' ').trim(), variables });
+    lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void (async () => {
+      await hub.close();
+      await gateway.stop();
+      await sandboxes?.close();
+      process.exit(0);
+    })();
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const timeoutMs = z.number().int().min(50).max(60_000);
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const connectorsSchema = z.strictObject({
+  'real-estate': z.strictObject({ url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'), timeoutMs: timeoutMs.optional(), poolSize: z.number().int().min(1).max(100).optional() }).optional(),
+  'social-security': z.strictObject({ baseUrl: httpUrl, apiKey: z.string().min(1), timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
+  tax: z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
+  'market-regulation': z.strictObject({ baseUrl: httpUrl, timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
+});
+
+const configSchema = z.strictObject({
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(4000),
+      /** Largest request body accepted, in bytes. */
+      bodyLimitBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+      /** How long shutdown waits for requests in flight. */
+      shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+    })
+    .prefault({}),
+  /** Default per-call timeout of every connector that sets none. */
+  connectorTimeoutMs: timeoutMs.default(2000),
+  connectors: connectorsSchema.prefault({}),
+  sandbox: z
+    .strictObject({
+      /** Start the sandbox department systems in-process for every connector without a URL. */
+      enabled: z.boolean().default(true),
+      seed: z.number().int().default(1),
+      size: z.number().int().min(10).max(2_000_000).default(200),
+    })
+    .prefault({}),
+  /** Log level of the hub's own log (never personal data). */
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+});
+
+/** The hub's validated, frozen configuration. */
+export type HubConfig = z.infer<typeof configSchema>;
+/** The per-connector part of the configuration. */
+export type ConnectorsConfig = HubConfig['connectors'];
+/** The configuration as written in a file or passed in code, before defaults. */
+export type HubConfigInput = z.input<typeof configSchema>;
+
+/** A configuration that cannot be used; its message names every bad setting. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Validates a configuration, filling in defaults; throws ConfigError naming each bad setting. */
+export function parseConfig(input: unknown, source = 'configuration'): HubConfig {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+      const keys = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
+      return `  - ${where}: ${issue.message}${keys}`;
+    });
+    throw new ConfigError(`Invalid ${source}:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  if (!config.sandbox.enabled) {
+    const missing = (['real-estate', 'social-security', 'tax', 'market-regulation'] as const).filter((id) => !config.connectors[id]);
+    if (missing.length > 0) throw new ConfigError(`Invalid ${source}:\n  - connectors: ${missing.join(', ')} need a URL when sandbox.enabled is false`);
+  }
+  return deepFreeze(config);
+}
+
+function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new ConfigError(`Invalid environment: ${name} must be a number, but got: ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/**
+ * Reads the configuration once: the JSON file named by `DATARUN_CONFIG` (or `file`), then the
+ * `DATARUN_*` environment variables over it, then validation.
+ */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: HubConfigInput } = {}): HubConfig {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.DATARUN_CONFIG;
+  let input: Record<string, any> = {};
+  if (file) {
+    try {
+      input = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+    } catch (error) {
+      throw new ConfigError(`Cannot read configuration file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const http = { ...input.http };
+  const port = envNumber(env, 'DATARUN_PORT');
+  if (port !== undefined) http.port = port;
+  if (env.DATARUN_HOST) http.host = env.DATARUN_HOST;
+  const connectors = { ...input.connectors };
+  if (env.DATARUN_REAL_ESTATE_URL) connectors['real-estate'] = { ...connectors['real-estate'], url: env.DATARUN_REAL_ESTATE_URL };
+  if (env.DATARUN_SOCIAL_SECURITY_URL) {
+    connectors['social-security'] = { ...connectors['social-security'], baseUrl: env.DATARUN_SOCIAL_SECURITY_URL, apiKey: env.DATARUN_SOCIAL_SECURITY_API_KEY ?? connectors['social-security']?.apiKey };
+  }
+  if (env.DATARUN_TAX_URL) connectors.tax = { ...connectors.tax, url: env.DATARUN_TAX_URL };
+  if (env.DATARUN_MARKET_REGULATION_URL) connectors['market-regulation'] = { ...connectors['market-regulation'], baseUrl: env.DATARUN_MARKET_REGULATION_URL };
+  const sandbox = { ...input.sandbox };
+  const size = envNumber(env, 'DATARUN_SANDBOX_SIZE');
+  if (size !== undefined) sandbox.size = size;
+  const seed = envNumber(env, 'DATARUN_SANDBOX_SEED');
+  if (seed !== undefined) sandbox.seed = seed;
+  const timeout = envNumber(env, 'DATARUN_CONNECTOR_TIMEOUT_MS');
+  const merged = {
+    ...input,
+    ...options.overrides,
+    http: { ...http, ...options.overrides?.http },
+    connectors: { ...connectors, ...options.overrides?.connectors },
+    sandbox: { ...sandbox, ...options.overrides?.sandbox },
+    ...(timeout !== undefined ? { connectorTimeoutMs: timeout } : {}),
+    ...(env.DATARUN_LOG_LEVEL ? { logLevel: env.DATARUN_LOG_LEVEL } : {}),
+  };
+  return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');
+}

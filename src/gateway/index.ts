@@ -1,0 +1,7 @@
+/** The gateway: configuration, the executable schema over schema/ and the connectors. */
+export { createGateway, createConnectors, CONNECTOR_IDS } from './hub';
+export type { Gateway, DepartmentEndpoints, ConnectorId } from './hub';
+export { buildHubSchema, loadTypeDefs, SCHEMA_DIR } from './schema';
+export { loadConfig, parseConfig, ConfigError } from './config';
+export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';
+export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';

@@ -1,0 +1,3 @@
+/** The hub's HTTP front: routes, limits, request ids, graceful shutdown. */
+export { startHubServer } from './server';
+export type { HubServer, HubServerOptions } from './server';

@@ -1,0 +1,68 @@
+/**
+ * Test support: the four sandboxes in-process and a real hub on a loopback port, plus a GraphQL
+ * client over HTTP. Only HTTP tests use this; unit tests use the schema directly.
+ */
+import pino from 'pino';
+import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
+import type { SandboxName } from '../../departments';
+import { CONNECTOR_IDS, createGateway, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
+import { startHubServer, type HubServer } from '../../src/http';
+
+/** A GraphQL reply as the hub sends it. */
+export interface GraphQLReply<T = any> {
+  status: number;
+  headers: Headers;
+  data?: T;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+  extensions?: Record<string, unknown>;
+}
+
+/** A running test hub over in-process sandboxes. */
+export interface TestHub {
+  readonly url: string;
+  readonly sandboxes: SandboxSet;
+  readonly gateway: Gateway;
+  readonly server: HubServer;
+  query<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLReply<T>>;
+  /** Zeroes every sandbox's counters and removes injected faults. */
+  resetSandboxes(): void;
+  /** Calls each sandbox received since the last reset. */
+  calls(): Record<SandboxName, number>;
+  close(): Promise<void>;
+}
+
+/** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
+export async function startTestHub(options: { size?: number; timeoutMs?: number } = {}): Promise<TestHub> {
+  const data = generateSeed({ seed: 1, size: options.size ?? 200 });
+  const sandboxes = await startSandboxes(data);
+  const endpoints = sandboxes.endpoints as DepartmentEndpoints;
+  const gateway = await createGateway({ connectorTimeoutMs: options.timeoutMs ?? 1000 }, endpoints);
+  const server = await startHubServer({ schema: gateway.schema, connectors: gateway.connectors, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000 });
+  const url = server.url;
+  return {
+    url,
+    sandboxes,
+    gateway,
+    server,
+    async query(query, variables, headers) {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as Omit<GraphQLReply, 'status' | 'headers'>;
+      return { status: res.status, headers: res.headers, ...body };
+    },
+    resetSandboxes() {
+      for (const s of Object.values(sandboxes.sandboxes)) s.control.reset();
+    },
+    calls() {
+      return Object.fromEntries(CONNECTOR_IDS.map((id) => [id, sandboxes.sandboxes[id].control.totalCalls()])) as Record<SandboxName, number>;
+    },
+    async close() {
+      await server.close();
+      await gateway.stop();
+      await sandboxes.close();
+    },
+  };
+}
