@@ -4,7 +4,8 @@
  */
 import { startMarketRegulationSandbox } from './market-regulation';
 import { startRealEstateSandbox } from './real-estate';
-import type { Sandbox } from './sandbox-kit';
+import type http from 'node:http';
+import type { FaultSettings, Sandbox } from './sandbox-kit';
 import type { SeedData } from './seed/model';
 import { DEFAULT_SOCIAL_SECURITY_API_KEY, startSocialSecuritySandbox } from './social-security';
 import { startTaxSandbox } from './tax';
@@ -70,5 +71,40 @@ export async function startSandboxes(data: SeedData, options: { databaseUrl?: st
     async close() {
       await Promise.allSettled([re, ss, tax, mr].map((s) => s.close()));
     },
+  };
+}
+
+/**
+ * Control routes over a set of in-process sandboxes, for the hub in embedded mode:
+ * `GET /__sandbox/calls` (calls per department), `POST /__sandbox/faults/<name>` (a JSON patch of
+ * FaultSettings), `POST /__sandbox/reset`. Returns false for other paths.
+ */
+export function sandboxSetControl(set: SandboxSet): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  return (req, res) => {
+    if (!req.url?.startsWith('/__sandbox/')) return false;
+    const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const calls = () =>
+      Object.fromEntries(SANDBOX_NAMES.map((n) => [n, { total: set.sandboxes[n].control.totalCalls(), byOperation: Object.fromEntries(set.sandboxes[n].control.calls) }]));
+    const fault = /^\/__sandbox\/faults\/([a-z-]+)$/.exec(req.url);
+    if (req.method === 'GET' && req.url === '/__sandbox/calls') reply(200, calls());
+    else if (req.method === 'POST' && req.url === '/__sandbox/reset') {
+      for (const n of SANDBOX_NAMES) set.sandboxes[n].control.reset();
+      reply(200, calls());
+    } else if (req.method === 'POST' && fault) {
+      const sandbox = (set.sandboxes as Record<string, Sandbox>)[fault[1]!];
+      if (!sandbox) return reply(404, { error: `unknown sandbox "${fault[1]}": expected one of ${SANDBOX_NAMES.join(', ')}` }), true;
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        try {
+          sandbox.control.setFaults(JSON.parse(body || '{}') as Partial<FaultSettings>);
+          reply(200, sandbox.control.faults);
+        } catch (error) {
+          reply(400, { error: error instanceof Error ? error.message : 'bad fault settings' });
+        }
+      });
+    } else reply(404, { error: 'unknown sandbox control route' });
+    return true;
   };
 }

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
+import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import { CONNECTOR_IDS, createGateway, loadConfig, type DepartmentEndpoints } from '../gateway';
 import { startHubServer } from '../http';
 import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
@@ -20,7 +20,13 @@ export async function runServe(options: { config?: string; port?: number; host?:
   }
   const endpoints = Object.fromEntries(CONNECTOR_IDS.map((id) => [id, config.connectors[id] ?? sandboxes!.endpoints[id]])) as DepartmentEndpoints;
   const gateway = await createGateway(config, endpoints);
-  const hub = await startHubServer({ schema: gateway.schema, connectors: gateway.connectors, logger, ...config.http });
+  const hub = await startHubServer({
+    schema: gateway.schema,
+    connectors: gateway.connectors,
+    logger,
+    ...config.http,
+    ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes) } : {}),
+  });
   logger.info({ url: hub.url }, 'hub listening');
 
   const lines = [`datarun hub ready at ${hub.url}/graphql`];
@@ -29,6 +35,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
     const variables = propertyTransferExample(sandboxes.data);
     const body = JSON.stringify({ query: PROPERTY_TRANSFER_QUERY.replace(/\s+/g, ' ').trim(), variables });
     lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
+    lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/tax -d '{"mode":"down"}'`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 

@@ -21,6 +21,8 @@ export interface HubServerOptions {
   bodyLimitBytes?: number;
   /** @default 10000 */
   shutdownGraceMs?: number;
+  /** Extra routes tried before the 404 (the embedded sandboxes' control routes); returns true when it answered. */
+  extraRoutes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 /** A running hub. */
@@ -156,6 +158,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }, { 'x-request-id': requestId }));
     } else if (url.pathname === '/readyz' && req.method === 'GET') {
       work = readiness(res);
+    } else if (options.extraRoutes?.(req, res)) {
+      return;
     } else {
       work = Promise.resolve(sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname}` }, { 'x-request-id': requestId }));
     }

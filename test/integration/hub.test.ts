@@ -71,6 +71,26 @@ describe('batching', () => {
   });
 });
 
+describe('sandbox control routes of the embedded mode', () => {
+  it('report the calls per department and inject a fault by name', async () => {
+    await fetch(`${hub.url}/__sandbox/reset`, { method: 'POST' });
+    const ids = hub.sandboxes.data.persons.slice(0, 50).map((p) => p.idNumber);
+    await hub.query('query($ids: [ID!]!) { people(idNumbers: $ids) { name taxRecords { hasArrears } } }', { ids });
+    const calls = (await (await fetch(`${hub.url}/__sandbox/calls`)).json()) as Record<string, { total: number }>;
+    expect(Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v.total]))).toEqual({ 'real-estate': 0, 'social-security': 1, tax: 1, 'market-regulation': 0 });
+
+    const set = await fetch(`${hub.url}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"down"}' });
+    expect(((await set.json()) as { mode: string }).mode).toBe('down');
+    const reply = await hub.query('query($id: ID!) { person(idNumber: $id) { taxRecords { hasArrears } } }', { id: ids[0] });
+    expect(reply.errors![0]!.extensions).toMatchObject({ code: 'CONNECTOR_UNAVAILABLE', connector: 'tax' });
+
+    const bad = await fetch(`${hub.url}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"sideways"}' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'fault mode must be none, down, slow or malformed, but got: sideways' });
+    expect((await fetch(`${hub.url}/__sandbox/faults/weather`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+});
+
 describe('identifiers are validated before any department is asked', () => {
   it('rejects a citizen identity number with a wrong check character', async () => {
     const good = hub.sandboxes.data.persons[0]!.idNumber;

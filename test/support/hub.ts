@@ -3,7 +3,7 @@
  * client over HTTP. Only HTTP tests use this; unit tests use the schema directly.
  */
 import pino from 'pino';
-import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
+import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import type { SandboxName } from '../../departments';
 import { CONNECTOR_IDS, createGateway, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
 import { startHubServer, type HubServer } from '../../src/http';
@@ -37,7 +37,7 @@ export async function startTestHub(options: { size?: number; timeoutMs?: number 
   const sandboxes = await startSandboxes(data);
   const endpoints = sandboxes.endpoints as DepartmentEndpoints;
   const gateway = await createGateway({ connectorTimeoutMs: options.timeoutMs ?? 1000 }, endpoints);
-  const server = await startHubServer({ schema: gateway.schema, connectors: gateway.connectors, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000 });
+  const server = await startHubServer({ schema: gateway.schema, connectors: gateway.connectors, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
   const url = server.url;
   return {
     url,
