@@ -136,6 +136,27 @@ export function createMarketRegulationConnector(options: MarketRegulationConnect
       return { enterpriseByCode, enterprisesByLegalRep };
     },
     resolvers: (loaders) => createMarketRegulationResolvers(loaders),
+    seals: {
+      Enterprise: {
+        recordType: 'Enterprise',
+        load: (enterprise: { creditCode: string }, loaders) => loaders.enterpriseByCode.load(enterprise.creditCode),
+        id: (r: EnterpriseRecord) => r.creditCode,
+        fields: (r: EnterpriseRecord) => ({
+          name: r.name,
+          kind: r.kind,
+          status: r.status,
+          legalRepresentative: { idNumber: r.legalRepIdNumber },
+          registeredCapital: r.registeredCapital,
+          establishedAt: r.establishedAt,
+          address: r.address,
+          industry: r.industry,
+          licence: r.licence,
+          permits: r.permits,
+          penalties: r.penalties,
+          abnormalOperations: r.abnormalOperations,
+        }),
+      },
+    },
     probe: () => client.probe(),
     stop: () => upstream.close(),
   });

@@ -255,6 +255,24 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
         },
       };
     },
+    seals: {
+      Property: {
+        recordType: 'RealEstateUnit',
+        load: (property: { unitNumber: string }, loaders) => loaders.propertyByUnit.load(property.unitNumber),
+        id: (record: PropertyRecord) => record.unitNumber,
+        fields: (r: PropertyRecord) => ({
+          certificateNumber: r.certificateNumber,
+          address: r.address,
+          area: r.area,
+          usage: r.usage,
+          registeredAt: r.registeredAt,
+          owners: r.owners.map((o) => ({ share: o.share, kind: o.ownership, owner: partyRef(o.kind, o.ownerId) })),
+          mortgages: r.mortgages,
+          seizures: r.seizures,
+          transfers: r.transfers.map((t) => ({ transferNumber: t.transferNumber, from: partyRef(t.fromKind, t.fromId), to: partyRef(t.toKind, t.toId), date: t.date, price: t.price })),
+        }),
+      },
+    },
     probe: async () => {
       const result = await run('SELECT 1', undefined);
       if (result.rows.length !== 1 || String(result.rows[0]![0]) !== '1') throw invalid('the health statement returned something else than 1');

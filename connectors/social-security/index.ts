@@ -96,6 +96,20 @@ export function createSocialSecurityConnector(options: SocialSecurityConnectorOp
         employer: (contribution) => enterpriseRef((contribution as ContributionRecord).employerCreditCode),
       },
     }),
+    seals: {
+      SocialInsurance: {
+        recordType: 'InsuredPerson',
+        load: async (insurance: InsuredRecord) => insurance,
+        id: (r: InsuredRecord) => r.idNumber,
+        fields: (r: InsuredRecord) => ({ scheme: r.scheme, status: r.status, insuredSince: r.insuredSince, employer: enterpriseRef(r.employerCreditCode) }),
+      },
+      EmployerAccount: {
+        recordType: 'EmployerAccount',
+        load: async (account: EmployerAccountRecord) => account,
+        id: (r: EmployerAccountRecord) => r.creditCode,
+        fields: (r: EmployerAccountRecord) => ({ status: r.status, openedAt: r.openedAt, employeeCount: r.employeeCount, arrears: r.arrears }),
+      },
+    },
     probe: () => client.health(),
     stop: () => client.close(),
   });

@@ -170,6 +170,28 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
         payer: (payment) => payment.payer,
       },
     }),
+    seals: {
+      Taxpayer: {
+        recordType: 'Taxpayer',
+        load: async (taxpayer: TaxpayerRecord) => taxpayer,
+        id: (r: TaxpayerRecord) => r.taxpayerId,
+        fields: (r: TaxpayerRecord) => ({
+          kind: r.kind,
+          name: r.name,
+          taxOffice: r.taxOffice,
+          registeredAt: r.registeredAt,
+          creditRating: r.creditRating,
+          arrears: r.arrears,
+          hasArrears: r.hasArrears,
+        }),
+      },
+      TaxPayment: {
+        recordType: 'TaxPayment',
+        load: async (payment: TaxPaymentRecord) => payment,
+        id: (r: TaxPaymentRecord) => r.voucherNumber,
+        fields: (r: TaxPaymentRecord) => ({ ...r }),
+      },
+    },
     async probe() {
       validated('Ping', pingResponse, await client.call('Ping', requestBody('Ping', '', [])));
     },

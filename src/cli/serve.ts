@@ -20,9 +20,9 @@ export async function runServe(options: { config?: string; port?: number; host?:
   }
   const endpoints = Object.fromEntries(CONNECTOR_IDS.map((id) => [id, config.connectors[id] ?? sandboxes!.endpoints[id]])) as DepartmentEndpoints;
   const gateway = await createGateway(config, endpoints);
+  if (gateway.security === 'open') logger.warn('security.mode is "open": requests are not authenticated nor checked against the sharing policy (sandbox demo only)');
   const hub = await startHubServer({
-    schema: gateway.schema,
-    connectors: gateway.connectors,
+    gateway,
     logger,
     ...config.http,
     ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes) } : {}),

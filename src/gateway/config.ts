@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
+
+/** The project's own keys/ folder (also from dist/): public trust material committed, private keys generated. */
+export const DEFAULT_KEYS_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../keys' : '../../keys');
 
 const timeoutMs = z.number().int().min(50).max(60_000);
 const httpUrl = z.url({ protocol: /^https?$/ });
@@ -31,6 +35,30 @@ const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       seed: z.number().int().default(1),
       size: z.number().int().min(10).max(2_000_000).default(200),
+    })
+    .prefault({}),
+  keys: z
+    .strictObject({
+      /** Where the JWK sets live; missing keys are generated at start-up (private ones mode 0600, never committed). */
+      dir: z.string().min(1).default(DEFAULT_KEYS_DIR),
+    })
+    .prefault({}),
+  security: z
+    .strictObject({
+      /**
+       * `signed`: every request carries a JWS of a registered consumer, is checked against the
+       * sharing policy, and gets seals and a receipt. `open`: no authentication and no policy,
+       * for the sandbox demo and benchmarks only (loopback hosts only).
+       */
+      mode: z.enum(['signed', 'open']).default('signed'),
+      /** Leeway for consumers' clocks, in seconds. */
+      clockSkewSec: z.number().int().min(0).max(300).default(60),
+    })
+    .prefault({}),
+  policy: z
+    .strictObject({
+      /** The sharing policy file (purposes, consumers, grants); the embedded demo policy when unset. */
+      file: z.string().min(1).optional(),
     })
     .prefault({}),
   /** Log level of the hub's own log (never personal data). */
@@ -72,6 +100,9 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
     throw new ConfigError(`Invalid ${source}:\n${lines.join('\n')}`);
   }
   const config = result.data;
+  if (config.security.mode === 'open' && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.http.host)) {
+    throw new ConfigError(`Invalid ${source}:\n  - security.mode: "open" serves unauthenticated requests and is allowed only on a loopback http.host, not ${JSON.stringify(config.http.host)}`);
+  }
   if (!config.sandbox.enabled) {
     const missing = (['real-estate', 'social-security', 'tax', 'market-regulation'] as const).filter((id) => !config.connectors[id]);
     if (missing.length > 0) throw new ConfigError(`Invalid ${source}:\n  - connectors: ${missing.join(', ')} need a URL when sandbox.enabled is false`);
@@ -127,6 +158,9 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     sandbox: { ...sandbox, ...options.overrides?.sandbox },
     ...(timeout !== undefined ? { connectorTimeoutMs: timeout } : {}),
     ...(env.DATARUN_LOG_LEVEL ? { logLevel: env.DATARUN_LOG_LEVEL } : {}),
+    keys: { ...input.keys, ...(env.DATARUN_KEYS_DIR ? { dir: env.DATARUN_KEYS_DIR } : {}), ...options.overrides?.keys },
+    security: { ...input.security, ...(env.DATARUN_SECURITY_MODE ? { mode: env.DATARUN_SECURITY_MODE } : {}), ...options.overrides?.security },
+    policy: { ...input.policy, ...(env.DATARUN_POLICY_FILE ? { file: env.DATARUN_POLICY_FILE } : {}), ...options.overrides?.policy },
   };
   return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');
 }

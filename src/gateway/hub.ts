@@ -1,11 +1,25 @@
 import type { GraphQLSchema } from 'graphql';
+import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
+import {
+  createConsentVerifier,
+  createKeyStore,
+  createMemoryReplayGuard,
+  createReceiptSigner,
+  createRequestVerifier,
+  type KeyStore,
+  type ReceiptSigner,
+  type ReplayGuard,
+  type RequestVerifier,
+} from '../seal';
 import { createMarketRegulationConnector } from '../../connectors/market-regulation';
 import { createRealEstateConnector } from '../../connectors/real-estate';
 import { createSocialSecurityConnector } from '../../connectors/social-security';
 import { createTaxConnector } from '../../connectors/tax';
 import type { Connector } from '../sdk';
 import type { ConnectorsConfig, HubConfig } from './config';
+import type { RequestContext } from './request-context';
 import { buildHubSchema } from './schema';
+import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 
 /** The four department connectors, by id. */
 export const CONNECTOR_IDS = ['real-estate', 'social-security', 'tax', 'market-regulation'] as const;
@@ -28,17 +42,49 @@ export function createConnectors(endpoints: DepartmentEndpoints, defaultTimeoutM
   ] as Connector[];
 }
 
-/** The gateway: connectors started and one executable schema over them. */
+/** The gateway: connectors started, one executable schema over them, and the trust and policy machinery. */
 export interface Gateway {
   readonly schema: GraphQLSchema;
   readonly connectors: readonly Connector[];
+  /** `signed`: authentication, policy, seals and receipts; `open`: the unauthenticated sandbox mode. */
+  readonly security: 'signed' | 'open';
+  readonly keyStore: KeyStore;
+  readonly seals: SealService;
+  readonly policy: PolicyEngine;
+  readonly verifier: RequestVerifier;
+  readonly receipts: ReceiptSigner;
   stop(): Promise<void>;
 }
 
-/** Starts the connectors and builds the schema; stops the ones already started if one fails. */
-export async function createGateway(config: Pick<HubConfig, 'connectorTimeoutMs'>, endpoints: DepartmentEndpoints): Promise<Gateway> {
+/** What the gateway needs from the configuration. */
+export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> & Partial<Pick<HubConfig, 'keys' | 'security' | 'policy'>> & { keys: { dir: string } };
+
+/**
+ * Builds the gateway: keys (missing ones generated), connectors, the schema with the seal and
+ * catalogue resolvers, the policy engine over it (which refuses an unclassified field), then
+ * starts the connectors; stops the ones already started if one fails.
+ */
+export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: { replayGuard?: ReplayGuard } = {}): Promise<Gateway> {
+  const keyStore = await createKeyStore(config.keys.dir);
   const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
-  const schema = buildHubSchema(connectors);
+  const seals = createSealService(keyStore);
+  let policy: PolicyEngine | undefined;
+  const schema = buildHubSchema(connectors, undefined, [
+    createSealResolvers(connectors, seals),
+    createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
+  ]);
+  assertSealsCovered(schema, connectors);
+  policy = createPolicyEngine({
+    schema,
+    policy: config.policy?.file ? readPolicyFile(config.policy.file) : DEMO_POLICY,
+    verifyConsent: createConsentVerifier({ keyStore }),
+  });
+  const verifier = createRequestVerifier({
+    keyStore,
+    replayGuard: options.replayGuard ?? createMemoryReplayGuard(),
+    ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}),
+  });
+  const receipts = createReceiptSigner({ keyStore });
   const started: Connector[] = [];
   try {
     for (const c of connectors) {
@@ -52,6 +98,12 @@ export async function createGateway(config: Pick<HubConfig, 'connectorTimeoutMs'
   return {
     schema,
     connectors,
+    security: config.security?.mode ?? 'signed',
+    keyStore,
+    seals,
+    policy,
+    verifier,
+    receipts,
     async stop() {
       await Promise.allSettled(connectors.map((c) => c.stop()));
     },

@@ -38,8 +38,11 @@ function mergeResolvers(all: readonly Resolvers[], owners: readonly string[]): R
  * connector's resolvers. A resolver for a field the schema does not have, or a field resolved by
  * two connectors, fails the build.
  */
-export function buildHubSchema(connectors: readonly Connector[], typeDefs: string[] = loadTypeDefs()): GraphQLSchema {
-  const resolvers = mergeResolvers([rootResolvers, ...connectors.map((c) => c.resolvers)], ['shared', ...connectors.map((c) => c.id)]);
+export function buildHubSchema(connectors: readonly Connector[], typeDefs: string[] = loadTypeDefs(), hubResolvers: readonly Resolvers[] = []): GraphQLSchema {
+  const resolvers = mergeResolvers(
+    [rootResolvers, ...hubResolvers, ...connectors.map((c) => c.resolvers)],
+    ['shared', ...hubResolvers.map((_, i) => `hub#${i}`), ...connectors.map((c) => c.id)],
+  );
   return makeExecutableSchema({
     typeDefs,
     resolvers: resolvers as never,

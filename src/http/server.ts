@@ -4,14 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { GraphQLError, graphql as executeGraphQL, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import { createHubContext, HubError, HubErrorCode, type Connector, type HubContext } from '../sdk';
+import type { Gateway } from '../gateway';
+import type { Caller, RequestContext } from '../gateway/request-context';
+import { presentSeals } from '../gateway/seals';
+import { applyMasks, consentTokensFromHeader, CONSENT_HEADER, type AllowedDecision } from '../policy';
+import { hashJson, hashText, readRequestToken, UnauthenticatedError } from '../seal';
+import { createHubContext, HubError, HubErrorCode } from '../sdk';
 
 /** Settings of the hub's HTTP server. */
 export interface HubServerOptions {
-  schema: GraphQLSchema;
-  connectors: readonly Connector[];
+  gateway: Gateway;
   logger: Logger;
   /** @default '127.0.0.1' */
   host?: string;
@@ -50,6 +54,10 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -76,16 +84,30 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
 
 /** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
-  const { logger, connectors } = options;
+  const { logger, gateway } = options;
+  const { connectors } = gateway;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const grace = options.shutdownGraceMs ?? 10_000;
   const inFlight = new Set<AbortController>();
   let closing = false;
 
-  const apollo = new ApolloServer<HubContext>({
-    schema: options.schema,
+  const apollo = new ApolloServer<RequestContext>({
+    schema: gateway.schema,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ response, contextValue, request }) {
+              if (response.body.kind !== 'single') return;
+              const result = response.body.singleResult;
+              finishReply(result as Reply, contextValue, request.query ?? '', request.variables ?? {});
+            },
+          };
+        },
+      },
+    ],
     formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
       const original = unwrapResolverError(error);
       if (original instanceof HubError) return formatted;
@@ -98,31 +120,133 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   });
   await apollo.start();
 
+  type Reply = { data?: Record<string, unknown> | null; errors?: readonly unknown[]; extensions?: Record<string, unknown> };
+
+  /** After execution: masks, then seals cut to the masked reply, then the receipt over the final data. */
+  function finishReply(result: Reply, context: RequestContext, query: string, variables: Record<string, unknown>): void {
+    if (!context.caller) {
+      presentSeals(result.data, context.seals);
+      return;
+    }
+    const masked = context.decision ? applyMasks(result.data, context.decision) : [];
+    presentSeals(result.data, context.seals);
+    const extensions: Record<string, unknown> = { ...result.extensions };
+    if (masked.length > 0) extensions.masked = masked.map((p) => p.join('.'));
+    extensions.receipt = gateway.receipts.signReceipt({
+      requestId: context.requestId,
+      consumer: context.caller.consumer,
+      purpose: context.caller.purpose,
+      case: context.caller.caseNumber,
+      operator: context.caller.operator,
+      time: new Date(),
+      queryHash: hashText(query),
+      variablesHash: hashJson(variables),
+      dataHash: hashJson(result.data ?? null),
+    });
+    result.extensions = extensions;
+  }
+
+  function sendErrors(res: http.ServerResponse, status: number, requestId: string, errors: GraphQLFormattedError[], headers: Record<string, string> = {}): void {
+    sendJson(res, status, { errors }, { 'x-request-id': requestId, ...headers });
+  }
+
+  async function authenticate(req: http.IncomingMessage, raw: Buffer): Promise<Caller> {
+    const verified = await gateway.verifier.verify(readRequestToken(req.headers.authorization), raw);
+    return {
+      consumer: verified.consumer,
+      roles: verified.roles,
+      purpose: verified.claims.purpose,
+      caseNumber: verified.claims.case,
+      operator: verified.claims.operator,
+      requestTokenId: verified.claims.jti,
+    };
+  }
+
   async function graphql(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, url: URL): Promise<void> {
     if (req.method !== 'POST') {
       sendJson(res, 405, { errors: [{ message: 'Use POST for /graphql', extensions: { code: 'BAD_REQUEST' } }] }, { allow: 'POST', 'x-request-id': requestId });
       return;
     }
     const raw = await readBody(req, bodyLimit);
-    let body: unknown;
+
+    // 1. Who asks, and why: nothing is parsed or executed for a request that does not verify.
+    let caller: Caller | null = null;
+    if (gateway.security === 'signed') {
+      try {
+        caller = await authenticate(req, raw);
+      } catch (error) {
+        if (!(error instanceof UnauthenticatedError)) throw error;
+        const extensions = { code: HubErrorCode.UNAUTHENTICATED, reason: error.reason, ...(error.claim ? { claim: error.claim } : {}) };
+        sendErrors(res, 401, requestId, [{ message: error.message, extensions }], { 'www-authenticate': 'DatarunRequest error="invalid_token"' });
+        return;
+      }
+    }
+
+    let body: { query?: unknown; variables?: unknown; operationName?: unknown };
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       throw new RequestError(400, 'Request body is not valid JSON');
     }
-    const headers = new HeaderMap();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'Request body must be a JSON object with "query"');
+    if (typeof body.query !== 'string') throw new RequestError(400, 'Request body needs a "query" string');
+    if (body.variables !== undefined && body.variables !== null && (typeof body.variables !== 'object' || Array.isArray(body.variables))) {
+      throw new RequestError(400, '"variables" must be a JSON object');
     }
+    if (body.operationName !== undefined && body.operationName !== null && typeof body.operationName !== 'string') {
+      throw new RequestError(400, '"operationName" must be a string');
+    }
+    const variables = (body.variables ?? {}) as Record<string, unknown>;
+    const operationName = (body.operationName ?? null) as string | null;
+
+    // 2. May they? The whole operation is checked before any department is asked.
+    let decision: AllowedDecision | null = null;
+    if (caller) {
+      let checked;
+      try {
+        checked = await gateway.policy.check({
+          consumer: caller.consumer,
+          purpose: caller.purpose,
+          document: body.query,
+          operationName,
+          variables,
+          consents: consentTokensFromHeader(headerValue(req.headers[CONSENT_HEADER])),
+        });
+      } catch (error) {
+        if (error instanceof GraphQLError) {
+          const code = error instanceof HubError ? error.code : 'GRAPHQL_PARSE_FAILED';
+          sendErrors(res, 400, requestId, [{ message: error.message, ...(error.locations ? { locations: error.locations } : {}), extensions: { ...error.extensions, code } }]);
+          return;
+        }
+        throw error;
+      }
+      if (!checked.allowed) {
+        const { http: _status, ...extensions } = checked.error.extensions as Record<string, unknown>;
+        sendErrors(res, 403, requestId, [{ message: checked.error.message, extensions }]);
+        return;
+      }
+      decision = checked;
+    }
+
+    // 3. Execute, through per-request loaders; 4. mask, seal, sign the receipt (in willSendResponse).
     const controller = new AbortController();
     inFlight.add(controller);
     req.socket.once('close', () => controller.abort());
+    const context: RequestContext = Object.assign(createHubContext({ requestId, signal: controller.signal }), { caller, decision, seals: { pending: [] } });
     try {
+      if (decision?.introspection) {
+        // Introspection runs against the caller's own view of the schema.
+        const result = (await executeGraphQL({ schema: decision.schema, source: body.query, variableValues: variables, operationName, contextValue: context })) as Reply;
+        finishReply(result, context, body.query, variables);
+        sendJson(res, 200, result, { 'x-request-id': requestId });
+        return;
+      }
+      const headers = new HeaderMap();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      }
       const httpGraphQLRequest: HTTPGraphQLRequest = { method: 'POST', headers, search: url.search, body };
-      const response = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest,
-        context: async () => createHubContext({ requestId, signal: controller.signal }),
-      });
+      const response = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context });
       res.statusCode = response.status ?? 200;
       for (const [name, value] of response.headers) res.setHeader(name, value);
       res.setHeader('x-request-id', requestId);
@@ -156,6 +280,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = graphql(req, res, requestId, url);
     } else if (url.pathname === '/healthz' && req.method === 'GET') {
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }, { 'x-request-id': requestId }));
+    } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {
+      work = Promise.resolve(sendJson(res, 200, gateway.keyStore.publicJwks(), { 'cache-control': 'public, max-age=300', 'x-request-id': requestId }));
     } else if (url.pathname === '/readyz' && req.method === 'GET') {
       work = readiness(res);
     } else if (options.extraRoutes?.(req, res)) {

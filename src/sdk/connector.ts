@@ -32,6 +32,27 @@ export interface Connector<L = unknown> {
   start(): Promise<void>;
   /** Closes pools; called once on shutdown. */
   stop(): Promise<void>;
+  /** Sealed record types, by GraphQL type name (each such type has a `seal` field in schema/seal.graphql). */
+  readonly seals: Readonly<Record<string, SealSpec<L>>>;
+}
+
+/**
+ * How the records behind one GraphQL type of a connector are sealed: the hub seals each record
+ * once, with the department's key, when it enters the hub (an SD-JWT over every field), and
+ * discloses in a reply only the fields the reply shows.
+ */
+export interface SealSpec<L = unknown> {
+  /** Record type named in the seal (`vct`), e.g. `RealEstateUnit`. */
+  recordType: string;
+  /** The department record behind a parent object of this type (through the request's loaders), or null. */
+  load(parent: any, loaders: L): Promise<unknown>;
+  /** The record's identifier (the seal's `sub`). */
+  id(record: any): string;
+  /**
+   * The sealed fields, under their GraphQL field names and in the shape the graph shows them;
+   * links to entities as references (`{ idNumber }`, `{ creditCode }`, `{ unitNumber }`).
+   */
+  fields(record: any): Record<string, unknown>;
 }
 
 /** What a connector author writes; `defineConnector` turns it into a `Connector`. */
@@ -43,6 +64,8 @@ export interface ConnectorDefinition<L> {
   resolvers(loaders: (context: { loadersOf<T>(c: Connector<T>): T }) => L): Resolvers;
   /** Probes the department; may throw, the SDK turns that into an unhealthy report. */
   probe(): Promise<void>;
+  /** Sealed record types, by GraphQL type name. */
+  seals?: Record<string, SealSpec<L>>;
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
@@ -69,6 +92,7 @@ export function defineConnector<L>(definition: ConnectorDefinition<L>): Connecto
     },
     start: async () => definition.start?.(),
     stop: async () => definition.stop?.(),
+    seals: Object.freeze({ ...definition.seals }),
   };
   (connector as { resolvers: Resolvers }).resolvers = definition.resolvers((context) => context.loadersOf(connector));
   return connector;

@@ -4,7 +4,7 @@
  * the generated resolver types of the graph.
  */
 export { defineConnector, createBatchLoader, DEFAULT_MAX_BATCH_SIZE } from './connector';
-export type { Connector, ConnectorDefinition, ConnectorHealth } from './connector';
+export type { Connector, ConnectorDefinition, ConnectorHealth, SealSpec } from './connector';
 export { createHubContext } from './context';
 export type { HubContext, RequestScope } from './context';
 export {

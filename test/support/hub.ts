@@ -2,7 +2,11 @@
  * Test support: the four sandboxes in-process and a real hub on a loopback port, plus a GraphQL
  * client over HTTP. Only HTTP tests use this; unit tests use the schema directly.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pino from 'pino';
+import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import type { SandboxName } from '../../departments';
 import { CONNECTOR_IDS, createGateway, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
@@ -23,7 +27,10 @@ export interface TestHub {
   readonly sandboxes: SandboxSet;
   readonly gateway: Gateway;
   readonly server: HubServer;
+  /** An unsigned POST (answered only in the open mode; 401 in the signed mode). */
   query<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLReply<T>>;
+  /** A client signing as one of the demo consumers with its generated key. */
+  clientFor(consumer: string): DataRunClient;
   /** Zeroes every sandbox's counters and removes injected faults. */
   resetSandboxes(): void;
   /** Calls each sandbox received since the last reset. */
@@ -32,12 +39,17 @@ export interface TestHub {
 }
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
-export async function startTestHub(options: { size?: number; timeoutMs?: number } = {}): Promise<TestHub> {
+export async function startTestHub(options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open' } = {}): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
+  const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
   const sandboxes = await startSandboxes(data);
   const endpoints = sandboxes.endpoints as DepartmentEndpoints;
-  const gateway = await createGateway({ connectorTimeoutMs: options.timeoutMs ?? 1000 }, endpoints);
-  const server = await startHubServer({ schema: gateway.schema, connectors: gateway.connectors, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
+  const gateway = await createGateway(
+    { connectorTimeoutMs: options.timeoutMs ?? 1000, keys: { dir: keysDir }, security: { mode: options.security ?? 'open', clockSkewSec: 60 } },
+    endpoints,
+  );
+  const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
+  const clients = new Map<string, DataRunClient>();
   const url = server.url;
   return {
     url,
@@ -53,6 +65,14 @@ export async function startTestHub(options: { size?: number; timeoutMs?: number 
       const body = (await res.json()) as Omit<GraphQLReply, 'status' | 'headers'>;
       return { status: res.status, headers: res.headers, ...body };
     },
+    clientFor(consumer) {
+      let client = clients.get(consumer);
+      if (!client) {
+        client = createDataRunClient({ hubUrl: url, consumerId: consumer, keyFile: gateway.keyStore.privateKeyPath(consumer) });
+        clients.set(consumer, client);
+      }
+      return client;
+    },
     resetSandboxes() {
       for (const s of Object.values(sandboxes.sandboxes)) s.control.reset();
     },
@@ -63,6 +83,7 @@ export async function startTestHub(options: { size?: number; timeoutMs?: number 
       await server.close();
       await gateway.stop();
       await sandboxes.close();
+      rmSync(keysDir, { recursive: true, force: true });
     },
   };
 }

@@ -24,6 +24,24 @@ export type AbnormalOperation = {
   removedAt?: Maybe<Scalars['String']['output']>;
 };
 
+/** One data item 信息项 of the catalogue: a field of the graph. */
+export type CatalogEntry = {
+  __typename?: 'CatalogEntry';
+  class: SharingClass;
+  /** Field coordinate, e.g. `Property.mortgages`. */
+  coordinate: Scalars['String']['output'];
+  /** The providing department (`shared`: answered by the hub from the identifier itself). */
+  department: Scalars['String']['output'];
+  /** The field's description in the schema, or its coordinate when it has none. */
+  description: Scalars['String']['output'];
+  fieldName: Scalars['String']['output'];
+  /** The purposes that may unlock a conditional item; empty for the other classes. */
+  purposes: Array<Scalars['String']['output']>;
+  sensitivity?: Maybe<Sensitivity>;
+  typeName: Scalars['String']['output'];
+  updateCycle: UpdateCycle;
+};
+
 export type Contribution = {
   __typename?: 'Contribution';
   /** Amount paid in yuan. */
@@ -43,6 +61,13 @@ export type CreditRating =
   | 'D'
   | 'M';
 
+export type DisclosedField = {
+  __typename?: 'DisclosedField';
+  name: Scalars['String']['output'];
+  /** Canonical JSON of the value. */
+  value: Scalars['String']['output'];
+};
+
 export type EmployerAccount = {
   __typename?: 'EmployerAccount';
   accountNumber: Scalars['String']['output'];
@@ -50,6 +75,7 @@ export type EmployerAccount = {
   arrears: Scalars['Float']['output'];
   employeeCount: Scalars['Int']['output'];
   openedAt: Scalars['String']['output'];
+  seal?: Maybe<Seal>;
   status: EmployerAccountStatus;
 };
 
@@ -83,6 +109,8 @@ export type Enterprise = {
   properties?: Maybe<Array<Property>>;
   /** Registered capital in yuan. */
   registeredCapital?: Maybe<Scalars['Float']['output']>;
+  /** Seal of the market-regulation record of this enterprise. */
+  seal?: Maybe<Seal>;
   status?: Maybe<EnterpriseStatus>;
   /** Tax registration, credit rating, payments and arrears. */
   taxStatus?: Maybe<Taxpayer>;
@@ -104,6 +132,20 @@ export type EnterpriseStatus =
 export type Gender =
   | 'FEMALE'
   | 'MALE';
+
+/** A field the caller may request, and under which purpose. */
+export type GrantedField = {
+  __typename?: 'GrantedField';
+  class: SharingClass;
+  coordinate: Scalars['String']['output'];
+  department: Scalars['String']['output'];
+  /** True when the hub masks the value for the caller under this purpose. */
+  masked: Scalars['Boolean']['output'];
+  /** The purpose it may be requested for; null when any purpose will do. */
+  purpose?: Maybe<Scalars['String']['output']>;
+  /** When the grant ends (ISO date-time); null when it does not. */
+  validTo?: Maybe<Scalars['String']['output']>;
+};
 
 /** 职工 employee insurance or 城乡居民 resident insurance. */
 export type InsuranceScheme =
@@ -146,6 +188,17 @@ export type Mortgage = {
 export type MortgageStatus =
   | 'ACTIVE'
   | 'RELEASED';
+
+/** The caller's grants, as they apply now. */
+export type MyGrants = {
+  __typename?: 'MyGrants';
+  consumer: Scalars['String']['output'];
+  /** One entry per field and purpose the caller may request it for. */
+  fields: Array<GrantedField>;
+  /** The purposes named by the caller's grants. */
+  purposes: Array<SharingPurpose>;
+  roles: Array<Scalars['String']['output']>;
+};
 
 /** One owner's right in a property. */
 export type Ownership = {
@@ -217,6 +270,8 @@ export type Property = {
   owners?: Maybe<Array<Ownership>>;
   /** Date of first registration, YYYY-MM-DD. */
   registeredAt?: Maybe<Scalars['String']['output']>;
+  /** Seal of the real-estate record (registration fields of this unit). */
+  seal?: Maybe<Seal>;
   /** Seizures 查封 by courts, active and lifted. */
   seizures?: Maybe<Array<Seizure>>;
   /** Transfers 转移登记 of this unit, oldest first. */
@@ -240,10 +295,14 @@ export type PropertyUsage =
  */
 export type Query = {
   __typename?: 'Query';
+  /** The resource catalogue 共享目录: every data item of the graph, optionally of one department or class. */
+  catalog: Array<CatalogEntry>;
   /** One enterprise by unified social credit code 统一社会信用代码 (18 characters, GB 32100). */
   enterprise?: Maybe<Enterprise>;
   /** Several enterprises, in the order given (at most 100). */
   enterprises: Array<Maybe<Enterprise>>;
+  /** What the caller may request now, and for which purposes (like X-Road's allowedMethods). */
+  myGrants: MyGrants;
   /** Several persons, in the order given (at most 100). */
   people: Array<Maybe<Person>>;
   /** One person by citizen identity number 公民身份号码 (18 characters, GB 11643). */
@@ -252,6 +311,21 @@ export type Query = {
   properties: Array<Maybe<Property>>;
   /** One real-estate unit by unit number 不动产单元号 (28 characters). */
   property?: Maybe<Property>;
+  /** Checks a seal token against the hub's trust list, without asking any department. */
+  verifySeal: SealVerification;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryCatalogArgs = {
+  class?: InputMaybe<SharingClass>;
+  department?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -276,6 +350,18 @@ export type QueryEnterpriseArgs = {
  */
 export type QueryEnterprisesArgs = {
   creditCodes: Array<Scalars['ID']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryMyGrantsArgs = {
+  purpose?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -326,6 +412,51 @@ export type QueryPropertyArgs = {
   unitNumber: Scalars['ID']['input'];
 };
 
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryVerifySealArgs = {
+  token: Scalars['String']['input'];
+};
+
+/** The electronic seal of one department record, verifiable offline with the hub's published keys (/.well-known/jwks.json). */
+export type Seal = {
+  __typename?: 'Seal';
+  /** JWS algorithm of the seal, e.g. ES256. */
+  algorithm: Scalars['String']['output'];
+  /** When the record was sealed, ISO 8601. */
+  issuedAt: Scalars['String']['output'];
+  /** The department that issued the record (its connector id, e.g. real-estate). */
+  issuer: Scalars['String']['output'];
+  /** Key id of the department's seal key. */
+  keyId: Scalars['String']['output'];
+  /** Record type named in the seal (vct), e.g. RealEstateUnit. */
+  recordType: Scalars['String']['output'];
+  /** The SD-JWT, `<jwt>~<disclosure>~...~`, disclosing the fields of this record shown in the reply. */
+  token: Scalars['String']['output'];
+};
+
+/** The outcome of checking a seal: valid or not, why, who sealed what, and what it discloses. */
+export type SealVerification = {
+  __typename?: 'SealVerification';
+  algorithm?: Maybe<Scalars['String']['output']>;
+  /** The disclosed fields, each value as canonical JSON (RFC 8785). */
+  disclosed: Array<DisclosedField>;
+  issuedAt?: Maybe<Scalars['String']['output']>;
+  issuer?: Maybe<Scalars['String']['output']>;
+  keyId?: Maybe<Scalars['String']['output']>;
+  /** Why the seal is not valid (a reason code such as BAD_SIGNATURE, UNKNOWN_KEY, REVOKED_KEY, DIGEST_MISMATCH). */
+  reason?: Maybe<Scalars['String']['output']>;
+  recordId?: Maybe<Scalars['String']['output']>;
+  recordType?: Maybe<Scalars['String']['output']>;
+  valid: Scalars['Boolean']['output'];
+};
+
 export type Seizure = {
   __typename?: 'Seizure';
   caseNumber: Scalars['String']['output'];
@@ -340,6 +471,38 @@ export type SeizureStatus =
   | 'ACTIVE'
   | 'LIFTED';
 
+/** Kinds of personal data a grant may mask. */
+export type Sensitivity =
+  /** Address, truncated after the district (区/县). */
+  | 'ADDRESS'
+  /** Citizen identity number, shown as 371702********1234. */
+  | 'ID_NUMBER'
+  /** Personal name, shown as 王*明. */
+  | 'NAME'
+  /** Telephone number, shown as 138****5678. */
+  | 'PHONE';
+
+/** The sharing class of a data item, per the rules on government data sharing. */
+export type SharingClass =
+  /** 有条件共享: only for a stated purpose that unlocks it and that the consumer's grant names. */
+  | 'CONDITIONAL'
+  /** 不予共享: never leaves the providing department through the hub. */
+  | 'NOT_SHARED'
+  /** 无条件共享: any consumer whose grant names it, for any purpose the grant allows. */
+  | 'UNCONDITIONAL';
+
+/** A purpose code 事由 of the registry. */
+export type SharingPurpose = {
+  __typename?: 'SharingPurpose';
+  code: Scalars['String']['output'];
+  /** True when accesses under it are hidden from the person concerned for a while. */
+  confidential: Scalars['Boolean']['output'];
+  description: Scalars['String']['output'];
+  legalBasis: Scalars['String']['output'];
+  /** True when the person concerned must consent, through a token of the one-window hall. */
+  requiresConsent: Scalars['Boolean']['output'];
+};
+
 export type SocialInsurance = {
   __typename?: 'SocialInsurance';
   /** Contributions, newest first; `last` months at most (1 to 120). */
@@ -348,6 +511,7 @@ export type SocialInsurance = {
   employer?: Maybe<Enterprise>;
   insuredSince: Scalars['String']['output'];
   scheme: InsuranceScheme;
+  seal?: Maybe<Seal>;
   status: InsuredStatus;
 };
 
@@ -373,6 +537,7 @@ export type TaxPayment = {
   period: Scalars['String']['output'];
   /** The property, for a deed-tax payment. */
   property?: Maybe<Property>;
+  seal?: Maybe<Seal>;
   taxType: TaxType;
   voucherNumber: Scalars['String']['output'];
 };
@@ -395,6 +560,7 @@ export type Taxpayer = {
   /** Payments, newest first, optionally of one tax type and one year. */
   payments: Array<TaxPayment>;
   registeredAt: Scalars['String']['output'];
+  seal?: Maybe<Seal>;
   taxOffice: Scalars['String']['output'];
   taxpayerId: Scalars['ID']['output'];
 };
@@ -418,6 +584,15 @@ export type Transfer = {
   to: Party;
   transferNumber: Scalars['String']['output'];
 };
+
+/** How often the providing department updates a data item 更新周期. */
+export type UpdateCycle =
+  | 'DAILY'
+  | 'MONTHLY'
+  | 'QUARTERLY'
+  | 'REAL_TIME'
+  | 'WEEKLY'
+  | 'YEARLY';
 
 
 
@@ -501,8 +676,10 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 export type ResolversTypes = {
   AbnormalOperation: ResolverTypeWrapper<AbnormalOperation>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  CatalogEntry: ResolverTypeWrapper<CatalogEntry>;
   Contribution: ResolverTypeWrapper<Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversTypes['Enterprise']> }>;
   CreditRating: CreditRating;
+  DisclosedField: ResolverTypeWrapper<DisclosedField>;
   EmployerAccount: ResolverTypeWrapper<EmployerAccount>;
   EmployerAccountStatus: EmployerAccountStatus;
   Enterprise: ResolverTypeWrapper<EnterpriseRef>;
@@ -510,6 +687,7 @@ export type ResolversTypes = {
   EnterpriseStatus: EnterpriseStatus;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Gender: Gender;
+  GrantedField: ResolverTypeWrapper<GrantedField>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   InsuranceScheme: InsuranceScheme;
   InsuranceType: InsuranceType;
@@ -518,6 +696,7 @@ export type ResolversTypes = {
   Licence: ResolverTypeWrapper<Licence>;
   Mortgage: ResolverTypeWrapper<Mortgage>;
   MortgageStatus: MortgageStatus;
+  MyGrants: ResolverTypeWrapper<MyGrants>;
   Ownership: ResolverTypeWrapper<Omit<Ownership, 'owner'> & { owner: ResolversTypes['Party'] }>;
   OwnershipKind: OwnershipKind;
   Party: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['Party']>;
@@ -527,8 +706,13 @@ export type ResolversTypes = {
   Property: ResolverTypeWrapper<PropertyRef>;
   PropertyUsage: PropertyUsage;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Seal: ResolverTypeWrapper<Seal>;
+  SealVerification: ResolverTypeWrapper<SealVerification>;
   Seizure: ResolverTypeWrapper<Seizure>;
   SeizureStatus: SeizureStatus;
+  Sensitivity: Sensitivity;
+  SharingClass: SharingClass;
+  SharingPurpose: ResolverTypeWrapper<SharingPurpose>;
   SocialInsurance: ResolverTypeWrapper<Omit<SocialInsurance, 'contributions' | 'employer'> & { contributions: Array<ResolversTypes['Contribution']>, employer?: Maybe<ResolversTypes['Enterprise']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   TaxArrear: ResolverTypeWrapper<TaxArrear>;
@@ -537,20 +721,25 @@ export type ResolversTypes = {
   Taxpayer: ResolverTypeWrapper<Omit<Taxpayer, 'payments'> & { payments: Array<ResolversTypes['TaxPayment']> }>;
   TaxpayerKind: TaxpayerKind;
   Transfer: ResolverTypeWrapper<Omit<Transfer, 'from' | 'to'> & { from: ResolversTypes['Party'], to: ResolversTypes['Party'] }>;
+  UpdateCycle: UpdateCycle;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AbnormalOperation: AbnormalOperation;
   Boolean: Scalars['Boolean']['output'];
+  CatalogEntry: CatalogEntry;
   Contribution: Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversParentTypes['Enterprise']> };
+  DisclosedField: DisclosedField;
   EmployerAccount: EmployerAccount;
   Enterprise: EnterpriseRef;
   Float: Scalars['Float']['output'];
+  GrantedField: GrantedField;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   Licence: Licence;
   Mortgage: Mortgage;
+  MyGrants: MyGrants;
   Ownership: Omit<Ownership, 'owner'> & { owner: ResolversParentTypes['Party'] };
   Party: ResolversUnionTypes<ResolversParentTypes>['Party'];
   Penalty: Penalty;
@@ -558,7 +747,10 @@ export type ResolversParentTypes = {
   Person: PersonRef;
   Property: PropertyRef;
   Query: Record<PropertyKey, never>;
+  Seal: Seal;
+  SealVerification: SealVerification;
   Seizure: Seizure;
+  SharingPurpose: SharingPurpose;
   SocialInsurance: Omit<SocialInsurance, 'contributions' | 'employer'> & { contributions: Array<ResolversParentTypes['Contribution']>, employer?: Maybe<ResolversParentTypes['Enterprise']> };
   String: Scalars['String']['output'];
   TaxArrear: TaxArrear;
@@ -567,11 +759,33 @@ export type ResolversParentTypes = {
   Transfer: Omit<Transfer, 'from' | 'to'> & { from: ResolversParentTypes['Party'], to: ResolversParentTypes['Party'] };
 };
 
+export type ShareDirectiveArgs = {
+  class: SharingClass;
+  department: Scalars['String']['input'];
+  purposes?: Maybe<Array<Scalars['String']['input']>>;
+  sensitivity?: Maybe<Sensitivity>;
+  updateCycle: UpdateCycle;
+};
+
+export type ShareDirectiveResolver<Result, Parent, ContextType = HubContext, Args = ShareDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AbnormalOperationResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AbnormalOperation'] = ResolversParentTypes['AbnormalOperation']> = {
   authority?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   listedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   removedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type CatalogEntryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CatalogEntry'] = ResolversParentTypes['CatalogEntry']> = {
+  class?: Resolver<ResolversTypes['SharingClass'], ParentType, ContextType>;
+  coordinate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fieldName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  purposes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  sensitivity?: Resolver<Maybe<ResolversTypes['Sensitivity']>, ParentType, ContextType>;
+  typeName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updateCycle?: Resolver<ResolversTypes['UpdateCycle'], ParentType, ContextType>;
 };
 
 export type ContributionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
@@ -582,11 +796,17 @@ export type ContributionResolvers<ContextType = HubContext, ParentType extends R
   period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type DisclosedFieldResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['DisclosedField'] = ResolversParentTypes['DisclosedField']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type EmployerAccountResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['EmployerAccount'] = ResolversParentTypes['EmployerAccount']> = {
   accountNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   arrears?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   employeeCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   openedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['EmployerAccountStatus'], ParentType, ContextType>;
 };
 
@@ -606,9 +826,19 @@ export type EnterpriseResolvers<ContextType = HubContext, ParentType extends Res
   permits?: Resolver<Maybe<Array<ResolversTypes['Permit']>>, ParentType, ContextType>;
   properties?: Resolver<Maybe<Array<ResolversTypes['Property']>>, ParentType, ContextType>;
   registeredCapital?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   status?: Resolver<Maybe<ResolversTypes['EnterpriseStatus']>, ParentType, ContextType>;
   taxStatus?: Resolver<Maybe<ResolversTypes['Taxpayer']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type GrantedFieldResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['GrantedField'] = ResolversParentTypes['GrantedField']> = {
+  class?: Resolver<ResolversTypes['SharingClass'], ParentType, ContextType>;
+  coordinate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  masked?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  validTo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type LicenceResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Licence'] = ResolversParentTypes['Licence']> = {
@@ -626,6 +856,13 @@ export type MortgageResolvers<ContextType = HubContext, ParentType extends Resol
   registrationNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   startDate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['MortgageStatus'], ParentType, ContextType>;
+};
+
+export type MyGrantsResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['MyGrants'] = ResolversParentTypes['MyGrants']> = {
+  consumer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fields?: Resolver<Array<ResolversTypes['GrantedField']>, ParentType, ContextType>;
+  purposes?: Resolver<Array<ResolversTypes['SharingPurpose']>, ParentType, ContextType>;
+  roles?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type OwnershipResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Ownership'] = ResolversParentTypes['Ownership']> = {
@@ -674,6 +911,7 @@ export type PropertyResolvers<ContextType = HubContext, ParentType extends Resol
   mortgages?: Resolver<Maybe<Array<ResolversTypes['Mortgage']>>, ParentType, ContextType>;
   owners?: Resolver<Maybe<Array<ResolversTypes['Ownership']>>, ParentType, ContextType>;
   registeredAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   seizures?: Resolver<Maybe<Array<ResolversTypes['Seizure']>>, ParentType, ContextType>;
   transfers?: Resolver<Maybe<Array<ResolversTypes['Transfer']>>, ParentType, ContextType>;
   unitNumber?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -681,12 +919,36 @@ export type PropertyResolvers<ContextType = HubContext, ParentType extends Resol
 };
 
 export type QueryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  catalog?: Resolver<Array<ResolversTypes['CatalogEntry']>, ParentType, ContextType, Partial<QueryCatalogArgs>>;
   enterprise?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType, RequireFields<QueryEnterpriseArgs, 'creditCode'>>;
   enterprises?: Resolver<Array<Maybe<ResolversTypes['Enterprise']>>, ParentType, ContextType, RequireFields<QueryEnterprisesArgs, 'creditCodes'>>;
+  myGrants?: Resolver<ResolversTypes['MyGrants'], ParentType, ContextType, Partial<QueryMyGrantsArgs>>;
   people?: Resolver<Array<Maybe<ResolversTypes['Person']>>, ParentType, ContextType, RequireFields<QueryPeopleArgs, 'idNumbers'>>;
   person?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType, RequireFields<QueryPersonArgs, 'idNumber'>>;
   properties?: Resolver<Array<Maybe<ResolversTypes['Property']>>, ParentType, ContextType, RequireFields<QueryPropertiesArgs, 'unitNumbers'>>;
   property?: Resolver<Maybe<ResolversTypes['Property']>, ParentType, ContextType, RequireFields<QueryPropertyArgs, 'unitNumber'>>;
+  verifySeal?: Resolver<ResolversTypes['SealVerification'], ParentType, ContextType, RequireFields<QueryVerifySealArgs, 'token'>>;
+};
+
+export type SealResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Seal'] = ResolversParentTypes['Seal']> = {
+  algorithm?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  issuedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  issuer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  keyId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  recordType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SealVerificationResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['SealVerification'] = ResolversParentTypes['SealVerification']> = {
+  algorithm?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  disclosed?: Resolver<Array<ResolversTypes['DisclosedField']>, ParentType, ContextType>;
+  issuedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  issuer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  keyId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recordId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  recordType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  valid?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type SeizureResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Seizure'] = ResolversParentTypes['Seizure']> = {
@@ -698,11 +960,20 @@ export type SeizureResolvers<ContextType = HubContext, ParentType extends Resolv
   status?: Resolver<ResolversTypes['SeizureStatus'], ParentType, ContextType>;
 };
 
+export type SharingPurposeResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['SharingPurpose'] = ResolversParentTypes['SharingPurpose']> = {
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  confidential?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  legalBasis?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  requiresConsent?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
 export type SocialInsuranceResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['SocialInsurance'] = ResolversParentTypes['SocialInsurance']> = {
   contributions?: Resolver<Array<ResolversTypes['Contribution']>, ParentType, ContextType, RequireFields<SocialInsuranceContributionsArgs, 'last'>>;
   employer?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType>;
   insuredSince?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   scheme?: Resolver<ResolversTypes['InsuranceScheme'], ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['InsuredStatus'], ParentType, ContextType>;
 };
 
@@ -718,6 +989,7 @@ export type TaxPaymentResolvers<ContextType = HubContext, ParentType extends Res
   payer?: Resolver<ResolversTypes['Party'], ParentType, ContextType>;
   period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   property?: Resolver<Maybe<ResolversTypes['Property']>, ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   taxType?: Resolver<ResolversTypes['TaxType'], ParentType, ContextType>;
   voucherNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -730,6 +1002,7 @@ export type TaxpayerResolvers<ContextType = HubContext, ParentType extends Resol
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   payments?: Resolver<Array<ResolversTypes['TaxPayment']>, ParentType, ContextType, Partial<TaxpayerPaymentsArgs>>;
   registeredAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   taxOffice?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   taxpayerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
@@ -744,11 +1017,15 @@ export type TransferResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type Resolvers<ContextType = HubContext> = {
   AbnormalOperation?: AbnormalOperationResolvers<ContextType>;
+  CatalogEntry?: CatalogEntryResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
+  DisclosedField?: DisclosedFieldResolvers<ContextType>;
   EmployerAccount?: EmployerAccountResolvers<ContextType>;
   Enterprise?: EnterpriseResolvers<ContextType>;
+  GrantedField?: GrantedFieldResolvers<ContextType>;
   Licence?: LicenceResolvers<ContextType>;
   Mortgage?: MortgageResolvers<ContextType>;
+  MyGrants?: MyGrantsResolvers<ContextType>;
   Ownership?: OwnershipResolvers<ContextType>;
   Party?: PartyResolvers<ContextType>;
   Penalty?: PenaltyResolvers<ContextType>;
@@ -756,7 +1033,10 @@ export type Resolvers<ContextType = HubContext> = {
   Person?: PersonResolvers<ContextType>;
   Property?: PropertyResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Seal?: SealResolvers<ContextType>;
+  SealVerification?: SealVerificationResolvers<ContextType>;
   Seizure?: SeizureResolvers<ContextType>;
+  SharingPurpose?: SharingPurposeResolvers<ContextType>;
   SocialInsurance?: SocialInsuranceResolvers<ContextType>;
   TaxArrear?: TaxArrearResolvers<ContextType>;
   TaxPayment?: TaxPaymentResolvers<ContextType>;
@@ -764,3 +1044,6 @@ export type Resolvers<ContextType = HubContext> = {
   Transfer?: TransferResolvers<ContextType>;
 };
 
+export type DirectiveResolvers<ContextType = HubContext> = {
+  share?: ShareDirectiveResolver<any, any, ContextType>;
+};

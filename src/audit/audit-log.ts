@@ -1,0 +1,587 @@
+/**
+ * The audit log: one hash-chained record per request, durable before the reply leaves
+ * (group commit: one write and one fsync per batch of concurrent appends), signed checkpoints,
+ * and the index behind the auditor and citizen queries.
+ */
+import { randomUUID } from 'node:crypto';
+import { BadUserInputError } from '../sdk';
+import { AccessIndex, term } from './access-index';
+import { canonicalJson } from './canonical-json';
+import { signCheckpoint, CHECKPOINT_TYPE, type AuditSigner } from './checkpoint';
+import { AuditOptionsError, AuditUnavailableError, unavailableReasonOf, type AuditUnavailableReason } from './errors';
+import { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';
+import type { AuditFs } from './fs';
+import {
+  AUDIT_OUTCOMES,
+  chainHash,
+  createSubjectKeyer,
+  genesisHash,
+  SUBJECT_KINDS,
+  toStoredBody,
+  type AuditOutcome,
+  type AuditRecord,
+  type AuditRecordInput,
+  type SubjectKeyer,
+  type SubjectRef,
+} from './record';
+import type { AuditLogEvent, AuditSink, SinkHead } from './sink';
+
+/** When a confidential purpose's accesses may be shown to the citizen: from a fixed date (ISO 8601), or a number of days after each access. */
+export type DisclosureRule = string | { days: number };
+
+/** Settings of a log opened read-only (queries and export). */
+export interface AuditLogReaderOptions {
+  /** The log directory of the embedded sink. */
+  dir: string;
+  /** The hub secret that keys subject identifiers (HMAC-SHA256, at least 32 bytes); the same for the whole life of the log. */
+  subjectKeySecret: Uint8Array | string;
+  /** Purpose codes whose accesses the citizen view withholds until their rule allows. @default {} */
+  confidentialPurposes?: Readonly<Record<string, DisclosureRule>>;
+  /** Another sink instead of the embedded one. */
+  sink?: AuditSink;
+  /** @default the real file system */
+  fs?: AuditFs;
+  /** @default () => new Date() */
+  now?: () => Date;
+  /** Hears repairs, write failures, checkpoint failures and removed segments (for the hub's log; never record values). */
+  onEvent?: (event: AuditLogEvent) => void;
+}
+
+/** Settings of the log the hub appends to. */
+export interface AuditLogOptions extends AuditLogReaderOptions {
+  /** This hub instance, written into every record. */
+  instanceId: string;
+  /** Signs checkpoints as compact JWS (the seal module's hub key). */
+  sign: AuditSigner;
+  /** The chain's name, used only when the directory holds no log yet. @default `${instanceId}/${randomUUID()}` */
+  chainId?: string;
+  /** Sign a checkpoint after this many records. @default 1000 */
+  checkpointEveryRecords?: number;
+  /** Sign a checkpoint after this long if records were added. @default 60000 */
+  checkpointEveryMs?: number;
+  /** @default 67108864 (64 MiB) */
+  segmentMaxBytes?: number;
+  /** @default 100000 */
+  segmentMaxRecords?: number;
+  /** Whole segments whose newest record is older than this are removed (网络安全法 asks for at least six months). @default 180 */
+  retentionDays?: number;
+  /** @default 'repair' */
+  tornTail?: 'repair' | 'refuse';
+}
+
+/** The log's defaults. */
+export const DEFAULT_AUDIT_LOG_OPTIONS = {
+  checkpointEveryRecords: 1000,
+  checkpointEveryMs: 60_000,
+  segmentMaxBytes: DEFAULT_FILE_SINK_OPTIONS.segmentMaxBytes,
+  segmentMaxRecords: DEFAULT_FILE_SINK_OPTIONS.segmentMaxRecords,
+  retentionDays: 180,
+  tornTail: DEFAULT_FILE_SINK_OPTIONS.tornTail,
+  confidentialPurposes: {},
+} as const;
+
+/** The shortest retention accepted, in days. */
+export const MIN_RETENTION_DAYS = 180;
+/** The largest page a query returns. */
+export const MAX_PAGE_SIZE = 500;
+/** The page size when none is asked for. */
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** What an auditor can filter the access log by; all given conditions must hold. */
+export interface AccessLogFilter {
+  consumer?: string;
+  subject?: SubjectRef;
+  /** A department whose fields were read. */
+  department?: string;
+  purpose?: string;
+  caseNumber?: string;
+  outcome?: AuditOutcome;
+  /** Inclusive time window (ISO 8601 or Date). */
+  from?: Date | string;
+  to?: Date | string;
+}
+
+/** Which page of results: `first` items after the opaque cursor `after`. */
+export interface PageRequest {
+  /** @default 50, at most 500 */
+  first?: number;
+  after?: string | null;
+}
+
+/** A page of results, newest first, in the shape of a GraphQL connection. */
+export interface Page<T> {
+  edges: Array<{ cursor: string; node: T }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** One access to a citizen's data, as the citizen sees it: who, why, when, which departments; never the other subjects of the request. */
+export interface CitizenAccess {
+  time: string;
+  consumer: string | null;
+  purpose: string | null;
+  caseNumber: string | null;
+  /** The departments whose fields the request read. */
+  departments: string[];
+  outcome: AuditOutcome;
+}
+
+/** The state the hub's readiness probe reports. */
+export interface AuditLogHealth {
+  /** False once a write failed (until reopened) or after close. */
+  writable: boolean;
+  reason?: AuditUnavailableReason;
+  /** The last durable seq (0 when empty). */
+  seq: number;
+  /** The seq of the newest signed checkpoint (0 when none). */
+  checkpointSeq: number;
+}
+
+/** A log opened for queries and export. */
+export interface AuditLogReader {
+  /** The chain the log's records belong to. */
+  readonly chainId: string;
+  /** The records matching a filter, newest first, read from the sink only for the page returned. */
+  queryAccessLog(filter: AccessLogFilter, page?: PageRequest): Promise<Page<AuditRecord>>;
+  /** The accesses to one subject (a citizen identity number when given as a string), newest first, confidential purposes withheld until disclosable at `now`. */
+  citizenAccesses(subject: SubjectRef | string, options?: PageRequest & { now?: Date }): Promise<Page<CitizenAccess>>;
+  /** All matching records in ascending seq order, a page at a time (for export). */
+  records(filter: AccessLogFilter): AsyncIterable<AuditRecord>;
+  /** Turns an identifier into its stored form (for export manifests). */
+  subjectOf(subject: SubjectRef): { kind: SubjectRef['kind']; key: string; mask: string };
+  /** Releases the sink. */
+  close(): Promise<void>;
+}
+
+/** The log the hub appends to. */
+export interface AuditLog extends AuditLogReader {
+  /** The hub instance that writes this log. */
+  readonly instanceId: string;
+  /**
+   * Chains a record and resolves once it is durable (fsynced) with its seq and hash. Rejects
+   * with AuditUnavailableError (AUDIT_UNAVAILABLE) when it cannot be written; nothing is then
+   * acknowledged, and the log refuses further appends until it is reopened.
+   */
+  append(record: AuditRecordInput): Promise<{ seq: number; hash: string }>;
+  /** Signs a checkpoint of the current head now (also done every N records, every T ms and on close). */
+  checkpoint(): Promise<void>;
+  /** Whether the log can take records, for `/readyz`. */
+  health(): AuditLogHealth;
+}
+
+interface Pending {
+  record: AuditRecord;
+  line: string;
+  resolve(value: { seq: number; hash: string }): void;
+  reject(error: unknown): void;
+}
+
+type Rule = { until: number } | { days: number };
+
+function positiveInteger(options: object, name: string, fallback: number, min = 1): number {
+  const value = (options as Record<string, unknown>)[name] ?? fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new AuditOptionsError(name, `an integer of at least ${min}`);
+  return value;
+}
+
+function confidentialRules(options: AuditLogReaderOptions): Map<string, Rule> {
+  const rules = new Map<string, Rule>();
+  const given = options.confidentialPurposes ?? {};
+  if (typeof given !== 'object' || given === null) throw new AuditOptionsError('confidentialPurposes', 'an object mapping purpose codes to a date or { days }');
+  for (const [purpose, rule] of Object.entries(given)) {
+    if (typeof rule === 'string' && !Number.isNaN(Date.parse(rule))) rules.set(purpose, { until: Date.parse(rule) });
+    else if (rule && typeof rule === 'object' && Number.isSafeInteger(rule.days) && rule.days > 0) rules.set(purpose, { days: rule.days });
+    else throw new AuditOptionsError(`confidentialPurposes.${purpose}`, 'an ISO 8601 date or { days: <positive integer> }');
+  }
+  return rules;
+}
+
+function timeArgument(value: Date | string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new BadUserInputError(name, 'must be an ISO 8601 date-time');
+  return ms;
+}
+
+function pageSize(first: number | undefined): number {
+  if (first === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isSafeInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw new BadUserInputError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+  return first;
+}
+
+// Cursors carry the seq and which listing they page, so one listing's cursor is refused by another.
+function encodeCursor(kind: string, seq: number): string {
+  return Buffer.from(`${kind}:${seq}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(kind: string, cursor: string | null | undefined): number | undefined {
+  if (cursor === undefined || cursor === null) return undefined;
+  const m = /^([a-z]+):(\d{1,15})$/.exec(Buffer.from(String(cursor), 'base64url').toString('utf8'));
+  if (!m || m[1] !== kind) throw new BadUserInputError('after', 'is not a cursor of this listing');
+  return Number(m[2]);
+}
+
+class FileAuditLog implements AuditLog {
+  readonly chainId: string;
+  readonly instanceId: string;
+  private readonly keyer: SubjectKeyer;
+  private readonly index = new AccessIndex();
+  private readonly rules: Map<string, Rule>;
+  private readonly now: () => Date;
+  private readonly emit: (event: AuditLogEvent) => void;
+  private sink!: AuditSink;
+  private sign: AuditSigner | undefined;
+  private state: 'open' | 'failed' | 'closing' | 'closed' = 'open';
+  private failure: AuditUnavailableReason | undefined;
+  private readonly readOnly: boolean;
+
+  /** The chain tip including records not yet durable. */
+  private tip: { seq: number; hash: string; timeMs: number };
+  /** The last durable record. */
+  private durable: SinkHead | null;
+  private queue: Pending[] = [];
+  private writing: Promise<void> | null = null;
+
+  private everyRecords = 0;
+  private sinceCheckpoint = 0;
+  private checkpointSeq = 0;
+  private queuedCheckpointSeq = 0;
+  private checkpointQueue: SinkHead[] = [];
+  private checkpointing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private retentionMs = 0;
+  private lastRetentionRun = 0;
+
+  constructor(init: {
+    chainId: string;
+    instanceId: string;
+    keyer: SubjectKeyer;
+    index: AccessIndex;
+    rules: Map<string, Rule>;
+    now: () => Date;
+    emit: (event: AuditLogEvent) => void;
+    sink: AuditSink;
+    head: SinkHead | null;
+    checkpointSeq: number;
+    readOnly: boolean;
+  }) {
+    this.chainId = init.chainId;
+    this.instanceId = init.instanceId;
+    this.keyer = init.keyer;
+    this.index = init.index;
+    this.rules = init.rules;
+    this.now = init.now;
+    this.emit = init.emit;
+    this.sink = init.sink;
+    this.durable = init.head;
+    this.checkpointSeq = init.checkpointSeq;
+    this.queuedCheckpointSeq = init.checkpointSeq;
+    this.readOnly = init.readOnly;
+    this.tip = init.head
+      ? { seq: init.head.seq, hash: init.head.hash, timeMs: Date.parse(init.head.time) || 0 }
+      : { seq: 0, hash: genesisHash(init.chainId), timeMs: 0 };
+  }
+
+  /** Starts checkpoints and retention; called once by openAuditLog. */
+  async start(options: { sign: AuditSigner; everyRecords: number; everyMs: number; retentionDays: number }): Promise<void> {
+    this.sign = options.sign;
+    this.everyRecords = options.everyRecords;
+    this.retentionMs = options.retentionDays * 86_400_000;
+    await this.applyRetention();
+    // Records written after the last checkpoint before a restart get signed now.
+    if (this.durable && this.durable.seq > this.checkpointSeq) this.queueCheckpoint(this.durable);
+    this.timer = setInterval(() => {
+      if (this.state !== 'open') return;
+      if (this.durable && this.durable.seq > this.queuedCheckpointSeq) this.queueCheckpoint(this.durable);
+      if (Date.now() - this.lastRetentionRun > 3_600_000) void this.applyRetention();
+    }, options.everyMs);
+    this.timer.unref();
+  }
+
+  append(input: AuditRecordInput): Promise<{ seq: number; hash: string }> {
+    if (this.readOnly) return Promise.reject(new AuditUnavailableError('READ_ONLY'));
+    if (this.state !== 'open') return Promise.reject(new AuditUnavailableError(this.state === 'failed' ? 'FAILED_EARLIER' : 'CLOSED'));
+    let record: AuditRecord;
+    let line: string;
+    try {
+      const body = toStoredBody(input, this.keyer);
+      // Time never goes backwards along the chain, so a time window is a seq window for the index.
+      const timeMs = Math.max(this.now().getTime(), this.tip.timeMs);
+      const unhashed = { v: 1 as const, seq: this.tip.seq + 1, time: new Date(timeMs).toISOString(), instance: this.instanceId, ...body };
+      const hash = chainHash(this.tip.hash, canonicalJson(unhashed));
+      record = { ...unhashed, hash };
+      line = canonicalJson(record);
+      this.tip = { seq: record.seq, hash, timeMs };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ record, line, resolve, reject });
+      // Appends that arrive while a batch is being written wait for the next batch: group commit.
+      this.writing ??= new Promise<void>((done) => setImmediate(done)).then(() => this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        const before = this.durable;
+        let sealedThrough: number | undefined;
+        try {
+          ({ sealedThrough } = await this.sink.append(batch.map((p) => ({ seq: p.record.seq, time: p.record.time, hash: p.record.hash, line: p.line }))));
+        } catch (error) {
+          this.fail(error, batch);
+          return;
+        }
+        const last = batch[batch.length - 1]!.record;
+        this.durable = { seq: last.seq, hash: last.hash, time: last.time };
+        for (const p of batch) {
+          this.index.add(p.record);
+          p.resolve({ seq: p.record.seq, hash: p.record.hash });
+        }
+        if (sealedThrough !== undefined && before && before.seq === sealedThrough) {
+          this.queueCheckpoint(before);
+          await this.applyRetention();
+        }
+        this.sinceCheckpoint += batch.length;
+        if (this.sinceCheckpoint >= this.everyRecords) this.queueCheckpoint(this.durable);
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  // After a failed write the page cache may no longer match the disk (a failed fsync can drop
+  // dirty pages and report success next time), so the log stops rather than guessing; reopening
+  // re-reads the files and repairs a torn tail.
+  private fail(error: unknown, batch: Pending[]): void {
+    const reason = unavailableReasonOf(error);
+    this.state = 'failed';
+    this.failure = reason;
+    this.emit({ type: 'write-failed', reason, code: (error as NodeJS.ErrnoException | undefined)?.code });
+    const rejected = [...batch, ...this.queue];
+    this.queue = [];
+    for (const p of rejected) p.reject(new AuditUnavailableError(reason, error));
+  }
+
+  private queueCheckpoint(head: SinkHead): void {
+    if (head.seq <= this.queuedCheckpointSeq) return;
+    this.queuedCheckpointSeq = head.seq;
+    this.sinceCheckpoint = 0;
+    this.checkpointQueue.push(head);
+    this.checkpointing ??= this.writeCheckpoints();
+  }
+
+  private async writeCheckpoints(): Promise<void> {
+    try {
+      for (let head = this.checkpointQueue.shift(); head; head = this.checkpointQueue.shift()) {
+        try {
+          const line = await signCheckpoint(
+            { typ: CHECKPOINT_TYPE, chain: this.chainId, instance: this.instanceId, seq: head.seq, hash: head.hash, time: this.now().toISOString() },
+            this.sign!,
+          );
+          await this.sink.appendCheckpoint({ seq: head.seq, line });
+          this.checkpointSeq = Math.max(this.checkpointSeq, head.seq);
+        } catch (error) {
+          // The chain stays intact without it; the next trigger signs the head again.
+          this.queuedCheckpointSeq = this.checkpointSeq;
+          this.emit({ type: 'checkpoint-failed', seq: head.seq, code: (error as NodeJS.ErrnoException | undefined)?.code });
+        }
+      }
+    } finally {
+      this.checkpointing = null;
+    }
+  }
+
+  async checkpoint(): Promise<void> {
+    if (this.readOnly) return;
+    if (this.writing) await this.writing;
+    if (this.durable && this.state === 'open') this.queueCheckpoint(this.durable);
+    if (this.checkpointing) await this.checkpointing;
+  }
+
+  private async applyRetention(): Promise<void> {
+    if (this.readOnly || this.retentionMs === 0) return;
+    this.lastRetentionRun = Date.now();
+    try {
+      const firstSeq = await this.sink.expire(new Date(this.now().getTime() - this.retentionMs));
+      if (firstSeq !== null) this.index.dropBefore(firstSeq);
+    } catch (error) {
+      this.emit({ type: 'write-failed', reason: 'retention', code: (error as NodeJS.ErrnoException | undefined)?.code });
+    }
+  }
+
+  health(): AuditLogHealth {
+    const writable = this.state === 'open' && !this.readOnly;
+    const reason = this.failure ?? (this.readOnly ? 'READ_ONLY' : this.state === 'open' ? undefined : 'CLOSED');
+    return { writable, ...(reason && !writable ? { reason } : {}), seq: this.durable?.seq ?? 0, checkpointSeq: this.checkpointSeq };
+  }
+
+  subjectOf(subject: SubjectRef) {
+    return this.keyer.subject(subject);
+  }
+
+  private selection(filter: AccessLogFilter): { terms: string[]; fromMs?: number; toMs?: number; subjectKey?: string } {
+    if (filter === null || typeof filter !== 'object') throw new BadUserInputError('filter', 'must be an object');
+    const terms: string[] = [];
+    let subjectKey: string | undefined;
+    if (filter.subject !== undefined) {
+      if (!SUBJECT_KINDS.includes(filter.subject?.kind) || typeof filter.subject.id !== 'string' || filter.subject.id.length === 0) {
+        throw new BadUserInputError('subject', `must be {kind, id} with kind one of ${SUBJECT_KINDS.join(', ')}`);
+      }
+      subjectKey = this.keyer.key(filter.subject);
+      terms.push(term.subject(subjectKey));
+    }
+    if (filter.consumer !== undefined) terms.push(term.consumer(filter.consumer));
+    if (filter.caseNumber !== undefined) terms.push(term.caseNumber(filter.caseNumber));
+    if (filter.purpose !== undefined) terms.push(term.purpose(filter.purpose));
+    if (filter.department !== undefined) terms.push(term.department(filter.department));
+    if (filter.outcome !== undefined) {
+      if (!AUDIT_OUTCOMES.includes(filter.outcome)) throw new BadUserInputError('outcome', `must be one of ${AUDIT_OUTCOMES.join(', ')}`);
+      terms.push(term.outcome(filter.outcome));
+    }
+    const fromMs = timeArgument(filter.from, 'from');
+    const toMs = timeArgument(filter.to, 'to');
+    return { terms, ...(fromMs === undefined ? {} : { fromMs }), ...(toMs === undefined ? {} : { toMs }), ...(subjectKey ? { subjectKey } : {}) };
+  }
+
+  // The index is a cache of the files: a record read back is checked again, so a stale or
+  // damaged index can hide a record (verification finds that) but never show a wrong one.
+  private matches(record: AuditRecord, filter: AccessLogFilter, subjectKey: string | undefined, fromMs?: number, toMs?: number): boolean {
+    const time = Date.parse(record.time);
+    return (
+      (subjectKey === undefined || record.subjects.some((s) => s.key === subjectKey)) &&
+      (filter.consumer === undefined || record.consumer === filter.consumer) &&
+      (filter.caseNumber === undefined || record.caseNumber === filter.caseNumber) &&
+      (filter.purpose === undefined || record.purpose === filter.purpose) &&
+      (filter.department === undefined || Object.hasOwn(record.fields, filter.department)) &&
+      (filter.outcome === undefined || record.outcome === filter.outcome) &&
+      (fromMs === undefined || time >= fromMs) &&
+      (toMs === undefined || time <= toMs)
+    );
+  }
+
+  async queryAccessLog(filter: AccessLogFilter, page: PageRequest = {}): Promise<Page<AuditRecord>> {
+    const limit = pageSize(page.first);
+    const afterSeq = decodeCursor('a', page.after);
+    const { terms, fromMs, toMs, subjectKey } = this.selection(filter);
+    const { seqs, more } = this.index.select({ terms, fromMs, toMs, afterSeq, order: 'desc', limit });
+    const records = (await this.sink.read(seqs)).filter((r) => this.matches(r, filter, subjectKey, fromMs, toMs));
+    return this.page(records, more, 'a', (r) => r);
+  }
+
+  async *records(filter: AccessLogFilter): AsyncIterable<AuditRecord> {
+    const { terms, fromMs, toMs, subjectKey } = this.selection(filter);
+    let afterSeq: number | undefined;
+    for (;;) {
+      const { seqs, more } = this.index.select({ terms, fromMs, toMs, afterSeq, order: 'asc', limit: MAX_PAGE_SIZE });
+      for (const record of await this.sink.read(seqs)) if (this.matches(record, filter, subjectKey, fromMs, toMs)) yield record;
+      if (!more) return;
+      afterSeq = seqs[seqs.length - 1];
+    }
+  }
+
+  private withheld(purpose: string | null, timeMs: number, nowMs: number): boolean {
+    const rule = purpose === null ? undefined : this.rules.get(purpose);
+    if (!rule) return false;
+    return 'until' in rule ? nowMs < rule.until : nowMs < timeMs + rule.days * 86_400_000;
+  }
+
+  async citizenAccesses(subject: SubjectRef | string, options: PageRequest & { now?: Date } = {}): Promise<Page<CitizenAccess>> {
+    const ref: SubjectRef = typeof subject === 'string' ? { kind: 'PERSON', id: subject } : subject;
+    if (!ref || !SUBJECT_KINDS.includes(ref.kind) || typeof ref.id !== 'string' || ref.id.length === 0) throw new BadUserInputError('subject', 'must be an identifier');
+    const limit = pageSize(options.first);
+    const afterSeq = decodeCursor('c', options.after);
+    const nowMs = (options.now ?? this.now()).getTime();
+    const key = this.keyer.key(ref);
+    // Withholding is decided from the index (purpose and time), so withheld records are never read.
+    const confidential = [...this.rules.keys()];
+    const accept = (seq: number) => !confidential.some((p) => this.index.has(term.purpose(p), seq) && this.withheld(p, this.index.timeOf(seq), nowMs));
+    const { seqs, more } = this.index.select({ terms: [term.subject(key)], afterSeq, order: 'desc', limit, accept });
+    const records = (await this.sink.read(seqs)).filter((r) => r.subjects.some((s) => s.key === key) && !this.withheld(r.purpose, Date.parse(r.time), nowMs));
+    return this.page(records, more, 'c', (r) => ({
+      time: r.time,
+      consumer: r.consumer,
+      purpose: r.purpose,
+      caseNumber: r.caseNumber,
+      departments: Object.keys(r.fields).sort(),
+      outcome: r.outcome,
+    }));
+  }
+
+  private page<T>(records: AuditRecord[], more: boolean, kind: string, project: (r: AuditRecord) => T): Page<T> {
+    const edges = records.map((r) => ({ cursor: encodeCursor(kind, r.seq), node: project(r) }));
+    return { edges, pageInfo: { hasNextPage: more, endCursor: edges.length > 0 ? edges[edges.length - 1]!.cursor : null } };
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    const failed = this.state === 'failed';
+    this.state = 'closing';
+    if (this.timer) clearInterval(this.timer);
+    if (this.writing) await this.writing;
+    if (!failed && !this.readOnly && this.durable) this.queueCheckpoint(this.durable);
+    if (this.checkpointing) await this.checkpointing;
+    await this.sink.close();
+    this.state = 'closed';
+  }
+}
+
+async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions | undefined): Promise<FileAuditLog> {
+  if (!options || typeof options !== 'object') throw new AuditOptionsError('options', 'an object');
+  if (!options.sink && (typeof options.dir !== 'string' || options.dir.length === 0)) throw new AuditOptionsError('dir', 'a directory path');
+  const keyer = createSubjectKeyer(options.subjectKeySecret);
+  const rules = confidentialRules(options);
+  const emit = options.onEvent ?? (() => undefined);
+  let sinkSettings: { segmentMaxBytes: number; segmentMaxRecords: number; tornTail: 'repair' | 'refuse' } | undefined;
+  if (writer) {
+    if (typeof writer.instanceId !== 'string' || writer.instanceId.length === 0) throw new AuditOptionsError('instanceId', 'a non-empty string');
+    if (typeof writer.sign !== 'function') throw new AuditOptionsError('sign', 'a function returning a compact JWS');
+    const tornTail = writer.tornTail ?? DEFAULT_AUDIT_LOG_OPTIONS.tornTail;
+    if (tornTail !== 'repair' && tornTail !== 'refuse') throw new AuditOptionsError('tornTail', '"repair" or "refuse"');
+    sinkSettings = {
+      segmentMaxBytes: positiveInteger(writer, 'segmentMaxBytes', DEFAULT_AUDIT_LOG_OPTIONS.segmentMaxBytes, 4096),
+      segmentMaxRecords: positiveInteger(writer, 'segmentMaxRecords', DEFAULT_AUDIT_LOG_OPTIONS.segmentMaxRecords),
+      tornTail,
+    };
+  }
+  const sink =
+    options.sink ??
+    createFileSink({ dir: options.dir, fs: options.fs, onEvent: emit, readOnly: !writer, ...(sinkSettings ?? {}) });
+  const index = new AccessIndex();
+  const instanceId = writer?.instanceId ?? 'reader';
+  const proposed = writer?.chainId ?? `${instanceId}/${randomUUID()}`;
+  const state = await sink.open({ chainId: proposed, instanceId }, (record) => index.add(record));
+  return new FileAuditLog({
+    chainId: state.chainId,
+    instanceId,
+    keyer,
+    index,
+    rules,
+    now: options.now ?? (() => new Date()),
+    emit,
+    sink,
+    head: state.head,
+    checkpointSeq: state.lastCheckpointSeq,
+    readOnly: !writer,
+  });
+}
+
+/**
+ * Opens (or creates) the log the hub appends to: takes the directory's lock, repairs a torn tail
+ * left by a crash, rebuilds the index, signs any unsigned records, removes expired segments.
+ */
+export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> {
+  const everyRecords = positiveInteger(options ?? {}, 'checkpointEveryRecords', DEFAULT_AUDIT_LOG_OPTIONS.checkpointEveryRecords);
+  const everyMs = positiveInteger(options ?? {}, 'checkpointEveryMs', DEFAULT_AUDIT_LOG_OPTIONS.checkpointEveryMs, 100);
+  const retentionDays = positiveInteger(options ?? {}, 'retentionDays', DEFAULT_AUDIT_LOG_OPTIONS.retentionDays, MIN_RETENTION_DAYS);
+  const log = await openLog(options, options);
+  await log.start({ sign: options.sign, everyRecords, everyMs, retentionDays });
+  return log;
+}
+
+/** Opens a log for queries and export only: no lock, no repair, no writes; safe next to a running hub (it sees the records durable at open). */
+export async function openAuditLogReader(options: AuditLogReaderOptions): Promise<AuditLogReader> {
+  return openLog(options, undefined);
+}

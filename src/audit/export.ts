@@ -1,0 +1,169 @@
+/**
+ * Export of matching records for an auditor: a JSON-lines or CSV file plus a signed manifest
+ * (count, seq range, SHA-256 of the file, the filter, the time), so that the recipient can prove
+ * the file is what the hub exported.
+ */
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { openAuditLogReader, type AccessLogFilter } from './audit-log';
+import { canonicalJson } from './canonical-json';
+import type { AuditSigner } from './checkpoint';
+import { AuditExportError, AuditOptionsError } from './errors';
+import { AUDIT_FORMAT, type AuditRecord, type SubjectRef } from './record';
+
+/** The `typ` of an export manifest. */
+export const EXPORT_MANIFEST_TYPE = `${AUDIT_FORMAT} export`;
+
+/** What to export and where. */
+export interface ExportAuditRecordsOptions {
+  /** The log directory. */
+  dir: string;
+  /** Which records: all conditions must hold. */
+  filter: Pick<AccessLogFilter, 'consumer' | 'subject' | 'caseNumber' | 'from' | 'to'>;
+  format: 'jsonl' | 'csv';
+  /** The export file; must not exist yet. The manifest goes next to it as `<out>.manifest.json`. */
+  out: string;
+  /** Signs the manifest (the seal module's hub key). */
+  sign: AuditSigner;
+  /** The hub's subject-key secret; needed to find a subject by identifier. */
+  subjectKeySecret: Uint8Array | string;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+/** What the signed manifest states. */
+export interface ExportManifest {
+  typ: typeof EXPORT_MANIFEST_TYPE;
+  chain: string;
+  file: string;
+  format: 'jsonl' | 'csv';
+  count: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** SHA-256 of the export file's bytes, hex. */
+  sha256: string;
+  /** The filter, with a subject in its stored form (key and mask), never the identifier. */
+  filter: Record<string, unknown>;
+  time: string;
+}
+
+/** The result of an export. */
+export interface ExportAuditRecordsResult {
+  manifest: ExportManifest;
+  /** Where the manifest was written. */
+  manifestPath: string;
+}
+
+/** The CSV columns, in order. */
+export const CSV_COLUMNS = [
+  'seq', 'time', 'instance', 'requestId', 'consumer', 'operator', 'purpose', 'caseNumber', 'operationName', 'operationHash',
+  'subjects', 'subjectKeys', 'fields', 'outcome', 'errorCodes', 'replyHash', 'receiptId', 'hash',
+] as const;
+
+// RFC 4180 quoting; a cell starting with = + - @ or a tab is prefixed with ' so that a spreadsheet shows it instead of running it (OWASP CSV injection).
+function csvCell(value: string | number | null): string {
+  if (value === null) return '';
+  let text = String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csvRow(r: AuditRecord): string {
+  const cells: Record<(typeof CSV_COLUMNS)[number], string | number | null> = {
+    seq: r.seq,
+    time: r.time,
+    instance: r.instance,
+    requestId: r.requestId,
+    consumer: r.consumer,
+    operator: r.operator,
+    purpose: r.purpose,
+    caseNumber: r.caseNumber,
+    operationName: r.operationName,
+    operationHash: r.operationHash,
+    subjects: r.subjects.map((s) => `${s.kind}:${s.mask}`).join(';'),
+    subjectKeys: r.subjects.map((s) => s.key).join(';'),
+    fields: Object.entries(r.fields).map(([d, coords]) => `${d}:${coords.join('|')}`).join(';'),
+    outcome: r.outcome,
+    errorCodes: r.errorCodes.join(';'),
+    replyHash: r.replyHash,
+    receiptId: r.receiptId,
+    hash: r.hash,
+  };
+  return CSV_COLUMNS.map((c) => csvCell(cells[c])).join(',') + '\r\n';
+}
+
+/** Writes the records matching a filter (oldest first) and a signed manifest of the file. */
+export async function exportAuditRecords(options: ExportAuditRecordsOptions): Promise<ExportAuditRecordsResult> {
+  if (options.format !== 'jsonl' && options.format !== 'csv') throw new AuditOptionsError('format', '"jsonl" or "csv"');
+  if (typeof options.out !== 'string' || options.out.length === 0) throw new AuditOptionsError('out', 'a file path');
+  if (typeof options.sign !== 'function') throw new AuditOptionsError('sign', 'a function returning a compact JWS');
+  const now = options.now ?? (() => new Date());
+  const filter = options.filter ?? {};
+  const reader = await openAuditLogReader({ dir: options.dir, subjectKeySecret: options.subjectKeySecret });
+  const manifestPath = `${options.out}.manifest.json`;
+  try {
+    let file;
+    try {
+      file = await open(options.out, 'wx', 0o640);
+    } catch (error) {
+      throw new AuditExportError(`cannot create ${options.out} (${(error as NodeJS.ErrnoException).code ?? 'error'}); it must not exist yet`, error);
+    }
+    const hash = createHash('sha256');
+    let count = 0;
+    let firstSeq: number | null = null;
+    let lastSeq: number | null = null;
+    try {
+      let chunk: string[] = [];
+      const flush = async () => {
+        const data = Buffer.from(chunk.join(''), 'utf8');
+        chunk = [];
+        hash.update(data);
+        await file.write(data);
+      };
+      if (options.format === 'csv') chunk.push(CSV_COLUMNS.join(',') + '\r\n');
+      for await (const record of reader.records(filter)) {
+        chunk.push(options.format === 'csv' ? csvRow(record) : canonicalJson(record) + '\n');
+        count++;
+        firstSeq ??= record.seq;
+        lastSeq = record.seq;
+        if (chunk.length >= 1000) await flush();
+      }
+      await flush();
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    const storedFilter: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(filter)) {
+      if (value === undefined) continue;
+      if (key === 'subject') storedFilter.subject = reader.subjectOf(value as SubjectRef);
+      else storedFilter[key] = value instanceof Date ? value.toISOString() : value;
+    }
+    const manifest: ExportManifest = {
+      typ: EXPORT_MANIFEST_TYPE,
+      chain: reader.chainId,
+      file: path.basename(options.out),
+      format: options.format,
+      count,
+      firstSeq,
+      lastSeq,
+      sha256: hash.digest('hex'),
+      filter: storedFilter,
+      time: now().toISOString(),
+    };
+    const jws = await options.sign(canonicalJson(manifest));
+    const manifestFile = await open(manifestPath, 'wx', 0o640).catch((error: NodeJS.ErrnoException) => {
+      throw new AuditExportError(`cannot create ${manifestPath} (${error.code ?? 'error'}); it must not exist yet`, error);
+    });
+    try {
+      await manifestFile.write(JSON.stringify({ manifest, jws }, null, 2) + '\n');
+      await manifestFile.sync();
+    } finally {
+      await manifestFile.close();
+    }
+    return { manifest, manifestPath };
+  } finally {
+    await reader.close();
+  }
+}

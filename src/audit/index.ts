@@ -1,0 +1,27 @@
+/**
+ * The audit log: one hash-chained, durably written record per request, signed checkpoints,
+ * verification, export, and the index behind the auditor and citizen queries.
+ */
+export { openAuditLog, openAuditLogReader, DEFAULT_AUDIT_LOG_OPTIONS, MIN_RETENTION_DAYS, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from './audit-log';
+export type {
+  AuditLog,
+  AuditLogReader,
+  AuditLogOptions,
+  AuditLogReaderOptions,
+  AuditLogHealth,
+  AccessLogFilter,
+  PageRequest,
+  Page,
+  CitizenAccess,
+  DisclosureRule,
+} from './audit-log';
+export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind } from './record';
+export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint } from './checkpoint';
+export type { AuditSink, AuditSinkState, SinkRecord, SinkHead, AuditLogEvent } from './sink';
+export { verifyAuditLog } from './verify';
+export type { VerifyAuditLogOptions, AuditVerifyReport, AuditVerifyProgress, AuditProblem, AuditProblemKind } from './verify';
+export { exportAuditRecords, CSV_COLUMNS } from './export';
+export type { ExportAuditRecordsOptions, ExportAuditRecordsResult, ExportManifest } from './export';
+export { AuditError, AuditErrorCode, AuditOptionsError, AuditUnavailableError } from './errors';
+export type { AuditUnavailableReason } from './errors';
+export { canonicalJson } from './canonical-json';

@@ -1,0 +1,73 @@
+/**
+ * The storage contract of the audit log. The log (audit-log.ts) does the chaining, the group
+ * commit, the checkpoint schedule and the index; a sink only stores, durably and in order. The
+ * embedded sink is a directory of segment files (file-sink.ts); a Redis stream sink can
+ * implement the same contract (one stream per hub instance, entry id `<seq>-0`, checkpoints in a
+ * second stream, XTRIM MINID for retention).
+ */
+import type { AuditRecord } from './record';
+
+/** A chained record ready to store: its canonical line (no newline) and the facts a sink indexes by. */
+export interface SinkRecord {
+  readonly seq: number;
+  readonly time: string;
+  readonly hash: string;
+  readonly line: string;
+}
+
+/** The last durable record of a sink. */
+export interface SinkHead {
+  seq: number;
+  hash: string;
+  time: string;
+}
+
+/** What a sink reports once open. */
+export interface AuditSinkState {
+  /** The chain the stored records belong to (the sink's own, or the one proposed if it was empty). */
+  chainId: string;
+  /** The last durable record, `null` when there is none. */
+  head: SinkHead | null;
+  /** The seq of the newest stored checkpoint, 0 when there is none. */
+  lastCheckpointSeq: number;
+}
+
+/** Something the log or its sink did that operators should hear about (never with record values). */
+export type AuditLogEvent =
+  | { type: 'torn-tail-repaired'; segment: string; bytes: number; savedTo: string }
+  | { type: 'record-unreadable'; segment: string; line: number }
+  | { type: 'write-failed'; reason: string; code: string | undefined }
+  | { type: 'checkpoint-failed'; seq: number; code: string | undefined }
+  | { type: 'segments-removed'; segments: string[]; firstSeq: number };
+
+/**
+ * Where the audit log keeps its records. Every method may reject; `append` and
+ * `appendCheckpoint` reject when (and only when) their data may not be durable.
+ */
+export interface AuditSink {
+  /**
+   * Opens the store, repairs what a crash can leave behind (a torn last record, never
+   * acknowledged), calls `replay` for every stored record in storage order (the log rebuilds its
+   * index from them), and reports the head to continue the chain from.
+   */
+  open(request: { chainId: string; instanceId: string }, replay: (record: AuditRecord) => void): Promise<AuditSinkState>;
+  /**
+   * Stores a batch of consecutive records as one durable unit: resolves only once all of them
+   * would survive a power cut. On rejection the sink must not later hold part of the batch
+   * followed by other records. `sealedThrough` reports a storage unit closed before this batch
+   * (its last seq), which the log then anchors with a signed checkpoint.
+   */
+  append(batch: readonly SinkRecord[]): Promise<{ sealedThrough?: number }>;
+  /** Stores a signed checkpoint line durably. */
+  appendCheckpoint(checkpoint: { seq: number; line: string }): Promise<void>;
+  /** Reads the records with these seqs, in the order given, leaving out any it no longer holds. */
+  read(seqs: readonly number[]): Promise<AuditRecord[]>;
+  /**
+   * Removes whole storage units whose newest record is older than `cutoff`, never the one being
+   * written and never one whose end no checkpoint anchors. Resolves with the first seq still
+   * held when it removed something, else `null`.
+   */
+  expire(cutoff: Date): Promise<number | null>;
+  /** Releases files, connections and locks. */
+  close(): Promise<void>;
+}

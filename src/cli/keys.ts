@@ -1,0 +1,66 @@
+import { initKeys, loadKeyStore, revokeKey, rotateKey, SIGNING_ALGORITHMS, UnsupportedAlgorithmError, type KeyUse, type SigningAlgorithm } from '../seal';
+
+/** Where command output goes (stdout by default; tests pass a collector). */
+export type Output = (line: string) => void;
+
+const stdout: Output = (line) => process.stdout.write(`${line}\n`);
+
+async function printKeys(dir: string, out: Output): Promise<void> {
+  const store = await loadKeyStore(dir);
+  const rows = store.owners().flatMap((owner) =>
+    store
+      .trustList()
+      .keys.filter((k) => k.owner === owner.id)
+      .map((k) => {
+        const state = k.revokedAt ? `revoked from ${k.revokedAt}` : k.validTo ? `verifies until ${k.validTo}` : 'active';
+        const signing = store.currentKeyId(owner.id, k.use) === k.kid ? ' (signs)' : '';
+        return `  ${owner.id.padEnd(20)} ${k.use.padEnd(10)} ${k.alg.padEnd(6)} ${k.kid.padEnd(44)} ${state}${signing}`;
+      }),
+  );
+  out(`keys in ${dir}:`);
+  for (const row of rows) out(row);
+}
+
+/** `datarun keys init`: creates the trust list and every missing key (never overwrites one), then lists the keys. */
+export async function runKeysInit(options: { dir: string; out?: Output }): Promise<void> {
+  const out = options.out ?? stdout;
+  const report = await initKeys(options.dir);
+  for (const kid of report.replaced) out(`replaced sandbox key ${kid} (its private key is not in this clone)`);
+  for (const kid of report.created) out(`created ${kid}`);
+  if (!report.changed) out('nothing to do: every key is in place');
+  await printKeys(options.dir, out);
+}
+
+function parseAlg(alg: string | undefined): SigningAlgorithm | undefined {
+  if (alg === undefined) return undefined;
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) throw new UnsupportedAlgorithmError(`expected one of ${SIGNING_ALGORITHMS.join(', ')}, but got: ${alg}`);
+  return alg as SigningAlgorithm;
+}
+
+/** `datarun keys rotate <owner>`: a new key signs from now on; the old ones keep verifying for `retainDays`. */
+export async function runKeysRotate(options: { dir: string; owner: string; use?: KeyUse; alg?: string; retainDays?: number; out?: Output }): Promise<void> {
+  const out = options.out ?? stdout;
+  const alg = parseAlg(options.alg);
+  const report = await rotateKey(options.dir, options.owner, {
+    ...(options.use ? { use: options.use } : {}),
+    ...(alg ? { alg } : {}),
+    ...(options.retainDays !== undefined ? { retainUntil: new Date(Date.now() + options.retainDays * 86_400_000) } : {}),
+  });
+  for (const kid of report.created) out(`created ${kid}: signs from now on`);
+  for (const { kid, validTo } of report.retired) out(`retired ${kid}: verifies until ${validTo}`);
+  out('restart the hub (or every hub instance) to sign with the new key');
+}
+
+/** `datarun keys revoke <kid> [--at <time>]`: the key verifies nothing signed at or after that time. */
+export async function runKeysRevoke(options: { dir: string; kid: string; at?: string; out?: Output }): Promise<void> {
+  const out = options.out ?? stdout;
+  let at: Date | undefined;
+  if (options.at !== undefined) {
+    at = new Date(options.at);
+    if (Number.isNaN(at.getTime())) throw new TypeError(`--at must be an ISO 8601 time, but got: ${options.at}`);
+  }
+  const report = await revokeKey(options.dir, options.kid, at);
+  out(`revoked ${report.key.kid} from ${report.key.revokedAt}: it verifies nothing signed from then on`);
+  for (const kid of report.created) out(`created ${kid} to sign in its place`);
+  out('restart the hub (or every hub instance) to apply the revocation');
+}

@@ -1,0 +1,11 @@
+/** A call to the hub that did not produce a GraphQL response: the hub was unreachable or answered something else. */
+export class DataRunClientError extends Error {
+  /** Stable code: `ERR_HUB_UNREACHABLE` or `ERR_HUB_RESPONSE_INVALID`. */
+  readonly code: 'ERR_HUB_UNREACHABLE' | 'ERR_HUB_RESPONSE_INVALID';
+
+  constructor(code: DataRunClientError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'DataRunClientError';
+  }
+}

@@ -1,0 +1,25 @@
+import type { AllowedDecision } from '../policy';
+import type { HubContext } from '../sdk';
+import type { SealRegistry } from './seals';
+
+/** The authenticated caller of a request: a registered consumer, and why it asks. */
+export interface Caller {
+  readonly consumer: string;
+  readonly roles: readonly string[];
+  /** 事由 */
+  readonly purpose: string;
+  /** 办件编号 */
+  readonly caseNumber: string;
+  /** 经办人 */
+  readonly operator: string;
+  /** The one-time id of the signed request. */
+  readonly requestTokenId: string;
+}
+
+/** The context of one request in the gateway: the SDK context plus who asks, the policy decision and the seals made. */
+export interface RequestContext extends HubContext {
+  /** Null in the unauthenticated sandbox mode. */
+  readonly caller: Caller | null;
+  readonly decision: AllowedDecision | null;
+  readonly seals: SealRegistry;
+}

@@ -1,0 +1,204 @@
+import type { GraphQLResolveInfo, GraphQLSchema } from 'graphql';
+import { isObjectType } from 'graphql';
+import {
+  canonicalize,
+  createSealer,
+  presentSealForReply,
+  verifySeal,
+  type KeyStore,
+  type SealedRecord,
+} from '../seal';
+import type { Connector, HubContext, Resolvers, SealSpec } from '../sdk';
+
+/**
+ * Seals in the gateway: each department record is sealed once with its department's key when
+ * it enters the hub (and again only when its content changes), the `seal` field of every sealed
+ * type resolves to that seal, and after execution each seal's token is cut down to disclose
+ * exactly the record fields the reply shows (after masking), so a seal never reveals more than
+ * the reply it travels in.
+ */
+
+/** Seal field names that are JWT claims of the seal itself; such record fields are sealed under another name. */
+const RESERVED_AS = { status: 'recordStatus' } as const satisfies Record<string, string>;
+const ENTITY_KEYS = ['idNumber', 'creditCode', 'unitNumber'] as const;
+
+/** Seals made during one request, waiting for their tokens to be cut to the reply. */
+export interface SealRegistry {
+  /** Response path of each `seal` field (alias-aware) and the sealed record behind it. */
+  readonly pending: { path: readonly (string | number)[]; sealed: SealedRecord }[];
+}
+
+/** A context that carries the request's seal registry. */
+export interface SealingContext extends HubContext {
+  readonly seals?: SealRegistry;
+}
+
+/** Defaults of the seal service. */
+export const DEFAULT_SEALING = {
+  /** Records whose seal is kept in memory (least recently used are dropped). */
+  cacheEntries: 20_000,
+} as const;
+
+/** Seals records through a bounded cache: a record is signed again only when its content changed. */
+export interface SealService {
+  seal(department: string, spec: SealSpec, record: unknown): SealedRecord;
+  readonly keyStore: KeyStore;
+  /** Seals made and served from the cache, for metrics and tests. */
+  readonly stats: { sealed: number; cached: number };
+}
+
+/** Creates the seal service over the hub's key store. */
+export function createSealService(keyStore: KeyStore, options: { cacheEntries?: number } = {}): SealService {
+  const sealer = createSealer({ keyStore });
+  const max = options.cacheEntries ?? DEFAULT_SEALING.cacheEntries;
+  const cache = new Map<string, { content: string; sealed: SealedRecord }>();
+  const stats = { sealed: 0, cached: 0 };
+  return {
+    keyStore,
+    stats,
+    seal(department, spec, record) {
+      const recordId = spec.id(record);
+      const fields = sealFieldsOf(spec.fields(record));
+      const content = canonicalize(fields);
+      const key = `${department}\u0000${spec.recordType}\u0000${recordId}`;
+      const hit = cache.get(key);
+      if (hit && hit.content === content) {
+        // Refresh its place in the LRU order.
+        cache.delete(key);
+        cache.set(key, hit);
+        stats.cached++;
+        return hit.sealed;
+      }
+      const sealed = sealer.sealRecord({ department, recordType: spec.recordType, recordId, fields });
+      stats.sealed++;
+      cache.delete(key);
+      cache.set(key, { content, sealed });
+      if (cache.size > max) cache.delete(cache.keys().next().value!);
+      return sealed;
+    },
+  };
+}
+
+function sealFieldsOf(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    out[(RESERVED_AS as Record<string, string>)[name] ?? name] = value;
+  }
+  return out;
+}
+
+/**
+ * The reply object in the shape the record was sealed in: entity objects reduced to the
+ * identifier the reply shows (an entity whose identifier the reply does not show stays as it is,
+ * so it cannot match and is not disclosed), `__typename` dropped, reserved names renamed.
+ */
+function sealShapeOf(value: unknown, top: boolean): unknown {
+  if (Array.isArray(value)) return value.map((v) => sealShapeOf(v, false));
+  if (value === null || typeof value !== 'object') return value;
+  const obj = value as Record<string, unknown>;
+  if (!top) {
+    for (const key of ENTITY_KEYS) if (typeof obj[key] === 'string') return { [key]: obj[key] };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(obj)) {
+    if (name === '__typename' || (top && name === 'seal')) continue;
+    out[top ? ((RESERVED_AS as Record<string, string>)[name] ?? name) : name] = sealShapeOf(v, false);
+  }
+  return out;
+}
+
+function pathOf(info: GraphQLResolveInfo): (string | number)[] {
+  const path: (string | number)[] = [];
+  for (let p: GraphQLResolveInfo['path'] | undefined = info.path; p; p = p.prev) path.unshift(p.key);
+  return path;
+}
+
+function at(data: unknown, path: readonly (string | number)[]): unknown {
+  let cursor = data;
+  for (const key of path) {
+    if (cursor === null || typeof cursor !== 'object') return undefined;
+    cursor = (cursor as Record<string | number, unknown>)[key];
+  }
+  return cursor;
+}
+
+/**
+ * Cuts every pending seal of the request to the reply: the token discloses the record fields
+ * whose values the reply shows unchanged (a masked or partly selected field is withheld).
+ */
+export function presentSeals(data: unknown, registry: SealRegistry | undefined): void {
+  if (!registry || data === null || data === undefined) return;
+  for (const { path, sealed } of registry.pending) {
+    const seal = at(data, path) as { token?: unknown } | null | undefined;
+    if (!seal || typeof seal !== 'object' || !('token' in seal)) continue;
+    const parent = at(data, path.slice(0, -1));
+    seal.token = presentSealForReply(sealed, sealShapeOf(parent, true) as Record<string, unknown>);
+  }
+}
+
+/** Placeholder of a token until `presentSeals` runs; never leaves the hub. */
+const PENDING_TOKEN = '';
+
+/**
+ * Resolvers of the seal fields: `<Type>.seal` for every sealed type of every connector, and
+ * `Query.verifySeal`. Fails if a type of the schema has a `seal` field no connector seals.
+ */
+export function createSealResolvers(connectors: readonly Connector[], service: SealService): Resolvers {
+  const resolvers: Record<string, Record<string, unknown>> = {};
+  for (const connector of connectors) {
+    for (const [typeName, spec] of Object.entries(connector.seals)) {
+      resolvers[typeName] = {
+        seal: async (parent: unknown, _args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
+          const record = await spec.load(parent, ctx.loadersOf(connector));
+          if (record === null || record === undefined) return null;
+          const sealed = service.seal(connector.id, spec, record);
+          ctx.seals?.pending.push({ path: pathOf(info), sealed });
+          return {
+            issuer: sealed.department,
+            keyId: sealed.keyId,
+            algorithm: service.keyStore.resolveKey(sealed.keyId)?.alg ?? 'ES256',
+            issuedAt: new Date(sealed.issuedAt * 1000).toISOString(),
+            recordType: sealed.recordType,
+            token: PENDING_TOKEN,
+          };
+        },
+      };
+    }
+  }
+  resolvers.Query = {
+    verifySeal: (_: unknown, { token }: { token: string }) => {
+      const result = verifySeal(token, { keyStore: service.keyStore });
+      if (!result.valid) return { valid: false, reason: result.reason, keyId: result.keyId ?? null, disclosed: [] };
+      return {
+        valid: true,
+        reason: null,
+        issuer: result.issuer,
+        keyId: result.keyId,
+        algorithm: result.algorithm,
+        issuedAt: result.issuedAt.toISOString(),
+        recordType: result.recordType,
+        recordId: result.recordId,
+        disclosed: Object.entries(result.disclosed).map(([name, value]) => ({ name, value: canonicalize(value) })),
+      };
+    },
+  };
+  return resolvers as Resolvers;
+}
+
+/** Checks that every type with a `seal` field is sealed by exactly one connector. */
+export function assertSealsCovered(schema: GraphQLSchema, connectors: readonly Connector[]): void {
+  const sealedBy = new Map<string, string>();
+  for (const c of connectors) {
+    for (const typeName of Object.keys(c.seals)) {
+      const other = sealedBy.get(typeName);
+      if (other) throw new Error(`${typeName} is sealed by both "${other}" and "${c.id}"`);
+      sealedBy.set(typeName, c.id);
+    }
+  }
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (isObjectType(type) && type.getFields().seal && !sealedBy.has(type.name)) {
+      throw new Error(`${type.name}.seal has no connector that seals ${type.name} records`);
+    }
+  }
+}

@@ -1,0 +1,507 @@
+import { filterSchema, pruneSchema } from '@graphql-tools/utils';
+import { Kind, isInterfaceType, parse, type DocumentNode, type GraphQLSchema, type ValueNode } from 'graphql';
+import { HubError, HubErrorCode, type Sensitivity, type SharingClass } from '../sdk';
+import { analyseOperation, type OperationAnalysis, type SubjectKind } from './analysis';
+import { OPEN_DEPARTMENTS, SHARED_DEPARTMENT, readClassification, type Classification, type FieldClassification } from './classification';
+import { MAX_CONSENT_TOKENS, checkConsents, type ConsentUse, type ConsentVerifier, type RejectedConsent } from './consent';
+import { PolicyDeniedError, type MissingConsent } from './errors';
+import { applyMaskPlan, compileMaskPlan, type MaskNode, type ResponsePath } from './masks';
+import { parsePolicy, type ConsumerPolicy, type Policy, type Purpose, type Role } from './policy';
+
+/** Defaults of the policy engine's options. */
+export const DEFAULT_POLICY_ENGINE = {
+  /** Documents whose analysis is cached (oldest dropped first). */
+  cacheSize: 1000,
+} as const;
+
+/** Options of `createPolicyEngine`. */
+export interface PolicyEngineOptions {
+  /** The hub's schema, every field classified with @share. */
+  readonly schema: GraphQLSchema;
+  /** The sharing policy as read from its JSON file (validated here). */
+  readonly policy: unknown;
+  /** Verifies consent tokens; without it every consent-requiring request is denied. */
+  readonly verifyConsent?: ConsentVerifier;
+  /** The clock, in epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** @default DEFAULT_POLICY_ENGINE.cacheSize */
+  readonly cacheSize?: number;
+}
+
+/** One policy check: who asks, why, and the operation they sent. */
+export interface CheckRequest {
+  /** The authenticated consumer id. */
+  readonly consumer: string;
+  /** The purpose code 事由 from the signed request. */
+  readonly purpose?: string | null;
+  readonly document: string | DocumentNode;
+  readonly operationName?: string | null;
+  readonly variables?: Readonly<Record<string, unknown>> | null;
+  /** Consent tokens (compact JWS) sent with the request. */
+  readonly consents?: readonly string[];
+}
+
+/** A subject of the operation: an identifier given to a root field. */
+export interface Subject {
+  readonly kind: SubjectKind;
+  /** The identifier; null when it could not be read (the subject then never has consent). */
+  readonly id: string | null;
+  /** Where it is in the operation, e.g. `people.idNumbers[1]`. */
+  readonly at: string;
+}
+
+/** An opaque plan of which response paths to mask, carried by an allowed decision. */
+export type MaskPlan = MaskNode;
+
+/** What every decision tells the audit log. */
+interface DecisionBase {
+  readonly consumer: string;
+  readonly purpose: string | null;
+  readonly operationName: string | null;
+  /** Every field coordinate the operation may read, by providing department (`shared` and `catalog` are the hub itself). */
+  readonly reads: Readonly<Record<string, readonly string[]>>;
+  readonly subjects: readonly Subject[];
+  /** The operation introspects the schema (`__schema` or `__type`). */
+  readonly introspection: boolean;
+}
+
+/** The operation may run: the departments it asks, the coordinates masked, the consents that let it through. */
+export interface AllowedDecision extends DecisionBase {
+  readonly allowed: true;
+  /** Departments that will be asked (the hub's own pseudo-departments excluded). */
+  readonly departments: readonly string[];
+  /** Field coordinates whose values are masked in the reply: never disclose them unmasked (e.g. in a seal). */
+  readonly masked: readonly string[];
+  readonly maskPlan: MaskPlan | undefined;
+  readonly consents: readonly ConsentUse[];
+  /**
+   * Execute against this schema: the hub's full schema when the operation only reads data (every
+   * coordinate is checked), `schemaFor(consumer)` when it introspects (`introspection` is true).
+   */
+  readonly schema: GraphQLSchema;
+}
+
+/** The operation is refused as a whole, before any department is asked. */
+export interface DeniedDecision extends DecisionBase {
+  readonly allowed: false;
+  /** Every denied field coordinate, sorted. */
+  readonly denied: readonly string[];
+  readonly missingConsent: readonly MissingConsent[];
+  readonly rejectedConsents: readonly RejectedConsent[];
+  /** The error to report (POLICY_DENIED, HTTP 403). */
+  readonly error: PolicyDeniedError;
+}
+
+/** The outcome of `check`. */
+export type Decision = AllowedDecision | DeniedDecision;
+
+/** A catalogue entry as the `catalog` field returns it. */
+export interface CatalogItem {
+  readonly coordinate: string;
+  readonly typeName: string;
+  readonly fieldName: string;
+  readonly department: string;
+  readonly class: SharingClass;
+  readonly purposes: string[];
+  readonly sensitivity: Sensitivity | null;
+  readonly updateCycle: FieldClassification['updateCycle'];
+  readonly description: string;
+}
+
+/** A field a consumer may request, under one purpose (null: any purpose). */
+export interface GrantedFieldItem {
+  readonly coordinate: string;
+  readonly department: string;
+  readonly class: SharingClass;
+  readonly purpose: string | null;
+  readonly masked: boolean;
+  /** ISO date-time when the last grant of it ends; null when open. */
+  readonly validTo: string | null;
+}
+
+/** What `myGrants` returns. */
+export interface ConsumerGrants {
+  readonly consumer: string;
+  readonly roles: string[];
+  readonly fields: GrantedFieldItem[];
+  readonly purposes: Purpose[];
+}
+
+/** The policy engine: checks operations before execution, masks replies, and answers the catalogue. */
+export interface PolicyEngine {
+  /** Decides whether the operation may run for this consumer and purpose; every denied coordinate and missing consent is listed. */
+  check(request: CheckRequest): Promise<Decision>;
+  /** The schema this consumer may see and introspect (cached): its granted fields and the catalogue; everything for an admin. */
+  schemaFor(consumer: string): GraphQLSchema;
+  /** The resource catalogue, optionally of one department or class. */
+  catalog(filter?: { department?: string | null; class?: SharingClass | null }): CatalogItem[];
+  /** What a consumer may request now, and for which purposes. */
+  grantsOf(consumer: string, purpose?: string | null): ConsumerGrants;
+  /** A purpose of the registry (for the audit's citizen view: confidential, discloseAfter). */
+  purpose(code: string): Purpose | undefined;
+  /** A consumer's roles; empty for an unknown consumer. */
+  rolesOf(consumer: string): ReadonlySet<Role>;
+}
+
+interface Permission {
+  masked: boolean;
+  validTo: number;
+}
+
+/** The fields a consumer may read under one purpose at one moment, valid until `expiresAt`. */
+interface PermissionTable {
+  readonly allowed: ReadonlyMap<string, Permission>;
+  readonly expiresAt: number;
+}
+
+interface Verdict {
+  readonly table: PermissionTable;
+  readonly denied: readonly string[];
+  readonly problem: string | undefined;
+  readonly reads: Readonly<Record<string, readonly string[]>>;
+  readonly departments: readonly string[];
+  readonly masked: readonly string[];
+  readonly maskPlan: MaskNode | undefined;
+}
+
+const NO_ROLES: ReadonlySet<Role> = new Set();
+const HUB_DEPARTMENTS = new Set([SHARED_DEPARTMENT, ...OPEN_DEPARTMENTS]);
+
+function nextBoundary(consumer: ConsumerPolicy | undefined, now: number): number {
+  let next = Infinity;
+  for (const g of consumer?.grants ?? []) {
+    if (g.validFrom > now) next = Math.min(next, g.validFrom);
+    else if (g.validTo > now) next = Math.min(next, g.validTo);
+  }
+  return next;
+}
+
+function resolveValue(value: ValueNode, variables: Readonly<Record<string, unknown>>, defaults: ReadonlyMap<string, ValueNode>): unknown {
+  switch (value.kind) {
+    case Kind.STRING:
+      return value.value;
+    case Kind.INT:
+      return value.value;
+    case Kind.VARIABLE: {
+      const name = value.name.value;
+      if (Object.prototype.hasOwnProperty.call(variables, name)) return variables[name];
+      const fallback = defaults.get(name);
+      return fallback === undefined ? undefined : resolveValue(fallback, {}, new Map());
+    }
+    case Kind.LIST:
+      return value.values.map((v) => resolveValue(v, variables, defaults));
+    case Kind.NULL:
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+/** An identifier as GraphQL's ID coerces it: a string, or an integer written as a number. */
+function asIdentifier(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isInteger(value)) return String(value);
+  return null;
+}
+
+function subjectsOf(analysis: OperationAnalysis, variables: Readonly<Record<string, unknown>>): Subject[] {
+  const subjects: Subject[] = [];
+  for (const s of analysis.subjects) {
+    const value = resolveValue(s.value, variables, analysis.variableDefaults);
+    const at = `${s.responseKey}.${s.argument}`;
+    if (value === null) continue; // a null identifier reads nothing
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => {
+        if (item !== null) subjects.push({ kind: s.kind, id: asIdentifier(item), at: `${at}[${i}]` });
+      });
+    } else {
+      subjects.push({ kind: s.kind, id: asIdentifier(value), at });
+    }
+  }
+  return subjects;
+}
+
+/** Creates the policy engine over a classified schema and a sharing policy; throws at start-up when either is invalid. */
+export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
+  const { schema, verifyConsent } = options;
+  const now = options.now ?? Date.now;
+  const cacheSize = options.cacheSize ?? DEFAULT_POLICY_ENGINE.cacheSize;
+  const classification: Classification = readClassification(schema);
+  const policy: Policy = parsePolicy(options.policy, classification);
+
+  const departmentOf = (coordinate: string): string | undefined => classification.byCoordinate.get(coordinate)?.department;
+  const catalogOnly = (coordinate: string): boolean => OPEN_DEPARTMENTS.has(departmentOf(coordinate) ?? '');
+
+  // --- permissions -------------------------------------------------------------------------
+
+  const tables = new Map<string, PermissionTable>();
+  const permissionsOf = (consumerId: string, purpose: string | null, at: number): PermissionTable => {
+    const key = `${consumerId}\u0000${purpose ?? ''}`;
+    const cached = tables.get(key);
+    if (cached !== undefined && at < cached.expiresAt) return cached;
+    const consumer = policy.consumers.get(consumerId);
+    const allowed = new Map<string, Permission>();
+    for (const g of consumer?.grants ?? []) {
+      if (at < g.validFrom || at >= g.validTo) continue;
+      if (g.purposes !== null && (purpose === null || !g.purposes.has(purpose))) continue;
+      for (const c of g.coordinates) {
+        const field = classification.byCoordinate.get(c)!;
+        if (field.class === 'CONDITIONAL' && (purpose === null || !field.purposes.includes(purpose))) continue;
+        const masked = g.masked.has(c);
+        const previous = allowed.get(c);
+        // Grants add up: a value is masked only when every grant that allows it masks it.
+        allowed.set(c, previous === undefined ? { masked, validTo: g.validTo } : { masked: previous.masked && masked, validTo: Math.max(previous.validTo, g.validTo) });
+      }
+    }
+    const table = { allowed, expiresAt: nextBoundary(consumer, at) };
+    if (tables.size > 10_000) tables.clear();
+    tables.set(key, table);
+    return table;
+  };
+
+  // --- visible schema per consumer ------------------------------------------------------------
+
+  const schemas = new Map<string, { schema: GraphQLSchema; expiresAt: number }>();
+  const schemaFor = (consumerId: string): GraphQLSchema => {
+    const consumer = policy.consumers.get(consumerId);
+    if (consumer?.roles.has('admin')) return schema;
+    const at = now();
+    const cached = schemas.get(consumerId);
+    if (cached !== undefined && at < cached.expiresAt) return cached.schema;
+    const visible = new Set<string>();
+    for (const g of consumer?.grants ?? []) if (at >= g.validFrom && at < g.validTo) for (const c of g.coordinates) visible.add(c);
+    const sees = (typeName: string, fieldName: string): boolean => {
+      const coordinate = `${typeName}.${fieldName}`;
+      return catalogOnly(coordinate) || visible.has(coordinate);
+    };
+    const filtered = pruneSchema(
+      filterSchema({
+        schema,
+        rootFieldFilter: (_operation, fieldName) => sees(schema.getQueryType()?.name ?? 'Query', fieldName),
+        objectFieldFilter: (typeName, fieldName) => sees(typeName, fieldName),
+        // An interface keeps a field only when every implementation does, so the filtered schema stays valid.
+        interfaceFieldFilter: (typeName, fieldName) => {
+          const type = schema.getType(typeName);
+          return isInterfaceType(type) && schema.getPossibleTypes(type).every((t) => sees(t.name, fieldName));
+        },
+      }),
+    );
+    schemas.set(consumerId, { schema: filtered, expiresAt: nextBoundary(consumer, at) });
+    return filtered;
+  };
+
+  // --- analysis cache -------------------------------------------------------------------------
+
+  const byText = new Map<string, Map<string, OperationAnalysis>>();
+  const byNode = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
+  const analysisOf = (document: string | DocumentNode, operationName: string | null): OperationAnalysis => {
+    let perOperation: Map<string, OperationAnalysis> | undefined;
+    let parsed: DocumentNode | undefined;
+    if (typeof document === 'string') {
+      perOperation = byText.get(document);
+      if (perOperation === undefined) {
+        parsed = parse(document, { noLocation: true });
+        perOperation = new Map();
+        if (byText.size >= cacheSize) byText.delete(byText.keys().next().value!);
+        byText.set(document, perOperation);
+      }
+    } else {
+      perOperation = byNode.get(document);
+      if (perOperation === undefined) byNode.set(document, (perOperation = new Map()));
+    }
+    const key = operationName ?? '';
+    let analysis = perOperation.get(key);
+    if (analysis === undefined) {
+      analysis = analyseOperation(schema, parsed ?? (typeof document === 'string' ? parse(document, { noLocation: true }) : document), operationName);
+      perOperation.set(key, analysis);
+    }
+    return analysis;
+  };
+
+  // --- verdicts -------------------------------------------------------------------------------
+
+  const verdicts = new WeakMap<OperationAnalysis, Map<string, Verdict>>();
+  const verdictOf = (analysis: OperationAnalysis, consumerId: string, purpose: string | null, at: number): Verdict => {
+    const table = permissionsOf(consumerId, purpose, at);
+    let perCaller = verdicts.get(analysis);
+    if (perCaller === undefined) verdicts.set(analysis, (perCaller = new Map()));
+    const key = `${consumerId}\u0000${purpose ?? ''}`;
+    const cached = perCaller.get(key);
+    if (cached !== undefined && cached.table === table) return cached;
+
+    let problem: string | undefined;
+    if (!policy.consumers.has(consumerId)) problem = 'The consumer has no sharing policy.';
+    else if (purpose !== null && !policy.purposes.has(purpose)) problem = `Purpose "${purpose}" is not registered.`;
+    const denied: string[] = [];
+    const reads: Record<string, string[]> = {};
+    const masked = new Map<string, Sensitivity>();
+    for (const coordinate of analysis.reads) {
+      const field = classification.byCoordinate.get(coordinate);
+      (reads[field?.department ?? 'unknown'] ??= []).push(coordinate);
+      if (field === undefined) {
+        denied.push(coordinate);
+        continue;
+      }
+      if (OPEN_DEPARTMENTS.has(field.department)) continue;
+      const permission = problem === undefined ? table.allowed.get(coordinate) : undefined;
+      if (permission === undefined) denied.push(coordinate);
+      else if (permission.masked && field.sensitivity !== null) masked.set(coordinate, field.sensitivity);
+    }
+    const verdict: Verdict = {
+      table,
+      denied,
+      problem,
+      reads,
+      departments: Object.keys(reads).filter((d) => !HUB_DEPARTMENTS.has(d)).sort(),
+      masked: [...masked.keys()],
+      maskPlan: denied.length === 0 ? compileMaskPlan(schema, analysis.tree, masked) : undefined,
+    };
+    if (perCaller.size > 256) perCaller.clear();
+    perCaller.set(key, verdict);
+    return verdict;
+  };
+
+  const introspectionDenials = (analysis: OperationAnalysis, consumerId: string, variables: Readonly<Record<string, unknown>>): string[] => {
+    if (analysis.introspectedTypes.length === 0 || policy.consumers.get(consumerId)?.roles.has('admin')) return [];
+    const visible = schemaFor(consumerId);
+    const denied: string[] = [];
+    for (const value of analysis.introspectedTypes) {
+      const name = resolveValue(value, variables, analysis.variableDefaults);
+      if (typeof name === 'string' && visible.getType(name) === undefined && schema.getType(name) !== undefined) {
+        denied.push(`__type(name: ${JSON.stringify(name)})`);
+      }
+    }
+    return denied;
+  };
+
+  // --- check ----------------------------------------------------------------------------------
+
+  const check = async (request: CheckRequest): Promise<Decision> => {
+    const at = now();
+    const purpose = request.purpose ?? null;
+    const operationName = request.operationName ?? null;
+    const analysis = analysisOf(request.document, operationName);
+    const verdict = verdictOf(analysis, request.consumer, purpose, at);
+    const variables = request.variables ?? {};
+    const subjects = analysis.subjects.length > 0 ? subjectsOf(analysis, variables) : [];
+    const introspection = analysis.introspectsSchema || analysis.introspectedTypes.length > 0;
+    const extraDenied = introspection ? introspectionDenials(analysis, request.consumer, variables) : [];
+
+    let missingConsent: MissingConsent[] = [];
+    let consents: ConsentUse[] = [];
+    let rejectedConsents: RejectedConsent[] = [];
+    const registered = purpose === null ? undefined : policy.purposes.get(purpose);
+    if (registered?.requiresConsent) {
+      const persons = subjects.filter((s) => s.kind === 'person');
+      if (persons.length > 0) {
+        const tokens = request.consents ?? [];
+        if (tokens.length > MAX_CONSENT_TOKENS) {
+          throw new HubError(HubErrorCode.BAD_USER_INPUT, `A request carries at most ${MAX_CONSENT_TOKENS} consent tokens, got ${tokens.length}.`);
+        }
+        const outcome = await checkConsents({
+          subjects: persons,
+          purpose: registered.code,
+          consumer: request.consumer,
+          tokens,
+          verifier: verifyConsent,
+          issuers: policy.consentIssuers,
+          nowMs: at,
+        });
+        missingConsent = outcome.missing;
+        consents = outcome.used;
+        rejectedConsents = outcome.rejected;
+      }
+    }
+
+    const base = {
+      consumer: request.consumer,
+      purpose,
+      operationName: analysis.operationName ?? operationName,
+      reads: verdict.reads,
+      subjects,
+      introspection,
+    };
+    const denied = extraDenied.length > 0 ? [...verdict.denied, ...extraDenied].sort() : verdict.denied;
+    if (denied.length > 0 || missingConsent.length > 0 || verdict.problem !== undefined) {
+      return {
+        ...base,
+        allowed: false,
+        denied,
+        missingConsent,
+        rejectedConsents,
+        error: new PolicyDeniedError(denied, missingConsent, verdict.problem),
+      };
+    }
+    return {
+      ...base,
+      allowed: true,
+      departments: verdict.departments,
+      masked: verdict.masked,
+      maskPlan: verdict.maskPlan,
+      consents,
+      // Data is already checked field by field; only introspection needs the consumer's own view of the schema.
+      schema: introspection ? schemaFor(request.consumer) : schema,
+    };
+  };
+
+  // --- catalogue and grants -------------------------------------------------------------------
+
+  const catalogItems: CatalogItem[] = [...classification.byCoordinate.values()]
+    .filter((f) => !OPEN_DEPARTMENTS.has(f.department) && classification.fieldsOf.has(f.typeName))
+    .map((f) => Object.freeze({ ...f, purposes: [...f.purposes] }));
+
+  const grantsOf = (consumerId: string, purpose?: string | null): ConsumerGrants => {
+    const consumer = policy.consumers.get(consumerId);
+    const at = now();
+    const fields: GrantedFieldItem[] = [];
+    const named = new Set<string>();
+    const item = (coordinate: string, p: string | null, permission: Permission): GrantedFieldItem => {
+      const field = classification.byCoordinate.get(coordinate)!;
+      return {
+        coordinate,
+        department: field.department,
+        class: field.class,
+        purpose: p,
+        masked: permission.masked && field.sensitivity !== null,
+        validTo: Number.isFinite(permission.validTo) ? new Date(permission.validTo).toISOString() : null,
+      };
+    };
+    const anyPurpose = permissionsOf(consumerId, null, at);
+    for (const [c, permission] of anyPurpose.allowed) fields.push(item(c, null, permission));
+    for (const code of policy.purposes.keys()) {
+      if (purpose !== undefined && purpose !== null && purpose !== code) continue;
+      const table = permissionsOf(consumerId, code, at);
+      for (const [c, permission] of table.allowed) {
+        const general = anyPurpose.allowed.get(c);
+        if (general !== undefined && general.masked === permission.masked) continue;
+        fields.push(item(c, code, permission));
+        named.add(code);
+      }
+    }
+    for (const g of consumer?.grants ?? []) if (at >= g.validFrom && at < g.validTo) for (const p of g.purposes ?? []) named.add(p);
+    return {
+      consumer: consumerId,
+      roles: [...(consumer?.roles ?? [])],
+      fields,
+      purposes: [...named].filter((p) => purpose === undefined || purpose === null || p === purpose).map((p) => policy.purposes.get(p)!),
+    };
+  };
+
+  return {
+    check,
+    schemaFor,
+    catalog: (filter = {}) =>
+      catalogItems.filter((f) => (filter.department == null || f.department === filter.department) && (filter.class == null || f.class === filter.class)),
+    grantsOf,
+    purpose: (code) => policy.purposes.get(code),
+    rolesOf: (consumerId) => policy.consumers.get(consumerId)?.roles ?? NO_ROLES,
+  };
+}
+
+/**
+ * Masks, in place, the values an allowed decision masks in a result's data (by response path,
+ * aliases honoured); returns the masked paths for `extensions.masked`.
+ */
+export function applyMasks(data: Record<string, unknown> | null | undefined, decision: Decision): ResponsePath[] {
+  return decision.allowed ? applyMaskPlan(data, decision.maskPlan) : [];
+}

@@ -1,0 +1,57 @@
+import { CanonicalizationError } from './errors';
+
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS). ECMAScript's own JSON serialization already
+ * writes numbers (Number::toString) and escapes strings exactly as JCS requires, so what is
+ * left is sorting object members by UTF-16 code units (the default `Array#sort` order) and
+ * refusing what is not I-JSON: non-finite numbers, lone surrogates, non-data values.
+ */
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function serializeString(value: string, where: string): string {
+  if (LONE_SURROGATE.test(value)) throw new CanonicalizationError(`expected well-formed Unicode at ${where}, but got: a lone surrogate`);
+  return JSON.stringify(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
+  return typeof value === 'number' ? String(value) : typeof value;
+}
+
+function serialize(value: unknown, where: string, depth: number): string {
+  if (depth > 512) throw new CanonicalizationError(`expected JSON nested at most 512 levels deep at ${where}`);
+  switch (typeof value) {
+    case 'string':
+      return serializeString(value, where);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalizationError(`expected a finite number at ${where}, but got: ${describe(value)}`);
+      return JSON.stringify(value); // -0 serializes as "0", as JCS requires
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return `[${value.map((item, i) => serialize(item === undefined ? null : item, `${where}[${i}]`, depth + 1)).join(',')}]`;
+      // Plain objects only, from any realm; graphql-js builds result objects with a null prototype.
+      const proto = Object.getPrototypeOf(value) as object | null;
+      const plain = proto === null || (Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]');
+      if (!plain) throw new CanonicalizationError(`expected JSON data at ${where}, but got: ${describe(value)}`);
+      const record = value as Record<string, unknown>;
+      const parts: string[] = [];
+      for (const key of Object.keys(record).sort()) {
+        const member = record[key];
+        if (member === undefined) continue; // as JSON.stringify: an undefined member is absent
+        parts.push(`${serializeString(key, where)}:${serialize(member, `${where}.${key}`, depth + 1)}`);
+      }
+      return `{${parts.join(',')}}`;
+    }
+    default:
+      throw new CanonicalizationError(`expected JSON data at ${where}, but got: ${describe(value)}`);
+  }
+}
+
+/** Serializes JSON data canonically per RFC 8785 (JCS): sorted members, ES number format, no whitespace. */
+export function canonicalize(value: unknown): string {
+  return serialize(value, '$', 0);
+}

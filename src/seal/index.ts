@@ -1,0 +1,115 @@
+/**
+ * The seal module: keys and the trust list, signed requests, record seals (SD-JWT), receipts
+ * and checkpoints. The only importer of node-jose; see README.md for the formats and the
+ * node-jose / node:crypto split.
+ */
+export {
+  SealError,
+  UnauthenticatedError,
+  TrustListInvalidError,
+  PrivateKeyMissingError,
+  KeyFileInsecureError,
+  KeyMismatchError,
+  UnknownOwnerError,
+  UnknownKeyError,
+  NoSigningKeyError,
+  UnsupportedAlgorithmError,
+  InvalidKeyError,
+  SealInputError,
+  CanonicalizationError,
+  ReplayGuardFullError,
+  KeyStoreLockedError,
+  JwksUnavailableError,
+  isSealError,
+  type UnauthenticatedReason,
+} from './errors';
+export { canonicalize } from './canonicalize';
+export { sha256Base64url, hashJson, hashText } from './hash';
+export { SIGNING_ALGORITHMS, type SigningAlgorithm } from './jws';
+export {
+  DEFAULT_HUB_ID,
+  DEMO_OWNERS,
+  KEY_USES_BY_KIND,
+  DEFAULT_KEY_RETENTION_DAYS,
+  type OwnerKind,
+  type KeyUse,
+  type OwnerEntry,
+  type OwnerSpec,
+  type PublicJwk,
+  type TrustList,
+  type TrustListKey,
+} from './trust';
+export {
+  KEY_FILES,
+  initKeys,
+  loadKeyStore,
+  createKeyStore,
+  rotateKey,
+  revokeKey,
+  type KeyStore,
+  type InitKeysOptions,
+  type InitKeysReport,
+  type RotateKeyOptions,
+  type RotateKeyReport,
+  type RevokeKeyOptions,
+  type RevokeKeyReport,
+} from './key-store';
+export { importJwks, loadJwks, type Jwks, type PublishedJwk, type PublishedKeyTrust } from './jwks';
+export { DEFAULT_CLOCK_SKEW_SEC, type TrustedKey, type TrustedKeys } from './trusted-keys';
+export { createMemoryReplayGuard, DEFAULT_MEMORY_REPLAY_GUARD, type ReplayGuard, type MemoryReplayGuardOptions } from './replay-guard';
+export {
+  REQUEST_TOKEN_TYPE,
+  REQUEST_AUTH_SCHEME,
+  MAX_REQUEST_LIFETIME_SEC,
+  DEFAULT_REQUEST_LIFETIME_SEC,
+  readRequestToken,
+  createRequestSigner,
+  createRequestVerifier,
+  type RequestClaims,
+  type RequestContext,
+  type PrivateJwk,
+  type RequestSigner,
+  type RequestSignerOptions,
+  type RequestVerifier,
+  type RequestVerifierOptions,
+  type VerifiedRequest,
+} from './request';
+export { type VerificationFailureReason, type VerificationKeys, type VerifyOptions } from './signed-jwt';
+export {
+  SEAL_TOKEN_TYPE,
+  createSealer,
+  presentSeal,
+  presentSealForReply,
+  verifySeal,
+  type Sealer,
+  type SealRecordInput,
+  type SealedRecord,
+  type SealVerification,
+  type SealVerified,
+  type SealRejected,
+} from './seal';
+export {
+  RECEIPT_TOKEN_TYPE,
+  CHECKPOINT_TOKEN_TYPE,
+  createReceiptSigner,
+  verifyReceipt,
+  createCheckpointSigner,
+  verifyCheckpoint,
+  type ReceiptInput,
+  type ReceiptClaims,
+  type ReceiptSigner,
+  type ReceiptVerification,
+  type ReceiptVerified,
+  type ReceiptRejected,
+  type VerifyReceiptOptions,
+  type CheckpointSigner,
+  type CheckpointVerification,
+} from './receipt';
+export {
+  CONSENT_TOKEN_TYPE,
+  createConsentSigner,
+  createConsentVerifier,
+  type ConsentInput,
+  type ConsentSigner,
+  type ConsentCheck,
+} from './consent';

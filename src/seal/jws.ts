@@ -1,0 +1,117 @@
+import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+
+/**
+ * Compact JWS (RFC 7515) on node:crypto with cached KeyObjects: the per-request hot path.
+ * Internal to the seal module; node-jose is used for key management only (see README.md).
+ */
+
+/** Signing algorithms a key may be pinned to; ES256 is the default. */
+export type SigningAlgorithm = 'ES256' | 'ES384' | 'EdDSA';
+
+/** Every algorithm a key may be pinned to, in order of preference. */
+export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['ES256', 'ES384', 'EdDSA'];
+
+interface AlgorithmSpec {
+  readonly digest: 'sha256' | 'sha384' | null;
+  readonly kty: 'EC' | 'OKP';
+  readonly crv: 'P-256' | 'P-384' | 'Ed25519';
+  readonly signatureLength: number;
+}
+
+/** What each pinned algorithm means for node:crypto and for the JWK it needs. */
+export const ALGORITHM_SPECS: Readonly<Record<SigningAlgorithm, AlgorithmSpec>> = {
+  ES256: { digest: 'sha256', kty: 'EC', crv: 'P-256', signatureLength: 64 },
+  ES384: { digest: 'sha384', kty: 'EC', crv: 'P-384', signatureLength: 96 },
+  EdDSA: { digest: null, kty: 'OKP', crv: 'Ed25519', signatureLength: 64 },
+};
+
+/** True when `alg` is one of the algorithms this hub accepts. */
+export function isSigningAlgorithm(alg: unknown): alg is SigningAlgorithm {
+  return alg === 'ES256' || alg === 'ES384' || alg === 'EdDSA';
+}
+
+/** JOSE header parameters that would let a token choose its own key or change how it is processed. */
+const FORBIDDEN_HEADERS = ['jwk', 'jku', 'x5u', 'x5c', 'x5t', 'x5t#S256', 'crit', 'b64'] as const;
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Encodes bytes or UTF-8 text as unpadded base64url. */
+export function base64url(data: string | Uint8Array): string {
+  return (typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength)).toString('base64url');
+}
+
+/** Decodes strict unpadded base64url, or returns undefined for anything else. */
+export function fromBase64url(text: string): Buffer | undefined {
+  if (!BASE64URL.test(text) || text.length % 4 === 1) return undefined;
+  return Buffer.from(text, 'base64url');
+}
+
+/** Signs bytes with a cached private KeyObject; ECDSA signatures are raw r||s as JWS requires. */
+export function signBytes(alg: SigningAlgorithm, key: KeyObject, data: Buffer): Buffer {
+  const spec = ALGORITHM_SPECS[alg];
+  return spec.kty === 'EC' ? cryptoSign(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }) : cryptoSign(null, data, key);
+}
+
+/** Verifies a JWS signature with a cached public KeyObject; false for any mismatch, never throws on bad input. */
+export function verifyBytes(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  const spec = ALGORITHM_SPECS[alg];
+  if (signature.length !== spec.signatureLength) return false;
+  try {
+    return spec.kty === 'EC' ? cryptoVerify(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }, signature) : cryptoVerify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Builds a compact JWS `header.payload.signature` over the JSON of header and payload. */
+export function signCompact(header: Record<string, unknown>, payload: Record<string, unknown>, alg: SigningAlgorithm, key: KeyObject): string {
+  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
+  return `${signingInput}.${signBytes(alg, key, Buffer.from(signingInput, 'latin1')).toString('base64url')}`;
+}
+
+/** A compact JWS split and decoded, not yet verified. */
+export interface DecodedJws {
+  readonly header: Record<string, unknown>;
+  readonly payload: Record<string, unknown>;
+  readonly signingInput: Buffer;
+  readonly signature: Buffer;
+}
+
+function parseObject(segment: string): Record<string, unknown> | undefined {
+  const bytes = fromBase64url(segment);
+  if (!bytes) return undefined;
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Splits and decodes a compact JWS; undefined when it is not one (wrong shape, bad base64url, not JSON objects). */
+export function decodeCompact(token: string, maxLength: number): DecodedJws | undefined {
+  if (token.length > maxLength) return undefined;
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first <= 0 || second <= first + 1 || token.indexOf('.', second + 1) !== -1) return undefined;
+  const header = parseObject(token.slice(0, first));
+  const payload = header && parseObject(token.slice(first + 1, second));
+  const signature = payload && fromBase64url(token.slice(second + 1));
+  if (!header || !payload || !signature) return undefined;
+  return { header, payload, signingInput: Buffer.from(token.slice(0, second), 'latin1'), signature };
+}
+
+/** What is wrong with a JWS header, checked before any key is looked up. */
+export type HeaderProblem = 'BAD_ALGORITHM' | 'FORBIDDEN_HEADER' | 'WRONG_TYPE' | 'MALFORMED';
+
+/**
+ * Checks a protected header: a pinnable algorithm (never `none`, HMAC or RSA), no embedded or
+ * remote key (`jwk`, `jku`, `x5u`, `x5c`…) and no `crit`, a `kid`, and the expected `typ`.
+ */
+export function checkHeader(header: Record<string, unknown>, typ: string): HeaderProblem | undefined {
+  if (!isSigningAlgorithm(header.alg)) return 'BAD_ALGORITHM';
+  for (const name of FORBIDDEN_HEADERS) if (name in header) return 'FORBIDDEN_HEADER';
+  if (typeof header.kid !== 'string' || header.kid.length === 0 || header.kid.length > 200) return 'MALFORMED';
+  if (header.typ !== typ) return 'WRONG_TYPE';
+  return undefined;
+}

@@ -1,0 +1,242 @@
+import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { InvalidKeyError, UnauthenticatedError, type UnauthenticatedReason } from './errors';
+import { sha256Base64url } from './hash';
+import { checkHeader, decodeCompact, isSigningAlgorithm, signCompact, verifyBytes, type SigningAlgorithm } from './jws';
+import type { KeyStore } from './key-store';
+import type { ReplayGuard } from './replay-guard';
+import { DEFAULT_HUB_ID } from './trust';
+import { DEFAULT_CLOCK_SKEW_SEC, toMillis } from './trusted-keys';
+
+/** `typ` header of a signed request token. */
+export const REQUEST_TOKEN_TYPE = 'datarun-request+jwt';
+/** Authorization scheme of a signed request: `Authorization: DatarunRequest <compact JWS>`. */
+export const REQUEST_AUTH_SCHEME = 'DatarunRequest';
+/** Longest lifetime (exp − iat) a request token may have, in seconds. */
+export const MAX_REQUEST_LIFETIME_SEC = 300;
+/** Lifetime of the tokens the client signs, in seconds. @default 60 */
+export const DEFAULT_REQUEST_LIFETIME_SEC = 60;
+
+const MAX_TOKEN_LENGTH = 8192;
+const MAX_CLAIM_LENGTH = 256;
+
+/** The claims of a signed request (all required). */
+export interface RequestClaims {
+  /** The consumer's id. */
+  readonly iss: string;
+  /** The hub's id. */
+  readonly aud: string;
+  /** Issued at, seconds since the epoch. */
+  readonly iat: number;
+  /** Expires at, seconds since the epoch; at most 300 s after `iat`. */
+  readonly exp: number;
+  /** One-time id; the hub refuses a second request carrying it. */
+  readonly jti: string;
+  /** Base64url SHA-256 of the exact HTTP body bytes. */
+  readonly bh: string;
+  /** 事由: purpose code of the request. */
+  readonly purpose: string;
+  /** 办件编号: case number the request serves. */
+  readonly case: string;
+  /** 经办人: the operator acting in the consumer's system. */
+  readonly operator: string;
+}
+
+/** Why a request is made: purpose 事由, case number 办件编号, operator 经办人. */
+export interface RequestContext {
+  readonly purpose: string;
+  readonly caseNumber: string;
+  readonly operator: string;
+}
+
+/** A private JWK as read from a key file: key members plus `kid` and `alg`. */
+export type PrivateJwk = JsonWebKey & { kid?: string; alg?: string };
+
+/** Takes the token out of an `Authorization: DatarunRequest <token>` header value; undefined when absent or another scheme. */
+export function readRequestToken(authorization: string | undefined): string | undefined {
+  if (!authorization) return undefined;
+  const space = authorization.indexOf(' ');
+  if (space < 0 || authorization.slice(0, space).toLowerCase() !== REQUEST_AUTH_SCHEME.toLowerCase()) return undefined;
+  const token = authorization.slice(space + 1).trim();
+  return token.length > 0 ? token : undefined;
+}
+
+/** Options of `createRequestSigner`. */
+export interface RequestSignerOptions {
+  /** The consumer's id, the `iss` of every token. */
+  readonly consumerId: string;
+  /** The private JWK (with `kid` and `alg`, as in a key file). */
+  readonly privateJwk: PrivateJwk;
+  /** Overrides the JWK's `kid`. */
+  readonly keyId?: string;
+  /** The hub's id. @default DEFAULT_HUB_ID */
+  readonly audience?: string;
+  /** Token lifetime in seconds, at most 300. @default DEFAULT_REQUEST_LIFETIME_SEC */
+  readonly lifetimeSec?: number;
+}
+
+/** Signs request tokens for one consumer with a private key imported once. */
+export interface RequestSigner {
+  /** The kid in every token's header. */
+  readonly keyId: string;
+  /** A compact JWS binding this exact body, purpose, case and operator. */
+  sign(body: string | Uint8Array, context: RequestContext, now?: Date | number): string;
+  /** The `Authorization` header value for this body. */
+  authorization(body: string | Uint8Array, context: RequestContext, now?: Date | number): string;
+}
+
+function algorithmOf(jwk: PrivateJwk): SigningAlgorithm {
+  if (jwk.alg !== undefined) {
+    if (!isSigningAlgorithm(jwk.alg)) throw new InvalidKeyError(`expected a key for ES256, ES384 or EdDSA, but got: ${jwk.alg}`);
+    return jwk.alg;
+  }
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return 'ES256';
+  if (jwk.kty === 'EC' && jwk.crv === 'P-384') return 'ES384';
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
+  throw new InvalidKeyError('expected an EC P-256, EC P-384 or Ed25519 private key');
+}
+
+/** Creates the signer a consumer's system uses for every call to the hub. */
+export function createRequestSigner(options: RequestSignerOptions): RequestSigner {
+  const { privateJwk } = options;
+  if (typeof privateJwk?.d !== 'string') throw new InvalidKeyError('expected a private JWK (with "d")');
+  const alg = algorithmOf(privateJwk);
+  const keyId = options.keyId ?? privateJwk.kid;
+  if (!keyId) throw new InvalidKeyError('expected a key id: the JWK has no "kid" and no keyId was given');
+  const lifetimeSec = options.lifetimeSec ?? DEFAULT_REQUEST_LIFETIME_SEC;
+  if (!(lifetimeSec > 0 && lifetimeSec <= MAX_REQUEST_LIFETIME_SEC)) throw new InvalidKeyError(`expected a token lifetime from 1 to ${MAX_REQUEST_LIFETIME_SEC} seconds, but got: ${lifetimeSec}`);
+  let privateKey: KeyObject;
+  try {
+    const { kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...members } = privateJwk as PrivateJwk & { use?: string; key_ops?: unknown };
+    privateKey = createPrivateKey({ key: members, format: 'jwk' });
+  } catch (error) {
+    throw new InvalidKeyError('the private JWK cannot be imported', { cause: error });
+  }
+  const header = { alg, kid: keyId, typ: REQUEST_TOKEN_TYPE };
+  const audience = options.audience ?? DEFAULT_HUB_ID;
+  const sign = (body: string | Uint8Array, context: RequestContext, now?: Date | number): string => {
+    const iat = Math.floor(toMillis(now) / 1000);
+    const claims: RequestClaims = {
+      iss: options.consumerId,
+      aud: audience,
+      iat,
+      exp: iat + lifetimeSec,
+      jti: randomBytes(16).toString('base64url'),
+      bh: sha256Base64url(body),
+      purpose: context.purpose,
+      case: context.caseNumber,
+      operator: context.operator,
+    };
+    return signCompact(header, { ...claims }, alg, privateKey);
+  };
+  return { keyId, sign, authorization: (body, context, now) => `${REQUEST_AUTH_SCHEME} ${sign(body, context, now)}` };
+}
+
+/** Options of `createRequestVerifier`. */
+export interface RequestVerifierOptions {
+  readonly keyStore: KeyStore;
+  readonly replayGuard: ReplayGuard;
+  /** The `aud` this hub accepts. @default keyStore.hubId */
+  readonly audience?: string;
+  /** Leeway for consumers' clocks, in seconds. @default DEFAULT_CLOCK_SKEW_SEC (60) */
+  readonly clockSkewSec?: number;
+}
+
+/** A request whose token verified: who sent it, with which key, and its claims. */
+export interface VerifiedRequest {
+  readonly consumer: string;
+  /** The consumer's roles from the trust list (`consumer`, `consent-issuer`, `auditor`…). */
+  readonly roles: readonly string[];
+  readonly keyId: string;
+  readonly claims: RequestClaims;
+}
+
+/** Verifies the signed token of each request to the hub. */
+export interface RequestVerifier {
+  /** The verified request, or throws UnauthenticatedError naming the failed check. */
+  verify(token: string | undefined, body: string | Uint8Array, now?: Date | number): Promise<VerifiedRequest>;
+}
+
+const REQUIRED_CLAIMS = ['iss', 'aud', 'iat', 'exp', 'jti', 'bh', 'purpose', 'case', 'operator'] as const;
+
+const MESSAGES: Record<UnauthenticatedReason, string> = {
+  MISSING: 'request token is missing',
+  MALFORMED: 'request token is malformed',
+  EXPIRED: 'request token has expired',
+  NOT_YET_VALID: 'request token is not yet valid',
+  LIFETIME_TOO_LONG: `request token lifetime exceeds ${MAX_REQUEST_LIFETIME_SEC} seconds`,
+  BAD_SIGNATURE: 'signature verification failed',
+  UNKNOWN_CONSUMER: 'unknown consumer',
+  UNKNOWN_KEY: 'unknown signing key',
+  REVOKED_KEY: 'signing key has been revoked',
+  EXPIRED_KEY: 'signing key has expired',
+  REPLAYED: 'request token has already been used',
+  BODY_MISMATCH: 'request body does not match the signed body hash',
+  WRONG_AUDIENCE: 'request token is not for this hub',
+  BAD_ALGORITHM: 'request token algorithm is not allowed',
+  FORBIDDEN_HEADER: 'request token header parameter is not allowed',
+  MISSING_CLAIM: 'request token is missing a claim',
+};
+
+function fail(reason: UnauthenticatedReason, claim?: string): never {
+  if (reason === 'MISSING_CLAIM') throw new UnauthenticatedError(reason, `request token is missing the "${claim}" claim`, claim);
+  if (claim) throw new UnauthenticatedError(reason, `request token claim "${claim}" is malformed`, claim);
+  throw new UnauthenticatedError(reason, MESSAGES[reason]);
+}
+
+function readClaims(payload: Record<string, unknown>): RequestClaims {
+  for (const name of REQUIRED_CLAIMS) {
+    const value = payload[name];
+    if (value === undefined || value === null || value === '') fail('MISSING_CLAIM', name);
+  }
+  for (const name of ['iss', 'jti', 'purpose', 'case', 'operator'] as const) {
+    const value = payload[name];
+    if (typeof value !== 'string' || value.length > MAX_CLAIM_LENGTH) fail('MALFORMED', name);
+  }
+  const { aud, iat, exp, bh } = payload;
+  if (typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) fail('MALFORMED', 'aud');
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) fail('MALFORMED', 'iat');
+  if (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= iat) fail('MALFORMED', 'exp');
+  if (typeof bh !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(bh)) fail('MALFORMED', 'bh');
+  return payload as unknown as RequestClaims;
+}
+
+/**
+ * Creates the hub's request verifier. Checks run cheapest first — shape, header, claims, time
+ * window, key lookup, body hash — then the signature, and only a request whose signature
+ * verified may record its `jti` in the replay guard (an unsigned request cannot burn one).
+ */
+export function createRequestVerifier(options: RequestVerifierOptions): RequestVerifier {
+  const { keyStore, replayGuard } = options;
+  const audience = options.audience ?? keyStore.hubId;
+  const skewSec = options.clockSkewSec ?? DEFAULT_CLOCK_SKEW_SEC;
+  return {
+    async verify(token, body, now) {
+      if (token === undefined || token === '') fail('MISSING');
+      const decoded = typeof token === 'string' ? decodeCompact(token, MAX_TOKEN_LENGTH) : undefined;
+      if (!decoded) fail('MALFORMED');
+      const problem = checkHeader(decoded.header, REQUEST_TOKEN_TYPE);
+      if (problem) fail(problem === 'WRONG_TYPE' ? 'MALFORMED' : problem);
+      const claims = readClaims(decoded.payload);
+      if (Array.isArray(claims.aud) ? !claims.aud.includes(audience) : claims.aud !== audience) fail('WRONG_AUDIENCE');
+      if (claims.exp - claims.iat > MAX_REQUEST_LIFETIME_SEC) fail('LIFETIME_TOO_LONG');
+      const nowMs = toMillis(now);
+      const nowSec = nowMs / 1000;
+      if (claims.iat > nowSec + skewSec) fail('NOT_YET_VALID');
+      if (claims.exp + skewSec <= nowSec) fail('EXPIRED');
+      const consumer = keyStore.owner(claims.iss);
+      if (!consumer || consumer.kind !== 'consumer') fail('UNKNOWN_CONSUMER');
+      const key = keyStore.resolveKey(decoded.header.kid as string);
+      if (!key || key.owner !== consumer.id || key.use !== 'request') fail('UNKNOWN_KEY');
+      if (decoded.header.alg !== key.alg) fail('BAD_ALGORITHM');
+      // A request key that is revoked now refuses everything, even a token backdated before the revocation.
+      if (key.revokedAt !== undefined && (key.revokedAt <= nowMs || key.revokedAt <= claims.iat * 1000)) fail('REVOKED_KEY');
+      if (key.validTo !== undefined && key.validTo <= nowMs) fail('EXPIRED_KEY');
+      if (sha256Base64url(body) !== claims.bh) fail('BODY_MISMATCH');
+      if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) fail('BAD_SIGNATURE');
+      // Remember the id for as long as the token could still be accepted (exp plus the skew).
+      const fresh = await replayGuard.checkAndRemember(`${claims.iss}\u0000${claims.jti}`, (claims.exp + skewSec) * 1000);
+      if (!fresh) fail('REPLAYED');
+      return { consumer: consumer.id, roles: consumer.roles, keyId: key.kid, claims };
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { openAuditLog, verifyAuditLog, type AuditLog, type AuditLogOptions } from '../../../src/audit';
+import { nodeAuditFs, type AuditFs } from '../../../src/audit/fs';
+import { createTestKeys, errno, instrumentedFs, sampleRecord, tempDir } from '../../fixtures/audit/support';
+
+const SECRET = 'a test subject-key secret of 32+ bytes';
+const keys = createTestKeys();
+const isSegment = (p?: string) => /audit-\d{12}\.jsonl$/.test(p ?? '');
+
+function segmentLines(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /^audit-\d{12}\.jsonl$/.test(f))
+    .sort()
+    .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter((l) => l.length > 0));
+}
+
+describe('the audit log when its disk fails', () => {
+  let dir: string;
+  let remove: () => void;
+  let log: AuditLog | undefined;
+
+  beforeEach(() => ({ dir, remove } = tempDir()));
+  afterEach(async () => {
+    await log?.close();
+    log = undefined;
+    remove();
+  });
+
+  const open = (options: Partial<AuditLogOptions> = {}) => openAuditLog({ dir, instanceId: 'hub-1', subjectKeySecret: SECRET, sign: keys.sign, ...options });
+
+  /** Opens a log whose segment writes fail with `code` once `failing.on` is set. */
+  async function openFailing(op: 'write' | 'datasync', code: string) {
+    const failing = { on: false };
+    const { fs } = instrumentedFs({ [op]: (p?: string) => (failing.on && isSegment(p) ? errno(code) : undefined) });
+    log = await open({ fs });
+    return failing;
+  }
+
+  it('rejects every append of the failed batch with AUDIT_UNAVAILABLE when the disk is full, acknowledging none', async () => {
+    const failing = await openFailing('write', 'ENOSPC');
+    await log!.append(sampleRecord({ requestId: 'before' }));
+    failing.on = true;
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => log!.append(sampleRecord({ requestId: `r${i}` }))));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'AUDIT_UNAVAILABLE',
+      message: 'The audit log is unavailable: the disk is full.',
+      extensions: { code: 'AUDIT_UNAVAILABLE', reason: 'DISK_FULL' },
+    });
+    expect(segmentLines(dir)).toHaveLength(1);
+  });
+
+  it('refuses further appends until reopened, then continues after the last acknowledged record', async () => {
+    const failing = await openFailing('write', 'ENOSPC');
+    await log!.append(sampleRecord({ requestId: 'before' }));
+    failing.on = true;
+    await expect(log!.append(sampleRecord())).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+    failing.on = false;
+    await expect(log!.append(sampleRecord())).rejects.toMatchObject({
+      code: 'AUDIT_UNAVAILABLE',
+      message: 'The audit log is unavailable: an earlier write failed and the log refuses appends until it is reopened.',
+    });
+    expect(log!.health()).toMatchObject({ writable: false, reason: 'DISK_FULL', seq: 1 });
+    await log!.close();
+    log = await open();
+    expect((await log.append(sampleRecord({ requestId: 'after' }))).seq).toBe(2);
+    await log.close();
+    expect((await verifyAuditLog({ dir, verify: keys.verify })).ok).toBe(true);
+  });
+
+  it('maps a read-only file system to READ_ONLY and an fsync failure to IO_ERROR', async () => {
+    let failing = await openFailing('write', 'EROFS');
+    failing.on = true;
+    await expect(log!.append(sampleRecord())).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', message: 'The audit log is unavailable: the log is read-only.' });
+    await log!.close();
+    failing = await openFailing('datasync', 'EIO');
+    failing.on = true;
+    await expect(log!.append(sampleRecord())).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', message: 'The audit log is unavailable: an I/O error occurred.' });
+  });
+
+  it('cuts a batch that was written but not fsynced back off, so no unacknowledged record stays in the log', async () => {
+    const failing = await openFailing('datasync', 'EIO');
+    await log!.append(sampleRecord({ requestId: 'acknowledged' }));
+    failing.on = true;
+    await expect(log!.append(sampleRecord({ requestId: 'lost' }))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+    expect(segmentLines(dir).map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(['acknowledged']);
+  });
+
+  it('leaves no half record when a write stops part-way and even the cleanup fails; reopening repairs the tail', async () => {
+    let broken = false;
+    const fs: AuditFs = {
+      ...nodeAuditFs,
+      async write(fd, data, position) {
+        if (!broken || data.length < 10) return nodeAuditFs.write(fd, data, position);
+        await nodeAuditFs.write(fd, data.subarray(0, Math.floor(data.length / 2)), position);
+        throw errno('ENOSPC');
+      },
+      truncate: async (fd, length) => (broken ? Promise.reject(errno('EIO')) : nodeAuditFs.truncate(fd, length)),
+    };
+    log = await open({ fs });
+    await log.append(sampleRecord({ requestId: 'acknowledged' }));
+    broken = true;
+    await expect(log.append(sampleRecord({ requestId: 'torn' }))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE', message: 'The audit log is unavailable: the disk is full.' });
+    await log.close();
+    expect((await verifyAuditLog({ dir, verify: keys.verify })).problem).toMatchObject({ kind: 'TRUNCATED_TAIL', seq: 2 });
+    const events: unknown[] = [];
+    log = await open({ onEvent: (e) => events.push(e) });
+    expect(events).toContainEqual(expect.objectContaining({ type: 'torn-tail-repaired', segment: 'audit-000000000001.jsonl' }));
+    expect((await log.append(sampleRecord({ requestId: 'after' }))).seq).toBe(2);
+    await log.close();
+    expect((await verifyAuditLog({ dir, verify: keys.verify })).ok).toBe(true);
+  });
+
+  // A real kernel refusal that holds even for root: an immutable segment (chattr +i) fails
+  // writes through the already-open descriptor with EPERM. Skipped where chattr is missing or
+  // not permitted (no CAP_LINUX_IMMUTABLE, or a file system without the flag).
+  const canChattr = (() => {
+    const probe = tempDir('chattr-');
+    try {
+      const file = path.join(probe.dir, 'probe');
+      writeFileSync(file, '');
+      execFileSync('chattr', ['+i', file], { stdio: 'ignore' });
+      execFileSync('chattr', ['-i', file], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      probe.remove();
+    }
+  })();
+
+  (canChattr ? it : it.skip)('reports AUDIT_UNAVAILABLE when the kernel refuses the write (immutable segment, works as root)', async () => {
+    log = await open();
+    await log.append(sampleRecord({ requestId: 'before' }));
+    const segment = path.join(dir, 'audit-000000000001.jsonl');
+    execFileSync('chattr', ['+i', segment]);
+    try {
+      await expect(log.append(sampleRecord({ requestId: 'refused' }))).rejects.toMatchObject({
+        code: 'AUDIT_UNAVAILABLE',
+        message: 'The audit log is unavailable: the log is read-only.',
+      });
+    } finally {
+      execFileSync('chattr', ['-i', segment]);
+    }
+    expect(segmentLines(dir)).toHaveLength(1);
+  });
+});
