@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from '../../src/cli/examples';
+import { createConsentSigner, createRequestSigner, verifySeal, type PrivateJwk } from '../../src/seal';
+import { canonicalLivingAllowance, expectedLivingAllowance, expectedPropertyTransfer } from '../support/expected';
+import { startTestHub, type TestHub } from '../support/hub';
+
+let hub: TestHub;
+beforeAll(async () => {
+  hub = await startTestHub({ security: 'signed' });
+});
+afterAll(async () => {
+  await hub?.close();
+});
+beforeEach(() => hub.resetSandboxes());
+
+const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000123', operator: '窗口-张敏' };
+const ALLOWANCE = { purpose: 'LIVING_ALLOWANCE', caseNumber: 'MZ-2026-004567', operator: '低保专干-李华' };
+
+const SEALED_TRANSFER_QUERY = PROPERTY_TRANSFER_QUERY.replace(
+  'transfers { date price from { ...Party } to { ...Party } }',
+  'transfers { date price from { ...Party } to { ...Party } }\n    seal { issuer keyId algorithm issuedAt recordType token }',
+).replace(
+  'payments(taxType: DEED) { voucherNumber amount paidAt property { unitNumber } }',
+  'payments(taxType: DEED) { voucherNumber amount paidAt property { unitNumber } seal { issuer token } }',
+);
+
+function privateJwk(consumer: string): PrivateJwk {
+  return JSON.parse(readFileSync(hub.gateway.keyStore.privateKeyPath(consumer)!, 'utf8')) as PrivateJwk;
+}
+
+async function jwks() {
+  return (await (await fetch(`${hub.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+}
+
+function noCalls() {
+  return { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 };
+}
+
+describe('the secure path: signed request, policy, seals, receipt', () => {
+  it('answers the property-transfer query of the real-estate centre with the seeded data, sealed, with a receipt that verifies', async () => {
+    const variables = propertyTransferExample(hub.sandboxes.data);
+    const client = hub.clientFor('real-estate-centre');
+    const reply = await client.query<any>(SEALED_TRANSFER_QUERY, variables, TRANSFER);
+    expect(reply.status).toBe(200);
+    expect(reply.errors).toBeUndefined();
+
+    const { seal, ...property } = reply.data.property;
+    const payments = reply.data.buyer.taxRecords.payments.map(({ seal: _s, ...p }: any) => p);
+    const expected = expectedPropertyTransfer(hub.sandboxes.data, variables);
+    expect({ ...reply.data, property, buyer: { ...reply.data.buyer, taxRecords: { ...reply.data.buyer.taxRecords, payments } } }).toEqual(expected);
+
+    // The receipt binds this query, these variables and exactly this data.
+    expect(await client.verifyReply(reply)).toMatchObject({ valid: true });
+    expect(reply.receipt).toBeDefined();
+
+    // The unit's seal is the real-estate department's, verifiable offline from the published JWKS.
+    expect(seal).toMatchObject({ issuer: 'real-estate', algorithm: 'ES256', recordType: 'RealEstateUnit' });
+    const keys = await jwks();
+    expect(keys.keys.map((k) => k.kid)).toContain(seal.keyId);
+    const verified = verifySeal(seal.token, { jwks: keys as never });
+    expect(verified).toMatchObject({ valid: true, issuer: 'real-estate', recordId: variables.unitNumber, keyId: seal.keyId });
+    // It discloses the fields the reply shows in full, and nothing the reply does not show.
+    const disclosed = (verified as { disclosed: Record<string, unknown> }).disclosed;
+    // (seizures is shown in full: an empty list; transfers is not: the reply leaves out transferNumber.)
+    expect(Object.keys(disclosed).sort()).toEqual(['address', 'area', 'certificateNumber', 'owners', 'seizures', 'usage']);
+    expect(disclosed).not.toHaveProperty('transfers');
+    expect(disclosed.address).toBe(property.address);
+    expect(disclosed).not.toHaveProperty('registeredAt');
+    expect(disclosed).not.toHaveProperty('mortgages'); // selected only in part: withheld
+
+    // Each deed-tax payment carries the tax department's own seal.
+    const paymentSeal = reply.data.buyer.taxRecords.payments[0].seal;
+    expect(paymentSeal.issuer).toBe('tax');
+    expect(verifySeal(paymentSeal.token, { jwks: keys as never })).toMatchObject({ valid: true, issuer: 'tax', recordType: 'TaxPayment' });
+  });
+
+  it('checks a seal through the verifySeal query, and names why a tampered one fails', async () => {
+    const variables = propertyTransferExample(hub.sandboxes.data);
+    const client = hub.clientFor('real-estate-centre');
+    const { data } = await client.query<any>('query($u: ID!) { property(unitNumber: $u) { address area seal { token } } }', { u: variables.unitNumber }, TRANSFER);
+    const token: string = data.property.seal.token;
+    const check = await client.query<any>('query($t: String!) { verifySeal(token: $t) { valid reason issuer recordId disclosed { name value } } }', { t: token }, TRANSFER);
+    expect(check.data.verifySeal).toEqual({
+      valid: true,
+      reason: null,
+      issuer: 'real-estate',
+      recordId: variables.unitNumber,
+      disclosed: [
+        { name: 'address', value: JSON.stringify(data.property.address) },
+        { name: 'area', value: JSON.stringify(data.property.area) },
+      ],
+    });
+    const [jwt, ...rest] = token.split('~');
+    const [h, p, s] = jwt!.split('.');
+    const forged = [`${h}.${p}.${s!.slice(0, -4)}AAAA`, ...rest].join('~');
+    const bad = await client.query<any>('query($t: String!) { verifySeal(token: $t) { valid reason } }', { t: forged }, TRANSFER);
+    expect(bad.data.verifySeal).toEqual({ valid: false, reason: 'BAD_SIGNATURE' });
+  });
+});
+
+describe('authentication', () => {
+  const QUERY = '{ __typename }';
+
+  it('refuses an unsigned request with 401 and executes nothing', async () => {
+    const reply = await hub.query('{ person(idNumber: "11010519491231002X") { name } }');
+    expect(reply.status).toBe(401);
+    expect(reply.headers.get('www-authenticate')).toBe('DatarunRequest error="invalid_token"');
+    expect(reply.errors).toEqual([{ message: 'request token is missing', extensions: { code: 'UNAUTHENTICATED', reason: 'MISSING' } }]);
+    expect(hub.calls()).toEqual(noCalls());
+  });
+
+  it('refuses a body that is not the one signed, and a replayed token', async () => {
+    const signer = createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: privateJwk('real-estate-centre') });
+    const body = JSON.stringify({ query: QUERY });
+    const authorization = signer.authorization(body, TRANSFER);
+    const post = (b: string) => fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: b });
+
+    const tampered = await post(JSON.stringify({ query: '{ person(idNumber: "11010519491231002X") { name } }' }));
+    expect(tampered.status).toBe(401);
+    expect(((await tampered.json()) as any).errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED', reason: 'BODY_MISMATCH' });
+
+    expect((await post(body)).status).toBe(200);
+    const replayed = await post(body);
+    expect(replayed.status).toBe(401);
+    expect(((await replayed.json()) as any).errors[0]).toEqual({ message: 'request token has already been used', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } });
+  });
+
+  it('publishes the seal and receipt keys, never a private member', async () => {
+    const res = await fetch(`${hub.url}/.well-known/jwks.json`);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const text = await res.text();
+    expect(text).not.toMatch(/"d"\s*:/);
+    const owners = (JSON.parse(text) as { keys: { datarun: { owner: string; use: string } }[] }).keys.map((k) => `${k.datarun.owner}/${k.datarun.use}`);
+    expect(owners).toEqual(expect.arrayContaining(['real-estate/seal', 'social-security/seal', 'tax/seal', 'market-regulation/seal']));
+    expect(owners.some((o) => o.endsWith('/receipt'))).toBe(true);
+  });
+});
+
+describe('the sharing policy over HTTP', () => {
+  it('refuses an operation with a field outside the grants, listing every denied coordinate, before any department is called', async () => {
+    const variables = propertyTransferExample(hub.sandboxes.data);
+    const reply = await hub
+      .clientFor('real-estate-centre')
+      .query<any>('query($b: ID!) { buyer: person(idNumber: $b) { name socialInsurance { contributions { amount } } p: enterprises { name } } }', { b: variables.buyer }, TRANSFER);
+    expect(reply.status).toBe(403);
+    expect(reply.data).toBeUndefined();
+    expect(reply.errors![0]!.extensions).toMatchObject({
+      code: 'POLICY_DENIED',
+      denied: ['Contribution.amount', 'Person.enterprises', 'Person.socialInsurance', 'SocialInsurance.contributions'],
+    });
+    expect(hub.calls()).toEqual(noCalls());
+  });
+
+  it('refuses a purpose the consumer holds no grant for', async () => {
+    const variables = propertyTransferExample(hub.sandboxes.data);
+    const reply = await hub.clientFor('real-estate-centre').query<any>('query($u: ID!) { property(unitNumber: $u) { address } }', { u: variables.unitNumber }, { ...TRANSFER, purpose: 'LIVING_ALLOWANCE' });
+    expect(reply.status).toBe(403);
+    expect(reply.errors![0]!.extensions).toMatchObject({ code: 'POLICY_DENIED', denied: ['Property.address', 'Query.property'] });
+  });
+
+  it('lets the auditor read no department data at all', async () => {
+    const reply = await hub.clientFor('auditor').query<any>('{ person(idNumber: "11010519491231002X") { name } }', undefined, { purpose: 'PROPERTY_TRANSFER', caseNumber: 'SJ-1', operator: 'a' });
+    expect(reply.status).toBe(403);
+    expect(hub.calls()).toEqual(noCalls());
+  });
+
+  it('answers the catalogue and the caller’s own grants', async () => {
+    const reply = await hub.clientFor('civil-affairs').query<any>('{ myGrants(purpose: "LIVING_ALLOWANCE") { consumer fields { coordinate masked } } catalog(department: "tax") { coordinate class } }', undefined, ALLOWANCE);
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data.myGrants.consumer).toBe('civil-affairs');
+    expect(reply.data.myGrants.fields).toEqual(expect.arrayContaining([{ coordinate: 'Property.address', masked: true }]));
+    expect(reply.data.catalog).toEqual(expect.arrayContaining([{ coordinate: 'Property.deedTaxPayments', class: 'CONDITIONAL' }]));
+  });
+});
+
+describe('consent and masking for the living-allowance check', () => {
+  function consents(family: string[], purpose = 'LIVING_ALLOWANCE', expiresAt = Date.now() + 3_600_000, issuedAt = Date.now()): string[] {
+    const signer = createConsentSigner({ issuer: 'one-window-hall', privateJwk: privateJwk('one-window-hall') });
+    return family.map((subject) => signer.sign({ subject, purpose, expiresAt }, issuedAt));
+  }
+
+  it('answers every family member with the seeded data, addresses masked and the seal withholding them', async () => {
+    const { family } = livingAllowanceExample(hub.sandboxes.data);
+    const query = LIVING_ALLOWANCE_QUERY.replace('properties { unitNumber address area usage }', 'properties { unitNumber address area usage seal { token } }');
+    const reply = await hub.clientFor('civil-affairs').query<any>(query, { family }, { ...ALLOWANCE, consents: consents(family) });
+    expect(reply.status).toBe(200);
+    expect(reply.errors).toBeUndefined();
+
+    const expected = expectedLivingAllowance(hub.sandboxes.data, family);
+    const masked = (reply.extensions!.masked as string[]) ?? [];
+    const owned = expected.flatMap((p) => p.properties);
+    expect(owned.length).toBeGreaterThan(0);
+    expect(masked).toHaveLength(owned.length);
+    expect(masked.every((path) => /^people\.\d+\.properties\.\d+\.address$/.test(path))).toBe(true);
+
+    const people = reply.data.people.map((p: any) => ({ ...p, properties: p.properties?.map(({ seal: _s, ...x }: any) => x) }));
+    const withAddressesMasked = expected.map((p) => ({ ...p, properties: p.properties.map((x) => ({ ...x, address: expect.stringMatching(/^山东省[^0-9]+?市[^0-9]+?(区|县)$/) })) }));
+    expect(canonicalLivingAllowance(people)).toEqual(withAddressesMasked);
+
+    const keys = await jwks();
+    for (const person of reply.data.people) {
+      for (const property of person.properties ?? []) {
+        const verified = verifySeal(property.seal.token, { jwks: keys as never }) as { valid: boolean; disclosed: Record<string, unknown> };
+        expect(verified.valid).toBe(true);
+        expect(Object.keys(verified.disclosed).sort()).toEqual(['area', 'usage']);
+      }
+    }
+    expect(await hub.clientFor('civil-affairs').verifyReply(reply)).toMatchObject({ valid: true });
+  });
+
+  it('refuses the check without consent, with an expired consent, or with one for another subject', async () => {
+    const { family } = livingAllowanceExample(hub.sandboxes.data);
+    const client = hub.clientFor('civil-affairs');
+    const none = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, ALLOWANCE);
+    expect(none.status).toBe(403);
+    expect(none.errors![0]!.extensions!.missingConsent).toHaveLength(family.length);
+
+    const stale = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: consents(family, 'LIVING_ALLOWANCE', Date.now() - 600_000, Date.now() - 3_600_000) });
+    expect(stale.status).toBe(403);
+    expect(stale.errors![0]!.extensions!.missingConsent).toHaveLength(family.length);
+
+    const otherPurpose = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: consents(family, 'NO_ARREARS_PROOF') });
+    expect(otherPurpose.status).toBe(403);
+
+    const others = consents(family.map((_, i) => hub.sandboxes.data.persons[100 + i]!.idNumber));
+    const wrong = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: others });
+    expect(wrong.status).toBe(403);
+    expect(hub.calls()).toEqual(noCalls());
+  });
+});
