@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+
+/** Where the access log lives by default: `.data/audit` in the project (git-ignored). */
+export const DEFAULT_AUDIT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../.data/audit' : '../../.data/audit');
+/** This instance's default name: the host name (several instances on one host need their own). */
+export const DEFAULT_INSTANCE_ID = (hostname().replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, 64) || 'hub');
 
 /** The project's own keys/ folder (also from dist/): public trust material committed, private keys generated. */
 export const DEFAULT_KEYS_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../keys' : '../../keys');
@@ -53,6 +59,22 @@ const configSchema = z.strictObject({
       mode: z.enum(['signed', 'open']).default('signed'),
       /** Leeway for consumers' clocks, in seconds. */
       clockSkewSec: z.number().int().min(0).max(300).default(60),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Record every request in the durable, hash-chained access log before its reply leaves (no audit, no data). Off only for benchmarks. */
+      enabled: z.boolean().default(true),
+      /** Directory of the log's segment files. */
+      dir: z.string().min(1).default(DEFAULT_AUDIT_DIR),
+      /** This hub instance's name in every record. */
+      instanceId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_", ":" or "-"').default(DEFAULT_INSTANCE_ID),
+      /** Sign a checkpoint after this many records. */
+      checkpointEveryRecords: z.number().int().min(1).max(1_000_000).default(1000),
+      /** Sign a checkpoint after this long, in milliseconds, if records were added. */
+      checkpointEveryMs: z.number().int().min(100).max(86_400_000).default(60_000),
+      /** Whole segments older than this many days are removed; at least 180 (six months). */
+      retentionDays: z.number().int().min(180).max(36_500).default(180),
     })
     .prefault({}),
   policy: z
@@ -160,6 +182,13 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     ...(env.DATARUN_LOG_LEVEL ? { logLevel: env.DATARUN_LOG_LEVEL } : {}),
     keys: { ...input.keys, ...(env.DATARUN_KEYS_DIR ? { dir: env.DATARUN_KEYS_DIR } : {}), ...options.overrides?.keys },
     security: { ...input.security, ...(env.DATARUN_SECURITY_MODE ? { mode: env.DATARUN_SECURITY_MODE } : {}), ...options.overrides?.security },
+    audit: {
+      ...input.audit,
+      ...(env.DATARUN_AUDIT_DIR ? { dir: env.DATARUN_AUDIT_DIR } : {}),
+      ...(env.DATARUN_INSTANCE_ID ? { instanceId: env.DATARUN_INSTANCE_ID } : {}),
+      ...(env.DATARUN_AUDIT_ENABLED ? { enabled: env.DATARUN_AUDIT_ENABLED !== 'false' && env.DATARUN_AUDIT_ENABLED !== '0' } : {}),
+      ...options.overrides?.audit,
+    },
     policy: { ...input.policy, ...(env.DATARUN_POLICY_FILE ? { file: env.DATARUN_POLICY_FILE } : {}), ...options.overrides?.policy },
   };
   return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');

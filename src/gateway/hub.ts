@@ -17,6 +17,8 @@ import { createSocialSecurityConnector } from '../../connectors/social-security'
 import { createTaxConnector } from '../../connectors/tax';
 import type { Connector } from '../sdk';
 import type { ConnectorsConfig, HubConfig } from './config';
+import type { AuditLog, AuditLogEvent } from '../audit';
+import { auditSubjectSecret, createAuditResolvers, openHubAuditLog } from './audit';
 import type { RequestContext } from './request-context';
 import { buildHubSchema } from './schema';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
@@ -53,25 +55,37 @@ export interface Gateway {
   readonly policy: PolicyEngine;
   readonly verifier: RequestVerifier;
   readonly receipts: ReceiptSigner;
+  /** The durable access log; undefined only when audit is switched off (benchmarks). */
+  readonly audit: AuditLog | undefined;
   stop(): Promise<void>;
 }
 
 /** What the gateway needs from the configuration. */
-export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> & Partial<Pick<HubConfig, 'keys' | 'security' | 'policy'>> & { keys: { dir: string } };
+export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
+  Partial<Pick<HubConfig, 'security' | 'policy'>> & {
+    keys: { dir: string };
+    audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
+  };
 
 /**
  * Builds the gateway: keys (missing ones generated), connectors, the schema with the seal and
  * catalogue resolvers, the policy engine over it (which refuses an unclassified field), then
  * starts the connectors; stops the ones already started if one fails.
  */
-export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: { replayGuard?: ReplayGuard } = {}): Promise<Gateway> {
+export async function createGateway(
+  config: GatewayConfig,
+  endpoints: DepartmentEndpoints,
+  options: { replayGuard?: ReplayGuard; onAuditEvent?: (event: AuditLogEvent) => void } = {},
+): Promise<Gateway> {
   const keyStore = await createKeyStore(config.keys.dir);
   const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
   const seals = createSealService(keyStore);
   let policy: PolicyEngine | undefined;
+  let audit: AuditLog | undefined;
   const schema = buildHubSchema(connectors, undefined, [
     createSealResolvers(connectors, seals),
     createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
+    createAuditResolvers(() => audit),
   ]);
   assertSealsCovered(schema, connectors);
   policy = createPolicyEngine({
@@ -85,6 +99,20 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}),
   });
   const receipts = createReceiptSigner({ keyStore });
+  if (config.audit.enabled) {
+    audit = await openHubAuditLog({
+      dir: config.audit.dir,
+      instanceId: config.audit.instanceId,
+      keyStore,
+      policy,
+      confidentialPurposes: policyConfidentialPurposes(policy),
+      subjectKeySecret: auditSubjectSecret(config.keys.dir, process.env.DATARUN_AUDIT_SUBJECT_SECRET),
+      ...(config.audit.checkpointEveryRecords ? { checkpointEveryRecords: config.audit.checkpointEveryRecords } : {}),
+      ...(config.audit.checkpointEveryMs ? { checkpointEveryMs: config.audit.checkpointEveryMs } : {}),
+      ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
+      ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
+    });
+  }
   const started: Connector[] = [];
   try {
     for (const c of connectors) {
@@ -93,6 +121,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     }
   } catch (error) {
     await Promise.allSettled(started.map((c) => c.stop()));
+    await audit?.close();
     throw error;
   }
   return {
@@ -104,8 +133,14 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     policy,
     verifier,
     receipts,
+    audit,
     async stop() {
       await Promise.allSettled(connectors.map((c) => c.stop()));
+      await audit?.close();
     },
   };
+}
+
+function policyConfidentialPurposes(policy: PolicyEngine): string[] {
+  return policy.purposes().filter((p) => p.confidential).map((p) => p.code);
 }

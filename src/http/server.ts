@@ -8,8 +8,10 @@ import { GraphQLError, graphql as executeGraphQL, type GraphQLFormattedError } f
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway';
 import type { Caller, RequestContext } from '../gateway/request-context';
+import { accessRecord, type AccessFacts } from '../gateway/audit';
 import { presentSeals } from '../gateway/seals';
-import { applyMasks, consentTokensFromHeader, CONSENT_HEADER, type AllowedDecision } from '../policy';
+import type { AuditOutcome } from '../audit';
+import { applyMasks, consentTokensFromHeader, CONSENT_HEADER, type AllowedDecision, type Decision } from '../policy';
 import { hashJson, hashText, readRequestToken, UnauthenticatedError } from '../seal';
 import { createHubContext, HubError, HubErrorCode } from '../sdk';
 
@@ -52,6 +54,24 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+function parseGraphQLBody(raw: Buffer): { query: string; variables?: unknown; operationName?: unknown } {
+  let body: { query?: unknown; variables?: unknown; operationName?: unknown };
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new RequestError(400, 'Request body is not valid JSON');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'Request body must be a JSON object with "query"');
+  if (typeof body.query !== 'string') throw new RequestError(400, 'Request body needs a "query" string');
+  if (body.variables !== undefined && body.variables !== null && (typeof body.variables !== 'object' || Array.isArray(body.variables))) {
+    throw new RequestError(400, '"variables" must be a JSON object');
+  }
+  if (body.operationName !== undefined && body.operationName !== null && typeof body.operationName !== 'string') {
+    throw new RequestError(400, '"operationName" must be a string');
+  }
+  return body as { query: string; variables?: unknown; operationName?: unknown };
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
@@ -101,8 +121,9 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
           return {
             async willSendResponse({ response, contextValue, request }) {
               if (response.body.kind !== 'single') return;
-              const result = response.body.singleResult;
-              finishReply(result as Reply, contextValue, request.query ?? '', request.variables ?? {});
+              const result = response.body.singleResult as Reply;
+              const ok = await finishReply(result, contextValue, request.query ?? '', request.variables ?? {}, request.operationName ?? null);
+              if (!ok) response.http.status = 503;
             },
           };
         },
@@ -122,14 +143,44 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   type Reply = { data?: Record<string, unknown> | null; errors?: readonly unknown[]; extensions?: Record<string, unknown> };
 
-  /** After execution: masks, then seals cut to the masked reply, then the receipt over the final data. */
-  function finishReply(result: Reply, context: RequestContext, query: string, variables: Record<string, unknown>): void {
-    if (!context.caller) {
-      presentSeals(result.data, context.seals);
-      return;
+  /** Appends one access record; resolves to its sequence number, or undefined when audit is off. Throws AuditUnavailableError. */
+  async function record(facts: AccessFacts): Promise<number | undefined> {
+    if (!gateway.audit) return undefined;
+    return (await gateway.audit.append(accessRecord(facts))).seq;
+  }
+
+  /** Records a refused request (401, 400, 403): no data leaves with it, so a failed append is only logged. */
+  async function recordRefusal(requestId: string, caller: Caller | null, decision: Decision | null, query: string | null, outcome: AuditOutcome, codes: string[]): Promise<void> {
+    try {
+      await record({ requestId, caller, decision, query, operationName: decision?.operationName ?? null, outcome, errorCodes: codes, replyHash: null });
+    } catch (error) {
+      logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, 'access record of a refused request could not be written');
     }
+  }
+
+  /**
+   * After execution: masks, then seals cut to the masked reply, then the access record written
+   * durably, then the receipt carrying its sequence number. Returns false when the record could
+   * not be written: the reply then carries AUDIT_UNAVAILABLE and no data (no audit, no data).
+   */
+  async function finishReply(result: Reply, context: RequestContext, query: string, variables: Record<string, unknown>, operationName: string | null): Promise<boolean> {
     const masked = context.decision ? applyMasks(result.data, context.decision) : [];
     presentSeals(result.data, context.seals);
+    const codes = (result.errors ?? []).map((e) => String((e as GraphQLFormattedError).extensions?.code ?? HubErrorCode.INTERNAL_SERVER_ERROR));
+    const hasData = result.data !== undefined && result.data !== null && Object.values(result.data).some((v) => v !== null);
+    const outcome: AuditOutcome = codes.length === 0 ? 'GRANTED' : hasData ? 'PARTIAL' : 'FAILED';
+    const dataHash = result.data === undefined ? null : hashJson(result.data ?? null);
+    let auditSeq: number | undefined;
+    try {
+      auditSeq = await record({ requestId: context.requestId, caller: context.caller, decision: context.decision, query, operationName, outcome, errorCodes: codes, replyHash: dataHash });
+    } catch (error) {
+      logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId: context.requestId }, 'access record could not be written: reply withheld');
+      delete result.data;
+      result.errors = [{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: HubErrorCode.AUDIT_UNAVAILABLE } }];
+      delete result.extensions;
+      return false;
+    }
+    if (!context.caller) return true;
     const extensions: Record<string, unknown> = { ...result.extensions };
     if (masked.length > 0) extensions.masked = masked.map((p) => p.join('.'));
     extensions.receipt = gateway.receipts.signReceipt({
@@ -142,8 +193,10 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       queryHash: hashText(query),
       variablesHash: hashJson(variables),
       dataHash: hashJson(result.data ?? null),
+      ...(auditSeq !== undefined ? { auditSeq } : {}),
     });
     result.extensions = extensions;
+    return true;
   }
 
   function sendErrors(res: http.ServerResponse, status: number, requestId: string, errors: GraphQLFormattedError[], headers: Record<string, string> = {}): void {
@@ -177,24 +230,18 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       } catch (error) {
         if (!(error instanceof UnauthenticatedError)) throw error;
         const extensions = { code: HubErrorCode.UNAUTHENTICATED, reason: error.reason, ...(error.claim ? { claim: error.claim } : {}) };
+        await recordRefusal(requestId, null, null, null, 'DENIED', [HubErrorCode.UNAUTHENTICATED]);
         sendErrors(res, 401, requestId, [{ message: error.message, extensions }], { 'www-authenticate': 'DatarunRequest error="invalid_token"' });
         return;
       }
     }
 
-    let body: { query?: unknown; variables?: unknown; operationName?: unknown };
+    let body: { query: string; variables?: unknown; operationName?: unknown };
     try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new RequestError(400, 'Request body is not valid JSON');
-    }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'Request body must be a JSON object with "query"');
-    if (typeof body.query !== 'string') throw new RequestError(400, 'Request body needs a "query" string');
-    if (body.variables !== undefined && body.variables !== null && (typeof body.variables !== 'object' || Array.isArray(body.variables))) {
-      throw new RequestError(400, '"variables" must be a JSON object');
-    }
-    if (body.operationName !== undefined && body.operationName !== null && typeof body.operationName !== 'string') {
-      throw new RequestError(400, '"operationName" must be a string');
+      body = parseGraphQLBody(raw);
+    } catch (error) {
+      if (error instanceof RequestError) await recordRefusal(requestId, caller, null, null, 'FAILED', ['BAD_REQUEST']);
+      throw error;
     }
     const variables = (body.variables ?? {}) as Record<string, unknown>;
     const operationName = (body.operationName ?? null) as string | null;
@@ -215,6 +262,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       } catch (error) {
         if (error instanceof GraphQLError) {
           const code = error instanceof HubError ? error.code : 'GRAPHQL_PARSE_FAILED';
+          await recordRefusal(requestId, caller, null, body.query, 'FAILED', [code]);
           sendErrors(res, 400, requestId, [{ message: error.message, ...(error.locations ? { locations: error.locations } : {}), extensions: { ...error.extensions, code } }]);
           return;
         }
@@ -222,6 +270,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       }
       if (!checked.allowed) {
         const { http: _status, ...extensions } = checked.error.extensions as Record<string, unknown>;
+        await recordRefusal(requestId, caller, checked, body.query, 'DENIED', [HubErrorCode.POLICY_DENIED]);
         sendErrors(res, 403, requestId, [{ message: checked.error.message, extensions }]);
         return;
       }
@@ -236,9 +285,9 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     try {
       if (decision?.introspection) {
         // Introspection runs against the caller's own view of the schema.
-        const result = (await executeGraphQL({ schema: decision.schema, source: body.query, variableValues: variables, operationName, contextValue: context })) as Reply;
-        finishReply(result, context, body.query, variables);
-        sendJson(res, 200, result, { 'x-request-id': requestId });
+        const result = JSON.parse(JSON.stringify(await executeGraphQL({ schema: decision.schema, source: body.query, variableValues: variables, operationName, contextValue: context }))) as Reply;
+        const ok = await finishReply(result, context, body.query, variables, operationName);
+        sendJson(res, ok ? 200 : 503, result, { 'x-request-id': requestId });
         return;
       }
       const headers = new HeaderMap();
@@ -263,8 +312,9 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   async function readiness(res: http.ServerResponse): Promise<void> {
     const reports = await Promise.all(connectors.map((c) => c.health()));
-    const ready = !closing && reports.every((r) => r.ok);
-    sendJson(res, ready ? 200 : 503, { ready, connectors: reports });
+    const audit = gateway.audit ? gateway.audit.health() : undefined;
+    const ready = !closing && reports.every((r) => r.ok) && (audit === undefined || audit.writable);
+    sendJson(res, ready ? 200 : 503, { ready, connectors: reports, ...(audit ? { audit: { writable: audit.writable, seq: audit.seq, ...(audit.reason ? { reason: audit.reason } : {}) } } : {}) });
   }
 
   const server = http.createServer((req, res) => {

@@ -24,6 +24,9 @@ export const CATALOG_DEPARTMENT = 'catalog';
 /** Pseudo-department of the seal fields (schema/seal.graphql): a seal discloses only what the reply shows, so it is open to every consumer. */
 export const SEAL_DEPARTMENT = 'seal';
 
+/** Pseudo-department of the access-log fields (schema/audit.graphql): granted to auditors, and the citizen's view to the one-window hall. */
+export const AUDIT_DEPARTMENT = 'audit';
+
 /** Pseudo-departments whose fields are open to every authenticated consumer without a grant (and cannot be granted). */
 export const OPEN_DEPARTMENTS: ReadonlySet<string> = new Set([CATALOG_DEPARTMENT, SEAL_DEPARTMENT]);
 

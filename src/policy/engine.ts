@@ -139,6 +139,8 @@ export interface PolicyEngine {
   grantsOf(consumer: string, purpose?: string | null): ConsumerGrants;
   /** A purpose of the registry (for the audit's citizen view: confidential, discloseAfter). */
   purpose(code: string): Purpose | undefined;
+  /** Every purpose of the registry. */
+  purposes(): Purpose[];
   /** A consumer's roles; empty for an unknown consumer. */
   rolesOf(consumer: string): ReadonlySet<Role>;
 }
@@ -494,6 +496,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       catalogItems.filter((f) => (filter.department == null || f.department === filter.department) && (filter.class == null || f.class === filter.class)),
     grantsOf,
     purpose: (code) => policy.purposes.get(code),
+    purposes: () => [...policy.purposes.values()],
     rolesOf: (consumerId) => policy.consumers.get(consumerId)?.roles ?? NO_ROLES,
   };
 }

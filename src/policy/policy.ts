@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Sensitivity } from '../sdk';
-import { OPEN_DEPARTMENTS, type Classification } from './classification';
+import { AUDIT_DEPARTMENT, OPEN_DEPARTMENTS, type Classification } from './classification';
 import { PolicyConfigError } from './errors';
 
 /** What a consumer is to the hub: a department system reading data, the one-window hall signing consents, an auditor, an administrator. */
@@ -250,9 +250,19 @@ export function parsePolicy(input: unknown, classification: Classification): Pol
     if (consumers.has(c.id)) problems.push(`${who}: registered twice`);
     const roles = new Set<Role>(c.roles);
     const grants = c.grants ?? [];
-    if (grants.length > 0 && !roles.has('consumer')) problems.push(`${who}: holds grants but lacks the "consumer" role`);
+    if (grants.length > 0 && !roles.has('consumer') && !roles.has('auditor')) problems.push(`${who}: holds grants but lacks the "consumer" or "auditor" role`);
     if (roles.has('auditor') && roles.has('consumer')) problems.push(`${who}: an auditor may hold no department data, so it cannot also be a consumer`);
     const parsedGrants = grants.map((g, i) => parseGrant(g, `${who} grant[${i}]`, i, classification, purposes, problems));
+    // Separation of roles (三员分立): auditors read the access log and nothing else; only auditors read it.
+    parsedGrants.forEach((grant, i) => {
+      for (const coordinate of grant.coordinates) {
+        const department = classification.byCoordinate.get(coordinate)?.department;
+        const where = `${who} grant[${i}] ${JSON.stringify(coordinate)}`;
+        if (roles.has('auditor') && department !== AUDIT_DEPARTMENT && !coordinate.startsWith('PageInfo.')) problems.push(`${where}: an auditor reads the access log only, never department data`);
+        if (coordinate === 'Query.accessLog' && !roles.has('auditor')) problems.push(`${where}: only a consumer with the "auditor" role may read the access log`);
+        if (coordinate === 'Query.dataAccesses' && !roles.has('consent-issuer')) problems.push(`${where}: the citizen's view of the log is for a "consent-issuer" (the one-window hall)`);
+      }
+    });
     consumers.set(c.id, Object.freeze({ id: c.id, name: c.name, roles, grants: Object.freeze(parsedGrants) }));
   }
   const consentIssuers = new Set([...consumers.values()].filter((c) => c.roles.has('consent-issuer')).map((c) => c.id));

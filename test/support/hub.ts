@@ -27,6 +27,8 @@ export interface TestHub {
   readonly sandboxes: SandboxSet;
   readonly gateway: Gateway;
   readonly server: HubServer;
+  /** Where this hub's keys and (under audit/) its access log live. */
+  readonly keysDir: string;
   /** An unsigned POST (answered only in the open mode; 401 in the signed mode). */
   query<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLReply<T>>;
   /** A client signing as one of the demo consumers with its generated key. */
@@ -39,13 +41,19 @@ export interface TestHub {
 }
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
-export async function startTestHub(options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open' } = {}): Promise<TestHub> {
+export async function startTestHub(options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean } = {}): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
+  const auditDir = path.join(keysDir, 'audit');
   const sandboxes = await startSandboxes(data);
   const endpoints = sandboxes.endpoints as DepartmentEndpoints;
   const gateway = await createGateway(
-    { connectorTimeoutMs: options.timeoutMs ?? 1000, keys: { dir: keysDir }, security: { mode: options.security ?? 'open', clockSkewSec: 60 } },
+    {
+      connectorTimeoutMs: options.timeoutMs ?? 1000,
+      keys: { dir: keysDir },
+      security: { mode: options.security ?? 'open', clockSkewSec: 60 },
+      audit: { enabled: options.audit ?? true, dir: auditDir, instanceId: 'test-hub' },
+    },
     endpoints,
   );
   const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
@@ -56,6 +64,7 @@ export async function startTestHub(options: { size?: number; timeoutMs?: number;
     sandboxes,
     gateway,
     server,
+    keysDir,
     async query(query, variables, headers) {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',

@@ -24,6 +24,76 @@ export type AbnormalOperation = {
   removedAt?: Maybe<Scalars['String']['output']>;
 };
 
+/** Conditions on access records; all given conditions must hold. */
+export type AccessLogFilter = {
+  caseNumber?: InputMaybe<Scalars['String']['input']>;
+  consumer?: InputMaybe<Scalars['String']['input']>;
+  /** A department whose fields were read. */
+  department?: InputMaybe<Scalars['String']['input']>;
+  /** ISO 8601 date-time, inclusive. */
+  from?: InputMaybe<Scalars['String']['input']>;
+  outcome?: InputMaybe<AccessOutcome>;
+  purpose?: InputMaybe<Scalars['String']['input']>;
+  /** A subject touched by the request. */
+  subject?: InputMaybe<SubjectInput>;
+  /** ISO 8601 date-time, inclusive. */
+  to?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type AccessOutcome =
+  | 'DENIED'
+  | 'FAILED'
+  | 'GRANTED'
+  | 'PARTIAL';
+
+/** One request as the log holds it: who, on whose behalf, why, which subjects and fields, the outcome. No record values. */
+export type AccessRecord = {
+  __typename?: 'AccessRecord';
+  caseNumber?: Maybe<Scalars['String']['output']>;
+  consumer?: Maybe<Scalars['String']['output']>;
+  errorCodes: Array<Scalars['String']['output']>;
+  /** Field coordinates read, by department. */
+  fields: Array<DepartmentFields>;
+  /** This record's link in the hash chain. */
+  hash: Scalars['String']['output'];
+  instance: Scalars['String']['output'];
+  /** SHA-256 (base64url) of the query document. */
+  operationHash?: Maybe<Scalars['String']['output']>;
+  operationName?: Maybe<Scalars['String']['output']>;
+  operator?: Maybe<Scalars['String']['output']>;
+  outcome: AccessOutcome;
+  purpose?: Maybe<Scalars['String']['output']>;
+  /** The receipt's request id. */
+  receiptId?: Maybe<Scalars['String']['output']>;
+  /** SHA-256 (base64url) of the reply data's canonical JSON, as in the receipt. */
+  replyHash?: Maybe<Scalars['String']['output']>;
+  requestId: Scalars['String']['output'];
+  seq: Scalars['Int']['output'];
+  /** Subjects touched, masked (the index finds them by exact identifier). */
+  subjects: Array<AccessSubject>;
+  /** ISO 8601. */
+  time: Scalars['String']['output'];
+};
+
+export type AccessRecordConnection = {
+  __typename?: 'AccessRecordConnection';
+  edges: Array<AccessRecordEdge>;
+  pageInfo: PageInfo;
+};
+
+export type AccessRecordEdge = {
+  __typename?: 'AccessRecordEdge';
+  cursor: Scalars['String']['output'];
+  node: AccessRecord;
+};
+
+export type AccessSubject = {
+  __typename?: 'AccessSubject';
+  kind: SubjectKind;
+  /** The identifier masked, e.g. 371702********1234. */
+  mask: Scalars['String']['output'];
+};
+
 /** One data item 信息项 of the catalogue: a field of the graph. */
 export type CatalogEntry = {
   __typename?: 'CatalogEntry';
@@ -40,6 +110,29 @@ export type CatalogEntry = {
   sensitivity?: Maybe<Sensitivity>;
   typeName: Scalars['String']['output'];
   updateCycle: UpdateCycle;
+};
+
+/** One access to the citizen's data: which department system, why, under which case, when, from which departments. */
+export type CitizenAccess = {
+  __typename?: 'CitizenAccess';
+  caseNumber?: Maybe<Scalars['String']['output']>;
+  consumer?: Maybe<Scalars['String']['output']>;
+  departments: Array<Scalars['String']['output']>;
+  outcome: AccessOutcome;
+  purpose?: Maybe<Scalars['String']['output']>;
+  time: Scalars['String']['output'];
+};
+
+export type CitizenAccessConnection = {
+  __typename?: 'CitizenAccessConnection';
+  edges: Array<CitizenAccessEdge>;
+  pageInfo: PageInfo;
+};
+
+export type CitizenAccessEdge = {
+  __typename?: 'CitizenAccessEdge';
+  cursor: Scalars['String']['output'];
+  node: CitizenAccess;
 };
 
 export type Contribution = {
@@ -60,6 +153,12 @@ export type CreditRating =
   | 'C'
   | 'D'
   | 'M';
+
+export type DepartmentFields = {
+  __typename?: 'DepartmentFields';
+  coordinates: Array<Scalars['String']['output']>;
+  department: Scalars['String']['output'];
+};
 
 export type DisclosedField = {
   __typename?: 'DisclosedField';
@@ -215,6 +314,12 @@ export type OwnershipKind =
   | 'SHARED'
   | 'SOLE';
 
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
 /** Who holds a right: a person or an enterprise. */
 export type Party = Enterprise | Person;
 
@@ -295,8 +400,12 @@ export type PropertyUsage =
  */
 export type Query = {
   __typename?: 'Query';
+  /** Auditors only: access records matching every condition given, newest first, paged with `after`. */
+  accessLog: AccessRecordConnection;
   /** The resource catalogue 共享目录: every data item of the graph, optionally of one department or class. */
   catalog: Array<CatalogEntry>;
+  /** The one-window hall, with the citizen's consent: who accessed this person's data, newest first. */
+  dataAccesses: CitizenAccessConnection;
   /** One enterprise by unified social credit code 统一社会信用代码 (18 characters, GB 32100). */
   enterprise?: Maybe<Enterprise>;
   /** Several enterprises, in the order given (at most 100). */
@@ -323,9 +432,37 @@ export type Query = {
  * files beside this one and are nullable: a department that fails yields null for its fields
  * and an error naming its connector, never a failed query.
  */
+export type QueryAccessLogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AccessLogFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
 export type QueryCatalogArgs = {
   class?: InputMaybe<SharingClass>;
   department?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryDataAccessesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  idNumber: Scalars['ID']['input'];
 };
 
 
@@ -520,6 +657,16 @@ export type SocialInsuranceContributionsArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type SubjectInput = {
+  id: Scalars['ID']['input'];
+  kind: SubjectKind;
+};
+
+export type SubjectKind =
+  | 'ENTERPRISE'
+  | 'PERSON'
+  | 'PROPERTY';
+
 export type TaxArrear = {
   __typename?: 'TaxArrear';
   amount: Scalars['Float']['output'];
@@ -675,10 +822,20 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AbnormalOperation: ResolverTypeWrapper<AbnormalOperation>;
+  AccessLogFilter: AccessLogFilter;
+  AccessOutcome: AccessOutcome;
+  AccessRecord: ResolverTypeWrapper<AccessRecord>;
+  AccessRecordConnection: ResolverTypeWrapper<AccessRecordConnection>;
+  AccessRecordEdge: ResolverTypeWrapper<AccessRecordEdge>;
+  AccessSubject: ResolverTypeWrapper<AccessSubject>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CatalogEntry: ResolverTypeWrapper<CatalogEntry>;
+  CitizenAccess: ResolverTypeWrapper<CitizenAccess>;
+  CitizenAccessConnection: ResolverTypeWrapper<CitizenAccessConnection>;
+  CitizenAccessEdge: ResolverTypeWrapper<CitizenAccessEdge>;
   Contribution: ResolverTypeWrapper<Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversTypes['Enterprise']> }>;
   CreditRating: CreditRating;
+  DepartmentFields: ResolverTypeWrapper<DepartmentFields>;
   DisclosedField: ResolverTypeWrapper<DisclosedField>;
   EmployerAccount: ResolverTypeWrapper<EmployerAccount>;
   EmployerAccountStatus: EmployerAccountStatus;
@@ -699,6 +856,7 @@ export type ResolversTypes = {
   MyGrants: ResolverTypeWrapper<MyGrants>;
   Ownership: ResolverTypeWrapper<Omit<Ownership, 'owner'> & { owner: ResolversTypes['Party'] }>;
   OwnershipKind: OwnershipKind;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
   Party: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['Party']>;
   Penalty: ResolverTypeWrapper<Penalty>;
   Permit: ResolverTypeWrapper<Permit>;
@@ -715,6 +873,8 @@ export type ResolversTypes = {
   SharingPurpose: ResolverTypeWrapper<SharingPurpose>;
   SocialInsurance: ResolverTypeWrapper<Omit<SocialInsurance, 'contributions' | 'employer'> & { contributions: Array<ResolversTypes['Contribution']>, employer?: Maybe<ResolversTypes['Enterprise']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SubjectInput: SubjectInput;
+  SubjectKind: SubjectKind;
   TaxArrear: ResolverTypeWrapper<TaxArrear>;
   TaxPayment: ResolverTypeWrapper<Omit<TaxPayment, 'payer' | 'property'> & { payer: ResolversTypes['Party'], property?: Maybe<ResolversTypes['Property']> }>;
   TaxType: TaxType;
@@ -727,9 +887,18 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AbnormalOperation: AbnormalOperation;
+  AccessLogFilter: AccessLogFilter;
+  AccessRecord: AccessRecord;
+  AccessRecordConnection: AccessRecordConnection;
+  AccessRecordEdge: AccessRecordEdge;
+  AccessSubject: AccessSubject;
   Boolean: Scalars['Boolean']['output'];
   CatalogEntry: CatalogEntry;
+  CitizenAccess: CitizenAccess;
+  CitizenAccessConnection: CitizenAccessConnection;
+  CitizenAccessEdge: CitizenAccessEdge;
   Contribution: Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversParentTypes['Enterprise']> };
+  DepartmentFields: DepartmentFields;
   DisclosedField: DisclosedField;
   EmployerAccount: EmployerAccount;
   Enterprise: EnterpriseRef;
@@ -741,6 +910,7 @@ export type ResolversParentTypes = {
   Mortgage: Mortgage;
   MyGrants: MyGrants;
   Ownership: Omit<Ownership, 'owner'> & { owner: ResolversParentTypes['Party'] };
+  PageInfo: PageInfo;
   Party: ResolversUnionTypes<ResolversParentTypes>['Party'];
   Penalty: Penalty;
   Permit: Permit;
@@ -753,6 +923,7 @@ export type ResolversParentTypes = {
   SharingPurpose: SharingPurpose;
   SocialInsurance: Omit<SocialInsurance, 'contributions' | 'employer'> & { contributions: Array<ResolversParentTypes['Contribution']>, employer?: Maybe<ResolversParentTypes['Enterprise']> };
   String: Scalars['String']['output'];
+  SubjectInput: SubjectInput;
   TaxArrear: TaxArrear;
   TaxPayment: Omit<TaxPayment, 'payer' | 'property'> & { payer: ResolversParentTypes['Party'], property?: Maybe<ResolversParentTypes['Property']> };
   Taxpayer: Omit<Taxpayer, 'payments'> & { payments: Array<ResolversParentTypes['TaxPayment']> };
@@ -776,6 +947,41 @@ export type AbnormalOperationResolvers<ContextType = HubContext, ParentType exte
   removedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type AccessRecordResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecord'] = ResolversParentTypes['AccessRecord']> = {
+  caseNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  consumer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  errorCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  fields?: Resolver<Array<ResolversTypes['DepartmentFields']>, ParentType, ContextType>;
+  hash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  operationHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  operator?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['AccessOutcome'], ParentType, ContextType>;
+  purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  receiptId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  replyHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  requestId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subjects?: Resolver<Array<ResolversTypes['AccessSubject']>, ParentType, ContextType>;
+  time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AccessRecordConnectionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecordConnection'] = ResolversParentTypes['AccessRecordConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['AccessRecordEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type AccessRecordEdgeResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecordEdge'] = ResolversParentTypes['AccessRecordEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['AccessRecord'], ParentType, ContextType>;
+};
+
+export type AccessSubjectResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessSubject'] = ResolversParentTypes['AccessSubject']> = {
+  kind?: Resolver<ResolversTypes['SubjectKind'], ParentType, ContextType>;
+  mask?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type CatalogEntryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CatalogEntry'] = ResolversParentTypes['CatalogEntry']> = {
   class?: Resolver<ResolversTypes['SharingClass'], ParentType, ContextType>;
   coordinate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -788,12 +994,36 @@ export type CatalogEntryResolvers<ContextType = HubContext, ParentType extends R
   updateCycle?: Resolver<ResolversTypes['UpdateCycle'], ParentType, ContextType>;
 };
 
+export type CitizenAccessResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccess'] = ResolversParentTypes['CitizenAccess']> = {
+  caseNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  consumer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  departments?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['AccessOutcome'], ParentType, ContextType>;
+  purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type CitizenAccessConnectionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccessConnection'] = ResolversParentTypes['CitizenAccessConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['CitizenAccessEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type CitizenAccessEdgeResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccessEdge'] = ResolversParentTypes['CitizenAccessEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['CitizenAccess'], ParentType, ContextType>;
+};
+
 export type ContributionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
   amount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   base?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   employer?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType>;
   insuranceType?: Resolver<ResolversTypes['InsuranceType'], ParentType, ContextType>;
   period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type DepartmentFieldsResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['DepartmentFields'] = ResolversParentTypes['DepartmentFields']> = {
+  coordinates?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type DisclosedFieldResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['DisclosedField'] = ResolversParentTypes['DisclosedField']> = {
@@ -871,6 +1101,11 @@ export type OwnershipResolvers<ContextType = HubContext, ParentType extends Reso
   share?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
+export type PageInfoResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
 export type PartyResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Party'] = ResolversParentTypes['Party']> = {
   __resolveType: TypeResolveFn<'Enterprise' | 'Person', ParentType, ContextType>;
 };
@@ -919,7 +1154,9 @@ export type PropertyResolvers<ContextType = HubContext, ParentType extends Resol
 };
 
 export type QueryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  accessLog?: Resolver<ResolversTypes['AccessRecordConnection'], ParentType, ContextType, RequireFields<QueryAccessLogArgs, 'first'>>;
   catalog?: Resolver<Array<ResolversTypes['CatalogEntry']>, ParentType, ContextType, Partial<QueryCatalogArgs>>;
+  dataAccesses?: Resolver<ResolversTypes['CitizenAccessConnection'], ParentType, ContextType, RequireFields<QueryDataAccessesArgs, 'first' | 'idNumber'>>;
   enterprise?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType, RequireFields<QueryEnterpriseArgs, 'creditCode'>>;
   enterprises?: Resolver<Array<Maybe<ResolversTypes['Enterprise']>>, ParentType, ContextType, RequireFields<QueryEnterprisesArgs, 'creditCodes'>>;
   myGrants?: Resolver<ResolversTypes['MyGrants'], ParentType, ContextType, Partial<QueryMyGrantsArgs>>;
@@ -1017,8 +1254,16 @@ export type TransferResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type Resolvers<ContextType = HubContext> = {
   AbnormalOperation?: AbnormalOperationResolvers<ContextType>;
+  AccessRecord?: AccessRecordResolvers<ContextType>;
+  AccessRecordConnection?: AccessRecordConnectionResolvers<ContextType>;
+  AccessRecordEdge?: AccessRecordEdgeResolvers<ContextType>;
+  AccessSubject?: AccessSubjectResolvers<ContextType>;
   CatalogEntry?: CatalogEntryResolvers<ContextType>;
+  CitizenAccess?: CitizenAccessResolvers<ContextType>;
+  CitizenAccessConnection?: CitizenAccessConnectionResolvers<ContextType>;
+  CitizenAccessEdge?: CitizenAccessEdgeResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
+  DepartmentFields?: DepartmentFieldsResolvers<ContextType>;
   DisclosedField?: DisclosedFieldResolvers<ContextType>;
   EmployerAccount?: EmployerAccountResolvers<ContextType>;
   Enterprise?: EnterpriseResolvers<ContextType>;
@@ -1027,6 +1272,7 @@ export type Resolvers<ContextType = HubContext> = {
   Mortgage?: MortgageResolvers<ContextType>;
   MyGrants?: MyGrantsResolvers<ContextType>;
   Ownership?: OwnershipResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
   Party?: PartyResolvers<ContextType>;
   Penalty?: PenaltyResolvers<ContextType>;
   Permit?: PermitResolvers<ContextType>;

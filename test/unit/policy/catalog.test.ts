@@ -58,8 +58,11 @@ describe('myGrants', () => {
     expect(data.myGrants.purposes).toEqual([{ code: 'INVESTIGATION', confidential: true }]);
   });
 
-  it('is empty for the auditor', async () => {
+  it('holds only the access log for the auditor', async () => {
     const data = await run('auditor', '{ myGrants { roles fields { coordinate } } }');
-    expect(data.myGrants).toEqual({ roles: ['auditor'], fields: [] });
+    expect(data.myGrants.roles).toEqual(['auditor']);
+    const coordinates: string[] = data.myGrants.fields.map((f: { coordinate: string }) => f.coordinate);
+    expect(coordinates).toContain('Query.accessLog');
+    expect(coordinates.filter((c) => !/^(Query\.accessLog|AccessRecord|AccessSubject|DepartmentFields|PageInfo)/.test(c))).toEqual([]);
   });
 });

@@ -118,13 +118,25 @@ describe('the sharing policy file', () => {
     const auditor = policy.consumers.find((c) => c.id === 'auditor')!;
     auditor.roles = ['auditor', 'consumer'];
     auditor.grants = [{ fields: ['Query.person'] }];
-    expect(problemsOf(policy)).toEqual(['consumer "auditor": an auditor may hold no department data, so it cannot also be a consumer']);
+    expect(problemsOf(policy)).toEqual([
+      'consumer "auditor": an auditor may hold no department data, so it cannot also be a consumer',
+      'consumer "auditor" grant[0] "Query.person": an auditor reads the access log only, never department data',
+    ]);
+  });
+
+  it('lets only an auditor read the access log, and only a consent issuer the citizen view', () => {
+    const policy = structuredClone(DEMO_POLICY) as PolicyInput;
+    policy.consumers.find((c) => c.id === 'tax-bureau')!.grants!.push({ fields: ['Query.accessLog', 'Query.dataAccesses'], purposes: ['AUDIT', 'CITIZEN_ACCESS_VIEW'] });
+    expect(problemsOf(policy)).toEqual([
+      `consumer "tax-bureau" grant[${policy.consumers.find((c) => c.id === 'tax-bureau')!.grants!.length - 1}] "Query.accessLog": only a consumer with the "auditor" role may read the access log`,
+      `consumer "tax-bureau" grant[${policy.consumers.find((c) => c.id === 'tax-bureau')!.grants!.length - 1}] "Query.dataAccesses": the citizen's view of the log is for a "consent-issuer" (the one-window hall)`,
+    ]);
   });
 
   it('refuses grants to a consumer without the consumer role', () => {
     const policy = structuredClone(DEMO_POLICY) as PolicyInput;
     policy.consumers.find((c) => c.id === 'hub-admin')!.grants = [{ fields: ['Query.person'] }];
-    expect(problemsOf(policy)).toEqual(['consumer "hub-admin": holds grants but lacks the "consumer" role']);
+    expect(problemsOf(policy)).toEqual(['consumer "hub-admin": holds grants but lacks the "consumer" or "auditor" role']);
   });
 
   it('refuses a consumer registered twice and an unknown role', () => {
@@ -145,7 +157,10 @@ describe('the sharing policy file', () => {
   it('refuses consent-requiring purposes when no consumer may issue consents', () => {
     const policy = structuredClone(DEMO_POLICY) as PolicyInput;
     policy.consumers[0]!.roles = ['consumer'];
-    expect(problemsOf(policy)).toEqual(['purpose "LIVING_ALLOWANCE": requires consent, but no consumer has the "consent-issuer" role']);
+    expect(problemsOf(policy)).toEqual([
+      `consumer "one-window-hall" grant[4] "Query.dataAccesses": the citizen's view of the log is for a "consent-issuer" (the one-window hall)`,
+      'purpose "LIVING_ALLOWANCE": requires consent, but no consumer has the "consent-issuer" role',
+    ]);
   });
 
   it('names the file when it is not JSON', () => {

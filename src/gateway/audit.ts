@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  openAuditLog,
+  openAuditLogReader,
+  type AuditLog,
+  type AuditLogEvent,
+  type AuditOutcome,
+  type AuditRecordInput,
+  type AuditSignatureVerifier,
+  type AuditSigner,
+  type SubjectKind,
+  type SubjectRef,
+} from '../audit';
+import type { Decision, PolicyEngine } from '../policy';
+import { createCheckpointSigner, hashText, importJwks, verifyCheckpoint, type Jwks, type KeyStore } from '../seal';
+import { HubError, HubErrorCode, type Resolvers } from '../sdk';
+import type { Caller, RequestContext } from './request-context';
+
+/** Departments that are the hub itself: never listed as departments read in an access record. */
+const HUB_PSEUDO_DEPARTMENTS = new Set(['shared', 'catalog', 'seal', 'audit']);
+const SUBJECT_SECRET_FILE = 'audit-subject-key';
+
+/**
+ * The hub secret that keys subject identifiers in the log's index: generated once into the
+ * keys directory's private part (mode 0600) unless given, and the same for the life of the log.
+ */
+export function auditSubjectSecret(keysDir: string, given?: string): string {
+  if (given) {
+    if (Buffer.byteLength(given) < 32) throw new Error('DATARUN_AUDIT_SUBJECT_SECRET must be at least 32 bytes');
+    return given;
+  }
+  const file = path.join(keysDir, 'private', SUBJECT_SECRET_FILE);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const secret = randomBytes(32).toString('base64url');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
+}
+
+/** Signs audit checkpoints and export manifests with the hub's checkpoint key. */
+export function auditSigner(keyStore: KeyStore): AuditSigner {
+  const signer = createCheckpointSigner({ keyStore });
+  return (payload) => signer.signCheckpoint(JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8')) as Record<string, unknown>);
+}
+
+/** Verifies checkpoint signatures against a key store or a published JWKS (offline), returning the signed checkpoint. */
+export function auditVerifier(keys: { keyStore: KeyStore } | { jwks: Jwks }): AuditSignatureVerifier {
+  const options = 'keyStore' in keys ? { keyStore: keys.keyStore } : { jwks: importJwks(keys.jwks) };
+  return (jws) => {
+    // Checkpoints stay valid for as long as the log is kept: verify at their own signing time.
+    const result = verifyCheckpoint(jws, { ...options, now: signedAt(jws) });
+    if (!result.valid) return { valid: false, reason: result.reason };
+    // The signer adds iss and iat; the checkpoint is the rest.
+    const { iss: _iss, iat: _iat, ...checkpoint } = result.claims as Record<string, unknown>;
+    return { valid: true, payload: checkpoint };
+  };
+}
+
+function signedAt(jws: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iat?: unknown };
+    return typeof payload.iat === 'number' ? payload.iat * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `P1Y`, `P6M`, `P180D` → days, for the citizen view's withholding of confidential purposes. */
+function durationDays(iso: string): number {
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$/.exec(iso);
+  if (!m) return 365;
+  return Number(m[1] ?? 0) * 365 + Number(m[2] ?? 0) * 30 + Number(m[3] ?? 0);
+}
+
+/** Settings of the hub's access log. */
+export interface HubAuditOptions {
+  dir: string;
+  instanceId: string;
+  keyStore: KeyStore;
+  policy: PolicyEngine;
+  confidentialPurposes: readonly string[];
+  subjectKeySecret: string;
+  checkpointEveryRecords?: number;
+  checkpointEveryMs?: number;
+  retentionDays?: number;
+  onEvent?: (event: AuditLogEvent) => void;
+}
+
+/** Opens the hub's access log (repairing a torn tail left by a crash). */
+export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLog> {
+  const confidentialPurposes: Record<string, { days: number }> = {};
+  for (const code of options.confidentialPurposes) {
+    const purpose = options.policy.purpose(code);
+    if (purpose?.discloseAfter) confidentialPurposes[code] = { days: durationDays(purpose.discloseAfter) };
+  }
+  return openAuditLog({
+    dir: options.dir,
+    instanceId: options.instanceId,
+    sign: auditSigner(options.keyStore),
+    subjectKeySecret: options.subjectKeySecret,
+    confidentialPurposes,
+    ...(options.checkpointEveryRecords ? { checkpointEveryRecords: options.checkpointEveryRecords } : {}),
+    ...(options.checkpointEveryMs ? { checkpointEveryMs: options.checkpointEveryMs } : {}),
+    ...(options.retentionDays ? { retentionDays: options.retentionDays } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+  });
+}
+
+export { openAuditLogReader };
+
+const KIND: Record<string, SubjectKind> = { person: 'PERSON', enterprise: 'ENTERPRISE', property: 'PROPERTY' };
+
+/** What one request did, for its access record. */
+export interface AccessFacts {
+  requestId: string;
+  caller: Caller | null;
+  decision: Decision | null;
+  query: string | null;
+  operationName: string | null;
+  outcome: AuditOutcome;
+  errorCodes: readonly string[];
+  replyHash: string | null;
+}
+
+/** The access record of one request: who, on whose behalf, why, which subjects and fields, the outcome; no values. */
+export function accessRecord(facts: AccessFacts): AuditRecordInput {
+  const { caller, decision } = facts;
+  const subjects: SubjectRef[] = [];
+  const seen = new Set<string>();
+  for (const s of decision?.subjects ?? []) {
+    if (s.id === null) continue;
+    const kind = KIND[s.kind];
+    if (!kind || seen.has(`${kind}:${s.id}`)) continue;
+    seen.add(`${kind}:${s.id}`);
+    subjects.push({ kind, id: s.id });
+  }
+  const fields: Record<string, string[]> = {};
+  for (const [department, coordinates] of Object.entries(decision?.reads ?? {})) {
+    if (!HUB_PSEUDO_DEPARTMENTS.has(department)) fields[department] = [...new Set(coordinates)].sort();
+  }
+  return {
+    requestId: facts.requestId,
+    consumer: caller?.consumer ?? decision?.consumer ?? null,
+    operator: caller?.operator ?? null,
+    purpose: caller?.purpose ?? null,
+    caseNumber: caller?.caseNumber ?? null,
+    operationName: facts.operationName ?? decision?.operationName ?? null,
+    operationHash: facts.query === null ? null : hashText(facts.query),
+    subjects,
+    fields,
+    outcome: facts.outcome,
+    errorCodes: [...new Set(facts.errorCodes)].sort(),
+    replyHash: facts.replyHash,
+    receiptId: facts.replyHash === null ? null : facts.requestId,
+  };
+}
+
+function requireRole(ctx: RequestContext, role: string): void {
+  if (!ctx.caller?.roles.includes(role)) throw new HubError(HubErrorCode.FORBIDDEN, `This field needs the "${role}" role.`);
+}
+
+/**
+ * Resolvers of the access log: `accessLog` for auditors, answered from the log's index, and
+ * `dataAccesses`, the citizen's view for the one-window hall (the policy has already required the
+ * citizen's consent for that identifier). Role checks repeat the policy's, as a second lock.
+ */
+export function createAuditResolvers(log: () => AuditLog | undefined): Resolvers {
+  const opened = (): AuditLog => {
+    const l = log();
+    if (!l) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log is not enabled on this hub.');
+    return l;
+  };
+  return {
+    Query: {
+      accessLog: async (_p, args, ctx) => {
+        requireRole(ctx as RequestContext, 'auditor');
+        const f = args.filter ?? {};
+        const page = await opened().queryAccessLog(
+          {
+            ...(f.consumer ? { consumer: f.consumer } : {}),
+            ...(f.subject ? { subject: { kind: f.subject.kind, id: f.subject.id } } : {}),
+            ...(f.department ? { department: f.department } : {}),
+            ...(f.purpose ? { purpose: f.purpose } : {}),
+            ...(f.caseNumber ? { caseNumber: f.caseNumber } : {}),
+            ...(f.outcome ? { outcome: f.outcome } : {}),
+            ...(f.from ? { from: f.from } : {}),
+            ...(f.to ? { to: f.to } : {}),
+          },
+          { first: args.first ?? 50, after: args.after ?? null },
+        );
+        return {
+          pageInfo: page.pageInfo,
+          edges: page.edges.map(({ cursor, node }) => ({
+            cursor,
+            node: {
+              ...node,
+              subjects: node.subjects.map((s) => ({ kind: s.kind, mask: s.mask })),
+              fields: Object.entries(node.fields).map(([department, coordinates]) => ({ department, coordinates })),
+            },
+          })),
+        } as never;
+      },
+      dataAccesses: async (_p, args, ctx) => {
+        requireRole(ctx as RequestContext, 'consent-issuer');
+        const page = await opened().citizenAccesses({ kind: 'PERSON', id: args.idNumber }, { first: args.first ?? 50, after: args.after ?? null });
+        return page as never;
+      },
+    },
+  };
+}
