@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 /** The `datarun` command: serve the hub, run a sandbox department system. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runServe } from './serve';
+import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway/config';
+import { runAuditExport, runAuditVerify } from './audit';
+import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
+import { runQuery } from './query';
 import { runSandbox } from './sandbox';
+import { runServe } from './serve';
+import { runVerify } from './verify';
 
 function integer(name: string, min: number, max: number) {
   return (raw: string): number => {
@@ -46,6 +51,101 @@ program
   .option('--database-url <url>', 'real-estate only: load into this PostgreSQL instead of the embedded engine')
   .action(async (name: string, options: Parameters<typeof runSandbox>[1]) => {
     await runSandbox(name, options);
+  });
+
+const keysDir = (): string => process.env.DATARUN_KEYS_DIR ?? DEFAULT_KEYS_DIR;
+
+const keys = program.command('keys').description('manage the JWK sets: hub, department seal keys, consumers');
+keys
+  .command('init')
+  .description('create the keys that are missing (never overwrites one) and list them')
+  .option('--dir <dir>', 'keys directory (default: $DATARUN_KEYS_DIR or keys/)')
+  .action(async (o: { dir?: string }) => runKeysInit({ dir: o.dir ?? keysDir() }));
+keys
+  .command('rotate')
+  .description('a new key signs from now on; the old one keeps verifying until it expires')
+  .argument('<owner>', 'hub id, department or consumer')
+  .option('--use <use>', 'seal | receipt | checkpoint | request')
+  .option('--alg <alg>', 'ES256 | ES384 | EdDSA')
+  .option('--retain-days <days>', 'how long the old key keeps verifying', integer('retain-days', 0, 3650))
+  .option('--dir <dir>', 'keys directory')
+  .action(async (owner: string, o: { use?: 'seal' | 'receipt' | 'checkpoint' | 'request'; alg?: string; retainDays?: number; dir?: string }) =>
+    runKeysRotate({ dir: o.dir ?? keysDir(), owner, ...(o.use ? { use: o.use } : {}), ...(o.alg ? { alg: o.alg } : {}), ...(o.retainDays !== undefined ? { retainDays: o.retainDays } : {}) }),
+  );
+keys
+  .command('revoke')
+  .description('a revoked key verifies nothing signed after the revocation time')
+  .argument('<kid>', 'key id')
+  .option('--at <time>', 'ISO 8601 revocation time (default: now)')
+  .option('--dir <dir>', 'keys directory')
+  .action(async (kid: string, o: { at?: string; dir?: string }) => runKeysRevoke({ dir: o.dir ?? keysDir(), kid, ...(o.at ? { at: o.at } : {}) }));
+
+program
+  .command('verify')
+  .description('verify a seal (SD-JWT), a receipt or a checkpoint offline against a JWKS file or URL')
+  .argument('<token>', 'the token, @file, or - for stdin')
+  .requiredOption('--jwks <file|url>', 'JWKS: keys/jwks.json or https://hub/.well-known/jwks.json')
+  .option('--show-values', 'print the disclosed values of a seal')
+  .action(async (token: string, o: { jwks: string; showValues?: boolean }) => {
+    process.exitCode = await runVerify({ token, jwks: o.jwks, showValues: o.showValues ?? false });
+  });
+
+program
+  .command('query')
+  .description('sign a query as a registered consumer, print the reply, and verify its receipt and seals')
+  .argument('[query]', 'the query, or @file')
+  .option('--example <name>', 'property-transfer | living-allowance (variables from the sandbox seed)')
+  .option('--as <consumer>', 'the consumer to sign as (its key from the keys directory)')
+  .option('--purpose <code>', '事由: the purpose code')
+  .option('--case <number>', '办件编号: the case number')
+  .option('--operator <name>', '经办人: the operator')
+  .option('--variables <json>', 'variables as a JSON object')
+  .option('--consent-for <ids...>', 'sign the one-window hall consent for these citizen identity numbers (demo keys)')
+  .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
+  .option('--seed <seed>', 'sandbox seed of the examples', integer('seed', 0, 2 ** 31 - 1), Number(process.env.DATARUN_SANDBOX_SEED ?? 1))
+  .option('--size <persons>', 'sandbox size of the examples', integer('size', 10, 2_000_000), Number(process.env.DATARUN_SANDBOX_SIZE ?? 200))
+  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed: number; size: number }) => {
+    process.exitCode = await runQuery({ ...o, keysDir: keysDir(), ...(query ? { query } : {}) });
+  });
+
+const audit = program.command('audit').description('the access log: verify the chain, export records');
+audit
+  .command('verify')
+  .description('check the hash chain and every checkpoint signature; names the first bad record')
+  .option('--dir <dir>', 'log directory (default: $DATARUN_AUDIT_DIR or .data/audit)')
+  .option('--from <seq>', 'first sequence number')
+  .option('--to <seq>', 'last sequence number')
+  .option('--jwks <file|url>', 'verify checkpoints against this JWKS instead of the local keys')
+  .action(async (o: { dir?: string; from?: string; to?: string; jwks?: string }) => {
+    const { auditVerifier } = await import('../gateway/audit');
+    const { loadJwks, loadKeyStore } = await import('../seal');
+    const verify = o.jwks ? auditVerifier({ jwks: await loadJwks(o.jwks) }) : auditVerifier({ keyStore: await loadKeyStore(keysDir()) });
+    const { exitCode } = await runAuditVerify({ dir: o.dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR, verify, ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+    process.exitCode = exitCode;
+  });
+audit
+  .command('export')
+  .description('write the records of a consumer, subject, case or time range, with a signed manifest')
+  .requiredOption('--out <file>', 'output file')
+  .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
+  .option('--dir <dir>', 'log directory')
+  .option('--consumer <id>')
+  .option('--subject <subject>', 'KIND:id, or a citizen identity number')
+  .option('--case <number>')
+  .option('--from <time>', 'ISO 8601')
+  .option('--to <time>', 'ISO 8601')
+  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; consumer?: string; subject?: string; case?: string; from?: string; to?: string }) => {
+    const { auditSigner, auditSubjectSecret } = await import('../gateway/audit');
+    const { loadKeyStore } = await import('../seal');
+    const keyStore = await loadKeyStore(keysDir());
+    const { dir, ...filter } = o;
+    const { exitCode } = await runAuditExport({
+      ...filter,
+      dir: dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR,
+      sign: auditSigner(keyStore),
+      subjectKeySecret: auditSubjectSecret(keysDir(), process.env.DATARUN_AUDIT_SUBJECT_SECRET),
+    });
+    process.exitCode = exitCode;
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

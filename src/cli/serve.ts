@@ -31,12 +31,21 @@ export async function runServe(options: { config?: string; port?: number; host?:
 
   const lines = [`datarun hub ready at ${hub.url}/graphql`];
   lines.push(`  departments: ${CONNECTOR_IDS.map((id) => `${id} (${config.connectors[id] ? 'configured' : 'embedded sandbox'})`).join(', ')}`);
-  if (sandboxes) {
+  if (sandboxes && gateway.security === 'signed') {
+    const port = new URL(hub.url).port;
+    const hubOption = port === '4000' ? '' : ` --hub ${hub.url}`;
+    lines.push(
+      '  every request is signed by a registered consumer; the demo consumers\' keys are in keys/private/. Try:',
+      `  ./bin/datarun query --example property-transfer${hubOption}     # as the real-estate centre, seals and receipt verified`,
+      `  ./bin/datarun query --example living-allowance${hubOption}      # as civil affairs, with the family's consent`,
+    );
+  } else if (sandboxes) {
     const variables = propertyTransferExample(sandboxes.data);
     const body = JSON.stringify({ query: PROPERTY_TRANSFER_QUERY.replace(/\s+/g, ' ').trim(), variables });
     lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
-    lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/tax -d '{"mode":"down"}'`);
   }
+  if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/tax -d '{"mode":"down"}'`);
+  if (gateway.audit) lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
   process.stdout.write(lines.join('\n') + '\n');
 
   let stopping = false;

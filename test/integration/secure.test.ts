@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from '../../src/cli/examples';
 import { createConsentSigner, createRequestSigner, verifySeal, type PrivateJwk } from '../../src/seal';
+import { runQuery } from '../../src/cli/query';
 import { canonicalLivingAllowance, expectedLivingAllowance, expectedPropertyTransfer } from '../support/expected';
 import { startTestHub, type TestHub } from '../support/hub';
 
@@ -226,5 +227,36 @@ describe('consent and masking for the living-allowance check', () => {
     const wrong = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: others });
     expect(wrong.status).toBe(403);
     expect(hub.calls()).toEqual(noCalls());
+  });
+});
+
+describe('datarun query', () => {
+  async function run(options: Partial<Parameters<typeof runQuery>[0]>) {
+    let out = '';
+    let err = '';
+    const code = await runQuery({ hub: hub.url, keysDir: hub.keysDir, seed: 1, size: 200, ...options }, (t) => (out += t), (t) => (err += t));
+    return { code, out, err };
+  }
+
+  it('runs both worked examples signed, and checks their receipts and seals', async () => {
+    const transfer = await run({ example: 'property-transfer' });
+    expect(transfer.code).toBe(0);
+    expect(transfer.err).toMatch(/^receipt: valid \(audit record #\d+\)\nseal: valid, real-estate RealEstateUnit /);
+    expect(JSON.parse(transfer.out).data.property.unitNumber).toBe(propertyTransferExample(hub.sandboxes.data).unitNumber);
+    const allowance = await run({ example: 'living-allowance' });
+    expect(allowance.code).toBe(0);
+    expect(JSON.parse(allowance.out).data.people).toHaveLength(livingAllowanceExample(hub.sandboxes.data).family.length);
+  });
+
+  it('exits 1 and prints the refusal when the policy denies the query', async () => {
+    const denied = await run({ query: '{ person(idNumber: "11010519491231002X") { socialInsurance { scheme } } }', as: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER' });
+    expect(denied.code).toBe(1);
+    expect(denied.err).toBe('HTTP 403\n');
+    expect(JSON.parse(denied.out).errors[0].extensions.code).toBe('POLICY_DENIED');
+  });
+
+  it('names a missing consumer or purpose', async () => {
+    await expect(run({ query: '{ __typename }' })).rejects.toThrow('--as <consumer> is required');
+    await expect(run({ query: '{ __typename }', as: 'nobody', purpose: 'X' })).rejects.toThrow('no private key for consumer "nobody"');
   });
 });

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { createDataRunClient } from '../client';
+import { generateSeed } from '../../departments/seed/generate';
+import { loadKeyStore, createConsentSigner, type PrivateJwk } from '../seal';
+import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from './examples';
+
+/** The worked examples `datarun query --example` runs, as the consumer and purpose they are made for. */
+const EXAMPLES = {
+  'property-transfer': { consumer: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000123', operator: '窗口-张敏' },
+  'living-allowance': { consumer: 'civil-affairs', purpose: 'LIVING_ALLOWANCE', caseNumber: 'MZ-2026-004567', operator: '低保专干-李华' },
+} as const;
+
+/** Options of `datarun query`. */
+export interface QueryCommandOptions {
+  hub: string;
+  keysDir: string;
+  as?: string;
+  purpose?: string;
+  case?: string;
+  operator?: string;
+  example?: keyof typeof EXAMPLES;
+  /** The query itself, or `@file`. */
+  query?: string;
+  /** Variables as JSON. */
+  variables?: string;
+  /** Subjects the one-window hall's consent is signed for (demo: with its key from keysDir). */
+  consentFor?: string[];
+  seed: number;
+  size: number;
+}
+
+/**
+ * `datarun query`: signs a query as a registered consumer (with its key from the keys
+ * directory), prints the reply, and checks its receipt and every seal against the hub's
+ * published keys. Returns the exit code: 0 when the reply came back and verified.
+ */
+export async function runQuery(options: QueryCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+  const example = options.example ? EXAMPLES[options.example] : undefined;
+  if (options.example && !example) throw new Error(`unknown example "${options.example}": expected ${Object.keys(EXAMPLES).join(' or ')}`);
+  let query: string;
+  let variables: Record<string, unknown>;
+  let consentFor = options.consentFor ?? [];
+  if (options.example === 'property-transfer' || options.example === 'living-allowance') {
+    const data = generateSeed({ seed: options.seed, size: options.size });
+    if (options.example === 'property-transfer') {
+      query = PROPERTY_TRANSFER_QUERY.replace('transfers { date price from { ...Party } to { ...Party } }', 'transfers { date price from { ...Party } to { ...Party } }\n    seal { issuer keyId token }');
+      variables = propertyTransferExample(data);
+    } else {
+      query = LIVING_ALLOWANCE_QUERY;
+      variables = livingAllowanceExample(data);
+      consentFor = [...consentFor, ...(variables.family as string[])];
+    }
+  } else {
+    if (!options.query) throw new Error('give a query (or @file), or --example property-transfer|living-allowance');
+    query = options.query.startsWith('@') ? readFileSync(options.query.slice(1), 'utf8') : options.query;
+    try {
+      variables = options.variables ? (JSON.parse(options.variables) as Record<string, unknown>) : {};
+    } catch {
+      throw new Error('--variables must be a JSON object');
+    }
+  }
+  const consumer = options.as ?? example?.consumer;
+  const purpose = options.purpose ?? example?.purpose;
+  if (!consumer) throw new Error('--as <consumer> is required (a consumer of the trust list, e.g. real-estate-centre)');
+  if (!purpose) throw new Error('--purpose <code> is required (事由, e.g. PROPERTY_TRANSFER)');
+
+  const keyStore = await loadKeyStore(options.keysDir);
+  const keyFile = keyStore.privateKeyPath(consumer);
+  if (!keyFile) throw new Error(`no private key for consumer "${consumer}" in ${options.keysDir}/private`);
+  const consents: string[] = [];
+  if (consentFor.length > 0) {
+    const hallKey = keyStore.privateKeyPath('one-window-hall');
+    if (!hallKey) throw new Error('no private key of the one-window hall to sign consents with');
+    const signer = createConsentSigner({ issuer: 'one-window-hall', privateJwk: JSON.parse(readFileSync(hallKey, 'utf8')) as PrivateJwk });
+    for (const subject of consentFor) consents.push(signer.sign({ subject, purpose, expiresAt: Date.now() + 10 * 60_000 }));
+  }
+  const client = createDataRunClient({ hubUrl: options.hub, consumerId: consumer, keyFile });
+  const reply = await client.query<Record<string, unknown>>(query, variables, {
+    purpose,
+    caseNumber: options.case ?? example?.caseNumber ?? 'DEMO-0001',
+    operator: options.operator ?? example?.operator ?? 'demo-operator',
+    ...(consents.length > 0 ? { consents } : {}),
+  });
+  out(`${JSON.stringify({ data: reply.data, errors: reply.errors, extensions: reply.extensions }, null, 2)}\n`);
+  if (reply.status !== 200) {
+    err(`HTTP ${reply.status}\n`);
+    return 1;
+  }
+  const receipt = await client.verifyReply(reply);
+  err(receipt.valid ? `receipt: valid (audit record #${receipt.receipt.auditSeq ?? '-'})\n` : `receipt: INVALID (${receipt.reason})\n`);
+  let sealsOk = true;
+  const seals: string[] = [];
+  JSON.stringify(reply.data, (key, value: unknown) => {
+    if (key === 'seal' && value && typeof value === 'object' && typeof (value as { token?: unknown }).token === 'string') seals.push((value as { token: string }).token);
+    return value;
+  });
+  for (const token of seals) {
+    const result = await client.verifySeal(token);
+    if (result.valid) err(`seal: valid, ${result.issuer} ${result.recordType} ${result.recordId}, discloses ${Object.keys(result.disclosed).join(', ') || 'nothing'}\n`);
+    else {
+      sealsOk = false;
+      err(`seal: INVALID (${result.reason})\n`);
+    }
+  }
+  return receipt.valid && sealsOk ? 0 : 1;
+}
