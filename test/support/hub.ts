@@ -41,9 +41,12 @@ export interface TestHub {
 }
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
-export async function startTestHub(options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean } = {}): Promise<TestHub> {
+export async function startTestHub(
+  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; prepareKeys?: (dir: string) => Promise<void> } = {},
+): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
+  await options.prepareKeys?.(keysDir);
   const auditDir = path.join(keysDir, 'audit');
   const sandboxes = await startSandboxes(data);
   const endpoints = sandboxes.endpoints as DepartmentEndpoints;

@@ -1,0 +1,157 @@
+/**
+ * Every reason a signed request is refused, over HTTP: 401 with the reason code, a generic
+ * message, and no department called.
+ */
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runVerify } from '../../src/cli/verify';
+import { createRequestSigner, initKeys, loadKeyStore, revokeKey, sha256Base64url, type PrivateJwk } from '../../src/seal';
+import { propertyTransferExample } from '../../src/cli/examples';
+import { startTestHub, type TestHub } from '../support/hub';
+
+const CONTEXT = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-AUTH-1', operator: 'op' };
+let hub: TestHub;
+let revokedJwk: PrivateJwk;
+
+beforeAll(async () => {
+  hub = await startTestHub({
+    security: 'signed',
+    // The tax bureau's first request key is revoked an hour ago; its private file stays behind.
+    prepareKeys: async (dir) => {
+      await initKeys(dir);
+      const store = await loadKeyStore(dir);
+      const kid = store.currentKeyId('tax-bureau', 'request')!;
+      revokedJwk = JSON.parse(readFileSync(store.privateKeyPath('tax-bureau')!, 'utf8')) as PrivateJwk;
+      await revokeKey(dir, kid, new Date(Date.now() - 3_600_000));
+    },
+  });
+});
+afterAll(async () => {
+  await hub?.close();
+});
+
+function jwkOf(consumer: string): PrivateJwk {
+  return JSON.parse(readFileSync(hub.gateway.keyStore.privateKeyPath(consumer)!, 'utf8')) as PrivateJwk;
+}
+
+function b64(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+async function post(body: string, authorization: string | undefined) {
+  hub.resetSandboxes();
+  const res = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body });
+  const json = (await res.json()) as { errors?: { message: string; extensions: Record<string, unknown> }[] };
+  return { status: res.status, error: json.errors?.[0], calls: hub.calls() };
+}
+
+const now = () => Date.now();
+const body = () => JSON.stringify({ query: 'query($u: ID!) { property(unitNumber: $u) { address } }', variables: { u: propertyTransferExample(hub.sandboxes.data).unitNumber } });
+
+/** A token with hand-made header and claims, signed ES256 by the given key. */
+function forged(header: Record<string, unknown>, claims: Record<string, unknown>, jwk: PrivateJwk): string {
+  const { kid: _k, alg: _a, ...members } = jwk as PrivateJwk & Record<string, unknown>;
+  const input = `${b64(header)}.${b64(claims)}`;
+  const signature = createSign('SHA256').update(input).sign({ key: { ...members, kty: 'EC' } as never, format: 'jwk', dsaEncoding: 'ieee-p1363' });
+  return `DatarunRequest ${input}.${signature.toString('base64url')}`;
+}
+
+function claimsFor(b: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const iat = Math.floor(now() / 1000);
+  return { iss: 'real-estate-centre', aud: 'datarun-hub', iat, exp: iat + 60, jti: `jti-${Math.random()}`, bh: sha256Base64url(Buffer.from(b)), purpose: 'PROPERTY_TRANSFER', case: 'C', operator: 'o', ...overrides };
+}
+
+describe('a signed request is refused over HTTP, before any department is asked', () => {
+  const cases: [string, string, () => string | undefined][] = [
+    ['MISSING', 'request token is missing', () => undefined],
+    ['MALFORMED', 'request token is malformed', () => 'DatarunRequest not.a-token'],
+    ['EXPIRED', 'request token has expired', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(body(), CONTEXT, now() - 10 * 60_000)],
+    ['NOT_YET_VALID', 'request token is not yet valid', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(body(), CONTEXT, now() + 10 * 60_000)],
+    ['WRONG_AUDIENCE', 'request token is not for this hub', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre'), audience: 'another-hub' }).authorization(body(), CONTEXT)],
+    ['UNKNOWN_CONSUMER', 'unknown consumer', () => createRequestSigner({ consumerId: 'ghost-bureau', privateJwk: jwkOf('real-estate-centre') }).authorization(body(), CONTEXT)],
+    ['UNKNOWN_KEY', 'unknown signing key', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre'), keyId: 'real-estate-centre.request.nosuchkey' }).authorization(body(), CONTEXT)],
+    ['REVOKED_KEY', 'signing key has been revoked', () => createRequestSigner({ consumerId: 'tax-bureau', privateJwk: revokedJwk }).authorization(body(), CONTEXT)],
+    ['BODY_MISMATCH', 'request body does not match the signed body hash', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization('{"query":"{ __typename }"}', CONTEXT)],
+    [
+      'BAD_SIGNATURE',
+      'signature verification failed',
+      () => {
+        const kid = hub.gateway.keyStore.currentKeyId('real-estate-centre', 'request');
+        const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        return forged({ alg: 'ES256', kid, typ: 'datarun-request+jwt' }, claimsFor(body()), { ...(privateKey.export({ format: 'jwk' }) as PrivateJwk) });
+      },
+    ],
+    [
+      'BAD_ALGORITHM',
+      'request token algorithm is not allowed',
+      () => {
+        const kid = hub.gateway.keyStore.currentKeyId('real-estate-centre', 'request');
+        return `DatarunRequest ${b64({ alg: 'none', kid, typ: 'datarun-request+jwt' })}.${b64(claimsFor(body()))}.`;
+      },
+    ],
+    [
+      'FORBIDDEN_HEADER',
+      'request token header parameter is not allowed',
+      () => {
+        const jwk = jwkOf('real-estate-centre');
+        const { d: _d, ...pub } = jwk as PrivateJwk & { d?: string };
+        return forged({ alg: 'ES256', kid: jwk.kid, typ: 'datarun-request+jwt', jwk: pub }, claimsFor(body()), jwk);
+      },
+    ],
+    ['LIFETIME_TOO_LONG', 'request token lifetime exceeds 300 seconds', () => forged({ alg: 'ES256', kid: jwkOf('real-estate-centre').kid, typ: 'datarun-request+jwt' }, claimsFor(body(), { exp: Math.floor(now() / 1000) + 3600 }), jwkOf('real-estate-centre'))],
+  ];
+
+  for (const [reason, message, authorization] of cases) {
+    it(`answers ${reason} with 401 and a generic message`, async () => {
+      const reply = await post(body(), authorization());
+      expect(reply.status).toBe(401);
+      expect(reply.error).toEqual({ message, extensions: { code: 'UNAUTHENTICATED', reason } });
+      expect(reply.calls).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 });
+    });
+  }
+
+  it('answers REPLAYED for a token used twice, the first time served', async () => {
+    const b = body();
+    const authorization = createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(b, CONTEXT);
+    expect((await post(b, authorization)).status).toBe(200);
+    const replay = await post(b, authorization);
+    expect(replay).toEqual({ status: 401, error: { message: 'request token has already been used', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+  });
+
+  it('names a missing claim', async () => {
+    const jwk = jwkOf('real-estate-centre');
+    const { operator: _o, ...claims } = claimsFor(body());
+    const reply = await post(body(), forged({ alg: 'ES256', kid: jwk.kid, typ: 'datarun-request+jwt' }, claims, jwk));
+    expect(reply.error).toEqual({ message: 'request token is missing the "operator" claim', extensions: { code: 'UNAUTHENTICATED', reason: 'MISSING_CLAIM', claim: 'operator' } });
+  });
+});
+
+describe('datarun verify, offline, on tokens saved from a real reply', () => {
+  it('verifies the seal and the receipt from files and the saved JWKS, and refuses a changed one', async () => {
+    const client = hub.clientFor('real-estate-centre');
+    const reply = await client.query<any>('query($u: ID!) { property(unitNumber: $u) { address area seal { token } } }', { u: propertyTransferExample(hub.sandboxes.data).unitNumber }, CONTEXT);
+    expect(reply.status).toBe(200);
+    const dir = mkdtempSync(path.join(tmpdir(), 'datarun-saved-'));
+    writeFileSync(path.join(dir, 'seal.txt'), reply.data.property.seal.token);
+    writeFileSync(path.join(dir, 'receipt.txt'), reply.receipt!);
+    writeFileSync(path.join(dir, 'saved-jwks.json'), JSON.stringify(await client.jwks()));
+    await hub.close(); // offline: the hub is gone
+    const lines: string[] = [];
+    const out = (line: string) => lines.push(line);
+    expect(await runVerify({ token: `@${path.join(dir, 'seal.txt')}`, jwks: path.join(dir, 'saved-jwks.json'), out })).toBe(0);
+    expect(lines[0]).toBe('VALID seal');
+    expect(await runVerify({ token: `@${path.join(dir, 'receipt.txt')}`, jwks: path.join(dir, 'saved-jwks.json'), out })).toBe(0);
+    expect(lines).toContain('VALID receipt');
+    const [jwt, ...disclosures] = reply.data.property.seal.token.split('~');
+    const [h, p, s] = jwt.split('.');
+    const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
+    const changed = [`${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'another' })).toString('base64url')}.${s}`, ...disclosures].join('~');
+    lines.length = 0;
+    expect(await runVerify({ token: changed, jwks: path.join(dir, 'saved-jwks.json'), out })).toBe(1);
+    expect(lines[0]).toMatch(/^INVALID: seal: signature verification failed/);
+    hub = undefined as unknown as TestHub;
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
