@@ -90,6 +90,7 @@ export const DEMO_OWNERS: readonly OwnerSpec[] = [
   { id: 'tax-bureau', kind: 'consumer', name: 'Tax bureau 税务局', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'civil-affairs', kind: 'consumer', name: 'Civil affairs bureau 民政局', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'auditor', kind: 'consumer', name: 'Audit office 审计', roles: ['auditor'], custody: true, sandbox: true },
+  { id: 'hub-admin', kind: 'consumer', name: 'Hub operator 枢纽运维', roles: ['admin'], custody: true, sandbox: true },
 ];
 
 const ownerId = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'expected a kebab-case id');

@@ -260,3 +260,24 @@ describe('datarun query', () => {
     await expect(run({ query: '{ __typename }', as: 'nobody', purpose: 'X' })).rejects.toThrow('no private key for consumer "nobody"');
   });
 });
+
+describe('introspection', () => {
+  const TYPE = 'query($n: String!) { __type(name: $n) { fields { name } } }';
+
+  it('shows a consumer only the fields it may request', async () => {
+    const reply = await hub.clientFor('civil-affairs').query<any>(TYPE, { n: 'Property' }, ALLOWANCE);
+    expect(reply.status).toBe(200);
+    const fields = reply.data.__type.fields.map((f: { name: string }) => f.name).sort();
+    expect(fields).toEqual(expect.arrayContaining(['address', 'area', 'unitNumber', 'usage']));
+    expect(fields).not.toContain('mortgages');
+    expect(fields).not.toContain('deedTaxPayments');
+    const hidden = await hub.clientFor('civil-affairs').query<any>(TYPE, { n: 'Mortgage' }, ALLOWANCE);
+    expect(hidden.data?.__type ?? null).toBeNull();
+  });
+
+  it('shows the whole schema to the admin role only', async () => {
+    const reply = await hub.clientFor('hub-admin').query<any>(TYPE, { n: 'Property' }, { purpose: 'PROPERTY_TRANSFER', caseNumber: 'OPS-1', operator: 'ops' });
+    expect(reply.status).toBe(200);
+    expect(reply.data.__type.fields.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(['mortgages', 'seizures', 'deedTaxPayments', 'seal']));
+  });
+});
