@@ -59,3 +59,14 @@ export const nodeAuditFs: AuditFs = {
     }
   },
 };
+
+/**
+ * The real file system without fdatasync: records reach the page cache only. For the
+ * benchmark's baseline of durable auditing ("the same run with the sink writing without
+ * fsync"); never for a hub whose replies must not outlive their records.
+ */
+export const noSyncAuditFs: AuditFs = Object.freeze({
+  ...nodeAuditFs,
+  datasync: async () => undefined,
+  syncDir: async () => undefined,
+});

@@ -18,6 +18,8 @@ export type {
 export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind } from './record';
 export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint } from './checkpoint';
 export type { AuditSink, AuditSinkState, SinkRecord, SinkHead, AuditLogEvent } from './sink';
+export { nodeAuditFs, noSyncAuditFs } from './fs';
+export type { AuditFs } from './fs';
 export { verifyAuditLog } from './verify';
 export type { VerifyAuditLogOptions, AuditVerifyReport, AuditVerifyProgress, AuditProblem, AuditProblemKind } from './verify';
 export { exportAuditRecords, CSV_COLUMNS } from './export';
