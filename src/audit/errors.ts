@@ -18,7 +18,6 @@ export const AuditErrorCode = {
   /** An export could not be written. */
   AUDIT_EXPORT_FAILED: 'AUDIT_EXPORT_FAILED',
   /** A value has no RFC 8785 canonical form. */
-  CANONICAL_JSON_UNSUPPORTED: 'CANONICAL_JSON_UNSUPPORTED',
 } as const;
 
 /** One of the audit log's operator-facing error codes. */
@@ -67,13 +66,6 @@ export class AuditOptionsError extends AuditError {
 export class AuditExportError extends AuditError {
   constructor(problem: string, cause?: unknown) {
     super(AuditErrorCode.AUDIT_EXPORT_FAILED, `The audit export failed: ${problem}.`, cause);
-  }
-}
-
-/** A value has no RFC 8785 canonical form. */
-export class CanonicalJsonError extends AuditError {
-  constructor(what: string) {
-    super(AuditErrorCode.CANONICAL_JSON_UNSUPPORTED, `Cannot canonicalize ${what}.`);
   }
 }
 
