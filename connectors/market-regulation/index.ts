@@ -123,7 +123,11 @@ export function createMarketRegulationConnector(options: MarketRegulationConnect
     id: MARKET_REGULATION_CONNECTOR_ID,
     title: 'Market regulation 市场监管',
     createLoaders(scope) {
-      const enterpriseByCode = createBatchLoader<string, EnterpriseRecord>((codes) => client.enterprisesByCode(codes, scope.signal));
+      const enterpriseByCode = createBatchLoader<string, EnterpriseRecord>(
+        (codes) => client.enterprisesByCode(codes, scope.signal),
+        // Changed enterprises are evicted from the cache by the hub's change-feed poller (readChanges).
+        scope.cache ? { cache: scope.cache.loader(MARKET_REGULATION_PRIMARY_LOADER) } : {},
+      );
       const enterprisesByLegalRep = new DataLoader<string, EnterpriseRecord[]>(
         async (idNumbers) => {
           const byRep = await client.enterprisesByLegalRep(idNumbers, scope.signal);

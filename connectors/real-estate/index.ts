@@ -192,7 +192,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
           found.set(record.unitNumber, record);
         }
         return found;
-      });
+      }, scope.cache ? { cache: scope.cache.loader(REAL_ESTATE_PRIMARY_LOADER) } : {});
       const propertiesByOwner = new DataLoader<string, PropertyRecord[]>(
         async (keys) => {
           const ids = validOnly(keys, ownerIdProblem);

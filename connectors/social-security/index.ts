@@ -74,11 +74,11 @@ export function createSocialSecurityConnector(options: SocialSecurityConnectorOp
       insuredById: createBatchLoader<string, InsuredRecord>(async (keys) => {
         const ids = validOnly(keys, citizenIdProblem);
         return ids.length === 0 ? new Map() : client.insuredByIds(ids, scope.signal);
-      }),
+      }, scope.cache ? { cache: scope.cache.loader(SOCIAL_SECURITY_PRIMARY_LOADER) } : {}),
       employerByCode: createBatchLoader<string, EmployerAccountRecord>(async (keys) => {
         const codes = validOnly(keys, creditCodeProblem);
         return codes.length === 0 ? new Map() : client.employersByCodes(codes, scope.signal);
-      }),
+      }, scope.cache ? { cache: scope.cache.loader('employerByCode') } : {}),
     }),
     resolvers: (loadersOf) => ({
       Person: {

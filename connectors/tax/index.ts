@@ -134,7 +134,7 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
     id: TAX_CONNECTOR_ID,
     title: 'Tax 税务',
     createLoaders: (scope) => ({
-      taxpayerById: createBatchLoader((ids) => fetchTaxpayers(client, ids, scope.signal)),
+      taxpayerById: createBatchLoader((ids) => fetchTaxpayers(client, ids, scope.signal), scope.cache ? { cache: scope.cache.loader(TAX_PRIMARY_LOADER) } : {}),
       deedTaxByUnit: new DataLoader<string, TaxPaymentRecord[]>((units) => fetchDeedTax(client, units, scope.signal), {
         maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
       }),

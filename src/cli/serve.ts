@@ -19,7 +19,13 @@ export async function runServe(options: { config?: string; port?: number; host?:
     logger.info({ departments: missing, seed: config.sandbox.seed, size: config.sandbox.size }, 'embedded sandbox departments started');
   }
   const endpoints = Object.fromEntries(CONNECTOR_IDS.map((id) => [id, config.connectors[id] ?? sandboxes!.endpoints[id]])) as DepartmentEndpoints;
-  const gateway = await createGateway(config, endpoints);
+  const gateway = await createGateway(config, endpoints, {
+    onEvent: (event) => {
+      if (event.type === 'redis-ready' || event.type === 'audit-reopened' || event.type === 'invalidated') logger.info({ event }, 'shared state');
+      else logger.warn({ event }, 'shared state');
+    },
+    onAuditEvent: (event) => logger.warn({ event }, 'access log'),
+  });
   if (gateway.security === 'open') logger.warn('security.mode is "open": requests are not authenticated nor checked against the sharing policy (sandbox demo only)');
   const hub = await startHubServer({
     gateway,
@@ -31,6 +37,11 @@ export async function runServe(options: { config?: string; port?: number; host?:
 
   const lines = [`datarun hub ready at ${hub.url}/graphql`];
   lines.push(`  departments: ${CONNECTOR_IDS.map((id) => `${id} (${config.connectors[id] ? 'configured' : 'embedded sandbox'})`).join(', ')}`);
+  lines.push(
+    gateway.state.mode === 'memory'
+      ? `  state: ${gateway.state.description}; record cache ${config.cache.enabled ? 'on' : 'off'}`
+      : `  state: shared in ${gateway.state.description} (instance "${config.audit.instanceId}"${gateway.state.health().ok ? '' : ', not reachable yet: signed requests are refused until it is'}); record cache ${config.cache.enabled ? 'on' : 'off'}`,
+  );
   if (sandboxes && gateway.security === 'signed') {
     const port = new URL(hub.url).port;
     const hubOption = port === '4000' ? '' : ` --hub ${hub.url}`;
@@ -45,7 +56,8 @@ export async function runServe(options: { config?: string; port?: number; host?:
     lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
   }
   if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/tax -d '{"mode":"down"}'`);
-  if (gateway.audit) lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
+  if (gateway.audit && gateway.state.mode === 'memory') lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
+  else if (gateway.audit) lines.push(`  access log: this instance's chain in a Redis stream, archived to ${config.audit.dir}/<instance> (./bin/datarun audit verify --dir ${config.audit.dir}/${config.audit.instanceId})`);
   process.stdout.write(lines.join('\n') + '\n');
 
   let stopping = false;

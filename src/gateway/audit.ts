@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  AuditUnavailableError,
   openAuditLog,
   openAuditLogReader,
   type AuditLog,
   type AuditLogEvent,
+  type AuditLogHealth,
+  type AuditSink,
   type AuditOutcome,
   type AuditRecordInput,
   type AuditSignatureVerifier,
@@ -89,6 +92,8 @@ export interface HubAuditOptions {
   checkpointEveryMs?: number;
   retentionDays?: number;
   onEvent?: (event: AuditLogEvent) => void;
+  /** Where records go instead of segment files in `dir` (an instance's audit stream in Redis). */
+  sink?: AuditSink;
 }
 
 /** Opens the hub's access log (repairing a torn tail left by a crash). */
@@ -108,10 +113,153 @@ export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLo
     ...(options.checkpointEveryMs ? { checkpointEveryMs: options.checkpointEveryMs } : {}),
     ...(options.retentionDays ? { retentionDays: options.retentionDays } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.sink ? { sink: options.sink } : {}),
   });
 }
 
 export { openAuditLogReader };
+
+/** What the self-reopening log reports (never record values). */
+export type ReopeningAuditLogEvent = { type: 'audit-reopened' } | { type: 'audit-open-failed'; code: string };
+
+/** Options of `openReopeningAuditLog`. */
+export interface ReopeningAuditLogOptions {
+  /** Opens the log afresh (its sink reads the chain's head from the store, so the chain continues). */
+  open(): Promise<AuditLog>;
+  instanceId: string;
+  /** Time between attempts while the store is unreachable, in milliseconds. @default 250 */
+  retryMs?: number;
+  onEvent?: (event: ReopeningAuditLogEvent) => void;
+}
+
+/** Defaults of the self-reopening log. */
+export const DEFAULT_REOPENING_AUDIT_LOG = Object.freeze({ retryMs: 250 });
+
+/**
+ * An access log over a store that can go away and come back (Redis): after a failed write the
+ * log refuses appends (AUDIT_UNAVAILABLE, so no data leaves without its record) and is reopened
+ * in the background until the store answers again; the reopened log reads the chain's head back
+ * from the store, so a batch whose acknowledgement was lost is continued from, never forked.
+ * Starts even when the store is down at first, refusing appends until it is up.
+ */
+export async function openReopeningAuditLog(options: ReopeningAuditLogOptions): Promise<AuditLog> {
+  const log = new ReopeningAuditLog(options);
+  await log.reopenNow();
+  return log;
+}
+
+class ReopeningAuditLog implements AuditLog {
+  readonly instanceId: string;
+  private log: AuditLog | undefined;
+  private reopening: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private lastHealth: AuditLogHealth = { writable: false, reason: 'IO_ERROR', seq: 0, checkpointSeq: 0 };
+  private lastFailure: string | undefined;
+
+  constructor(private readonly options: ReopeningAuditLogOptions) {
+    this.instanceId = options.instanceId;
+  }
+
+  get chainId(): string {
+    return this.log?.chainId ?? '';
+  }
+
+  private opened(): AuditLog {
+    if (!this.log) {
+      this.reopen();
+      throw new AuditUnavailableError('IO_ERROR');
+    }
+    return this.log;
+  }
+
+  /** Replaces a failed log by a fresh one (once at a time); retries on a timer until it works. */
+  reopenNow(): Promise<void> {
+    this.reopening ??= (async () => {
+      const old = this.log;
+      this.log = undefined;
+      if (old) {
+        this.lastHealth = old.health();
+        await old.close().catch(() => undefined);
+      }
+      try {
+        const opened = await this.options.open();
+        if (this.closed) {
+          await opened.close();
+          return;
+        }
+        this.log = opened;
+        if (this.lastFailure !== undefined) this.options.onEvent?.({ type: 'audit-reopened' });
+        this.lastFailure = undefined;
+      } catch (error) {
+        const code = String((error as { code?: unknown })?.code ?? (error as Error)?.name ?? 'error');
+        if (code !== this.lastFailure) this.options.onEvent?.({ type: 'audit-open-failed', code });
+        this.lastFailure = code;
+        if (!this.closed) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.reopen();
+          }, this.options.retryMs ?? DEFAULT_REOPENING_AUDIT_LOG.retryMs);
+          this.timer.unref();
+        }
+      }
+    })().finally(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
+
+  private reopen(): void {
+    if (this.closed || this.reopening || this.timer) return;
+    void this.reopenNow();
+  }
+
+  append(record: AuditRecordInput): Promise<{ seq: number; hash: string }> {
+    const log = this.log;
+    if (!log || !log.health().writable) {
+      this.reopen();
+      return Promise.reject(new AuditUnavailableError(log ? 'FAILED_EARLIER' : 'IO_ERROR'));
+    }
+    return log.append(record).catch((error: unknown) => {
+      // A malformed record leaves the log writable: only a failed store needs a new one.
+      if (!log.health().writable) this.reopen();
+      throw error;
+    });
+  }
+
+  checkpoint(): Promise<void> {
+    return this.log ? this.log.checkpoint() : Promise.resolve();
+  }
+
+  health(): AuditLogHealth {
+    return this.log?.health() ?? { ...this.lastHealth, writable: false, reason: this.lastHealth.reason ?? 'IO_ERROR' };
+  }
+
+  queryAccessLog(...args: Parameters<AuditLog['queryAccessLog']>): ReturnType<AuditLog['queryAccessLog']> {
+    return this.opened().queryAccessLog(...args);
+  }
+
+  citizenAccesses(...args: Parameters<AuditLog['citizenAccesses']>): ReturnType<AuditLog['citizenAccesses']> {
+    return this.opened().citizenAccesses(...args);
+  }
+
+  records(filter: Parameters<AuditLog['records']>[0]): ReturnType<AuditLog['records']> {
+    return this.opened().records(filter);
+  }
+
+  subjectOf(subject: SubjectRef): ReturnType<AuditLog['subjectOf']> {
+    return this.opened().subjectOf(subject);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.reopening;
+    await this.log?.close();
+    this.log = undefined;
+  }
+}
 
 const KIND: Record<string, SubjectKind> = { person: 'PERSON', enterprise: 'ENTERPRISE', property: 'PROPERTY' };
 

@@ -21,6 +21,59 @@ const connectorsSchema = z.strictObject({
   'market-regulation': z.strictObject({ baseUrl: httpUrl, timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
 });
 
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port');
+const rateLimit = z.strictObject({
+  /** Requests per second, on average. */
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  /** Requests that may arrive at once after a quiet period. */
+  burst: z.number().int().min(1).max(1_000_000),
+});
+
+/** Time to live of each connector's records in the record cache, in seconds (0: not cached). */
+export const DEFAULT_CACHE_TTL_SECONDS = Object.freeze({
+  // A seizure 查封 registered a minute ago must not be hidden for long: short.
+  'real-estate': 60,
+  'social-security': 300,
+  tax: 60,
+  // Its change feed evicts changed enterprises within a second, so it can stay longer.
+  'market-regulation': 600,
+});
+
+const redisSchema = z
+  .strictObject({
+    /** A standalone server: `redis://[:password@]host:port[/db]` or `rediss://…`. */
+    url: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'expected a redis:// or rediss:// URL').optional(),
+    /** Sentinels (`host:port`) watching the master named `name`. */
+    sentinels: z.array(hostPort).min(1).optional(),
+    /** The Sentinel master group name. */
+    name: z.string().min(1).optional(),
+    /** Seed nodes of a Redis Cluster (`host:port`). */
+    cluster: z.array(hostPort).min(1).optional(),
+    /** Password of a Sentinel-managed master or of the cluster nodes (a URL carries its own). */
+    password: z.string().min(1).optional(),
+    /** Prefix of every key and channel. */
+    keyPrefix: z.string().regex(/^[A-Za-z0-9:._-]{0,64}$/, 'expected up to 64 letters, digits, ":", ".", "_" or "-"').default('datarun:'),
+    /** How long one command may take before it fails (requests fail fast instead of hanging). */
+    commandTimeoutMs: z.number().int().min(10).max(60_000).default(500),
+    /** How long connecting may take. */
+    connectTimeoutMs: z.number().int().min(10).max(60_000).default(2000),
+    audit: z
+      .strictObject({
+        /** Replicas that must acknowledge each audit batch (WAIT) before the reply leaves. */
+        waitReplicas: z.number().int().min(0).max(16).default(0),
+        /** How long to wait for them. */
+        waitTimeoutMs: z.number().int().min(1).max(60_000).default(1000),
+        /** Take part in electing the one instance that archives the audit streams into audit.dir. */
+        archive: z.boolean().default(true),
+      })
+      .prefault({}),
+  })
+  .superRefine((redis, ctx) => {
+    const given = (['url', 'sentinels', 'cluster'] as const).filter((k) => redis[k] !== undefined);
+    if (given.length !== 1) ctx.addIssue({ code: 'custom', message: `expected exactly one of url, sentinels or cluster${given.length > 1 ? `, but got: ${given.join(', ')}` : ''}` });
+    if (redis.sentinels && !redis.name) ctx.addIssue({ code: 'custom', path: ['name'], message: 'expected the master group name when sentinels are given' });
+  });
+
 const configSchema = z.strictObject({
   http: z
     .strictObject({
@@ -83,6 +136,43 @@ const configSchema = z.strictObject({
       file: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** Shared state of several instances; absent: one instance on the in-memory defaults. */
+  redis: redisSchema.optional(),
+  cache: z
+    .strictObject({
+      /** Cache department records below the loaders (policy is checked above them). */
+      enabled: z.boolean().default(true),
+      /** Time to live per connector, in seconds (0: that connector is not cached). */
+      ttlSeconds: z
+        .strictObject({
+          'real-estate': z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS['real-estate']),
+          'social-security': z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS['social-security']),
+          tax: z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS.tax),
+          'market-regulation': z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS['market-regulation']),
+        })
+        .prefault({}),
+      /** Records larger than this (serialized) are served but not cached. */
+      maxRecordBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(256 * 1024),
+      /** Entries of the in-process cache (the whole cache on one instance; the tier in front of Redis on several). */
+      maxEntries: z.number().int().min(1).max(10_000_000).default(50_000),
+      /** Bytes of the in-process cache. */
+      maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+      /** With Redis: longest life of a record in the in-process tier (its staleness bound if an invalidation message is lost). */
+      localTtlMs: z.number().int().min(0).max(60_000).default(1000),
+      /** How long a seal stays cached with its record's content, in seconds. */
+      sealTtlSeconds: z.number().int().min(0).max(30 * 86_400).default(3600),
+      /** How often the market-regulation change feed is polled to evict changed enterprises, in milliseconds. */
+      invalidationPollMs: z.number().int().min(50).max(60_000).default(300),
+    })
+    .prefault({}),
+  rateLimits: z
+    .strictObject({
+      /** The limit of every consumer not listed; none when unset. */
+      default: rateLimit.optional(),
+      /** Limits by consumer id. */
+      consumers: z.record(z.string().min(1), rateLimit).default({}),
+    })
+    .prefault({}),
   /** Log level of the hub's own log (never personal data). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
 });
@@ -141,6 +231,25 @@ function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
 }
 
 /**
+ * Redis from the environment over the file's: `DATARUN_REDIS_URL` (standalone),
+ * `DATARUN_REDIS_SENTINELS` with `DATARUN_REDIS_NAME`, or `DATARUN_REDIS_CLUSTER` (comma-separated
+ * `host:port`); one of them replaces the file's topology. `DATARUN_REDIS_PASSWORD` adds a password.
+ */
+function redisFromEnv(env: NodeJS.ProcessEnv, file: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const list = (raw: string) => raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const topologies = ['DATARUN_REDIS_URL', 'DATARUN_REDIS_SENTINELS', 'DATARUN_REDIS_CLUSTER'].filter((name) => env[name]);
+  if (topologies.length > 1) throw new ConfigError(`Invalid environment: set only one of ${topologies.join(', ')}`);
+  const { url: _u, sentinels: _s, cluster: _c, ...rest } = file ?? {};
+  let redis: Record<string, unknown> | undefined = file ? { ...file } : undefined;
+  if (env.DATARUN_REDIS_URL) redis = { ...rest, url: env.DATARUN_REDIS_URL };
+  else if (env.DATARUN_REDIS_CLUSTER) redis = { ...rest, cluster: list(env.DATARUN_REDIS_CLUSTER) };
+  else if (env.DATARUN_REDIS_SENTINELS) redis = { ...rest, sentinels: list(env.DATARUN_REDIS_SENTINELS) };
+  if (env.DATARUN_REDIS_NAME) redis = { ...redis, name: env.DATARUN_REDIS_NAME };
+  if (env.DATARUN_REDIS_PASSWORD) redis = { ...redis, password: env.DATARUN_REDIS_PASSWORD };
+  return redis;
+}
+
+/**
  * Reads the configuration once: the JSON file named by `DATARUN_CONFIG` (or `file`), then the
  * `DATARUN_*` environment variables over it, then validation.
  */
@@ -172,6 +281,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const seed = envNumber(env, 'DATARUN_SANDBOX_SEED');
   if (seed !== undefined) sandbox.seed = seed;
   const timeout = envNumber(env, 'DATARUN_CONNECTOR_TIMEOUT_MS');
+  const redis = redisFromEnv(env, input.redis as Record<string, unknown> | undefined);
   const merged = {
     ...input,
     ...options.overrides,
@@ -190,6 +300,8 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       ...options.overrides?.audit,
     },
     policy: { ...input.policy, ...(env.DATARUN_POLICY_FILE ? { file: env.DATARUN_POLICY_FILE } : {}), ...options.overrides?.policy },
+    ...(redis || options.overrides?.redis ? { redis: { ...redis, ...options.overrides?.redis } } : {}),
+    cache: { ...input.cache, ...(env.DATARUN_CACHE_ENABLED ? { enabled: env.DATARUN_CACHE_ENABLED !== 'false' && env.DATARUN_CACHE_ENABLED !== '0' } : {}), ...options.overrides?.cache },
   };
   return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');
 }

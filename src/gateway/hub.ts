@@ -3,7 +3,6 @@ import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile,
 import {
   createConsentVerifier,
   createKeyStore,
-  createMemoryReplayGuard,
   createReceiptSigner,
   createRequestVerifier,
   type KeyStore,
@@ -11,16 +10,38 @@ import {
   type ReplayGuard,
   type RequestVerifier,
 } from '../seal';
-import { createMarketRegulationConnector } from '../../connectors/market-regulation';
+import {
+  cacheVersionOf,
+  createLoaderCaches,
+  createSharedState,
+  startInvalidationPoller,
+  type AuditArchiver,
+  type AuditArchiverEvent,
+  type InvalidationEvent,
+  type InvalidationPoller,
+  type LoaderCaches,
+  type RateLimiter,
+  type RedisConnectionEvent,
+  type SharedState,
+  type SharedStateHealth,
+  type SharedStateMode,
+} from '../cache';
+import {
+  createMarketRegulationConnector,
+  LATEST_CHANGES,
+  MARKET_REGULATION_CONNECTOR_ID,
+  MARKET_REGULATION_PRIMARY_LOADER,
+  type MarketRegulationConnector,
+} from '../../connectors/market-regulation';
 import { createRealEstateConnector } from '../../connectors/real-estate';
 import { createSocialSecurityConnector } from '../../connectors/social-security';
 import { createTaxConnector } from '../../connectors/tax';
-import type { Connector } from '../sdk';
-import type { ConnectorsConfig, HubConfig } from './config';
+import type { Connector, ConnectorCache } from '../sdk';
+import { DEFAULT_CACHE_TTL_SECONDS, type ConnectorsConfig, type HubConfig } from './config';
 import type { AuditLog, AuditLogEvent } from '../audit';
-import { auditSubjectSecret, createAuditResolvers, openHubAuditLog } from './audit';
+import { auditSigner, auditSubjectSecret, createAuditResolvers, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
 import type { RequestContext } from './request-context';
-import { buildHubSchema } from './schema';
+import { buildHubSchema, loadTypeDefs } from './schema';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 
 /** The four department connectors, by id. */
@@ -44,6 +65,15 @@ export function createConnectors(endpoints: DepartmentEndpoints, defaultTimeoutM
   ] as Connector[];
 }
 
+/** The state instances share, as the HTTP layer sees it. */
+export interface GatewayState {
+  /** `memory` (one instance) or how Redis is reached. */
+  readonly mode: SharedStateMode;
+  /** Where, without credentials, for the startup message. */
+  readonly description: string;
+  health(): SharedStateHealth;
+}
+
 /** The gateway: connectors started, one executable schema over them, and the trust and policy machinery. */
 export interface Gateway {
   readonly schema: GraphQLSchema;
@@ -57,71 +87,172 @@ export interface Gateway {
   readonly receipts: ReceiptSigner;
   /** The durable access log; undefined only when audit is switched off (benchmarks). */
   readonly audit: AuditLog | undefined;
+  /** The shared state's mode and health. */
+  readonly state: GatewayState;
+  /** Per-consumer rate limits (consumers without a configured limit always pass). */
+  readonly rateLimiter: RateLimiter;
+  /** The record cache below the loaders; undefined when caching is off. */
+  readonly recordCache: LoaderCaches | undefined;
+  /** A connector's record cache for one request (what `createHubContext` takes as `cacheOf`). */
+  cacheOf(connectorId: string, signal: AbortSignal): ConnectorCache | undefined;
   stop(): Promise<void>;
 }
 
-/** What the gateway needs from the configuration. */
+/** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
-  Partial<Pick<HubConfig, 'security' | 'policy'>> & {
+  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits'>> & {
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
+    cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
   };
 
+/** Something the gateway's shared state reports for the hub's log (never personal data, keys or passwords). */
+export type GatewayEvent = RedisConnectionEvent | InvalidationEvent | AuditArchiverEvent | ReopeningAuditLogEvent;
+
+/** Options of `createGateway`. */
+export interface GatewayOptions {
+  /** Overrides the shared state's replay guard (tests). */
+  replayGuard?: ReplayGuard;
+  onAuditEvent?: (event: AuditLogEvent) => void;
+  onEvent?: (event: GatewayEvent) => void;
+  /** How long start-up waits for Redis before serving anyway (refusing signed requests until it answers). @default 5000 */
+  redisStartTimeoutMs?: number;
+}
+
 /**
- * Builds the gateway: keys (missing ones generated), connectors, the schema with the seal and
- * catalogue resolvers, the policy engine over it (which refuses an unclassified field), then
- * starts the connectors; stops the ones already started if one fails.
+ * Builds the gateway: keys (missing ones generated), connectors, the shared state (in memory, or
+ * Redis when configured), the schema with the seal and catalogue resolvers, the policy engine over
+ * it (which refuses an unclassified field), the access log, then starts the connectors and the
+ * shared-state tasks (invalidation, archiving); stops what was started if one fails.
  */
-export async function createGateway(
-  config: GatewayConfig,
-  endpoints: DepartmentEndpoints,
-  options: { replayGuard?: ReplayGuard; onAuditEvent?: (event: AuditLogEvent) => void } = {},
-): Promise<Gateway> {
+export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: GatewayOptions = {}): Promise<Gateway> {
   const keyStore = await createKeyStore(config.keys.dir);
   const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
-  const seals = createSealService(keyStore);
+  const emit = options.onEvent ?? (() => undefined);
+  const rateLimits = config.rateLimits;
+  const state: SharedState = createSharedState({
+    ...(config.redis ? { redis: config.redis } : {}),
+    ...(config.cache ? { cache: { maxEntries: config.cache.maxEntries, maxBytes: config.cache.maxBytes, localTtlMs: config.cache.localTtlMs } } : {}),
+    rateLimits: (consumer) => rateLimits?.consumers[consumer] ?? rateLimits?.default,
+    onEvent: emit,
+  });
+  let typeDefs: string[];
+  let schema: GraphQLSchema;
   let policy: PolicyEngine | undefined;
+  let verifier: RequestVerifier;
+  let receipts: ReceiptSigner;
+  let seals: SealService;
+  let recordCache: LoaderCaches | undefined;
+  let version: string;
   let audit: AuditLog | undefined;
-  const schema = buildHubSchema(connectors, undefined, [
-    createSealResolvers(connectors, seals),
-    createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
-    createAuditResolvers(() => audit),
-  ]);
-  assertSealsCovered(schema, connectors);
-  policy = createPolicyEngine({
-    schema,
-    policy: config.policy?.file ? readPolicyFile(config.policy.file) : DEMO_POLICY,
-    verifyConsent: createConsentVerifier({ keyStore }),
-  });
-  const verifier = createRequestVerifier({
-    keyStore,
-    replayGuard: options.replayGuard ?? createMemoryReplayGuard(),
-    ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}),
-  });
-  const receipts = createReceiptSigner({ keyStore });
-  if (config.audit.enabled) {
-    audit = await openHubAuditLog({
-      dir: config.audit.dir,
-      instanceId: config.audit.instanceId,
-      keyStore,
-      policy,
-      confidentialPurposes: policyConfidentialPurposes(policy),
-      subjectKeySecret: auditSubjectSecret(config.keys.dir, process.env.DATARUN_AUDIT_SUBJECT_SECRET),
-      ...(config.audit.checkpointEveryRecords ? { checkpointEveryRecords: config.audit.checkpointEveryRecords } : {}),
-      ...(config.audit.checkpointEveryMs ? { checkpointEveryMs: config.audit.checkpointEveryMs } : {}),
-      ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
-      ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
+  let archiver: AuditArchiver | undefined;
+  let poller: InvalidationPoller | undefined;
+  const ttlSeconds: Record<string, number> = { ...DEFAULT_CACHE_TTL_SECONDS, ...config.cache?.ttlSeconds };
+  try {
+    typeDefs = loadTypeDefs();
+    version = cacheVersionOf(typeDefs);
+    recordCache = config.cache?.enabled
+      ? createLoaderCaches({
+          cache: state.records,
+          version,
+          ttlSeconds,
+          ...(config.cache.maxRecordBytes ? { maxRecordBytes: config.cache.maxRecordBytes } : {}),
+        })
+      : undefined;
+    // One instance keeps its seals in the seal service's own memory; several share them through Redis.
+    seals = createSealService(keyStore, {
+      ...(recordCache && state.mode !== 'memory' ? { shared: { cache: state.records, version, ttlSeconds: config.cache?.sealTtlSeconds ?? 3600 } } : {}),
     });
+    schema = buildHubSchema(connectors, typeDefs, [
+      createSealResolvers(connectors, seals),
+      createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
+      createAuditResolvers(() => audit),
+    ]);
+    assertSealsCovered(schema, connectors);
+    policy = createPolicyEngine({
+      schema,
+      policy: config.policy?.file ? readPolicyFile(config.policy.file) : DEMO_POLICY,
+      verifyConsent: createConsentVerifier({ keyStore }),
+    });
+    verifier = createRequestVerifier({
+      keyStore,
+      replayGuard: options.replayGuard ?? state.replayGuard,
+      ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}),
+    });
+    receipts = createReceiptSigner({ keyStore });
+  } catch (error) {
+    // A bad policy file or schema must not leave a Redis connection holding the process open.
+    await state.close();
+    throw error;
   }
   const started: Connector[] = [];
   try {
+    if (state.mode !== 'memory') await state.waitUntilReady(options.redisStartTimeoutMs ?? 5000);
+    if (config.audit.enabled) {
+      const hubAudit: HubAuditOptions = {
+        dir: config.audit.dir,
+        instanceId: config.audit.instanceId,
+        keyStore,
+        policy,
+        confidentialPurposes: policyConfidentialPurposes(policy),
+        subjectKeySecret: auditSubjectSecret(config.keys.dir, process.env.DATARUN_AUDIT_SUBJECT_SECRET),
+        ...(config.audit.checkpointEveryRecords ? { checkpointEveryRecords: config.audit.checkpointEveryRecords } : {}),
+        ...(config.audit.checkpointEveryMs ? { checkpointEveryMs: config.audit.checkpointEveryMs } : {}),
+        ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
+        ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
+      };
+      const streamOptions = { instanceId: config.audit.instanceId, archiveDir: config.audit.dir, ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}) };
+      if (state.mode !== 'memory') {
+        // Several instances: each appends its own chain to its Redis stream; one of them archives all chains into audit.dir.
+        audit = await openReopeningAuditLog({
+          instanceId: config.audit.instanceId,
+          open: () => openHubAuditLog({ ...hubAudit, sink: state.auditSink(streamOptions)! }),
+          onEvent: emit,
+        });
+        archiver = state.startArchiver({
+          dir: config.audit.dir,
+          consumer: config.audit.instanceId,
+          sign: auditSigner(keyStore),
+          ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
+          onEvent: emit,
+        });
+      } else {
+        audit = await openHubAuditLog(hubAudit);
+      }
+    }
     for (const c of connectors) {
       await c.start();
       started.push(c);
     }
+    const marketRegulation = connectors.find((c) => c.id === MARKET_REGULATION_CONNECTOR_ID) as MarketRegulationConnector | undefined;
+    // Only a cache that holds enterprises needs to hear which ones changed.
+    if (recordCache && marketRegulation && (ttlSeconds[MARKET_REGULATION_CONNECTOR_ID] ?? 0) > 0) {
+      poller = startInvalidationPoller({
+        feed: {
+          name: MARKET_REGULATION_CONNECTOR_ID,
+          startCursor: LATEST_CHANGES,
+          async read(cursor, signal) {
+            const page = await marketRegulation.readChanges(cursor, signal);
+            return {
+              changed: page.events.map((e) => ({ connector: MARKET_REGULATION_CONNECTOR_ID, loader: MARKET_REGULATION_PRIMARY_LOADER, key: e.creditCode })),
+              nextCursor: page.nextCursor,
+              hasMore: page.hasMore,
+            };
+          },
+        },
+        lease: state.lease(`feed:${MARKET_REGULATION_CONNECTOR_ID}`, 2000),
+        cursor: state.value(`feed:${MARKET_REGULATION_CONNECTOR_ID}:cursor:${version}`),
+        evict: (refs) => recordCache.evict(refs),
+        ...(config.cache?.invalidationPollMs ? { intervalMs: config.cache.invalidationPollMs } : {}),
+        onEvent: emit,
+      });
+    }
   } catch (error) {
+    await poller?.stop();
+    await archiver?.stop();
     await Promise.allSettled(started.map((c) => c.stop()));
     await audit?.close();
+    await state.close();
     throw error;
   }
   return {
@@ -134,9 +265,16 @@ export async function createGateway(
     verifier,
     receipts,
     audit,
+    state: { mode: state.mode, description: state.description, health: () => state.health() },
+    rateLimiter: state.rateLimiter,
+    recordCache,
+    cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
     async stop() {
+      await poller?.stop();
+      await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();
+      await state.close();
     },
   };
 }

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo, GraphQLSchema } from 'graphql';
+import type { RecordCache } from '../cache';
 import { isObjectType } from 'graphql';
 import {
   canonicalize,
@@ -39,24 +41,63 @@ export const DEFAULT_SEALING = {
   cacheEntries: 20_000,
 } as const;
 
+/** Where seals are shared between instances: the record cache's store, keyed by record content. */
+export interface SharedSealStore {
+  readonly cache: RecordCache;
+  /** The cache's key version (a new schema or record format never reads old seals). */
+  readonly version: string;
+  /** How long a seal stays there, in seconds. */
+  readonly ttlSeconds: number;
+}
+
 /** Seals records through a bounded cache: a record is signed again only when its content changed. */
 export interface SealService {
-  seal(department: string, spec: SealSpec, record: unknown): SealedRecord;
+  /** The record's seal: from this instance's cache, else from the shared store (made by any instance), else signed now. */
+  seal(department: string, spec: SealSpec, record: unknown): Promise<SealedRecord>;
   readonly keyStore: KeyStore;
-  /** Seals made and served from the cache, for metrics and tests. */
-  readonly stats: { sealed: number; cached: number };
+  /** Seals signed here, served from this instance's cache, and taken from the shared store, for metrics and tests. */
+  readonly stats: { sealed: number; cached: number; shared: number };
+}
+
+/** Options of the seal service. */
+export interface SealServiceOptions {
+  /** Records whose seal is kept in memory. @default DEFAULT_SEALING.cacheEntries */
+  cacheEntries?: number;
+  /** Shares seals with the other instances, so a record is signed once for all of them. @default not shared */
+  shared?: SharedSealStore;
 }
 
 /** Creates the seal service over the hub's key store. */
-export function createSealService(keyStore: KeyStore, options: { cacheEntries?: number } = {}): SealService {
+export function createSealService(keyStore: KeyStore, options: SealServiceOptions = {}): SealService {
   const sealer = createSealer({ keyStore });
   const max = options.cacheEntries ?? DEFAULT_SEALING.cacheEntries;
   const cache = new Map<string, { content: string; sealed: SealedRecord }>();
-  const stats = { sealed: 0, cached: 0 };
+  const stats = { sealed: 0, cached: 0, shared: 0 };
+  const { shared } = options;
+
+  function remember(key: string, content: string, sealed: SealedRecord): void {
+    cache.delete(key);
+    cache.set(key, { content, sealed });
+    if (cache.size > max) cache.delete(cache.keys().next().value!);
+  }
+
+  /** A seal read from the shared store, if it is one for this record made with the department's current key. */
+  function usable(text: string | undefined, department: string, recordType: string, recordId: string): SealedRecord | undefined {
+    if (text === undefined) return undefined;
+    try {
+      const sealed = JSON.parse(text) as SealedRecord;
+      const current = keyStore.currentKeyId(department, 'seal');
+      const ok = sealed.department === department && sealed.recordType === recordType && sealed.recordId === recordId && sealed.keyId === current && typeof sealed.jwt === 'string';
+      return ok ? sealed : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
     keyStore,
     stats,
-    seal(department, spec, record) {
+    async seal(department, spec, record) {
       const recordId = spec.id(record);
       const fields = sealFieldsOf(spec.fields(record));
       const content = canonicalize(fields);
@@ -69,11 +110,28 @@ export function createSealService(keyStore: KeyStore, options: { cacheEntries?: 
         stats.cached++;
         return hit.sealed;
       }
-      const sealed = sealer.sealRecord({ department, recordType: spec.recordType, recordId, fields });
+      // Keyed by the content itself: a changed record never finds the seal of its old content.
+      const sharedKey = shared
+        ? `${shared.version}:seal:${department}:${spec.recordType}:${createHash('sha256').update(`${recordId}\u0000${content}`, 'utf8').digest('base64url')}`
+        : undefined;
+      if (shared && sharedKey) {
+        const [text] = await shared.cache.getMany([sharedKey]);
+        const found = usable(text, department, spec.recordType, recordId);
+        if (found) {
+          stats.shared++;
+          remember(key, content, found);
+          return found;
+        }
+      }
+      let sealed = sealer.sealRecord({ department, recordType: spec.recordType, recordId, fields });
       stats.sealed++;
-      cache.delete(key);
-      cache.set(key, { content, sealed });
-      if (cache.size > max) cache.delete(cache.keys().next().value!);
+      if (shared && sharedKey && shared.ttlSeconds > 0) {
+        // The first instance to store a seal wins, so every instance serves the same one.
+        const ours = JSON.stringify(sealed);
+        const held = await shared.cache.setIfAbsent({ key: sharedKey, value: ours, ttlMs: shared.ttlSeconds * 1000 });
+        if (held !== ours) sealed = usable(held, department, spec.recordType, recordId) ?? sealed;
+      }
+      remember(key, content, sealed);
       return sealed;
     },
   };
@@ -152,7 +210,7 @@ export function createSealResolvers(connectors: readonly Connector[], service: S
         seal: async (parent: unknown, _args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
           const record = await spec.load(parent, ctx.loadersOf(connector));
           if (record === null || record === undefined) return null;
-          const sealed = service.seal(connector.id, spec, record);
+          const sealed = await service.seal(connector.id, spec, record);
           ctx.seals?.pending.push({ path: pathOf(info), sealed });
           return {
             issuer: sealed.department,

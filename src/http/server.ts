@@ -6,7 +6,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, graphql as executeGraphQL, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import type { Gateway } from '../gateway';
+import { ReplayGuardUnavailableError, type Gateway } from '../gateway';
 import type { Caller, RequestContext } from '../gateway/request-context';
 import { accessRecord, type AccessFacts } from '../gateway/audit';
 import { presentSeals } from '../gateway/seals';
@@ -228,10 +228,27 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       try {
         caller = await authenticate(req, raw);
       } catch (error) {
+        if (error instanceof ReplayGuardUnavailableError) {
+          // Fail closed: a request whose id cannot be checked for replay is not executed.
+          await recordRefusal(requestId, null, null, null, 'FAILED', [HubErrorCode.UNAUTHENTICATED]);
+          sendErrors(res, 503, requestId, [{ message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: HubErrorCode.UNAUTHENTICATED, reason: 'REPLAY_GUARD_UNAVAILABLE' } }], { 'retry-after': '1' });
+          return;
+        }
         if (!(error instanceof UnauthenticatedError)) throw error;
         const extensions = { code: HubErrorCode.UNAUTHENTICATED, reason: error.reason, ...(error.claim ? { claim: error.claim } : {}) };
         await recordRefusal(requestId, null, null, null, 'DENIED', [HubErrorCode.UNAUTHENTICATED]);
         sendErrors(res, 401, requestId, [{ message: error.message, extensions }], { 'www-authenticate': 'DatarunRequest error="invalid_token"' });
+        return;
+      }
+    }
+
+    // Per-consumer rate limit, shared by every instance: after authentication, so nobody can spend another consumer's budget.
+    if (caller) {
+      const decision = await gateway.rateLimiter.take(caller.consumer);
+      if (!decision.allowed) {
+        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        await recordRefusal(requestId, caller, null, null, 'DENIED', [HubErrorCode.RATE_LIMITED]);
+        sendErrors(res, 429, requestId, [{ message: `Too many requests from this consumer: retry after ${seconds} s.`, extensions: { code: HubErrorCode.RATE_LIMITED, retryAfterMs: decision.retryAfterMs } }], { 'retry-after': String(seconds) });
         return;
       }
     }
@@ -280,8 +297,10 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     // 3. Execute, through per-request loaders; 4. mask, seal, sign the receipt (in willSendResponse).
     const controller = new AbortController();
     inFlight.add(controller);
-    req.socket.once('close', () => controller.abort());
-    const context: RequestContext = Object.assign(createHubContext({ requestId, signal: controller.signal }), { caller, decision, seals: { pending: [] } });
+    // Removed when the request ends: a keep-alive socket serves many requests and must not collect a listener per request.
+    const abortOnClose = (): void => controller.abort();
+    req.socket.once('close', abortOnClose);
+    const context: RequestContext = Object.assign(createHubContext({ requestId, signal: controller.signal, cacheOf: gateway.cacheOf }), { caller, decision, seals: { pending: [] } });
     try {
       if (decision?.introspection) {
         // Introspection runs against the caller's own view of the schema.
@@ -306,6 +325,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         res.end();
       }
     } finally {
+      req.socket.off('close', abortOnClose);
       inFlight.delete(controller);
     }
   }
@@ -313,8 +333,14 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   async function readiness(res: http.ServerResponse): Promise<void> {
     const reports = await Promise.all(connectors.map((c) => c.health()));
     const audit = gateway.audit ? gateway.audit.health() : undefined;
-    const ready = !closing && reports.every((r) => r.ok) && (audit === undefined || audit.writable);
-    sendJson(res, ready ? 200 : 503, { ready, connectors: reports, ...(audit ? { audit: { writable: audit.writable, seq: audit.seq, ...(audit.reason ? { reason: audit.reason } : {}) } } : {}) });
+    const state = gateway.state.health();
+    const ready = !closing && reports.every((r) => r.ok) && (audit === undefined || audit.writable) && state.ok;
+    sendJson(res, ready ? 200 : 503, {
+      ready,
+      connectors: reports,
+      ...(audit ? { audit: { writable: audit.writable, seq: audit.seq, ...(audit.reason ? { reason: audit.reason } : {}) } } : {}),
+      state,
+    });
   }
 
   const server = http.createServer((req, res) => {

@@ -193,6 +193,8 @@ function parseGrant(
     for (const coordinate of fields) {
       const field = classification.byCoordinate.get(coordinate)!;
       if (OPEN_DEPARTMENTS.has(field.department) || field.class === 'NOT_SHARED') continue;
+      // The access log's root fields are role-bound: granted only by their coordinate, never with all of Query.
+      if (field.department === AUDIT_DEPARTMENT && field.typeName === 'Query') continue;
       if (field.class === 'CONDITIONAL' && !unlocks(field.purposes)) continue;
       coordinates.add(coordinate);
       added++;

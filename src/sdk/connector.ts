@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from './context';
+import type { LoaderCache, RequestScope } from './context';
 import type { Resolvers } from './generated/graphql';
 
 /** A connector's answer to "can you reach your department system?". */
@@ -101,19 +101,34 @@ export function defineConnector<L>(definition: ConnectorDefinition<L>): Connecto
 /** Most identifiers one batch call may carry; larger batches are split by DataLoader. */
 export const DEFAULT_MAX_BATCH_SIZE = 100;
 
+/** Options of `createBatchLoader`. */
+export interface BatchLoaderOptions {
+  /** Most keys one batch call carries. @default DEFAULT_MAX_BATCH_SIZE (100) */
+  maxBatchSize?: number;
+  /** The hub's record cache for this loader (`scope.cache?.loader('name')`): hits skip the department. @default no cache */
+  cache?: LoaderCache;
+}
+
 /**
  * A per-request DataLoader over a batch function that returns a Map of the records it found.
- * Keys without a record resolve to `null`; a failed batch rejects every key of that batch with
- * the same error. The result is always one value per key, in key order.
+ * Keys without a record resolve to `null`; a failed batch rejects every key it asked for with the
+ * same error. The result is always one value per key, in key order. With a cache, the batch asks
+ * the department only for the keys the cache does not hold (still in one call), and keys served
+ * from the cache resolve even when that call fails.
  */
 export function createBatchLoader<K extends string, V>(
   fetchMany: (keys: readonly K[]) => Promise<ReadonlyMap<K, V>>,
-  options: { maxBatchSize?: number } = {},
+  options: BatchLoaderOptions = {},
 ): DataLoader<K, V | null> {
+  const { cache } = options;
   return new DataLoader<K, V | null>(
     async (keys) => {
-      const found = await fetchMany(keys);
-      return keys.map((key) => found.get(key) ?? null);
+      if (!cache) {
+        const found = await fetchMany(keys);
+        return keys.map((key) => found.get(key) ?? null);
+      }
+      const outcomes = await cache.readThrough<V>(keys, (missing) => fetchMany(missing as readonly K[]) as Promise<ReadonlyMap<string, V>>);
+      return keys.map((key) => outcomes.get(key) ?? null);
     },
     { maxBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE },
   );

@@ -4,9 +4,9 @@
  * the generated resolver types of the graph.
  */
 export { defineConnector, createBatchLoader, DEFAULT_MAX_BATCH_SIZE } from './connector';
-export type { Connector, ConnectorDefinition, ConnectorHealth, SealSpec } from './connector';
+export type { Connector, ConnectorDefinition, ConnectorHealth, SealSpec, BatchLoaderOptions } from './connector';
 export { createHubContext } from './context';
-export type { HubContext, RequestScope } from './context';
+export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';
 export {
   HubError,
   HubErrorCode,

@@ -85,7 +85,8 @@ export function describeConnectorConformance(subject: ConformanceSubject, data: 
         const keys = subject.knownKeys(data).slice(0, 3);
         const started = performance.now();
         const results = await subject.primaryLoader(loaders()).loadMany(keys);
-        expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 1000);
+        // Within the timeout (plus scheduling slack on a loaded machine), never waiting for the 3 s reply.
+        expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 2000);
         for (const result of results) {
           expect(result).toBeInstanceOf(HubError);
           const error = result as HubError;

@@ -148,7 +148,8 @@ interface GrantSpec {
 const unlockedBy = (c: Sdl, purposes: readonly string[] | undefined): boolean => purposes !== undefined && c.purposes.some((p) => purposes.includes(p));
 const grantable = (coordinate: string, purposes: readonly string[] | undefined): boolean => {
   const c = sdl.get(coordinate)!;
-  if (c.department === 'catalog' || c.department === 'seal' || c.class === 'NOT_SHARED') return false;
+  // The access log's fields are role-bound (auditor, consent issuer): their own tests cover them.
+  if (c.department === 'catalog' || c.department === 'seal' || c.department === 'audit' || c.class === 'NOT_SHARED') return false;
   return c.class === 'UNCONDITIONAL' || unlockedBy(c, purposes);
 };
 /** What a grant covers, computed here from the SDL, independently of src/policy. */

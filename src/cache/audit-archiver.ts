@@ -1,0 +1,245 @@
+/**
+ * The audit archiver: one instance at a time (the holder of a lease) reads every instance's
+ * audit stream through the consumer group `archiver` and writes it, record for record and byte
+ * for byte, into that instance's segment files under the archive directory with the embedded
+ * file sink (`<dir>/<instanceId>/`, the layout `datarun audit verify` reads), then acknowledges
+ * and trims what is durable on disk (a chain that Redis lost and restarted goes to a directory of
+ * its own, see archiveDirOf). Checkpoints follow once the records they attest are
+ * archived; when a segment is closed the archiver signs a checkpoint of its last record, so that
+ * retention can later remove it. The archive is the cursor: on taking over, the group is set back
+ * to the last archived record, so a record is archived exactly once whoever archived before.
+ */
+import type { AuditLogEvent, AuditSigner, AuditSink, SinkHead, SinkRecord } from '../audit';
+import { CHECKPOINT_TYPE, signCheckpoint } from '../audit/checkpoint';
+import { createFileSink } from '../audit/file-sink';
+import { archiveDirOf, auditInstancesKey, auditStreamKeys, fieldOf, seqOfEntryId } from './audit-stream';
+import type { Lease } from './lease';
+import type { RedisConnection } from './redis-connection';
+
+/** Name of the archiver's consumer group on every instance stream. */
+export const ARCHIVER_GROUP = 'archiver';
+
+/** What the archiver reports (never record values). */
+export type AuditArchiverEvent =
+  | AuditLogEvent
+  | { type: 'archive-failed'; instance: string; reason: string }
+  | { type: 'archive-gap'; instance: string; expectedSeq: number; foundSeq: number }
+  | { type: 'archive-chain-mismatch'; instance: string };
+
+/** Options of the archiver. */
+export interface AuditArchiverOptions {
+  connection: RedisConnection;
+  /** The archive root; instance `hub-1` goes to `<dir>/hub-1/`. */
+  dir: string;
+  /** Only its holder archives. */
+  lease: Lease;
+  /** This process's consumer name in the group. */
+  consumer: string;
+  /** Signs checkpoints of closed segments (the hub's checkpoint key); without it, segments are anchored only by the instances' checkpoints. */
+  sign?: AuditSigner;
+  /** Time between rounds when there is nothing to archive, in milliseconds. @default 200 */
+  intervalMs?: number;
+  /** Records read per stream per step. @default 500 */
+  batchSize?: number;
+  /** Archived segments older than this many days are removed (only whole, checkpoint-anchored ones). @default 180 */
+  retentionDays?: number;
+  onEvent?: (event: AuditArchiverEvent) => void;
+}
+
+/** Defaults of the archiver. */
+export const DEFAULT_AUDIT_ARCHIVER = Object.freeze({ intervalMs: 200, batchSize: 500, retentionDays: 180 });
+
+/** A running archiver. */
+export interface AuditArchiver {
+  /** Archives what the streams hold now (if this process holds the lease); resolves to the records archived. */
+  runOnce(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface Archive {
+  sink: AuditSink;
+  chainId: string;
+  head: SinkHead | null;
+  checkpointSeq: number;
+  aligned: boolean;
+  lastRetention: number;
+}
+
+/** Starts archiving. */
+export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver {
+  const { connection } = options;
+  const { client } = connection;
+  const intervalMs = options.intervalMs ?? DEFAULT_AUDIT_ARCHIVER.intervalMs;
+  const batchSize = options.batchSize ?? DEFAULT_AUDIT_ARCHIVER.batchSize;
+  const retentionMs = (options.retentionDays ?? DEFAULT_AUDIT_ARCHIVER.retentionDays) * 86_400_000;
+  const emit = options.onEvent ?? (() => undefined);
+  const archives = new Map<string, Archive>();
+  let running: Promise<number> | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function closeAll(): Promise<void> {
+    const open = [...archives.values()];
+    archives.clear();
+    await Promise.allSettled(open.map((a) => a.sink.close()));
+  }
+
+  async function archiveOf(instance: string): Promise<Archive | undefined> {
+    const known = archives.get(instance);
+    if (known) return known;
+    const keys = auditStreamKeys(connection.prefix, instance);
+    const chainId = await client.hget(keys.meta, 'chain');
+    if (!chainId) return undefined;
+    const sink = createFileSink({ dir: archiveDirOf(options.dir, instance, chainId), onEvent: emit });
+    const state = await sink.open({ chainId, instanceId: instance }, () => undefined);
+    if (state.chainId !== chainId) {
+      // Never mix two chains in one log (archiveDirOf avoids it; a directory changed under us does not).
+      await sink.close();
+      emit({ type: 'archive-chain-mismatch', instance });
+      return undefined;
+    }
+    const archive: Archive = { sink, chainId, head: state.head, checkpointSeq: state.lastCheckpointSeq, aligned: false, lastRetention: 0 };
+    archives.set(instance, archive);
+    return archive;
+  }
+
+  async function archiveRecords(instance: string, archive: Archive): Promise<number> {
+    const keys = auditStreamKeys(connection.prefix, instance);
+    if (!archive.aligned) {
+      try {
+        await client.xgroup('CREATE', keys.records, ARCHIVER_GROUP, '0', 'MKSTREAM');
+      } catch (error) {
+        if (!/BUSYGROUP/.test((error as Error).message)) throw error;
+      }
+      // The archive is the truth about what was archived; the group only delivers what comes after it.
+      await client.xgroup('SETID', keys.records, ARCHIVER_GROUP, `${archive.head?.seq ?? 0}-0`);
+      archive.aligned = true;
+    }
+    let total = 0;
+    for (;;) {
+      const reply = (await client.xreadgroup('GROUP', ARCHIVER_GROUP, options.consumer, 'COUNT', batchSize, 'STREAMS', keys.records, '>')) as
+        | [string, [string, string[]][]][]
+        | null;
+      const entries = reply?.[0]?.[1] ?? [];
+      if (entries.length === 0) return total;
+      const headSeq = archive.head?.seq ?? 0;
+      const batch: SinkRecord[] = [];
+      let expected = headSeq + 1;
+      for (const [id, fields] of entries) {
+        const seq = seqOfEntryId(id);
+        if (seq <= headSeq) continue;
+        if (seq !== expected) {
+          // A hole would break the archived chain: stop here and keep everything in Redis for an operator.
+          emit({ type: 'archive-gap', instance, expectedSeq: expected, foundSeq: seq });
+          archive.aligned = false;
+          break;
+        }
+        const line = fieldOf(fields, 'r') ?? '';
+        const parsed = JSON.parse(line) as { time: string; hash: string };
+        batch.push({ seq, time: parsed.time, hash: parsed.hash, line });
+        expected++;
+      }
+      if (batch.length > 0) {
+        if (!options.lease.held) return total;
+        const before = archive.head;
+        const { sealedThrough } = await archive.sink.append(batch);
+        const last = batch[batch.length - 1]!;
+        archive.head = { seq: last.seq, hash: last.hash, time: last.time };
+        total += batch.length;
+        if (sealedThrough !== undefined && options.sign && before && before.seq === sealedThrough && sealedThrough > archive.checkpointSeq) {
+          // A closed segment needs a checkpoint at its end before retention may remove it.
+          const line = await signCheckpoint({ typ: CHECKPOINT_TYPE, chain: archive.chainId, instance, seq: before.seq, hash: before.hash, time: new Date().toISOString() }, options.sign);
+          await archive.sink.appendCheckpoint({ seq: before.seq, line });
+          archive.checkpointSeq = before.seq;
+        }
+      }
+      await client.xack(keys.records, ARCHIVER_GROUP, ...entries.map(([id]) => id));
+      // Durable on disk now: Redis keeps only what is not archived yet.
+      if (archive.head) await client.xtrim(keys.records, 'MINID', `${archive.head.seq + 1}-0`);
+      if (!archive.aligned) return total;
+    }
+  }
+
+  async function archiveCheckpoints(instance: string, archive: Archive): Promise<void> {
+    const keys = auditStreamKeys(connection.prefix, instance);
+    const after = (await client.hget(keys.meta, 'archivedCheckpointId')) ?? '0-0';
+    const entries = await client.xrange(keys.checkpoints, `(${after}`, '+', 'COUNT', 100);
+    let lastId: string | undefined;
+    for (const [id, fields] of entries) {
+      const seq = Number(fieldOf(fields, 'seq'));
+      // A checkpoint attests records: it follows them into the archive, never ahead of them.
+      if (!(seq <= (archive.head?.seq ?? 0))) break;
+      if (seq > archive.checkpointSeq) {
+        await archive.sink.appendCheckpoint({ seq, line: fieldOf(fields, 'r') ?? '' });
+        archive.checkpointSeq = seq;
+      }
+      lastId = id;
+    }
+    if (lastId) {
+      await client.hset(keys.meta, 'archivedCheckpointId', lastId);
+      const [ms, n] = lastId.split('-');
+      await client.xtrim(keys.checkpoints, 'MINID', `${ms}-${Number(n) + 1}`);
+    }
+  }
+
+  async function round(): Promise<number> {
+    if (!(await options.lease.tryHold())) {
+      // Someone else archives now: let go of the directories so it can take them.
+      await closeAll();
+      return 0;
+    }
+    let total = 0;
+    const instances = await client.smembers(auditInstancesKey(connection.prefix));
+    for (const instance of instances.sort()) {
+      if (stopped) break;
+      try {
+        const archive = await archiveOf(instance);
+        if (!archive) continue;
+        total += await archiveRecords(instance, archive);
+        await archiveCheckpoints(instance, archive);
+        if (Date.now() - archive.lastRetention > 3_600_000) {
+          archive.lastRetention = Date.now();
+          await archive.sink.expire(new Date(Date.now() - retentionMs));
+        }
+      } catch (error) {
+        emit({ type: 'archive-failed', instance, reason: (error as { code?: string })?.code ?? (error as Error)?.name ?? 'error' });
+        // Re-read the archive's head next time: a failed write may have left it behind our memory.
+        const broken = archives.get(instance);
+        archives.delete(instance);
+        await broken?.sink.close().catch(() => undefined);
+      }
+    }
+    return total;
+  }
+
+  function runOnce(): Promise<number> {
+    running ??= round()
+      .catch(() => 0)
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  const tick = (): void => {
+    if (stopped) return;
+    void runOnce().then((n) => {
+      if (stopped) return;
+      timer = setTimeout(tick, n > 0 ? 0 : intervalMs);
+      timer.unref();
+    });
+  };
+  timer = setTimeout(tick, 0);
+  timer.unref();
+
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+      await closeAll();
+      await options.lease.release();
+    },
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * The audit sink in Redis: each hub instance appends its own hash chain to its own stream, entry
+ * id `<seq>-0`, so the stream order is the chain order and a record can be found by its seq. The
+ * audit log (src/audit) does the chaining, group commit and checkpoints exactly as with files;
+ * this sink only stores. A batch is appended by one Lua script that first checks the stream
+ * continues where this writer expects (so a second writer cannot fork the chain) and then adds
+ * every record: all of the batch or none of it. The append resolves once Redis acknowledged it
+ * (and, when configured, once enough replicas did: WAIT). An archiver (audit-archiver.ts) copies
+ * the streams into segment files and trims what it archived.
+ *
+ * Keys of instance `hub-1`, all in one cluster slot through the hash tag:
+ *   <prefix>audit:{hub-1}:records       the records, id <seq>-0, field r = the canonical line
+ *   <prefix>audit:{hub-1}:checkpoints   signed checkpoints, field seq and r = the checkpoint line
+ *   <prefix>audit:{hub-1}:meta          chain id, head (seq, hash, time), newest checkpoint seq
+ *   <prefix>audit:instances             the instance ids that have a stream (for the archiver)
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditLogEvent, AuditRecord, AuditSink, AuditSinkState, SinkHead } from '../audit';
+import { createFileSink } from '../audit/file-sink';
+import { AuditInstanceInUseError, AuditReplicasMissingError, AuditStreamConflictError, RedisUnavailableError } from './errors';
+import { createRedisLease } from './lease';
+import type { RedisConnection } from './redis-connection';
+
+/** The keys of one instance's audit stream. */
+export interface AuditStreamKeys {
+  readonly records: string;
+  readonly checkpoints: string;
+  readonly meta: string;
+}
+
+/** The keys of an instance's stream (hash-tagged by instance id, so they share a cluster slot). */
+export function auditStreamKeys(prefix: string, instanceId: string): AuditStreamKeys {
+  const base = `${prefix}audit:{${instanceId}}`;
+  return { records: `${base}:records`, checkpoints: `${base}:checkpoints`, meta: `${base}:meta` };
+}
+
+/** The set of instance ids with a stream. */
+export function auditInstancesKey(prefix: string): string {
+  return `${prefix}audit:instances`;
+}
+
+/**
+ * Where an instance's chain is archived: `<root>/<instanceId>/`, unless that directory holds
+ * another chain (Redis lost the instance's stream and it started a new one), in which case the
+ * new chain gets `<root>/<instanceId>.<8 hex digits of its chain id's hash>/`: never two chains in
+ * one directory.
+ */
+export function archiveDirOf(root: string, instanceId: string, chainId: string): string {
+  const dir = path.join(root, instanceId);
+  try {
+    const held = (JSON.parse(readFileSync(path.join(dir, 'chain.json'), 'utf8')) as { chain?: unknown }).chain;
+    if (held !== chainId) return `${dir}.${createHash('sha256').update(chainId, 'utf8').digest('hex').slice(0, 8)}`;
+  } catch {
+    // No chain archived there yet: it is this chain's.
+  }
+  return dir;
+}
+
+/** Options of the Redis audit sink. */
+export interface RedisAuditSinkOptions {
+  connection: RedisConnection;
+  /** This hub instance: its stream, and the lease that keeps a second process off it. */
+  instanceId: string;
+  /** This process's lease token (one per process, so a re-opened sink takes its own lease back). */
+  holderToken: string;
+  /** Replicas that must acknowledge every batch (WAIT) before it counts as written. @default 0 */
+  waitReplicas?: number;
+  /** How long to wait for them. @default 1000 */
+  waitTimeoutMs?: number;
+  /** How long the instance lease lasts without renewal; a crashed process's id is free again after it. @default 15000 */
+  leaseTtlMs?: number;
+  /** The archive root (`<dir>/<instanceId>/` holds this instance's archived segments): records trimmed from Redis are read from there. */
+  archiveDir?: string;
+  onEvent?: (event: AuditLogEvent) => void;
+}
+
+/** Defaults of the Redis audit sink. */
+export const DEFAULT_REDIS_AUDIT_SINK = Object.freeze({ waitReplicas: 0, waitTimeoutMs: 1000, leaseTtlMs: 15_000 });
+
+const APPEND_SCRIPT = `
+local head = tonumber(redis.call('HGET', KEYS[2], 'headSeq') or '0')
+local first = tonumber(ARGV[1])
+if head + 1 ~= first then return redis.error_reply('DATARUN_AUDIT_CONFLICT') end
+for i = 5, #ARGV do
+  redis.call('XADD', KEYS[1], string.format('%d-0', first + i - 5), 'r', ARGV[i])
+end
+redis.call('HSET', KEYS[2], 'headSeq', ARGV[2], 'headHash', ARGV[3], 'headTime', ARGV[4])
+return head
+`;
+
+const CHECKPOINT_SCRIPT = `
+redis.call('XADD', KEYS[1], '*', 'seq', ARGV[1], 'r', ARGV[2])
+local held = tonumber(redis.call('HGET', KEYS[2], 'checkpointSeq') or '0')
+if tonumber(ARGV[1]) > held then redis.call('HSET', KEYS[2], 'checkpointSeq', ARGV[1]) end
+return 1
+`;
+
+type WithAudit = {
+  datarunAuditAppend(records: string, meta: string, ...args: string[]): Promise<number>;
+  datarunAuditCheckpoint(checkpoints: string, meta: string, seq: string, line: string): Promise<number>;
+};
+
+/** Defines the sink's scripts on a client once. */
+export function defineAuditScripts(connection: RedisConnection): RedisConnection['client'] & WithAudit {
+  const client = connection.client as RedisConnection['client'] & WithAudit;
+  if (typeof client.datarunAuditAppend !== 'function') {
+    client.defineCommand('datarunAuditAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
+    client.defineCommand('datarunAuditCheckpoint', { numberOfKeys: 2, lua: CHECKPOINT_SCRIPT });
+  }
+  return client;
+}
+
+/** Parses a stream entry id `<seq>-0`. */
+export function seqOfEntryId(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+/** The value of a field in a stream entry's flat field list. */
+export function fieldOf(fields: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
+const PAGE = 1000;
+
+/** Creates the sink of one instance's audit stream. */
+export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink {
+  const { connection, instanceId } = options;
+  const client = defineAuditScripts(connection);
+  const keys = auditStreamKeys(connection.prefix, instanceId);
+  const waitReplicas = options.waitReplicas ?? DEFAULT_REDIS_AUDIT_SINK.waitReplicas;
+  const waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_REDIS_AUDIT_SINK.waitTimeoutMs;
+  const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_REDIS_AUDIT_SINK.leaseTtlMs;
+  const lease = createRedisLease(connection, { name: `audit:{${instanceId}}`, token: options.holderToken, ttlMs: leaseTtlMs });
+  let archive: string | undefined;
+  let renewal: NodeJS.Timeout | undefined;
+  let lost = false;
+  let archived: { sink: AuditSink; headSeq: number } | undefined;
+
+  function parse(line: string): AuditRecord | undefined {
+    try {
+      return JSON.parse(line) as AuditRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The archived part of this instance's chain, opened read-only (and again when asked for newer records). */
+  async function openArchive(replay: (record: AuditRecord) => void = () => undefined, chainId?: string): Promise<typeof archived> {
+    if (!archive || !existsSync(path.join(archive, 'chain.json'))) return undefined;
+    await archived?.sink.close();
+    archived = undefined;
+    const sink = createFileSink({ dir: archive, readOnly: true });
+    try {
+      const state = await sink.open({ chainId: chainId ?? '', instanceId }, replay);
+      if (chainId !== undefined && state.chainId !== chainId) {
+        await sink.close();
+        return undefined;
+      }
+      archived = { sink, headSeq: state.head?.seq ?? 0 };
+      return archived;
+    } catch {
+      await sink.close();
+      return undefined;
+    }
+  }
+
+  return {
+    async open(request, replay): Promise<AuditSinkState> {
+      if (!(await lease.tryHold())) {
+        if (!connection.isReady()) throw new RedisUnavailableError('opening the audit stream');
+        throw new AuditInstanceInUseError(instanceId);
+      }
+      lost = false;
+      renewal = setInterval(() => {
+        void lease.tryHold().then((ok) => {
+          // Another process holds our id now: stop appending rather than fork the chain.
+          if (!ok && connection.isReady()) lost = true;
+        });
+      }, Math.max(100, Math.floor(leaseTtlMs / 3)));
+      renewal.unref();
+      try {
+        await client.hsetnx(keys.meta, 'chain', request.chainId);
+        await client.hsetnx(keys.meta, 'created', new Date().toISOString());
+        await client.sadd(auditInstancesKey(connection.prefix), instanceId);
+        const meta = await client.hgetall(keys.meta);
+        const chainId = meta.chain!;
+        if (options.archiveDir) archive = archiveDirOf(options.archiveDir, instanceId, chainId);
+        const head: SinkHead | null = meta.headSeq && Number(meta.headSeq) > 0 ? { seq: Number(meta.headSeq), hash: meta.headHash!, time: meta.headTime! } : null;
+        // The index covers the whole chain: the archived part first, then what Redis still holds.
+        let seen = 0;
+        const opened = await openArchive((record) => {
+          seen = record.seq;
+          replay(record);
+        }, chainId);
+        let from = `${(opened?.headSeq ?? seen) + 1}-0`;
+        for (;;) {
+          const page = await client.xrange(keys.records, from, '+', 'COUNT', PAGE);
+          for (const [id, fields] of page) {
+            const record = parse(fieldOf(fields, 'r') ?? '');
+            if (record && record.seq > seen) {
+              replay(record);
+              seen = record.seq;
+            } else if (!record) options.onEvent?.({ type: 'record-unreadable', segment: keys.records, line: seqOfEntryId(id) });
+          }
+          if (page.length < PAGE) break;
+          from = `${seqOfEntryId(page[page.length - 1]![0]) + 1}-0`;
+        }
+        return { chainId, head, lastCheckpointSeq: Number(meta.checkpointSeq ?? 0) };
+      } catch (error) {
+        await this.close();
+        throw error instanceof AuditInstanceInUseError ? error : new RedisUnavailableError('opening the audit stream', error);
+      }
+    },
+
+    async append(batch) {
+      if (batch.length === 0) return {};
+      if (lost || !lease.held) throw lost ? new AuditInstanceInUseError(instanceId) : new RedisUnavailableError('renewing the audit stream lease');
+      const last = batch[batch.length - 1]!;
+      try {
+        await client.datarunAuditAppend(keys.records, keys.meta, String(batch[0]!.seq), String(last.seq), last.hash, last.time, ...batch.map((r) => r.line));
+      } catch (error) {
+        if (/DATARUN_AUDIT_CONFLICT/.test((error as Error)?.message ?? '')) throw new AuditStreamConflictError(instanceId, `does not continue at record ${batch[0]!.seq}`);
+        throw new RedisUnavailableError('appending to the audit stream', error);
+      }
+      if (waitReplicas > 0) {
+        const node = connection.nodeFor(keys.records);
+        let acked = 0;
+        try {
+          acked = node ? Number(await node.wait(waitReplicas, waitTimeoutMs)) : 0;
+        } catch (error) {
+          throw new RedisUnavailableError('waiting for the audit replicas', error);
+        }
+        if (acked < waitReplicas) throw new AuditReplicasMissingError(waitReplicas, acked);
+      }
+      return {};
+    },
+
+    async appendCheckpoint({ seq, line }) {
+      try {
+        await client.datarunAuditCheckpoint(keys.checkpoints, keys.meta, String(seq), line);
+      } catch (error) {
+        throw new RedisUnavailableError('appending an audit checkpoint', error);
+      }
+    },
+
+    async read(seqs) {
+      const found = new Map<number, AuditRecord>();
+      const replies = await Promise.all(seqs.map((seq) => client.xrange(keys.records, `${seq}-0`, `${seq}-0`).catch(() => [])));
+      replies.forEach((entries) => {
+        const record = entries[0] ? parse(fieldOf(entries[0][1], 'r') ?? '') : undefined;
+        if (record) found.set(record.seq, record);
+      });
+      // Trimmed from Redis once archived: read those from the archive, if this machine sees it.
+      const rest = seqs.filter((s) => !found.has(s));
+      if (rest.length > 0) {
+        let reader = archived;
+        if (!reader || Math.max(...rest) > reader.headSeq) reader = await openArchive();
+        if (reader) for (const record of await reader.sink.read(rest)) found.set(record.seq, record);
+      }
+      return seqs.filter((s) => found.has(s)).map((s) => found.get(s)!);
+    },
+
+    // Retention of the archive is the archiver's; Redis holds only what is not archived yet.
+    async expire() {
+      return null;
+    },
+
+    async close() {
+      if (renewal) clearInterval(renewal);
+      renewal = undefined;
+      await archived?.sink.close();
+      archived = undefined;
+      await lease.release();
+    },
+  };
+}

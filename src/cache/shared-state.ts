@@ -1,0 +1,156 @@
+/**
+ * The state hub instances share, in one of two modes: in memory (one instance: nothing to
+ * share, the embedded defaults) or in Redis (standalone, Sentinel or Cluster: every instance
+ * sees the same record cache, replay guard, rate limits, leases and audit streams). The gateway
+ * asks this module for each piece and never looks at the mode itself.
+ */
+import type { AuditLogEvent, AuditSigner, AuditSink } from '../audit';
+import { createMemoryReplayGuard, type ReplayGuard } from '../seal';
+import { startAuditArchiver, type AuditArchiver, type AuditArchiverEvent } from './audit-archiver';
+import { createRedisAuditSink } from './audit-stream';
+import { createMemoryLease, createMemoryValue, createRedisLease, createRedisValue, newHolderToken, type Lease, type SharedValue } from './lease';
+import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter, type RateLimitLookup } from './rate-limit';
+import { createMemoryRecordCache, type RecordCache } from './record-cache';
+import { createRedisConnection, type RedisConnection, type RedisConnectionEvent, type RedisMode, type RedisSettings } from './redis-connection';
+import { createRedisRecordCache, createTieredRecordCache } from './redis-record-cache';
+import { createRedisReplayGuard } from './replay-guard';
+
+/** `memory` (one instance) or how Redis is reached. */
+export type SharedStateMode = 'memory' | RedisMode;
+
+/** Settings of the audit stream in Redis. */
+export interface RedisAuditSettings {
+  /** Replicas that must acknowledge each audit batch (WAIT) before the reply leaves. @default 0 */
+  waitReplicas?: number;
+  /** How long to wait for them, in milliseconds. @default 1000 */
+  waitTimeoutMs?: number;
+  /** Take part in the election of the one instance that archives the streams into segment files. @default true */
+  archive?: boolean;
+}
+
+/** Options of the shared state. */
+export interface SharedStateOptions {
+  /** Where Redis is; absent: everything in this process. */
+  redis?: RedisSettings & { audit?: RedisAuditSettings };
+  /** The record cache's in-process tier (the whole cache in memory mode). */
+  cache?: { maxEntries?: number; maxBytes?: number; localTtlMs?: number };
+  /** Finds a consumer's rate limit. */
+  rateLimits: RateLimitLookup;
+  /** Hears connection trouble (never keys, values or passwords). */
+  onEvent?: (event: RedisConnectionEvent) => void;
+}
+
+/** How the shared state is doing, for `/readyz`. */
+export interface SharedStateHealth {
+  readonly mode: SharedStateMode;
+  readonly ok: boolean;
+  readonly reason?: string;
+}
+
+/** The state shared by the hub's instances. */
+export interface SharedState {
+  readonly mode: SharedStateMode;
+  /** For the startup message and logs, without credentials. */
+  readonly description: string;
+  /** The record cache (memory LRU, or memory in front of Redis). */
+  readonly records: RecordCache;
+  readonly replayGuard: ReplayGuard;
+  readonly rateLimiter: RateLimiter;
+  /** A lease on a named task ("one instance does this"). */
+  lease(name: string, ttlMs?: number): Lease;
+  /** A value the instances share. */
+  value(name: string): SharedValue;
+  /** The audit sink of an instance's stream; undefined in memory mode (the log stays in files). */
+  auditSink(options: { instanceId: string; archiveDir?: string; onEvent?: (event: AuditLogEvent) => void }): AuditSink | undefined;
+  /** Starts the archiver candidate of this process; undefined in memory mode or when it takes no part. */
+  startArchiver(options: { dir: string; consumer: string; sign?: AuditSigner; retentionDays?: number; onEvent?: (event: AuditArchiverEvent) => void }): AuditArchiver | undefined;
+  /** Resolves true once Redis answers (at once in memory mode), false after `timeoutMs`. */
+  waitUntilReady(timeoutMs: number): Promise<boolean>;
+  health(): SharedStateHealth;
+  close(): Promise<void>;
+}
+
+/** The state of one instance: nothing leaves the process. */
+function createMemorySharedState(options: SharedStateOptions): SharedState {
+  const records = createMemoryRecordCache({
+    ...(options.cache?.maxEntries ? { maxEntries: options.cache.maxEntries } : {}),
+    ...(options.cache?.maxBytes ? { maxBytes: options.cache.maxBytes } : {}),
+  });
+  const values = new Map<string, SharedValue>();
+  return {
+    mode: 'memory',
+    description: 'in memory (one instance: record cache, replay guard and rate limits in this process)',
+    records,
+    replayGuard: createMemoryReplayGuard(),
+    rateLimiter: createMemoryRateLimiter(options.rateLimits),
+    lease: () => createMemoryLease(),
+    value(name) {
+      let v = values.get(name);
+      if (!v) values.set(name, (v = createMemoryValue()));
+      return v;
+    },
+    auditSink: () => undefined,
+    startArchiver: () => undefined,
+    waitUntilReady: async () => true,
+    health: () => ({ mode: 'memory', ok: true }),
+    close: () => records.close(),
+  };
+}
+
+function createRedisSharedState(settings: NonNullable<SharedStateOptions['redis']>, options: SharedStateOptions): SharedState {
+  const connection: RedisConnection = createRedisConnection(settings, options.onEvent);
+  const token = newHolderToken();
+  const local = createMemoryRecordCache({
+    ...(options.cache?.maxEntries ? { maxEntries: options.cache.maxEntries } : {}),
+    ...(options.cache?.maxBytes ? { maxBytes: options.cache.maxBytes } : {}),
+  });
+  const records = createTieredRecordCache({
+    local,
+    remote: createRedisRecordCache(connection),
+    connection,
+    ...(options.cache?.localTtlMs !== undefined ? { localTtlMs: options.cache.localTtlMs } : {}),
+  });
+  const audit = settings.audit ?? {};
+  return {
+    mode: connection.mode,
+    description: connection.description,
+    records,
+    replayGuard: createRedisReplayGuard(connection),
+    rateLimiter: createRedisRateLimiter(connection, options.rateLimits),
+    lease: (name, ttlMs) => createRedisLease(connection, { name, token, ...(ttlMs ? { ttlMs } : {}) }),
+    value: (name) => createRedisValue(connection, name),
+    auditSink: (o) =>
+      createRedisAuditSink({
+        connection,
+        instanceId: o.instanceId,
+        holderToken: token,
+        ...(audit.waitReplicas !== undefined ? { waitReplicas: audit.waitReplicas } : {}),
+        ...(audit.waitTimeoutMs !== undefined ? { waitTimeoutMs: audit.waitTimeoutMs } : {}),
+        ...(o.archiveDir ? { archiveDir: o.archiveDir } : {}),
+        ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      }),
+    startArchiver: (o) =>
+      audit.archive === false
+        ? undefined
+        : startAuditArchiver({
+            connection,
+            dir: o.dir,
+            consumer: o.consumer,
+            lease: createRedisLease(connection, { name: 'audit-archiver', token }),
+            ...(o.sign ? { sign: o.sign } : {}),
+            ...(o.retentionDays ? { retentionDays: o.retentionDays } : {}),
+            ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+          }),
+    waitUntilReady: (timeoutMs) => connection.waitUntilReady(timeoutMs),
+    health: () => (connection.isReady() ? { mode: connection.mode, ok: true } : { mode: connection.mode, ok: false, reason: 'redis unreachable' }),
+    async close() {
+      await records.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Creates the shared state: in Redis when settings are given, else in this process. */
+export function createSharedState(options: SharedStateOptions): SharedState {
+  return options.redis ? createRedisSharedState(options.redis, options) : createMemorySharedState(options);
+}

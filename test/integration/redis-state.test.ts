@@ -1,0 +1,149 @@
+/**
+ * The pieces of the shared state against a real Redis, each seen from two "instances" (two
+ * shared states on one server): replay guard, rate limits, leases, the tiered cache's
+ * invalidation, and the audit stream's protection against a second writer.
+ */
+import { AuditInstanceInUseError, CacheErrorCode, createSharedState, type SharedState } from '../../src/cache';
+import { createRedisAuditSink } from '../../src/cache/audit-stream';
+import { createRedisConnection } from '../../src/cache/redis-connection';
+import { eventually, startRedisSentinel, startRedisServer, type RedisServer } from '../support/redis';
+
+let redis: RedisServer;
+const states: SharedState[] = [];
+const limits = (consumer: string) => (consumer === 'limited' ? { requestsPerSecond: 0.01, burst: 2 } : undefined);
+
+function instance(): SharedState {
+  const state = createSharedState({ redis: { url: redis.url }, rateLimits: limits });
+  states.push(state);
+  return state;
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await Promise.allSettled(states.map((s) => s.close()));
+  await redis?.stop();
+});
+
+describe('the shared state in Redis', () => {
+  it('refuses a request id on one instance once another has seen it', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    const expires = Date.now() + 60_000;
+    expect(await a.replayGuard.checkAndRemember('iss\u0000jti-1', expires)).toBe(true);
+    expect(await b.replayGuard.checkAndRemember('iss\u0000jti-1', expires)).toBe(false);
+    expect(await a.replayGuard.checkAndRemember('iss\u0000jti-1', expires)).toBe(false);
+    expect(await b.replayGuard.checkAndRemember('iss\u0000jti-2', expires)).toBe(true);
+  });
+
+  it('draws one consumer bucket from every instance', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    expect(await a.rateLimiter.take('limited')).toEqual({ allowed: true });
+    expect(await b.rateLimiter.take('limited')).toEqual({ allowed: true });
+    const refused = await a.rateLimiter.take('limited');
+    expect(refused.allowed).toBe(false);
+    expect(!refused.allowed && refused.retryAfterMs).toBeGreaterThan(90_000);
+    expect(await b.rateLimiter.take('unlimited')).toEqual({ allowed: true });
+  });
+
+  it('gives a lease to one instance at a time, and to another once released', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    const la = a.lease('task', 5000);
+    const lb = b.lease('task', 5000);
+    expect(await la.tryHold()).toBe(true);
+    expect(await lb.tryHold()).toBe(false);
+    expect(await la.tryHold()).toBe(true);
+    await la.release();
+    expect(await lb.tryHold()).toBe(true);
+    expect(lb.held).toBe(true);
+    await lb.release();
+  });
+
+  it('drops a deleted record from the in-process tier of every instance', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    await a.records.setMany([{ key: 'k1', value: 'v1', ttlMs: 60_000 }]);
+    expect(await b.records.getMany(['k1'])).toEqual(['v1']); // now in b's in-process tier too
+    // Subscriptions are asynchronous: wait until every instance listens before relying on the message.
+    const probe = createRedisConnection({ url: redis.url });
+    await probe.waitUntilReady(5000);
+    await eventually(async () => ((await probe.client.pubsub('NUMSUB', 'datarun:invalidate')) as [string, number])[1] >= 2, 'both instances to subscribe');
+    await probe.close();
+    await a.records.delete(['k1']);
+    await eventually(async () => (await b.records.getMany(['k1']))[0] === undefined, 'b to drop k1', 2000);
+  });
+
+  it('refuses a second process on one instance id: two writers would fork its chain', async () => {
+    const connection = createRedisConnection({ url: redis.url });
+    try {
+      await connection.waitUntilReady(5000);
+      const first = createRedisAuditSink({ connection, instanceId: 'hub-x', holderToken: 'process-1' });
+      const second = createRedisAuditSink({ connection, instanceId: 'hub-x', holderToken: 'process-2' });
+      await first.open({ chainId: 'hub-x/1', instanceId: 'hub-x' }, () => undefined);
+      const refused = await second.open({ chainId: 'hub-x/2', instanceId: 'hub-x' }, () => undefined).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(AuditInstanceInUseError);
+      expect(refused).toMatchObject({ code: CacheErrorCode.AUDIT_INSTANCE_IN_USE, message: 'The audit stream of instance "hub-x" is held by another hub process; give each instance its own id.' });
+      await first.close();
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('refuses a batch that does not continue the stream where it ends', async () => {
+    const connection = createRedisConnection({ url: redis.url });
+    try {
+      await connection.waitUntilReady(5000);
+      const sink = createRedisAuditSink({ connection, instanceId: 'hub-y', holderToken: 'process-1' });
+      await sink.open({ chainId: 'hub-y/1', instanceId: 'hub-y' }, () => undefined);
+      const line = (seq: number) => ({ seq, time: new Date().toISOString(), hash: 'h'.repeat(64), line: JSON.stringify({ seq }) });
+      await sink.append([line(1), line(2)]);
+      const error = await sink.append([line(2)]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: CacheErrorCode.AUDIT_STREAM_CONFLICT, message: 'The audit stream of instance "hub-y" does not continue at record 2.' });
+      expect((await sink.read([1, 2, 3])).map((r) => r.seq)).toEqual([1, 2]);
+      await sink.close();
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('reaches the master through Sentinel', async () => {
+    const sentinel = await startRedisSentinel(redis);
+    const state = createSharedState({ redis: { sentinels: [sentinel.address], name: sentinel.name }, rateLimits: limits });
+    try {
+      expect(state.mode).toBe('sentinel');
+      expect(state.description).toBe(`redis sentinel (master "${sentinel.name}" via ${sentinel.address})`);
+      expect(await state.waitUntilReady(5000)).toBe(true);
+      const expires = Date.now() + 60_000;
+      expect(await state.replayGuard.checkAndRemember('iss\u0000via-sentinel', expires)).toBe(true);
+      // The same master as the standalone instances: they see the id too.
+      const direct = instance();
+      await direct.waitUntilReady(5000);
+      expect(await direct.replayGuard.checkAndRemember('iss\u0000via-sentinel', expires)).toBe(false);
+    } finally {
+      await state.close();
+      await sentinel.stop();
+    }
+  });
+
+  it('falls back to a per-instance limit while Redis is down, and fails the replay guard closed', async () => {
+    const server = await startRedisServer();
+    const state = createSharedState({ redis: { url: server.url }, rateLimits: (c) => (c === 'x' ? { requestsPerSecond: 0.01, burst: 1 } : undefined) });
+    try {
+      await state.waitUntilReady(5000);
+      await server.kill();
+      await eventually(() => !state.health().ok, 'the connection to drop');
+      expect(await state.rateLimiter.take('x')).toEqual({ allowed: true });
+      expect(await state.rateLimiter.take('x')).toMatchObject({ allowed: false });
+      const error = await state.replayGuard.checkAndRemember('i\u0000j', Date.now() + 60_000).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: CacheErrorCode.REPLAY_GUARD_UNAVAILABLE, message: 'The replay guard is unavailable: the request id cannot be checked.' });
+      // The cache answers misses instead of failing.
+      expect(await state.records.getMany(['anything'])).toEqual([undefined]);
+    } finally {
+      await state.close();
+      await server.stop();
+    }
+  });
+});

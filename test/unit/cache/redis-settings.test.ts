@@ -1,0 +1,58 @@
+import { CacheErrorCode, parseHostPort, redisModeOf } from '../../../src/cache';
+import { keySlot } from '../../../src/cache/redis-connection';
+import { ConfigError, loadConfig, parseConfig } from '../../../src/gateway/config';
+
+describe('Redis settings', () => {
+  it('runs on the in-memory defaults when no Redis is configured', () => {
+    const config = parseConfig({});
+    expect(config.redis).toBeUndefined();
+    expect(config.cache).toMatchObject({ enabled: true, ttlSeconds: { 'real-estate': 60, 'social-security': 300, tax: 60, 'market-regulation': 600 }, maxRecordBytes: 262144 });
+    expect(config.rateLimits).toEqual({ consumers: {} });
+  });
+
+  it('tells the three topologies apart', () => {
+    expect(redisModeOf({ url: 'redis://127.0.0.1:6379' })).toBe('standalone');
+    expect(redisModeOf({ sentinels: ['10.0.0.1:26379'], name: 'datarun' })).toBe('sentinel');
+    expect(redisModeOf({ cluster: ['10.0.0.1:7000', '10.0.0.2:7000'] })).toBe('cluster');
+  });
+
+  it('refuses settings that name no topology or several, with a stable code', () => {
+    expect(() => redisModeOf({})).toThrow(expect.objectContaining({ code: CacheErrorCode.REDIS_SETTINGS_INVALID, message: 'Redis setting "redis" must be exactly one of url, sentinels or cluster.' }));
+    expect(() => redisModeOf({ url: 'redis://x:1', cluster: ['x:1'] })).toThrow('Redis setting "redis" must be exactly one of url, sentinels or cluster, but got: url, cluster.');
+    expect(() => redisModeOf({ sentinels: ['x:1'] })).toThrow('Redis setting "redis.name" must be the master group name when sentinels are given.');
+    expect(() => parseHostPort('nohost', 'redis.cluster[0]')).toThrow('Redis setting "redis.cluster[0]" must be host:port, but got: "nohost".');
+    expect(parseHostPort('[::1]:7000', 'x')).toEqual({ host: '::1', port: 7000 });
+  });
+
+  it('names each bad Redis setting in the configuration', () => {
+    const bad = (input: unknown) => {
+      try {
+        parseConfig(input);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    expect(bad({ redis: {} })).toBe('Invalid configuration:\n  - redis: expected exactly one of url, sentinels or cluster');
+    expect(bad({ redis: { url: 'http://x' } })).toContain('  - redis.url: expected a redis:// or rediss:// URL');
+    expect(bad({ redis: { cluster: ['a:1', 'b'] } })).toContain('  - redis.cluster.1: expected host:port');
+    expect(bad({ redis: { sentinels: ['a:26379'] } })).toContain('  - redis.name: expected the master group name when sentinels are given');
+    expect(bad({ rateLimits: { consumers: { x: { requestsPerSecond: 0, burst: 1 } } } })).toContain('rateLimits.consumers.x.requestsPerSecond');
+  });
+
+  it('takes Redis from DATARUN_REDIS_URL or DATARUN_REDIS_CLUSTER', () => {
+    expect(loadConfig({ env: { DATARUN_REDIS_URL: 'redis://10.1.1.1:6379/2' } }).redis).toMatchObject({ url: 'redis://10.1.1.1:6379/2', keyPrefix: 'datarun:', commandTimeoutMs: 500 });
+    expect(loadConfig({ env: { DATARUN_REDIS_CLUSTER: '10.1.1.1:7000, 10.1.1.2:7000' } }).redis).toMatchObject({ cluster: ['10.1.1.1:7000', '10.1.1.2:7000'] });
+    expect(loadConfig({ env: { DATARUN_REDIS_SENTINELS: 's1:26379', DATARUN_REDIS_NAME: 'm' } }).redis).toMatchObject({ sentinels: ['s1:26379'], name: 'm' });
+    expect(() => loadConfig({ env: { DATARUN_REDIS_URL: 'redis://a:1', DATARUN_REDIS_CLUSTER: 'a:1' } })).toThrow('Invalid environment: set only one of DATARUN_REDIS_URL, DATARUN_REDIS_CLUSTER');
+  });
+
+  it('computes cluster slots as Redis does, hash tags included', () => {
+    // Values from the Redis Cluster specification and `CLUSTER KEYSLOT`.
+    expect(keySlot('123456789')).toBe(0x31c3 % 16384);
+    expect(keySlot('foo')).toBe(12182);
+    expect(keySlot('datarun:audit:{hub-1}:records')).toBe(keySlot('hub-1'));
+    expect(keySlot('{}x')).toBe(keySlot('{}x'));
+  });
+});
