@@ -27,3 +27,6 @@ export type { ExportAuditRecordsOptions, ExportAuditRecordsResult, ExportManifes
 export { AuditError, AuditErrorCode, AuditOptionsError, AuditUnavailableError } from './errors';
 export type { AuditUnavailableReason } from './errors';
 export { canonicalJson } from './canonical-json';
+export { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';
+export type { FileSinkOptions } from './file-sink';
+export { signCheckpoint, CHECKPOINT_TYPE } from './checkpoint';

@@ -10,8 +10,7 @@
  * to the last archived record, so a record is archived exactly once whoever archived before.
  */
 import type { AuditLogEvent, AuditSigner, AuditSink, SinkHead, SinkRecord } from '../audit';
-import { CHECKPOINT_TYPE, signCheckpoint } from '../audit/checkpoint';
-import { createFileSink } from '../audit/file-sink';
+import { CHECKPOINT_TYPE, createFileSink, signCheckpoint } from '../audit';
 import { archiveDirOf, auditInstancesKey, auditStreamKeys, fieldOf, seqOfEntryId } from './audit-stream';
 import type { Lease } from './lease';
 import type { RedisConnection } from './redis-connection';

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AuditLogEvent, AuditRecord, AuditSink, AuditSinkState, SinkHead } from '../audit';
-import { createFileSink } from '../audit/file-sink';
+import { createFileSink } from '../audit';
 import { AuditInstanceInUseError, AuditReplicasMissingError, AuditStreamConflictError, RedisUnavailableError } from './errors';
 import { createRedisLease } from './lease';
 import type { RedisConnection } from './redis-connection';

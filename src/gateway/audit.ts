@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AuditUnavailableError,
+  noSyncAuditFs,
   openAuditLog,
   openAuditLogReader,
   type AuditLog,
@@ -94,6 +95,8 @@ export interface HubAuditOptions {
   onEvent?: (event: AuditLogEvent) => void;
   /** Where records go instead of segment files in `dir` (an instance's audit stream in Redis). */
   sink?: AuditSink;
+  /** @default true: false skips fdatasync (benchmark baseline only). */
+  fsync?: boolean;
 }
 
 /** Opens the hub's access log (repairing a torn tail left by a crash). */
@@ -114,6 +117,7 @@ export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLo
     ...(options.retentionDays ? { retentionDays: options.retentionDays } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.sink ? { sink: options.sink } : {}),
+    ...(options.fsync === false ? { fs: noSyncAuditFs } : {}),
   });
 }
 

@@ -128,6 +128,8 @@ const configSchema = z.strictObject({
       checkpointEveryMs: z.number().int().min(100).max(86_400_000).default(60_000),
       /** Whole segments older than this many days are removed; at least 180 (six months). */
       retentionDays: z.number().int().min(180).max(36_500).default(180),
+      /** fdatasync every batch before replies leave. Off only to measure what durability costs: replies may then outlive their records. */
+      fsync: z.boolean().default(true),
     })
     .prefault({}),
   policy: z
@@ -297,6 +299,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       ...(env.DATARUN_AUDIT_DIR ? { dir: env.DATARUN_AUDIT_DIR } : {}),
       ...(env.DATARUN_INSTANCE_ID ? { instanceId: env.DATARUN_INSTANCE_ID } : {}),
       ...(env.DATARUN_AUDIT_ENABLED ? { enabled: env.DATARUN_AUDIT_ENABLED !== 'false' && env.DATARUN_AUDIT_ENABLED !== '0' } : {}),
+      ...(env.DATARUN_AUDIT_FSYNC ? { fsync: env.DATARUN_AUDIT_FSYNC !== 'false' && env.DATARUN_AUDIT_FSYNC !== '0' } : {}),
       ...options.overrides?.audit,
     },
     policy: { ...input.policy, ...(env.DATARUN_POLICY_FILE ? { file: env.DATARUN_POLICY_FILE } : {}), ...options.overrides?.policy },

@@ -37,7 +37,7 @@ import { createRealEstateConnector } from '../../connectors/real-estate';
 import { createSocialSecurityConnector } from '../../connectors/social-security';
 import { createTaxConnector } from '../../connectors/tax';
 import type { Connector, ConnectorCache } from '../sdk';
-import { DEFAULT_CACHE_TTL_SECONDS, type ConnectorsConfig, type HubConfig } from './config';
+import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, type ConnectorsConfig, type HubConfig } from './config';
 import type { AuditLog, AuditLogEvent } from '../audit';
 import { auditSigner, auditSubjectSecret, createAuditResolvers, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
 import type { RequestContext } from './request-context';
@@ -174,6 +174,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       policy: config.policy?.file ? readPolicyFile(config.policy.file) : DEMO_POLICY,
       verifyConsent: createConsentVerifier({ keyStore }),
     });
+    assertConsumersRegistered(policy, keyStore);
     verifier = createRequestVerifier({
       keyStore,
       replayGuard: options.replayGuard ?? state.replayGuard,
@@ -200,6 +201,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         ...(config.audit.checkpointEveryMs ? { checkpointEveryMs: config.audit.checkpointEveryMs } : {}),
         ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
         ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
+        ...(config.audit.fsync === false ? { fsync: false } : {}),
       };
       const streamOptions = { instanceId: config.audit.instanceId, archiveDir: config.audit.dir, ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}) };
       if (state.mode !== 'memory') {
@@ -281,4 +283,24 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
 
 function policyConfidentialPurposes(policy: PolicyEngine): string[] {
   return policy.purposes().filter((p) => p.confidential).map((p) => p.code);
+}
+
+/**
+ * The consumer registry is the trust list (keys, roles) and the policy (grants): a consumer of
+ * the policy without a registered key could never call, and roles that disagree would let the
+ * two layers decide differently. Either fails the start, naming the consumer.
+ */
+function assertConsumersRegistered(policy: PolicyEngine, keyStore: KeyStore): void {
+  const problems: string[] = [];
+  for (const id of policy.consumers()) {
+    const party = keyStore.owner(id);
+    if (!party || party.kind !== 'consumer') {
+      problems.push(`consumer "${id}" of the sharing policy is not a consumer of the trust list (${keyStore.dir}/trust.json)`);
+      continue;
+    }
+    const inPolicy = [...policy.rolesOf(id)].sort().join(',');
+    const inTrust = [...(party.roles ?? [])].sort().join(',');
+    if (inPolicy !== inTrust) problems.push(`consumer "${id}" has roles [${inPolicy}] in the sharing policy but [${inTrust}] in the trust list`);
+  }
+  if (problems.length > 0) throw new ConfigError(`Consumers registry mismatch:\n  - ${problems.join('\n  - ')}`);
 }

@@ -143,6 +143,8 @@ export interface PolicyEngine {
   purposes(): Purpose[];
   /** A consumer's roles; empty for an unknown consumer. */
   rolesOf(consumer: string): ReadonlySet<Role>;
+  /** The ids of the consumers the policy registers. */
+  consumers(): string[];
 }
 
 interface Permission {
@@ -497,6 +499,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     grantsOf,
     purpose: (code) => policy.purposes.get(code),
     purposes: () => [...policy.purposes.values()],
+    consumers: () => [...policy.consumers.keys()],
     rolesOf: (consumerId) => policy.consumers.get(consumerId)?.roles ?? NO_ROLES,
   };
 }
