@@ -2,13 +2,14 @@
  * The architecture's import rules (DESIGN.md "Layout"): connectors use only the SDK, one module
  * owns each sensitive library, and nothing depends on the tests.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '../..');
 
 function sources(dir: string): string[] {
   const out: string[] = [];
+  if (!existsSync(path.join(root, dir))) return out;
   for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
     const rel = path.join(dir, entry.name);
     if (entry.isDirectory()) {
