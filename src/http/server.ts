@@ -169,7 +169,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     const codes = (result.errors ?? []).map((e) => String((e as GraphQLFormattedError).extensions?.code ?? HubErrorCode.INTERNAL_SERVER_ERROR));
     const hasData = result.data !== undefined && result.data !== null && Object.values(result.data).some((v) => v !== null);
     const outcome: AuditOutcome = codes.length === 0 ? 'GRANTED' : hasData ? 'PARTIAL' : 'FAILED';
-    const dataHash = result.data === undefined ? null : hashJson(result.data ?? null);
+    // Hashed once, and only when the access record or the receipt needs it.
+    const dataHash = result.data === undefined || (!gateway.audit && !context.caller) ? null : hashJson(result.data ?? null);
     let auditSeq: number | undefined;
     try {
       auditSeq = await record({ requestId: context.requestId, caller: context.caller, decision: context.decision, query, operationName, outcome, errorCodes: codes, replyHash: dataHash });
@@ -192,7 +193,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       time: new Date(),
       queryHash: hashText(query),
       variablesHash: hashJson(variables),
-      dataHash: hashJson(result.data ?? null),
+      dataHash: dataHash ?? hashJson(null),
       ...(auditSeq !== undefined ? { auditSeq } : {}),
     });
     result.extensions = extensions;
@@ -343,7 +344,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     });
   }
 
-  const server = http.createServer((req, res) => {
+  // 64 KiB of headers: a living-allowance check carries one consent token per family member.
+  const server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
     const header = req.headers['x-request-id'];
     const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
     const url = new URL(req.url ?? '/', 'http://hub');

@@ -209,6 +209,13 @@ describe('consent and masking for the living-allowance check', () => {
     expect(await hub.clientFor('civil-affairs').verifyReply(reply)).toMatchObject({ valid: true });
   });
 
+  it('takes the consents of a 50-person list in one request (about 20 KiB of headers)', async () => {
+    const family = hub.sandboxes.data.persons.slice(0, 50).map((p) => p.idNumber);
+    const reply = await hub.clientFor('civil-affairs').query<any>('query($family: [ID!]!) { people(idNumbers: $family) { name } }', { family }, { ...ALLOWANCE, consents: consents(family) });
+    expect(reply.status).toBe(200);
+    expect(reply.data.people).toHaveLength(50);
+  });
+
   it('refuses the check without consent, with an expired consent, or with one for another subject', async () => {
     const { family } = livingAllowanceExample(hub.sandboxes.data);
     const client = hub.clientFor('civil-affairs');
