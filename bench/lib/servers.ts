@@ -49,6 +49,8 @@ export function hubModeEnv(mode: HubMode, dirs: { keysDir: string; auditDir: str
     DATARUN_KEYS_DIR: dirs.keysDir,
     DATARUN_AUDIT_ENABLED: mode === 'secure' ? 'true' : 'false',
     DATARUN_AUDIT_DIR: dirs.auditDir,
+    // DATARUN_AUDIT_FSYNC=false in the bench's own environment: the "sink without fsync" baseline of the audit target.
+    ...(process.env.DATARUN_AUDIT_FSYNC ? { DATARUN_AUDIT_FSYNC: process.env.DATARUN_AUDIT_FSYNC } : {}),
   };
 }
 
