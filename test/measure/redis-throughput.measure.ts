@@ -4,17 +4,17 @@
  * through src/client for a fixed count; and the p50 latency of a cache miss, a hit in Redis and a
  * hit in the in-process tier. The hub runs as its own process with its embedded sandboxes.
  *
- *   npx jest --roots bench --testRegex 'measure\.ts$' bench/redis-throughput.measure.ts
+ *   npm run measure:redis
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { generateSeed } from '../departments';
-import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from '../src/cli/examples';
-import { createDataRunClient } from '../src/client';
-import { createKeyStore } from '../src/seal';
-import { auditSubjectSecret } from '../src/gateway/audit';
-import { startHubProcess, startRedisServer, type HubProcess } from '../test/support/redis';
+import { generateSeed } from '../../departments';
+import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from '../../src/cli/examples';
+import { createDataRunClient } from '../../src/client';
+import { createKeyStore } from '../../src/seal';
+import { auditSubjectSecret } from '../../src/gateway/audit';
+import { startHubProcess, startRedisServer, type HubProcess } from '../support/redis';
 
 const measure = it;
 const TOTAL = Number(process.env.DATARUN_MEASURE_REQUESTS ?? 2000);
