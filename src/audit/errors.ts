@@ -17,6 +17,12 @@ export const AuditErrorCode = {
   AUDIT_OPTIONS_INVALID: 'AUDIT_OPTIONS_INVALID',
   /** An export could not be written. */
   AUDIT_EXPORT_FAILED: 'AUDIT_EXPORT_FAILED',
+  /** Another live hub process appends to this instance id's audit stream in Redis. */
+  AUDIT_INSTANCE_IN_USE: 'AUDIT_INSTANCE_IN_USE',
+  /** The audit stream in Redis already holds records past the one being appended: two writers, or a rewound log. */
+  AUDIT_STREAM_CONFLICT: 'AUDIT_STREAM_CONFLICT',
+  /** Fewer Redis replicas than required acknowledged an audit write in time. */
+  AUDIT_REPLICAS_MISSING: 'AUDIT_REPLICAS_MISSING',
   /** A value has no RFC 8785 canonical form. */
 } as const;
 
@@ -66,6 +72,27 @@ export class AuditOptionsError extends AuditError {
 export class AuditExportError extends AuditError {
   constructor(problem: string, cause?: unknown) {
     super(AuditErrorCode.AUDIT_EXPORT_FAILED, `The audit export failed: ${problem}.`, cause);
+  }
+}
+
+/** Another live hub process holds this instance id's audit stream; two writers would fork its chain. */
+export class AuditInstanceInUseError extends AuditError {
+  constructor(instanceId: string) {
+    super(AuditErrorCode.AUDIT_INSTANCE_IN_USE, `The audit stream of instance "${instanceId}" is held by another hub process; give each instance its own id.`);
+  }
+}
+
+/** The audit stream does not continue where this writer expects. */
+export class AuditStreamConflictError extends AuditError {
+  constructor(instanceId: string, problem: string) {
+    super(AuditErrorCode.AUDIT_STREAM_CONFLICT, `The audit stream of instance "${instanceId}" ${problem}.`);
+  }
+}
+
+/** Fewer replicas than configured acknowledged an audit write within the wait. */
+export class AuditReplicasMissingError extends AuditError {
+  constructor(wanted: number, got: number) {
+    super(AuditErrorCode.AUDIT_REPLICAS_MISSING, `Only ${got} of ${wanted} Redis replicas acknowledged the audit write in time.`);
   }
 }
 

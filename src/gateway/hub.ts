@@ -15,8 +15,6 @@ import {
   createLoaderCaches,
   createSharedState,
   startInvalidationPoller,
-  type AuditArchiver,
-  type AuditArchiverEvent,
   type InvalidationEvent,
   type InvalidationPoller,
   type LoaderCaches,
@@ -25,7 +23,7 @@ import {
   type SharedState,
   type SharedStateHealth,
   type SharedStateMode,
-} from '../cache';
+} from '../state';
 import {
   createMarketRegulationConnector,
   LATEST_CHANGES,
@@ -38,7 +36,16 @@ import { createSocialSecurityConnector } from '../../connectors/social-security'
 import { createTaxConnector } from '../../connectors/tax';
 import type { Connector, ConnectorCache } from '../sdk';
 import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, type ConnectorsConfig, type HubConfig } from './config';
-import type { AuditLog, AuditLogEvent } from '../audit';
+import {
+  auditLeaseName,
+  createRedisAuditSink,
+  DEFAULT_REDIS_AUDIT_SINK,
+  startAuditArchiver,
+  type AuditArchiver,
+  type AuditArchiverEvent,
+  type AuditLog,
+  type AuditLogEvent,
+} from '../audit';
 import { auditSigner, auditSubjectSecret, createAuditResolvers, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
 import type { RequestContext } from './request-context';
 import { buildHubSchema, loadTypeDefs } from './schema';
@@ -203,21 +210,39 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
         ...(config.audit.fsync === false ? { fsync: false } : {}),
       };
-      const streamOptions = { instanceId: config.audit.instanceId, archiveDir: config.audit.dir, ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}) };
-      if (state.mode !== 'memory') {
+      const streams = state.streams;
+      if (streams) {
         // Several instances: each appends its own chain to its Redis stream; one of them archives all chains into audit.dir.
+        const instanceId = config.audit.instanceId;
+        const redisAudit = config.redis?.audit;
         audit = await openReopeningAuditLog({
-          instanceId: config.audit.instanceId,
-          open: () => openHubAuditLog({ ...hubAudit, sink: state.auditSink(streamOptions)! }),
+          instanceId,
+          open: () =>
+            openHubAuditLog({
+              ...hubAudit,
+              sink: createRedisAuditSink({
+                streams,
+                instanceId,
+                lease: state.lease(auditLeaseName(instanceId), DEFAULT_REDIS_AUDIT_SINK.leaseTtlMs),
+                archiveDir: config.audit.dir,
+                ...(redisAudit?.waitReplicas !== undefined ? { waitReplicas: redisAudit.waitReplicas } : {}),
+                ...(redisAudit?.waitTimeoutMs !== undefined ? { waitTimeoutMs: redisAudit.waitTimeoutMs } : {}),
+                ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
+              }),
+            }),
           onEvent: emit,
         });
-        archiver = state.startArchiver({
-          dir: config.audit.dir,
-          consumer: config.audit.instanceId,
-          sign: auditSigner(keyStore),
-          ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
-          onEvent: emit,
-        });
+        if (redisAudit?.archive !== false) {
+          archiver = startAuditArchiver({
+            streams,
+            dir: config.audit.dir,
+            consumer: instanceId,
+            lease: state.lease('audit-archiver'),
+            sign: auditSigner(keyStore),
+            ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
+            onEvent: emit,
+          });
+        }
       } else {
         audit = await openHubAuditLog(hubAudit);
       }

@@ -7,4 +7,4 @@ export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';
 export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
 export { DEFAULT_CACHE_TTL_SECONDS } from './config';
-export { ReplayGuardUnavailableError } from '../cache';
+export { ReplayGuardUnavailableError } from '../state';

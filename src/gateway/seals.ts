@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo, GraphQLSchema } from 'graphql';
-import type { RecordCache } from '../cache';
+import type { RecordCache } from '../state';
 import { isObjectType } from 'graphql';
 import {
   canonicalize,

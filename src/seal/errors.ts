@@ -126,13 +126,6 @@ export class CanonicalizationError extends SealError {
   }
 }
 
-/** The in-memory replay guard holds as many live request ids as it may; the request is refused. */
-export class ReplayGuardFullError extends SealError {
-  constructor(message: string) {
-    super('ERR_REPLAY_GUARD_FULL', message);
-  }
-}
-
 /** Another process holds the keys directory's lock for too long. */
 export class KeyStoreLockedError extends SealError {
   constructor(message: string) {

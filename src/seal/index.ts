@@ -17,7 +17,6 @@ export {
   InvalidKeyError,
   SealInputError,
   CanonicalizationError,
-  ReplayGuardFullError,
   KeyStoreLockedError,
   JwksUnavailableError,
   isSealError,
@@ -56,7 +55,7 @@ export {
 } from './key-store';
 export { importJwks, loadJwks, type Jwks, type PublishedJwk, type PublishedKeyTrust } from './jwks';
 export { DEFAULT_CLOCK_SKEW_SEC, type TrustedKey, type TrustedKeys } from './trusted-keys';
-export { createMemoryReplayGuard, DEFAULT_MEMORY_REPLAY_GUARD, type ReplayGuard, type MemoryReplayGuardOptions } from './replay-guard';
+export type { ReplayGuard } from './replay-guard';
 export {
   REQUEST_TOKEN_TYPE,
   REQUEST_AUTH_SCHEME,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { openAuditLogReader, verifyAuditLog } from '../../src/audit';
 import { createDataRunClient } from '../../src/client';
 import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
-import { createMemoryReplayGuard } from '../../src/seal';
+import { createMemoryReplayGuard } from '../../src/state';
 import { auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
 import { eventually, startHubInProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
 

@@ -3,9 +3,9 @@
  * shared states on one server): replay guard, rate limits, leases, the tiered cache's
  * invalidation, and the audit stream's protection against a second writer.
  */
-import { AuditInstanceInUseError, CacheErrorCode, createSharedState, type SharedState } from '../../src/cache';
-import { createRedisAuditSink } from '../../src/cache/audit-stream';
-import { createRedisConnection } from '../../src/cache/redis-connection';
+import { AuditErrorCode, AuditInstanceInUseError, auditLeaseName, createRedisAuditSink } from '../../src/audit';
+import { StateErrorCode, createSharedState, type SharedState } from '../../src/state';
+import { createRedisConnection } from '../../src/state/redis-connection';
 import { eventually, startRedisSentinel, startRedisServer, type RedisServer } from '../support/redis';
 
 let redis: RedisServer;
@@ -76,37 +76,34 @@ describe('the shared state in Redis', () => {
     await eventually(async () => (await b.records.getMany(['k1']))[0] === undefined, 'b to drop k1', 2000);
   });
 
+  /** The audit log's Redis sink of `instanceId` on the stream primitives of one shared state (one process). */
+  function auditSinkOf(state: SharedState, instanceId: string) {
+    return createRedisAuditSink({ streams: state.streams!, instanceId, lease: state.lease(auditLeaseName(instanceId), 15_000) });
+  }
+
   it('refuses a second process on one instance id: two writers would fork its chain', async () => {
-    const connection = createRedisConnection({ url: redis.url });
-    try {
-      await connection.waitUntilReady(5000);
-      const first = createRedisAuditSink({ connection, instanceId: 'hub-x', holderToken: 'process-1' });
-      const second = createRedisAuditSink({ connection, instanceId: 'hub-x', holderToken: 'process-2' });
-      await first.open({ chainId: 'hub-x/1', instanceId: 'hub-x' }, () => undefined);
-      const refused = await second.open({ chainId: 'hub-x/2', instanceId: 'hub-x' }, () => undefined).catch((e: unknown) => e);
-      expect(refused).toBeInstanceOf(AuditInstanceInUseError);
-      expect(refused).toMatchObject({ code: CacheErrorCode.AUDIT_INSTANCE_IN_USE, message: 'The audit stream of instance "hub-x" is held by another hub process; give each instance its own id.' });
-      await first.close();
-    } finally {
-      await connection.close();
-    }
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    const first = auditSinkOf(a, 'hub-x');
+    const second = auditSinkOf(b, 'hub-x');
+    await first.open({ chainId: 'hub-x/1', instanceId: 'hub-x' }, () => undefined);
+    const refused = await second.open({ chainId: 'hub-x/2', instanceId: 'hub-x' }, () => undefined).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AuditInstanceInUseError);
+    expect(refused).toMatchObject({ code: AuditErrorCode.AUDIT_INSTANCE_IN_USE, message: 'The audit stream of instance "hub-x" is held by another hub process; give each instance its own id.' });
+    await first.close();
   });
 
   it('refuses a batch that does not continue the stream where it ends', async () => {
-    const connection = createRedisConnection({ url: redis.url });
-    try {
-      await connection.waitUntilReady(5000);
-      const sink = createRedisAuditSink({ connection, instanceId: 'hub-y', holderToken: 'process-1' });
-      await sink.open({ chainId: 'hub-y/1', instanceId: 'hub-y' }, () => undefined);
-      const line = (seq: number) => ({ seq, time: new Date().toISOString(), hash: 'h'.repeat(64), line: JSON.stringify({ seq }) });
-      await sink.append([line(1), line(2)]);
-      const error = await sink.append([line(2)]).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: CacheErrorCode.AUDIT_STREAM_CONFLICT, message: 'The audit stream of instance "hub-y" does not continue at record 2.' });
-      expect((await sink.read([1, 2, 3])).map((r) => r.seq)).toEqual([1, 2]);
-      await sink.close();
-    } finally {
-      await connection.close();
-    }
+    const state = instance();
+    await state.waitUntilReady(5000);
+    const sink = auditSinkOf(state, 'hub-y');
+    await sink.open({ chainId: 'hub-y/1', instanceId: 'hub-y' }, () => undefined);
+    const line = (seq: number) => ({ seq, time: new Date().toISOString(), hash: 'h'.repeat(64), line: JSON.stringify({ seq }) });
+    await sink.append([line(1), line(2)]);
+    const error = await sink.append([line(2)]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: AuditErrorCode.AUDIT_STREAM_CONFLICT, message: 'The audit stream of instance "hub-y" does not continue at record 2.' });
+    expect((await sink.read([1, 2, 3])).map((r) => r.seq)).toEqual([1, 2]);
+    await sink.close();
   });
 
   it('reaches the master through Sentinel', async () => {
@@ -138,7 +135,7 @@ describe('the shared state in Redis', () => {
       expect(await state.rateLimiter.take('x')).toEqual({ allowed: true });
       expect(await state.rateLimiter.take('x')).toMatchObject({ allowed: false });
       const error = await state.replayGuard.checkAndRemember('i\u0000j', Date.now() + 60_000).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: CacheErrorCode.REPLAY_GUARD_UNAVAILABLE, message: 'The replay guard is unavailable: the request id cannot be checked.' });
+      expect(error).toMatchObject({ code: StateErrorCode.REPLAY_GUARD_UNAVAILABLE, message: 'The replay guard is unavailable: the request id cannot be checked.' });
       // The cache answers misses instead of failing.
       expect(await state.records.getMany(['anything'])).toEqual([undefined]);
     } finally {

@@ -1,8 +1,8 @@
 import { createDataRunClient, DataRunClientError } from '../../../src/client';
+import { createMemoryReplayGuard } from '../../../src/state';
 import {
   UnauthenticatedError,
   createKeyStore,
-  createMemoryReplayGuard,
   createReceiptSigner,
   createRequestVerifier,
   createSealer,

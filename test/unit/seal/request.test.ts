@@ -1,9 +1,8 @@
 import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
+import { createMemoryReplayGuard } from '../../../src/state';
 import {
-  ReplayGuardFullError,
   UnauthenticatedError,
   createKeyStore,
-  createMemoryReplayGuard,
   createRequestSigner,
   createRequestVerifier,
   readRequestToken,
@@ -218,27 +217,5 @@ describe('signed requests', () => {
     expect(calls).toEqual([]);
     await counted.verify(craftJws(header(), claims({ jti: 'x1' }), hallKey), BODY, NOW);
     expect(calls).toEqual(['one-window-hall\u0000x1']);
-  });
-});
-
-describe('the in-memory replay guard', () => {
-  it('forgets ids once their token has expired, so memory stays bounded', async () => {
-    let now = NOW;
-    const guard = createMemoryReplayGuard({ now: () => now });
-    for (let i = 0; i < 1000; i++) await guard.checkAndRemember(`id-${i}`, now + 60_000 + (i % 7) * 1000);
-    expect(guard.size).toBe(1000);
-    await expect(guard.checkAndRemember('id-3', now + 60_000)).resolves.toBe(false);
-    now += 70_000;
-    await expect(guard.checkAndRemember('fresh', now + 60_000)).resolves.toBe(true);
-    expect(guard.size).toBe(1);
-    await expect(guard.checkAndRemember('id-3', now + 60_000)).resolves.toBe(true);
-  });
-
-  it('refuses new ids rather than grow past its limit', async () => {
-    const guard = createMemoryReplayGuard({ maxEntries: 2, now: () => NOW });
-    await guard.checkAndRemember('a', NOW + 1000);
-    await guard.checkAndRemember('b', NOW + 1000);
-    await expect(guard.checkAndRemember('c', NOW + 1000)).rejects.toEqual(new ReplayGuardFullError('too many requests in flight to remember their ids'));
-    await expect(guard.checkAndRemember('c', NOW + 1000)).rejects.toMatchObject({ code: 'ERR_REPLAY_GUARD_FULL' });
   });
 });

@@ -1,4 +1,4 @@
-import { createMemoryRateLimiter } from '../../../src/cache';
+import { createMemoryRateLimiter } from '../../../src/state';
 
 describe('the in-memory rate limiter', () => {
   it('lets a burst through, then refuses with the time until the next token', async () => {

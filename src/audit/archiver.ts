@@ -9,11 +9,11 @@
  * retention can later remove it. The archive is the cursor: on taking over, the group is set back
  * to the last archived record, so a record is archived exactly once whoever archived before.
  */
-import type { AuditLogEvent, AuditSigner, AuditSink, SinkHead, SinkRecord } from '../audit';
-import { CHECKPOINT_TYPE, createFileSink, signCheckpoint } from '../audit';
-import { archiveDirOf, auditInstancesKey, auditStreamKeys, fieldOf, seqOfEntryId } from './audit-stream';
-import type { Lease } from './lease';
-import type { RedisConnection } from './redis-connection';
+import { seqOfEntryId, type Lease, type RedisStreams } from '../state';
+import { CHECKPOINT_TYPE, signCheckpoint, type AuditSigner } from './checkpoint';
+import { createFileSink } from './file-sink';
+import { archiveDirOf, AUDIT_INSTANCES_KEY, auditStreamKeys } from './redis-sink';
+import type { AuditLogEvent, AuditSink, SinkHead, SinkRecord } from './sink';
 
 /** Name of the archiver's consumer group on every instance stream. */
 export const ARCHIVER_GROUP = 'archiver';
@@ -27,7 +27,7 @@ export type AuditArchiverEvent =
 
 /** Options of the archiver. */
 export interface AuditArchiverOptions {
-  connection: RedisConnection;
+  streams: RedisStreams;
   /** The archive root; instance `hub-1` goes to `<dir>/hub-1/`. */
   dir: string;
   /** Only its holder archives. */
@@ -66,8 +66,7 @@ interface Archive {
 
 /** Starts archiving. */
 export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver {
-  const { connection } = options;
-  const { client } = connection;
+  const { streams } = options;
   const intervalMs = options.intervalMs ?? DEFAULT_AUDIT_ARCHIVER.intervalMs;
   const batchSize = options.batchSize ?? DEFAULT_AUDIT_ARCHIVER.batchSize;
   const retentionMs = (options.retentionDays ?? DEFAULT_AUDIT_ARCHIVER.retentionDays) * 86_400_000;
@@ -86,8 +85,8 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
   async function archiveOf(instance: string): Promise<Archive | undefined> {
     const known = archives.get(instance);
     if (known) return known;
-    const keys = auditStreamKeys(connection.prefix, instance);
-    const chainId = await client.hget(keys.meta, 'chain');
+    const keys = auditStreamKeys(instance);
+    const chainId = await streams.hashGet(keys.meta, 'chain');
     if (!chainId) return undefined;
     const sink = createFileSink({ dir: archiveDirOf(options.dir, instance, chainId), onEvent: emit });
     const state = await sink.open({ chainId, instanceId: instance }, () => undefined);
@@ -103,28 +102,20 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
   }
 
   async function archiveRecords(instance: string, archive: Archive): Promise<number> {
-    const keys = auditStreamKeys(connection.prefix, instance);
+    const keys = auditStreamKeys(instance);
     if (!archive.aligned) {
-      try {
-        await client.xgroup('CREATE', keys.records, ARCHIVER_GROUP, '0', 'MKSTREAM');
-      } catch (error) {
-        if (!/BUSYGROUP/.test((error as Error).message)) throw error;
-      }
       // The archive is the truth about what was archived; the group only delivers what comes after it.
-      await client.xgroup('SETID', keys.records, ARCHIVER_GROUP, `${archive.head?.seq ?? 0}-0`);
+      await streams.setGroupCursor(keys.records, ARCHIVER_GROUP, `${archive.head?.seq ?? 0}-0`);
       archive.aligned = true;
     }
     let total = 0;
     for (;;) {
-      const reply = (await client.xreadgroup('GROUP', ARCHIVER_GROUP, options.consumer, 'COUNT', batchSize, 'STREAMS', keys.records, '>')) as
-        | [string, [string, string[]][]][]
-        | null;
-      const entries = reply?.[0]?.[1] ?? [];
+      const entries = await streams.readGroup(keys.records, ARCHIVER_GROUP, options.consumer, batchSize);
       if (entries.length === 0) return total;
       const headSeq = archive.head?.seq ?? 0;
       const batch: SinkRecord[] = [];
       let expected = headSeq + 1;
-      for (const [id, fields] of entries) {
+      for (const { id, fields } of entries) {
         const seq = seqOfEntryId(id);
         if (seq <= headSeq) continue;
         if (seq !== expected) {
@@ -133,7 +124,7 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
           archive.aligned = false;
           break;
         }
-        const line = fieldOf(fields, 'r') ?? '';
+        const line = fields.r ?? '';
         const parsed = JSON.parse(line) as { time: string; hash: string };
         batch.push({ seq, time: parsed.time, hash: parsed.hash, line });
         expected++;
@@ -152,32 +143,32 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
           archive.checkpointSeq = before.seq;
         }
       }
-      await client.xack(keys.records, ARCHIVER_GROUP, ...entries.map(([id]) => id));
+      await streams.ack(keys.records, ARCHIVER_GROUP, entries.map((e) => e.id));
       // Durable on disk now: Redis keeps only what is not archived yet.
-      if (archive.head) await client.xtrim(keys.records, 'MINID', `${archive.head.seq + 1}-0`);
+      if (archive.head) await streams.trimBefore(keys.records, `${archive.head.seq + 1}-0`);
       if (!archive.aligned) return total;
     }
   }
 
   async function archiveCheckpoints(instance: string, archive: Archive): Promise<void> {
-    const keys = auditStreamKeys(connection.prefix, instance);
-    const after = (await client.hget(keys.meta, 'archivedCheckpointId')) ?? '0-0';
-    const entries = await client.xrange(keys.checkpoints, `(${after}`, '+', 'COUNT', 100);
+    const keys = auditStreamKeys(instance);
+    const after = (await streams.hashGet(keys.meta, 'archivedCheckpointId')) ?? '0-0';
+    const entries = await streams.range(keys.checkpoints, `(${after}`, '+', 100);
     let lastId: string | undefined;
-    for (const [id, fields] of entries) {
-      const seq = Number(fieldOf(fields, 'seq'));
+    for (const { id, fields } of entries) {
+      const seq = Number(fields.seq);
       // A checkpoint attests records: it follows them into the archive, never ahead of them.
       if (!(seq <= (archive.head?.seq ?? 0))) break;
       if (seq > archive.checkpointSeq) {
-        await archive.sink.appendCheckpoint({ seq, line: fieldOf(fields, 'r') ?? '' });
+        await archive.sink.appendCheckpoint({ seq, line: fields.r ?? '' });
         archive.checkpointSeq = seq;
       }
       lastId = id;
     }
     if (lastId) {
-      await client.hset(keys.meta, 'archivedCheckpointId', lastId);
+      await streams.hashSet(keys.meta, 'archivedCheckpointId', lastId);
       const [ms, n] = lastId.split('-');
-      await client.xtrim(keys.checkpoints, 'MINID', `${ms}-${Number(n) + 1}`);
+      await streams.trimBefore(keys.checkpoints, `${ms}-${Number(n) + 1}`);
     }
   }
 
@@ -188,7 +179,7 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
       return 0;
     }
     let total = 0;
-    const instances = await client.smembers(auditInstancesKey(connection.prefix));
+    const instances = await streams.setMembers(AUDIT_INSTANCES_KEY);
     for (const instance of instances.sort()) {
       if (stopped) break;
       try {

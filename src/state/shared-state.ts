@@ -1,37 +1,24 @@
 /**
  * The state hub instances share, in one of two modes: in memory (one instance: nothing to
  * share, the embedded defaults) or in Redis (standalone, Sentinel or Cluster: every instance
- * sees the same record cache, replay guard, rate limits, leases and audit streams). The gateway
- * asks this module for each piece and never looks at the mode itself.
+ * sees the same record cache, replay guard, rate limits, leases and streams). The gateway asks
+ * this module for each piece and never looks at the mode itself.
  */
-import type { AuditLogEvent, AuditSigner, AuditSink } from '../audit';
-import { createMemoryReplayGuard, type ReplayGuard } from '../seal';
-import { startAuditArchiver, type AuditArchiver, type AuditArchiverEvent } from './audit-archiver';
-import { createRedisAuditSink } from './audit-stream';
 import { createMemoryLease, createMemoryValue, createRedisLease, createRedisValue, newHolderToken, type Lease, type SharedValue } from './lease';
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter, type RateLimitLookup } from './rate-limit';
 import { createMemoryRecordCache, type RecordCache } from './record-cache';
 import { createRedisConnection, type RedisConnection, type RedisConnectionEvent, type RedisMode, type RedisSettings } from './redis-connection';
 import { createRedisRecordCache, createTieredRecordCache } from './redis-record-cache';
-import { createRedisReplayGuard } from './replay-guard';
+import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard';
+import { createRedisStreams, type RedisStreams } from './streams';
 
 /** `memory` (one instance) or how Redis is reached. */
 export type SharedStateMode = 'memory' | RedisMode;
 
-/** Settings of the audit stream in Redis. */
-export interface RedisAuditSettings {
-  /** Replicas that must acknowledge each audit batch (WAIT) before the reply leaves. @default 0 */
-  waitReplicas?: number;
-  /** How long to wait for them, in milliseconds. @default 1000 */
-  waitTimeoutMs?: number;
-  /** Take part in the election of the one instance that archives the streams into segment files. @default true */
-  archive?: boolean;
-}
-
 /** Options of the shared state. */
 export interface SharedStateOptions {
   /** Where Redis is; absent: everything in this process. */
-  redis?: RedisSettings & { audit?: RedisAuditSettings };
+  redis?: RedisSettings;
   /** The record cache's in-process tier (the whole cache in memory mode). */
   cache?: { maxEntries?: number; maxBytes?: number; localTtlMs?: number };
   /** Finds a consumer's rate limit. */
@@ -60,10 +47,8 @@ export interface SharedState {
   lease(name: string, ttlMs?: number): Lease;
   /** A value the instances share. */
   value(name: string): SharedValue;
-  /** The audit sink of an instance's stream; undefined in memory mode (the log stays in files). */
-  auditSink(options: { instanceId: string; archiveDir?: string; onEvent?: (event: AuditLogEvent) => void }): AuditSink | undefined;
-  /** Starts the archiver candidate of this process; undefined in memory mode or when it takes no part. */
-  startArchiver(options: { dir: string; consumer: string; sign?: AuditSigner; retentionDays?: number; onEvent?: (event: AuditArchiverEvent) => void }): AuditArchiver | undefined;
+  /** Stream and consumer-group primitives on Redis (the audit log's Redis sink uses them); undefined in memory mode. */
+  readonly streams: RedisStreams | undefined;
   /** Resolves true once Redis answers (at once in memory mode), false after `timeoutMs`. */
   waitUntilReady(timeoutMs: number): Promise<boolean>;
   health(): SharedStateHealth;
@@ -89,8 +74,7 @@ function createMemorySharedState(options: SharedStateOptions): SharedState {
       if (!v) values.set(name, (v = createMemoryValue()));
       return v;
     },
-    auditSink: () => undefined,
-    startArchiver: () => undefined,
+    streams: undefined,
     waitUntilReady: async () => true,
     health: () => ({ mode: 'memory', ok: true }),
     close: () => records.close(),
@@ -110,7 +94,6 @@ function createRedisSharedState(settings: NonNullable<SharedStateOptions['redis'
     connection,
     ...(options.cache?.localTtlMs !== undefined ? { localTtlMs: options.cache.localTtlMs } : {}),
   });
-  const audit = settings.audit ?? {};
   return {
     mode: connection.mode,
     description: connection.description,
@@ -119,28 +102,7 @@ function createRedisSharedState(settings: NonNullable<SharedStateOptions['redis'
     rateLimiter: createRedisRateLimiter(connection, options.rateLimits),
     lease: (name, ttlMs) => createRedisLease(connection, { name, token, ...(ttlMs ? { ttlMs } : {}) }),
     value: (name) => createRedisValue(connection, name),
-    auditSink: (o) =>
-      createRedisAuditSink({
-        connection,
-        instanceId: o.instanceId,
-        holderToken: token,
-        ...(audit.waitReplicas !== undefined ? { waitReplicas: audit.waitReplicas } : {}),
-        ...(audit.waitTimeoutMs !== undefined ? { waitTimeoutMs: audit.waitTimeoutMs } : {}),
-        ...(o.archiveDir ? { archiveDir: o.archiveDir } : {}),
-        ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-      }),
-    startArchiver: (o) =>
-      audit.archive === false
-        ? undefined
-        : startAuditArchiver({
-            connection,
-            dir: o.dir,
-            consumer: o.consumer,
-            lease: createRedisLease(connection, { name: 'audit-archiver', token }),
-            ...(o.sign ? { sign: o.sign } : {}),
-            ...(o.retentionDays ? { retentionDays: o.retentionDays } : {}),
-            ...(o.onEvent ? { onEvent: o.onEvent } : {}),
-          }),
+    streams: createRedisStreams(connection),
     waitUntilReady: (timeoutMs) => connection.waitUntilReady(timeoutMs),
     health: () => (connection.isReady() ? { mode: connection.mode, ok: true } : { mode: connection.mode, ok: false, reason: 'redis unreachable' }),
     async close() {

@@ -1,4 +1,4 @@
-import { cacheVersionOf, createLoaderCaches, createMemoryRecordCache, type LoaderCaches, type RecordCache } from '../../../src/cache';
+import { cacheVersionOf, createLoaderCaches, createMemoryRecordCache, type LoaderCaches, type RecordCache } from '../../../src/state';
 import { createBatchLoader, ConnectorUnavailableError, type LoaderCache } from '../../../src/sdk';
 
 type Rec = { id: string; n: number };

@@ -1,5 +1,5 @@
-import { CacheErrorCode, parseHostPort, redisModeOf } from '../../../src/cache';
-import { keySlot } from '../../../src/cache/redis-connection';
+import { StateErrorCode, parseHostPort, redisModeOf } from '../../../src/state';
+import { keySlot } from '../../../src/state/redis-connection';
 import { ConfigError, loadConfig, parseConfig } from '../../../src/gateway/config';
 
 describe('Redis settings', () => {
@@ -17,7 +17,7 @@ describe('Redis settings', () => {
   });
 
   it('refuses settings that name no topology or several, with a stable code', () => {
-    expect(() => redisModeOf({})).toThrow(expect.objectContaining({ code: CacheErrorCode.REDIS_SETTINGS_INVALID, message: 'Redis setting "redis" must be exactly one of url, sentinels or cluster.' }));
+    expect(() => redisModeOf({})).toThrow(expect.objectContaining({ code: StateErrorCode.REDIS_SETTINGS_INVALID, message: 'Redis setting "redis" must be exactly one of url, sentinels or cluster.' }));
     expect(() => redisModeOf({ url: 'redis://x:1', cluster: ['x:1'] })).toThrow('Redis setting "redis" must be exactly one of url, sentinels or cluster, but got: url, cluster.');
     expect(() => redisModeOf({ sentinels: ['x:1'] })).toThrow('Redis setting "redis.name" must be the master group name when sentinels are given.');
     expect(() => parseHostPort('nohost', 'redis.cluster[0]')).toThrow('Redis setting "redis.cluster[0]" must be host:port, but got: "nohost".');

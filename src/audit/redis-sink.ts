@@ -5,23 +5,25 @@
  * this sink only stores. A batch is appended by one Lua script that first checks the stream
  * continues where this writer expects (so a second writer cannot fork the chain) and then adds
  * every record: all of the batch or none of it. The append resolves once Redis acknowledged it
- * (and, when configured, once enough replicas did: WAIT). An archiver (audit-archiver.ts) copies
+ * (and, when configured, once enough replicas did: WAIT). An archiver (archiver.ts) copies
  * the streams into segment files and trims what it archived.
  *
- * Keys of instance `hub-1`, all in one cluster slot through the hash tag:
- *   <prefix>audit:{hub-1}:records       the records, id <seq>-0, field r = the canonical line
- *   <prefix>audit:{hub-1}:checkpoints   signed checkpoints, field seq and r = the checkpoint line
- *   <prefix>audit:{hub-1}:meta          chain id, head (seq, hash, time), newest checkpoint seq
- *   <prefix>audit:instances             the instance ids that have a stream (for the archiver)
+ * Keys of instance `hub-1` (below the hub's key prefix, which src/state adds), all in one
+ * cluster slot through the hash tag:
+ *   audit:{hub-1}:records       the records, id <seq>-0, field r = the canonical line
+ *   audit:{hub-1}:checkpoints   signed checkpoints, field seq and r = the checkpoint line
+ *   audit:{hub-1}:meta          chain id, head (seq, hash, time), newest checkpoint seq
+ *   audit:instances             the instance ids that have a stream (for the archiver)
+ * The Redis commands themselves are src/state's stream primitives.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AuditLogEvent, AuditRecord, AuditSink, AuditSinkState, SinkHead } from '../audit';
-import { createFileSink } from '../audit';
-import { AuditInstanceInUseError, AuditReplicasMissingError, AuditStreamConflictError, RedisUnavailableError } from './errors';
-import { createRedisLease } from './lease';
-import type { RedisConnection } from './redis-connection';
+import { RedisUnavailableError, seqOfEntryId, StateErrorCode, type Lease, type RedisStreams } from '../state';
+import { AuditInstanceInUseError, AuditReplicasMissingError, AuditStreamConflictError } from './errors';
+import { createFileSink } from './file-sink';
+import type { AuditRecord } from './record';
+import type { AuditLogEvent, AuditSink, AuditSinkState, SinkHead } from './sink';
 
 /** The keys of one instance's audit stream. */
 export interface AuditStreamKeys {
@@ -31,14 +33,17 @@ export interface AuditStreamKeys {
 }
 
 /** The keys of an instance's stream (hash-tagged by instance id, so they share a cluster slot). */
-export function auditStreamKeys(prefix: string, instanceId: string): AuditStreamKeys {
-  const base = `${prefix}audit:{${instanceId}}`;
+export function auditStreamKeys(instanceId: string): AuditStreamKeys {
+  const base = `audit:{${instanceId}}`;
   return { records: `${base}:records`, checkpoints: `${base}:checkpoints`, meta: `${base}:meta` };
 }
 
 /** The set of instance ids with a stream. */
-export function auditInstancesKey(prefix: string): string {
-  return `${prefix}audit:instances`;
+export const AUDIT_INSTANCES_KEY = 'audit:instances';
+
+/** The name of the lease that keeps a second process off an instance's stream. */
+export function auditLeaseName(instanceId: string): string {
+  return `audit:{${instanceId}}`;
 }
 
 /**
@@ -60,11 +65,11 @@ export function archiveDirOf(root: string, instanceId: string, chainId: string):
 
 /** Options of the Redis audit sink. */
 export interface RedisAuditSinkOptions {
-  connection: RedisConnection;
-  /** This hub instance: its stream, and the lease that keeps a second process off it. */
+  streams: RedisStreams;
+  /** This hub instance: its stream. */
   instanceId: string;
-  /** This process's lease token (one per process, so a re-opened sink takes its own lease back). */
-  holderToken: string;
+  /** The lease named `auditLeaseName(instanceId)` that keeps a second process off the stream, lasting `leaseTtlMs`. */
+  lease: Lease;
   /** Replicas that must acknowledge every batch (WAIT) before it counts as written. @default 0 */
   waitReplicas?: number;
   /** How long to wait for them. @default 1000 */
@@ -79,61 +84,15 @@ export interface RedisAuditSinkOptions {
 /** Defaults of the Redis audit sink. */
 export const DEFAULT_REDIS_AUDIT_SINK = Object.freeze({ waitReplicas: 0, waitTimeoutMs: 1000, leaseTtlMs: 15_000 });
 
-const APPEND_SCRIPT = `
-local head = tonumber(redis.call('HGET', KEYS[2], 'headSeq') or '0')
-local first = tonumber(ARGV[1])
-if head + 1 ~= first then return redis.error_reply('DATARUN_AUDIT_CONFLICT') end
-for i = 5, #ARGV do
-  redis.call('XADD', KEYS[1], string.format('%d-0', first + i - 5), 'r', ARGV[i])
-end
-redis.call('HSET', KEYS[2], 'headSeq', ARGV[2], 'headHash', ARGV[3], 'headTime', ARGV[4])
-return head
-`;
-
-const CHECKPOINT_SCRIPT = `
-redis.call('XADD', KEYS[1], '*', 'seq', ARGV[1], 'r', ARGV[2])
-local held = tonumber(redis.call('HGET', KEYS[2], 'checkpointSeq') or '0')
-if tonumber(ARGV[1]) > held then redis.call('HSET', KEYS[2], 'checkpointSeq', ARGV[1]) end
-return 1
-`;
-
-type WithAudit = {
-  datarunAuditAppend(records: string, meta: string, ...args: string[]): Promise<number>;
-  datarunAuditCheckpoint(checkpoints: string, meta: string, seq: string, line: string): Promise<number>;
-};
-
-/** Defines the sink's scripts on a client once. */
-export function defineAuditScripts(connection: RedisConnection): RedisConnection['client'] & WithAudit {
-  const client = connection.client as RedisConnection['client'] & WithAudit;
-  if (typeof client.datarunAuditAppend !== 'function') {
-    client.defineCommand('datarunAuditAppend', { numberOfKeys: 2, lua: APPEND_SCRIPT });
-    client.defineCommand('datarunAuditCheckpoint', { numberOfKeys: 2, lua: CHECKPOINT_SCRIPT });
-  }
-  return client;
-}
-
-/** Parses a stream entry id `<seq>-0`. */
-export function seqOfEntryId(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
-}
-
-/** The value of a field in a stream entry's flat field list. */
-export function fieldOf(fields: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-}
-
 const PAGE = 1000;
 
 /** Creates the sink of one instance's audit stream. */
 export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink {
-  const { connection, instanceId } = options;
-  const client = defineAuditScripts(connection);
-  const keys = auditStreamKeys(connection.prefix, instanceId);
+  const { streams, instanceId, lease } = options;
+  const keys = auditStreamKeys(instanceId);
   const waitReplicas = options.waitReplicas ?? DEFAULT_REDIS_AUDIT_SINK.waitReplicas;
   const waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_REDIS_AUDIT_SINK.waitTimeoutMs;
   const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_REDIS_AUDIT_SINK.leaseTtlMs;
-  const lease = createRedisLease(connection, { name: `audit:{${instanceId}}`, token: options.holderToken, ttlMs: leaseTtlMs });
   let archive: string | undefined;
   let renewal: NodeJS.Timeout | undefined;
   let lost = false;
@@ -170,22 +129,22 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
   return {
     async open(request, replay): Promise<AuditSinkState> {
       if (!(await lease.tryHold())) {
-        if (!connection.isReady()) throw new RedisUnavailableError('opening the audit stream');
+        if (!streams.isReady()) throw new RedisUnavailableError('opening the audit stream');
         throw new AuditInstanceInUseError(instanceId);
       }
       lost = false;
       renewal = setInterval(() => {
         void lease.tryHold().then((ok) => {
           // Another process holds our id now: stop appending rather than fork the chain.
-          if (!ok && connection.isReady()) lost = true;
+          if (!ok && streams.isReady()) lost = true;
         });
       }, Math.max(100, Math.floor(leaseTtlMs / 3)));
       renewal.unref();
       try {
-        await client.hsetnx(keys.meta, 'chain', request.chainId);
-        await client.hsetnx(keys.meta, 'created', new Date().toISOString());
-        await client.sadd(auditInstancesKey(connection.prefix), instanceId);
-        const meta = await client.hgetall(keys.meta);
+        await streams.hashSetIfAbsent(keys.meta, 'chain', request.chainId);
+        await streams.hashSetIfAbsent(keys.meta, 'created', new Date().toISOString());
+        await streams.setAdd(AUDIT_INSTANCES_KEY, instanceId);
+        const meta = await streams.hashGetAll(keys.meta);
         const chainId = meta.chain!;
         if (options.archiveDir) archive = archiveDirOf(options.archiveDir, instanceId, chainId);
         const head: SinkHead | null = meta.headSeq && Number(meta.headSeq) > 0 ? { seq: Number(meta.headSeq), hash: meta.headHash!, time: meta.headTime! } : null;
@@ -197,16 +156,16 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
         }, chainId);
         let from = `${(opened?.headSeq ?? seen) + 1}-0`;
         for (;;) {
-          const page = await client.xrange(keys.records, from, '+', 'COUNT', PAGE);
-          for (const [id, fields] of page) {
-            const record = parse(fieldOf(fields, 'r') ?? '');
+          const page = await streams.range(keys.records, from, '+', PAGE);
+          for (const { id, fields } of page) {
+            const record = parse(fields.r ?? '');
             if (record && record.seq > seen) {
               replay(record);
               seen = record.seq;
             } else if (!record) options.onEvent?.({ type: 'record-unreadable', segment: keys.records, line: seqOfEntryId(id) });
           }
           if (page.length < PAGE) break;
-          from = `${seqOfEntryId(page[page.length - 1]![0]) + 1}-0`;
+          from = `${seqOfEntryId(page[page.length - 1]!.id) + 1}-0`;
         }
         return { chainId, head, lastCheckpointSeq: Number(meta.checkpointSeq ?? 0) };
       } catch (error) {
@@ -220,37 +179,28 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
       if (lost || !lease.held) throw lost ? new AuditInstanceInUseError(instanceId) : new RedisUnavailableError('renewing the audit stream lease');
       const last = batch[batch.length - 1]!;
       try {
-        await client.datarunAuditAppend(keys.records, keys.meta, String(batch[0]!.seq), String(last.seq), last.hash, last.time, ...batch.map((r) => r.line));
+        const head = { headSeq: String(last.seq), headHash: last.hash, headTime: last.time };
+        await streams.appendSequenced(keys.records, keys.meta, batch[0]!.seq, 'r', batch.map((r) => r.line), head);
       } catch (error) {
-        if (/DATARUN_AUDIT_CONFLICT/.test((error as Error)?.message ?? '')) throw new AuditStreamConflictError(instanceId, `does not continue at record ${batch[0]!.seq}`);
-        throw new RedisUnavailableError('appending to the audit stream', error);
+        if ((error as { code?: string }).code === StateErrorCode.STREAM_SEQUENCE_CONFLICT) throw new AuditStreamConflictError(instanceId, `does not continue at record ${batch[0]!.seq}`);
+        throw error;
       }
       if (waitReplicas > 0) {
-        const node = connection.nodeFor(keys.records);
-        let acked = 0;
-        try {
-          acked = node ? Number(await node.wait(waitReplicas, waitTimeoutMs)) : 0;
-        } catch (error) {
-          throw new RedisUnavailableError('waiting for the audit replicas', error);
-        }
+        const acked = await streams.waitForReplicas(keys.records, waitReplicas, waitTimeoutMs);
         if (acked < waitReplicas) throw new AuditReplicasMissingError(waitReplicas, acked);
       }
       return {};
     },
 
     async appendCheckpoint({ seq, line }) {
-      try {
-        await client.datarunAuditCheckpoint(keys.checkpoints, keys.meta, String(seq), line);
-      } catch (error) {
-        throw new RedisUnavailableError('appending an audit checkpoint', error);
-      }
+      await streams.add(keys.checkpoints, { seq: String(seq), r: line }, { hash: keys.meta, field: 'checkpointSeq', value: seq });
     },
 
     async read(seqs) {
       const found = new Map<number, AuditRecord>();
-      const replies = await Promise.all(seqs.map((seq) => client.xrange(keys.records, `${seq}-0`, `${seq}-0`).catch(() => [])));
+      const replies = await Promise.all(seqs.map((seq) => streams.range(keys.records, `${seq}-0`, `${seq}-0`).catch(() => [])));
       replies.forEach((entries) => {
-        const record = entries[0] ? parse(fieldOf(entries[0][1], 'r') ?? '') : undefined;
+        const record = entries[0] ? parse(entries[0].fields.r ?? '') : undefined;
         if (record) found.set(record.seq, record);
       });
       // Trimmed from Redis once archived: read those from the archive, if this machine sees it.

@@ -1,4 +1,4 @@
-import { createMemoryRecordCache } from '../../../src/cache';
+import { createMemoryRecordCache } from '../../../src/state';
 
 describe('the in-memory record cache', () => {
   it('answers a miss for a key it never held and a hit for one it holds', async () => {

@@ -1,0 +1,100 @@
+/**
+ * The replay guard: one-time request ids (`jti`) remembered until their token expires. In memory
+ * for one instance; in Redis for several: one key per id, written with `SET key 1 NX PXAT
+ * <expiry>`, so whichever instance sees an id first wins and every other instance (and that one
+ * again) refuses it until the token could no longer be accepted anyway. Both fail closed: when
+ * the guard cannot answer (Redis down, memory full) the check rejects and the request is refused.
+ * The guard is not a cache: nothing is ever evicted to make room.
+ */
+import { createHash } from 'node:crypto';
+import { ReplayGuardFullError, ReplayGuardUnavailableError } from './errors';
+import type { RedisConnection } from './redis-connection';
+
+/** Remembers one-time request ids until their token expires (the request verifier of src/seal asks it). */
+export interface ReplayGuard {
+  /** Records `jti` until `expiresAt` (epoch ms); true when it was not seen before, false for a replay. */
+  checkAndRemember(jti: string, expiresAt: number): Promise<boolean>;
+}
+
+/** Options of the in-memory replay guard. */
+export interface MemoryReplayGuardOptions {
+  /** Most live ids held at once; beyond it requests are refused (ReplayGuardFullError) rather than let memory grow. @default 1_000_000 */
+  readonly maxEntries?: number;
+  /** Clock, for tests. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Defaults of the in-memory replay guard. */
+export const DEFAULT_MEMORY_REPLAY_GUARD = { maxEntries: 1_000_000 } as const;
+
+/**
+ * A replay guard for one hub instance. Ids are kept in buckets by expiry second, so expired
+ * ids are dropped in whole buckets; memory is bounded by request rate × token lifetime and by
+ * `maxEntries`.
+ */
+export function createMemoryReplayGuard(options: MemoryReplayGuardOptions = {}): ReplayGuard & { readonly size: number } {
+  const maxEntries = options.maxEntries ?? DEFAULT_MEMORY_REPLAY_GUARD.maxEntries;
+  const now = options.now ?? Date.now;
+  const seen = new Map<string, number>();
+  const buckets = new Map<number, string[]>();
+  let sweptSecond = 0;
+
+  function sweep(nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
+    if (second === sweptSecond) return;
+    sweptSecond = second;
+    for (const [bucket, ids] of buckets) {
+      if (bucket >= second) continue;
+      for (const id of ids) if ((seen.get(id) ?? Infinity) < nowMs) seen.delete(id);
+      buckets.delete(bucket);
+    }
+  }
+
+  return {
+    get size() {
+      return seen.size;
+    },
+    checkAndRemember(jti, expiresAt) {
+      const nowMs = now();
+      sweep(nowMs);
+      const known = seen.get(jti);
+      if (known !== undefined && known >= nowMs) return Promise.resolve(false);
+      if (expiresAt < nowMs) return Promise.resolve(true); // already expired: the verifier refuses it anyway
+      if (seen.size >= maxEntries) return Promise.reject(new ReplayGuardFullError());
+      seen.set(jti, expiresAt);
+      const bucket = Math.floor(expiresAt / 1000);
+      const ids = buckets.get(bucket);
+      if (ids) ids.push(jti);
+      else buckets.set(bucket, [jti]);
+      return Promise.resolve(true);
+    },
+  };
+}
+
+
+/** Options of the Redis replay guard. */
+export interface RedisReplayGuardOptions {
+  /** Clock, for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** Creates the replay guard shared by every instance that uses this Redis. */
+export function createRedisReplayGuard(connection: RedisConnection, options: RedisReplayGuardOptions = {}): ReplayGuard {
+  const now = options.now ?? Date.now;
+  const ns = `${connection.prefix}jti:`;
+  return {
+    async checkAndRemember(jti, expiresAt) {
+      // An expired token is refused by the verifier anyway; nothing to remember.
+      if (expiresAt < now()) return true;
+      // Hashed: ids are chosen by consumers, and a key should not carry whatever they chose.
+      const key = ns + createHash('sha256').update(jti, 'utf8').digest('base64url');
+      let reply: unknown;
+      try {
+        reply = await connection.client.set(key, '1', 'PXAT', Math.ceil(expiresAt), 'NX');
+      } catch (error) {
+        throw new ReplayGuardUnavailableError(error);
+      }
+      return reply === 'OK';
+    },
+  };
+}
