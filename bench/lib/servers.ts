@@ -159,7 +159,8 @@ export async function startB2(endpoints: Endpoints, options: { cpus?: string }):
  */
 export function composeMesh(endpoints: Endpoints, output: string, options: { cpus?: string }): number {
   const started = performance.now();
-  const bin = path.join(ROOT, 'node_modules', '.bin', 'mesh-compose');
+  // bench/package.json installs Mesh (npm run bench:install), apart from the project's own dependencies.
+  const bin = path.join(ROOT, 'bench', 'node_modules', '.bin', 'mesh-compose');
   const command = options.cpus ? 'taskset' : bin;
   const args = options.cpus ? ['-c', options.cpus, bin, '-o', output] : ['-o', output];
   const result = spawnSync(command, args, {
