@@ -4,8 +4,8 @@
  * its protocol (an HTTP request, a SOAP operation, a SQL statement) and what a malformed reply
  * looks like in it.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 
 /** How a sandbox misbehaves. */
 export interface FaultSettings {
@@ -81,7 +81,7 @@ export interface Sandbox {
 }
 
 /** Listens on a loopback port (0 = any free port) and returns the address. */
-export async function listen(server: http.Server | import('node:net').Server, port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+export async function listen(server: http.Server | Server, port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -4,7 +4,7 @@
  * record reply is a concatenation of the store's pre-serialized JSON.
  */
 import type http from 'node:http';
-import { citizenIdProblem, creditCodeProblem } from '../../src/sdk/identifiers';
+import { citizenIdProblem, creditCodeProblem } from '../../src/sdk';
 import { serveControl, withFaults, type SandboxControl } from '../sandbox-kit';
 import type { EnterpriseStatus } from '../seed/model';
 import {

@@ -9,7 +9,7 @@
  * All dates are relative to a fixed reference day, never the wall clock, so the same
  * (seed, size) always gives the same data.
  */
-import { citizenIdCheckChar, creditCodeCheckChar, orgCodeCheckChar } from '../../src/sdk/identifiers';
+import { citizenIdCheckChar, creditCodeCheckChar, orgCodeCheckChar } from '../../src/sdk';
 import type {
   CreditRating,
   EnterpriseKind,

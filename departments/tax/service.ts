@@ -10,7 +10,7 @@
  * bottleneck of every benchmark. node-soap still parses the request, dispatches the operation and
  * writes the envelope.
  */
-import { citizenIdProblem, creditCodeProblem, unitNumberProblem } from '../../src/sdk/identifiers';
+import { citizenIdProblem, creditCodeProblem, unitNumberProblem } from '../../src/sdk';
 import type { ArrearEntry, DeedTaxEntry, TaxStore, TaxpayerEntry } from './store';
 
 /** The target namespace of the WSDL; SOAPAction values are `<namespace>/<operation>`. */

@@ -3,4 +3,4 @@
  * hub has one implementation, in the seal module (receipts hash replies the same way); the
  * audit log uses it under its own name.
  */
-export { canonicalize as canonicalJson } from '../seal/canonicalize';
+export { canonicalize as canonicalJson } from '../seal';

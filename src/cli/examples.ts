@@ -2,7 +2,7 @@
  * The worked queries of the seeds' cases, shared by the README, the ready message of
  * `datarun serve`, the end-to-end tests and the benchmarks.
  */
-import type { SeedData } from '../../departments/seed/model';
+import type { SeedData } from '../../departments';
 
 /** 不动产转移登记: the unit's certificate, owners, mortgages and seizures; the seller; the buyer's deed tax; an enterprise party's status. */
 export const PROPERTY_TRANSFER_QUERY = /* GraphQL */ `

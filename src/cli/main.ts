@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `datarun` command: serve the hub, run a sandbox department system. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway/config';
+import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { runAuditExport, runAuditVerify } from './audit';
 import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
@@ -117,7 +117,7 @@ audit
   .option('--to <seq>', 'last sequence number')
   .option('--jwks <file|url>', 'verify checkpoints against this JWKS instead of the local keys')
   .action(async (o: { dir?: string; from?: string; to?: string; jwks?: string }) => {
-    const { auditVerifier } = await import('../gateway/audit');
+    const { auditVerifier } = await import('../gateway');
     const { loadJwks, loadKeyStore } = await import('../seal');
     const verify = o.jwks ? auditVerifier({ jwks: await loadJwks(o.jwks) }) : auditVerifier({ keyStore: await loadKeyStore(keysDir()) });
     const { exitCode } = await runAuditVerify({ dir: o.dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR, verify, ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
@@ -135,7 +135,7 @@ audit
   .option('--from <time>', 'ISO 8601')
   .option('--to <time>', 'ISO 8601')
   .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; consumer?: string; subject?: string; case?: string; from?: string; to?: string }) => {
-    const { auditSigner, auditSubjectSecret } = await import('../gateway/audit');
+    const { auditSigner, auditSubjectSecret } = await import('../gateway');
     const { loadKeyStore } = await import('../seal');
     const keyStore = await loadKeyStore(keysDir());
     const { dir, ...filter } = o;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createDataRunClient } from '../client';
-import { generateSeed } from '../../departments/seed/generate';
+import { generateSeed } from '../../departments';
 import { loadKeyStore, createConsentSigner, type PrivateJwk } from '../seal';
 import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from './examples';
 

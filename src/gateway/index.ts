@@ -8,3 +8,13 @@ export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
 export { DEFAULT_CACHE_TTL_SECONDS } from './config';
 export { ReplayGuardUnavailableError } from '../state';
+export { createRequestPath, isReplayGuardRefusal } from './request-path';
+export type { RequestPath, RequestPathLogger, GatewayReply } from './request-path';
+export type { Caller, RequestContext } from './request-context';
+export { auditSigner, auditSubjectSecret, auditVerifier } from './audit';
+export { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from './config';
+// What adapters (src/http) need of the hub's error contract, policy and signed requests.
+export { HubError, HubErrorCode } from '../sdk';
+export { CONSENT_HEADER } from '../policy';
+export type { AllowedDecision, Decision } from '../policy';
+export { UnauthenticatedError } from '../seal';

@@ -6,14 +6,19 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError, graphql as executeGraphQL, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import { ReplayGuardUnavailableError, type Gateway } from '../gateway';
-import type { Caller, RequestContext } from '../gateway/request-context';
-import { accessRecord, type AccessFacts } from '../gateway/audit';
-import { presentSeals } from '../gateway/seals';
-import type { AuditOutcome } from '../audit';
-import { applyMasks, consentTokensFromHeader, CONSENT_HEADER, type AllowedDecision, type Decision } from '../policy';
-import { hashJson, hashText, readRequestToken, UnauthenticatedError } from '../seal';
-import { createHubContext, HubError, HubErrorCode } from '../sdk';
+import {
+  CONSENT_HEADER,
+  createRequestPath,
+  HubError,
+  HubErrorCode,
+  isReplayGuardRefusal,
+  UnauthenticatedError,
+  type AllowedDecision,
+  type Caller,
+  type Gateway,
+  type GatewayReply,
+  type RequestContext,
+} from '../gateway';
 
 /** Settings of the hub's HTTP server. */
 export interface HubServerOptions {
@@ -141,79 +146,12 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   });
   await apollo.start();
 
-  type Reply = { data?: Record<string, unknown> | null; errors?: readonly unknown[]; extensions?: Record<string, unknown> };
-
-  /** Appends one access record; resolves to its sequence number, or undefined when audit is off. Throws AuditUnavailableError. */
-  async function record(facts: AccessFacts): Promise<number | undefined> {
-    if (!gateway.audit) return undefined;
-    return (await gateway.audit.append(accessRecord(facts))).seq;
-  }
-
-  /** Records a refused request (401, 400, 403): no data leaves with it, so a failed append is only logged. */
-  async function recordRefusal(requestId: string, caller: Caller | null, decision: Decision | null, query: string | null, outcome: AuditOutcome, codes: string[]): Promise<void> {
-    try {
-      await record({ requestId, caller, decision, query, operationName: decision?.operationName ?? null, outcome, errorCodes: codes, replyHash: null });
-    } catch (error) {
-      logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, 'access record of a refused request could not be written');
-    }
-  }
-
-  /**
-   * After execution: masks, then seals cut to the masked reply, then the access record written
-   * durably, then the receipt carrying its sequence number. Returns false when the record could
-   * not be written: the reply then carries AUDIT_UNAVAILABLE and no data (no audit, no data).
-   */
-  async function finishReply(result: Reply, context: RequestContext, query: string, variables: Record<string, unknown>, operationName: string | null): Promise<boolean> {
-    const masked = context.decision ? applyMasks(result.data, context.decision) : [];
-    presentSeals(result.data, context.seals);
-    const codes = (result.errors ?? []).map((e) => String((e as GraphQLFormattedError).extensions?.code ?? HubErrorCode.INTERNAL_SERVER_ERROR));
-    const hasData = result.data !== undefined && result.data !== null && Object.values(result.data).some((v) => v !== null);
-    const outcome: AuditOutcome = codes.length === 0 ? 'GRANTED' : hasData ? 'PARTIAL' : 'FAILED';
-    // Hashed once, and only when the access record or the receipt needs it.
-    const dataHash = result.data === undefined || (!gateway.audit && !context.caller) ? null : hashJson(result.data ?? null);
-    let auditSeq: number | undefined;
-    try {
-      auditSeq = await record({ requestId: context.requestId, caller: context.caller, decision: context.decision, query, operationName, outcome, errorCodes: codes, replyHash: dataHash });
-    } catch (error) {
-      logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId: context.requestId }, 'access record could not be written: reply withheld');
-      delete result.data;
-      result.errors = [{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: HubErrorCode.AUDIT_UNAVAILABLE } }];
-      delete result.extensions;
-      return false;
-    }
-    if (!context.caller) return true;
-    const extensions: Record<string, unknown> = { ...result.extensions };
-    if (masked.length > 0) extensions.masked = masked.map((p) => p.join('.'));
-    extensions.receipt = gateway.receipts.signReceipt({
-      requestId: context.requestId,
-      consumer: context.caller.consumer,
-      purpose: context.caller.purpose,
-      case: context.caller.caseNumber,
-      operator: context.caller.operator,
-      time: new Date(),
-      queryHash: hashText(query),
-      variablesHash: hashJson(variables),
-      dataHash: dataHash ?? hashJson(null),
-      ...(auditSeq !== undefined ? { auditSeq } : {}),
-    });
-    result.extensions = extensions;
-    return true;
-  }
+  type Reply = GatewayReply;
+  const path = createRequestPath(gateway, logger);
+  const { finishReply, recordRefusal } = path;
 
   function sendErrors(res: http.ServerResponse, status: number, requestId: string, errors: GraphQLFormattedError[], headers: Record<string, string> = {}): void {
     sendJson(res, status, { errors }, { 'x-request-id': requestId, ...headers });
-  }
-
-  async function authenticate(req: http.IncomingMessage, raw: Buffer): Promise<Caller> {
-    const verified = await gateway.verifier.verify(readRequestToken(req.headers.authorization), raw);
-    return {
-      consumer: verified.consumer,
-      roles: verified.roles,
-      purpose: verified.claims.purpose,
-      caseNumber: verified.claims.case,
-      operator: verified.claims.operator,
-      requestTokenId: verified.claims.jti,
-    };
   }
 
   async function graphql(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, url: URL): Promise<void> {
@@ -227,9 +165,9 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     let caller: Caller | null = null;
     if (gateway.security === 'signed') {
       try {
-        caller = await authenticate(req, raw);
+        caller = await path.authenticate(headerValue(req.headers.authorization), raw);
       } catch (error) {
-        if (error instanceof ReplayGuardUnavailableError) {
+        if (isReplayGuardRefusal(error)) {
           // Fail closed: a request whose id cannot be checked for replay is not executed.
           await recordRefusal(requestId, null, null, null, 'FAILED', [HubErrorCode.UNAUTHENTICATED]);
           sendErrors(res, 503, requestId, [{ message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: HubErrorCode.UNAUTHENTICATED, reason: 'REPLAY_GUARD_UNAVAILABLE' } }], { 'retry-after': '1' });
@@ -269,14 +207,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     if (caller) {
       let checked;
       try {
-        checked = await gateway.policy.check({
-          consumer: caller.consumer,
-          purpose: caller.purpose,
-          document: body.query,
-          operationName,
-          variables,
-          consents: consentTokensFromHeader(headerValue(req.headers[CONSENT_HEADER])),
-        });
+        checked = await path.checkPolicy(caller, { document: body.query, operationName, variables, consentHeader: headerValue(req.headers[CONSENT_HEADER]) });
       } catch (error) {
         if (error instanceof GraphQLError) {
           const code = error instanceof HubError ? error.code : 'GRAPHQL_PARSE_FAILED';
@@ -301,7 +232,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     // Removed when the request ends: a keep-alive socket serves many requests and must not collect a listener per request.
     const abortOnClose = (): void => controller.abort();
     req.socket.once('close', abortOnClose);
-    const context: RequestContext = Object.assign(createHubContext({ requestId, signal: controller.signal, cacheOf: gateway.cacheOf }), { caller, decision, seals: { pending: [] } });
+    const context: RequestContext = path.createContext({ requestId, signal: controller.signal, caller, decision });
     try {
       if (decision?.introspection) {
         // Introspection runs against the caller's own view of the schema.

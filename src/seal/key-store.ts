@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JWK } from 'node-jose';
@@ -326,7 +326,7 @@ async function readPrivateKey(path: string, entry: TrustListKey): Promise<KeyObj
   }
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey({ key: JSON.parse(await readFile(path, 'utf8')) as import('node:crypto').JsonWebKey, format: 'jwk' });
+    privateKey = createPrivateKey({ key: JSON.parse(await readFile(path, 'utf8')) as JsonWebKey, format: 'jwk' });
   } catch (error) {
     throw new TrustListInvalidError(`cannot read the private key file ${path}`, { cause: error });
   }

@@ -1,0 +1,127 @@
+/**
+ * Lint: the module rules of docs/architecture.md, enforced. Kept small and deliberate: the
+ * dependency graph between the concerns of src/ (and of connectors/, departments/, bench/),
+ * no deep imports past a module's index.ts, nothing importing test/, one owner per sensitive
+ * library, type-only imports marked, no default exports, no import cycles.
+ */
+const { readdirSync } = require('node:fs');
+const tseslint = require('typescript-eslint');
+const importX = require('eslint-plugin-import-x');
+const { createNodeResolver } = require('eslint-plugin-import-x');
+
+/**
+ * Which concern of src/ may import which (besides itself). The one table behind the rules below
+ * and the table in docs/architecture.md (test/unit/lint.test.ts checks they agree).
+ */
+const ALLOWED = {
+  sdk: [],
+  policy: ['sdk'],
+  seal: ['sdk'],
+  state: ['sdk'],
+  audit: ['sdk', 'seal', 'state'],
+  gateway: ['sdk', 'policy', 'seal', 'audit', 'state'],
+  http: ['gateway'],
+  client: ['seal'],
+  cli: ['sdk', 'policy', 'seal', 'audit', 'state', 'gateway', 'http', 'client'],
+};
+const MODULES = Object.keys(ALLOWED);
+
+/**
+ * Modules of src/ that may import outside src/, through each folder's index.ts: the gateway
+ * composes the connectors (until connectors register themselves), the CLI starts the sandboxes.
+ */
+const OUTSIDE = { gateway: ['connectors'], cli: ['connectors', 'departments'] };
+const folders = (dir) => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+
+/** Packages only one module may import. */
+const OWNED_PACKAGES = { 'node-jose': 'seal', ioredis: 'state' };
+
+/** Packages a connector may use besides the SDK: protocol clients and parsers. */
+const CONNECTOR_PACKAGES = ['dataloader', 'pg', 'undici', 'zod', 'fast-xml-parser', 'graphql'];
+
+const zones = [];
+for (const target of MODULES) {
+  for (const from of MODULES) {
+    if (from === target) continue;
+    if (ALLOWED[target].includes(from)) {
+      // Allowed, but only through the module's public face.
+      zones.push({ target: `./src/${target}`, from: `./src/${from}`, except: ['./index.ts'], message: `import src/${from} through its index.ts, not its internals` });
+    } else {
+      zones.push({ target: `./src/${target}`, from: `./src/${from}`, message: `src/${target} may not depend on src/${from} (docs/architecture.md)` });
+    }
+  }
+  for (const outside of ['connectors', 'departments']) {
+    if (!(OUTSIDE[target] ?? []).includes(outside)) {
+      zones.push({ target: `./src/${target}`, from: `./${outside}`, message: `src/${target} may not import ${outside}/ (docs/architecture.md)` });
+    } else if (outside === 'departments') {
+      zones.push({ target: `./src/${target}`, from: './departments', except: ['./index.ts'], message: 'import the sandboxes through departments/index.ts' });
+    } else {
+      for (const name of folders(outside)) {
+        zones.push({ target: `./src/${target}`, from: `./${outside}/${name}`, except: ['./index.ts'], message: `import ${outside}/${name} through its index.ts` });
+      }
+    }
+  }
+  zones.push({ target: `./src/${target}`, from: './bench', message: `src/${target} may not import the benchmark` });
+}
+// Connectors see only the SDK's public face; sandboxes, like connectors, only the SDK.
+for (const dir of ['./connectors', './departments']) {
+  zones.push({ target: dir, from: './src', except: ['./sdk/index.ts'], message: 'connectors and sandboxes import only src/sdk (its index.ts)' });
+}
+zones.push({ target: './connectors', from: ['./departments', './bench'], message: 'a connector imports only src/sdk, its own files and protocol libraries' });
+zones.push({ target: './departments', from: ['./connectors', './bench'], message: 'a sandbox does not import connectors or the benchmark' });
+// Nothing imports the tests.
+zones.push({ target: ['./src', './connectors', './departments', './bench'], from: './test', message: 'nothing outside test/ imports the tests' });
+
+function ownedPackagePatterns(owner) {
+  return Object.entries(OWNED_PACKAGES)
+    .filter(([, o]) => o !== owner)
+    .map(([name, o]) => ({ group: [name, `${name}/*`], message: `${name} is imported only in src/${o}` }));
+}
+
+module.exports = tseslint.config(
+  { ignores: ['node_modules/', 'dist/', 'coverage/', 'bench/node_modules/', 'bench/results/', '**/generated/', 'test/fixtures/lint/'] },
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parser: tseslint.parser, ecmaVersion: 2022, sourceType: 'module' },
+    plugins: { 'import-x': importX, '@typescript-eslint': tseslint.plugin },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node', '.d.ts'] })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones }],
+      'import-x/no-default-export': 'error',
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-unresolved': ['error', { ignore: ['^@graphql-hive/', '^@graphql-mesh/', '^@omnigraph/'] }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'no-restricted-imports': ['error', { patterns: ownedPackagePatterns(undefined) }],
+    },
+  },
+  ...Object.values(OWNED_PACKAGES).map((owner) => ({
+    files: [`src/${owner}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns: ownedPackagePatterns(owner) }] },
+  })),
+  {
+    files: ['connectors/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `^(?!\\.|node:|(${CONNECTOR_PACKAGES.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(/|$))`,
+              message: `a connector imports only src/sdk, its own files, node: modules and the protocol libraries ${CONNECTOR_PACKAGES.join(', ')}`,
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Configuration files are CommonJS scripts.
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs', ecmaVersion: 2022 },
+  },
+);
+
+module.exports.ALLOWED = ALLOWED;
+module.exports.OUTSIDE = OUTSIDE;
