@@ -217,7 +217,7 @@ describe('market-regulation connector against its sandbox', () => {
     it('maps a slow department to CONNECTOR_TIMEOUT', async () => {
       const impatient = createMarketRegulationConnector({ baseUrl: sandbox.url, timeoutMs: 200 });
       try {
-        sandbox.control.setFaults({ mode: 'slow', slowMs: 1000 });
+        sandbox.control.setFaults({ mode: 'slow', slowMs: 10_000 });
         const error = await rejection(newContext().loadersOf(impatient).enterpriseByCode.load(code));
         expect(error.code).toBe('CONNECTOR_TIMEOUT');
         expect(error.message).toBe('Department system "market-regulation" did not answer within 200 ms.');

@@ -351,23 +351,24 @@ describe.each(TARGETS)('the real-estate department on %s', (_name, start) => {
 
   it('maps a slow database to CONNECTOR_TIMEOUT, and the timed-out connection does not block the pool', async () => {
     const c = extraConnector({ timeoutMs: 200, poolSize: 1 });
-    sandbox.control.setFaults({ mode: 'slow', slowMs: 1500 });
+    sandbox.control.setFaults({ mode: 'slow', slowMs: 10_000 });
     const started = performance.now();
     await expectHubError(loaders(c).propertyByUnit.load(data.properties[0]!.unitNumber), 'CONNECTOR_TIMEOUT', 'Department system "real-estate" did not answer within 200 ms.');
-    expect(performance.now() - started).toBeLessThan(1000);
+    // Cut short, never waiting for the slow statement (a bound that only catches a hang).
+    expect(performance.now() - started).toBeLessThan(5000);
     sandbox.control.setFaults({ mode: 'none' });
     await expect(loaders(c).propertyByUnit.load(data.properties[1]!.unitNumber)).resolves.toEqual(data.properties[1]);
   });
 
   it('gives up a statement whose request is aborted, as CONNECTOR_UNAVAILABLE, without waiting for it', async () => {
-    sandbox.control.setFaults({ mode: 'slow', slowMs: 1000 });
+    sandbox.control.setFaults({ mode: 'slow', slowMs: 10_000 });
     const request = new AbortController();
     const l = createHubContext({ requestId: 'test', signal: request.signal }).loadersOf(connector);
     const pending = l.propertyByUnit.load(data.properties[0]!.unitNumber);
     setTimeout(() => request.abort(), 50);
     const started = performance.now();
     await expectHubError(pending, 'CONNECTOR_UNAVAILABLE', 'Department system "real-estate" is unavailable: call aborted.');
-    expect(performance.now() - started).toBeLessThan(800);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('adds the configured latency to every statement', async () => {

@@ -7,6 +7,7 @@ import { AuditErrorCode, AuditInstanceInUseError, auditLeaseName, createRedisAud
 import { StateErrorCode, createSharedState, type SharedState } from '../../src/state';
 import { createRedisConnection } from '../../src/state/redis-connection';
 import { eventually, startRedisSentinel, startRedisServer, type RedisServer } from '../support/redis';
+import { HANG_DEADLINE_MS } from '../support/deadline';
 
 let redis: RedisServer;
 const states: SharedState[] = [];
@@ -29,7 +30,7 @@ afterAll(async () => {
 describe('the shared state in Redis', () => {
   it('refuses a request id on one instance once another has seen it', async () => {
     const [a, b] = [instance(), instance()];
-    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    await Promise.all([a.waitUntilReady(HANG_DEADLINE_MS), b.waitUntilReady(HANG_DEADLINE_MS)]);
     const expires = Date.now() + 60_000;
     expect(await a.replayGuard.checkAndRemember('iss\u0000jti-1', expires)).toBe(true);
     expect(await b.replayGuard.checkAndRemember('iss\u0000jti-1', expires)).toBe(false);
@@ -39,7 +40,7 @@ describe('the shared state in Redis', () => {
 
   it('draws one consumer bucket from every instance', async () => {
     const [a, b] = [instance(), instance()];
-    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    await Promise.all([a.waitUntilReady(HANG_DEADLINE_MS), b.waitUntilReady(HANG_DEADLINE_MS)]);
     expect(await a.rateLimiter.take('limited')).toEqual({ allowed: true });
     expect(await b.rateLimiter.take('limited')).toEqual({ allowed: true });
     const refused = await a.rateLimiter.take('limited');
@@ -50,7 +51,7 @@ describe('the shared state in Redis', () => {
 
   it('gives a lease to one instance at a time, and to another once released', async () => {
     const [a, b] = [instance(), instance()];
-    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    await Promise.all([a.waitUntilReady(HANG_DEADLINE_MS), b.waitUntilReady(HANG_DEADLINE_MS)]);
     const la = a.lease('task', 5000);
     const lb = b.lease('task', 5000);
     expect(await la.tryHold()).toBe(true);
@@ -64,16 +65,16 @@ describe('the shared state in Redis', () => {
 
   it('drops a deleted record from the in-process tier of every instance', async () => {
     const [a, b] = [instance(), instance()];
-    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    await Promise.all([a.waitUntilReady(HANG_DEADLINE_MS), b.waitUntilReady(HANG_DEADLINE_MS)]);
     await a.records.setMany([{ key: 'k1', value: 'v1', ttlMs: 60_000 }]);
     expect(await b.records.getMany(['k1'])).toEqual(['v1']); // now in b's in-process tier too
     // Subscriptions are asynchronous: wait until every instance listens before relying on the message.
     const probe = createRedisConnection({ url: redis.url });
-    await probe.waitUntilReady(5000);
+    await probe.waitUntilReady(HANG_DEADLINE_MS);
     await eventually(async () => ((await probe.client.pubsub('NUMSUB', 'datarun:invalidate')) as [string, number])[1] >= 2, 'both instances to subscribe');
     await probe.close();
     await a.records.delete(['k1']);
-    await eventually(async () => (await b.records.getMany(['k1']))[0] === undefined, 'b to drop k1', 2000);
+    await eventually(async () => (await b.records.getMany(['k1']))[0] === undefined, 'b to drop k1');
   });
 
   /** The audit log's Redis sink of `instanceId` on the stream primitives of one shared state (one process). */
@@ -83,7 +84,7 @@ describe('the shared state in Redis', () => {
 
   it('refuses a second process on one instance id: two writers would fork its chain', async () => {
     const [a, b] = [instance(), instance()];
-    await Promise.all([a.waitUntilReady(5000), b.waitUntilReady(5000)]);
+    await Promise.all([a.waitUntilReady(HANG_DEADLINE_MS), b.waitUntilReady(HANG_DEADLINE_MS)]);
     const first = auditSinkOf(a, 'hub-x');
     const second = auditSinkOf(b, 'hub-x');
     await first.open({ chainId: 'hub-x/1', instanceId: 'hub-x' }, () => undefined);
@@ -95,7 +96,7 @@ describe('the shared state in Redis', () => {
 
   it('refuses a batch that does not continue the stream where it ends', async () => {
     const state = instance();
-    await state.waitUntilReady(5000);
+    await state.waitUntilReady(HANG_DEADLINE_MS);
     const sink = auditSinkOf(state, 'hub-y');
     await sink.open({ chainId: 'hub-y/1', instanceId: 'hub-y' }, () => undefined);
     const line = (seq: number) => ({ seq, time: new Date().toISOString(), hash: 'h'.repeat(64), line: JSON.stringify({ seq }) });
@@ -112,12 +113,12 @@ describe('the shared state in Redis', () => {
     try {
       expect(state.mode).toBe('sentinel');
       expect(state.description).toBe(`redis sentinel (master "${sentinel.name}" via ${sentinel.address})`);
-      expect(await state.waitUntilReady(5000)).toBe(true);
+      expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
       const expires = Date.now() + 60_000;
       expect(await state.replayGuard.checkAndRemember('iss\u0000via-sentinel', expires)).toBe(true);
       // The same master as the standalone instances: they see the id too.
       const direct = instance();
-      await direct.waitUntilReady(5000);
+      await direct.waitUntilReady(HANG_DEADLINE_MS);
       expect(await direct.replayGuard.checkAndRemember('iss\u0000via-sentinel', expires)).toBe(false);
     } finally {
       await state.close();
@@ -129,7 +130,7 @@ describe('the shared state in Redis', () => {
     const server = await startRedisServer();
     const state = createSharedState({ redis: { url: server.url }, rateLimits: (c) => (c === 'x' ? { requestsPerSecond: 0.01, burst: 1 } : undefined) });
     try {
-      await state.waitUntilReady(5000);
+      await state.waitUntilReady(HANG_DEADLINE_MS);
       await server.kill();
       await eventually(() => !state.health().ok, 'the connection to drop');
       expect(await state.rateLimiter.take('x')).toEqual({ allowed: true });

@@ -306,7 +306,7 @@ describe('social-security connector', () => {
   });
 
   it('maps a slow department to CONNECTOR_TIMEOUT', async () => {
-    sandbox.control.setFaults({ mode: 'slow', slowMs: 1000 });
+    sandbox.control.setFaults({ mode: 'slow', slowMs: 10_000 });
     const quick = extraConnector({ timeoutMs: 200 });
     await expectHubError(
       loaders(quick).insuredById.load(seed.insured[0]!.idNumber),

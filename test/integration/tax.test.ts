@@ -334,11 +334,11 @@ describe('the tax connector', () => {
     });
 
     it('maps a slow department to CONNECTOR_TIMEOUT', async () => {
-      sandbox.control.setFaults({ mode: 'slow', slowMs: 1000 });
+      sandbox.control.setFaults({ mode: 'slow', slowMs: 10_000 });
       const fast = extraConnector({ timeoutMs: 200 });
       const started = Date.now();
       await expectHubError(loaders(fast).taxpayerById.load(seed.taxpayers[0]!.taxpayerId), 'CONNECTOR_TIMEOUT', 'Department system "tax" did not answer within 200 ms.');
-      expect(Date.now() - started).toBeLessThan(900);
+      expect(Date.now() - started).toBeLessThan(5000);
     });
 
     it('maps a soap:Client fault to BAD_USER_INPUT without echoing the identifier', async () => {

@@ -52,7 +52,7 @@ export async function startTestHub(
   const endpoints = sandboxes.endpoints as DepartmentEndpoints;
   const gateway = await createGateway(
     {
-      connectorTimeoutMs: options.timeoutMs ?? 1000,
+      connectorTimeoutMs: options.timeoutMs ?? 10_000,
       keys: { dir: keysDir },
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       audit: { enabled: options.audit ?? true, dir: auditDir, instanceId: 'test-hub' },

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { preparePostgresCluster } from '../../departments/real-estate/postgres-cluster';
+import { HANG_DEADLINE_MS } from './deadline';
 
 /** A running test server. */
 export interface PostgresServer {
@@ -13,7 +14,7 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = HANG_DEADLINE_MS;
 
 /** Waits for the server's "ready to accept connections" log line (PostgreSQL writes its log unbuffered to stderr). */
 async function waitUntilReady(child: ChildProcess): Promise<void> {

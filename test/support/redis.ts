@@ -13,6 +13,7 @@ import pino from 'pino';
 import type { SandboxSet } from '../../departments';
 import { createGateway, parseConfig, type DepartmentEndpoints, type Gateway, type GatewayOptions, type HubConfigInput } from '../../src/gateway';
 import { startHubServer, type HubServer } from '../../src/http';
+import { HANG_DEADLINE_MS } from './deadline';
 
 /** A running test server. */
 export interface RedisServer {
@@ -51,7 +52,7 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = HANG_DEADLINE_MS;
 
 /** A free loopback port (the kernel's pick, released just before the server binds it). */
 export async function freePort(): Promise<number> {
@@ -67,7 +68,7 @@ export async function freePort(): Promise<number> {
 
 function redisCli(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('redis-cli', args, { timeout: 20_000 }, (error, stdout, stderr) => {
+    execFile('redis-cli', args, { timeout: HANG_DEADLINE_MS }, (error, stdout, stderr) => {
       if (error) reject(new Error(`redis-cli ${args.join(' ')} failed: ${stderr || error.message}`));
       else resolve(stdout);
     });
@@ -221,7 +222,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
 }
 
 /** Waits until a condition holds (polling every 25 ms), or fails naming what it waited for. */
-export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = HANG_DEADLINE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await Promise.resolve(condition()).catch(() => false)) return;
@@ -280,7 +281,7 @@ export function startHubProcess(options: HubProcessOptions): Promise<HubProcess>
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`hub ${options.instanceId} did not start: ${out}`));
-    }, 90_000);
+    }, HANG_DEADLINE_MS);
     const onExit = (code: number | null): void => {
       clearTimeout(timer);
       reject(new Error(`hub ${options.instanceId} exited with ${code}: ${out}`));
@@ -324,7 +325,7 @@ export interface InProcessHub {
 export async function startHubInProcess(sandboxes: SandboxSet, redisUrl: string | undefined, overrides: HubConfigInput = {}, options: GatewayOptions = {}): Promise<InProcessHub> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'datarun-hub-'));
   const config = parseConfig({
-    connectorTimeoutMs: 3000,
+    connectorTimeoutMs: 10_000,
     keys: { dir: path.join(dir, 'keys') },
     ...overrides,
     audit: { dir: path.join(dir, 'audit'), instanceId: 'hub-f', checkpointEveryMs: 500, ...overrides.audit },
