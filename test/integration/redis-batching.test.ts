@@ -23,7 +23,7 @@ beforeAll(async () => {
   [sandboxes, redis] = await Promise.all([startSandboxes(generateSeed({ seed: 1, size: 200 })), startRedisServer()]);
   cached = await startHubInProcess(sandboxes, redis.url, { security: { mode: 'open' } });
   uncached = await startHubInProcess(sandboxes, undefined, { security: { mode: 'open' }, cache: { enabled: false } });
-}, 60_000);
+});
 afterAll(async () => {
   await Promise.allSettled([cached?.close(), uncached?.close()]);
   await Promise.allSettled([sandboxes?.close(), redis?.stop()]);

@@ -36,7 +36,7 @@ describe('a hub whose Redis is killed under load and restarted', () => {
   beforeAll(async () => {
     redis = await startRedisServer({ appendonly: true });
     hub = await startHubInProcess(sandboxes, redis.url);
-  }, 60_000);
+  });
   afterAll(async () => {
     await hub?.close();
     await redis?.stop();
@@ -113,7 +113,7 @@ describe('a hub whose Redis is killed under load and restarted', () => {
     expect(missing).toEqual([]);
     const report = await verifyAuditLog({ dir: logDir, verify: auditVerifier({ keyStore: hub.gateway.keyStore }) });
     expect(report).toMatchObject({ ok: true, problem: null });
-  }, 120_000);
+  });
 });
 
 describe('a hub whose Redis hangs or is gone', () => {
@@ -142,7 +142,7 @@ describe('a hub whose Redis hangs or is gone', () => {
       await hub.close();
       await redis.stop();
     }
-  }, 60_000);
+  });
 
   it('withholds the data of a request whose record cannot be appended to the stream, and records again once Redis is back', async () => {
     const redis = await startRedisServer({ appendonly: true });
@@ -171,7 +171,7 @@ describe('a hub whose Redis hangs or is gone', () => {
       await hub.close();
       await redis.stop();
     }
-  }, 60_000);
+  });
 });
 
 describe('the record cache while Redis is down', () => {
@@ -206,7 +206,7 @@ describe('the record cache while Redis is down', () => {
       await hub.close();
       await redis.stop();
     }
-  }, 60_000);
+  });
 });
 
 describe('single-flight', () => {
@@ -228,5 +228,5 @@ describe('single-flight', () => {
       await hub.close();
       await redis.stop();
     }
-  }, 60_000);
+  });
 });

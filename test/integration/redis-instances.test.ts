@@ -27,6 +27,9 @@ const ENTERPRISE_QUERY = 'query($c: ID!) { enterprise(creditCode: $c) { creditCo
 
 /** What every instance is configured with, besides where Redis is. */
 const CONFIG = {
+  // Generous: these tests are about sharing, not about timeouts, and run on busy machines too.
+  connectorTimeoutMs: 10_000,
+  redis: { commandTimeoutMs: 5000, connectTimeoutMs: 10_000 },
   rateLimits: { consumers: { 'civil-affairs': { requestsPerSecond: 0.05, burst: 4 } } },
   cache: { invalidationPollMs: 250 },
   audit: { checkpointEveryMs: 500 },
@@ -66,14 +69,14 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
         DATARUN_MARKET_REGULATION_URL: e['market-regulation'].baseUrl,
       };
       [a, b] = (await Promise.all(['hub-a', 'hub-b'].map((instanceId) => startHubProcess({ instanceId, keysDir, auditDir, env, config: CONFIG })))) as [HubProcess, HubProcess];
-    }, 120_000);
+    });
 
     afterAll(async () => {
       if (process.env.DATARUN_TEST_HUB_OUTPUT) for (const hub of [a, b]) process.stderr.write(`--- ${hub?.instanceId}\n${hub?.output()}\n`);
       await Promise.allSettled([a?.stop(), b?.stop()]);
       await Promise.allSettled([sandboxes?.close(), redis?.stop()]);
       rmSync(dir, { recursive: true, force: true });
-    }, 30_000);
+    });
 
     beforeEach(() => {
       for (const s of Object.values(sandboxes.sandboxes)) s.control.reset();
@@ -156,6 +159,7 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
       const enterprise = data.enterprises.find((e) => e.status === 'ACTIVE' && e.creditCode !== data.enterprises[0]!.creditCode)!;
       for (const hub of [a, b]) {
         const reply = await client(hub, 'tax-bureau').query<any>(ENTERPRISE_QUERY, { c: enterprise.creditCode }, STARTUP);
+        expect(reply.errors).toBeUndefined();
         expect(reply.data.enterprise.status).toBe('ACTIVE');
         await acknowledge(hub, 'tax-bureau', reply);
       }
@@ -199,7 +203,7 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
         expect(report).toMatchObject({ ok: true, problem: null });
         expect(report.lastSeq).toBeGreaterThanOrEqual(Math.max(...expected.map((r) => r.seq)));
       }
-    }, 30_000);
+    });
   });
 }
 

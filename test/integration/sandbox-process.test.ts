@@ -55,7 +55,7 @@ describe('datarun sandbox <name>', () => {
       }
       expect(child.exitCode).toBe(0);
     }
-  }, 120_000);
+  });
 
   it('serves real estate over the PostgreSQL wire protocol', async () => {
     const { child, url } = await startSandboxProcess('real-estate');
@@ -68,7 +68,7 @@ describe('datarun sandbox <name>', () => {
       await client.end();
       await stop(child);
     }
-  }, 120_000);
+  });
 
   it('injects the fault given on the command line', async () => {
     const { child, url } = await startSandboxProcess('market-regulation', ['--fault', 'down']);
@@ -81,10 +81,10 @@ describe('datarun sandbox <name>', () => {
     } finally {
       await stop(child);
     }
-  }, 60_000);
+  });
 
   it('refuses an unknown sandbox or a bad flag with a message', async () => {
     await expect(startSandboxProcess('weather')).rejects.toThrow(/unknown sandbox "weather": expected one of real-estate, social-security, tax, market-regulation/);
     await expect(startSandboxProcess('tax', ['--error-rate', '2'])).rejects.toThrow(/must be a number from 0 to 1/);
-  }, 60_000);
+  });
 });

@@ -20,5 +20,5 @@ describe('generated resolver types', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });
