@@ -8,7 +8,7 @@ export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
 export { DEFAULT_CACHE_TTL_SECONDS } from './config';
 export { ReplayGuardUnavailableError } from '../state';
-export { createRequestPath, isReplayGuardRefusal } from './request-path';
+export { createRequestPath } from './request-path';
 export type { RequestPath, RequestPathLogger, GatewayReply } from './request-path';
 export type { Caller, RequestContext } from './request-context';
 export { auditSigner, auditSubjectSecret, auditVerifier } from './audit';

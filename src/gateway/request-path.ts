@@ -8,7 +8,6 @@ import { createHubContext, HubErrorCode } from '../sdk';
 import type { AuditOutcome } from '../audit';
 import { applyMasks, consentTokensFromHeader, type AllowedDecision, type Decision } from '../policy';
 import { hashJson, hashText, readRequestToken } from '../seal';
-import { ReplayGuardFullError, ReplayGuardUnavailableError } from '../state';
 import { accessRecord, type AccessFacts } from './audit';
 import type { Gateway } from './hub';
 import type { Caller, RequestContext } from './request-context';
@@ -28,7 +27,7 @@ export interface GatewayReply {
 
 /** The steps of the secure request path, bound to one gateway. */
 export interface RequestPath {
-  /** Verifies the signed request over the exact body bytes; rejects with UnauthenticatedError or a replay-guard error. */
+  /** Verifies the signed request over the exact body bytes; rejects with UnauthenticatedError, or ReplayGuardUnavailableError when the id cannot be checked (Redis down, guard full). */
   authenticate(authorization: string | undefined, body: Buffer): Promise<Caller>;
   /** Checks the whole operation against the caller's grants and consents before anything is fetched. */
   checkPolicy(caller: Caller, request: { document: string; operationName: string | null; variables: Record<string, unknown>; consentHeader: string | undefined }): Promise<Decision>;
@@ -42,11 +41,6 @@ export interface RequestPath {
    * not be written: the reply then carries AUDIT_UNAVAILABLE and no data (no audit, no data).
    */
   finishReply(result: GatewayReply, context: RequestContext, query: string, variables: Record<string, unknown>, operationName: string | null): Promise<boolean>;
-}
-
-/** Whether an authentication failure is the replay guard's (it cannot answer, or is full): the request is refused, closed, with a retry. */
-export function isReplayGuardRefusal(error: unknown): boolean {
-  return error instanceof ReplayGuardUnavailableError || error instanceof ReplayGuardFullError;
 }
 
 /** The request path of a gateway. */

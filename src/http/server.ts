@@ -11,7 +11,7 @@ import {
   createRequestPath,
   HubError,
   HubErrorCode,
-  isReplayGuardRefusal,
+  ReplayGuardUnavailableError,
   UnauthenticatedError,
   type AllowedDecision,
   type Caller,
@@ -126,7 +126,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
           return {
             async willSendResponse({ response, contextValue, request }) {
               if (response.body.kind !== 'single') return;
-              const result = response.body.singleResult as Reply;
+              const result = response.body.singleResult as GatewayReply;
               const ok = await finishReply(result, contextValue, request.query ?? '', request.variables ?? {}, request.operationName ?? null);
               if (!ok) response.http.status = 503;
             },
@@ -146,7 +146,6 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   });
   await apollo.start();
 
-  type Reply = GatewayReply;
   const path = createRequestPath(gateway, logger);
   const { finishReply, recordRefusal } = path;
 
@@ -167,10 +166,10 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       try {
         caller = await path.authenticate(headerValue(req.headers.authorization), raw);
       } catch (error) {
-        if (isReplayGuardRefusal(error)) {
+        if (error instanceof ReplayGuardUnavailableError) {
           // Fail closed: a request whose id cannot be checked for replay is not executed.
           await recordRefusal(requestId, null, null, null, 'FAILED', [HubErrorCode.UNAUTHENTICATED]);
-          sendErrors(res, 503, requestId, [{ message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: HubErrorCode.UNAUTHENTICATED, reason: 'REPLAY_GUARD_UNAVAILABLE' } }], { 'retry-after': '1' });
+          sendErrors(res, 503, requestId, [{ message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: HubErrorCode.UNAUTHENTICATED, reason: error.code } }], { 'retry-after': '1' });
           return;
         }
         if (!(error instanceof UnauthenticatedError)) throw error;
@@ -236,7 +235,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     try {
       if (decision?.introspection) {
         // Introspection runs against the caller's own view of the schema.
-        const result = JSON.parse(JSON.stringify(await executeGraphQL({ schema: decision.schema, source: body.query, variableValues: variables, operationName, contextValue: context }))) as Reply;
+        const result = JSON.parse(JSON.stringify(await executeGraphQL({ schema: decision.schema, source: body.query, variableValues: variables, operationName, contextValue: context }))) as GatewayReply;
         const ok = await finishReply(result, context, body.query, variables, operationName);
         sendJson(res, ok ? 200 : 503, result, { 'x-request-id': requestId });
         return;

@@ -38,17 +38,21 @@ export class RedisUnavailableError extends StateError {
   }
 }
 
-/** The replay guard could not tell whether a request id was seen before; the request must be refused. */
+/**
+ * The replay guard could not tell whether a request id was seen before; the request must be
+ * refused (fail closed). Every guard's refusal is one of these, whatever the cause: adapters
+ * answer it with one status and a retry.
+ */
 export class ReplayGuardUnavailableError extends StateError {
-  constructor(cause?: unknown) {
-    super(StateErrorCode.REPLAY_GUARD_UNAVAILABLE, 'The replay guard is unavailable: the request id cannot be checked.', cause);
+  constructor(cause?: unknown, code: typeof StateErrorCode.REPLAY_GUARD_UNAVAILABLE | typeof StateErrorCode.REPLAY_GUARD_FULL = StateErrorCode.REPLAY_GUARD_UNAVAILABLE, message = 'The replay guard is unavailable: the request id cannot be checked.') {
+    super(code, message, cause);
   }
 }
 
 /** The in-memory replay guard is full; the request is refused rather than let memory grow. */
-export class ReplayGuardFullError extends StateError {
+export class ReplayGuardFullError extends ReplayGuardUnavailableError {
   constructor() {
-    super(StateErrorCode.REPLAY_GUARD_FULL, 'The replay guard is full: too many requests in flight to remember their ids.');
+    super(undefined, StateErrorCode.REPLAY_GUARD_FULL, 'The replay guard is full: too many requests in flight to remember their ids.');
   }
 }
 

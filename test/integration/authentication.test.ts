@@ -9,7 +9,10 @@ import path from 'node:path';
 import { runVerify } from '../../src/cli/verify';
 import { createRequestSigner, initKeys, loadKeyStore, revokeKey, sha256Base64url, type PrivateJwk } from '../../src/seal';
 import { propertyTransferExample } from '../../src/cli/examples';
+import { createDataRunClient } from '../../src/client';
+import { createMemoryReplayGuard } from '../../src/state';
 import { startTestHub, type TestHub } from '../support/hub';
+import { startHubInProcess } from '../support/redis';
 
 const CONTEXT = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-AUTH-1', operator: 'op' };
 let hub: TestHub;
@@ -125,6 +128,29 @@ describe('a signed request is refused over HTTP, before any department is asked'
     const { operator: _o, ...claims } = claimsFor(body());
     const reply = await post(body(), forged({ alg: 'ES256', kid: jwk.kid, typ: 'datarun-request+jwt' }, claims, jwk));
     expect(reply.error).toEqual({ message: 'request token is missing the "operator" claim', extensions: { code: 'UNAUTHENTICATED', reason: 'MISSING_CLAIM', claim: 'operator' } });
+  });
+});
+
+describe('a replay guard that cannot remember another id', () => {
+  it('refuses the request closed (503, REPLAY_GUARD_FULL, retry), records it, and calls no department', async () => {
+    const own = await startHubInProcess(hub.sandboxes, undefined, {}, { replayGuard: createMemoryReplayGuard({ maxEntries: 1 }) });
+    try {
+      const client = createDataRunClient({ hubUrl: own.url, consumerId: 'real-estate-centre', keyFile: own.gateway.keyStore.privateKeyPath('real-estate-centre')! });
+      const ask = () => client.query<any>('query($u: ID!) { property(unitNumber: $u) { address } }', { u: propertyTransferExample(hub.sandboxes.data).unitNumber }, CONTEXT);
+      expect((await ask()).status).toBe(200);
+      hub.resetSandboxes();
+      const before = own.gateway.audit!.health().seq;
+      const refused = await ask();
+      expect(refused.status).toBe(503);
+      expect(refused.data).toBeUndefined();
+      expect(refused.errors).toEqual([
+        { message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAY_GUARD_FULL' } },
+      ]);
+      expect(Object.values(hub.calls()).reduce((a, b) => a + b, 0)).toBe(0);
+      expect(own.gateway.audit!.health().seq).toBe(before + 1);
+    } finally {
+      await own.close();
+    }
   });
 });
 
