@@ -42,7 +42,7 @@ export function auditStreamKeys(instanceId: string): AuditStreamKeys {
 export const AUDIT_INSTANCES_KEY = 'audit:instances';
 
 /** The name of the lease that keeps a second process off an instance's stream. */
-export function auditLeaseName(instanceId: string): string {
+function auditLeaseName(instanceId: string): string {
   return `audit:{${instanceId}}`;
 }
 
@@ -68,8 +68,8 @@ export interface RedisAuditSinkOptions {
   streams: RedisStreams;
   /** This hub instance: its stream. */
   instanceId: string;
-  /** The lease named `auditLeaseName(instanceId)` that keeps a second process off the stream, lasting `leaseTtlMs`. */
-  lease: Lease;
+  /** Makes this process's lease on a named task (the shared state's `lease`); the sink takes one on its instance id, lasting `leaseTtlMs`, so a second process stays off the stream. */
+  leaseOf: (name: string, ttlMs: number) => Lease;
   /** Replicas that must acknowledge every batch (WAIT) before it counts as written. @default 0 */
   waitReplicas?: number;
   /** How long to wait for them. @default 1000 */
@@ -88,11 +88,13 @@ const PAGE = 1000;
 
 /** Creates the sink of one instance's audit stream. */
 export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink {
-  const { streams, instanceId, lease } = options;
+  const { streams, instanceId } = options;
   const keys = auditStreamKeys(instanceId);
   const waitReplicas = options.waitReplicas ?? DEFAULT_REDIS_AUDIT_SINK.waitReplicas;
   const waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_REDIS_AUDIT_SINK.waitTimeoutMs;
   const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_REDIS_AUDIT_SINK.leaseTtlMs;
+  // One TTL for the lease and its renewal: renewed every third of it.
+  const lease = options.leaseOf(auditLeaseName(instanceId), leaseTtlMs);
   let archive: string | undefined;
   let renewal: NodeJS.Timeout | undefined;
   let lost = false;

@@ -37,9 +37,7 @@ import { createTaxConnector } from '../../connectors/tax';
 import type { Connector, ConnectorCache } from '../sdk';
 import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, type ConnectorsConfig, type HubConfig } from './config';
 import {
-  auditLeaseName,
   createRedisAuditSink,
-  DEFAULT_REDIS_AUDIT_SINK,
   startAuditArchiver,
   type AuditArchiver,
   type AuditArchiverEvent,
@@ -223,7 +221,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
               sink: createRedisAuditSink({
                 streams,
                 instanceId,
-                lease: state.lease(auditLeaseName(instanceId), DEFAULT_REDIS_AUDIT_SINK.leaseTtlMs),
+                leaseOf: (name, ttlMs) => state.lease(name, ttlMs),
                 archiveDir: config.audit.dir,
                 ...(redisAudit?.waitReplicas !== undefined ? { waitReplicas: redisAudit.waitReplicas } : {}),
                 ...(redisAudit?.waitTimeoutMs !== undefined ? { waitTimeoutMs: redisAudit.waitTimeoutMs } : {}),

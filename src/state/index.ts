@@ -5,9 +5,9 @@
  * log, the policy or the seals.
  */
 export { createSharedState } from './shared-state';
-export type { SharedState, SharedStateMode, SharedStateHealth, SharedStateOptions } from './shared-state';
+export type { SharedState, SharedStateMode, SharedStateHealth } from './shared-state';
 export { redisModeOf, parseHostPort } from './redis-connection';
-export type { RedisConnectionEvent, RedisSettings } from './redis-connection';
+export type { RedisConnectionEvent } from './redis-connection';
 export { createMemoryRecordCache } from './record-cache';
 export type { RecordCache } from './record-cache';
 export { createLoaderCaches, cacheVersionOf } from './read-through';
@@ -21,4 +21,4 @@ export { seqOfEntryId } from './streams';
 export type { RedisStreams, StreamEntry } from './streams';
 export { startInvalidationPoller } from './invalidation';
 export type { InvalidationPoller, InvalidationEvent } from './invalidation';
-export { StateError, StateErrorCode, RedisUnavailableError, ReplayGuardUnavailableError, ReplayGuardFullError, StreamSequenceConflictError, RedisSettingsError } from './errors';
+export { StateError, StateErrorCode, RedisUnavailableError, ReplayGuardUnavailableError, ReplayGuardFullError } from './errors';

@@ -69,6 +69,7 @@ end
 return head
 `;
 
+// ARGV: the raised field, its value, then the entry's fields; with one key only the entry is added.
 const ADD_SCRIPT = `
 redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 if KEYS[2] then
@@ -166,6 +167,9 @@ export function createRedisStreams(connection: RedisConnection): RedisStreams {
         return toEntries(reply?.[0]?.[1]);
       }),
 
-    ack: (stream, group, ids) => run('acknowledging stream entries', async () => void (ids.length > 0 && (await client.xack(p + stream, group, ...ids)))),
+    ack: (stream, group, ids) =>
+      run('acknowledging stream entries', async () => {
+        if (ids.length > 0) await client.xack(p + stream, group, ...ids);
+      }),
   };
 }

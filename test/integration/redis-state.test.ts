@@ -3,7 +3,7 @@
  * shared states on one server): replay guard, rate limits, leases, the tiered cache's
  * invalidation, and the audit stream's protection against a second writer.
  */
-import { AuditErrorCode, AuditInstanceInUseError, auditLeaseName, createRedisAuditSink } from '../../src/audit';
+import { AuditErrorCode, AuditInstanceInUseError, createRedisAuditSink } from '../../src/audit';
 import { StateErrorCode, createSharedState, type SharedState } from '../../src/state';
 import { createRedisConnection } from '../../src/state/redis-connection';
 import { eventually, startRedisSentinel, startRedisServer, type RedisServer } from '../support/redis';
@@ -79,7 +79,7 @@ describe('the shared state in Redis', () => {
 
   /** The audit log's Redis sink of `instanceId` on the stream primitives of one shared state (one process). */
   function auditSinkOf(state: SharedState, instanceId: string) {
-    return createRedisAuditSink({ streams: state.streams!, instanceId, lease: state.lease(auditLeaseName(instanceId), 15_000) });
+    return createRedisAuditSink({ streams: state.streams!, instanceId, leaseOf: (name, ttlMs) => state.lease(name, ttlMs) });
   }
 
   it('refuses a second process on one instance id: two writers would fork its chain', async () => {

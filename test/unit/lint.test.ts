@@ -19,48 +19,26 @@ async function lint(file: string, text: string): Promise<string[]> {
 }
 
 describe('the module rules, as lint', () => {
-  it('fails an adapter that reaches past the gateway into the policy', async () => {
-    const messages = await lint('src/http/planted.ts', "import { applyMasks } from '../policy';\nexport const planted = applyMasks;\n");
-    expect(messages).toEqual([expect.stringContaining('src/http may not depend on src/policy')]);
+  /** A planted file of the project, its text, and what lint must say of it. */
+  const forbidden: [what: string, file: string, text: string, message: string][] = [
+    ['an adapter that reaches past the gateway into the policy', 'src/http/planted.ts', "import { applyMasks } from '../policy';\nexport const planted = applyMasks;\n", 'src/http may not depend on src/policy'],
+    ['a deep import past a module’s index.ts', 'src/http/planted.ts', "import { accessRecord } from '../gateway/audit';\nexport const planted = accessRecord;\n", 'import src/gateway through its index.ts'],
+    ['the shared state importing the audit log', 'src/state/planted.ts', "import { openAuditLog } from '../audit';\nexport const planted = openAuditLog;\n", 'src/state may not depend on src/audit'],
+    ['a connector that imports anything of the hub but the SDK', 'connectors/tax/planted.ts', "import { createGateway } from '../../src/gateway';\nexport const planted = createGateway;\n", 'connectors and sandboxes import only src/sdk'],
+    ['a connector that imports a library outside its protocol set', 'connectors/tax/planted.ts', "import pino from 'pino';\nexport const planted = pino;\n", 'a connector imports only src/sdk'],
+    ['ioredis outside src/state', 'src/gateway/planted.ts', "import { Redis } from 'ioredis';\nexport const planted = Redis;\n", 'ioredis is imported only in src/state'],
+    ['node-jose outside src/seal', 'src/audit/planted.ts', "import jose from 'node-jose';\nexport const planted = jose;\n", 'node-jose is imported only in src/seal'],
+    ['production code that imports the tests', 'src/gateway/planted.ts', "import { startTestHub } from '../../test/support/hub';\nexport const planted = startTestHub;\n", 'nothing outside test/ imports the tests'],
+    ['a default export', 'src/sdk/planted.ts', 'export default 1;\n', 'import-x/no-default-export'],
+    ['a value import used only as a type', 'src/sdk/planted.ts', "import { HubError } from './errors';\nexport type Planted = HubError;\n", 'consistent-type-imports'],
+  ];
+
+  it.each(forbidden)('fails %s', async (_what, file, text, message) => {
+    expect(await lint(file, text)).toEqual([expect.stringContaining(message)]);
   });
 
-  it('fails a deep import past a module’s index.ts', async () => {
-    const messages = await lint('src/http/planted.ts', "import { accessRecord } from '../gateway/audit';\nexport const planted = accessRecord;\n");
-    expect(messages).toEqual([expect.stringContaining('import src/gateway through its index.ts')]);
-  });
-
-  it('fails the shared state importing the audit log', async () => {
-    const messages = await lint('src/state/planted.ts', "import { openAuditLog } from '../audit';\nexport const planted = openAuditLog;\n");
-    expect(messages).toEqual([expect.stringContaining('src/state may not depend on src/audit')]);
-  });
-
-  it('fails a connector that imports anything of the hub but the SDK', async () => {
-    const messages = await lint('connectors/tax/planted.ts', "import { createGateway } from '../../src/gateway';\nexport const planted = createGateway;\n");
-    expect(messages).toEqual([expect.stringContaining('connectors and sandboxes import only src/sdk')]);
-  });
-
-  it('fails a connector that imports a library outside its protocol set', async () => {
-    const messages = await lint('connectors/tax/planted.ts', "import pino from 'pino';\nexport const planted = pino;\n");
-    expect(messages).toEqual([expect.stringContaining('a connector imports only src/sdk')]);
-  });
-
-  it('keeps ioredis in src/state and node-jose in src/seal', async () => {
-    expect(await lint('src/gateway/planted.ts', "import { Redis } from 'ioredis';\nexport const planted = Redis;\n")).toEqual([expect.stringContaining('ioredis is imported only in src/state')]);
-    expect(await lint('src/audit/planted.ts', "import jose from 'node-jose';\nexport const planted = jose;\n")).toEqual([expect.stringContaining('node-jose is imported only in src/seal')]);
+  it('accepts an allowed import through the index, and each library in its owner', async () => {
     expect(await lint('src/state/planted.ts', "import { Redis } from 'ioredis';\nexport const planted = Redis;\n")).toEqual([]);
-  });
-
-  it('fails production code that imports the tests', async () => {
-    const messages = await lint('src/gateway/planted.ts', "import { startTestHub } from '../../test/support/hub';\nexport const planted = startTestHub;\n");
-    expect(messages).toEqual([expect.stringContaining('nothing outside test/ imports the tests')]);
-  });
-
-  it('fails a default export and a value import used only as a type', async () => {
-    expect(await lint('src/sdk/planted.ts', 'export default 1;\n')).toEqual([expect.stringContaining('import-x/no-default-export')]);
-    expect(await lint('src/sdk/planted.ts', "import { HubError } from './errors';\nexport type Planted = HubError;\n")).toEqual([expect.stringContaining('consistent-type-imports')]);
-  });
-
-  it('accepts an allowed import through the index', async () => {
     expect(await lint('src/http/planted.ts', "import { createRequestPath } from '../gateway';\nexport const planted = createRequestPath;\n")).toEqual([]);
     expect(await lint('src/audit/planted.ts', "import type { RedisStreams } from '../state';\nexport type Planted = RedisStreams;\n")).toEqual([]);
   });
