@@ -168,6 +168,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       } catch (error) {
         if (error instanceof ReplayGuardUnavailableError) {
           // Fail closed: a request whose id cannot be checked for replay is not executed.
+          logger.warn({ requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused');
           await recordRefusal(requestId, null, null, null, 'FAILED', [HubErrorCode.UNAUTHENTICATED]);
           sendErrors(res, 503, requestId, [{ message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: HubErrorCode.UNAUTHENTICATED, reason: error.code } }], { 'retry-after': '1' });
           return;

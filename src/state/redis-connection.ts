@@ -147,7 +147,10 @@ export function createRedisConnection(settings: RedisSettings, onEvent: (event: 
     const nodes = settings.cluster!.map((n, i) => parseHostPort(n, `redis.cluster[${i}]`));
     const options: ClusterOptions = {
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
+      // Off in a cluster: ioredis routes an auto-pipelined EVALSHA by its first argument (the key
+      // count, not a key), so a script call may join the pipeline of another node and fail with
+      // "All keys in the pipeline should belong to the same slots allocation group" (ioredis #2109).
+      enableAutoPipelining: false,
       clusterRetryStrategy: backoff,
       retryDelayOnFailover: 50,
       retryDelayOnClusterDown: 50,
