@@ -75,11 +75,34 @@ zones.push({ target: './departments', from: ['./connectors', './bench'], message
 // Nothing imports the tests.
 zones.push({ target: ['./src', './connectors', './departments', './bench'], from: './test', message: 'nothing outside test/ imports the tests' });
 
+/**
+ * Start-up code: it runs before the hub answers anything, and its errors end the process with a
+ * message and an exit code instead of reaching a client. Only these files of src/ may throw a
+ * bare Error: the datarun command (its arguments and files are checked before anything runs),
+ * the configuration loader and the schema loader (both run once, when the hub is composed).
+ */
+const STARTUP_FILES = ['src/cli/**/*.ts', 'src/gateway/config.ts', 'src/gateway/schema.ts'];
+
+/** Errors in src/ carry a stable code of the contract (src/sdk/error-codes.ts). */
+const BARE_ERROR = {
+  selector: 'ThrowStatement > NewExpression[callee.name=/^(Error|TypeError|RangeError)$/]',
+  message: 'throw a coded HubError subclass (its code in ERROR_CODES, src/sdk/error-codes.ts), not a bare Error: clients, the CLI and operators rely on the code',
+};
+
 function ownedPackagePatterns(owner) {
   return Object.entries(OWNED_PACKAGES)
     .filter(([, o]) => o !== owner)
     .map(([name, o]) => ({ group: [name, `${name}/*`], message: `${name} is imported only in src/${o}` }));
 }
+
+/**
+ * The request pipeline and what it is built from know no transport: they never import an HTTP
+ * server or client module, so no stage can set a status or a header (src/http maps reply codes).
+ */
+const TRANSPORT_FREE = ['sdk', 'policy', 'seal', 'state', 'audit', 'gateway'];
+const TRANSPORT_PATTERNS = [
+  { group: ['http', 'https', 'http2', 'node:http', 'node:https', 'node:http2'], message: 'the pipeline modules know no transport: only src/http (and src/cli) import node:http' },
+];
 
 module.exports = tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', 'bench/node_modules/', 'bench/results/', '**/generated/', 'test/fixtures/lint/'] },
@@ -100,10 +123,15 @@ module.exports = tseslint.config(
       'no-restricted-imports': ['error', { patterns: ownedPackagePatterns(undefined) }],
     },
   },
-  ...Object.values(OWNED_PACKAGES).map((owner) => ({
-    files: [`src/${owner}/**/*.ts`],
-    rules: { 'no-restricted-imports': ['error', { patterns: ownedPackagePatterns(owner) }] },
+  ...[...new Set([...Object.values(OWNED_PACKAGES), ...TRANSPORT_FREE])].map((module) => ({
+    files: [`src/${module}/**/*.ts`],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...ownedPackagePatterns(module), ...(TRANSPORT_FREE.includes(module) ? TRANSPORT_PATTERNS : [])] }] },
   })),
+  {
+    files: ['src/**/*.ts'],
+    ignores: STARTUP_FILES,
+    rules: { 'no-restricted-syntax': ['error', BARE_ERROR] },
+  },
   {
     files: ['connectors/**/*.ts'],
     rules: {
@@ -129,3 +157,5 @@ module.exports = tseslint.config(
 
 module.exports.ALLOWED = ALLOWED;
 module.exports.OUTSIDE = OUTSIDE;
+module.exports.STARTUP_FILES = STARTUP_FILES;
+module.exports.TRANSPORT_FREE = TRANSPORT_FREE;

@@ -48,6 +48,8 @@ export function hubModeEnv(mode: HubMode, dirs: { keysDir: string; auditDir: str
     DATARUN_SECURITY_MODE: isSigned(mode) ? 'signed' : 'open',
     DATARUN_KEYS_DIR: dirs.keysDir,
     DATARUN_AUDIT_ENABLED: mode === 'secure' ? 'true' : 'false',
+    // The signed mode refuses to start without its access log unless told this is the benchmark's baseline.
+    ...(mode === 'secure-audit-off' ? { DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE: 'true' } : {}),
     DATARUN_AUDIT_DIR: dirs.auditDir,
     // DATARUN_AUDIT_FSYNC=false in the bench's own environment: the "sink without fsync" baseline of the audit target.
     ...(process.env.DATARUN_AUDIT_FSYNC ? { DATARUN_AUDIT_FSYNC: process.env.DATARUN_AUDIT_FSYNC } : {}),

@@ -114,8 +114,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
    * pool never hands out a session still busy with an abandoned statement.
    */
   function run(text: string, values: unknown[] | undefined, requestSignal?: AbortSignal): Promise<QueryArrayResult> {
-    return withTimeout(id, timeoutMs, async (timeoutSignal) => {
-      const signal = requestSignal ? AbortSignal.any([timeoutSignal, requestSignal]) : timeoutSignal;
+    return withTimeout(id, timeoutMs, async (signal) => {
       if (signal.aborted) throw new ConnectorUnavailableError(id, 'call aborted');
       let client: PoolClient;
       try {
@@ -145,7 +144,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
         client.off('error', ignore);
         if (!destroyed) client.release();
       }
-    });
+    }, requestSignal);
   }
 
   function invalid(reason: string): UpstreamInvalidResponseError {

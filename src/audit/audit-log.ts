@@ -13,6 +13,7 @@ import { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';
 import type { AuditFs } from './fs';
 import {
   AUDIT_OUTCOMES,
+  AUDIT_RECORD_VERSION,
   chainHash,
   createSubjectKeyer,
   genesisHash,
@@ -306,7 +307,7 @@ class FileAuditLog implements AuditLog {
       const body = toStoredBody(input, this.keyer);
       // Time never goes backwards along the chain, so a time window is a seq window for the index.
       const timeMs = Math.max(this.now().getTime(), this.tip.timeMs);
-      const unhashed = { v: 1 as const, seq: this.tip.seq + 1, time: new Date(timeMs).toISOString(), instance: this.instanceId, ...body };
+      const unhashed = { v: AUDIT_RECORD_VERSION, seq: this.tip.seq + 1, time: new Date(timeMs).toISOString(), instance: this.instanceId, ...body };
       const hash = chainHash(this.tip.hash, canonicalJson(unhashed));
       record = { ...unhashed, hash };
       line = canonicalJson(record);

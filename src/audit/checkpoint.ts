@@ -4,6 +4,7 @@
  * verifying are injected (the seal module owns the keys), so this module never sees a key.
  */
 import { canonicalJson } from './canonical-json';
+import { AuditOptionsError } from './errors';
 import { AUDIT_FORMAT } from './record';
 
 /** Signs a payload as a compact JWS (the hub's seal module, ES256). */
@@ -43,7 +44,7 @@ export interface CheckpointLine {
 /** Signs a checkpoint and returns its line (canonical JSON, no newline). */
 export async function signCheckpoint(checkpoint: AuditCheckpoint, sign: AuditSigner): Promise<string> {
   const jws = await sign(canonicalJson(checkpoint));
-  if (typeof jws !== 'string' || jws.split('.').length !== 3) throw new TypeError('expected the signer to return a compact JWS, but got: ' + typeof jws);
+  if (typeof jws !== 'string' || jws.split('.').length !== 3) throw new AuditOptionsError('sign', `a signer that returns a compact JWS, not a ${typeof jws}`);
   return canonicalJson({ checkpoint, jws } satisfies CheckpointLine);
 }
 

@@ -1,9 +1,9 @@
 /**
  * The audit log's errors. Only AuditUnavailableError reaches clients (as AUDIT_UNAVAILABLE, from
- * the hub's error contract); the others are for operators and the code that drives the log.
- * No message carries a record value, an identifier or key material.
+ * the hub's error contract); the others (AuditError, a HubError of level `operator` in
+ * ERROR_CODES) are for operators and the code that drives the log. No message carries a record value, an identifier or key material.
  */
-import { HubError, HubErrorCode } from '../sdk';
+import { HubError, HubErrorCode, type ErrorCode } from '../sdk';
 
 /** The stable codes of the audit log's operator-facing errors. */
 export const AuditErrorCode = {
@@ -23,20 +23,17 @@ export const AuditErrorCode = {
   AUDIT_STREAM_CONFLICT: 'AUDIT_STREAM_CONFLICT',
   /** Fewer Redis replicas than required acknowledged an audit write in time. */
   AUDIT_REPLICAS_MISSING: 'AUDIT_REPLICAS_MISSING',
-  /** A value has no RFC 8785 canonical form. */
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /** One of the audit log's operator-facing error codes. */
 export type AuditErrorCode = (typeof AuditErrorCode)[keyof typeof AuditErrorCode];
 
 /** The base of the audit log's operator-facing errors: a stable `code` and a message without personal data. */
-export class AuditError extends Error {
-  readonly code: AuditErrorCode;
+export class AuditError extends HubError {
+  declare readonly code: AuditErrorCode;
 
   constructor(code: AuditErrorCode, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.name = new.target.name;
+    super(code, message, {}, cause);
   }
 }
 

@@ -55,10 +55,11 @@ export interface ExportAuditRecordsResult {
   manifestPath: string;
 }
 
-/** The CSV columns, in order. */
+/** The CSV columns, in order; the record format's later fields come last (empty for version 1 records, and `count` and the window for records that are not aggregates). */
 export const CSV_COLUMNS = [
   'seq', 'time', 'instance', 'requestId', 'consumer', 'operator', 'purpose', 'caseNumber', 'operationName', 'operationHash',
   'subjects', 'subjectKeys', 'fields', 'outcome', 'errorCodes', 'replyHash', 'receiptId', 'hash',
+  'v', 'correlationId', 'source', 'hashed', 'count', 'windowFrom', 'windowTo',
 ] as const;
 
 // RFC 4180 quoting; a cell starting with = + - @ or a tab is prefixed with ' so that a spreadsheet shows it instead of running it (OWASP CSV injection).
@@ -89,6 +90,13 @@ function csvRow(r: AuditRecord): string {
     replyHash: r.replyHash,
     receiptId: r.receiptId,
     hash: r.hash,
+    v: r.v,
+    correlationId: r.correlationId ?? null,
+    source: r.source ?? null,
+    hashed: (r.hashed ?? []).join(';'),
+    count: r.count ?? null,
+    windowFrom: r.window?.from ?? null,
+    windowTo: r.window?.to ?? null,
   };
   return CSV_COLUMNS.map((c) => csvCell(cells[c])).join(',') + '\r\n';
 }

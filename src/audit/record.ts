@@ -21,8 +21,12 @@ export type AuditOutcome = 'GRANTED' | 'DENIED' | 'FAILED' | 'PARTIAL';
 
 /** What the gateway knows about one request when it is about to reply; `null` where it does not know (an unauthenticated request has no consumer). */
 export interface AuditRecordInput {
-  /** The request id (also in the `x-request-id` header and the receipt). */
+  /** The request id, made by the hub (also in the `x-request-id` reply header and the receipt). */
   requestId: string;
+  /** The client's own `x-request-id`, kept to correlate with its logs; never used as the request id. */
+  correlationId: string | null;
+  /** The client's address as `sourceOf` computes it (IPv4, or an IPv6 /64); null when unknown. */
+  source: string | null;
   /** The registered consumer (a department system) that signed the request. */
   consumer: string | null;
   /** 经办人: the official at the consumer on whose behalf the request was made. */
@@ -46,6 +50,16 @@ export interface AuditRecordInput {
   replyHash: string | null;
   /** The id of the signed receipt of the reply. */
   receiptId: string | null;
+  /** An aggregate record: how many requests it stands for (refusals before authentication). */
+  count?: number;
+  /** An aggregate record: the half-open time window [from, to) of the requests it counts (ISO 8601). */
+  window?: AuditWindow;
+}
+
+/** The time window of an aggregate record, ISO 8601: from inclusive, to exclusive. */
+export interface AuditWindow {
+  from: string;
+  to: string;
 }
 
 /** A subject as stored: a keyed hash to find it by exact identifier and a mask to show it. */
@@ -57,10 +71,14 @@ export interface AuditSubject {
   mask: string;
 }
 
-/** One stored access record, as it appears (canonical JSON) on one line of the log. */
+/**
+ * One stored access record, as it appears (canonical JSON) on one line of the log. Version 2
+ * (written now) adds `correlationId`, `source`, `hashed` and, on aggregates, `count` and
+ * `window`; version 1 records (older logs) lack them and still read and verify.
+ */
 export interface AuditRecord {
-  /** Record format version. */
-  v: 1;
+  /** Record format version: 2 for new records, 1 in logs written before. */
+  v: AuditRecordVersion;
   /** Position in the chain, from 1, without gaps. */
   seq: number;
   /** When the log took the record (ISO 8601, UTC, never earlier than the previous record's). */
@@ -68,6 +86,10 @@ export interface AuditRecord {
   /** The hub instance that wrote it. */
   instance: string;
   requestId: string;
+  /** v2: the client's `x-request-id`. */
+  correlationId?: string | null;
+  /** v2: the client's address (IPv4 or IPv6 /64), `*` for an aggregate's overflow bucket. */
+  source?: string | null;
   consumer: string | null;
   operator: string | null;
   purpose: string | null;
@@ -80,6 +102,12 @@ export interface AuditRecord {
   errorCodes: string[];
   replyHash: string | null;
   receiptId: string | null;
+  /** v2: the fields (sorted) holding `sha256:<hex>` instead of the value given, which could not be stored (see `storable`). */
+  hashed?: string[];
+  /** v2, aggregates only: how many requests the record stands for. */
+  count?: number;
+  /** v2, aggregates only: the window [from, to) they arrived in. */
+  window?: AuditWindow;
   /** sha256(previous hash ‖ canonical(this record without `hash`)), hex. */
   hash: string;
 }
@@ -89,7 +117,14 @@ export const SUBJECT_KINDS: readonly SubjectKind[] = ['PERSON', 'ENTERPRISE', 'P
 /** The outcomes, for validation. */
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['GRANTED', 'DENIED', 'FAILED', 'PARTIAL'];
 
-/** The record format, named in the genesis value and the checkpoints. */
+/** The record format versions this code reads; new records are written as the last. */
+export const AUDIT_RECORD_VERSIONS = [1, 2] as const;
+/** A record format version. */
+export type AuditRecordVersion = (typeof AUDIT_RECORD_VERSIONS)[number];
+/** The version of records written now. */
+export const AUDIT_RECORD_VERSION: AuditRecordVersion = 2;
+
+/** The chain format, named in the genesis value, the checkpoints and export manifests (unchanged by record versions: old chains keep their genesis). */
 export const AUDIT_FORMAT = 'datarun-audit/1';
 
 /** The hash the first record chains to: it names the format and the chain, so two chains never share a start. */
@@ -140,10 +175,43 @@ export function maskIdentifier(id: string): string {
   return id.slice(0, head) + '*'.repeat(id.length - head - tail) + id.slice(id.length - tail);
 }
 
-const MAX_TEXT = 256;
+/** Longest text field stored as given, in UTF-16 code units. */
+export const MAX_TEXT = 256;
+/** Longest total of one department's field coordinates stored as given, in UTF-16 code units. */
+export const MAX_COORDINATES_TOTAL = 8192;
 const MAX_SUBJECTS = 10_000;
+const MAX_SUBJECT_ID = 64;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const DEPARTMENT = /^[a-z0-9][a-z0-9-]{0,63}$/;
+// C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional overrides and
+// isolates: characters that would break a line of the log, or reorder what an auditor reads.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+// A high surrogate not followed by a low one, or a low one not preceded by a high one (what
+// String.prototype.isWellFormed tests; the project's lib target predates its typings).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** True when a string is well-formed UTF-16: no lone surrogate. */
+function isWellFormed(value: string): boolean {
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(value);
+}
+
+/** The stored form of a value that cannot be stored as given: `sha256:` and the hex SHA-256 of its UTF-8 bytes (a lone surrogate encoded as U+FFFD). */
+export function hashedValue(value: string): string {
+  return `sha256:${createHash('sha256').update(Buffer.from(value.replace(LONE_SURROGATE, '\ufffd'), 'utf8')).digest('hex')}`;
+}
+
+/**
+ * Whether a client-supplied text can be stored as given: a string of 1 to `max` UTF-16 code
+ * units, well-formed UTF-16 (no lone surrogate), without control characters. When not, the
+ * value to store is `hashedValue(value)` (a non-string is hashed as `String(value)`), and the
+ * field is named in the record's `hashed`.
+ */
+export function storable(value: unknown, max: number = MAX_TEXT): { value: string; hashed: boolean } {
+  const text = typeof value === 'string' ? value : String(value);
+  if (typeof value === 'string' && text.length > 0 && text.length <= max && isWellFormed(text) && !CONTROL.test(text)) return { value: text, hashed: false };
+  return { value: hashedValue(text), hashed: true };
+}
 
 function text(input: Record<string, unknown>, field: string, nullable: boolean): string | null {
   const value = input[field];
@@ -154,51 +222,126 @@ function text(input: Record<string, unknown>, field: string, nullable: boolean):
   return value;
 }
 
-/** Checks a record handed to `append` and turns it into the stored form (without seq, time, instance and hash). */
-export function toStoredBody(input: AuditRecordInput, keyer: SubjectKeyer): Omit<AuditRecord, 'seq' | 'time' | 'instance' | 'hash' | 'v'> {
+/** The stored body of a record: without seq, time, instance, hash and v. */
+export type StoredBody = Omit<AuditRecord, 'seq' | 'time' | 'instance' | 'hash' | 'v'>;
+
+/**
+ * Turns a record handed to `append` into its stored form (without seq, time, instance, hash and
+ * v). Client-supplied values never refuse a record: whatever `storable` rejects is stored as its
+ * hash and named in `hashed`; an empty `operationName` (an anonymous operation) is stored as
+ * null; a missing `correlationId` or `source` as null. Only what the hub itself makes (request
+ * id, hashes, receipt id, outcome, the shape of the lists, count and window) still throws
+ * AuditRecordError: that is a programming error.
+ */
+export function toStoredBody(input: AuditRecordInput, keyer: SubjectKeyer): StoredBody {
   if (input === null || typeof input !== 'object') throw new AuditRecordError('(record)', 'must be an object');
   const raw = input as unknown as Record<string, unknown>;
-  if (!Array.isArray(input.subjects) || input.subjects.length > MAX_SUBJECTS) throw new AuditRecordError('subjects', `must be a list of at most ${MAX_SUBJECTS} identifiers`);
+  const hashed = new Set<string>();
+  const clientText = (field: string): string | null => {
+    const value = raw[field];
+    if (value === null || value === undefined) return null;
+    if (field === 'operationName' && value === '') return null;
+    const s = storable(value);
+    if (s.hashed) hashed.add(field);
+    return s.value;
+  };
+
+  if (!Array.isArray(input.subjects)) throw new AuditRecordError('subjects', `must be a list of identifiers`);
   const subjects: AuditSubject[] = [];
   const seen = new Set<string>();
   for (const s of input.subjects) {
+    if (subjects.length >= MAX_SUBJECTS) {
+      // More subjects than a record holds: the first ones are kept, and the list is flagged.
+      hashed.add('subjects');
+      break;
+    }
     if (!s || !SUBJECT_KINDS.includes(s.kind)) throw new AuditRecordError('subjects', `must hold {kind, id} with kind one of ${SUBJECT_KINDS.join(', ')}`);
-    if (typeof s.id !== 'string' || s.id.trim().length === 0 || s.id.length > 64) throw new AuditRecordError('subjects', 'must hold identifiers of 1 to 64 characters');
-    const stored = keyer.subject(s);
+    let stored: AuditSubject;
+    const id = typeof s.id === 'string' ? s.id : String(s.id);
+    if (storable(id.trim(), MAX_SUBJECT_ID).hashed) {
+      // The keyed hash still finds it; the mask (which would show the odd value) is replaced. A
+      // plain SHA-256 of an identifier could be reversed by enumeration, so none is stored.
+      hashed.add('subjects');
+      stored = { kind: s.kind, key: keyer.key({ kind: s.kind, id }), mask: UNSTORABLE_MASK };
+    } else {
+      stored = keyer.subject({ kind: s.kind, id });
+    }
     if (!seen.has(stored.key)) {
       seen.add(stored.key);
       subjects.push(stored);
     }
   }
+
   if (!input.fields || typeof input.fields !== 'object' || Array.isArray(input.fields)) throw new AuditRecordError('fields', 'must map department ids to lists of field coordinates');
   const fields: Record<string, string[]> = {};
   for (const [department, coordinates] of Object.entries(input.fields)) {
-    if (!DEPARTMENT.test(department)) throw new AuditRecordError('fields', 'must be keyed by kebab-case department ids');
-    if (!Array.isArray(coordinates) || coordinates.some((c) => typeof c !== 'string' || c.length === 0 || c.length > MAX_TEXT)) {
-      throw new AuditRecordError('fields', 'must map each department to a list of field coordinates');
+    if (!Array.isArray(coordinates)) throw new AuditRecordError('fields', 'must map each department to a list of field coordinates');
+    let key = department;
+    if (!DEPARTMENT.test(department)) {
+      key = hashedValue(department);
+      hashed.add('fields');
     }
-    fields[department] = [...new Set(coordinates)].sort();
+    const list = [...new Set(coordinates.map((c) => {
+      const s = storable(c);
+      if (s.hashed) hashed.add('fields');
+      return s.value;
+    }))].sort();
+    if (list.reduce((n, c) => n + c.length, 0) > MAX_COORDINATES_TOTAL) {
+      // Too long a list: one hash of the whole list (its canonical JSON) stands for it.
+      fields[key] = [hashedValue(canonicalJson(list))];
+      hashed.add('fields');
+    } else {
+      fields[key] = [...new Set([...(fields[key] ?? []), ...list])].sort();
+    }
   }
+
   if (!AUDIT_OUTCOMES.includes(input.outcome)) throw new AuditRecordError('outcome', `must be one of ${AUDIT_OUTCOMES.join(', ')}`);
-  if (!Array.isArray(input.errorCodes) || input.errorCodes.some((c) => typeof c !== 'string' || !ERROR_CODE.test(c))) {
-    throw new AuditRecordError('errorCodes', 'must be a list of SCREAMING_SNAKE error codes');
+  if (!Array.isArray(input.errorCodes)) throw new AuditRecordError('errorCodes', 'must be a list of error codes');
+  const errorCodes = [
+    ...new Set(
+      input.errorCodes.map((c) => {
+        if (typeof c === 'string' && ERROR_CODE.test(c)) return c;
+        hashed.add('errorCodes');
+        return hashedValue(typeof c === 'string' ? c : String(c));
+      }),
+    ),
+  ];
+
+  const aggregate: Pick<StoredBody, 'count' | 'window'> = {};
+  if (input.count !== undefined || input.window !== undefined) {
+    if (!Number.isSafeInteger(input.count) || input.count! < 1) throw new AuditRecordError('count', 'must be a positive integer on an aggregate record');
+    const w = input.window;
+    if (!w || typeof w.from !== 'string' || typeof w.to !== 'string' || Number.isNaN(Date.parse(w.from)) || Number.isNaN(Date.parse(w.to)) || Date.parse(w.from) > Date.parse(w.to)) {
+      throw new AuditRecordError('window', 'must be {from, to}: ISO 8601 times, from not after to, on an aggregate record');
+    }
+    aggregate.count = input.count;
+    aggregate.window = { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() };
   }
-  return {
+
+  const body: StoredBody = {
     requestId: text(raw, 'requestId', false)!,
-    consumer: text(raw, 'consumer', true),
-    operator: text(raw, 'operator', true),
-    purpose: text(raw, 'purpose', true),
-    caseNumber: text(raw, 'caseNumber', true),
-    operationName: text(raw, 'operationName', true),
+    correlationId: clientText('correlationId'),
+    source: clientText('source'),
+    consumer: clientText('consumer'),
+    operator: clientText('operator'),
+    purpose: clientText('purpose'),
+    caseNumber: clientText('caseNumber'),
+    operationName: clientText('operationName'),
     operationHash: text(raw, 'operationHash', true),
     subjects,
     fields,
     outcome: input.outcome,
-    errorCodes: [...input.errorCodes],
+    errorCodes,
     replyHash: text(raw, 'replyHash', true),
     receiptId: text(raw, 'receiptId', true),
+    ...aggregate,
   };
+  body.hashed = [...hashed].sort();
+  return body;
 }
+
+/** The mask of a subject whose identifier could not be stored as given (see `storable`). */
+export const UNSTORABLE_MASK = '(hashed)';
 
 /** True when a parsed line has the shape of a stored record (used when reading back, never trusted for the chain). */
 export function isAuditRecord(value: unknown): value is AuditRecord {

@@ -15,6 +15,7 @@ import {
   type SubjectRef,
   AuditOptionsError,
 } from '../audit';
+import { CLI_EXIT } from '../sdk';
 
 /** Where a command writes: stdout for results, stderr for progress. */
 export interface CommandOutput {
@@ -87,7 +88,7 @@ function progressPrinter(stderr: CommandOutput['stderr']): (p: AuditVerifyProgre
   };
 }
 
-/** Verifies a log directory, prints the outcome, and returns the exit code (0 valid, 1 a problem found) with the report. */
+/** Verifies a log directory, prints the outcome, and returns the exit code (0 valid, 6 a problem found: CLI_EXIT.VERIFY_FAILED) with the report. */
 export async function runAuditVerify(options: AuditVerifyCommandOptions): Promise<{ exitCode: number; report: AuditVerifyReport }> {
   const from = seqArgument(options.from, 'from');
   const to = seqArgument(options.to, 'to');
@@ -98,7 +99,7 @@ export async function runAuditVerify(options: AuditVerifyCommandOptions): Promis
   if (report.ok) out.write(`audit log ${options.dir}: valid, ${range}, ${report.checkpoints} checkpoint signature${report.checkpoints === 1 ? '' : 's'} verified\n`);
   else out.write(`audit log ${options.dir}: INVALID: ${report.problem!.kind}: ${report.problem!.message}\n`);
   for (const note of report.notes) out.write(`note: ${note}\n`);
-  return { exitCode: report.ok ? 0 : 1, report };
+  return { exitCode: report.ok ? CLI_EXIT.OK : CLI_EXIT.VERIFY_FAILED, report };
 }
 
 /** Exports matching records and a signed manifest, prints where, and returns the exit code with the result. */
@@ -118,5 +119,5 @@ export async function runAuditExport(options: AuditExportCommandOptions): Promis
   const { manifest } = result;
   const range = manifest.count === 0 ? '' : ` (seq ${manifest.firstSeq} to ${manifest.lastSeq})`;
   out.write(`exported ${manifest.count} records${range} to ${options.out}; signed manifest ${result.manifestPath}\n`);
-  return { exitCode: 0, result };
+  return { exitCode: CLI_EXIT.OK, result };
 }

@@ -1,8 +1,13 @@
 #!/usr/bin/env node
-/** The `datarun` command: serve the hub, run a sandbox department system. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+/**
+ * The `datarun` command: serve the hub, run a sandbox department system. Exit codes are CLI_EXIT
+ * (src/sdk/error-codes.ts): a usage error (commander's, an unreadable file) exits 2, a coded error
+ * its registry entry's `cliExitCode`, anything else 1.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { runAuditExport, runAuditVerify } from './audit';
+import { exitCodeOfError } from './exit';
 import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
 import { runSandbox } from './sandbox';
@@ -25,7 +30,9 @@ function fraction(raw: string): number {
 
 const program = new Command('datarun')
   .description('A GraphQL data-sharing hub for government departments')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander's errors are thrown (every subcommand inherits this) and exit 2 below, not 1.
+  .exitOverride();
 
 program
   .command('serve')
@@ -149,6 +156,7 @@ audit
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  process.stderr.write(`datarun: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  // Commander has printed its own message (and the help) already.
+  if (!(error instanceof CommanderError)) process.stderr.write(`datarun: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(exitCodeOfError(error));
 });

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createDataRunClient } from '../client';
+import { createDataRunClient, DataRunClientError, type DataRunResponse } from '../client';
 import { generateSeed } from '../../departments';
+import { CLI_EXIT } from '../sdk';
 import { loadKeyStore, createConsentSigner, type PrivateJwk } from '../seal';
+import { CliUsageError, exitCodeOfError, exitCodeOfReply } from './exit';
 import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from './examples';
 
 /** The worked examples `datarun query --example` runs, as the consumer and purpose they are made for. */
@@ -32,11 +34,14 @@ export interface QueryCommandOptions {
 /**
  * `datarun query`: signs a query as a registered consumer (with its key from the keys
  * directory), prints the reply, and checks its receipt and every seal against the hub's
- * published keys. Returns the exit code: 0 when the reply came back and verified.
+ * published keys. Returns the exit code (CLI_EXIT): 0 when the reply came back complete and
+ * verified; 4 partial data, 3 refused, 5 hub or department unavailable (the registry entry of the
+ * reply's first error code); 6 when the receipt or a seal does not verify. Throws CliUsageError
+ * (exit 2) for unusable arguments.
  */
 export async function runQuery(options: QueryCommandOptions, out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
   const example = options.example ? EXAMPLES[options.example] : undefined;
-  if (options.example && !example) throw new Error(`unknown example "${options.example}": expected ${Object.keys(EXAMPLES).join(' or ')}`);
+  if (options.example && !example) throw new CliUsageError(`unknown example "${options.example}": expected ${Object.keys(EXAMPLES).join(' or ')}`);
   let query: string;
   let variables: Record<string, unknown>;
   let consentFor = options.consentFor ?? [];
@@ -51,40 +56,48 @@ export async function runQuery(options: QueryCommandOptions, out: (s: string) =>
       consentFor = [...consentFor, ...(variables.family as string[])];
     }
   } else {
-    if (!options.query) throw new Error('give a query (or @file), or --example property-transfer|living-allowance');
+    if (!options.query) throw new CliUsageError('give a query (or @file), or --example property-transfer|living-allowance');
     query = options.query.startsWith('@') ? readFileSync(options.query.slice(1), 'utf8') : options.query;
     try {
       variables = options.variables ? (JSON.parse(options.variables) as Record<string, unknown>) : {};
     } catch {
-      throw new Error('--variables must be a JSON object');
+      throw new CliUsageError('--variables must be a JSON object');
     }
   }
   const consumer = options.as ?? example?.consumer;
   const purpose = options.purpose ?? example?.purpose;
-  if (!consumer) throw new Error('--as <consumer> is required (a consumer of the trust list, e.g. real-estate-centre)');
-  if (!purpose) throw new Error('--purpose <code> is required (事由, e.g. PROPERTY_TRANSFER)');
+  if (!consumer) throw new CliUsageError('--as <consumer> is required (a consumer of the trust list, e.g. real-estate-centre)');
+  if (!purpose) throw new CliUsageError('--purpose <code> is required (事由, e.g. PROPERTY_TRANSFER)');
 
   const keyStore = await loadKeyStore(options.keysDir);
   const keyFile = keyStore.privateKeyPath(consumer);
-  if (!keyFile) throw new Error(`no private key for consumer "${consumer}" in ${options.keysDir}/private`);
+  if (!keyFile) throw new CliUsageError(`no private key for consumer "${consumer}" in ${options.keysDir}/private`);
   const consents: string[] = [];
   if (consentFor.length > 0) {
     const hallKey = keyStore.privateKeyPath('one-window-hall');
-    if (!hallKey) throw new Error('no private key of the one-window hall to sign consents with');
+    if (!hallKey) throw new CliUsageError('no private key of the one-window hall to sign consents with');
     const signer = createConsentSigner({ issuer: 'one-window-hall', privateJwk: JSON.parse(readFileSync(hallKey, 'utf8')) as PrivateJwk });
     for (const subject of consentFor) consents.push(signer.sign({ subject, purpose, expiresAt: Date.now() + 10 * 60_000 }));
   }
   const client = createDataRunClient({ hubUrl: options.hub, consumerId: consumer, keyFile });
-  const reply = await client.query<Record<string, unknown>>(query, variables, {
-    purpose,
-    caseNumber: options.case ?? example?.caseNumber ?? 'DEMO-0001',
-    operator: options.operator ?? example?.operator ?? 'demo-operator',
-    ...(consents.length > 0 ? { consents } : {}),
-  });
+  let reply: DataRunResponse<Record<string, unknown>>;
+  try {
+    reply = await client.query<Record<string, unknown>>(query, variables, {
+      purpose,
+      caseNumber: options.case ?? example?.caseNumber ?? 'DEMO-0001',
+      operator: options.operator ?? example?.operator ?? 'demo-operator',
+      ...(consents.length > 0 ? { consents } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof DataRunClientError)) throw error;
+    err(`${error.message} (${error.code})\n`);
+    return exitCodeOfError(error);
+  }
   out(`${JSON.stringify({ data: reply.data, errors: reply.errors, extensions: reply.extensions }, null, 2)}\n`);
+  const outcome = exitCodeOfReply(reply);
   if (reply.status !== 200) {
     err(`HTTP ${reply.status}\n`);
-    return 1;
+    return outcome;
   }
   const receipt = await client.verifyReply(reply);
   err(receipt.valid ? `receipt: valid (audit record #${receipt.receipt.auditSeq ?? '-'})\n` : `receipt: INVALID (${receipt.reason})\n`);
@@ -102,5 +115,5 @@ export async function runQuery(options: QueryCommandOptions, out: (s: string) =>
       err(`seal: INVALID (${result.reason})\n`);
     }
   }
-  return receipt.valid && sealsOk ? 0 : 1;
+  return receipt.valid && sealsOk ? outcome : CLI_EXIT.VERIFY_FAILED;
 }

@@ -25,6 +25,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
       else logger.warn({ event }, 'shared state');
     },
     onAuditEvent: (event) => logger.warn({ event }, 'access log'),
+    logger,
   });
   if (gateway.security === 'open') logger.warn('security.mode is "open": requests are not authenticated nor checked against the sharing policy (sandbox demo only)');
   const hub = await startHubServer({

@@ -10,6 +10,7 @@ import {
   verifySeal,
   type TrustedKeys,
 } from '../seal';
+import { CLI_EXIT } from '../sdk';
 import type { Output } from './keys';
 
 const stdout: Output = (line) => process.stdout.write(`${line}\n`);
@@ -49,7 +50,7 @@ function typeOf(token: string): string | undefined {
 /**
  * `datarun verify <token> --jwks <file|url>`: verifies a seal (SD-JWT), a receipt or a
  * checkpoint offline against a JWKS, prints a human result, and returns the exit code
- * (0 valid, 1 invalid).
+ * (0 valid, 6 invalid: CLI_EXIT.VERIFY_FAILED). An unreadable token file or JWKS throws (exit 2).
  */
 export async function runVerify(options: VerifyCommandOptions): Promise<number> {
   const out = options.out ?? stdout;
@@ -97,5 +98,5 @@ export async function runVerify(options: VerifyCommandOptions): Promise<number> 
 
 function invalid(out: Output, message: string, reason: string, keyId: string | undefined): number {
   out(`INVALID: ${message} (${reason})${keyId ? `\n  key        ${keyId}` : ''}`);
-  return 1;
+  return CLI_EXIT.VERIFY_FAILED;
 }

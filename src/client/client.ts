@@ -94,7 +94,7 @@ const MIN_REFRESH_MS = 30_000;
 /** Creates the client a department system uses to query the hub. */
 export function createDataRunClient(options: DataRunClientOptions): DataRunClient {
   const privateJwk = options.privateJwk ?? (options.keyFile ? (JSON.parse(readFileSync(options.keyFile, 'utf8')) as PrivateJwk) : undefined);
-  if (!privateJwk) throw new TypeError('expected privateJwk or keyFile');
+  if (!privateJwk) throw new DataRunClientError('ERR_CLIENT_OPTIONS_INVALID', 'The client needs privateJwk or keyFile.');
   const signer = createRequestSigner({
     consumerId: options.consumerId,
     privateJwk,

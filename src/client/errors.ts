@@ -1,7 +1,7 @@
 /** A call to the hub that did not produce a GraphQL response: the hub was unreachable or answered something else. */
 export class DataRunClientError extends Error {
-  /** Stable code: `ERR_HUB_UNREACHABLE` or `ERR_HUB_RESPONSE_INVALID`. */
-  readonly code: 'ERR_HUB_UNREACHABLE' | 'ERR_HUB_RESPONSE_INVALID';
+  /** Stable code: `ERR_HUB_UNREACHABLE`, `ERR_HUB_RESPONSE_INVALID` or `ERR_CLIENT_OPTIONS_INVALID`. */
+  readonly code: 'ERR_HUB_UNREACHABLE' | 'ERR_HUB_RESPONSE_INVALID' | 'ERR_CLIENT_OPTIONS_INVALID';
 
   constructor(code: DataRunClientError['code'], message: string, options?: { cause?: unknown }) {
     super(message, options);

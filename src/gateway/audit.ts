@@ -20,6 +20,7 @@ import {
 import type { Decision, PolicyEngine } from '../policy';
 import { createCheckpointSigner, hashText, importJwks, verifyCheckpoint, type Jwks, type KeyStore } from '../seal';
 import { HubError, HubErrorCode, type Resolvers } from '../sdk';
+import { ConfigError } from './config';
 import type { Caller, RequestContext } from './request-context';
 
 /** Departments that are the hub itself: never listed as departments read in an access record. */
@@ -32,7 +33,7 @@ const SUBJECT_SECRET_FILE = 'audit-subject-key';
  */
 export function auditSubjectSecret(keysDir: string, given?: string): string {
   if (given) {
-    if (Buffer.byteLength(given) < 32) throw new Error('DATARUN_AUDIT_SUBJECT_SECRET must be at least 32 bytes');
+    if (Buffer.byteLength(given) < 32) throw new ConfigError('DATARUN_AUDIT_SUBJECT_SECRET must be at least 32 bytes');
     return given;
   }
   const file = path.join(keysDir, 'private', SUBJECT_SECRET_FILE);
@@ -269,7 +270,12 @@ const KIND: Record<string, SubjectKind> = { person: 'PERSON', enterprise: 'ENTER
 
 /** What one request did, for its access record. */
 export interface AccessFacts {
+  /** The hub-made request id. */
   requestId: string;
+  /** The client's `x-request-id`, as sent (the access log stores it, or its hash when it cannot be stored as given). */
+  correlationId: string | null;
+  /** The client's address as `sourceOf` computes it; null when unknown. */
+  source: string | null;
   caller: Caller | null;
   decision: Decision | null;
   query: string | null;
@@ -297,6 +303,8 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
   }
   return {
     requestId: facts.requestId,
+    correlationId: facts.correlationId ?? null,
+    source: facts.source ?? null,
     consumer: caller?.consumer ?? decision?.consumer ?? null,
     operator: caller?.operator ?? null,
     purpose: caller?.purpose ?? null,
@@ -351,6 +359,12 @@ export function createAuditResolvers(log: () => AuditLog | undefined): Resolvers
             cursor,
             node: {
               ...node,
+              correlationId: node.correlationId ?? null,
+              source: node.source ?? null,
+              hashed: node.hashed ?? [],
+              count: node.count ?? 1,
+              windowFrom: node.window?.from ?? null,
+              windowTo: node.window?.to ?? null,
               subjects: node.subjects.map((s) => ({ kind: s.kind, mask: s.mask })),
               fields: Object.entries(node.fields).map(([department, coordinates]) => ({ department, coordinates })),
             },

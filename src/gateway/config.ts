@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseCidr } from './source-address';
+import { HubError } from '../sdk';
 
 /** Where the access log lives by default: `.data/audit` in the project (git-ignored). */
 export const DEFAULT_AUDIT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../.data/audit' : '../../.data/audit');
@@ -87,6 +89,8 @@ const configSchema = z.strictObject({
     .prefault({}),
   /** Default per-call timeout of every connector that sets none. */
   connectorTimeoutMs: timeoutMs.default(2000),
+  /** One deadline per request, shared by all its department calls: a request through two levels of slow departments still ends by then. */
+  requestDeadlineMs: z.number().int().min(100).max(600_000).default(10_000),
   connectors: connectorsSchema.prefault({}),
   sandbox: z
     .strictObject({
@@ -130,8 +134,18 @@ const configSchema = z.strictObject({
       retentionDays: z.number().int().min(180).max(36_500).default(180),
       /** fdatasync every batch before replies leave. Off only to measure what durability costs: replies may then outlive their records. */
       fsync: z.boolean().default(true),
+      /**
+       * Lets a signed hub start with `enabled: false`, for the benchmark's audit-off baseline only:
+       * without it the signed mode refuses to start without its access log.
+       */
+      benchmarkOnlyDisable: z.boolean().default(false),
     })
     .prefault({}),
+  /**
+   * Proxies (CIDRs or single addresses, IPv4 and IPv6) whose `X-Forwarded-For` is believed: the
+   * client's address is the first untrusted hop from the right. Empty: the direct peer is the client.
+   */
+  trustedProxies: z.array(z.string().refine((s) => parseCidr(s) !== undefined, 'expected a CIDR such as 10.0.0.0/8 or fd00::/8, or an IP address')).max(1000).default([]),
   policy: z
     .strictObject({
       /** The sharing policy file (purposes, consumers, grants); the embedded demo policy when unset. */
@@ -187,10 +201,11 @@ export type ConnectorsConfig = HubConfig['connectors'];
 export type HubConfigInput = z.input<typeof configSchema>;
 
 /** A configuration that cannot be used; its message names every bad setting. */
-export class ConfigError extends Error {
+export class ConfigError extends HubError {
+  declare readonly code: 'CONFIG_INVALID';
+
   constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
+    super('CONFIG_INVALID', message);
   }
 }
 
@@ -216,6 +231,11 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
   const config = result.data;
   if (config.security.mode === 'open' && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.http.host)) {
     throw new ConfigError(`Invalid ${source}:\n  - security.mode: "open" serves unauthenticated requests and is allowed only on a loopback http.host, not ${JSON.stringify(config.http.host)}`);
+  }
+  if (config.security.mode === 'signed' && !config.audit.enabled && !config.audit.benchmarkOnlyDisable) {
+    throw new ConfigError(
+      `Invalid ${source}:\n  - audit.enabled: the signed mode does not start with the access log off (no audit, no data); set audit.benchmarkOnlyDisable: true as well to measure a benchmark baseline without it`,
+    );
   }
   if (!config.sandbox.enabled) {
     const missing = (['real-estate', 'social-security', 'tax', 'market-regulation'] as const).filter((id) => !config.connectors[id]);
@@ -283,6 +303,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const seed = envNumber(env, 'DATARUN_SANDBOX_SEED');
   if (seed !== undefined) sandbox.seed = seed;
   const timeout = envNumber(env, 'DATARUN_CONNECTOR_TIMEOUT_MS');
+  const deadline = envNumber(env, 'DATARUN_REQUEST_DEADLINE_MS');
   const redis = redisFromEnv(env, input.redis as Record<string, unknown> | undefined);
   const merged = {
     ...input,
@@ -291,6 +312,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     connectors: { ...connectors, ...options.overrides?.connectors },
     sandbox: { ...sandbox, ...options.overrides?.sandbox },
     ...(timeout !== undefined ? { connectorTimeoutMs: timeout } : {}),
+    ...(deadline !== undefined ? { requestDeadlineMs: deadline } : {}),
     ...(env.DATARUN_LOG_LEVEL ? { logLevel: env.DATARUN_LOG_LEVEL } : {}),
     keys: { ...input.keys, ...(env.DATARUN_KEYS_DIR ? { dir: env.DATARUN_KEYS_DIR } : {}), ...options.overrides?.keys },
     security: { ...input.security, ...(env.DATARUN_SECURITY_MODE ? { mode: env.DATARUN_SECURITY_MODE } : {}), ...options.overrides?.security },
@@ -300,10 +322,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       ...(env.DATARUN_INSTANCE_ID ? { instanceId: env.DATARUN_INSTANCE_ID } : {}),
       ...(env.DATARUN_AUDIT_ENABLED ? { enabled: env.DATARUN_AUDIT_ENABLED !== 'false' && env.DATARUN_AUDIT_ENABLED !== '0' } : {}),
       ...(env.DATARUN_AUDIT_FSYNC ? { fsync: env.DATARUN_AUDIT_FSYNC !== 'false' && env.DATARUN_AUDIT_FSYNC !== '0' } : {}),
+      ...(env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE ? { benchmarkOnlyDisable: env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE === 'true' || env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE === '1' } : {}),
       ...options.overrides?.audit,
     },
     policy: { ...input.policy, ...(env.DATARUN_POLICY_FILE ? { file: env.DATARUN_POLICY_FILE } : {}), ...options.overrides?.policy },
     ...(redis || options.overrides?.redis ? { redis: { ...redis, ...options.overrides?.redis } } : {}),
+    ...(env.DATARUN_TRUSTED_PROXIES !== undefined || options.overrides?.trustedProxies
+      ? { trustedProxies: options.overrides?.trustedProxies ?? env.DATARUN_TRUSTED_PROXIES!.split(',').map((s) => s.trim()).filter(Boolean) }
+      : {}),
     cache: { ...input.cache, ...(env.DATARUN_CACHE_ENABLED ? { enabled: env.DATARUN_CACHE_ENABLED !== 'false' && env.DATARUN_CACHE_ENABLED !== '0' } : {}), ...options.overrides?.cache },
   };
   return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');

@@ -45,6 +45,8 @@ import {
   type AuditLogEvent,
 } from '../audit';
 import { auditSigner, auditSubjectSecret, createAuditResolvers, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
+import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
+import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
 import { buildHubSchema, loadTypeDefs } from './schema';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
@@ -100,12 +102,16 @@ export interface Gateway {
   readonly recordCache: LoaderCaches | undefined;
   /** A connector's record cache for one request (what `createHubContext` takes as `cacheOf`). */
   cacheOf(connectorId: string, signal: AbortSignal): ConnectorCache | undefined;
+  /** Runs one request through the pipeline (authenticate … receipt); every adapter calls it. */
+  execute(request: HubRequest): Promise<HubReply>;
+  /** The pipeline's caches, for metrics and tests. */
+  readonly pipeline: Pick<Pipeline, 'caches'>;
   stop(): Promise<void>;
 }
 
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
-  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits'>> & {
+  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs'>> & {
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -122,6 +128,8 @@ export interface GatewayOptions {
   onEvent?: (event: GatewayEvent) => void;
   /** How long start-up waits for Redis before serving anyway (refusing signed requests until it answers). @default 5000 */
   redisStartTimeoutMs?: number;
+  /** Where the request pipeline reports refusals operators must see and unexpected errors (never personal data). @default silent */
+  logger?: PipelineLogger;
 }
 
 /**
@@ -131,6 +139,10 @@ export interface GatewayOptions {
  * shared-state tasks (invalidation, archiving); stops what was started if one fails.
  */
 export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: GatewayOptions = {}): Promise<Gateway> {
+  if ((config.security?.mode ?? 'signed') === 'signed' && !config.audit.enabled && !config.audit.benchmarkOnlyDisable) {
+    // No audit, no data: a signed hub without its access log is a benchmark baseline, and must say so.
+    throw new ConfigError('audit.enabled: the signed mode does not start with the access log off; set audit.benchmarkOnlyDisable: true as well to measure a benchmark baseline without it');
+  }
   const keyStore = await createKeyStore(config.keys.dir);
   const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
   const emit = options.onEvent ?? (() => undefined);
@@ -280,10 +292,32 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     await state.close();
     throw error;
   }
+  const security = config.security?.mode ?? 'signed';
+  const log = audit;
+  const refusals: RefusalAggregator | undefined = log
+    ? createRefusalAggregator({
+        append: (record) => log.append(record),
+        onError: (error) => options.logger?.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code } }, 'aggregate access record of refused requests could not be written'),
+      })
+    : undefined;
+  const pipeline = createPipeline({
+    schema,
+    security,
+    verifier,
+    rateLimiter: state.rateLimiter,
+    policy,
+    receipts,
+    audit,
+    refusals,
+    cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
+    ...(config.requestDeadlineMs !== undefined ? { deadlineMs: config.requestDeadlineMs } : {}),
+    ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
+    logger: options.logger ?? { warn: () => undefined, error: () => undefined },
+  });
   return {
     schema,
     connectors,
-    security: config.security?.mode ?? 'signed',
+    security,
     keyStore,
     seals,
     policy,
@@ -294,7 +328,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     rateLimiter: state.rateLimiter,
     recordCache,
     cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
+    execute: (request) => pipeline.execute(request),
+    pipeline: { caches: pipeline.caches },
     async stop() {
+      // The aggregates of the last seconds go to the log before it closes.
+      await refusals?.close();
       await poller?.stop();
       await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));

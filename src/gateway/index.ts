@@ -1,4 +1,4 @@
-/** The gateway: configuration, the executable schema over schema/ and the connectors. */
+/** The gateway: configuration, the executable schema over schema/ and the connectors, and the request pipeline every adapter calls. */
 export { createGateway, createConnectors, CONNECTOR_IDS } from './hub';
 export type { Gateway, DepartmentEndpoints, ConnectorId } from './hub';
 export { buildHubSchema, loadTypeDefs, SCHEMA_DIR } from './schema';
@@ -7,14 +7,14 @@ export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';
 export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
 export { DEFAULT_CACHE_TTL_SECONDS } from './config';
-export { ReplayGuardUnavailableError } from '../state';
-export { createRequestPath } from './request-path';
-export type { RequestPath, RequestPathLogger, GatewayReply } from './request-path';
+export { createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH } from './pipeline';
+export type { Pipeline, PipelineLogger, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal } from './pipeline';
 export type { Caller, RequestContext } from './request-context';
 export { auditSigner, auditSubjectSecret, auditVerifier } from './audit';
 export { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from './config';
-// What adapters (src/http) need of the hub's error contract, policy and signed requests.
-export { HubError, HubErrorCode } from '../sdk';
+export { DEFAULT_LIMITS } from './limits';
+export type { QueryLimits } from './limits';
+// What adapters (src/http) need of the hub's error contract and headers.
+export { HubError, HubErrorCode, errorInfo } from '../sdk';
 export { CONSENT_HEADER } from '../policy';
 export type { AllowedDecision, Decision } from '../policy';
-export { UnauthenticatedError } from '../seal';

@@ -10,7 +10,7 @@ import {
   type KeyStore,
   type SealedRecord,
 } from '../seal';
-import type { Connector, HubContext, Resolvers, SealSpec } from '../sdk';
+import { ConnectorDefinitionError, type Connector, type HubContext, type Resolvers, type SealSpec } from '../sdk';
 
 /**
  * Seals in the gateway: each department record is sealed once with its department's key when
@@ -250,13 +250,13 @@ export function assertSealsCovered(schema: GraphQLSchema, connectors: readonly C
   for (const c of connectors) {
     for (const typeName of Object.keys(c.seals)) {
       const other = sealedBy.get(typeName);
-      if (other) throw new Error(`${typeName} is sealed by both "${other}" and "${c.id}"`);
+      if (other) throw new ConnectorDefinitionError(`${typeName} is sealed by both "${other}" and "${c.id}"`);
       sealedBy.set(typeName, c.id);
     }
   }
   for (const type of Object.values(schema.getTypeMap())) {
     if (isObjectType(type) && type.getFields().seal && !sealedBy.has(type.name)) {
-      throw new Error(`${type.name}.seal has no connector that seals ${type.name} records`);
+      throw new ConnectorDefinitionError(`${type.name}.seal has no connector that seals ${type.name} records`);
     }
   }
 }

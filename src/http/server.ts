@@ -1,24 +1,15 @@
+/**
+ * The HTTP adapter of the hub: it reads the request (method, media type, body bytes within the
+ * limit, the headers the pipeline needs, the peer address), hands it to `gateway.execute`, and
+ * maps the reply's error code to a status through the error registry. It decides nothing: a
+ * transport refusal (405, 413, 431, the hub stopping) goes through the pipeline too, so it is
+ * recorded like any other outcome.
+ */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLError, graphql as executeGraphQL, type GraphQLFormattedError } from 'graphql';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import {
-  CONSENT_HEADER,
-  createRequestPath,
-  HubError,
-  HubErrorCode,
-  ReplayGuardUnavailableError,
-  UnauthenticatedError,
-  type AllowedDecision,
-  type Caller,
-  type Gateway,
-  type GatewayReply,
-  type RequestContext,
-} from '../gateway';
+import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
 
 /** Settings of the hub's HTTP server. */
 export interface HubServerOptions {
@@ -45,15 +36,10 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-/** Error codes produced by GraphQL itself that reach clients unchanged. */
-const GRAPHQL_CODES = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'BAD_REQUEST', 'OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']);
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-class RequestError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+/** 64 KiB of headers: a living-allowance check carries one consent token per family member. */
+const MAX_HEADER_BYTES = 64 * 1024;
+/** A client's correlation id is echoed back only when it is this plain. */
+const ECHOABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -61,34 +47,28 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
-function parseGraphQLBody(raw: Buffer): { query: string; variables?: unknown; operationName?: unknown } {
-  let body: { query?: unknown; variables?: unknown; operationName?: unknown };
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new RequestError(400, 'Request body is not valid JSON');
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RequestError(400, 'Request body must be a JSON object with "query"');
-  if (typeof body.query !== 'string') throw new RequestError(400, 'Request body needs a "query" string');
-  if (body.variables !== undefined && body.variables !== null && (typeof body.variables !== 'object' || Array.isArray(body.variables))) {
-    throw new RequestError(400, '"variables" must be a JSON object');
-  }
-  if (body.operationName !== undefined && body.operationName !== null && typeof body.operationName !== 'string') {
-    throw new RequestError(400, '"operationName" must be a string');
-  }
-  return body as { query: string; variables?: unknown; operationName?: unknown };
-}
-
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** True when an Accept header admits JSON (absent, a wildcard, or a JSON media type). */
+function acceptsJson(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => ['*/*', 'application/*', 'application/json', 'application/graphql-response+json'].includes(mediaTypeOf(range) ?? ''));
+}
+
+function mediaTypeOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.split(';', 1)[0]!.trim().toLowerCase();
+}
+
+/** Reads the body up to `limit` bytes; resolves to a refusal when it is larger (the rest is not read). */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | TransportRefusal> {
+  const tooLarge: TransportRefusal = { code: 'PAYLOAD_TOO_LARGE', message: `The request body exceeds ${limit} bytes.` };
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
-      reject(new RequestError(413, `Request body exceeds ${limit} bytes`));
-      req.resume();
+      resolve(tooLarge);
       return;
     }
     const chunks: Buffer[] = [];
@@ -96,8 +76,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new RequestError(413, `Request body exceeds ${limit} bytes`));
-        req.destroy();
+        req.removeAllListeners('data');
+        req.pause();
+        resolve(tooLarge);
         return;
       }
       chunks.push(chunk);
@@ -107,7 +88,18 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`. */
+/** The transport headers of a reply with this code. */
+function headersOf(reply: HubReply, correlationId: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { 'x-request-id': reply.requestId };
+  if (correlationId !== undefined && ECHOABLE_ID.test(correlationId)) headers['x-correlation-id'] = correlationId;
+  if (reply.retryAfterSeconds !== undefined) headers['retry-after'] = String(reply.retryAfterSeconds);
+  if (reply.code === HubErrorCode.UNAUTHENTICATED) headers['www-authenticate'] = 'DatarunRequest error="invalid_token"';
+  if (reply.code === 'METHOD_NOT_ALLOWED') headers.allow = 'POST';
+  if (reply.code === 'SHUTTING_DOWN') headers.connection = 'close';
+  return headers;
+}
+
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;
@@ -116,146 +108,53 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   const inFlight = new Set<AbortController>();
   let closing = false;
 
-  const apollo = new ApolloServer<RequestContext>({
-    schema: gateway.schema,
-    includeStacktraceInErrorResponses: false,
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      {
-        async requestDidStart() {
-          return {
-            async willSendResponse({ response, contextValue, request }) {
-              if (response.body.kind !== 'single') return;
-              const result = response.body.singleResult as GatewayReply;
-              const ok = await finishReply(result, contextValue, request.query ?? '', request.variables ?? {}, request.operationName ?? null);
-              if (!ok) response.http.status = 503;
-            },
-          };
-        },
-      },
-    ],
-    formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-      const original = unwrapResolverError(error);
-      if (original instanceof HubError) return formatted;
-      const code = formatted.extensions?.code;
-      if (typeof code === 'string' && GRAPHQL_CODES.has(code)) return formatted;
-      // Unexpected: keep the details in our log only (without the message, which might hold data).
-      logger.error({ err: { name: (original as Error | undefined)?.name, stack: (original as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, path: formatted.path }, 'unexpected resolver error');
-      return { message: 'Internal server error', path: formatted.path, locations: formatted.locations, extensions: { code: HubErrorCode.INTERNAL_SERVER_ERROR } };
-    },
-  });
-  await apollo.start();
-
-  const path = createRequestPath(gateway, logger);
-  const { finishReply, recordRefusal } = path;
-
-  function sendErrors(res: http.ServerResponse, status: number, requestId: string, errors: GraphQLFormattedError[], headers: Record<string, string> = {}): void {
-    sendJson(res, status, { errors }, { 'x-request-id': requestId, ...headers });
+  function reply(res: http.ServerResponse, answer: HubReply, correlationId: string | undefined): void {
+    const status = answer.code === null ? 200 : errorInfo(answer.code).httpStatus;
+    sendJson(res, status, answer.body, headersOf(answer, correlationId));
   }
 
-  async function graphql(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, url: URL): Promise<void> {
-    if (req.method !== 'POST') {
-      sendJson(res, 405, { errors: [{ message: 'Use POST for /graphql', extensions: { code: 'BAD_REQUEST' } }] }, { allow: 'POST', 'x-request-id': requestId });
+  async function graphql(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const correlationId = headerValue(req.headers['x-request-id']);
+    const base: HubRequest = {
+      ...(correlationId !== undefined ? { correlationId } : {}),
+      peer: { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) },
+    };
+    let refusal: TransportRefusal | undefined;
+    if (closing) refusal = { code: 'SHUTTING_DOWN', message: 'The hub is shutting down: retry on another instance.' };
+    else if (req.method !== 'POST') refusal = { code: 'METHOD_NOT_ALLOWED', message: 'Use POST for /graphql.' };
+    else if (!acceptsJson(headerValue(req.headers.accept))) refusal = { code: 'NOT_ACCEPTABLE', message: 'The hub answers application/json only: accept it.' };
+    if (refusal) {
+      req.resume();
+      reply(res, await gateway.execute({ ...base, refusal }), correlationId);
       return;
     }
-    const raw = await readBody(req, bodyLimit);
-
-    // 1. Who asks, and why: nothing is parsed or executed for a request that does not verify.
-    let caller: Caller | null = null;
-    if (gateway.security === 'signed') {
-      try {
-        caller = await path.authenticate(headerValue(req.headers.authorization), raw);
-      } catch (error) {
-        if (error instanceof ReplayGuardUnavailableError) {
-          // Fail closed: a request whose id cannot be checked for replay is not executed.
-          logger.warn({ requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused');
-          await recordRefusal(requestId, null, null, null, 'FAILED', [HubErrorCode.UNAUTHENTICATED]);
-          sendErrors(res, 503, requestId, [{ message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: HubErrorCode.UNAUTHENTICATED, reason: error.code } }], { 'retry-after': '1' });
-          return;
-        }
-        if (!(error instanceof UnauthenticatedError)) throw error;
-        const extensions = { code: HubErrorCode.UNAUTHENTICATED, reason: error.reason, ...(error.claim ? { claim: error.claim } : {}) };
-        await recordRefusal(requestId, null, null, null, 'DENIED', [HubErrorCode.UNAUTHENTICATED]);
-        sendErrors(res, 401, requestId, [{ message: error.message, extensions }], { 'www-authenticate': 'DatarunRequest error="invalid_token"' });
-        return;
-      }
+    const body = await readBody(req, bodyLimit);
+    if (!Buffer.isBuffer(body)) {
+      const answer = await gateway.execute({ ...base, refusal: body });
+      // The rest of the body is not read: the connection cannot carry another request.
+      res.setHeader('connection', 'close');
+      reply(res, answer, correlationId);
+      res.once('finish', () => req.destroy());
+      return;
     }
-
-    // Per-consumer rate limit, shared by every instance: after authentication, so nobody can spend another consumer's budget.
-    if (caller) {
-      const decision = await gateway.rateLimiter.take(caller.consumer);
-      if (!decision.allowed) {
-        const seconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-        await recordRefusal(requestId, caller, null, null, 'DENIED', [HubErrorCode.RATE_LIMITED]);
-        sendErrors(res, 429, requestId, [{ message: `Too many requests from this consumer: retry after ${seconds} s.`, extensions: { code: HubErrorCode.RATE_LIMITED, retryAfterMs: decision.retryAfterMs } }], { 'retry-after': String(seconds) });
-        return;
-      }
-    }
-
-    let body: { query: string; variables?: unknown; operationName?: unknown };
-    try {
-      body = parseGraphQLBody(raw);
-    } catch (error) {
-      if (error instanceof RequestError) await recordRefusal(requestId, caller, null, null, 'FAILED', ['BAD_REQUEST']);
-      throw error;
-    }
-    const variables = (body.variables ?? {}) as Record<string, unknown>;
-    const operationName = (body.operationName ?? null) as string | null;
-
-    // 2. May they? The whole operation is checked before any department is asked.
-    let decision: AllowedDecision | null = null;
-    if (caller) {
-      let checked;
-      try {
-        checked = await path.checkPolicy(caller, { document: body.query, operationName, variables, consentHeader: headerValue(req.headers[CONSENT_HEADER]) });
-      } catch (error) {
-        if (error instanceof GraphQLError) {
-          const code = error instanceof HubError ? error.code : 'GRAPHQL_PARSE_FAILED';
-          await recordRefusal(requestId, caller, null, body.query, 'FAILED', [code]);
-          sendErrors(res, 400, requestId, [{ message: error.message, ...(error.locations ? { locations: error.locations } : {}), extensions: { ...error.extensions, code } }]);
-          return;
-        }
-        throw error;
-      }
-      if (!checked.allowed) {
-        const { http: _status, ...extensions } = checked.error.extensions as Record<string, unknown>;
-        await recordRefusal(requestId, caller, checked, body.query, 'DENIED', [HubErrorCode.POLICY_DENIED]);
-        sendErrors(res, 403, requestId, [{ message: checked.error.message, extensions }]);
-        return;
-      }
-      decision = checked;
-    }
-
-    // 3. Execute, through per-request loaders; 4. mask, seal, sign the receipt (in willSendResponse).
     const controller = new AbortController();
     inFlight.add(controller);
     // Removed when the request ends: a keep-alive socket serves many requests and must not collect a listener per request.
     const abortOnClose = (): void => controller.abort();
     req.socket.once('close', abortOnClose);
-    const context: RequestContext = path.createContext({ requestId, signal: controller.signal, caller, decision });
     try {
-      if (decision?.introspection) {
-        // Introspection runs against the caller's own view of the schema.
-        const result = JSON.parse(JSON.stringify(await executeGraphQL({ schema: decision.schema, source: body.query, variableValues: variables, operationName, contextValue: context }))) as GatewayReply;
-        const ok = await finishReply(result, context, body.query, variables, operationName);
-        sendJson(res, ok ? 200 : 503, result, { 'x-request-id': requestId });
-        return;
-      }
-      const headers = new HeaderMap();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-      }
-      const httpGraphQLRequest: HTTPGraphQLRequest = { method: 'POST', headers, search: url.search, body };
-      const response = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: async () => context });
-      res.statusCode = response.status ?? 200;
-      for (const [name, value] of response.headers) res.setHeader(name, value);
-      res.setHeader('x-request-id', requestId);
-      if (response.body.kind === 'complete') {
-        res.end(response.body.string);
-      } else {
-        for await (const chunk of response.body.asyncIterator) res.write(chunk);
-        res.end();
-      }
+      const contentType = mediaTypeOf(headerValue(req.headers['content-type']));
+      const authorization = headerValue(req.headers.authorization);
+      const consent = headerValue(req.headers[CONSENT_HEADER]);
+      const answer = await gateway.execute({
+        ...base,
+        body,
+        ...(contentType !== undefined ? { contentType } : {}),
+        ...(authorization !== undefined ? { authorization } : {}),
+        ...(consent !== undefined ? { consent } : {}),
+        signal: controller.signal,
+      });
+      reply(res, answer, correlationId);
     } finally {
       req.socket.off('close', abortOnClose);
       inFlight.delete(controller);
@@ -275,44 +174,55 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     });
   }
 
-  // 64 KiB of headers: a living-allowance check carries one consent token per family member.
-  const server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
-    const header = req.headers['x-request-id'];
-    const requestId = typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://hub');
     let work: Promise<void>;
     if (url.pathname === '/graphql') {
-      if (closing) {
-        sendJson(res, 503, { errors: [{ message: 'The hub is shutting down', extensions: { code: 'CONNECTOR_UNAVAILABLE' } }] }, { 'x-request-id': requestId, connection: 'close' });
-        return;
-      }
-      work = graphql(req, res, requestId, url);
+      work = graphql(req, res);
     } else if (url.pathname === '/healthz' && req.method === 'GET') {
-      work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }, { 'x-request-id': requestId }));
+      work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }));
     } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {
-      work = Promise.resolve(sendJson(res, 200, gateway.keyStore.publicJwks(), { 'cache-control': 'public, max-age=300', 'x-request-id': requestId }));
+      work = Promise.resolve(sendJson(res, 200, gateway.keyStore.publicJwks(), { 'cache-control': 'public, max-age=300' }));
     } else if (url.pathname === '/readyz' && req.method === 'GET') {
       work = readiness(res);
     } else if (options.extraRoutes?.(req, res)) {
       return;
     } else {
-      work = Promise.resolve(sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname}` }, { 'x-request-id': requestId }));
+      work = Promise.resolve(sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` }));
     }
     work.catch((error: unknown) => {
+      // The pipeline answers every request itself; reaching here is a bug or a broken socket.
+      logger.error({ err: { name: (error as Error)?.name } }, 'request failed');
       if (res.headersSent) {
         res.destroy();
         return;
       }
-      if (error instanceof RequestError) {
-        sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: 'BAD_REQUEST' } }] }, { 'x-request-id': requestId });
-      } else {
-        logger.error({ err: { name: (error as Error)?.name }, requestId }, 'request failed');
-        sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: HubErrorCode.INTERNAL_SERVER_ERROR } }] }, { 'x-request-id': requestId });
-      }
+      sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: HubErrorCode.INTERNAL_SERVER_ERROR } }] }, { 'x-request-id': randomUUID() });
     });
   });
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
+  // Requests Node refuses before they reach a handler (headers too large, malformed): recorded through the pipeline, answered here.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const refusal: TransportRefusal = tooLarge
+      ? { code: 'HEADERS_TOO_LARGE', message: `The request headers exceed ${MAX_HEADER_BYTES} bytes.` }
+      : { code: 'BAD_REQUEST', message: 'The request is not valid HTTP.' };
+    void gateway
+      .execute({ refusal, peer: { ...(socket.remoteAddress ? { address: socket.remoteAddress } : {}) } })
+      .then((answer) => {
+        const text = JSON.stringify(answer.body);
+        const status = errorInfo(answer.code ?? 'BAD_REQUEST').httpStatus;
+        socket.end(
+          `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nx-request-id: ${answer.requestId}\r\nconnection: close\r\n\r\n${text}`,
+        );
+      })
+      .catch(() => socket.destroy());
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -335,7 +245,6 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         for (const controller of inFlight) controller.abort();
         server.closeAllConnections();
         await stopped;
-        await apollo.stop();
       })();
       return closed;
     },

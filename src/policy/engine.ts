@@ -1,18 +1,62 @@
 import { filterSchema, pruneSchema } from '@graphql-tools/utils';
 import { Kind, isInterfaceType, parse, type DocumentNode, type GraphQLSchema, type ValueNode } from 'graphql';
-import { HubError, HubErrorCode, type Sensitivity, type SharingClass } from '../sdk';
+import { HubError, HubErrorCode, createByteLru, type Sensitivity, type SharingClass } from '../sdk';
 import { analyseOperation, type OperationAnalysis, type SubjectKind } from './analysis';
 import { OPEN_DEPARTMENTS, SHARED_DEPARTMENT, readClassification, type Classification, type FieldClassification } from './classification';
 import { MAX_CONSENT_TOKENS, checkConsents, type ConsentUse, type ConsentVerifier, type RejectedConsent } from './consent';
 import { PolicyDeniedError, type MissingConsent } from './errors';
 import { applyMaskPlan, compileMaskPlan, type MaskNode, type ResponsePath } from './masks';
-import { parsePolicy, type ConsumerPolicy, type Policy, type Purpose, type Role } from './policy';
+import { parsePolicy, type ConsumerPolicy, type Policy, type Purpose, type QueryLimitOverrides, type Role } from './policy';
+
+const MiB = 1024 * 1024;
 
 /** Defaults of the policy engine's options. */
 export const DEFAULT_POLICY_ENGINE = {
-  /** Documents whose analysis is cached (oldest dropped first). */
-  cacheSize: 1000,
+  /**
+   * Bytes of document analyses cached by document text, least recently used dropped first (an
+   * estimate: see `analysisBytes`). A document estimated over a quarter of it is analysed but not cached.
+   */
+  cacheBytes: 32 * MiB,
 } as const;
+
+/**
+ * The fixed budgets of the engine's other caches, in bytes: verdicts per (analysis, consumer,
+ * purpose), permission tables per (consumer, purpose), and the visible schema per consumer.
+ */
+const SIDE_CACHE_BYTES = { verdicts: 8 * MiB, tables: 4 * MiB, schemas: 16 * MiB } as const;
+
+/**
+ * A consumer's visible schema, estimated: a filtered copy of the hub's schema (types, fields,
+ * their maps), measured at about 37 KiB for the demo schema; 128 KiB leaves room for a larger
+ * schema and keeps 128 consumers' schemas within the budget.
+ */
+const SCHEMA_BYTES = 128 * 1024;
+
+/** Per-object overhead assumed by the estimates below (a small object, a Map entry, an array slot). */
+const OBJECT_BYTES = 64;
+
+/**
+ * The analyses of one document text, estimated: the text itself (the key; 1–2 bytes a character)
+ * and, per analysed operation, a tree whose response keys, argument values and entries together
+ * come to about twice the text (measured: 150 documents of 1 MiB held 334 MiB uncapped).
+ */
+function analysisBytes(text: string, operations: number): number {
+  return 4096 + text.length * (1 + 2 * Math.max(1, operations));
+}
+
+/** A verdict, estimated: its lists of coordinates (reads, denied, masked) and its mask plan. */
+function verdictBytes(key: string, verdict: Verdict): number {
+  let bytes = 512 + 2 * key.length;
+  for (const list of Object.values(verdict.reads)) for (const c of list) bytes += OBJECT_BYTES + 2 * c.length;
+  for (const c of verdict.denied) bytes += OBJECT_BYTES + 2 * c.length;
+  for (const c of verdict.masked) bytes += 3 * OBJECT_BYTES + 2 * c.length;
+  return bytes;
+}
+
+/** A permission table, estimated: one Map entry and one Permission per coordinate (the coordinate strings are the policy's). */
+function tableBytes(key: string, table: PermissionTable): number {
+  return 256 + 2 * key.length + table.allowed.size * 2 * OBJECT_BYTES;
+}
 
 /** Options of `createPolicyEngine`. */
 export interface PolicyEngineOptions {
@@ -24,8 +68,8 @@ export interface PolicyEngineOptions {
   readonly verifyConsent?: ConsentVerifier;
   /** The clock, in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
-  /** @default DEFAULT_POLICY_ENGINE.cacheSize */
-  readonly cacheSize?: number;
+  /** Bytes of analyses cached by document text. @default DEFAULT_POLICY_ENGINE.cacheBytes */
+  readonly cacheBytes?: number;
 }
 
 /** One policy check: who asks, why, and the operation they sent. */
@@ -95,6 +139,18 @@ export interface DeniedDecision extends DecisionBase {
 /** The outcome of `check`. */
 export type Decision = AllowedDecision | DeniedDecision;
 
+/**
+ * An operation the grants allow, its consents not yet checked: the only way from it to an
+ * AllowedDecision is `consent`, so no caller can execute an operation whose consents were skipped.
+ */
+export interface GrantedOperation extends DecisionBase {
+  readonly allowed: 'pending-consent';
+  /** The purpose requires the consent of the persons the operation names. */
+  readonly requiresConsent: boolean;
+  /** Checks the consent tokens sent with the request (none needed when `requiresConsent` is false) and decides. */
+  consent(tokens: readonly string[]): Promise<Decision>;
+}
+
 /** A catalogue entry as the `catalog` field returns it. */
 export interface CatalogItem {
   readonly coordinate: string;
@@ -131,6 +187,8 @@ export interface ConsumerGrants {
 export interface PolicyEngine {
   /** Decides whether the operation may run for this consumer and purpose; every denied coordinate and missing consent is listed. */
   check(request: CheckRequest): Promise<Decision>;
+  /** The grants alone: a denial, or the granted operation whose consents `consent` then checks (the request pipeline's policy and consent stages). */
+  authorize(request: Omit<CheckRequest, 'consents'>): DeniedDecision | GrantedOperation;
   /** The schema this consumer may see and introspect (cached): its granted fields and the catalogue; everything for an admin. */
   schemaFor(consumer: string): GraphQLSchema;
   /** The resource catalogue, optionally of one department or class. */
@@ -145,6 +203,13 @@ export interface PolicyEngine {
   rolesOf(consumer: string): ReadonlySet<Role>;
   /** The ids of the consumers the policy registers. */
   consumers(): string[];
+  /** A consumer's overrides of the hub's query cost limits; empty for defaults or an unknown consumer. */
+  limitsOf(consumer: string): Readonly<QueryLimitOverrides>;
+  /**
+   * What the engine's caches hold together (analyses by text, verdicts, permission tables,
+   * schemas): entries, estimated bytes, and the sum of their budgets, which `bytes` never exceeds.
+   */
+  cacheStats(): { entries: number; bytes: number; maxBytes: number };
 }
 
 interface Permission {
@@ -169,6 +234,7 @@ interface Verdict {
 }
 
 const NO_ROLES: ReadonlySet<Role> = new Set();
+const NO_LIMIT_OVERRIDES: Readonly<QueryLimitOverrides> = Object.freeze({});
 const HUB_DEPARTMENTS = new Set([SHARED_DEPARTMENT, ...OPEN_DEPARTMENTS]);
 
 function nextBoundary(consumer: ConsumerPolicy | undefined, now: number): number {
@@ -229,7 +295,7 @@ function subjectsOf(analysis: OperationAnalysis, variables: Readonly<Record<stri
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const { schema, verifyConsent } = options;
   const now = options.now ?? Date.now;
-  const cacheSize = options.cacheSize ?? DEFAULT_POLICY_ENGINE.cacheSize;
+  const cacheBytes = options.cacheBytes ?? DEFAULT_POLICY_ENGINE.cacheBytes;
   const classification: Classification = readClassification(schema);
   const policy: Policy = parsePolicy(options.policy, classification);
 
@@ -238,7 +304,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   // --- permissions -------------------------------------------------------------------------
 
-  const tables = new Map<string, PermissionTable>();
+  const tables = createByteLru<string, PermissionTable>({ maxBytes: SIDE_CACHE_BYTES.tables, sizeOf: tableBytes });
   const permissionsOf = (consumerId: string, purpose: string | null, at: number): PermissionTable => {
     const key = `${consumerId}\u0000${purpose ?? ''}`;
     const cached = tables.get(key);
@@ -258,14 +324,16 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       }
     }
     const table = { allowed, expiresAt: nextBoundary(consumer, at) };
-    if (tables.size > 10_000) tables.clear();
     tables.set(key, table);
     return table;
   };
 
   // --- visible schema per consumer ------------------------------------------------------------
 
-  const schemas = new Map<string, { schema: GraphQLSchema; expiresAt: number }>();
+  const schemas = createByteLru<string, { schema: GraphQLSchema; expiresAt: number }>({
+    maxBytes: SIDE_CACHE_BYTES.schemas,
+    sizeOf: (consumerId) => SCHEMA_BYTES + 2 * consumerId.length,
+  });
   const schemaFor = (consumerId: string): GraphQLSchema => {
     const consumer = policy.consumers.get(consumerId);
     if (consumer?.roles.has('admin')) return schema;
@@ -296,41 +364,50 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   // --- analysis cache -------------------------------------------------------------------------
 
-  const byText = new Map<string, Map<string, OperationAnalysis>>();
+  // By text, bounded by bytes; by DocumentNode, held as long as the caller holds the node.
+  const byText = createByteLru<string, Map<string, OperationAnalysis>>({
+    maxBytes: cacheBytes,
+    sizeOf: (text, perOperation) => analysisBytes(text, perOperation.size),
+  });
   const byNode = new WeakMap<DocumentNode, Map<string, OperationAnalysis>>();
+  /** Analyses that no cache keeps (their document was too large): their verdicts are not kept either. */
+  const uncached = new WeakSet<OperationAnalysis>();
   const analysisOf = (document: string | DocumentNode, operationName: string | null): OperationAnalysis => {
-    let perOperation: Map<string, OperationAnalysis> | undefined;
-    let parsed: DocumentNode | undefined;
-    if (typeof document === 'string') {
-      perOperation = byText.get(document);
-      if (perOperation === undefined) {
-        parsed = parse(document, { noLocation: true });
-        perOperation = new Map();
-        if (byText.size >= cacheSize) byText.delete(byText.keys().next().value!);
-        byText.set(document, perOperation);
-      }
-    } else {
-      perOperation = byNode.get(document);
-      if (perOperation === undefined) byNode.set(document, (perOperation = new Map()));
-    }
     const key = operationName ?? '';
-    let analysis = perOperation.get(key);
-    if (analysis === undefined) {
-      analysis = analyseOperation(schema, parsed ?? (typeof document === 'string' ? parse(document, { noLocation: true }) : document), operationName);
-      perOperation.set(key, analysis);
+    if (typeof document !== 'string') {
+      let perOperation = byNode.get(document);
+      if (perOperation === undefined) byNode.set(document, (perOperation = new Map()));
+      let analysis = perOperation.get(key);
+      if (analysis === undefined) perOperation.set(key, (analysis = analyseOperation(schema, document, operationName)));
+      return analysis;
     }
+    const perOperation = byText.get(document);
+    const cachedAnalysis = perOperation?.get(key);
+    if (cachedAnalysis !== undefined) return cachedAnalysis;
+    const analysis = analyseOperation(schema, parse(document, { noLocation: true }), operationName);
+    const operations = (perOperation?.size ?? 0) + 1;
+    if (analysisBytes(document, operations) > cacheBytes / 4) {
+      uncached.add(analysis);
+      return analysis;
+    }
+    const updated = perOperation ?? new Map<string, OperationAnalysis>();
+    updated.set(key, analysis);
+    byText.set(document, updated); // again when it grew: its size is estimated on every set
     return analysis;
   };
 
   // --- verdicts -------------------------------------------------------------------------------
 
-  const verdicts = new WeakMap<OperationAnalysis, Map<string, Verdict>>();
+  // Keyed by the analysis's identity (a number given on first use), the consumer and the purpose.
+  const verdicts = createByteLru<string, Verdict>({ maxBytes: SIDE_CACHE_BYTES.verdicts, sizeOf: verdictBytes });
+  const analysisIds = new WeakMap<OperationAnalysis, number>();
+  let nextAnalysisId = 0;
   const verdictOf = (analysis: OperationAnalysis, consumerId: string, purpose: string | null, at: number): Verdict => {
     const table = permissionsOf(consumerId, purpose, at);
-    let perCaller = verdicts.get(analysis);
-    if (perCaller === undefined) verdicts.set(analysis, (perCaller = new Map()));
-    const key = `${consumerId}\u0000${purpose ?? ''}`;
-    const cached = perCaller.get(key);
+    let id = analysisIds.get(analysis);
+    if (id === undefined) analysisIds.set(analysis, (id = nextAnalysisId++));
+    const key = `${id}\u0000${consumerId}\u0000${purpose ?? ''}`;
+    const cached = verdicts.get(key);
     if (cached !== undefined && cached.table === table) return cached;
 
     let problem: string | undefined;
@@ -360,8 +437,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       masked: [...masked.keys()],
       maskPlan: denied.length === 0 ? compileMaskPlan(schema, analysis.tree, masked) : undefined,
     };
-    if (perCaller.size > 256) perCaller.clear();
-    perCaller.set(key, verdict);
+    if (!uncached.has(analysis)) verdicts.set(key, verdict);
     return verdict;
   };
 
@@ -380,7 +456,19 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   // --- check ----------------------------------------------------------------------------------
 
-  const check = async (request: CheckRequest): Promise<Decision> => {
+  /** What the grants say about one request, before its consents are looked at. */
+  interface Evaluation {
+    readonly request: CheckRequest;
+    readonly at: number;
+    readonly base: DecisionBase;
+    readonly verdict: Verdict;
+    readonly denied: readonly string[];
+    /** The purpose's code when it requires the consent of the persons concerned and the operation names some. */
+    readonly consentPurpose: string | undefined;
+    readonly persons: readonly Subject[];
+  }
+
+  const evaluate = (request: CheckRequest): Evaluation => {
     const at = now();
     const purpose = request.purpose ?? null;
     const operationName = request.operationName ?? null;
@@ -390,51 +478,39 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     const subjects = analysis.subjects.length > 0 ? subjectsOf(analysis, variables) : [];
     const introspection = analysis.introspectsSchema || analysis.introspectedTypes.length > 0;
     const extraDenied = introspection ? introspectionDenials(analysis, request.consumer, variables) : [];
-
-    let missingConsent: MissingConsent[] = [];
-    let consents: ConsentUse[] = [];
-    let rejectedConsents: RejectedConsent[] = [];
     const registered = purpose === null ? undefined : policy.purposes.get(purpose);
-    if (registered?.requiresConsent) {
-      const persons = subjects.filter((s) => s.kind === 'person');
-      if (persons.length > 0) {
-        const tokens = request.consents ?? [];
-        if (tokens.length > MAX_CONSENT_TOKENS) {
-          throw new HubError(HubErrorCode.BAD_USER_INPUT, `A request carries at most ${MAX_CONSENT_TOKENS} consent tokens, got ${tokens.length}.`);
-        }
-        const outcome = await checkConsents({
-          subjects: persons,
-          purpose: registered.code,
-          consumer: request.consumer,
-          tokens,
-          verifier: verifyConsent,
-          issuers: policy.consentIssuers,
-          nowMs: at,
-        });
-        missingConsent = outcome.missing;
-        consents = outcome.used;
-        rejectedConsents = outcome.rejected;
-      }
-    }
-
-    const base = {
-      consumer: request.consumer,
-      purpose,
-      operationName: analysis.operationName ?? operationName,
-      reads: verdict.reads,
-      subjects,
-      introspection,
+    const persons = registered?.requiresConsent ? subjects.filter((s) => s.kind === 'person') : [];
+    return {
+      request,
+      at,
+      base: { consumer: request.consumer, purpose, operationName: analysis.operationName ?? operationName, reads: verdict.reads, subjects, introspection },
+      verdict,
+      denied: extraDenied.length > 0 ? [...verdict.denied, ...extraDenied].sort() : verdict.denied,
+      consentPurpose: persons.length > 0 ? registered!.code : undefined,
+      persons,
     };
-    const denied = extraDenied.length > 0 ? [...verdict.denied, ...extraDenied].sort() : verdict.denied;
-    if (denied.length > 0 || missingConsent.length > 0 || verdict.problem !== undefined) {
-      return {
-        ...base,
-        allowed: false,
-        denied,
-        missingConsent,
-        rejectedConsents,
-        error: new PolicyDeniedError(denied, missingConsent, verdict.problem),
-      };
+  };
+
+  const consentsOf = async (evaluation: Evaluation, tokens: readonly string[]): Promise<{ missing: MissingConsent[]; used: ConsentUse[]; rejected: RejectedConsent[] }> => {
+    if (evaluation.consentPurpose === undefined) return { missing: [], used: [], rejected: [] };
+    if (tokens.length > MAX_CONSENT_TOKENS) {
+      throw new HubError(HubErrorCode.BAD_USER_INPUT, `A request carries at most ${MAX_CONSENT_TOKENS} consent tokens, got ${tokens.length}.`);
+    }
+    return checkConsents({
+      subjects: evaluation.persons,
+      purpose: evaluation.consentPurpose,
+      consumer: evaluation.request.consumer,
+      tokens,
+      verifier: verifyConsent,
+      issuers: policy.consentIssuers,
+      nowMs: evaluation.at,
+    });
+  };
+
+  const decide = (evaluation: Evaluation, consent: { missing: MissingConsent[]; used: ConsentUse[]; rejected: RejectedConsent[] }): Decision => {
+    const { base, verdict, denied } = evaluation;
+    if (denied.length > 0 || consent.missing.length > 0 || verdict.problem !== undefined) {
+      return { ...base, allowed: false, denied, missingConsent: consent.missing, rejectedConsents: consent.rejected, error: new PolicyDeniedError(denied, consent.missing, verdict.problem) };
     }
     return {
       ...base,
@@ -442,9 +518,28 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       departments: verdict.departments,
       masked: verdict.masked,
       maskPlan: verdict.maskPlan,
-      consents,
+      consents: consent.used,
       // Data is already checked field by field; only introspection needs the consumer's own view of the schema.
-      schema: introspection ? schemaFor(request.consumer) : schema,
+      schema: base.introspection ? schemaFor(evaluation.request.consumer) : schema,
+    };
+  };
+
+  const NO_CONSENT = { missing: [], used: [], rejected: [] };
+
+  const check = async (request: CheckRequest): Promise<Decision> => {
+    const evaluation = evaluate(request);
+    return decide(evaluation, await consentsOf(evaluation, request.consents ?? []));
+  };
+
+  const authorize = (request: Omit<CheckRequest, 'consents'>): DeniedDecision | GrantedOperation => {
+    const evaluation = evaluate(request);
+    const { denied, verdict } = evaluation;
+    if (denied.length > 0 || verdict.problem !== undefined) return decide(evaluation, NO_CONSENT) as DeniedDecision;
+    return {
+      ...evaluation.base,
+      allowed: 'pending-consent',
+      requiresConsent: evaluation.consentPurpose !== undefined,
+      consent: async (tokens) => decide(evaluation, await consentsOf(evaluation, tokens)),
     };
   };
 
@@ -493,6 +588,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   return {
     check,
+    authorize,
     schemaFor,
     catalog: (filter = {}) =>
       catalogItems.filter((f) => (filter.department == null || f.department === filter.department) && (filter.class == null || f.class === filter.class)),
@@ -501,6 +597,15 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     purposes: () => [...policy.purposes.values()],
     consumers: () => [...policy.consumers.keys()],
     rolesOf: (consumerId) => policy.consumers.get(consumerId)?.roles ?? NO_ROLES,
+    limitsOf: (consumerId) => policy.consumers.get(consumerId)?.limits ?? NO_LIMIT_OVERRIDES,
+    cacheStats: () => {
+      const caches = [byText, verdicts, tables, schemas];
+      return {
+        entries: caches.reduce((n, c) => n + c.size, 0),
+        bytes: caches.reduce((n, c) => n + c.calculatedSize, 0),
+        maxBytes: caches.reduce((n, c) => n + c.maxBytes, 0),
+      };
+    },
   };
 }
 

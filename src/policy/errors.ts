@@ -30,6 +30,8 @@ export class PolicyDeniedError extends HubError {
   readonly denied: readonly string[];
   readonly missingConsent: readonly MissingConsent[];
 
+  declare readonly code: typeof HubErrorCode.POLICY_DENIED;
+
   constructor(denied: readonly string[], missingConsent: readonly MissingConsent[] = [], purposeProblem?: string) {
     super(HubErrorCode.POLICY_DENIED, deniedMessage(denied, missingConsent, purposeProblem), {
       denied: [...denied],
@@ -42,25 +44,25 @@ export class PolicyDeniedError extends HubError {
 }
 
 /** The sharing policy file is invalid; raised at start-up with one line per problem, each naming its entry. */
-export class PolicyConfigError extends Error {
+export class PolicyConfigError extends HubError {
+  declare readonly code: 'POLICY_CONFIG_INVALID';
   /** One problem a line, e.g. `consumer "tax-bureau" grant[2] "Person.shoeSize": unknown field coordinate`. */
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[]) {
-    super(`Invalid sharing policy:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'PolicyConfigError';
+    super('POLICY_CONFIG_INVALID', `Invalid sharing policy:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
   }
 }
 
 /** A field of the schema lacks its @share classification, or carries an inconsistent one; the hub refuses to build. */
-export class SchemaClassificationError extends Error {
+export class SchemaClassificationError extends HubError {
+  declare readonly code: 'SCHEMA_CLASSIFICATION_INVALID';
   /** One problem a line, each naming the field coordinate. */
   readonly problems: readonly string[];
 
   constructor(problems: readonly string[]) {
-    super(`Schema classification failed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'SchemaClassificationError';
+    super('SCHEMA_CLASSIFICATION_INVALID', `Schema classification failed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
   }
 }

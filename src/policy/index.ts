@@ -11,6 +11,7 @@ export type {
   Decision,
   AllowedDecision,
   DeniedDecision,
+  GrantedOperation,
   Subject,
   MaskPlan,
   CatalogItem,
@@ -23,7 +24,7 @@ export { assertFullyClassified, SHARE_DIRECTIVE } from './classification';
 export { PolicyDeniedError, PolicyConfigError, SchemaClassificationError } from './errors';
 export type { MissingConsent, ConsentProblem } from './errors';
 export { readPolicyFile } from './policy';
-export type { PolicyInput, Purpose, Role } from './policy';
+export type { PolicyInput, Purpose, Role, QueryLimitOverrides } from './policy';
 export { DEMO_POLICY } from './default-policy';
 export { CONSENT_HEADER, CONSENT_TOKEN_TYPE, MAX_CONSENT_TOKENS, consentTokensFromHeader } from './consent';
 export type { ConsentVerifier, ConsentVerification, ConsentUse, RejectedConsent } from './consent';

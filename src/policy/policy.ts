@@ -37,11 +37,24 @@ const grantSchema = z.strictObject({
   note: z.string().optional(),
 });
 
+const limitValue = z.number().int('must be an integer').positive('must be a positive integer').max(Number.MAX_SAFE_INTEGER).optional();
+
+/** A consumer's own query cost limits; each key replaces the hub's default of that limit. */
+const limitsSchema = z.strictObject({
+  maxDocumentBytes: limitValue,
+  maxTokens: limitValue,
+  maxDepth: limitValue,
+  maxAliases: limitValue,
+  maxRootFields: limitValue,
+  maxEstimatedResults: limitValue,
+});
+
 const consumerSchema = z.strictObject({
   id: z.string().regex(KEBAB, 'must be kebab-case'),
   name: z.string().min(1),
   roles: z.array(z.enum(ROLES)).min(1),
   grants: z.array(grantSchema).optional(),
+  limits: limitsSchema.optional(),
 });
 
 const policySchema = z.strictObject({
@@ -82,12 +95,27 @@ export interface Grant {
   readonly validTo: number;
 }
 
-/** A registered consumer, its roles and its grants. */
+/**
+ * A consumer's overrides of the hub's query cost limits (the gateway's `QueryLimits`, same keys):
+ * each one given replaces the default for this consumer's queries.
+ */
+export interface QueryLimitOverrides {
+  readonly maxDocumentBytes?: number;
+  readonly maxTokens?: number;
+  readonly maxDepth?: number;
+  readonly maxAliases?: number;
+  readonly maxRootFields?: number;
+  readonly maxEstimatedResults?: number;
+}
+
+/** A registered consumer, its roles, its grants and its own query limits. */
 export interface ConsumerPolicy {
   readonly id: string;
   readonly name: string;
   readonly roles: ReadonlySet<Role>;
   readonly grants: readonly Grant[];
+  /** Overrides of the hub's query cost limits; absent when the consumer has the defaults. */
+  readonly limits?: Readonly<QueryLimitOverrides>;
 }
 
 /** The validated, frozen sharing policy. */
@@ -265,7 +293,8 @@ export function parsePolicy(input: unknown, classification: Classification): Pol
         if (coordinate === 'Query.dataAccesses' && !roles.has('consent-issuer')) problems.push(`${where}: the citizen's view of the log is for a "consent-issuer" (the one-window hall)`);
       }
     });
-    consumers.set(c.id, Object.freeze({ id: c.id, name: c.name, roles, grants: Object.freeze(parsedGrants) }));
+    const limits = c.limits === undefined ? undefined : Object.freeze(Object.fromEntries(Object.entries(c.limits).filter(([, v]) => v !== undefined)) as QueryLimitOverrides);
+    consumers.set(c.id, Object.freeze({ id: c.id, name: c.name, roles, grants: Object.freeze(parsedGrants), ...(limits ? { limits } : {}) }));
   }
   const consentIssuers = new Set([...consumers.values()].filter((c) => c.roles.has('consent-issuer')).map((c) => c.id));
   const needConsent = [...purposes.values()].filter((p) => p.requiresConsent);

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { LoaderCache, RequestScope } from './context';
+import { ConnectorDefinitionError } from './errors';
 import type { Resolvers } from './generated/graphql';
 
 /** A connector's answer to "can you reach your department system?". */
@@ -73,7 +74,7 @@ export interface ConnectorDefinition<L> {
 /** Turns a connector definition into a connector, adding health timing and safe defaults. */
 export function defineConnector<L>(definition: ConnectorDefinition<L>): Connector<L> {
   if (!/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(definition.id)) {
-    throw new TypeError(`Connector id must be kebab-case, but got: ${JSON.stringify(definition.id)}`);
+    throw new ConnectorDefinitionError(`Connector id must be kebab-case, but got: ${JSON.stringify(definition.id)}`);
   }
   const connector: Connector<L> = {
     id: definition.id,

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { ErrorCode } from './error-codes';
 
 /** The error codes clients rely on; they appear as `extensions.code`. */
 export const HubErrorCode = {
@@ -13,8 +14,25 @@ export const HubErrorCode = {
   SEAL_INVALID: 'SEAL_INVALID',
   AUDIT_UNAVAILABLE: 'AUDIT_UNAVAILABLE',
   RATE_LIMITED: 'RATE_LIMITED',
+  QUERY_TOO_COMPLEX: 'QUERY_TOO_COMPLEX',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
-} as const;
+  // The request pipeline's refusals of a whole request (status and meaning: ERROR_CODES).
+  BAD_REQUEST: 'BAD_REQUEST',
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  OPERATION_RESOLUTION_FAILURE: 'OPERATION_RESOLUTION_FAILURE',
+  PERSISTED_QUERY_NOT_FOUND: 'PERSISTED_QUERY_NOT_FOUND',
+  PERSISTED_QUERY_HASH_MISMATCH: 'PERSISTED_QUERY_HASH_MISMATCH',
+  PERSISTED_QUERY_NOT_SUPPORTED: 'PERSISTED_QUERY_NOT_SUPPORTED',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  NOT_ACCEPTABLE: 'NOT_ACCEPTABLE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
+  REPLAY_GUARD_UNAVAILABLE: 'REPLAY_GUARD_UNAVAILABLE',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+} as const satisfies Record<string, ErrorCode>;
 
 /** One of the public error codes. */
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
@@ -29,16 +47,20 @@ export interface HubErrorExtensions {
 }
 
 /**
- * The base of every error the hub reports to a client. Messages and extensions never hold
- * personal data, upstream bodies or key material.
+ * The base of every coded error of the hub: `code` is one of ERROR_CODES (src/sdk/error-codes.ts)
+ * and stable across releases. Messages and extensions never hold personal data, upstream bodies
+ * or key material. Whether a client may see the code is its `level` in ERROR_CODES: module bases
+ * (StateError, AuditError, SealError…) narrow `code` to their own codes.
  */
 export class HubError extends GraphQLError {
-  readonly code: HubErrorCode;
+  readonly code: ErrorCode;
 
-  constructor(code: HubErrorCode, message: string, extensions: HubErrorExtensions = {}, cause?: unknown) {
+  constructor(code: ErrorCode, message: string, extensions: HubErrorExtensions = {}, cause?: unknown) {
     super(message, { extensions: { ...extensions, code }, originalError: cause instanceof Error ? cause : undefined });
     this.code = code;
     this.name = new.target.name;
+    // As `new Error(message, { cause })` would: GraphQLError keeps only an Error as originalError.
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
   }
 }
 
@@ -67,6 +89,15 @@ export class ConnectorTimeoutError extends HubError {
 export class UpstreamInvalidResponseError extends HubError {
   constructor(connector: string, reason: string, cause?: unknown) {
     super(HubErrorCode.UPSTREAM_INVALID_RESPONSE, `Department system "${connector}" sent an invalid reply: ${reason}.`, { connector }, cause);
+  }
+}
+
+/** A connector is defined or configured with a value it cannot use (raised when the hub is composed). */
+export class ConnectorDefinitionError extends HubError {
+  declare readonly code: 'CONNECTOR_DEFINITION_INVALID';
+
+  constructor(message: string) {
+    super('CONNECTOR_DEFINITION_INVALID', message);
   }
 }
 

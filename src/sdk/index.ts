@@ -14,9 +14,13 @@ export {
   ConnectorUnavailableError,
   ConnectorTimeoutError,
   UpstreamInvalidResponseError,
+  ConnectorDefinitionError,
   isUpstreamError,
 } from './errors';
 export type { HubErrorExtensions } from './errors';
+export { ERROR_CODES, CLI_EXIT, CLI_EXIT_MEANING, errorInfo, isErrorCode, clientCode } from './error-codes';
+export type { ErrorCode, ErrorCodeInfo, ErrorLevel, CliExitCode } from './error-codes';
+export { DeadlineExceededError, isDeadlineAbort } from './deadline';
 export { createHttpUpstream, mapHttpFailure, withTimeout, DEFAULT_HTTP_UPSTREAM } from './upstream';
 export type { HttpUpstream, HttpUpstreamOptions, UpstreamRequest, UpstreamResponse } from './upstream';
 export {
@@ -29,5 +33,6 @@ export {
   citizenIdFacts,
 } from './identifiers';
 export { partyRef } from './refs';
+export { createByteLru, type ByteLru, type ByteLruOptions } from './lru';
 export type { PersonRef, EnterpriseRef, PropertyRef, PartyRef } from './refs';
 export type * from './generated/graphql';

@@ -1,5 +1,6 @@
 import { Pool, errors as undiciErrors } from 'undici';
-import { ConnectorTimeoutError, ConnectorUnavailableError, HubError, UpstreamInvalidResponseError } from './errors';
+import { DeadlineExceededError, isDeadlineAbort } from './deadline';
+import { ConnectorDefinitionError, ConnectorTimeoutError, ConnectorUnavailableError, HubError, UpstreamInvalidResponseError } from './errors';
 
 /** Settings of an HTTP department system. */
 export interface HttpUpstreamOptions {
@@ -31,7 +32,7 @@ export interface UpstreamRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string;
-  /** Aborts the call (the client went away). */
+  /** The request's signal: aborts the call when the client goes away or the request's deadline passes. */
   signal?: AbortSignal;
   /** Statuses that are answers, not failures (404 for "not found", 304 for an ETag hit). */
   acceptStatus?: readonly number[];
@@ -60,7 +61,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): HttpUpstream {
   try {
     origin = new URL(options.baseUrl);
   } catch {
-    throw new TypeError(`Connector "${connector}": baseUrl must be an absolute http(s) URL, but got: ${JSON.stringify(options.baseUrl)}`);
+    throw new ConnectorDefinitionError(`Connector "${connector}": baseUrl must be an absolute http(s) URL, but got: ${JSON.stringify(options.baseUrl)}`);
   }
   const basePath = origin.pathname.replace(/\/$/, '');
   const pool = new Pool(origin.origin, {
@@ -87,7 +88,7 @@ export function createHttpUpstream(options: HttpUpstreamOptions): HttpUpstream {
       if (!ok) throw new ConnectorUnavailableError(connector, `HTTP status ${res.statusCode}`);
       return { status: res.statusCode, headers: res.headers, body };
     } catch (error) {
-      throw mapHttpFailure(connector, timeoutMs, error, timeout.aborted);
+      throw mapHttpFailure(connector, timeoutMs, error, timeout.aborted, call.signal);
     }
   }
 
@@ -106,9 +107,14 @@ export function createHttpUpstream(options: HttpUpstreamOptions): HttpUpstream {
   };
 }
 
-/** Maps a low-level failure of one call to the hub's error codes (never with the upstream body). */
-export function mapHttpFailure(connector: string, timeoutMs: number, error: unknown, timedOut: boolean): HubError {
-  if (error instanceof HubError) return error;
+/**
+ * Maps a low-level failure of one call to the hub's error codes (never with the upstream body).
+ * A call cut short by its request's deadline is CONNECTOR_TIMEOUT for this department, like a call
+ * that hit the connector's own timeout.
+ */
+export function mapHttpFailure(connector: string, timeoutMs: number, error: unknown, timedOut: boolean, requestSignal?: AbortSignal): HubError {
+  if (error instanceof HubError && !(error instanceof DeadlineExceededError)) return error;
+  if (isDeadlineAbort(requestSignal)) return new ConnectorTimeoutError(connector, (requestSignal!.reason as DeadlineExceededError).deadlineMs);
   if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
     return new ConnectorTimeoutError(connector, timeoutMs);
   }
@@ -122,21 +128,33 @@ export function mapHttpFailure(connector: string, timeoutMs: number, error: unkn
 }
 
 /**
- * Runs one call to a non-HTTP department system (a SQL query, say) under the connector timeout,
- * mapping a timeout to `CONNECTOR_TIMEOUT`. `run` receives a signal to cancel its work.
+ * Runs one call to a non-HTTP department system (a SQL query, say) under the connector timeout
+ * and the request's signal, mapping a timeout or the request's deadline to `CONNECTOR_TIMEOUT`
+ * and any other abort of the request to `CONNECTOR_UNAVAILABLE`. `run` receives a signal to
+ * cancel its work.
  */
-export async function withTimeout<T>(connector: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withTimeout<T>(connector: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<T>, requestSignal?: AbortSignal): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
       reject(new ConnectorTimeoutError(connector, timeoutMs));
     }, timeoutMs);
+    if (requestSignal) {
+      onAbort = () => {
+        controller.abort();
+        reject(isDeadlineAbort(requestSignal) ? new ConnectorTimeoutError(connector, (requestSignal.reason as DeadlineExceededError).deadlineMs) : new ConnectorUnavailableError(connector, 'call aborted'));
+      };
+      if (requestSignal.aborted) onAbort();
+      else requestSignal.addEventListener('abort', onAbort, { once: true });
+    }
   });
   try {
     return await Promise.race([run(controller.signal), expired]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) requestSignal?.removeEventListener('abort', onAbort);
   }
 }

@@ -5,6 +5,7 @@
  */
 export {
   SealError,
+  SealErrorCode,
   UnauthenticatedError,
   TrustListInvalidError,
   PrivateKeyMissingError,

@@ -4,6 +4,11 @@ import { FAILURE_MESSAGES, signIssuerJwt, trustedKeysOf, verifyIssuerJwt, type V
 
 /** `typ` header of a receipt. */
 export const RECEIPT_TOKEN_TYPE = 'datarun-receipt+jwt';
+/** The receipt format version, the `ver` claim of every receipt signed now. */
+export const RECEIPT_VERSION = 1;
+/** The receipt format versions `verifyReceipt` accepts. A receipt without `ver` was signed before the claim existed and is read as version 1. */
+export const RECEIPT_VERSIONS: readonly number[] = [1];
+
 /** `typ` header of an audit-log checkpoint. */
 export const CHECKPOINT_TOKEN_TYPE = 'datarun-checkpoint+jwt';
 
@@ -34,6 +39,8 @@ export interface ReceiptClaims {
   /** The hub's id. */
   readonly iss: string;
   readonly iat: number;
+  /** The receipt format version (1); absent on receipts signed before it existed, which are version 1. */
+  readonly ver?: number;
   readonly requestId: string;
   readonly consumer: string;
   readonly purpose: string;
@@ -71,6 +78,7 @@ export function createReceiptSigner(options: { readonly keyStore: KeyStore }): R
       const time = input.time instanceof Date ? input.time.toISOString() : input.time;
       if (typeof time !== 'string' || Number.isNaN(Date.parse(time))) throw new SealInputError('expected time to be a date');
       const claims: Record<string, unknown> = {
+        ver: RECEIPT_VERSION,
         requestId: input.requestId,
         consumer: input.consumer,
         purpose: input.purpose,
@@ -123,6 +131,8 @@ export function verifyReceipt(token: string, options: VerifyReceiptOptions): Rec
   const claims = verified.payload as unknown as ReceiptClaims;
   const strings = [claims.requestId, claims.consumer, claims.purpose, claims.case, claims.operator, claims.time, claims.queryHash, claims.dataHash];
   if (!strings.every((s) => typeof s === 'string')) return fail('MALFORMED', verified.key.kid);
+  // A format this verifier does not know may mean something else by the same claims: refused, not guessed.
+  if (claims.ver !== undefined && !RECEIPT_VERSIONS.includes(claims.ver)) return fail('UNSUPPORTED_VERSION', verified.key.kid);
   for (const [name, value] of Object.entries(options.expected ?? {})) {
     if (value !== undefined && claims[name as keyof ReceiptClaims] !== value) return fail('HASH_MISMATCH', verified.key.kid);
   }

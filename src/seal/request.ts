@@ -152,8 +152,15 @@ export interface VerifiedRequest {
 
 /** Verifies the signed token of each request to the hub. */
 export interface RequestVerifier {
-  /** The verified request, or throws UnauthenticatedError naming the failed check. */
+  /** The verified request, its id remembered by the replay guard; or throws UnauthenticatedError naming the failed check. */
   verify(token: string | undefined, body: string | Uint8Array, now?: Date | number): Promise<VerifiedRequest>;
+  /**
+   * Every check but the replay guard: shape, header, claims, time window, key, body hash and
+   * signature. The request pipeline calls it, then its rate limit, then `remember`.
+   */
+  authenticate(token: string | undefined, body: string | Uint8Array, now?: Date | number): VerifiedRequest;
+  /** Records the verified request's one-time id; throws UnauthenticatedError (REPLAYED) when it was seen, ReplayGuardUnavailableError when it cannot be checked. */
+  remember(verified: VerifiedRequest): Promise<void>;
 }
 
 const REQUIRED_CLAIMS = ['iss', 'aud', 'iat', 'exp', 'jti', 'bh', 'purpose', 'case', 'operator'] as const;
@@ -209,34 +216,44 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
   const { keyStore, replayGuard } = options;
   const audience = options.audience ?? keyStore.hubId;
   const skewSec = options.clockSkewSec ?? DEFAULT_CLOCK_SKEW_SEC;
+  const authenticate = (token: string | undefined, body: string | Uint8Array, now?: Date | number): VerifiedRequest => {
+    if (token === undefined || token === '') fail('MISSING');
+    const decoded = typeof token === 'string' ? decodeCompact(token, MAX_TOKEN_LENGTH) : undefined;
+    if (!decoded) fail('MALFORMED');
+    const problem = checkHeader(decoded.header, REQUEST_TOKEN_TYPE);
+    if (problem) fail(problem === 'WRONG_TYPE' ? 'MALFORMED' : problem);
+    const claims = readClaims(decoded.payload);
+    if (Array.isArray(claims.aud) ? !claims.aud.includes(audience) : claims.aud !== audience) fail('WRONG_AUDIENCE');
+    if (claims.exp - claims.iat > MAX_REQUEST_LIFETIME_SEC) fail('LIFETIME_TOO_LONG');
+    const nowMs = toMillis(now);
+    const nowSec = nowMs / 1000;
+    if (claims.iat > nowSec + skewSec) fail('NOT_YET_VALID');
+    if (claims.exp + skewSec <= nowSec) fail('EXPIRED');
+    const consumer = keyStore.owner(claims.iss);
+    if (!consumer || consumer.kind !== 'consumer') fail('UNKNOWN_CONSUMER');
+    const key = keyStore.resolveKey(decoded.header.kid as string);
+    if (!key || key.owner !== consumer.id || key.use !== 'request') fail('UNKNOWN_KEY');
+    if (decoded.header.alg !== key.alg) fail('BAD_ALGORITHM');
+    // A request key that is revoked now refuses everything, even a token backdated before the revocation.
+    if (key.revokedAt !== undefined && (key.revokedAt <= nowMs || key.revokedAt <= claims.iat * 1000)) fail('REVOKED_KEY');
+    if (key.validTo !== undefined && key.validTo <= nowMs) fail('EXPIRED_KEY');
+    if (sha256Base64url(body) !== claims.bh) fail('BODY_MISMATCH');
+    if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) fail('BAD_SIGNATURE');
+    return { consumer: consumer.id, roles: consumer.roles, keyId: key.kid, claims };
+  };
+  const remember = async (verified: VerifiedRequest): Promise<void> => {
+    const { claims } = verified;
+    // Remember the id for as long as the token could still be accepted (exp plus the skew).
+    const fresh = await replayGuard.checkAndRemember(`${claims.iss}\u0000${claims.jti}`, (claims.exp + skewSec) * 1000);
+    if (!fresh) fail('REPLAYED');
+  };
   return {
+    authenticate,
+    remember,
     async verify(token, body, now) {
-      if (token === undefined || token === '') fail('MISSING');
-      const decoded = typeof token === 'string' ? decodeCompact(token, MAX_TOKEN_LENGTH) : undefined;
-      if (!decoded) fail('MALFORMED');
-      const problem = checkHeader(decoded.header, REQUEST_TOKEN_TYPE);
-      if (problem) fail(problem === 'WRONG_TYPE' ? 'MALFORMED' : problem);
-      const claims = readClaims(decoded.payload);
-      if (Array.isArray(claims.aud) ? !claims.aud.includes(audience) : claims.aud !== audience) fail('WRONG_AUDIENCE');
-      if (claims.exp - claims.iat > MAX_REQUEST_LIFETIME_SEC) fail('LIFETIME_TOO_LONG');
-      const nowMs = toMillis(now);
-      const nowSec = nowMs / 1000;
-      if (claims.iat > nowSec + skewSec) fail('NOT_YET_VALID');
-      if (claims.exp + skewSec <= nowSec) fail('EXPIRED');
-      const consumer = keyStore.owner(claims.iss);
-      if (!consumer || consumer.kind !== 'consumer') fail('UNKNOWN_CONSUMER');
-      const key = keyStore.resolveKey(decoded.header.kid as string);
-      if (!key || key.owner !== consumer.id || key.use !== 'request') fail('UNKNOWN_KEY');
-      if (decoded.header.alg !== key.alg) fail('BAD_ALGORITHM');
-      // A request key that is revoked now refuses everything, even a token backdated before the revocation.
-      if (key.revokedAt !== undefined && (key.revokedAt <= nowMs || key.revokedAt <= claims.iat * 1000)) fail('REVOKED_KEY');
-      if (key.validTo !== undefined && key.validTo <= nowMs) fail('EXPIRED_KEY');
-      if (sha256Base64url(body) !== claims.bh) fail('BODY_MISMATCH');
-      if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) fail('BAD_SIGNATURE');
-      // Remember the id for as long as the token could still be accepted (exp plus the skew).
-      const fresh = await replayGuard.checkAndRemember(`${claims.iss}\u0000${claims.jti}`, (claims.exp + skewSec) * 1000);
-      if (!fresh) fail('REPLAYED');
-      return { consumer: consumer.id, roles: consumer.roles, keyId: key.kid, claims };
+      const verified = authenticate(token, body, now);
+      await remember(verified);
+      return verified;
     },
   };
 }

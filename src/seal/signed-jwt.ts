@@ -27,7 +27,8 @@ export type VerificationFailureReason =
   | 'MALFORMED_DISCLOSURE'
   | 'DISCLOSURE_NOT_SIGNED'
   | 'DUPLICATE_DISCLOSURE'
-  | 'HASH_MISMATCH';
+  | 'HASH_MISMATCH'
+  | 'UNSUPPORTED_VERSION';
 
 /** Human text of each failure: deliberately vague about cryptography, never quoting the token. */
 export const FAILURE_MESSAGES: Readonly<Record<VerificationFailureReason, string>> = {
@@ -48,6 +49,7 @@ export const FAILURE_MESSAGES: Readonly<Record<VerificationFailureReason, string
   DISCLOSURE_NOT_SIGNED: 'disclosure is not covered by the signature',
   DUPLICATE_DISCLOSURE: 'disclosure appears more than once',
   HASH_MISMATCH: 'receipt does not match the reply',
+  UNSUPPORTED_VERSION: 'token format version is not supported',
 };
 
 /** Where the verifier takes its public keys from: a key store, a JWKS document, or keys imported once with `importJwks`. */

@@ -1,7 +1,9 @@
 /**
- * Errors of the shared state. One base class with a stable `code`; messages name what failed
- * and never carry a key, a record value, a request id or a Redis password.
+ * Errors of the shared state. One base class with a stable `code` (a HubError, like every coded
+ * error of the hub); messages name what failed and never carry a key, a record value, a request
+ * id or a Redis password.
  */
+import { HubError, type ErrorCode } from '../sdk';
 
 /** The stable codes of the shared state's errors. */
 export const StateErrorCode = {
@@ -15,19 +17,17 @@ export const StateErrorCode = {
   STREAM_SEQUENCE_CONFLICT: 'STREAM_SEQUENCE_CONFLICT',
   /** A Redis setting cannot be used. */
   REDIS_SETTINGS_INVALID: 'REDIS_SETTINGS_INVALID',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /** One of the shared state's error codes. */
 export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
 
 /** The base of the shared state's errors: a stable `code` and a message without data. */
-export class StateError extends Error {
-  readonly code: StateErrorCode;
+export class StateError extends HubError {
+  declare readonly code: StateErrorCode;
 
   constructor(code: StateErrorCode, message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.code = code;
-    this.name = new.target.name;
+    super(code, message, {}, cause);
   }
 }
 

@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { verifyAuditLog } from '../../src/audit';
 import { propertyTransferExample } from '../../src/cli/examples';
 import { auditVerifier } from '../../src/gateway/audit';
 import { createConsentSigner, type PrivateJwk } from '../../src/seal';
 import { startTestHub, type TestHub } from '../support/hub';
+import { eventually } from '../support/redis';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000777', operator: '窗口-王芳' };
 const AUDIT = { purpose: 'AUDIT', caseNumber: 'SJ-2026-0012', operator: '审计员-赵强' };
@@ -24,7 +26,7 @@ function consent(subject: string, purpose: string): string {
   return createConsentSigner({ issuer: 'one-window-hall', privateJwk: jwk }).sign({ subject, purpose, expiresAt: Date.now() + 600_000 });
 }
 
-const RECORD_FIELDS = 'seq requestId consumer operator purpose caseNumber outcome errorCodes subjects { kind mask } fields { department coordinates } replyHash receiptId hash';
+const RECORD_FIELDS = 'seq requestId correlationId source hashed count windowFrom windowTo consumer operator purpose caseNumber outcome errorCodes subjects { kind mask } fields { department coordinates } replyHash receiptId hash';
 
 async function auditorReads(filter: Record<string, unknown>, first = 50): Promise<any[]> {
   const reply = await hub.clientFor('auditor').query<any>(`query($f: AccessLogFilter, $n: Int) { accessLog(filter: $f, first: $n) { edges { node { ${RECORD_FIELDS} } } pageInfo { hasNextPage } } }`, { f: filter, n: first }, AUDIT);
@@ -71,14 +73,21 @@ describe('the access log', () => {
     const partial = await hub.clientFor('real-estate-centre').query<any>('query($b: ID!) { person(idNumber: $b) { name taxRecords { hasArrears } } }', { b: v.buyer }, { ...TRANSFER, caseNumber: 'BDC-PARTIAL-1' });
     hub.sandboxes.sandboxes.tax.control.reset();
     expect(partial.data.person.taxRecords).toBeNull();
+    // Unsigned: refused before authentication, so counted in its source's aggregate for that second.
     await hub.query('{ __typename }');
 
     const [d] = await auditorReads({ caseNumber: 'BDC-DENIED-1' });
     expect(d).toMatchObject({ outcome: 'DENIED', errorCodes: ['POLICY_DENIED'], consumer: 'real-estate-centre', replyHash: null });
     const [p] = await auditorReads({ caseNumber: 'BDC-PARTIAL-1' });
     expect(p).toMatchObject({ outcome: 'PARTIAL', errorCodes: ['CONNECTOR_UNAVAILABLE'] });
-    const [u] = await auditorReads({ outcome: 'DENIED' }, 1);
-    expect(u).toMatchObject({ consumer: null, errorCodes: ['UNAUTHENTICATED'] });
+    // The aggregate is written once its second has closed.
+    let u: any;
+    await eventually(async () => {
+      u = (await auditorReads({ outcome: 'DENIED' })).find((r) => r.errorCodes.includes('UNAUTHENTICATED'));
+      return u !== undefined;
+    }, 'the aggregate record of the unsigned request');
+    expect(u).toMatchObject({ consumer: null, source: '127.0.0.1', count: 1, errorCodes: ['UNAUTHENTICATED'], outcome: 'DENIED' });
+    expect(Date.parse(u.windowTo) - Date.parse(u.windowFrom)).toBe(1000);
   });
 
   it('finds the accesses to one subject from the index, by exact identifier', async () => {
@@ -131,46 +140,39 @@ describe('the access log', () => {
 
 describe('no audit, no data', () => {
   it('answers AUDIT_UNAVAILABLE (503) and sends no data when the disk holding the log is full', async () => {
-    const own = await startTestHub({ security: 'signed' });
-    const disk = path.join(own.keysDir, 'full-disk');
-    mkdirSync(disk);
+    // The hub's log on a tiny file system of its own, which then fills up: writes fail with ENOSPC, as on a full disk.
+    const disk = mkdtempSync(path.join(tmpdir(), 'datarun-full-disk-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]);
+    let own: TestHub | undefined;
     try {
-      // A tiny file system of its own, filled up: writes fail with ENOSPC, as on a full disk.
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]);
+      own = await startTestHub({ security: 'signed', auditDir: disk });
       const v = propertyTransferExample(own.sandboxes.data);
       const client = own.clientFor('real-estate-centre');
       const q = 'query($u: ID!) { property(unitNumber: $u) { address } }';
       expect((await client.query<any>(q, { u: v.unitNumber }, TRANSFER)).status).toBe(200);
-
-      // The hub's log, opened on the small file system, which then fills up.
-      const { openHubAuditLog, auditSubjectSecret } = await import('../../src/gateway/audit');
-      await own.gateway.audit!.close();
-      const full = await openHubAuditLog({ dir: disk, instanceId: 'test-hub', keyStore: own.gateway.keyStore, policy: own.gateway.policy, confidentialPurposes: [], subjectKeySecret: auditSubjectSecret(own.keysDir) });
-      (own.gateway as { audit: unknown }).audit = full;
       try {
         writeFileSync(path.join(disk, 'filler'), Buffer.alloc(64 * 1024));
       } catch {
         // ENOSPC: the disk is now full.
       }
 
-      own.resetSandboxes();
-      const reply = await client.query<any>(q, { u: v.unitNumber }, TRANSFER);
+      // The log's last page may still hold a record or two; the first write past it fails.
+      let reply = await client.query<any>(q, { u: v.unitNumber }, TRANSFER);
+      for (let i = 0; i < 20 && reply.status === 200; i++) reply = await client.query<any>(q, { u: v.unitNumber }, { ...TRANSFER, caseNumber: `BDC-FULL-${i}` });
       expect(reply.status).toBe(503);
       expect(reply.data).toBeUndefined();
       expect(reply.errors).toEqual([{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: 'AUDIT_UNAVAILABLE' } }]);
       expect(reply.receipt).toBeUndefined();
       const ready = await fetch(`${own.url}/readyz`);
       expect(ready.status).toBe(503);
-      await full.close().catch(() => undefined);
     } finally {
+      await own?.close();
       try {
         execFileSync('umount', [disk]);
       } catch {
         // not mounted
       }
       rmSync(disk, { recursive: true, force: true });
-      (own.gateway as { audit: unknown }).audit = undefined;
-      await own.close();
     }
   });
 });

@@ -144,7 +144,7 @@ describe('a replay guard that cannot remember another id', () => {
       expect(refused.status).toBe(503);
       expect(refused.data).toBeUndefined();
       expect(refused.errors).toEqual([
-        { message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAY_GUARD_FULL' } },
+        { message: 'The replay guard is unavailable: the request cannot be checked and is refused; retry later.', extensions: { code: 'REPLAY_GUARD_UNAVAILABLE', reason: 'REPLAY_GUARD_FULL' } },
       ]);
       expect(Object.values(hub.calls()).reduce((a, b) => a + b, 0)).toBe(0);
       expect(own.gateway.audit!.health().seq).toBe(before + 1);
@@ -175,7 +175,7 @@ describe('datarun verify, offline, on tokens saved from a real reply', () => {
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
     const changed = [`${h}.${Buffer.from(JSON.stringify({ ...payload, sub: 'another' })).toString('base64url')}.${s}`, ...disclosures].join('~');
     lines.length = 0;
-    expect(await runVerify({ token: changed, jwks: path.join(dir, 'saved-jwks.json'), out })).toBe(1);
+    expect(await runVerify({ token: changed, jwks: path.join(dir, 'saved-jwks.json'), out })).toBe(6);
     expect(lines[0]).toMatch(/^INVALID: seal: signature verification failed/);
     hub = undefined as unknown as TestHub;
     rmSync(dir, { recursive: true, force: true });

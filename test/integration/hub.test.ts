@@ -45,11 +45,14 @@ describe('the worked queries over HTTP', () => {
     expect(canonicalLivingAllowance(reply.data.people)).toEqual(expectedLivingAllowance(hub.sandboxes.data, family));
   });
 
-  it('sends a request id on every reply, keeping a well-formed one the client sent', async () => {
+  it('sends its own request id on every reply, and echoes a well-formed client id as the correlation id', async () => {
     const mine = await hub.query('{ __typename }', undefined, { 'x-request-id': 'case-2026-0001' });
-    expect(mine.headers.get('x-request-id')).toBe('case-2026-0001');
+    expect(mine.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(mine.headers.get('x-correlation-id')).toBe('case-2026-0001');
     const generated = await hub.query('{ __typename }', undefined, { 'x-request-id': 'bad id with spaces' });
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(generated.headers.get('x-request-id')).not.toBe(mine.headers.get('x-request-id'));
+    expect(generated.headers.get('x-correlation-id')).toBeNull();
   });
 });
 
@@ -126,7 +129,7 @@ describe('malformed requests', () => {
   it('answers a body that is not JSON with 400 and a message', async () => {
     const res = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":' });
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+    expect(await res.json()).toEqual({ errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
   });
 
   it('answers a query that does not parse with GRAPHQL_PARSE_FAILED', async () => {

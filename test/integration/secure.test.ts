@@ -255,14 +255,22 @@ describe('datarun query', () => {
     expect(JSON.parse(allowance.out).data.people).toHaveLength(livingAllowanceExample(hub.sandboxes.data).family.length);
   });
 
-  it('exits 1 and prints the refusal when the policy denies the query', async () => {
+  it('exits 3 (refused) and prints the refusal when the policy denies the query', async () => {
     const denied = await run({ query: '{ person(idNumber: "11010519491231002X") { socialInsurance { scheme } } }', as: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER' });
-    expect(denied.code).toBe(1);
+    expect(denied.code).toBe(3);
     expect(denied.err).toBe('HTTP 403\n');
     expect(JSON.parse(denied.out).errors[0].extensions.code).toBe('POLICY_DENIED');
   });
 
-  it('names a missing consumer or purpose', async () => {
+  it('exits 5 (unavailable) when the hub cannot be reached', async () => {
+    let err = '';
+    const code = await runQuery({ hub: 'http://127.0.0.1:1', keysDir: hub.keysDir, seed: 1, size: 200, query: '{ __typename }', as: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER' }, () => undefined, (t) => (err += t));
+    expect(code).toBe(5);
+    expect(err).toMatch(/\(ERR_HUB_UNREACHABLE\)\n$/);
+  });
+
+  it('names a missing consumer or purpose (a usage error: exit 2)', async () => {
+    await expect(run({ query: '{ __typename }' })).rejects.toMatchObject({ code: 'CLI_USAGE' });
     await expect(run({ query: '{ __typename }' })).rejects.toThrow('--as <consumer> is required');
     await expect(run({ query: '{ __typename }', as: 'nobody', purpose: 'X' })).rejects.toThrow('no private key for consumer "nobody"');
   });

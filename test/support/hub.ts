@@ -42,20 +42,22 @@ export interface TestHub {
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
 export async function startTestHub(
-  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; prepareKeys?: (dir: string) => Promise<void> } = {},
+  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; auditDir?: string; requestDeadlineMs?: number; prepareKeys?: (dir: string) => Promise<void> } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
   await options.prepareKeys?.(keysDir);
-  const auditDir = path.join(keysDir, 'audit');
+  const auditDir = options.auditDir ?? path.join(keysDir, 'audit');
   const sandboxes = await startSandboxes(data);
   const endpoints = sandboxes.endpoints as DepartmentEndpoints;
   const gateway = await createGateway(
     {
       connectorTimeoutMs: options.timeoutMs ?? 10_000,
+      ...(options.requestDeadlineMs !== undefined ? { requestDeadlineMs: options.requestDeadlineMs } : {}),
       keys: { dir: keysDir },
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
-      audit: { enabled: options.audit ?? true, dir: auditDir, instanceId: 'test-hub' },
+      // A test that turns the access log off says so explicitly, as the signed mode requires.
+      audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
     endpoints,
   );

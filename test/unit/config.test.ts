@@ -56,3 +56,39 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: '/nonexistent/datarun.json', env: {} })).toThrow(/^Cannot read configuration file \/nonexistent\/datarun.json/);
   });
 });
+
+describe('the access log in the signed mode', () => {
+  it('refuses to start a signed hub with the access log off, naming both settings', () => {
+    expect(() => parseConfig({ audit: { enabled: false } })).toThrow(ConfigError);
+    expect(() => parseConfig({ security: { mode: 'signed' }, audit: { enabled: false } })).toThrow(/audit\.enabled.*audit\.benchmarkOnlyDisable: true/);
+  });
+
+  it('starts it with audit.benchmarkOnlyDisable, and an open hub without the log anyway', () => {
+    expect(parseConfig({ audit: { enabled: false, benchmarkOnlyDisable: true } }).audit).toMatchObject({ enabled: false, benchmarkOnlyDisable: true });
+    expect(parseConfig({ security: { mode: 'open' }, audit: { enabled: false } }).audit.enabled).toBe(false);
+    expect(parseConfig({}).audit).toMatchObject({ enabled: true, benchmarkOnlyDisable: false });
+  });
+
+  it('takes both from DATARUN_AUDIT_ENABLED and DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE', () => {
+    expect(() => loadConfig({ env: { DATARUN_AUDIT_ENABLED: 'false' } })).toThrow(/audit\.benchmarkOnlyDisable/);
+    const config = loadConfig({ env: { DATARUN_AUDIT_ENABLED: 'false', DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE: 'true' } });
+    expect(config.audit).toMatchObject({ enabled: false, benchmarkOnlyDisable: true });
+  });
+});
+
+describe('trusted proxies', () => {
+  it('are none unless configured', () => {
+    expect(parseConfig({}).trustedProxies).toEqual([]);
+  });
+
+  it('take IPv4 and IPv6 CIDRs and single addresses, from the file or DATARUN_TRUSTED_PROXIES', () => {
+    expect(parseConfig({ trustedProxies: ['10.0.0.0/8', 'fd00::/8', '192.0.2.1'] }).trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8', '192.0.2.1']);
+    expect(loadConfig({ env: { DATARUN_TRUSTED_PROXIES: '10.0.0.0/8, ::1/128' } }).trustedProxies).toEqual(['10.0.0.0/8', '::1/128']);
+    expect(loadConfig({ env: { DATARUN_TRUSTED_PROXIES: '10.0.0.0/8' }, overrides: { trustedProxies: ['172.16.0.0/12'] } }).trustedProxies).toEqual(['172.16.0.0/12']);
+  });
+
+  it('refuse a malformed entry, naming it', () => {
+    expect(() => parseConfig({ trustedProxies: ['10.0.0.0/8', '10.0.0.0/33'] })).toThrow(/trustedProxies\.1: expected a CIDR/);
+    expect(() => parseConfig({ trustedProxies: ['proxy.example'] })).toThrow(/trustedProxies\.0/);
+  });
+});

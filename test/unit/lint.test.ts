@@ -9,7 +9,7 @@ import { ESLint } from 'eslint';
 const root = path.resolve(__dirname, '../..');
 // The project's own configuration, handed over directly: ESLint loads config files with a dynamic
 // import, which Jest's module sandbox does not allow. `npm run lint` reads the same file.
-const config = require('../../eslint.config.js') as ESLint.Options['overrideConfig'] & { ALLOWED: Record<string, string[]> };
+const config = require('../../eslint.config.js') as ESLint.Options['overrideConfig'] & { ALLOWED: Record<string, string[]>; STARTUP_FILES: string[] };
 const eslint = new ESLint({ cwd: root, overrideConfigFile: true, overrideConfig: config });
 
 /** The messages ESLint reports for `text` as if it were the file `file` of the project. */
@@ -29,8 +29,12 @@ describe('the module rules, as lint', () => {
     ['ioredis outside src/state', 'src/gateway/planted.ts', "import { Redis } from 'ioredis';\nexport const planted = Redis;\n", 'ioredis is imported only in src/state'],
     ['node-jose outside src/seal', 'src/audit/planted.ts', "import jose from 'node-jose';\nexport const planted = jose;\n", 'node-jose is imported only in src/seal'],
     ['production code that imports the tests', 'src/gateway/planted.ts', "import { startTestHub } from '../../test/support/hub';\nexport const planted = startTestHub;\n", 'nothing outside test/ imports the tests'],
+    ['a pipeline module that imports an HTTP server', 'src/gateway/pipeline/planted.ts', "import http from 'node:http';\nexport const planted = http;\n", 'the pipeline modules know no transport'],
+    ['the policy importing an HTTP client module', 'src/policy/planted.ts', "import { request } from 'node:https';\nexport const planted = request;\n", 'the pipeline modules know no transport'],
     ['a default export', 'src/sdk/planted.ts', 'export default 1;\n', 'import-x/no-default-export'],
     ['a value import used only as a type', 'src/sdk/planted.ts', "import { HubError } from './errors';\nexport type Planted = HubError;\n", 'consistent-type-imports'],
+    ['a bare Error thrown in src outside start-up code', 'src/gateway/planted.ts', "export function planted(): never {\n  throw new Error('x');\n}\n", 'throw a coded HubError subclass'],
+    ['a bare TypeError thrown in src outside start-up code', 'src/state/planted.ts', "export function planted(): never {\n  throw new TypeError('x');\n}\n", 'throw a coded HubError subclass'],
   ];
 
   it.each(forbidden)('fails %s', async (_what, file, text, message) => {
@@ -39,8 +43,18 @@ describe('the module rules, as lint', () => {
 
   it('accepts an allowed import through the index, and each library in its owner', async () => {
     expect(await lint('src/state/planted.ts', "import { Redis } from 'ioredis';\nexport const planted = Redis;\n")).toEqual([]);
-    expect(await lint('src/http/planted.ts', "import { createRequestPath } from '../gateway';\nexport const planted = createRequestPath;\n")).toEqual([]);
+    expect(await lint('src/http/planted.ts', "import { createGateway } from '../gateway';\nexport const planted = createGateway;\n")).toEqual([]);
+    expect(await lint('src/http/planted.ts', "import http from 'node:http';\nexport const planted = http;\n")).toEqual([]);
     expect(await lint('src/audit/planted.ts', "import type { RedisStreams } from '../state';\nexport type Planted = RedisStreams;\n")).toEqual([]);
+  });
+
+  it('lets start-up code throw a bare Error, and every file throw a coded one', async () => {
+    const bare = "export function planted(): never {\n  throw new Error('x');\n}\n";
+    expect(config.STARTUP_FILES).toEqual(expect.arrayContaining(['src/cli/**/*.ts']));
+    expect(await lint('src/cli/planted.ts', bare)).toEqual([]);
+    expect(await lint('src/gateway/config.ts', bare)).toEqual([]);
+    expect(await lint('connectors/tax/planted.ts', bare)).toEqual([]);
+    expect(await lint('src/gateway/planted.ts', "import { HubError } from '../sdk';\nexport function planted(): never {\n  throw new HubError('INTERNAL_SERVER_ERROR', 'x');\n}\n")).toEqual([]);
   });
 
   it('states the same dependency table as docs/architecture.md', () => {

@@ -51,11 +51,17 @@ export type AccessRecord = {
   __typename?: 'AccessRecord';
   caseNumber?: Maybe<Scalars['String']['output']>;
   consumer?: Maybe<Scalars['String']['output']>;
+  /** The client's own id for the request (its x-request-id), kept apart from the hub-made requestId. */
+  correlationId?: Maybe<Scalars['String']['output']>;
+  /** For an aggregate of refusals before authentication: how many requests it counts (1 for every other record). */
+  count: Scalars['Int']['output'];
   errorCodes: Array<Scalars['String']['output']>;
   /** Field coordinates read, by department. */
   fields: Array<DepartmentFields>;
   /** This record's link in the hash chain. */
   hash: Scalars['String']['output'];
+  /** Fields stored as sha256:<hex> because their value could not be stored as given (too long, not well-formed text). */
+  hashed: Array<Scalars['String']['output']>;
   instance: Scalars['String']['output'];
   /** SHA-256 (base64url) of the query document. */
   operationHash?: Maybe<Scalars['String']['output']>;
@@ -69,10 +75,15 @@ export type AccessRecord = {
   replyHash?: Maybe<Scalars['String']['output']>;
   requestId: Scalars['String']['output'];
   seq: Scalars['Int']['output'];
+  /** The client's address as the hub saw it (IPv6 by its /64; behind trusted proxies, the first untrusted hop). */
+  source?: Maybe<Scalars['String']['output']>;
   /** Subjects touched, masked (the index finds them by exact identifier). */
   subjects: Array<AccessSubject>;
   /** ISO 8601. */
   time: Scalars['String']['output'];
+  /** For an aggregate: the second it counts, as ISO 8601 from (inclusive) and to (exclusive). */
+  windowFrom?: Maybe<Scalars['String']['output']>;
+  windowTo?: Maybe<Scalars['String']['output']>;
 };
 
 export type AccessRecordConnection = {
@@ -930,6 +941,14 @@ export type ResolversParentTypes = {
   Transfer: Omit<Transfer, 'from' | 'to'> & { from: ResolversParentTypes['Party'], to: ResolversParentTypes['Party'] };
 };
 
+export type ListSizeDirectiveArgs = {
+  max: Scalars['Int']['input'];
+  perUnit?: Maybe<Scalars['Int']['input']>;
+  sizedBy?: Maybe<Scalars['String']['input']>;
+};
+
+export type ListSizeDirectiveResolver<Result, Parent, ContextType = HubContext, Args = ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type ShareDirectiveArgs = {
   class: SharingClass;
   department: Scalars['String']['input'];
@@ -950,9 +969,12 @@ export type AbnormalOperationResolvers<ContextType = HubContext, ParentType exte
 export type AccessRecordResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecord'] = ResolversParentTypes['AccessRecord']> = {
   caseNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   consumer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  correlationId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   errorCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   fields?: Resolver<Array<ResolversTypes['DepartmentFields']>, ParentType, ContextType>;
   hash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  hashed?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   operationHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -963,8 +985,11 @@ export type AccessRecordResolvers<ContextType = HubContext, ParentType extends R
   replyHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   requestId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   subjects?: Resolver<Array<ResolversTypes['AccessSubject']>, ParentType, ContextType>;
   time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  windowFrom?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  windowTo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type AccessRecordConnectionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecordConnection'] = ResolversParentTypes['AccessRecordConnection']> = {
@@ -1291,5 +1316,6 @@ export type Resolvers<ContextType = HubContext> = {
 };
 
 export type DirectiveResolvers<ContextType = HubContext> = {
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
   share?: ShareDirectiveResolver<any, any, ContextType>;
 };

@@ -53,11 +53,14 @@ describe('the audit log', () => {
     const record = JSON.parse(line!) as AuditRecord;
     expect(canonicalJson(record)).toBe(line);
     expect(record).toEqual({
-      v: 1,
+      v: 2,
       seq: 1,
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       instance: 'hub-1',
       requestId: 'req-1',
+      correlationId: null,
+      source: null,
+      hashed: [],
       consumer: 'civil-affairs',
       operator: 'op-0042',
       purpose: 'LIVING_ALLOWANCE',

@@ -38,10 +38,10 @@ describe('the audit commands', () => {
     expect(stderr.text).toBe('audit verify: 5 records checked (100%)\n');
   });
 
-  it('verify exits 1 and names the problem when signatures do not verify', async () => {
+  it('verify exits 6 (verification failed) and names the problem when signatures do not verify', async () => {
     const stdout = sink();
     const { exitCode } = await runAuditVerify({ dir: path.join(dir, 'log'), verify: createTestKeys().verify, stdout, stderr: sink() });
-    expect(exitCode).toBe(1);
+    expect(exitCode).toBe(6);
     expect(stdout.text).toBe(`audit log ${path.join(dir, 'log')}: INVALID: BAD_CHECKPOINT_SIGNATURE: the checkpoint at seq 5 (checkpoints.jsonl line 1) has a bad signature\n`);
   });
 

@@ -66,7 +66,7 @@ describe('datarun verify', () => {
     );
   });
 
-  it('exits non-zero with the reason for a tampered seal, read from a file', async () => {
+  it('exits 6 (verification failed) with the reason for a tampered seal, read from a file', async () => {
     const dir = await initialized();
     const store = await loadKeyStore(dir);
     const sealed = createSealer({ keyStore: store }).sealRecord({ department: 'tax', recordType: 'T', recordId: 'DT-1', fields: { name: '张三' } });
@@ -74,7 +74,7 @@ describe('datarun verify', () => {
     const file = join(dir, 'token.txt');
     await writeFile(file, `${h}.${p}.${s!.startsWith('A') ? 'B' : 'A'}${s!.slice(1)}~\n`);
     const out = collector();
-    expect(await runVerify({ token: `@${file}`, jwks: join(dir, 'jwks.json'), out: out.out })).toBe(1);
+    expect(await runVerify({ token: `@${file}`, jwks: join(dir, 'jwks.json'), out: out.out })).toBe(6);
     expect(out.text()).toBe(`INVALID: seal: signature verification failed (BAD_SIGNATURE)\n  key        ${sealed.keyId}`);
   });
 
@@ -88,7 +88,7 @@ describe('datarun verify', () => {
     expect(out.text()).toContain('  request    r1 by tax-bureau at 2025-06-01T09:00:00Z\n');
     expect(out.text()).toContain('  audit seq  7');
     const other = collector();
-    expect(await runVerify({ token: 'hello', jwks: join(dir, 'jwks.json'), out: other.out })).toBe(1);
+    expect(await runVerify({ token: 'hello', jwks: join(dir, 'jwks.json'), out: other.out })).toBe(6);
     expect(other.text()).toBe('INVALID: not a datarun seal, receipt or checkpoint (MALFORMED)');
   });
 

@@ -47,8 +47,27 @@ describe('receipts', () => {
       keyId: store.currentKeyId('datarun-hub', 'receipt'),
       algorithm: 'ES256',
       issuedAt: new Date(NOW),
-      receipt: { iss: 'datarun-hub', iat: NOW / 1000, ...INPUT, time: '2025-06-01T09:00:00.000Z' },
+      receipt: { iss: 'datarun-hub', iat: NOW / 1000, ver: 1, ...INPUT, time: '2025-06-01T09:00:00.000Z' },
     });
+  });
+
+  it('signs the format version into every receipt and refuses a version it does not know (UNSUPPORTED_VERSION)', () => {
+    const token = createReceiptSigner({ keyStore: store }).signReceipt(INPUT, NOW);
+    expect(decodeSegment(token.split('.')[1]!)).toMatchObject({ ver: 1 });
+    const key = privateJwkOf(store, 'datarun-hub', 'receipt');
+    const claims = { ...(decodeSegment(token.split('.')[1]!) as Record<string, unknown>) };
+    const header = { alg: 'ES256', kid: key.kid, typ: 'datarun-receipt+jwt' };
+    for (const ver of [2, '1', null]) {
+      expect(verifyReceipt(craftJws(header, { ...claims, ver }, key), { keyStore: store, now: NOW })).toEqual({
+        valid: false,
+        reason: 'UNSUPPORTED_VERSION',
+        message: 'receipt: token format version is not supported',
+        keyId: key.kid,
+      });
+    }
+    // Receipts signed before the claim existed carry none: they are version 1.
+    const { ver: _ver, ...legacy } = claims;
+    expect(verifyReceipt(craftJws(header, legacy, key), { keyStore: store, now: NOW })).toMatchObject({ valid: true, receipt: { requestId: INPUT.requestId } });
   });
 
   it('checks the receipt against the reply in hand (HASH_MISMATCH)', () => {

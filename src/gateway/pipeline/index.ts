@@ -1,0 +1,202 @@
+/**
+ * The request pipeline: every adapter (HTTP today; the CLI, subscriptions, webhooks, proof
+ * issuance and hub-to-hub requests later) hands a request to `execute` and gets a reply naming
+ * its error code, never a status. The stages run in one order, each its own module:
+ *
+ *   transport (refusals, CSRF) → authenticate → rate limit → replay guard → parse → validate
+ *   → policy (grants, introspection) → consent → execute → mask → seal → record → receipt
+ *
+ * A stage refuses by throwing a coded HubError; whatever happens, `execute` then records the
+ * request exactly once (its own access record, or one increment of an aggregate for refusals
+ * before authentication) and only then returns; data leaves only with a written record.
+ */
+import { randomUUID } from 'node:crypto';
+import type { GraphQLSchema } from 'graphql';
+import type { AuditLog } from '../../audit';
+import type { PolicyEngine } from '../../policy';
+import { clientCode, createHubContext, DeadlineExceededError, HubError, HubErrorCode, type ConnectorCache, type ErrorCode } from '../../sdk';
+import { hashJson, UnauthenticatedError, type ReceiptSigner, type RequestVerifier } from '../../seal';
+import type { RateLimiter } from '../../state';
+import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
+import type { RefusalAggregator } from '../refusals';
+import type { RequestContext } from '../request-context';
+import { sourceOf } from '../source-address';
+import { authenticateStage } from './stages/authenticate';
+import { consentStage } from './stages/consent';
+import { executeStage } from './stages/execute';
+import { maskStage } from './stages/mask';
+import { parseStage, type ParseStage } from './stages/parse';
+import { policyStage } from './stages/policy';
+import { rateLimitStage } from './stages/rate-limit';
+import { receiptStage } from './stages/receipt';
+import { recordStage } from './stages/record';
+import { replayStage } from './stages/replay';
+import { sealStage } from './stages/seal';
+import { transportStage } from './stages/transport';
+import { validateStage, type ValidateStage } from './stages/validate';
+import type { Flow, GatewayReply, HubReply, HubRequest } from './types';
+
+export type { Flow, GatewayReply, GraphQLBody, HubReply, HubRequest, TransportRefusal } from './types';
+export { MAX_DENIED_LISTED } from './stages/policy';
+export { MAX_VARIABLE_DEPTH } from './stages/parse';
+
+/** Defaults of the pipeline. */
+export const DEFAULT_PIPELINE = Object.freeze({
+  /** One deadline per request, shared by all its department calls. */
+  deadlineMs: 10_000,
+});
+
+/** Where the pipeline reports what operators must see (never personal data or values). */
+export interface PipelineLogger {
+  warn(details: Record<string, unknown>, message: string): void;
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+/** What the pipeline is built from: the gateway's parts. */
+export interface PipelineOptions {
+  readonly schema: GraphQLSchema;
+  /** `signed`: authentication, policy, seals and receipts; `open`: the unauthenticated sandbox mode. */
+  readonly security: 'signed' | 'open';
+  readonly verifier: RequestVerifier;
+  readonly rateLimiter: RateLimiter;
+  readonly policy: PolicyEngine;
+  readonly receipts: ReceiptSigner;
+  readonly audit: AuditLog | undefined;
+  readonly refusals: RefusalAggregator | undefined;
+  cacheOf(connectorId: string, signal: AbortSignal): ConnectorCache | undefined;
+  /** The hub's limits (DEFAULT_LIMITS and the configuration); a consumer's policy may override them. */
+  readonly limits?: QueryLimits;
+  /** @default DEFAULT_PIPELINE.deadlineMs */
+  readonly deadlineMs?: number;
+  /** Proxies whose `X-Forwarded-For` is believed (CIDRs). @default [] */
+  readonly trustedProxies?: readonly string[];
+  readonly logger: PipelineLogger;
+}
+
+/** The request pipeline of one gateway. */
+export interface Pipeline {
+  execute(request: HubRequest): Promise<HubReply>;
+  /** The pipeline's caches, for metrics and tests. */
+  readonly caches: { readonly documents: ParseStage['documents']; readonly persistedQueries: ParseStage['persistedQueries']; readonly validations: ValidateStage['outcomes'] };
+}
+
+/** Seconds a client should wait before retrying a refusal with this code, if any. */
+function retryAfterOf(error: HubError): number | undefined {
+  if (error.code === HubErrorCode.RATE_LIMITED) return Math.max(1, Math.ceil(Number(error.extensions.retryAfterMs ?? 1000) / 1000));
+  if (error.code === HubErrorCode.REPLAY_GUARD_UNAVAILABLE || error.code === HubErrorCode.SHUTTING_DOWN || error.code === HubErrorCode.AUDIT_UNAVAILABLE) return 1;
+  return undefined;
+}
+
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { schema, policy, logger } = options;
+  const deadlineMs = options.deadlineMs ?? DEFAULT_PIPELINE.deadlineMs;
+  const trustedProxies = options.trustedProxies ?? [];
+  const hubLimits = options.limits ?? DEFAULT_LIMITS;
+  const limitsByConsumer = new Map<string, QueryLimits>();
+  const limitsOf = (flow: Flow): QueryLimits => {
+    const consumer = flow.caller?.consumer;
+    if (consumer === undefined) return hubLimits;
+    let limits = limitsByConsumer.get(consumer);
+    if (limits === undefined) limitsByConsumer.set(consumer, (limits = { ...hubLimits, ...policy.limitsOf(consumer) }));
+    return limits;
+  };
+
+  const transport = transportStage;
+  const authenticate = authenticateStage(options.verifier, options.security);
+  const rateLimit = rateLimitStage(options.rateLimiter);
+  const replay = replayStage(options.verifier, (error, flow) =>
+    logger.warn({ requestId: flow.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused'),
+  );
+  const parse = parseStage({ limitsOf });
+  const validate = validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) });
+  const decide = policyStage(policy);
+  const run = executeStage({
+    schema,
+    createContext: (flow): RequestContext =>
+      Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), { caller: flow.caller, decision: flow.allowed, seals: { pending: [] } }),
+    report: (error, path) => logger.error({ err: { name: (error as Error | undefined)?.name, stack: (error as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, path }, 'unexpected resolver error'),
+  });
+  const targets = { audit: options.audit, refusals: options.refusals };
+
+  /** The reply of a refused request: its code, one error, no data. */
+  function refusal(error: unknown, flow: Flow): { code: ErrorCode; reply: GatewayReply; retryAfterSeconds?: number } {
+    if (error instanceof UnauthenticatedError) {
+      const extensions = { code: HubErrorCode.UNAUTHENTICATED, reason: error.reason, ...(error.claim ? { claim: error.claim } : {}) };
+      return { code: HubErrorCode.UNAUTHENTICATED, reply: { errors: [{ message: error.message, extensions }] } };
+    }
+    // Operator-level codes (Redis, keys, the log's internals) reach the client as INTERNAL_SERVER_ERROR; their details stay in the log.
+    if (error instanceof HubError && clientCode(error.code) === error.code) {
+      const { locations, ...extensions } = error.extensions as Record<string, unknown>;
+      const retryAfterSeconds = retryAfterOf(error);
+      return {
+        code: error.code,
+        reply: { errors: [{ message: error.message, ...(locations ? { locations } : {}), extensions: { ...extensions, code: error.code } }] },
+        ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      };
+    }
+    logger.error({ err: { name: (error as Error | undefined)?.name, code: (error as { code?: unknown } | undefined)?.code, stack: (error as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, requestId: flow.requestId }, 'request failed');
+    return { code: HubErrorCode.INTERNAL_SERVER_ERROR, reply: { errors: [{ message: 'Internal server error', extensions: { code: HubErrorCode.INTERNAL_SERVER_ERROR } }] } };
+  }
+
+  async function execute(request: HubRequest): Promise<HubReply> {
+    const requestId = randomUUID();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
+    const onClientGone = (): void => controller.abort(request.signal?.reason);
+    if (request.signal?.aborted) onClientGone();
+    else request.signal?.addEventListener('abort', onClientGone, { once: true });
+    const flow: Flow = {
+      request,
+      requestId,
+      source: sourceOf(request.peer?.address, request.peer?.forwardedFor, trustedProxies),
+      signal: controller.signal,
+      authenticated: false,
+      caller: null,
+      allowed: null,
+    };
+    let code: ErrorCode | null = null;
+    let reply: GatewayReply;
+    let retryAfterSeconds: number | undefined;
+    try {
+      transport(flow);
+      authenticate(flow);
+      await rateLimit(flow);
+      await replay(flow);
+      parse(flow);
+      validate(flow);
+      decide(flow);
+      await consentStage(flow);
+      reply = await run(flow);
+      maskStage(flow, reply);
+      sealStage(flow, reply);
+    } catch (error) {
+      ({ code, reply, retryAfterSeconds } = refusal(error, flow));
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onClientGone);
+    }
+
+    // Exactly one record, then the receipt that carries its sequence number.
+    // Hashed once, and only when the record or the receipt needs it.
+    const dataHash = code !== null || reply.data === undefined || (!options.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
+    let auditSeq: number | undefined;
+    try {
+      auditSeq = await recordStage(targets, flow, code, reply, dataHash);
+    } catch (error) {
+      logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, code === null ? 'access record could not be written: reply withheld' : 'access record of a refused request could not be written');
+      // No record, no data. A refusal carries none, so it still goes out.
+      if (code === null) {
+        return {
+          requestId,
+          code: HubErrorCode.AUDIT_UNAVAILABLE,
+          body: { errors: [{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: HubErrorCode.AUDIT_UNAVAILABLE } }] },
+          retryAfterSeconds: 1,
+        };
+      }
+    }
+    if (code === null) receiptStage(options.receipts, flow, reply, dataHash, auditSeq);
+    return { requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
+  }
+
+  return { execute, caches: { documents: parse.documents, persistedQueries: parse.persistedQueries, validations: validate.outcomes } };
+}

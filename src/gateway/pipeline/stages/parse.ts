@@ -1,0 +1,129 @@
+/**
+ * Reading the request: the JSON body (its shape, variables nested at most MAX_VARIABLE_DEPTH
+ * levels), automatic persisted queries, and the GraphQL document, parsed within the caller's
+ * limits (document bytes and token count are bounded inside the parse, so a huge or deeply nested
+ * document costs nothing more than its refusal). Parsed documents are kept in a cache bounded by
+ * bytes; persisted queries in another.
+ */
+import { createHash } from 'node:crypto';
+import { GraphQLError, type DocumentNode } from 'graphql';
+import { createByteLru, HubError, HubErrorCode, type ByteLru } from '../../../sdk';
+import { parseBounded, type QueryLimits } from '../../limits';
+import type { Flow, GraphQLBody } from '../types';
+
+/** How deep `variables` may nest (an id list is 2 levels). */
+export const MAX_VARIABLE_DEPTH = 32;
+
+/** Defaults of the parse stage's caches, in bytes. */
+export const DEFAULT_PARSE_CACHES = { documentBytes: 16 * 1024 * 1024, persistedQueryBytes: 8 * 1024 * 1024 } as const;
+
+const badRequest = (message: string): HubError => new HubError(HubErrorCode.BAD_REQUEST, message);
+
+function depthOf(value: unknown, max: number): number {
+  // Iterative: a value nested 100 000 levels must not overflow the stack while it is measured.
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > max) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+/** The persisted-query extension of a body, when it has one. */
+interface PersistedQuery {
+  readonly sha256Hash: string;
+}
+
+function readBody(raw: Buffer): { query: string | undefined; variables: Record<string, unknown>; operationName: string | null; persisted: PersistedQuery | undefined } {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    // A body nested beyond the JSON parser's own stack is as malformed as one that is not JSON.
+    throw badRequest(error instanceof RangeError ? 'The request body nests too deeply.' : 'The request body is not valid JSON.');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object with "query".');
+  const { query, variables, operationName, extensions } = body as Record<string, unknown>;
+  if (query !== undefined && query !== null && typeof query !== 'string') throw badRequest('"query" must be a string.');
+  if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) throw badRequest('"variables" must be a JSON object.');
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') throw badRequest('"operationName" must be a string.');
+  if (extensions !== undefined && extensions !== null && (typeof extensions !== 'object' || Array.isArray(extensions))) throw badRequest('"extensions" must be a JSON object.');
+  const depth = variables ? depthOf(variables, MAX_VARIABLE_DEPTH) : 0;
+  if (depth > MAX_VARIABLE_DEPTH) throw badRequest(`"variables" nest deeper than ${MAX_VARIABLE_DEPTH} levels.`);
+  let persisted: PersistedQuery | undefined;
+  const apq = (extensions as Record<string, unknown> | null | undefined)?.persistedQuery;
+  if (apq !== undefined && apq !== null) {
+    const { version, sha256Hash } = apq as Record<string, unknown>;
+    if (version !== 1) throw new HubError(HubErrorCode.PERSISTED_QUERY_NOT_SUPPORTED, 'Only version 1 of automatic persisted queries is supported.');
+    if (typeof sha256Hash !== 'string' || !/^[0-9a-f]{64}$/.test(sha256Hash)) throw badRequest('"extensions.persistedQuery.sha256Hash" must be 64 lower-case hex digits.');
+    persisted = { sha256Hash };
+  }
+  return {
+    query: typeof query === 'string' ? query : undefined,
+    variables: (variables ?? {}) as Record<string, unknown>,
+    operationName: typeof operationName === 'string' ? operationName : null,
+    persisted,
+  };
+}
+
+/** What the parse stage needs: the caller's limits. */
+export interface ParseStageOptions {
+  limitsOf(flow: Flow): QueryLimits;
+  /** @default DEFAULT_PARSE_CACHES */
+  caches?: { documentBytes: number; persistedQueryBytes: number };
+}
+
+/** The parse stage and its caches (exposed for metrics and tests). */
+export interface ParseStage {
+  (flow: Flow): void;
+  readonly documents: ByteLru<string, DocumentNode>;
+  readonly persistedQueries: ByteLru<string, string>;
+}
+
+export function parseStage(options: ParseStageOptions): ParseStage {
+  const budgets = options.caches ?? DEFAULT_PARSE_CACHES;
+  // A parsed document holds several times its text in AST nodes.
+  const documents = createByteLru<string, DocumentNode>({ maxBytes: budgets.documentBytes, sizeOf: (key) => 200 + key.length * 8 });
+  const persistedQueries = createByteLru<string, string>({ maxBytes: budgets.persistedQueryBytes, sizeOf: (key, value) => 100 + key.length + value.length * 2 });
+
+  const stage = (flow: Flow): void => {
+    const read = readBody(flow.request.body ?? Buffer.alloc(0));
+    let query = read.query;
+    if (read.persisted) {
+      const { sha256Hash } = read.persisted;
+      if (query === undefined) {
+        query = persistedQueries.get(sha256Hash);
+        if (query === undefined) throw new HubError(HubErrorCode.PERSISTED_QUERY_NOT_FOUND, 'PersistedQueryNotFound');
+      } else {
+        if (createHash('sha256').update(query, 'utf8').digest('hex') !== sha256Hash) {
+          throw new HubError(HubErrorCode.PERSISTED_QUERY_HASH_MISMATCH, 'The query does not match "extensions.persistedQuery.sha256Hash".');
+        }
+        persistedQueries.set(sha256Hash, query);
+      }
+    }
+    if (query === undefined) throw badRequest('The request body needs a "query" string.');
+    const body: GraphQLBody = { query, variables: read.variables, operationName: read.operationName };
+    flow.body = body;
+    const limits = options.limitsOf(flow);
+    const key = `${limits.maxDocumentBytes}:${limits.maxTokens}:${query}`;
+    let document = documents.get(key);
+    if (document === undefined) {
+      try {
+        document = parseBounded(query, limits);
+      } catch (error) {
+        if (error instanceof HubError) throw error;
+        if (error instanceof GraphQLError) {
+          throw new HubError(HubErrorCode.GRAPHQL_PARSE_FAILED, error.message, error.locations ? { locations: error.locations } : {});
+        }
+        throw error;
+      }
+      documents.set(key, document);
+    }
+    flow.document = document;
+  };
+  return Object.assign(stage, { documents, persistedQueries });
+}

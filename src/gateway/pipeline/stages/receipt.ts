@@ -1,0 +1,28 @@
+/**
+ * The receipt, last: signed by the hub over what was asked (query and variables hashes), by whom
+ * and why, the hash of the data sent and the sequence number of the request's access record, so
+ * a consumer can later prove what it received and an auditor find its record.
+ */
+import { hashJson, hashText, type ReceiptSigner } from '../../../seal';
+import type { Flow, GatewayReply } from '../types';
+
+export function receiptStage(receipts: ReceiptSigner, flow: Flow, reply: GatewayReply, dataHash: string | null, auditSeq: number | undefined): void {
+  const caller = flow.caller;
+  if (!caller) return;
+  const body = flow.body!;
+  reply.extensions = {
+    ...reply.extensions,
+    receipt: receipts.signReceipt({
+      requestId: flow.requestId,
+      consumer: caller.consumer,
+      purpose: caller.purpose,
+      case: caller.caseNumber,
+      operator: caller.operator,
+      time: new Date(),
+      queryHash: hashText(body.query),
+      variablesHash: hashJson(body.variables),
+      dataHash: dataHash ?? hashJson(null),
+      ...(auditSeq !== undefined ? { auditSeq } : {}),
+    }),
+  };
+}
