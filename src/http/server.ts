@@ -9,7 +9,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
+import { CONSENT_HEADER, errorInfo, HubError, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
 
 /** Settings of the hub's HTTP server. */
 export interface HubServerOptions {
@@ -85,6 +85,10 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | Tr
     });
     req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);
+    // A client gone before the end of its body: Node closes the request without an error on some paths.
+    req.on('close', () => {
+      if (!req.complete) reject(new HubError(HubErrorCode.BAD_REQUEST, 'The request body was cut off.'));
+    });
   });
 }
 
@@ -128,21 +132,32 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       reply(res, await gateway.execute({ ...base, refusal }), correlationId);
       return;
     }
-    const body = await readBody(req, bodyLimit);
-    if (!Buffer.isBuffer(body)) {
-      const answer = await gateway.execute({ ...base, refusal: body });
-      // The rest of the body is not read: the connection cannot carry another request.
-      res.setHeader('connection', 'close');
-      reply(res, answer, correlationId);
-      res.once('finish', () => req.destroy());
-      return;
-    }
+    // In flight from here: shutdown waits for a request whose body is still arriving, too.
     const controller = new AbortController();
     inFlight.add(controller);
     // Removed when the request ends: a keep-alive socket serves many requests and must not collect a listener per request.
     const abortOnClose = (): void => controller.abort();
     req.socket.once('close', abortOnClose);
     try {
+      let body: Buffer | TransportRefusal;
+      try {
+        body = await readBody(req, bodyLimit);
+      } catch {
+        // The client went away in the middle of its body (or the hub cut it at the end of the grace
+        // period): still one request, recorded; nobody to answer.
+        const cut: TransportRefusal = closing ? { code: 'SHUTTING_DOWN', message: 'The hub shut down before the request body arrived.' } : { code: 'BAD_REQUEST', message: 'The request body was cut off.' };
+        await gateway.execute({ ...base, refusal: cut });
+        res.destroy();
+        return;
+      }
+      if (!Buffer.isBuffer(body)) {
+        const answer = await gateway.execute({ ...base, refusal: body });
+        // The rest of the body is not read: the connection cannot carry another request.
+        res.setHeader('connection', 'close');
+        reply(res, answer, correlationId);
+        res.once('finish', () => req.destroy());
+        return;
+      }
       const contentType = mediaTypeOf(headerValue(req.headers['content-type']));
       const authorization = headerValue(req.headers.authorization);
       const consent = headerValue(req.headers[CONSENT_HEADER]);

@@ -211,6 +211,16 @@ describe('the stages, in order', () => {
     expect((await granted.consent([fakeConsent('P1', 'LIVING_ALLOWANCE')])).allowed).toBe(true);
   });
 
+  it('counts lists sized by variables on every request, even for a document it has validated before', async () => {
+    const h = harness();
+    const query = 'query($ids: [ID!]!) { people(idNumbers: $ids) { properties { owners { owner { ... on Person { properties { owners { share } } } } } } } }';
+    const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `P${i}`);
+    const token = 'as tax-bureau INVESTIGATION';
+    expect((await h.execute(request({ query, variables: { ids: ids(100) } }, token))).code).toBe('QUERY_TOO_COMPLEX');
+    expect((await h.execute(request({ query, variables: { ids: ids(1) } }, token))).code).not.toBe('QUERY_TOO_COMPLEX');
+    expect((await h.execute(request({ query, variables: { ids: ids(100) } }, token))).code).toBe('QUERY_TOO_COMPLEX');
+  });
+
   it('withholds the data when the record cannot be written (no record, no data)', async () => {
     const reply = await harness({ auditDown: true }).execute(request(TRANSFER));
     expect(reply.code).toBe('AUDIT_UNAVAILABLE');

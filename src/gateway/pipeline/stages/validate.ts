@@ -32,7 +32,15 @@ export interface ValidateStageOptions {
 /** The validate stage and its cache (exposed for metrics and tests). */
 export interface ValidateStage {
   (flow: Flow): void;
-  readonly outcomes: ByteLru<DocumentNode, Map<string, readonly GraphQLError[]>>;
+  readonly outcomes: ByteLru<DocumentNode, Map<string, Outcome>>;
+}
+
+/** What validating one document under one set of limits found, whatever the variables. */
+interface Outcome {
+  /** Over `maxEstimatedResults` by the declared list bounds: the count with the request's variables decides. */
+  readonly sizedByVariables: boolean;
+  /** graphql-js's own validation errors. */
+  readonly errors: readonly GraphQLError[];
 }
 
 const limitsKey = (l: QueryLimits): string => `${l.maxDepth}:${l.maxAliases}:${l.maxRootFields}:${l.maxEstimatedResults}`;
@@ -65,7 +73,7 @@ export function validateStage(options: ValidateStageOptions): ValidateStage {
   // Keyed by the parsed document (the parse stage's cache hands out one node per text). An entry
   // keeps its document alive, so it is charged like the parse cache charges one: several times
   // the source text the node holds.
-  const outcomes = createByteLru<DocumentNode, Map<string, readonly GraphQLError[]>>({
+  const outcomes = createByteLru<DocumentNode, Map<string, Outcome>>({
     maxBytes: options.cacheBytes ?? DEFAULT_VALIDATION_CACHE_BYTES,
     sizeOf: (document) => 200 + (document.loc?.source.body.length ?? 1000) * 8,
   });
@@ -75,8 +83,8 @@ export function validateStage(options: ValidateStageOptions): ValidateStage {
     const limits = options.limitsOf(flow);
     const key = limitsKey(limits);
     let perLimits = outcomes.get(document);
-    let errors = perLimits?.get(key);
-    if (errors === undefined) {
+    let outcome = perLimits?.get(key);
+    if (outcome === undefined) {
       let rules = rulesByLimits.get(key);
       if (rules === undefined) rulesByLimits.set(key, (rules = limitRules(limits)));
       // The limits first, alone: a document over them is refused before the specified rules walk it.
@@ -84,16 +92,18 @@ export function validateStage(options: ValidateStageOptions): ValidateStage {
       const overLimits = validate(schema, document, rules);
       const overSize = overLimits.filter(isOverEstimatedSize);
       if (overLimits.length > overSize.length) throw tooComplex(overLimits.find((e) => !isOverEstimatedSize(e))!);
-      if (overSize.length > 0) {
-        // Only the estimate is over: count the lists the variables actually size (not cached: it depends on them).
-        const exact = validate(schema, document, limitRules(limits, { variables: flow.body!.variables }));
-        if (exact.length > 0) throw tooComplex(exact[0]!);
-      }
-      errors = validate(schema, document, specifiedRules);
+      outcome = { sizedByVariables: overSize.length > 0, errors: validate(schema, document, specifiedRules) };
       if (perLimits === undefined) perLimits = new Map();
-      perLimits.set(key, errors);
+      perLimits.set(key, outcome);
       outcomes.set(document, perLimits);
     }
+    if (outcome.sizedByVariables) {
+      // Over the estimate by its declared bounds: whether it passes depends on this request's
+      // variables (the lists they size), so it is counted again on every request, never cached.
+      const exact = validate(schema, document, limitRules(limits, { variables: flow.body!.variables }));
+      if (exact.length > 0) throw tooComplex(exact[0]!);
+    }
+    const { errors } = outcome;
     if (errors.length > 0) {
       const visible = options.visibleSchema(flow);
       if (visible === schema) throw validationFailed(errors);
