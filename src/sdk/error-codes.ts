@@ -61,7 +61,7 @@ const { INTERNAL, USAGE, REFUSED, PARTIAL, UNAVAILABLE, VERIFY_FAILED } = CLI_EX
 /** Every error code of the hub. */
 export const ERROR_CODES = Object.freeze({
   // Request level: the whole request is refused with this status, no data.
-  BAD_REQUEST: entry(400, REFUSED, 'request', 'the body is not JSON, not an object, or its query, variables or operationName have the wrong shape'),
+  BAD_REQUEST: entry(400, REFUSED, 'request', 'the body is not JSON, not an object, or its query, variables or operationName have the wrong shape; variables that do not fit their declared types; more than 200 consent tokens'),
   GRAPHQL_PARSE_FAILED: entry(400, REFUSED, 'request', 'the query is not valid GraphQL syntax'),
   GRAPHQL_VALIDATION_FAILED: entry(400, REFUSED, 'request', 'the query does not fit the schema (an unknown field, a wrong argument type)'),
   OPERATION_RESOLUTION_FAILURE: entry(400, REFUSED, 'request', 'the document has no operation of the given operationName, or several and none named'),

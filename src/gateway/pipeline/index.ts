@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { GraphQLSchema } from 'graphql';
 import type { AuditLog } from '../../audit';
 import type { PolicyEngine } from '../../policy';
-import { clientCode, createHubContext, DeadlineExceededError, HubError, HubErrorCode, type ConnectorCache, type ErrorCode } from '../../sdk';
+import { clientCode, createHubContext, DeadlineExceededError, errorInfo, HubError, HubErrorCode, type ConnectorCache, type ErrorCode } from '../../sdk';
 import { hashJson, UnauthenticatedError, type ReceiptSigner, type RequestVerifier } from '../../seal';
 import type { RateLimiter } from '../../state';
 import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
@@ -123,6 +123,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     if (error instanceof UnauthenticatedError) {
       const extensions = { code: HubErrorCode.UNAUTHENTICATED, reason: error.reason, ...(error.claim ? { claim: error.claim } : {}) };
       return { code: HubErrorCode.UNAUTHENTICATED, reply: { errors: [{ message: error.message, extensions }] } };
+    }
+    // A field's code (BAD_USER_INPUT, say) that refuses the whole request is a request error: 400 BAD_REQUEST.
+    if (error instanceof HubError && errorInfo(error.code).level === 'field') {
+      return refusal(new HubError(HubErrorCode.BAD_REQUEST, error.message, { ...error.extensions }), flow);
     }
     // Operator-level codes (Redis, keys, the log's internals) reach the client as INTERNAL_SERVER_ERROR; their details stay in the log.
     if (error instanceof HubError && clientCode(error.code) === error.code) {

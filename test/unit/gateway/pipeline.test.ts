@@ -221,6 +221,18 @@ describe('the stages, in order', () => {
     expect((await h.execute(request({ query, variables: { ids: ids(100) } }, token))).code).toBe('QUERY_TOO_COMPLEX');
   });
 
+  it('refuses a request whose variables do not coerce, or that carries too many consents, with 400 BAD_REQUEST', async () => {
+    const h = harness();
+    const wrong = await h.execute(request({ query: 'query($u: ID!) { property(unitNumber: $u) { address } }', variables: { u: { not: 'an id' } } }));
+    expect(wrong.code).toBe('BAD_REQUEST');
+    expect(errorInfo(wrong.code!).httpStatus).toBe(400);
+    const tokens = Array.from({ length: 201 }, (_, i) => fakeConsent(`P${i}`, 'LIVING_ALLOWANCE')).join(',');
+    const flood = await h.execute(request({ query: LIVING_ALLOWANCE_QUERY, variables: { family: ['P1'] } }, 'as civil-affairs LIVING_ALLOWANCE', { consent: tokens }));
+    expect(flood.code).toBe('BAD_REQUEST');
+    expect(flood.body.errors?.[0]).toMatchObject({ message: 'A request carries at most 200 consent tokens, got 201.' });
+    expect(calls).toEqual([]);
+  });
+
   it('withholds the data when the record cannot be written (no record, no data)', async () => {
     const reply = await harness({ auditDown: true }).execute(request(TRANSFER));
     expect(reply.code).toBe('AUDIT_UNAVAILABLE');

@@ -46,10 +46,10 @@ export function executeStage(options: { schema: GraphQLSchema; createContext(flo
       operationName: body.operationName || undefined,
       contextValue: context,
     });
-    // No data at all: the variables did not coerce, or the operation could not start; a request error.
+    // No data at all: the variables did not coerce, or the operation could not start; the request is refused.
     if (!('data' in result) || result.data === undefined) {
       const first = result.errors?.[0];
-      throw new HubError(HubErrorCode.BAD_USER_INPUT, first?.message ?? 'The operation could not be executed.', first?.locations ? { locations: first.locations } : {});
+      throw new HubError(HubErrorCode.BAD_REQUEST, first?.message ?? 'The operation could not be executed.', first?.locations ? { locations: first.locations } : {});
     }
     const reply: GatewayReply = { data: result.data as Record<string, unknown> | null };
     if (result.errors && result.errors.length > 0) reply.errors = result.errors.map((e) => formatFieldError(e, options.report));
