@@ -24,8 +24,8 @@ export interface ModeRequests {
 /** The demo consumers the scenarios act as (src/policy/demo-policy.json grants them what the queries select). */
 const PROPERTY_TRANSFER = { consumerId: 'real-estate-centre', context: { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-BENCH', operator: 'bench' } };
 const LIVING_ALLOWANCE = { consumerId: 'civil-affairs', context: { purpose: 'LIVING_ALLOWANCE', caseNumber: 'MZ-2026-BENCH', operator: 'bench' } };
-/** The consent issuer of the demo policy. */
-const CONSENT_ISSUER = 'one-window-hall';
+/** The consent issuer of the demo policy: the citizen identity platform, never the consumer that uses the consents. */
+const CONSENT_ISSUER = 'citizen-identity';
 /** The header consent tokens travel in (src/policy CONSENT_HEADER). */
 const CONSENT_HEADER = 'x-datarun-consent';
 
@@ -65,7 +65,7 @@ export async function prepareSecurity(tmpDir: string): Promise<SecurityKit> {
     propertyTransfer: (mode) => (isSigned(mode) ? { signing: { ...PROPERTY_TRANSFER, keyFile: keyFile(PROPERTY_TRANSFER.consumerId) } } : {}),
     livingAllowance(mode, families) {
       if (!isSigned(mode)) return {};
-      // Consents are not one-time: one set per family, valid for the whole run.
+      // Consents are not one-time: one set per family, valid for the whole run (within the policy's 24-hour bound).
       const expiresAt = Date.now() + 2 * 3600_000;
       const bodyHeaders = families.map((family) => ({
         [CONSENT_HEADER]: family.map((subject) => consentSigner.sign({ subject, purpose: LIVING_ALLOWANCE.context.purpose, expiresAt })).join(','),

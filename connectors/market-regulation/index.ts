@@ -146,6 +146,7 @@ export function createMarketRegulationConnector(options: MarketRegulationConnect
         load: (enterprise: { creditCode: string }, loaders) => loaders.enterpriseByCode.load(enterprise.creditCode),
         id: (r: EnterpriseRecord) => r.creditCode,
         fields: (r: EnterpriseRecord) => ({
+          creditCode: r.creditCode,
           name: r.name,
           kind: r.kind,
           status: r.status,

@@ -260,6 +260,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
         load: (property: { unitNumber: string }, loaders) => loaders.propertyByUnit.load(property.unitNumber),
         id: (record: PropertyRecord) => record.unitNumber,
         fields: (r: PropertyRecord) => ({
+          unitNumber: r.unitNumber,
           certificateNumber: r.certificateNumber,
           address: r.address,
           area: r.area,

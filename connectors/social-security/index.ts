@@ -100,12 +100,14 @@ export function createSocialSecurityConnector(options: SocialSecurityConnectorOp
       SocialInsurance: {
         recordType: 'InsuredPerson',
         load: async (insurance: InsuredRecord) => insurance,
+        // Only keys the seal's pseudonymous `sub`: SocialInsurance has no idNumber field to disclose it under.
         id: (r: InsuredRecord) => r.idNumber,
         fields: (r: InsuredRecord) => ({ scheme: r.scheme, status: r.status, insuredSince: r.insuredSince, employer: enterpriseRef(r.employerCreditCode) }),
       },
       EmployerAccount: {
         recordType: 'EmployerAccount',
         load: async (account: EmployerAccountRecord) => account,
+        // Only keys the seal's pseudonymous `sub` (accountNumber is NOT_SHARED and not sealed).
         id: (r: EmployerAccountRecord) => r.creditCode,
         fields: (r: EmployerAccountRecord) => ({ status: r.status, openedAt: r.openedAt, employeeCount: r.employeeCount, arrears: r.arrears }),
       },

@@ -174,6 +174,7 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
       Taxpayer: {
         recordType: 'Taxpayer',
         load: async (taxpayer: TaxpayerRecord) => taxpayer,
+        // Only keys the seal's pseudonymous `sub`: taxpayerId is NOT_SHARED, so it is not a sealed field.
         id: (r: TaxpayerRecord) => r.taxpayerId,
         fields: (r: TaxpayerRecord) => ({
           kind: r.kind,
@@ -189,7 +190,7 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
         recordType: 'TaxPayment',
         load: async (payment: TaxPaymentRecord) => payment,
         id: (r: TaxPaymentRecord) => r.voucherNumber,
-        fields: (r: TaxPaymentRecord) => ({ ...r }),
+        fields: (r: TaxPaymentRecord) => ({ voucherNumber: r.voucherNumber, taxType: r.taxType, amount: r.amount, period: r.period, paidAt: r.paidAt, property: r.property, payer: r.payer }),
       },
     },
     async probe() {

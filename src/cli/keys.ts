@@ -1,4 +1,7 @@
-import { initKeys, loadKeyStore, revokeKey, rotateKey, SIGNING_ALGORITHMS, UnsupportedAlgorithmError, type KeyUse, type SigningAlgorithm } from '../seal';
+import { initKeys, loadKeyStore, revokeKey, RevocationTimeError, rotateKey, SIGNING_ALGORITHMS, UnsupportedAlgorithmError, type KeyUse, type SigningAlgorithm } from '../seal';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEMO_OWNERS, KEY_FILES, type OwnerSpec } from '../seal';
 
 /** Where command output goes (stdout by default; tests pass a collector). */
 export type Output = (line: string) => void;
@@ -21,10 +24,23 @@ async function printKeys(dir: string, out: Output): Promise<void> {
   for (const row of rows) out(row);
 }
 
+/**
+ * Demo parties missing from a demo trust list (every party in it a sandbox one) made before they
+ * existed, such as the citizen identity platform that signs consents; none for any other list.
+ */
+async function missingDemoOwners(dir: string): Promise<OwnerSpec[]> {
+  if (!existsSync(join(dir, KEY_FILES.trustList))) return [];
+  const owners = (await loadKeyStore(dir)).owners();
+  if (!owners.every((o) => o.sandbox)) return [];
+  return DEMO_OWNERS.filter((spec) => !owners.some((o) => o.id === spec.id));
+}
+
 /** `datarun keys init`: creates the trust list and every missing key (never overwrites one), then lists the keys. */
 export async function runKeysInit(options: { dir: string; out?: Output }): Promise<void> {
   const out = options.out ?? stdout;
-  const report = await initKeys(options.dir);
+  const added = await missingDemoOwners(options.dir);
+  const report = await initKeys(options.dir, added.length > 0 ? { owners: added } : {});
+  for (const spec of added) out(`registered demo party ${spec.id} (${spec.name})`);
   for (const kid of report.replaced) out(`replaced sandbox key ${kid} (its private key is not in this clone)`);
   for (const kid of report.created) out(`created ${kid}`);
   if (!report.changed) out('nothing to do: every key is in place');
@@ -51,13 +67,17 @@ export async function runKeysRotate(options: { dir: string; owner: string; use?:
   out('restart the hub (or every hub instance) to sign with the new key');
 }
 
-/** `datarun keys revoke <kid> [--at <time>]`: the key verifies nothing signed at or after that time. */
+/**
+ * `datarun keys revoke <kid> [--at <time>]`: the key verifies nothing signed at or after that
+ * time and never signs again; revoking an owner's current key makes a new one that signs from
+ * now on. A time before the key's validFrom is refused (ERR_REVOCATION_TIME_INVALID).
+ */
 export async function runKeysRevoke(options: { dir: string; kid: string; at?: string; out?: Output }): Promise<void> {
   const out = options.out ?? stdout;
   let at: Date | undefined;
   if (options.at !== undefined) {
     at = new Date(options.at);
-    if (Number.isNaN(at.getTime())) throw new TypeError(`--at must be an ISO 8601 time, but got: ${options.at}`);
+    if (Number.isNaN(at.getTime())) throw new RevocationTimeError(`--at must be an ISO 8601 time, but got: ${options.at}`);
   }
   const report = await revokeKey(options.dir, options.kid, at);
   out(`revoked ${report.key.kid} from ${report.key.revokedAt}: it verifies nothing signed from then on`);

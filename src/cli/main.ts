@@ -107,7 +107,7 @@ program
   .option('--case <number>', '办件编号: the case number')
   .option('--operator <name>', '经办人: the operator')
   .option('--variables <json>', 'variables as a JSON object')
-  .option('--consent-for <ids...>', 'sign the one-window hall consent for these citizen identity numbers (demo keys)')
+  .option('--consent-for <ids...>', 'add one-time consents for these citizen identity numbers, signed as the citizen identity platform (demo keys)')
   .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
   .option('--seed <seed>', 'sandbox seed of the examples', integer('seed', 0, 2 ** 31 - 1), Number(process.env.DATARUN_SANDBOX_SEED ?? 1))
   .option('--size <persons>', 'sandbox size of the examples', integer('size', 10, 2_000_000), Number(process.env.DATARUN_SANDBOX_SIZE ?? 200))

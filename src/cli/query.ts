@@ -12,6 +12,9 @@ const EXAMPLES = {
   'living-allowance': { consumer: 'civil-affairs', purpose: 'LIVING_ALLOWANCE', caseNumber: 'MZ-2026-004567', operator: '低保专干-李华' },
 } as const;
 
+/** Who signs the demo's consents: the citizen identity platform, never the consumer that uses them. */
+const CONSENT_ISSUER = 'citizen-identity';
+
 /** Options of `datarun query`. */
 export interface QueryCommandOptions {
   hub: string;
@@ -25,7 +28,7 @@ export interface QueryCommandOptions {
   query?: string;
   /** Variables as JSON. */
   variables?: string;
-  /** Subjects the one-window hall's consent is signed for (demo: with its key from keysDir). */
+  /** Subjects a consent is signed for, by the citizen identity platform (demo: with its key from keysDir): one-time, for this consumer. */
   consentFor?: string[];
   seed: number;
   size: number;
@@ -74,10 +77,11 @@ export async function runQuery(options: QueryCommandOptions, out: (s: string) =>
   if (!keyFile) throw new CliUsageError(`no private key for consumer "${consumer}" in ${options.keysDir}/private`);
   const consents: string[] = [];
   if (consentFor.length > 0) {
-    const hallKey = keyStore.privateKeyPath('one-window-hall');
-    if (!hallKey) throw new CliUsageError('no private key of the one-window hall to sign consents with');
-    const signer = createConsentSigner({ issuer: 'one-window-hall', privateJwk: JSON.parse(readFileSync(hallKey, 'utf8')) as PrivateJwk });
-    for (const subject of consentFor) consents.push(signer.sign({ subject, purpose, expiresAt: Date.now() + 10 * 60_000 }));
+    const issuerKey = keyStore.privateKeyPath(CONSENT_ISSUER);
+    if (!issuerKey) throw new CliUsageError(`no private key of the consent issuer ${CONSENT_ISSUER} in ${options.keysDir}/private (a trust list made before it existed: run \`datarun keys init\`)`);
+    const signer = createConsentSigner({ issuer: CONSENT_ISSUER, privateJwk: JSON.parse(readFileSync(issuerKey, 'utf8')) as PrivateJwk });
+    // For this consumer, this one request, ten minutes: a consent is never reusable beyond what it is asked for.
+    for (const subject of consentFor) consents.push(signer.sign({ subject, purpose, expiresAt: Date.now() + 10 * 60_000, audience: consumer, once: true }));
   }
   const client = createDataRunClient({ hubUrl: options.hub, consumerId: consumer, keyFile });
   let reply: DataRunResponse<Record<string, unknown>>;

@@ -50,7 +50,7 @@ export interface DataRunClientOptions {
 /** Why a query is made (事由, 办件编号, 经办人), plus GraphQL extras. */
 export interface QueryOptions extends RequestContext {
   readonly operationName?: string;
-  /** Consent tokens 授权 issued by the one-window hall, for purposes that require the subject's consent. */
+  /** Consent tokens 授权 signed by a consent issuer (the citizen-identity platform in the demo), for purposes that require the subject's consent. */
   readonly consents?: readonly string[];
   readonly signal?: AbortSignal;
 }

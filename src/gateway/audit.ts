@@ -26,23 +26,43 @@ import type { Caller, RequestContext } from './request-context';
 /** Departments that are the hub itself: never listed as departments read in an access record. */
 const HUB_PSEUDO_DEPARTMENTS = new Set(['shared', 'catalog', 'seal', 'audit']);
 const SUBJECT_SECRET_FILE = 'audit-subject-key';
+const SEAL_SUBJECT_SECRET_FILE = 'seal-subject-key';
 
 /**
  * The hub secret that keys subject identifiers in the log's index: generated once into the
  * keys directory's private part (mode 0600) unless given, and the same for the life of the log.
  */
 export function auditSubjectSecret(keysDir: string, given?: string): string {
+  return hubSecret(keysDir, SUBJECT_SECRET_FILE, 'DATARUN_AUDIT_SUBJECT_SECRET', given);
+}
+
+/**
+ * The hub secret that keys the pseudonymous `sub` of record seals (never the audit log's: the
+ * two pseudonyms must not be linkable): generated once into the keys directory's private part
+ * (mode 0600) unless given. Every instance sharing seals needs the same one, like the keys.
+ */
+export function sealSubjectSecret(keysDir: string, given?: string): string {
+  return hubSecret(keysDir, SEAL_SUBJECT_SECRET_FILE, 'DATARUN_SEAL_SUBJECT_SECRET', given);
+}
+
+function hubSecret(keysDir: string, fileName: string, variable: string, given?: string): string {
   if (given) {
-    if (Buffer.byteLength(given) < 32) throw new ConfigError('DATARUN_AUDIT_SUBJECT_SECRET must be at least 32 bytes');
+    if (Buffer.byteLength(given) < 32) throw new ConfigError(`${variable} must be at least 32 bytes`);
     return given;
   }
-  const file = path.join(keysDir, 'private', SUBJECT_SECRET_FILE);
+  const file = path.join(keysDir, 'private', fileName);
   try {
     return readFileSync(file, 'utf8').trim();
   } catch {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     const secret = randomBytes(32).toString('base64url');
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    try {
+      writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      // Another instance sharing the keys directory generated it first: use theirs.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+      throw error;
+    }
     return secret;
   }
 }
@@ -283,6 +303,8 @@ export interface AccessFacts {
   outcome: AuditOutcome;
   errorCodes: readonly string[];
   replyHash: string | null;
+  /** Entities the reply carries beyond those the operation names (linked persons, owners …). */
+  replySubjects?: readonly SubjectRef[];
 }
 
 /** The access record of one request: who, on whose behalf, why, which subjects and fields, the outcome; no values. */
@@ -296,6 +318,12 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
     if (!kind || seen.has(`${kind}:${s.id}`)) continue;
     seen.add(`${kind}:${s.id}`);
     subjects.push({ kind, id: s.id });
+  }
+  // Every entity the reply carries, however it was reached (subjects.ts).
+  for (const s of facts.replySubjects ?? []) {
+    if (seen.has(`${s.kind}:${s.id}`)) continue;
+    seen.add(`${s.kind}:${s.id}`);
+    subjects.push(s);
   }
   const fields: Record<string, string[]> = {};
   for (const [department, coordinates] of Object.entries(decision?.reads ?? {})) {

@@ -44,11 +44,12 @@ import {
   type AuditLog,
   type AuditLogEvent,
 } from '../audit';
-import { auditSigner, auditSubjectSecret, createAuditResolvers, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
+import { auditSigner, auditSubjectSecret, createAuditResolvers, sealSubjectSecret, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
 import { buildHubSchema, loadTypeDefs } from './schema';
+import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 
 /** The four department connectors, by id. */
@@ -178,18 +179,23 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       : undefined;
     // One instance keeps its seals in the seal service's own memory; several share them through Redis.
     seals = createSealService(keyStore, {
+      subjectSecret: sealSubjectSecret(config.keys.dir, process.env.DATARUN_SEAL_SUBJECT_SECRET),
       ...(recordCache && state.mode !== 'memory' ? { shared: { cache: state.records, version, ttlSeconds: config.cache?.sealTtlSeconds ?? 3600 } } : {}),
     });
-    schema = buildHubSchema(connectors, typeDefs, [
-      createSealResolvers(connectors, seals),
-      createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
-      createAuditResolvers(() => audit),
-    ]);
+    // Every entity a reply carries is recorded where it is resolved (and a linked person withheld without consent).
+    schema = subjectRecordingSchema(
+      buildHubSchema(connectors, typeDefs, [
+        createSealResolvers(connectors, seals),
+        createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
+        createAuditResolvers(() => audit),
+      ]),
+    );
     assertSealsCovered(schema, connectors);
     policy = createPolicyEngine({
       schema,
       policy: config.policy?.file ? readPolicyFile(config.policy.file) : DEMO_POLICY,
       verifyConsent: createConsentVerifier({ keyStore }),
+      rememberConsent: (issuerAndJti, expiresAtMs) => state.replayGuard.checkAndRemember(`consent\u0000${issuerAndJti}`, expiresAtMs),
     });
     assertConsumersRegistered(policy, keyStore);
     verifier = createRequestVerifier({

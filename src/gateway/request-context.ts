@@ -1,3 +1,4 @@
+import type { SubjectRef } from '../audit';
 import type { AllowedDecision } from '../policy';
 import type { HubContext } from '../sdk';
 import type { SealRegistry } from './seals';
@@ -22,4 +23,8 @@ export interface RequestContext extends HubContext {
   readonly caller: Caller | null;
   readonly decision: AllowedDecision | null;
   readonly seals: SealRegistry;
+  /** Every person, enterprise and property the reply carries, by `KIND:id` (subjects.ts). */
+  readonly replySubjects: Map<string, SubjectRef>;
+  /** Response paths whose values the execution schema masked (for `extensions.masked`). */
+  readonly maskedPaths: (readonly (string | number)[])[];
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { GraphQLResolveInfo, GraphQLSchema } from 'graphql';
+import type { GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import type { RecordCache } from '../state';
-import { isObjectType } from 'graphql';
+import { getNamedType, isAbstractType, isObjectType, Kind } from 'graphql';
+import { SHARE_DIRECTIVE } from '../policy';
 import {
   canonicalize,
   createSealer,
@@ -17,7 +18,9 @@ import { ConnectorDefinitionError, type Connector, type HubContext, type Resolve
  * it enters the hub (and again only when its content changes), the `seal` field of every sealed
  * type resolves to that seal, and after execution each seal's token is cut down to disclose
  * exactly the record fields the reply shows (after masking), so a seal never reveals more than
- * the reply it travels in.
+ * the reply it travels in. A seal is shared by every consumer, so it never carries a value some
+ * reply could not show: its `sub` is a pseudonymous reference keyed by a hub secret (the
+ * record's id may be NOT_SHARED or masked), and it seals only shared fields of its type.
  */
 
 /** Seal field names that are JWT claims of the seal itself; such record fields are sealed under another name. */
@@ -50,10 +53,20 @@ export interface SharedSealStore {
   readonly ttlSeconds: number;
 }
 
+/** The GraphQL type whose `seal` field asks for a seal, and its schema. */
+export interface SealedAs {
+  readonly type: GraphQLObjectType;
+  readonly schema: GraphQLSchema;
+}
+
 /** Seals records through a bounded cache: a record is signed again only when its content changed. */
 export interface SealService {
-  /** The record's seal: from this instance's cache, else from the shared store (made by any instance), else signed now. */
-  seal(department: string, spec: SealSpec, record: unknown): Promise<SealedRecord>;
+  /**
+   * The record's seal: from this instance's cache, else from the shared store (made by any
+   * instance), else signed now. Given the sealed GraphQL type, first checks that every sealed
+   * field is a shared field of that type (`assertSealableFields`).
+   */
+  seal(department: string, spec: SealSpec, record: unknown, sealedAs?: SealedAs): Promise<SealedRecord>;
   readonly keyStore: KeyStore;
   /** Seals signed here, served from this instance's cache, and taken from the shared store, for metrics and tests. */
   readonly stats: { sealed: number; cached: number; shared: number };
@@ -65,11 +78,17 @@ export interface SealServiceOptions {
   cacheEntries?: number;
   /** Shares seals with the other instances, so a record is signed once for all of them. @default not shared */
   shared?: SharedSealStore;
+  /**
+   * The hub secret keying each seal's pseudonymous `sub` (`sealSubjectSecret`): the same for
+   * every instance sharing seals, so they give a record the same `sub`. @default random per
+   * service (subjects then differ between restarts and instances)
+   */
+  subjectSecret?: string;
 }
 
 /** Creates the seal service over the hub's key store. */
 export function createSealService(keyStore: KeyStore, options: SealServiceOptions = {}): SealService {
-  const sealer = createSealer({ keyStore });
+  const sealer = createSealer({ keyStore, ...(options.subjectSecret !== undefined ? { subjectSecret: options.subjectSecret } : {}) });
   const max = options.cacheEntries ?? DEFAULT_SEALING.cacheEntries;
   const cache = new Map<string, { content: string; sealed: SealedRecord }>();
   const stats = { sealed: 0, cached: 0, shared: 0 };
@@ -82,12 +101,13 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
   }
 
   /** A seal read from the shared store, if it is one for this record made with the department's current key. */
-  function usable(text: string | undefined, department: string, recordType: string, recordId: string): SealedRecord | undefined {
+  function usable(text: string | undefined, department: string, recordType: string, subject: string): SealedRecord | undefined {
     if (text === undefined) return undefined;
     try {
       const sealed = JSON.parse(text) as SealedRecord;
       const current = keyStore.currentKeyId(department, 'seal');
-      const ok = sealed.department === department && sealed.recordType === recordType && sealed.recordId === recordId && sealed.keyId === current && typeof sealed.jwt === 'string';
+      // A seal stored before subjects were pseudonymous has no `subject`: it is never served again.
+      const ok = sealed.department === department && sealed.recordType === recordType && sealed.subject === subject && sealed.keyId === current && typeof sealed.jwt === 'string';
       return ok ? sealed : undefined;
     } catch {
       return undefined;
@@ -97,11 +117,14 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
   return {
     keyStore,
     stats,
-    async seal(department, spec, record) {
+    async seal(department, spec, record, sealedAs) {
       const recordId = spec.id(record);
-      const fields = sealFieldsOf(spec.fields(record));
+      const subject = sealer.subjectOf(spec.recordType, recordId);
+      const raw = spec.fields(record);
+      if (sealedAs) assertSealableFields(sealedAs.type, raw, sealedAs.schema);
+      const fields = sealFieldsOf(raw);
       const content = canonicalize(fields);
-      const key = `${department}\u0000${spec.recordType}\u0000${recordId}`;
+      const key = `${department}\u0000${spec.recordType}\u0000${subject}`;
       const hit = cache.get(key);
       if (hit && hit.content === content) {
         // Refresh its place in the LRU order.
@@ -112,11 +135,11 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
       }
       // Keyed by the content itself: a changed record never finds the seal of its old content.
       const sharedKey = shared
-        ? `${shared.version}:seal:${department}:${spec.recordType}:${createHash('sha256').update(`${recordId}\u0000${content}`, 'utf8').digest('base64url')}`
+        ? `${shared.version}:seal:${department}:${spec.recordType}:${createHash('sha256').update(`${subject}\u0000${content}`, 'utf8').digest('base64url')}`
         : undefined;
       if (shared && sharedKey) {
         const [text] = await shared.cache.getMany([sharedKey]);
-        const found = usable(text, department, spec.recordType, recordId);
+        const found = usable(text, department, spec.recordType, subject);
         if (found) {
           stats.shared++;
           remember(key, content, found);
@@ -129,7 +152,7 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
         // The first instance to store a seal wins, so every instance serves the same one.
         const ours = JSON.stringify(sealed);
         const held = await shared.cache.setIfAbsent({ key: sharedKey, value: ours, ttlMs: shared.ttlSeconds * 1000 });
-        if (held !== ours) sealed = usable(held, department, spec.recordType, recordId) ?? sealed;
+        if (held !== ours) sealed = usable(held, department, spec.recordType, subject) ?? sealed;
       }
       remember(key, content, sealed);
       return sealed;
@@ -210,7 +233,7 @@ export function createSealResolvers(connectors: readonly Connector[], service: S
         seal: async (parent: unknown, _args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
           const record = await spec.load(parent, ctx.loadersOf(connector));
           if (record === null || record === undefined) return null;
-          const sealed = await service.seal(connector.id, spec, record);
+          const sealed = await service.seal(connector.id, spec, record, { type: info.parentType, schema: info.schema });
           ctx.seals?.pending.push({ path: pathOf(info), sealed });
           return {
             issuer: sealed.department,
@@ -236,7 +259,8 @@ export function createSealResolvers(connectors: readonly Connector[], service: S
         algorithm: result.algorithm,
         issuedAt: result.issuedAt.toISOString(),
         recordType: result.recordType,
-        recordId: result.recordId,
+        // The seal's `sub`: the record's pseudonymous reference, never its id.
+        recordId: result.subject,
         disclosed: Object.entries(result.disclosed).map(([name, value]) => ({ name, value: canonicalize(value) })),
       };
     },
@@ -244,14 +268,118 @@ export function createSealResolvers(connectors: readonly Connector[], service: S
   return resolvers as Resolvers;
 }
 
-/** Checks that every type with a `seal` field is sealed by exactly one connector. */
+/** The `@share` class of a field (`UNCONDITIONAL`, `CONDITIONAL`, `NOT_SHARED`), if it has one. */
+function shareClassOf(field: GraphQLField<unknown, unknown>): string | undefined {
+  const directive = field.astNode?.directives?.find((d) => d.name.value === SHARE_DIRECTIVE);
+  const arg = directive?.arguments?.find((a) => a.name.value === 'class');
+  return arg?.value.kind === Kind.ENUM ? arg.value.value : undefined;
+}
+
+/** Field `name` of `type`, or of one of its possible types for a union or interface, if it is shared. */
+function sharedFieldOf(schema: GraphQLSchema | undefined, type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | 'unknown' | 'not-shared' {
+  const candidates = isObjectType(type) ? [type] : isAbstractType(type) && schema ? schema.getPossibleTypes(type) : [];
+  let found: 'unknown' | 'not-shared' = 'unknown';
+  for (const candidate of candidates) {
+    const field = name === 'seal' ? undefined : candidate.getFields()[name];
+    if (!field) continue;
+    const cls = shareClassOf(field);
+    // A field without a class is not shared: the policy refuses such a schema anyway.
+    if (cls === 'UNCONDITIONAL' || cls === 'CONDITIONAL') return field;
+    found = 'not-shared';
+  }
+  return found;
+}
+
+function refuseField(typeName: string, path: string, problem: 'unknown' | 'not-shared', parent: string): never {
+  const why = problem === 'unknown' ? `which is not a field of ${parent}` : `which ${parent} does not share (NOT_SHARED)`;
+  throw new ConnectorDefinitionError(`the seal of ${typeName} would seal "${path}", ${why}: a seal must carry only values a reply may show`);
+}
+
+function assertSealableValue(schema: GraphQLSchema | undefined, typeName: string, type: GraphQLNamedType, value: unknown, path: string): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => assertSealableValue(schema, typeName, type, item, `${path}[${i}]`));
+    return;
+  }
+  if (value === null || typeof value !== 'object' || !(isObjectType(type) || isAbstractType(type))) return;
+  for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    const field = sharedFieldOf(schema, type, name);
+    if (typeof field === 'string') refuseField(typeName, `${path}.${name}`, field, type.name);
+    assertSealableValue(schema, typeName, getNamedType(field.type), v, `${path}.${name}`);
+  }
+}
+
+/**
+ * Refuses (`CONNECTOR_DEFINITION_INVALID`) sealed fields that a reply could never show: every
+ * name `fields(record)` returns must be a field of the sealed GraphQL type whose `@share` class
+ * is not `NOT_SHARED`, and so, recursively, must every member of the objects it holds (an
+ * entity reference `{ idNumber }` included), against the field's own type. The seal service
+ * runs it on every record it seals; `assertSealsCovered` on each spec at start-up.
+ */
+export function assertSealableFields(type: GraphQLObjectType, fields: Readonly<Record<string, unknown>>, schema?: GraphQLSchema): void {
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    const field = sharedFieldOf(schema, type, name);
+    if (typeof field === 'string') refuseField(type.name, name, field, type.name);
+    assertSealableValue(schema, type.name, getNamedType(field.type), value, name);
+  }
+}
+
+/** The key a probe record lists as its own: `fields` that copy the whole record (`{ ...r }`) return it. */
+const PROBE_OWN_KEY = '(every field of the department record)';
+
+/**
+ * A stand-in record for checking a spec's `fields` at start-up: every member is a probe value
+ * (callable, iterable, an empty list to list methods, `'probe'` as a primitive), and its only
+ * own key is `PROBE_OWN_KEY`, so a spread of the record shows up as that name.
+ */
+function probeRecord(): unknown {
+  const value: unknown = new Proxy(function probe() {}, {
+    get(_target, key) {
+      if (key === Symbol.toPrimitive) return () => 'probe';
+      if (key === Symbol.iterator) return function* empty() {};
+      if (key === 'then' || key === 'toJSON') return undefined;
+      if (key === 'length') return 0;
+      if (typeof key === 'string' && typeof (Array.prototype as unknown as Record<string, unknown>)[key] === 'function') return () => [];
+      return value;
+    },
+    apply: () => value,
+  });
+  return new Proxy({} as Record<string, unknown>, {
+    get: (_target, key) => (key === 'then' || key === 'toJSON' || typeof key === 'symbol' ? undefined : value),
+    ownKeys: () => [PROBE_OWN_KEY],
+    getOwnPropertyDescriptor: (_target, key) => (key === PROBE_OWN_KEY ? { value, enumerable: true, configurable: true, writable: true } : undefined),
+  });
+}
+
+/**
+ * Checks that every type with a `seal` field is sealed by exactly one connector, that every
+ * sealed type is an object type of the schema, and that no spec's `fields` would seal a field
+ * that is not a shared field of its type (`assertSealableFields`, on the names `fields` returns
+ * for a probe record; the seal service checks every real record's fields again, values and
+ * nested members included).
+ */
 export function assertSealsCovered(schema: GraphQLSchema, connectors: readonly Connector[]): void {
   const sealedBy = new Map<string, string>();
   for (const c of connectors) {
-    for (const typeName of Object.keys(c.seals)) {
+    for (const [typeName, spec] of Object.entries(c.seals)) {
       const other = sealedBy.get(typeName);
       if (other) throw new ConnectorDefinitionError(`${typeName} is sealed by both "${other}" and "${c.id}"`);
       sealedBy.set(typeName, c.id);
+      const type = schema.getType(typeName);
+      if (!isObjectType(type) || !type.getFields().seal) throw new ConnectorDefinitionError(`"${c.id}" seals ${typeName}, which is not an object type with a seal field`);
+      let names: string[];
+      try {
+        names = Object.keys(spec.fields(probeRecord()));
+      } catch {
+        // A `fields` that needs real data: its names are checked on every record sealed.
+        continue;
+      }
+      for (const name of names) {
+        if (name === PROBE_OWN_KEY) throw new ConnectorDefinitionError(`the seal of ${typeName} copies every field of the department record: list the sealed fields`);
+        const field = sharedFieldOf(schema, type, name);
+        if (typeof field === 'string') refuseField(typeName, name, field, typeName);
+      }
     }
   }
   for (const type of Object.values(schema.getTypeMap())) {

@@ -182,12 +182,3 @@ export function analyseOperation(schema: GraphQLSchema, document: DocumentNode, 
     variableDefaults,
   };
 }
-
-/** The possible concrete types of a named type: itself for an object type, its implementations or members for an abstract one. */
-export function concreteTypesOf(schema: GraphQLSchema, typeName: string): readonly string[] {
-  const type = schema.getType(typeName);
-  if (type === undefined) return [];
-  if (isObjectType(type)) return [type.name];
-  if (isAbstractType(type)) return schema.getPossibleTypes(type).map((t) => t.name);
-  return [];
-}

@@ -3,9 +3,9 @@ import { Kind, isInterfaceType, parse, type DocumentNode, type GraphQLSchema, ty
 import { HubError, HubErrorCode, createByteLru, type Sensitivity, type SharingClass } from '../sdk';
 import { analyseOperation, type OperationAnalysis, type SubjectKind } from './analysis';
 import { OPEN_DEPARTMENTS, SHARED_DEPARTMENT, readClassification, type Classification, type FieldClassification } from './classification';
-import { MAX_CONSENT_TOKENS, checkConsents, type ConsentUse, type ConsentVerifier, type RejectedConsent } from './consent';
+import { MAX_CONSENT_TOKENS, checkConsents, type ConsentMemory, type ConsentOutcome, type ConsentUse, type ConsentVerifier, type RejectedConsent } from './consent';
 import { PolicyDeniedError, type MissingConsent } from './errors';
-import { applyMaskPlan, compileMaskPlan, type MaskNode, type ResponsePath } from './masks';
+import { maskingSchema } from './masks';
 import { parsePolicy, type ConsumerPolicy, type Policy, type Purpose, type QueryLimitOverrides, type Role } from './policy';
 
 const MiB = 1024 * 1024;
@@ -66,6 +66,12 @@ export interface PolicyEngineOptions {
   readonly policy: unknown;
   /** Verifies consent tokens; without it every consent-requiring request is denied. */
   readonly verifyConsent?: ConsentVerifier;
+  /**
+   * Remembers the first use of a one-time consent (`once: true`) by `issuer + "\u0000" + jti`
+   * until the given epoch milliseconds; resolves true for a first use. Without it, or when it
+   * rejects, a one-time consent does not count (fail closed). The hub gives its replay guard.
+   */
+  readonly rememberConsent?: ConsentMemory;
   /** The clock, in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
   /** Bytes of analyses cached by document text. @default DEFAULT_POLICY_ENGINE.cacheBytes */
@@ -94,9 +100,6 @@ export interface Subject {
   readonly at: string;
 }
 
-/** An opaque plan of which response paths to mask, carried by an allowed decision. */
-export type MaskPlan = MaskNode;
-
 /** What every decision tells the audit log. */
 interface DecisionBase {
   readonly consumer: string;
@@ -114,13 +117,21 @@ export interface AllowedDecision extends DecisionBase {
   readonly allowed: true;
   /** Departments that will be asked (the hub's own pseudo-departments excluded). */
   readonly departments: readonly string[];
-  /** Field coordinates whose values are masked in the reply: never disclose them unmasked (e.g. in a seal). */
+  /** Field coordinates the operation reads whose values are masked in the reply: never disclose them unmasked (e.g. in a seal). */
   readonly masked: readonly string[];
-  readonly maskPlan: MaskPlan | undefined;
+  /** Every coordinate this consumer's grants mask under this purpose: what the execution schema masks, wherever it is resolved. */
+  readonly maskedCoordinates: ReadonlySet<string>;
   readonly consents: readonly ConsentUse[];
   /**
-   * Execute against this schema: the hub's full schema when the operation only reads data (every
-   * coordinate is checked), `schemaFor(consumer)` when it introspects (`introspection` is true).
+   * Under a purpose that requires the consent of the persons concerned: every person with a consent
+   * that counts in this request. A person the reply reaches through a link (not named at the root)
+   * is withheld unless they are in it (MISSING_CONSENT). Absent when the purpose needs no consent.
+   */
+  readonly consentedPersons?: ReadonlySet<string>;
+  /**
+   * Execute against this schema: the hub's schema with its masking resolvers when the operation
+   * only reads data (every coordinate is checked, every masked one masked where it is resolved),
+   * `schemaFor(consumer)` when it introspects (`introspection` is true).
    */
   readonly schema: GraphQLSchema;
 }
@@ -230,7 +241,6 @@ interface Verdict {
   readonly reads: Readonly<Record<string, readonly string[]>>;
   readonly departments: readonly string[];
   readonly masked: readonly string[];
-  readonly maskPlan: MaskNode | undefined;
 }
 
 const NO_ROLES: ReadonlySet<Role> = new Set();
@@ -293,10 +303,21 @@ function subjectsOf(analysis: OperationAnalysis, variables: Readonly<Record<stri
 
 /** Creates the policy engine over a classified schema and a sharing policy; throws at start-up when either is invalid. */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
-  const { schema, verifyConsent } = options;
+  const { schema, verifyConsent, rememberConsent } = options;
   const now = options.now ?? Date.now;
   const cacheBytes = options.cacheBytes ?? DEFAULT_POLICY_ENGINE.cacheBytes;
   const classification: Classification = readClassification(schema);
+  // What requests execute against: the schema whose sensitive fields mask themselves (masks.ts).
+  const executable = maskingSchema(schema, (coordinate) => classification.byCoordinate.get(coordinate)?.sensitivity ?? null);
+  const maskedByTable = new WeakMap<PermissionTable, ReadonlySet<string>>();
+  const maskedCoordinatesOf = (table: PermissionTable): ReadonlySet<string> => {
+    let set = maskedByTable.get(table);
+    if (set === undefined) {
+      set = new Set([...table.allowed].filter(([c, p]) => p.masked && classification.byCoordinate.get(c)?.sensitivity != null).map(([c]) => c));
+      maskedByTable.set(table, set);
+    }
+    return set;
+  };
   const policy: Policy = parsePolicy(options.policy, classification);
 
   const departmentOf = (coordinate: string): string | undefined => classification.byCoordinate.get(coordinate)?.department;
@@ -435,7 +456,6 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       reads,
       departments: Object.keys(reads).filter((d) => !HUB_DEPARTMENTS.has(d)).sort(),
       masked: [...masked.keys()],
-      maskPlan: denied.length === 0 ? compileMaskPlan(schema, analysis.tree, masked) : undefined,
     };
     if (!uncached.has(analysis)) verdicts.set(key, verdict);
     return verdict;
@@ -463,7 +483,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     readonly base: DecisionBase;
     readonly verdict: Verdict;
     readonly denied: readonly string[];
-    /** The purpose's code when it requires the consent of the persons concerned and the operation names some. */
+    /** The purpose's code when it requires the consent of the persons concerned. */
     readonly consentPurpose: string | undefined;
     readonly persons: readonly Subject[];
   }
@@ -486,13 +506,18 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       base: { consumer: request.consumer, purpose, operationName: analysis.operationName ?? operationName, reads: verdict.reads, subjects, introspection },
       verdict,
       denied: extraDenied.length > 0 ? [...verdict.denied, ...extraDenied].sort() : verdict.denied,
-      consentPurpose: persons.length > 0 ? registered!.code : undefined,
+      consentPurpose: registered?.requiresConsent ? registered.code : undefined,
       persons,
     };
   };
 
-  const consentsOf = async (evaluation: Evaluation, tokens: readonly string[]): Promise<{ missing: MissingConsent[]; used: ConsentUse[]; rejected: RejectedConsent[] }> => {
-    if (evaluation.consentPurpose === undefined) return { missing: [], used: [], rejected: [] };
+  /** The consents of the request's person subjects; one-time ones are spent only when `spend` (the grants allow the operation). */
+  const NO_CONSENT: ConsentOutcome = { missing: [], used: [], rejected: [] };
+
+  const consentsOf = async (evaluation: Evaluation, tokens: readonly string[], spend: boolean): Promise<ConsentOutcome> => {
+    if (evaluation.consentPurpose === undefined) return NO_CONSENT;
+    // No person named and no consent sent: nothing to verify (a linked person is then withheld).
+    if (evaluation.persons.length === 0 && tokens.length === 0) return { ...NO_CONSENT, consented: new Set() };
     if (tokens.length > MAX_CONSENT_TOKENS) {
       throw new HubError(HubErrorCode.BAD_USER_INPUT, `A request carries at most ${MAX_CONSENT_TOKENS} consent tokens, got ${tokens.length}.`);
     }
@@ -504,10 +529,13 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       verifier: verifyConsent,
       issuers: policy.consentIssuers,
       nowMs: evaluation.at,
+      maxLifetimeSec: policy.consent.maxLifetimeSec,
+      remember: rememberConsent,
+      spend,
     });
   };
 
-  const decide = (evaluation: Evaluation, consent: { missing: MissingConsent[]; used: ConsentUse[]; rejected: RejectedConsent[] }): Decision => {
+  const decide = (evaluation: Evaluation, consent: ConsentOutcome): Decision => {
     const { base, verdict, denied } = evaluation;
     if (denied.length > 0 || consent.missing.length > 0 || verdict.problem !== undefined) {
       return { ...base, allowed: false, denied, missingConsent: consent.missing, rejectedConsents: consent.rejected, error: new PolicyDeniedError(denied, consent.missing, verdict.problem) };
@@ -517,18 +545,19 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       allowed: true,
       departments: verdict.departments,
       masked: verdict.masked,
-      maskPlan: verdict.maskPlan,
+      maskedCoordinates: maskedCoordinatesOf(verdict.table),
       consents: consent.used,
+      ...(evaluation.consentPurpose !== undefined ? { consentedPersons: consent.consented ?? new Set<string>() } : {}),
       // Data is already checked field by field; only introspection needs the consumer's own view of the schema.
-      schema: base.introspection ? schemaFor(evaluation.request.consumer) : schema,
+      schema: base.introspection ? schemaFor(evaluation.request.consumer) : executable,
     };
   };
 
-  const NO_CONSENT = { missing: [], used: [], rejected: [] };
 
   const check = async (request: CheckRequest): Promise<Decision> => {
     const evaluation = evaluate(request);
-    return decide(evaluation, await consentsOf(evaluation, request.consents ?? []));
+    const granted = evaluation.denied.length === 0 && evaluation.verdict.problem === undefined;
+    return decide(evaluation, await consentsOf(evaluation, request.consents ?? [], granted));
   };
 
   const authorize = (request: Omit<CheckRequest, 'consents'>): DeniedDecision | GrantedOperation => {
@@ -539,7 +568,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       ...evaluation.base,
       allowed: 'pending-consent',
       requiresConsent: evaluation.consentPurpose !== undefined,
-      consent: async (tokens) => decide(evaluation, await consentsOf(evaluation, tokens)),
+      consent: async (tokens) => decide(evaluation, await consentsOf(evaluation, tokens, true)),
     };
   };
 
@@ -607,12 +636,4 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       };
     },
   };
-}
-
-/**
- * Masks, in place, the values an allowed decision masks in a result's data (by response path,
- * aliases honoured); returns the masked paths for `extensions.masked`.
- */
-export function applyMasks(data: Record<string, unknown> | null | undefined, decision: Decision): ResponsePath[] {
-  return decision.allowed ? applyMaskPlan(data, decision.maskPlan) : [];
 }

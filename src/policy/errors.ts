@@ -1,7 +1,11 @@
 import { HubError, HubErrorCode } from '../sdk';
 
-/** Why a person subject's consent did not count: none was presented, it expired, or the one-window hall did not sign it. */
-export type ConsentProblem = 'absent' | 'expired' | 'untrusted-issuer';
+/**
+ * Why a person subject's consent did not count: none was presented, no consent issuer signed it,
+ * the consumer using it signed it itself, it expired, it lives longer than the policy allows (or
+ * says not since when), its one use is spent, or the hub could not tell whether it is.
+ */
+export type ConsentProblem = 'absent' | 'untrusted-issuer' | 'self-issued' | 'expired' | 'lifetime-too-long' | 'used' | 'use-unconfirmed';
 
 /** A person subject of the operation without a usable consent, named by where it appears in the operation (never by the identifier itself). */
 export interface MissingConsent {

@@ -3,7 +3,7 @@
  * purpose registry and consumers' grants, the check of every operation before any department is
  * asked, masking, consent, and the `catalog` / `myGrants` resolvers.
  */
-export { createPolicyEngine, applyMasks, DEFAULT_POLICY_ENGINE } from './engine';
+export { createPolicyEngine, DEFAULT_POLICY_ENGINE } from './engine';
 export type {
   PolicyEngine,
   PolicyEngineOptions,
@@ -13,20 +13,19 @@ export type {
   DeniedDecision,
   GrantedOperation,
   Subject,
-  MaskPlan,
   CatalogItem,
   GrantedFieldItem,
   ConsumerGrants,
 } from './engine';
 export type { SubjectKind } from './analysis';
-export type { ResponsePath } from './masks';
+export type { MaskingContext, ResponsePath } from './masks';
 export { assertFullyClassified, SHARE_DIRECTIVE } from './classification';
 export { PolicyDeniedError, PolicyConfigError, SchemaClassificationError } from './errors';
 export type { MissingConsent, ConsentProblem } from './errors';
 export { readPolicyFile } from './policy';
 export type { PolicyInput, Purpose, Role, QueryLimitOverrides } from './policy';
 export { DEMO_POLICY } from './default-policy';
-export { CONSENT_HEADER, CONSENT_TOKEN_TYPE, MAX_CONSENT_TOKENS, consentTokensFromHeader } from './consent';
-export type { ConsentVerifier, ConsentVerification, ConsentUse, RejectedConsent } from './consent';
+export { CONSENT_HEADER, CONSENT_TOKEN_TYPE, DEFAULT_CONSENT_MAX_LIFETIME_SEC, MAX_CONSENT_TOKENS, consentTokensFromHeader } from './consent';
+export type { ConsentMemory, ConsentVerifier, ConsentVerification, ConsentUse, RejectedConsent } from './consent';
 export { createPolicyResolvers } from './resolvers';
 export type { PolicyResolverOptions } from './resolvers';

@@ -1,25 +1,9 @@
-import { isObjectType, type GraphQLSchema } from 'graphql';
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import { defaultFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
 import type { Sensitivity } from '../sdk';
-import { concreteTypesOf, type ResponseNode } from './analysis';
 
 /** A response path, as in `errors[].path`: keys and list indexes. */
 export type ResponsePath = readonly (string | number)[];
-
-/** One field selection in the mask plan: the concrete types it applies to and how each masks it. */
-interface MaskEntry {
-  readonly concrete: ReadonlySet<string>;
-  /** Concrete type → how its value is masked, for the masked coordinates only. */
-  readonly masks: ReadonlyMap<string, Sensitivity>;
-  readonly child: MaskNode | undefined;
-}
-
-/** The part of an operation's response tree that leads to masked values. */
-export interface MaskNode {
-  /** The object type of this response object, when the schema fixes it; undefined for a union or interface. */
-  readonly objectType: string | undefined;
-  readonly typenameKeys: readonly string[];
-  readonly fields: ReadonlyMap<string, readonly MaskEntry[]>;
-}
 
 const keep = (value: string, head: number, tail: number): string => {
   const chars = Array.from(value);
@@ -54,80 +38,51 @@ export function maskValue(kind: Sensitivity, value: string): string {
   }
 }
 
-/** Compiles the mask plan of an operation: only the branches of its response tree that lead to a masked coordinate. */
-export function compileMaskPlan(schema: GraphQLSchema, tree: ResponseNode, masked: ReadonlyMap<string, Sensitivity>): MaskNode | undefined {
-  if (masked.size === 0) return undefined;
-  const compile = (node: ResponseNode): MaskNode | undefined => {
-    const fields = new Map<string, MaskEntry[]>();
-    for (const [key, entries] of node.fields) {
-      const kept: MaskEntry[] = [];
-      for (const e of entries) {
-        const concrete = new Set(concreteTypesOf(schema, e.parentType));
-        const masks = new Map<string, Sensitivity>();
-        for (const t of concrete) {
-          const kind = masked.get(`${t}.${e.fieldName}`);
-          if (kind !== undefined) masks.set(t, kind);
-        }
-        const child = e.child ? compile(e.child) : undefined;
-        if (masks.size > 0 || child !== undefined) kept.push({ concrete, masks, child });
-      }
-      if (kept.length > 0) fields.set(key, kept);
-    }
-    if (fields.size === 0) return undefined;
-    const type = schema.getType(node.type);
-    return { objectType: type !== undefined && isObjectType(type) ? type.name : undefined, typenameKeys: [...node.typenameKeys], fields };
-  };
-  return compile(tree);
-}
-
 function maskLeaf(value: unknown, kind: Sensitivity): unknown {
   if (typeof value === 'string') return maskValue(kind, value);
   if (Array.isArray(value)) return value.map((v) => maskLeaf(v, kind));
   return value;
 }
 
+/** What the masking resolvers read of a request's context: the decision (its masked coordinates) and where to report masked paths. */
+export interface MaskingContext {
+  readonly decision?: { readonly maskedCoordinates: ReadonlySet<string> } | null;
+  /** Masked response paths, in the order they were resolved (for `extensions.masked`). */
+  readonly maskedPaths?: ResponsePath[];
+}
+
+function pathOf(info: GraphQLResolveInfo): ResponsePath {
+  const path: (string | number)[] = [];
+  for (let p: GraphQLResolveInfo['path'] | undefined = info.path; p; p = p.prev) path.unshift(p.key);
+  return path;
+}
+
 /**
- * Masks, in place, the values of a result's data that the plan masks, following the response
- * keys of the operation (aliases honoured); returns the masked response paths. Where a union or
- * interface hides the concrete type and `__typename` was not selected, a key is masked when any
- * of its possible fields is (never less than the plan).
+ * The schema requests execute against: every field that has a sensitivity (`@share(sensitivity:)`)
+ * masks its value when the request's decision masks its coordinate (`Type.field`). Masking
+ * happens where the value is resolved, by the object's schema type and field, so no alias,
+ * fragment, directive or `__typename` in the operation can steer it; a value that is not masked
+ * never passes through anything the operation controls.
  */
-export function applyMaskPlan(data: Record<string, unknown> | null | undefined, plan: MaskNode | undefined): ResponsePath[] {
-  const maskedPaths: ResponsePath[] = [];
-  if (plan === undefined || data === null || data === undefined) return maskedPaths;
-  const visit = (value: unknown, node: MaskNode, path: (string | number)[]): void => {
-    if (value === null || value === undefined) return;
-    if (Array.isArray(value)) {
-      value.forEach((item, i) => visit(item, node, [...path, i]));
-      return;
-    }
-    if (typeof value !== 'object') return;
-    const object = value as Record<string, unknown>;
-    let type = node.objectType;
-    if (type === undefined) {
-      for (const k of node.typenameKeys) {
-        if (typeof object[k] === 'string') {
-          type = object[k] as string;
-          break;
-        }
-      }
-    }
-    for (const [key, entries] of node.fields) {
-      if (!(key in object)) continue;
-      const applicable = type === undefined ? entries : entries.filter((e) => e.concrete.has(type));
-      let kind: Sensitivity | undefined;
-      for (const e of applicable) {
-        kind = type === undefined ? e.masks.values().next().value : e.masks.get(type);
-        if (kind !== undefined) break;
-      }
-      const here = [...path, key];
-      if (kind !== undefined && object[key] !== null && object[key] !== undefined) {
-        object[key] = maskLeaf(object[key], kind);
-        maskedPaths.push(here);
-      }
-      for (const e of applicable) if (e.child !== undefined) visit(object[key], e.child, here);
-    }
-  };
-  visit(data, plan, []);
-  return maskedPaths;
+export function maskingSchema(schema: GraphQLSchema, sensitivityOf: (coordinate: string) => Sensitivity | null): GraphQLSchema {
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (config, fieldName, typeName) => {
+      const coordinate = `${typeName}.${fieldName}`;
+      const kind = sensitivityOf(coordinate);
+      if (kind === null) return config;
+      const resolve = config.resolve ?? defaultFieldResolver;
+      const masked = (value: unknown, context: MaskingContext, info: GraphQLResolveInfo): unknown => {
+        if (value === null || value === undefined || !context?.decision?.maskedCoordinates.has(coordinate)) return value;
+        context.maskedPaths?.push(pathOf(info));
+        return maskLeaf(value, kind);
+      };
+      return {
+        ...config,
+        resolve: (source, args, context: MaskingContext, info) => {
+          const value = resolve(source, args, context, info);
+          return value instanceof Promise ? value.then((v) => masked(v, context, info)) : masked(value, context, info);
+        },
+      };
+    },
+  });
 }

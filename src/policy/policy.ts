@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Sensitivity } from '../sdk';
 import { AUDIT_DEPARTMENT, OPEN_DEPARTMENTS, type Classification } from './classification';
+import { DEFAULT_CONSENT_MAX_LIFETIME_SEC } from './consent';
 import { PolicyConfigError } from './errors';
 
-/** What a consumer is to the hub: a department system reading data, the one-window hall signing consents, an auditor, an administrator. */
+/** What a consumer is to the hub: a department system reading data, a consent issuer signing citizens' consents, an auditor, an administrator. */
 export type Role = 'consumer' | 'consent-issuer' | 'auditor' | 'admin';
 
 const ROLES = ['consumer', 'consent-issuer', 'auditor', 'admin'] as const;
@@ -12,6 +13,8 @@ const SENSITIVITIES: readonly string[] = ['ID_NUMBER', 'PHONE', 'NAME', 'ADDRESS
 const PURPOSE_CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const ISO_DURATION = /^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?$/;
+/** A fixed-length ISO 8601 duration: days, hours, minutes, seconds (no years or months, whose length varies). */
+const FIXED_DURATION = /^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 /** Dates without a time are days in China Standard Time. */
@@ -57,10 +60,32 @@ const consumerSchema = z.strictObject({
   limits: limitsSchema.optional(),
 });
 
+/** Seconds of a fixed-length ISO 8601 duration (`PT24H`, `P1DT12H`), or undefined when it is not one. */
+export function durationSeconds(value: string): number | undefined {
+  const m = FIXED_DURATION.exec(value);
+  if (!m) return undefined;
+  const [, d, h, min, sec] = m.map((x) => (x === undefined ? 0 : Number(x)));
+  return d! * 86_400 + h! * 3600 + min! * 60 + sec!;
+}
+
+/** Longest lifetime a consent may be issued for: a year (a policy asking for more is a mistake). */
+const MAX_CONSENT_LIFETIME_LIMIT_SEC = 366 * 86_400;
+
+/** How consent tokens are accepted, for every purpose that requires consent. */
+const consentSettingsSchema = z.strictObject({
+  maxLifetime: z
+    .string()
+    .refine((v) => durationSeconds(v) !== undefined, 'must be an ISO 8601 duration of days, hours, minutes or seconds, e.g. PT24H')
+    .refine((v) => (durationSeconds(v) ?? 1) > 0, 'must be longer than zero')
+    .refine((v) => (durationSeconds(v) ?? 0) <= MAX_CONSENT_LIFETIME_LIMIT_SEC, 'must be at most P366D')
+    .optional(),
+});
+
 const policySchema = z.strictObject({
   version: z.literal(1),
   purposes: z.array(purposeSchema),
   consumers: z.array(consumerSchema),
+  consent: consentSettingsSchema.optional(),
 });
 
 /** The sharing policy as written in its JSON file (see docs/sharing-policy.md). */
@@ -71,7 +96,7 @@ export interface Purpose {
   readonly code: string;
   readonly description: string;
   readonly legalBasis: string;
-  /** The person concerned must consent, through a token signed by the one-window hall. */
+  /** The person concerned must consent, through a token signed by a consent issuer (the citizen identity platform). */
   readonly requiresConsent: boolean;
   /** Accesses under it are hidden from the person concerned until `discloseAfter` has passed. */
   readonly confidential: boolean;
@@ -122,8 +147,16 @@ export interface ConsumerPolicy {
 export interface Policy {
   readonly purposes: ReadonlyMap<string, Purpose>;
   readonly consumers: ReadonlyMap<string, ConsumerPolicy>;
-  /** Consumers whose consent tokens count: those with the `consent-issuer` role. */
+  /** Consumers whose consent tokens count: those with the `consent-issuer` role (never for their own requests). */
   readonly consentIssuers: ReadonlySet<string>;
+  /** How consent tokens are accepted. */
+  readonly consent: ConsentSettings;
+}
+
+/** The policy's consent settings (`"consent"` in its file). */
+export interface ConsentSettings {
+  /** Longest `exp - iat` of a consent token accepted, in seconds. @default DEFAULT_CONSENT_MAX_LIFETIME_SEC (24 h) */
+  readonly maxLifetimeSec: number;
 }
 
 function parseInstant(value: string, end: boolean): number | undefined {
@@ -302,7 +335,9 @@ export function parsePolicy(input: unknown, classification: Classification): Pol
     problems.push(`purpose ${JSON.stringify(needConsent[0]!.code)}: requires consent, but no consumer has the "consent-issuer" role`);
   }
   if (problems.length > 0) throw new PolicyConfigError(problems);
-  return Object.freeze({ purposes, consumers, consentIssuers });
+  const maxLifetime = parsed.data.consent?.maxLifetime;
+  const consent = Object.freeze({ maxLifetimeSec: maxLifetime === undefined ? DEFAULT_CONSENT_MAX_LIFETIME_SEC : durationSeconds(maxLifetime)! });
+  return Object.freeze({ purposes, consumers, consentIssuers, consent });
 }
 
 /** Reads a sharing policy file as JSON (validation happens in `createPolicyEngine`); names the file when it is not JSON. */

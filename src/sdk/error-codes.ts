@@ -86,6 +86,7 @@ export const ERROR_CODES = Object.freeze({
   // Field level: that field is null, the rest of the reply is complete (HTTP 200).
   BAD_USER_INPUT: entry(200, PARTIAL, 'field', 'an argument failed validation (an identifier with a wrong length or check character, a list that is too long)'),
   NOT_FOUND: entry(200, PARTIAL, 'field', 'the record asked for does not exist'),
+  MISSING_CONSENT: entry(200, PARTIAL, 'field', 'a person reached through a link is withheld: the purpose requires their consent and the request carries none'),
   FORBIDDEN: entry(200, PARTIAL, 'field', 'the field needs a role the consumer does not have'),
   CONNECTOR_UNAVAILABLE: entry(200, PARTIAL, 'field', 'a department is down, refuses the call or answers an error'),
   CONNECTOR_TIMEOUT: entry(200, PARTIAL, 'field', 'a department did not answer within the connector timeout or the request deadline'),
@@ -123,6 +124,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_JCS_INVALID_INPUT: entry(500, INTERNAL, 'operator', 'a value that is not JSON data has no RFC 8785 canonical form'),
   ERR_KEY_STORE_LOCKED: entry(500, INTERNAL, 'operator', 'another process holds the keys directory lock for too long'),
   ERR_JWKS_UNAVAILABLE: entry(500, USAGE, 'operator', 'a JWKS file or URL cannot be read or does not hold a JWKS'),
+  ERR_REVOCATION_TIME_INVALID: entry(500, USAGE, 'operator', 'a key revocation time that is not a time or is before the key’s validFrom'),
 
   // Operator level: start-up and configuration.
   CONFIG_INVALID: entry(500, USAGE, 'operator', 'the hub configuration cannot be used; the message names every bad setting'),

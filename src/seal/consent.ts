@@ -4,12 +4,12 @@ import { checkHeader, decodeCompact, isSigningAlgorithm, signCompact, verifyByte
 import type { KeyStore } from './key-store';
 import type { PrivateJwk } from './request';
 import type { VerificationFailureReason } from './signed-jwt';
-import { DEFAULT_CLOCK_SKEW_SEC, keyTimeProblem, toMillis } from './trusted-keys';
+import { DEFAULT_CLOCK_SKEW_SEC, keyTimeProblem, notYetValidProblem, toMillis } from './trusted-keys';
 
-/** `typ` header of a consent token (a citizen's consent, signed by a consent issuer such as the one-window hall). */
+/** `typ` header of a consent token (a citizen's consent, signed by a consent issuer such as the citizen identity platform). */
 export const CONSENT_TOKEN_TYPE = 'datarun-consent+jwt';
 
-/** What a consent says: who (`sub`) consents to what purpose, until when, optionally for one consumer only. */
+/** What a consent says: who (`sub`) consents to what purpose, until when, optionally for one consumer only or for one use only. */
 export interface ConsentInput {
   /** The consenting person's identifier. */
   readonly subject: string;
@@ -19,15 +19,20 @@ export interface ConsentInput {
   readonly expiresAt: Date | number;
   /** The only consumer the consent is for (`aud`), when it is for one. */
   readonly audience?: string;
+  /** For one request only (`once: true`): the hub remembers its `jti` and refuses a second use. */
+  readonly once?: boolean;
 }
 
 /** Signs consent tokens with a consent issuer's own key (its request key; the `typ` keeps the two apart). */
 export interface ConsentSigner {
-  /** A compact JWS `{ iss, sub, purpose, iat, exp, jti, aud? }`. */
+  /** A compact JWS `{ iss, sub, purpose, iat, exp, jti, aud?, once? }`; the hub accepts at most its policy's `consent.maxLifetime` (24 h by default) from `iat` to `exp`. */
   sign(consent: ConsentInput, now?: Date | number): string;
 }
 
-/** Creates the signer a consent issuer's system (the one-window hall) uses for citizens' consents. */
+/**
+ * Creates the signer a consent issuer's system (the citizen identity platform) uses for citizens'
+ * consents. The hub never accepts a consent for the consumer that signed it.
+ */
 export function createConsentSigner(options: { readonly issuer: string; readonly privateJwk: PrivateJwk }): ConsentSigner {
   const { privateJwk } = options;
   const alg = privateJwk.alg;
@@ -44,7 +49,7 @@ export function createConsentSigner(options: { readonly issuer: string; readonly
       const iat = Math.floor(toMillis(now) / 1000);
       const exp = Math.floor(toMillis(consent.expiresAt) / 1000);
       if (!(exp > iat)) throw new SealInputError('expected a consent that expires after it is issued');
-      const claims = { iss: options.issuer, sub: consent.subject, purpose: consent.purpose, iat, exp, jti: randomBytes(16).toString('base64url'), ...(consent.audience ? { aud: consent.audience } : {}) };
+      const claims = { iss: options.issuer, sub: consent.subject, purpose: consent.purpose, iat, exp, jti: randomBytes(16).toString('base64url'), ...(consent.audience ? { aud: consent.audience } : {}), ...(consent.once ? { once: true } : {}) };
       return signCompact({ alg: alg as SigningAlgorithm, kid: privateJwk.kid, typ: CONSENT_TOKEN_TYPE }, claims, alg as SigningAlgorithm, key);
     },
   };
@@ -58,8 +63,12 @@ export interface ConsentCheck {
   readonly purpose?: string;
   /** Seconds since the epoch. */
   readonly exp?: number;
+  /** Seconds since the epoch. */
+  readonly iat?: number;
   readonly audience?: string;
   readonly jti?: string;
+  /** The consent is for one request only. */
+  readonly once?: boolean;
   /** A reason code (never the token's content). */
   readonly reason?: VerificationFailureReason;
 }
@@ -67,8 +76,10 @@ export interface ConsentCheck {
 /**
  * Creates the verifier of consent tokens: the signature must verify under the consumer key its
  * `kid` names, that key must belong to `iss`, and it must not have been revoked when the
- * consent was signed. Whether `iss` may issue consents (role `consent-issuer`), the subject,
- * purpose, audience and expiry are the policy engine's checks. Never throws for a bad token.
+ * consent was signed; `iat` is required, and a one-time consent (`once: true`) needs a `jti`.
+ * Whether `iss` may issue consents (role `consent-issuer`) and is not the consumer using it, the
+ * subject, purpose, audience, expiry, lifetime and one-time use are the policy engine's checks.
+ * Never throws for a bad token.
  */
 export function createConsentVerifier(options: { readonly keyStore: KeyStore; readonly now?: () => number; readonly clockSkewSec?: number }): (token: string) => ConsentCheck {
   const { keyStore } = options;
@@ -84,13 +95,26 @@ export function createConsentVerifier(options: { readonly keyStore: KeyStore; re
     if (key.use !== 'request' || key.ownerKind !== 'consumer') return fail('WRONG_KEY_USE');
     if (decoded.header.alg !== key.alg) return fail('BAD_ALGORITHM');
     if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) return fail('BAD_SIGNATURE');
-    const { iss, sub, purpose, iat, exp, jti, aud } = decoded.payload;
+    const { iss, sub, purpose, iat, exp, jti, aud, once } = decoded.payload;
     if (typeof iss !== 'string' || typeof sub !== 'string' || typeof purpose !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') return fail('MALFORMED');
+    if (once !== undefined && typeof once !== 'boolean') return fail('MALFORMED');
+    if (once === true && (typeof jti !== 'string' || jti.length === 0)) return fail('MALFORMED');
     if (iss !== key.owner) return fail('WRONG_ISSUER');
     const nowMs = options.now ? options.now() : Date.now();
-    if (iat * 1000 > nowMs + skewSec * 1000) return fail('NOT_YET_VALID');
+    const notYet = notYetValidProblem({ iat, nbf: decoded.payload.nbf }, nowMs, skewSec);
+    if (notYet) return fail(notYet);
     const timeProblem = keyTimeProblem(key, iat, nowMs, skewSec);
     if (timeProblem) return fail(timeProblem);
-    return { valid: true, issuer: iss, subject: sub, purpose, exp, ...(typeof jti === 'string' ? { jti } : {}), ...(typeof aud === 'string' ? { audience: aud } : {}) };
+    return {
+      valid: true,
+      issuer: iss,
+      subject: sub,
+      purpose,
+      iat,
+      exp,
+      ...(typeof jti === 'string' ? { jti } : {}),
+      ...(typeof aud === 'string' ? { audience: aud } : {}),
+      ...(once === true ? { once: true } : {}),
+    };
   };
 }

@@ -21,6 +21,7 @@ export const SealErrorCode = {
   ERR_JCS_INVALID_INPUT: 'ERR_JCS_INVALID_INPUT',
   ERR_KEY_STORE_LOCKED: 'ERR_KEY_STORE_LOCKED',
   ERR_JWKS_UNAVAILABLE: 'ERR_JWKS_UNAVAILABLE',
+  ERR_REVOCATION_TIME_INVALID: 'ERR_REVOCATION_TIME_INVALID',
 } as const satisfies Record<string, ErrorCode>;
 
 /** One of the seal module's error codes. */
@@ -157,6 +158,13 @@ export class KeyStoreLockedError extends SealError {
 export class JwksUnavailableError extends SealError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(SealErrorCode.ERR_JWKS_UNAVAILABLE, message, options);
+  }
+}
+
+/** A revocation time that cannot be applied: not a time, or before the key's `validFrom` (the message names both times). */
+export class RevocationTimeError extends SealError {
+  constructor(message: string) {
+    super(SealErrorCode.ERR_REVOCATION_TIME_INVALID, message);
   }
 }
 

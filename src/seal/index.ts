@@ -20,6 +20,7 @@ export {
   CanonicalizationError,
   KeyStoreLockedError,
   JwksUnavailableError,
+  RevocationTimeError,
   isSealError,
   type UnauthenticatedReason,
 } from './errors';

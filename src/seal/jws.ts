@@ -16,13 +16,21 @@ interface AlgorithmSpec {
   readonly kty: 'EC' | 'OKP';
   readonly crv: 'P-256' | 'P-384' | 'Ed25519';
   readonly signatureLength: number;
+  /** ECDSA: the order n of the curve's base point (S must be ≤ n/2); null for EdDSA. */
+  readonly order: bigint | null;
 }
 
 /** What each pinned algorithm means for node:crypto and for the JWK it needs. */
 export const ALGORITHM_SPECS: Readonly<Record<SigningAlgorithm, AlgorithmSpec>> = {
-  ES256: { digest: 'sha256', kty: 'EC', crv: 'P-256', signatureLength: 64 },
-  ES384: { digest: 'sha384', kty: 'EC', crv: 'P-384', signatureLength: 96 },
-  EdDSA: { digest: null, kty: 'OKP', crv: 'Ed25519', signatureLength: 64 },
+  ES256: { digest: 'sha256', kty: 'EC', crv: 'P-256', signatureLength: 64, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
+  ES384: {
+    digest: 'sha384',
+    kty: 'EC',
+    crv: 'P-384',
+    signatureLength: 96,
+    order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  },
+  EdDSA: { digest: null, kty: 'OKP', crv: 'Ed25519', signatureLength: 64, order: null },
 };
 
 /** True when `alg` is one of the algorithms this hub accepts. */
@@ -46,21 +54,59 @@ export function fromBase64url(text: string): Buffer | undefined {
   return Buffer.from(text, 'base64url');
 }
 
-/** Signs bytes with a cached private KeyObject; ECDSA signatures are raw r||s as JWS requires. */
-export function signBytes(alg: SigningAlgorithm, key: KeyObject, data: Buffer): Buffer {
-  const spec = ALGORITHM_SPECS[alg];
-  return spec.kty === 'EC' ? cryptoSign(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }) : cryptoSign(null, data, key);
+const toBigInt = (bytes: Buffer): bigint => BigInt(`0x${bytes.toString('hex') || '0'}`);
+
+/**
+ * Whether a raw `R || S` ECDSA signature is in low-S form (S ≤ n/2). For every valid signature
+ * (R, S), (R, n − S) is valid too: refusing the high half makes each signature the only one for
+ * its message and key, so a token cannot be re-signed into a different string (a new replay id,
+ * a new hash) without the private key. Always true for EdDSA, whose signatures are not malleable.
+ */
+export function isLowS(alg: SigningAlgorithm, signature: Buffer): boolean {
+  const { order, signatureLength } = ALGORITHM_SPECS[alg];
+  if (order === null) return true;
+  return toBigInt(signature.subarray(signatureLength / 2)) <= order >> 1n;
 }
 
-/** Verifies a JWS signature with a cached public KeyObject; false for any mismatch, never throws on bad input. */
-export function verifyBytes(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+/** The low-S form of a raw ECDSA signature: S replaced by n − S when S > n/2 (the same signature for every verifier). */
+export function toLowS(alg: SigningAlgorithm, signature: Buffer): Buffer {
+  const { order, signatureLength } = ALGORITHM_SPECS[alg];
+  if (order === null || signature.length !== signatureLength || isLowS(alg, signature)) return signature;
+  const half = signatureLength / 2;
+  const s = order - toBigInt(signature.subarray(half));
+  return Buffer.concat([signature.subarray(0, half), Buffer.from(s.toString(16).padStart(half * 2, '0'), 'hex')]);
+}
+
+/** Signs bytes with a cached private KeyObject; ECDSA signatures are raw r||s as JWS requires, always in low-S form. */
+export function signBytes(alg: SigningAlgorithm, key: KeyObject, data: Buffer): Buffer {
   const spec = ALGORITHM_SPECS[alg];
-  if (signature.length !== spec.signatureLength) return false;
+  return spec.kty === 'EC' ? toLowS(alg, cryptoSign(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' })) : cryptoSign(null, data, key);
+}
+
+/** Text of a BAD_SIGNATURE refusal whose signature is mathematically valid but not in low-S form (S > n/2). */
+export const HIGH_S_MESSAGE = 'signature is not in low-S form';
+
+/** The outcome of checking a signature: `HIGH_S` is a mathematically valid ECDSA signature refused for its form. */
+export type SignatureCheck = 'VALID' | 'INVALID' | 'HIGH_S';
+
+/** Checks a JWS signature with a cached public KeyObject; never throws on bad input. */
+export function checkSignature(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): SignatureCheck {
+  const spec = ALGORITHM_SPECS[alg];
+  if (signature.length !== spec.signatureLength) return 'INVALID';
+  let valid: boolean;
   try {
-    return spec.kty === 'EC' ? cryptoVerify(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }, signature) : cryptoVerify(null, data, key, signature);
+    valid = spec.kty === 'EC' ? cryptoVerify(spec.digest, data, { key, dsaEncoding: 'ieee-p1363' }, signature) : cryptoVerify(null, data, key, signature);
   } catch {
-    return false;
+    return 'INVALID';
   }
+  // Form checked after the mathematics, so that a plainly wrong signature is reported as such.
+  if (!valid) return 'INVALID';
+  return isLowS(alg, signature) ? 'VALID' : 'HIGH_S';
+}
+
+/** Verifies a JWS signature with a cached public KeyObject; false for any mismatch or a high-S ECDSA signature, never throws on bad input. */
+export function verifyBytes(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  return checkSignature(alg, key, data, signature) === 'VALID';
 }
 
 /** Builds a compact JWS `header.payload.signature` over the JSON of header and payload. */

@@ -9,6 +9,7 @@ import {
   KeyStoreLockedError,
   NoSigningKeyError,
   PrivateKeyMissingError,
+  RevocationTimeError,
   TrustListInvalidError,
   UnknownKeyError,
   UnknownOwnerError,
@@ -233,9 +234,13 @@ async function writePrivateKey(dir: string, kid: string, alg: SigningAlgorithm, 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const ms = (text: string | null): number | undefined => (text === null ? undefined : Date.parse(text));
 
-/** A key still good for signing at `nowMs`: not revoked (not even from a future time), not past validTo. */
-function isSigningCapable(key: TrustListKey, nowMs: number): boolean {
-  return key.revokedAt === null && (key.validTo === null || Date.parse(key.validTo) > nowMs);
+/**
+ * A key that may sign: its owner's current key, never revoked (not even from a future time) and
+ * never rotated out. A retired key only verifies what it signed before; it never signs again,
+ * even when it is the newest key left after a revocation (a new key is made instead).
+ */
+function isSigningCapable(key: { readonly revokedAt: unknown; readonly validTo: unknown }): boolean {
+  return (key.revokedAt === null || key.revokedAt === undefined) && (key.validTo === null || key.validTo === undefined);
 }
 
 /** A key still able to verify something at `nowMs`. */
@@ -265,7 +270,7 @@ async function ensureKeys(dir: string, trust: TrustList, nowMs: number, created:
   for (const owner of trust.owners) {
     if (!owner.custody) continue;
     for (const use of KEY_USES_BY_KIND[owner.kind]) {
-      if (keys.some((k) => k.owner === owner.id && k.use === use && isSigningCapable(k, nowMs))) continue;
+      if (keys.some((k) => k.owner === owner.id && k.use === use && isSigningCapable(k))) continue;
       keys.push(await createKeyEntry(dir, owner, use, owner.alg, nowMs));
       created.push(keys[keys.length - 1]!.kid);
     }
@@ -366,15 +371,15 @@ export async function loadKeyStore(dir: string, options: { now?: Date } = {}): P
     };
     keys.set(entry.kid, trusted);
     const path = privateKeyFile(dir, entry.kid);
-    if (!owner.custody || !isLive(entry, nowMs) || !(await exists(path))) continue;
+    if (!owner.custody || !isSigningCapable(entry) || !(await exists(path))) continue;
     const privateKey = await readPrivateKey(path, entry);
     const slot = `${entry.owner}\u0000${entry.use}`;
     const list = candidates.get(slot) ?? [];
     list.push({ kid: entry.kid, alg: entry.alg, owner: entry.owner, privateKey, validFrom: trusted.validFrom, validTo: trusted.validTo, revokedAt: trusted.revokedAt, path });
     candidates.set(slot, list);
   }
-  // Newest first: after a rotation the new kid signs; a key scheduled for revocation only as a last resort.
-  for (const list of candidates.values()) list.sort((a, b) => Number(a.revokedAt !== undefined) - Number(b.revokedAt !== undefined) || b.validFrom - a.validFrom);
+  // Only current keys are candidates (retired ones are left out above); newest first.
+  for (const list of candidates.values()) list.sort((a, b) => b.validFrom - a.validFrom);
   const jwks = buildJwks(trust, nowMs);
   const store: KeyStore = {
     dir,
@@ -399,9 +404,7 @@ function pickSigningKey(candidates: Map<string, SigningCandidate[]>, owner: stri
   const list = candidates.get(`${owner}\u0000${use}`);
   if (!list) return undefined;
   for (const key of list) {
-    if (key.validFrom > nowMs + 60_000) continue;
-    if (key.revokedAt !== undefined && key.revokedAt <= nowMs) continue;
-    if (key.validTo !== undefined && key.validTo <= nowMs) continue;
+    if (key.validFrom > nowMs + 60_000 || !isSigningCapable(key)) continue;
     return key;
   }
   return undefined;
@@ -505,9 +508,11 @@ export interface RevokeKeyReport {
 }
 
 /**
- * Revokes a key from `at` (default: now): it verifies nothing signed at or after that time.
- * An earlier revocation time is never moved later. When the hub holds the owner's keys, a
- * replacement signing key is created at once.
+ * Revokes a key from `at` (default: now): it verifies nothing signed at or after that time, and
+ * it never signs again. An earlier revocation time is never moved later; a time before the
+ * key's `validFrom` is refused (RevocationTimeError). When the revoked key was its owner's
+ * current key and the hub holds the owner's keys, a new key is created at once and signs from
+ * now on: never a key rotated out or revoked before.
  */
 export async function revokeKey(dir: string, kid: string, at?: Date, options: RevokeKeyOptions = {}): Promise<RevokeKeyReport> {
   await prepareDir(dir);
@@ -519,6 +524,8 @@ export async function revokeKey(dir: string, kid: string, at?: Date, options: Re
     if (index < 0) throw new UnknownKeyError(`unknown key: ${kid}`);
     const keys = [...trust.keys];
     const old = keys[index]!;
+    if (!Number.isFinite(revokeAt)) throw new RevocationTimeError(`cannot revoke ${kid}: expected a valid revocation time`);
+    if (revokeAt < Date.parse(old.validFrom)) throw new RevocationTimeError(`cannot revoke ${kid} from ${iso(revokeAt)}: that is before the key's validFrom ${old.validFrom}`);
     const revokedAt = old.revokedAt !== null && Date.parse(old.revokedAt) <= revokeAt ? old.revokedAt : iso(revokeAt);
     keys[index] = { ...old, revokedAt };
     const created: string[] = [];

@@ -1,6 +1,6 @@
 import { SealInputError } from './errors';
 import type { KeyStore } from './key-store';
-import { FAILURE_MESSAGES, signIssuerJwt, trustedKeysOf, verifyIssuerJwt, type VerificationFailureReason, type VerifyOptions } from './signed-jwt';
+import { FAILURE_MESSAGES, failureMessage, signIssuerJwt, trustedKeysOf, verifyIssuerJwt, type VerificationFailureReason, type VerifyOptions } from './signed-jwt';
 
 /** `typ` header of a receipt. */
 export const RECEIPT_TOKEN_TYPE = 'datarun-receipt+jwt';
@@ -124,10 +124,10 @@ export type VerifyReceiptOptions = VerifyOptions & {
 
 /** Verifies a receipt signed by the hub's receipt key; never throws for a bad token. */
 export function verifyReceipt(token: string, options: VerifyReceiptOptions): ReceiptVerification {
-  const fail = (reason: VerificationFailureReason, keyId?: string): ReceiptRejected => ({ valid: false, reason, message: `receipt: ${FAILURE_MESSAGES[reason]}`, keyId });
+  const fail = (reason: VerificationFailureReason, keyId?: string, message = FAILURE_MESSAGES[reason]): ReceiptRejected => ({ valid: false, reason, message: `receipt: ${message}`, keyId });
   if (typeof token !== 'string') return fail('MALFORMED');
   const verified = verifyIssuerJwt(token, { typ: RECEIPT_TOKEN_TYPE, use: 'receipt', issuerKind: 'hub' }, trustedKeysOf(options), options);
-  if (!verified.ok) return fail(verified.reason, verified.keyId);
+  if (!verified.ok) return fail(verified.reason, verified.keyId, failureMessage(verified));
   const claims = verified.payload as unknown as ReceiptClaims;
   const strings = [claims.requestId, claims.consumer, claims.purpose, claims.case, claims.operator, claims.time, claims.queryHash, claims.dataHash];
   if (!strings.every((s) => typeof s === 'string')) return fail('MALFORMED', verified.key.kid);
@@ -159,6 +159,6 @@ export type CheckpointVerification =
 /** Verifies an audit-log checkpoint signed by the hub's checkpoint key; never throws for a bad token. */
 export function verifyCheckpoint(token: string, options: VerifyOptions): CheckpointVerification {
   const verified = typeof token === 'string' ? verifyIssuerJwt(token, { typ: CHECKPOINT_TOKEN_TYPE, use: 'checkpoint', issuerKind: 'hub' }, trustedKeysOf(options), options) : ({ ok: false, reason: 'MALFORMED', keyId: undefined } as const);
-  if (!verified.ok) return { valid: false, reason: verified.reason, message: `checkpoint: ${FAILURE_MESSAGES[verified.reason]}`, keyId: verified.keyId };
+  if (!verified.ok) return { valid: false, reason: verified.reason, message: `checkpoint: ${failureMessage(verified)}`, keyId: verified.keyId };
   return { valid: true, issuer: verified.payload.iss, keyId: verified.key.kid, algorithm: verified.key.alg, issuedAt: new Date(verified.payload.iat * 1000), claims: verified.payload };
 }

@@ -1,11 +1,11 @@
 import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, UnauthenticatedError, type UnauthenticatedReason } from './errors';
 import { sha256Base64url } from './hash';
-import { checkHeader, decodeCompact, isSigningAlgorithm, signCompact, verifyBytes, type SigningAlgorithm } from './jws';
+import { checkHeader, checkSignature, decodeCompact, HIGH_S_MESSAGE, isSigningAlgorithm, signCompact, type SigningAlgorithm } from './jws';
 import type { KeyStore } from './key-store';
 import type { ReplayGuard } from './replay-guard';
 import { DEFAULT_HUB_ID } from './trust';
-import { DEFAULT_CLOCK_SKEW_SEC, toMillis } from './trusted-keys';
+import { DEFAULT_CLOCK_SKEW_SEC, notYetValidProblem, toMillis } from './trusted-keys';
 
 /** `typ` header of a signed request token. */
 export const REQUEST_TOKEN_TYPE = 'datarun-request+jwt';
@@ -39,6 +39,8 @@ export interface RequestClaims {
   readonly case: string;
   /** 经办人: the operator acting in the consumer's system. */
   readonly operator: string;
+  /** Optional: not valid before, seconds since the epoch; refused (NOT_YET_VALID) until then, less the clock skew. */
+  readonly nbf?: number;
 }
 
 /** Why a request is made: purpose 事由, case number 办件编号, operator 经办人. */
@@ -204,6 +206,8 @@ function readClaims(payload: Record<string, unknown>): RequestClaims {
   if (typeof iat !== 'number' || !Number.isFinite(iat)) fail('MALFORMED', 'iat');
   if (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= iat) fail('MALFORMED', 'exp');
   if (typeof bh !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(bh)) fail('MALFORMED', 'bh');
+  const { nbf } = payload;
+  if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) fail('MALFORMED', 'nbf');
   return payload as unknown as RequestClaims;
 }
 
@@ -227,7 +231,7 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
     if (claims.exp - claims.iat > MAX_REQUEST_LIFETIME_SEC) fail('LIFETIME_TOO_LONG');
     const nowMs = toMillis(now);
     const nowSec = nowMs / 1000;
-    if (claims.iat > nowSec + skewSec) fail('NOT_YET_VALID');
+    if (notYetValidProblem(claims, nowMs, skewSec)) fail('NOT_YET_VALID');
     if (claims.exp + skewSec <= nowSec) fail('EXPIRED');
     const consumer = keyStore.owner(claims.iss);
     if (!consumer || consumer.kind !== 'consumer') fail('UNKNOWN_CONSUMER');
@@ -238,7 +242,9 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
     if (key.revokedAt !== undefined && (key.revokedAt <= nowMs || key.revokedAt <= claims.iat * 1000)) fail('REVOKED_KEY');
     if (key.validTo !== undefined && key.validTo <= nowMs) fail('EXPIRED_KEY');
     if (sha256Base64url(body) !== claims.bh) fail('BODY_MISMATCH');
-    if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) fail('BAD_SIGNATURE');
+    const signature = checkSignature(key.alg, key.publicKey, decoded.signingInput, decoded.signature);
+    if (signature === 'HIGH_S') throw new UnauthenticatedError('BAD_SIGNATURE', HIGH_S_MESSAGE);
+    if (signature !== 'VALID') fail('BAD_SIGNATURE');
     return { consumer: consumer.id, roles: consumer.roles, keyId: key.kid, claims };
   };
   const remember = async (verified: VerifiedRequest): Promise<void> => {

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { canonicalize } from './canonicalize';
 import { SealInputError, UnknownOwnerError } from './errors';
 import { sha256Base64url } from './hash';
 import { base64url, fromBase64url } from './jws';
 import type { KeyStore } from './key-store';
-import { FAILURE_MESSAGES, signIssuerJwt, trustedKeysOf, verifyIssuerJwt, type VerificationFailureReason, type VerifyOptions } from './signed-jwt';
+import { failureMessage, signIssuerJwt, trustedKeysOf, verifyIssuerJwt, type VerificationFailureReason, type VerifyOptions } from './signed-jwt';
 
 /**
  * Record seals as SD-JWTs (RFC 9901): the department's key signs salted SHA-256 digests of
@@ -18,13 +18,29 @@ export const SEAL_TOKEN_TYPE = 'datarun-seal+sd-jwt';
 /** Claim names a record field may not take: they are the seal's own claims or SD-JWT syntax. */
 const RESERVED_FIELD_NAMES: ReadonlySet<string> = new Set(['_sd', '_sd_alg', '...', 'iss', 'iat', 'nbf', 'exp', 'sub', 'vct', 'cnf', 'status', 'aud', 'jti', '__proto__']);
 
+/** Shortest seal-subject secret accepted, in bytes: an HMAC key shorter than its output weakens it. */
+export const MIN_SEAL_SUBJECT_SECRET_BYTES = 32;
+
+/**
+ * The seal's `sub`: a pseudonymous reference to the record,
+ * `base64url(HMAC-SHA256(secret, recordType + ':' + recordId))` (43 characters). It is the same
+ * for every seal of that record made with that secret and reveals nothing of the identifier: the
+ * record's id may be a value no consumer may see (a tax-internal id) or one a reply masks (an
+ * identity number), and a seal is shared by every consumer, so the id itself is never signed.
+ */
+export function sealSubject(secret: Uint8Array | string, recordType: string, recordId: string): string {
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
+  if (bytes.length < MIN_SEAL_SUBJECT_SECRET_BYTES) throw new SealInputError(`the seal-subject secret must be at least ${MIN_SEAL_SUBJECT_SECRET_BYTES} bytes`);
+  return createHmac('sha256', bytes).update(`${recordType}:${recordId}`, 'utf8').digest('base64url');
+}
+
 /** A record to seal. */
 export interface SealRecordInput {
   /** The department whose seal key signs: `real-estate`, `social-security`, `tax`, `market-regulation`. */
   readonly department: string;
   /** The record's type, e.g. `TaxClearance` (the `vct` claim). */
   readonly recordType: string;
-  /** The record's id in its department (the `sub` claim). */
+  /** The record's id in its department: only keys the pseudonymous `sub` (`sealSubject`), never signed itself. */
   readonly recordId: string;
   /** The record's fields, by the names the reply uses; values are JSON data (an undefined field is not sealed). */
   readonly fields: Readonly<Record<string, unknown>>;
@@ -39,7 +55,8 @@ export interface SealedRecord {
   readonly disclosures: Readonly<Record<string, string>>;
   readonly department: string;
   readonly recordType: string;
-  readonly recordId: string;
+  /** The `sub` claim: the record's pseudonymous reference (`sealSubject`), never its id. */
+  readonly subject: string;
   readonly keyId: string;
   /** Seconds since the epoch. */
   readonly issuedAt: number;
@@ -49,12 +66,29 @@ export interface SealedRecord {
 export interface Sealer {
   /** Seals one record: one signature over the salted digests of all its fields. */
   sealRecord(input: SealRecordInput): SealedRecord;
+  /** The `sub` this sealer gives a record (`sealSubject` with its secret). */
+  subjectOf(recordType: string, recordId: string): string;
+}
+
+/** Options of `createSealer`. */
+export interface SealerOptions {
+  readonly keyStore: KeyStore;
+  /**
+   * The hub secret keying the seals' pseudonymous `sub` (at least 32 bytes; the gateway keeps it
+   * in the keys directory's private part). @default a random secret of this sealer: subjects are
+   * then stable only for its lifetime
+   */
+  readonly subjectSecret?: Uint8Array | string;
 }
 
 /** Creates a sealer over the hub's key store (node:crypto with KeyObjects imported once). */
-export function createSealer(options: { readonly keyStore: KeyStore }): Sealer {
+export function createSealer(options: SealerOptions): Sealer {
   const { keyStore } = options;
+  const subjectSecret = options.subjectSecret ?? randomBytes(32);
+  // Checked once here rather than on the first seal.
+  sealSubject(subjectSecret, 'T', '1');
   return {
+    subjectOf: (recordType, recordId) => sealSubject(subjectSecret, recordType, recordId),
     sealRecord(input) {
       const owner = keyStore.owner(input.department);
       if (!owner || owner.kind !== 'department') throw new UnknownOwnerError(`unknown department: ${input.department}`);
@@ -77,8 +111,9 @@ export function createSealer(options: { readonly keyStore: KeyStore }): Sealer {
         digests.push(sha256Base64url(disclosure));
       });
       digests.sort(); // the order of the digests must not reveal the order of the fields
-      const { token, kid, iat } = signIssuerJwt(keyStore, input.department, 'seal', SEAL_TOKEN_TYPE, { vct: input.recordType, sub: input.recordId, _sd_alg: 'sha-256', _sd: digests }, input.issuedAt);
-      return { jwt: token, disclosures, department: input.department, recordType: input.recordType, recordId: input.recordId, keyId: kid, issuedAt: iat };
+      const subject = sealSubject(subjectSecret, input.recordType, input.recordId);
+      const { token, kid, iat } = signIssuerJwt(keyStore, input.department, 'seal', SEAL_TOKEN_TYPE, { vct: input.recordType, sub: subject, _sd_alg: 'sha-256', _sd: digests }, input.issuedAt);
+      return { jwt: token, disclosures, department: input.department, recordType: input.recordType, subject, keyId: kid, issuedAt: iat };
     },
   };
 }
@@ -143,6 +178,9 @@ export interface SealVerified {
   readonly algorithm: string;
   readonly issuedAt: Date;
   readonly recordType: string;
+  /** The `sub` claim, as signed: the record's pseudonymous reference (an opaque string; seals made before it was pseudonymous carry the record's id). */
+  readonly subject: string;
+  /** @deprecated the same value as `subject`; the record's own id is never in a seal. */
   readonly recordId: string;
   readonly disclosed: Record<string, unknown>;
 }
@@ -159,8 +197,8 @@ export interface SealRejected {
 /** The outcome of `verifySeal`. */
 export type SealVerification = SealVerified | SealRejected;
 
-function rejected(reason: VerificationFailureReason, keyId?: string): SealRejected {
-  return { valid: false, reason, message: `seal: ${FAILURE_MESSAGES[reason]}`, keyId, disclosed: {} };
+function rejected(reason: VerificationFailureReason, keyId?: string, message?: string): SealRejected {
+  return { valid: false, reason, message: `seal: ${failureMessage({ reason, ...(message !== undefined ? { message } : {}) })}`, keyId, disclosed: {} };
 }
 
 /**
@@ -174,7 +212,7 @@ export function verifySeal(token: string, options: VerifyOptions): SealVerificat
   // `<jwt>~<d1>~…~`: at least the JWT and the empty part after the last `~` (no key-binding JWT).
   if (parts.length < 2 || parts[parts.length - 1] !== '') return rejected('MALFORMED');
   const verified = verifyIssuerJwt(parts[0]!, { typ: SEAL_TOKEN_TYPE, use: 'seal', issuerKind: 'department' }, trustedKeysOf(options), options);
-  if (!verified.ok) return rejected(verified.reason, verified.keyId);
+  if (!verified.ok) return rejected(verified.reason, verified.keyId, verified.message);
   const { payload, key } = verified;
   const keyId = key.kid;
   const sdAlg = payload._sd_alg ?? 'sha-256';
@@ -213,6 +251,7 @@ export function verifySeal(token: string, options: VerifyOptions): SealVerificat
     algorithm: key.alg,
     issuedAt: new Date(payload.iat * 1000),
     recordType: payload.vct,
+    subject: payload.sub,
     recordId: payload.sub,
     disclosed,
   };

@@ -1,8 +1,8 @@
 import { importJwks, type Jwks } from './jwks';
-import { checkHeader, decodeCompact, signCompact, verifyBytes } from './jws';
+import { checkHeader, checkSignature, decodeCompact, HIGH_S_MESSAGE, signCompact } from './jws';
 import { signingKeyFor, type KeyStore } from './key-store';
 import type { KeyUse, OwnerKind } from './trust';
-import { DEFAULT_CLOCK_SKEW_SEC, keyTimeProblem, toMillis, type TrustedKey, type TrustedKeys } from './trusted-keys';
+import { DEFAULT_CLOCK_SKEW_SEC, keyTimeProblem, notYetValidProblem, toMillis, type TrustedKey, type TrustedKeys } from './trusted-keys';
 
 /**
  * Issuer-signed JWTs of the hub and the departments (seal JWTs, receipts, checkpoints): one
@@ -40,7 +40,7 @@ export const FAILURE_MESSAGES: Readonly<Record<VerificationFailureReason, string
   WRONG_KEY_USE: 'signing key is not for this kind of token',
   WRONG_ISSUER: 'signing key does not belong to the issuer',
   BAD_SIGNATURE: 'signature verification failed',
-  NOT_YET_VALID: 'token is issued in the future',
+  NOT_YET_VALID: 'token is not yet valid (issued in the future or before its nbf)',
   REVOKED_KEY: 'signing key was revoked before the token was issued',
   EXPIRED_KEY: 'signing key has expired',
   KEY_NOT_YET_VALID: 'token predates its signing key',
@@ -83,6 +83,13 @@ export interface RejectedJwt {
   readonly ok: false;
   readonly reason: VerificationFailureReason;
   readonly keyId: string | undefined;
+  /** A more precise text than `FAILURE_MESSAGES[reason]`, when there is one (a high-S signature). */
+  readonly message?: string;
+}
+
+/** The text of a refusal: the precise message when the verifier gave one, else the reason's. */
+export function failureMessage(rejected: Pick<RejectedJwt, 'reason' | 'message'>): string {
+  return rejected.message ?? FAILURE_MESSAGES[rejected.reason];
 }
 
 /** What to expect of a JWT: its `typ`, the use of its key and the kind of its issuer. */
@@ -92,7 +99,7 @@ export interface JwtExpectation {
   readonly issuerKind: OwnerKind;
 }
 
-/** Verifies header, key, signature, issuer and key validity; the signature is checked before any claim is trusted. */
+/** Verifies header, key, signature (low-S for ECDSA), issuer, `iat`/`nbf` and key validity; the signature is checked before any claim is trusted. */
 export function verifyIssuerJwt(jwt: string, expect: JwtExpectation, keys: TrustedKeys, options: { now?: Date | number; clockSkewSec?: number }): VerifiedJwt | RejectedJwt {
   const decoded = decodeCompact(jwt, 1024 * 1024);
   if (!decoded) return { ok: false, reason: 'MALFORMED', keyId: undefined };
@@ -103,13 +110,16 @@ export function verifyIssuerJwt(jwt: string, expect: JwtExpectation, keys: Trust
   if (!key) return { ok: false, reason: 'UNKNOWN_KEY', keyId };
   if (key.use !== expect.use) return { ok: false, reason: 'WRONG_KEY_USE', keyId };
   if (decoded.header.alg !== key.alg) return { ok: false, reason: 'BAD_ALGORITHM', keyId };
-  if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) return { ok: false, reason: 'BAD_SIGNATURE', keyId };
-  const { iss, iat } = decoded.payload;
+  const signature = checkSignature(key.alg, key.publicKey, decoded.signingInput, decoded.signature);
+  if (signature === 'HIGH_S') return { ok: false, reason: 'BAD_SIGNATURE', keyId, message: HIGH_S_MESSAGE };
+  if (signature !== 'VALID') return { ok: false, reason: 'BAD_SIGNATURE', keyId };
+  const { iss, iat, nbf } = decoded.payload;
   if (typeof iss !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) return { ok: false, reason: 'MALFORMED', keyId };
   if (iss !== key.owner || key.ownerKind !== expect.issuerKind) return { ok: false, reason: 'WRONG_ISSUER', keyId };
   const nowMs = toMillis(options.now);
   const skewSec = options.clockSkewSec ?? DEFAULT_CLOCK_SKEW_SEC;
-  if (iat * 1000 > nowMs + skewSec * 1000) return { ok: false, reason: 'NOT_YET_VALID', keyId };
+  const notYet = notYetValidProblem({ iat, nbf }, nowMs, skewSec);
+  if (notYet) return { ok: false, reason: notYet, keyId };
   const timeProblem = keyTimeProblem(key, iat, nowMs, skewSec);
   if (timeProblem) return { ok: false, reason: timeProblem, keyId };
   return { ok: true, header: decoded.header, payload: decoded.payload as VerifiedJwt['payload'], key };

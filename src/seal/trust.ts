@@ -78,7 +78,7 @@ export interface TrustList {
   readonly keys: readonly TrustListKey[];
 }
 
-/** The demo parties of a fresh clone: the hub, the four departments (seal keys in custody) and five consumers. */
+/** The demo parties of a fresh clone: the hub, the four departments (seal keys in custody), the consumers and the citizens' consent issuer. */
 export const DEMO_OWNERS: readonly OwnerSpec[] = [
   { id: DEFAULT_HUB_ID, kind: 'hub', name: 'datarun hub 数据共享枢纽', custody: true, sandbox: true },
   { id: 'real-estate', kind: 'department', name: 'Real-estate registry 不动产登记', custody: true, sandbox: true },
@@ -91,6 +91,8 @@ export const DEMO_OWNERS: readonly OwnerSpec[] = [
   { id: 'civil-affairs', kind: 'consumer', name: 'Civil affairs bureau 民政局', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'auditor', kind: 'consumer', name: 'Audit office 审计', roles: ['auditor'], custody: true, sandbox: true },
   { id: 'hub-admin', kind: 'consumer', name: 'Hub operator 枢纽运维', roles: ['admin'], custody: true, sandbox: true },
+  // Signs citizens' consent tokens after it has identified the citizen; it reads no data itself.
+  { id: 'citizen-identity', kind: 'consumer', name: 'Citizen identity platform 公民身份认证平台', roles: ['consent-issuer'], custody: true, sandbox: true },
 ];
 
 const ownerId = z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'expected a kebab-case id');

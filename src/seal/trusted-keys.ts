@@ -39,6 +39,19 @@ export function keyTimeProblem(key: TrustedKey, signedAtSec: number, nowMs: numb
   return undefined;
 }
 
+/**
+ * Whether a token may be used yet at `nowMs`: issued (`iat`) and, when it has one, valid from
+ * (`nbf`) no later than now plus the clock skew. A non-numeric `nbf` is MALFORMED: a verifier
+ * that skipped a claim it cannot read would accept the token before its time.
+ */
+export function notYetValidProblem(claims: { readonly iat: number; readonly nbf?: unknown }, nowMs: number, skewSec: number): 'MALFORMED' | 'NOT_YET_VALID' | undefined {
+  const { nbf } = claims;
+  if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) return 'MALFORMED';
+  const latestMs = nowMs + skewSec * 1000;
+  if (claims.iat * 1000 > latestMs || (nbf !== undefined && nbf * 1000 > latestMs)) return 'NOT_YET_VALID';
+  return undefined;
+}
+
 /** Reads a `Date | epoch-ms` option as epoch milliseconds, defaulting to the current time. */
 export function toMillis(now: Date | number | undefined): number {
   if (now === undefined) return Date.now();

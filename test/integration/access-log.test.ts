@@ -22,8 +22,9 @@ afterAll(async () => {
 });
 
 function consent(subject: string, purpose: string): string {
-  const jwk = JSON.parse(readFileSync(hub.gateway.keyStore.privateKeyPath('one-window-hall')!, 'utf8')) as PrivateJwk;
-  return createConsentSigner({ issuer: 'one-window-hall', privateJwk: jwk }).sign({ subject, purpose, expiresAt: Date.now() + 600_000 });
+  // The citizen identity platform signs the citizen's consent; the hall never signs the consent it uses itself.
+  const jwk = JSON.parse(readFileSync(hub.gateway.keyStore.privateKeyPath('citizen-identity')!, 'utf8')) as PrivateJwk;
+  return createConsentSigner({ issuer: 'citizen-identity', privateJwk: jwk }).sign({ subject, purpose, expiresAt: Date.now() + 600_000 });
 }
 
 const RECORD_FIELDS = 'seq requestId correlationId source hashed count windowFrom windowTo consumer operator purpose caseNumber outcome errorCodes subjects { kind mask } fields { department coordinates } replyHash receiptId hash';
@@ -88,6 +89,29 @@ describe('the access log', () => {
     }, 'the aggregate record of the unsigned request');
     expect(u).toMatchObject({ consumer: null, source: '127.0.0.1', count: 1, errorCodes: ['UNAUTHENTICATED'], outcome: 'DENIED' });
     expect(Date.parse(u.windowTo) - Date.parse(u.windowFrom)).toBe(1000);
+  });
+
+  it('records every person and enterprise the reply carries as a subject, however the query reached them', async () => {
+    const property = hub.sandboxes.data.properties.find((p) => p.owners.length > 0 && p.transfers.length > 0)!;
+    const reply = await hub
+      .clientFor('real-estate-centre')
+      .query<any>(
+        'query($u: ID!) { property(unitNumber: $u) { owners { owner { ... on Person { n: name } ... on Enterprise { n: name } } } transfers { to { __typename } } } }',
+        { u: property.unitNumber },
+        { ...TRANSFER, caseNumber: 'BDC-LINKED-1' },
+      );
+    expect(reply.status).toBe(200);
+    const [record] = await auditorReads({ caseNumber: 'BDC-LINKED-1' });
+    const expected = [
+      `PROPERTY:${property.unitNumber}`,
+      ...property.owners.map((o) => `${o.kind}:${o.ownerId}`),
+      ...property.transfers.map((t) => `${t.toKind}:${t.toId}`),
+    ];
+    // Each subject once, found by exact identifier through the index.
+    expect(record.subjects).toHaveLength(new Set(expected).size);
+    const owner = property.owners[0]!;
+    const found = await auditorReads({ subject: { kind: owner.kind, id: owner.ownerId } });
+    expect(found.map((r) => r.caseNumber)).toContain('BDC-LINKED-1');
   });
 
   it('finds the accesses to one subject from the index, by exact identifier', async () => {

@@ -21,9 +21,9 @@ let revokedJwk: PrivateJwk;
 beforeAll(async () => {
   hub = await startTestHub({
     security: 'signed',
-    // The tax bureau's first request key is revoked an hour ago; its private file stays behind.
+    // The tax bureau's first request key (made two hours ago) is revoked an hour ago; its private file stays behind.
     prepareKeys: async (dir) => {
-      await initKeys(dir);
+      await initKeys(dir, { now: new Date(Date.now() - 7_200_000) });
       const store = await loadKeyStore(dir);
       const kid = store.currentKeyId('tax-bureau', 'request')!;
       revokedJwk = JSON.parse(readFileSync(store.privateKeyPath('tax-bureau')!, 'utf8')) as PrivateJwk;

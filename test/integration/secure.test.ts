@@ -59,11 +59,16 @@ describe('the secure path: signed request, policy, seals, receipt', () => {
     const keys = await jwks();
     expect(keys.keys.map((k) => k.kid)).toContain(seal.keyId);
     const verified = verifySeal(seal.token, { jwks: keys as never });
-    expect(verified).toMatchObject({ valid: true, issuer: 'real-estate', recordId: variables.unitNumber, keyId: seal.keyId });
+    expect(verified).toMatchObject({ valid: true, issuer: 'real-estate', keyId: seal.keyId });
+    // The seal's subject is a pseudonym: the unit number is disclosed only as a field the reply shows.
+    const subject = (verified as { subject: string }).subject;
+    expect(subject).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(subject).not.toContain(variables.unitNumber);
     // It discloses the fields the reply shows in full, and nothing the reply does not show.
     const disclosed = (verified as { disclosed: Record<string, unknown> }).disclosed;
     // (seizures is shown in full: an empty list; transfers is not: the reply leaves out transferNumber.)
-    expect(Object.keys(disclosed).sort()).toEqual(['address', 'area', 'certificateNumber', 'owners', 'seizures', 'usage']);
+    expect(Object.keys(disclosed).sort()).toEqual(['address', 'area', 'certificateNumber', 'owners', 'seizures', 'unitNumber', 'usage']);
+    expect(disclosed.unitNumber).toBe(variables.unitNumber);
     expect(disclosed).not.toHaveProperty('transfers');
     expect(disclosed.address).toBe(property.address);
     expect(disclosed).not.toHaveProperty('registeredAt');
@@ -85,7 +90,7 @@ describe('the secure path: signed request, policy, seals, receipt', () => {
       valid: true,
       reason: null,
       issuer: 'real-estate',
-      recordId: variables.unitNumber,
+      recordId: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       disclosed: [
         { name: 'address', value: JSON.stringify(data.property.address) },
         { name: 'area', value: JSON.stringify(data.property.area) },
@@ -175,10 +180,46 @@ describe('the sharing policy over HTTP', () => {
 });
 
 describe('consent and masking for the living-allowance check', () => {
-  function consents(family: string[], purpose = 'LIVING_ALLOWANCE', expiresAt = Date.now() + 3_600_000, issuedAt = Date.now()): string[] {
-    const signer = createConsentSigner({ issuer: 'one-window-hall', privateJwk: privateJwk('one-window-hall') });
-    return family.map((subject) => signer.sign({ subject, purpose, expiresAt }, issuedAt));
+  function consents(family: string[], purpose = 'LIVING_ALLOWANCE', expiresAt = Date.now() + 3_600_000, issuedAt = Date.now(), options: { issuer?: string; once?: boolean } = {}): string[] {
+    const issuer = options.issuer ?? 'citizen-identity';
+    const signer = createConsentSigner({ issuer, privateJwk: privateJwk(issuer) });
+    return family.map((subject) => signer.sign({ subject, purpose, expiresAt, ...(options.once ? { once: true } : {}) }, issuedAt));
   }
+
+  const reasons = (reply: { errors?: readonly { extensions?: Record<string, unknown> }[] }) =>
+    ((reply.errors![0]!.extensions!.missingConsent as { reason: string }[]) ?? []).map((m) => m.reason);
+
+  it('takes a one-time consent once: the same consents sent again are refused (used), over HTTP', async () => {
+    const { family } = livingAllowanceExample(hub.sandboxes.data);
+    const client = hub.clientFor('civil-affairs');
+    const once = consents(family, 'LIVING_ALLOWANCE', Date.now() + 600_000, Date.now(), { once: true });
+    const first = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: once });
+    expect(first.status).toBe(200);
+    expect(first.errors).toBeUndefined();
+    const second = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: once });
+    expect(second.status).toBe(403);
+    expect(second.errors![0]!.extensions!.code).toBe('POLICY_DENIED');
+    expect(reasons(second)).toEqual(family.map(() => 'used'));
+  });
+
+  it('refuses a consent that lives longer than 24 hours, and one the consumer signed itself', async () => {
+    const { family } = livingAllowanceExample(hub.sandboxes.data);
+    const client = hub.clientFor('civil-affairs');
+    const now = Date.now();
+    const atBound = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: consents(family, 'LIVING_ALLOWANCE', now + 86_400_000, now) });
+    expect(atBound.status).toBe(200);
+    const tenYears = await client.query<any>(LIVING_ALLOWANCE_QUERY, { family }, { ...ALLOWANCE, consents: consents(family, 'LIVING_ALLOWANCE', now + 3650 * 86_400_000) });
+    expect(tenYears.status).toBe(403);
+    expect(reasons(tenYears)).toEqual(family.map(() => 'lifetime-too-long'));
+    // The one-window hall reading a citizen's accesses with a consent it signed itself.
+    const self = await hub.clientFor('one-window-hall').query<any>(
+      'query($id: ID!) { dataAccesses(idNumber: $id) { edges { node { time consumer } } } }',
+      { id: family[0] },
+      { purpose: 'CITIZEN_ACCESS_VIEW', caseNumber: 'YC-2026-0100', operator: '窗口-陈静', consents: consents([family[0]!], 'CITIZEN_ACCESS_VIEW', now + 600_000, now, { issuer: 'one-window-hall' }) },
+    );
+    expect(self.status).toBe(403);
+    expect(reasons(self)).toEqual(['self-issued']);
+  });
 
   it('answers every family member with the seeded data, addresses masked and the seal withholding them', async () => {
     const { family } = livingAllowanceExample(hub.sandboxes.data);
@@ -203,7 +244,7 @@ describe('consent and masking for the living-allowance check', () => {
       for (const property of person.properties ?? []) {
         const verified = verifySeal(property.seal.token, { jwks: keys as never }) as { valid: boolean; disclosed: Record<string, unknown> };
         expect(verified.valid).toBe(true);
-        expect(Object.keys(verified.disclosed).sort()).toEqual(['area', 'usage']);
+        expect(Object.keys(verified.disclosed).sort()).toEqual(['area', 'unitNumber', 'usage']);
       }
     }
     expect(await hub.clientFor('civil-affairs').verifyReply(reply)).toMatchObject({ valid: true });

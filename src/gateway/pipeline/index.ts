@@ -113,7 +113,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const run = executeStage({
     schema,
     createContext: (flow): RequestContext =>
-      Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), { caller: flow.caller, decision: flow.allowed, seals: { pending: [] } }),
+      Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), { caller: flow.caller, decision: flow.allowed, seals: { pending: [] }, maskedPaths: [], replySubjects: new Map() }),
     report: (error, path) => logger.error({ err: { name: (error as Error | undefined)?.name, stack: (error as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, path }, 'unexpected resolver error'),
   });
   const targets = { audit: options.audit, refusals: options.refusals };

@@ -647,7 +647,7 @@ export type SharingPurpose = {
   confidential: Scalars['Boolean']['output'];
   description: Scalars['String']['output'];
   legalBasis: Scalars['String']['output'];
-  /** True when the person concerned must consent, through a token of the one-window hall. */
+  /** True when the person concerned must consent, through a token signed by a consent issuer (never the consumer itself). */
   requiresConsent: Scalars['Boolean']['output'];
 };
 

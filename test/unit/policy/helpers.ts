@@ -22,7 +22,7 @@ import {
   type ExecutionResult,
 } from 'graphql';
 import { loadTypeDefs } from '../../../src/gateway/schema';
-import { applyMasks, createPolicyEngine, DEMO_POLICY, type ConsentVerification, type PolicyEngine, type ResponsePath } from '../../../src/policy';
+import { createPolicyEngine, DEMO_POLICY, type ConsentVerification, type PolicyEngine, type ResponsePath } from '../../../src/policy';
 
 /** A fixed clock for the tests: 2026-03-01, inside the demo grants' validity. */
 export const NOW = Date.parse('2026-03-01T08:00:00+08:00');
@@ -108,16 +108,32 @@ export function stubSchema(): { schema: GraphQLSchema; calls: string[] } {
   return { schema: makeExecutableSchema({ typeDefs, resolvers: resolvers as never }), calls };
 }
 
-/** A consent verifier for tests: tokens `consent:<issuer>:<subject>:<purpose>:<exp>`, or `bad` for a broken signature. */
+/**
+ * A consent verifier for tests: tokens `consent:<issuer>:<subject>:<purpose>:<exp>[:<iat>[:once]]`
+ * (`iat` defaults to NOW; `-` for none), or `bad` for a broken signature.
+ */
 export function fakeVerifier(token: string): ConsentVerification {
-  const [tag, issuer, subject, purpose, exp] = token.split(':');
+  const [tag, issuer, subject, purpose, exp, iat, once] = token.split(':');
   if (tag !== 'consent') return { valid: false, reason: 'signature verification failed' };
-  return { valid: true, issuer, subject, purpose, exp: Number(exp), jti: `jti-${subject}` };
+  return {
+    valid: true,
+    issuer,
+    subject,
+    purpose,
+    exp: Number(exp),
+    ...(iat === '-' ? {} : { iat: iat === undefined ? NOW / 1000 : Number(iat) }),
+    jti: `jti-${subject}`,
+    ...(once === 'once' ? { once: true } : {}),
+  };
 }
 
-/** A fake consent token the fake verifier accepts, valid for a day after NOW unless told. */
-export function fakeConsent(subject: string, purpose: string, options: { issuer?: string; exp?: number } = {}): string {
-  return `consent:${options.issuer ?? 'one-window-hall'}:${subject}:${purpose}:${options.exp ?? NOW / 1000 + 86_400}`;
+/**
+ * A fake consent token the fake verifier accepts, signed by the citizen identity platform at NOW
+ * and valid for a day (the default longest lifetime) unless told; `iat: null` leaves `iat` out.
+ */
+export function fakeConsent(subject: string, purpose: string, options: { issuer?: string; exp?: number; iat?: number | null; once?: boolean } = {}): string {
+  const iat = options.iat === null ? '-' : String(options.iat ?? NOW / 1000);
+  return `consent:${options.issuer ?? 'citizen-identity'}:${subject}:${purpose}:${options.exp ?? NOW / 1000 + 86_400}:${iat}${options.once ? ':once' : ''}`;
 }
 
 /** The demo engine over the stub schema, at NOW, with the fake consent verifier. */
@@ -132,11 +148,11 @@ export function consentKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' });
 }
 
-/** Signs a consent token as the one-window hall does: compact JWS, ES256, typ datarun-consent+jwt. */
+/** Signs a consent token as a consent issuer (the citizen identity platform) does: compact JWS, ES256, typ datarun-consent+jwt. */
 export function signConsent(
   privateKey: KeyObject,
   kid: string,
-  claims: { iss: string; sub: string; purpose: string; exp: number; iat?: number; jti?: string; aud?: string },
+  claims: { iss: string; sub: string; purpose: string; exp: number; iat?: number; jti?: string; aud?: string; once?: boolean },
 ): string {
   const header = b64url(JSON.stringify({ alg: 'ES256', typ: 'datarun-consent+jwt', kid }));
   const payload = b64url(JSON.stringify({ iat: claims.exp - 3600, jti: randomUUID(), ...claims }));
@@ -154,7 +170,7 @@ export function jwsConsentVerifier(trust: ReadonlyMap<string, { owner: string; k
     if (parts.length !== 3) return { valid: false, reason: 'malformed' };
     const [h, p, s] = parts as [string, string, string];
     let header: { alg?: string; typ?: string; kid?: string };
-    let claims: { iss?: string; sub?: string; purpose?: string; exp?: number; jti?: string; aud?: string };
+    let claims: { iss?: string; sub?: string; purpose?: string; iat?: number; exp?: number; jti?: string; aud?: string; once?: boolean };
     try {
       header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'));
       claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'));
@@ -172,8 +188,10 @@ export function jwsConsentVerifier(trust: ReadonlyMap<string, { owner: string; k
       subject: claims.sub,
       purpose: claims.purpose,
       exp: claims.exp,
+      ...(typeof claims.iat === 'number' ? { iat: claims.iat } : {}),
       ...(claims.jti ? { jti: claims.jti } : {}),
       ...(claims.aud ? { audience: claims.aud } : {}),
+      ...(claims.once === true ? { once: true } : {}),
     };
   };
 }
@@ -188,12 +206,14 @@ export async function runAsHub(
   const document = parse(request.document);
   const errors = validate(decision.schema, document);
   if (errors.length > 0) return { decision, result: { errors } };
+  // As the hub executes: against the decision's schema, which masks where values are resolved.
+  const context = { decision, maskedPaths: [] as ResponsePath[] };
   const result = (await execute({
     schema: decision.schema,
     document,
     variableValues: request.variables ?? {},
+    contextValue: context,
     ...(request.operationName ? { operationName: request.operationName } : {}),
   })) as ExecutionResult;
-  const masked = applyMasks(result.data as Record<string, unknown> | undefined, decision);
-  return { decision, result, masked };
+  return { decision, result: JSON.parse(JSON.stringify(result)) as ExecutionResult, masked: context.maskedPaths };
 }

@@ -1,4 +1,4 @@
-import { applyMasks, createPolicyEngine, DEMO_POLICY, type AllowedDecision, type Decision, type PolicyEngine } from '../../../src/policy';
+import { createPolicyEngine, DEMO_POLICY, type AllowedDecision, type Decision, type PolicyEngine } from '../../../src/policy';
 import { maskValue } from '../../../src/policy/masks';
 import { NOW, RAW, demoEngine, fakeConsent, runAsHub, stubSchema } from './helpers';
 
@@ -49,8 +49,8 @@ describe('a masked value', () => {
   });
 });
 
-describe('applyMasks', () => {
-  it('masks by response path, honouring aliases, and reports the paths', async () => {
+describe('masks, applied where values are resolved', () => {
+  it('masks by schema type and field, whatever the aliases, and reports the paths', async () => {
     const { decision, result, masked } = await runAsHub(engine, {
       consumer: 'one-window-hall',
       purpose: 'NO_ARREARS_PROOF',
@@ -76,21 +76,36 @@ describe('applyMasks', () => {
     expect(masked).toEqual([['property', 'owners', 0, 'owner', 'n']]);
   });
 
-  it('masks every possible field of a key when the union hides the concrete type', async () => {
+  it('masks by the concrete type under a union, and only there', async () => {
     const e = centreMaskingNames();
     const { result } = await runAsHub(e, {
       consumer: 'real-estate-centre',
       purpose: 'PROPERTY_TRANSFER',
       document: '{ property(unitNumber: "U1") { owners { owner { ... on Person { name } ... on Enterprise { name } } } } }',
     });
-    expect(result?.data).toEqual({ property: { owners: [{ owner: { name: '王*明' } }, { owner: { name: 'E*************e' } }] } });
+    expect(result?.data).toEqual({ property: { owners: [{ owner: { name: '王*明' } }, { owner: { name: 'Enterprise.name' } }] } });
   });
 
-  it('does nothing for a denied decision or empty data', async () => {
-    const decision = await engine.check({ consumer: 'auditor', document: '{ person(idNumber: "P1") { idNumber } }' });
-    const data = { person: { idNumber: RAW['Person.idNumber'] } };
-    expect(applyMasks(data, decision)).toEqual([]);
-    expect(applyMasks(null, decision)).toEqual([]);
-    expect(data.person.idNumber).toBe(RAW['Person.idNumber']);
+  it('masks a field whose alias another union branch gives to __typename', async () => {
+    const e = centreMaskingNames();
+    const { result, masked } = await runAsHub(e, {
+      consumer: 'real-estate-centre',
+      purpose: 'PROPERTY_TRANSFER',
+      document: '{ property(unitNumber: "U1") { owners { owner { ... on Person { t: name idNumber } ... on Enterprise { t: __typename } } } } }',
+    });
+    expect(JSON.stringify(result?.data)).not.toContain(RAW['Person.name']);
+    expect(result?.data).toMatchObject({ property: { owners: [{ owner: { t: '王*明' } }, { owner: { t: 'Enterprise' } }] } });
+    expect(masked).toEqual([['property', 'owners', 0, 'owner', 't']]);
+  });
+
+  it('masks under @include and through nested fragments and aliases alike', async () => {
+    const e = centreMaskingNames();
+    const { result } = await runAsHub(e, {
+      consumer: 'real-estate-centre',
+      purpose: 'PROPERTY_TRANSFER',
+      document:
+        'query($yes: Boolean = true) { property(unitNumber: "U1") { owners { owner { ...A } } } } fragment A on Party { ... on Person @include(if: $yes) { ...B } } fragment B on Person { idNumber: name }',
+    });
+    expect(JSON.stringify(result?.data)).not.toContain(RAW['Person.name']);
   });
 });

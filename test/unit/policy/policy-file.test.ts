@@ -157,6 +157,7 @@ describe('the sharing policy file', () => {
   it('refuses consent-requiring purposes when no consumer may issue consents', () => {
     const policy = structuredClone(DEMO_POLICY) as PolicyInput;
     policy.consumers[0]!.roles = ['consumer'];
+    policy.consumers.find((c) => c.id === 'citizen-identity')!.roles = ['admin'];
     expect(problemsOf(policy)).toEqual([
       `consumer "one-window-hall" grant[4] "Query.dataAccesses": the citizen's view of the log is for a "consent-issuer" (the one-window hall)`,
       'purpose "LIVING_ALLOWANCE": requires consent, but no consumer has the "consent-issuer" role',

@@ -41,10 +41,12 @@ describe('datarun keys', () => {
   it('revoke --at revokes from that time and creates a replacement signer', async () => {
     const dir = await initialized();
     const kid = (await loadKeyStore(dir)).currentKeyId('tax', 'seal')!;
+    const at = new Date(Date.now() + 3_600_000).toISOString();
     const out = collector();
-    await runKeysRevoke({ dir, kid, at: '2025-01-01T00:00:00Z', out: out.out });
-    expect(out.text()).toMatch(new RegExp(`^revoked ${kid.replace(/\./g, '\\.')} from 2025-01-01T00:00:00.000Z: it verifies nothing signed from then on\ncreated tax\\.seal\\.`));
+    await runKeysRevoke({ dir, kid, at, out: out.out });
+    expect(out.text()).toMatch(new RegExp(`^revoked ${kid.replace(/\./g, '\\.')} from ${at.replace(/\./g, '\\.')}: it verifies nothing signed from then on\ncreated tax\\.seal\\.`));
     await expect(runKeysRevoke({ dir, kid, at: 'yesterday' })).rejects.toThrow('--at must be an ISO 8601 time, but got: yesterday');
+    await expect(runKeysRevoke({ dir, kid, at: '2025-01-01T00:00:00Z' })).rejects.toMatchObject({ code: 'ERR_REVOCATION_TIME_INVALID' });
   });
 });
 
@@ -55,12 +57,14 @@ describe('datarun verify', () => {
     const sealed = createSealer({ keyStore: store }).sealRecord({ department: 'tax', recordType: 'DeedTaxPayment', recordId: 'DT-1', fields: { name: '张三', paid: true } });
     const out = collector();
     expect(await runVerify({ token: presentSeal(sealed, ['paid']), jwks: join(dir, 'jwks.json'), out: out.out })).toBe(0);
+    expect(out.text()).not.toContain('DT-1');
     expect(out.text()).toBe(
       [
         'VALID seal',
         `  issuer     tax (key ${sealed.keyId}, ES256)`,
         `  issued     ${new Date(sealed.issuedAt * 1000).toISOString()}`,
-        '  record     DeedTaxPayment DT-1',
+        // The seal's pseudonymous sub, never the record id.
+        `  record     DeedTaxPayment ${sealed.subject}`,
         '  disclosed  paid',
       ].join('\n'),
     );

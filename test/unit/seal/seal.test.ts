@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, webcrypto } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, webcrypto } from 'node:crypto';
 import {
   SealInputError,
   UnknownOwnerError,
@@ -27,13 +27,18 @@ const FIELDS = {
   address: { city: '菏泽市', district: '牡丹区' },
 };
 
+const SUBJECT_SECRET = 'seal-subject-secret-of-this-test-0123456789';
+/** The pseudonymous `sub` as the seal format defines it, computed here independently of src/seal. */
+const pseudonym = (recordType: string, recordId: string): string => createHmac('sha256', SUBJECT_SECRET).update(`${recordType}:${recordId}`).digest('base64url');
+const SUBJECT = pseudonym('DeedTaxPayment', 'DT-2025-0001');
+
 let store: KeyStore;
 let sealer: Sealer;
 let sealed: SealedRecord;
 
 beforeAll(async () => {
   store = await createKeyStore(await tempDir(), { now: new Date(NOW - 86_400_000) });
-  sealer = createSealer({ keyStore: store });
+  sealer = createSealer({ keyStore: store, subjectSecret: SUBJECT_SECRET });
   sealed = sealer.sealRecord({ department: 'tax', recordType: 'DeedTaxPayment', recordId: 'DT-2025-0001', fields: FIELDS, issuedAt: NOW });
 });
 afterAll(removeTempDirs);
@@ -51,7 +56,8 @@ describe('record seals (SD-JWT)', () => {
       algorithm: 'ES256',
       issuedAt: new Date(NOW),
       recordType: 'DeedTaxPayment',
-      recordId: 'DT-2025-0001',
+      subject: SUBJECT,
+      recordId: SUBJECT,
       disclosed: FIELDS,
     });
   });
@@ -61,12 +67,42 @@ describe('record seals (SD-JWT)', () => {
     expect(decodeSegment(h!)).toEqual({ alg: 'ES256', kid: sealed.keyId, typ: 'datarun-seal+sd-jwt' });
     const payload = decodeSegment(p!);
     expect(Object.keys(payload)).toEqual(['iss', 'iat', 'vct', 'sub', '_sd_alg', '_sd']);
-    expect(payload).toMatchObject({ iss: 'tax', iat: NOW / 1000, vct: 'DeedTaxPayment', sub: 'DT-2025-0001', _sd_alg: 'sha-256' });
+    expect(payload).toMatchObject({ iss: 'tax', iat: NOW / 1000, vct: 'DeedTaxPayment', sub: SUBJECT, _sd_alg: 'sha-256' });
     const digests = payload._sd as string[];
     expect(digests).toHaveLength(Object.keys(FIELDS).length);
     expect([...digests].sort()).toEqual(digests);
     expect(sealed.jwt).not.toContain(Buffer.from('371702').toString('base64url'));
     expect(Object.keys(sealed.disclosures)).toEqual(Object.keys(FIELDS));
+  });
+
+  it('signs a pseudonymous sub, HMAC-SHA256(secret, recordType:recordId): the record id appears nowhere in the seal', () => {
+    expect(sealed.subject).toBe(SUBJECT);
+    expect(SUBJECT).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const everything = presentSeal(sealed, Object.keys(FIELDS));
+    const decoded = everything
+      .split('~')
+      .filter(Boolean)
+      .flatMap((part) => part.split('.'))
+      .map((segment) => Buffer.from(segment, 'base64url').toString('utf8'))
+      .join('\n');
+    expect(decoded).not.toContain('DT-2025-0001');
+    expect(JSON.stringify(sealed)).not.toContain('DT-2025-0001');
+    // The same record gets the same sub from every sealer holding the secret; another type or id, another sub.
+    const again = createSealer({ keyStore: store, subjectSecret: SUBJECT_SECRET }).sealRecord({ department: 'tax', recordType: 'DeedTaxPayment', recordId: 'DT-2025-0001', fields: { paid: true } });
+    expect(again.subject).toBe(SUBJECT);
+    expect(sealer.subjectOf('DeedTaxPayment', 'DT-2025-0002')).toBe(pseudonym('DeedTaxPayment', 'DT-2025-0002'));
+    expect(sealer.subjectOf('TaxPayment', 'DT-2025-0001')).not.toBe(SUBJECT);
+    // Without a secret, a sealer keys subjects with a random one of its own: never the id.
+    const random = createSealer({ keyStore: store }).sealRecord({ department: 'tax', recordType: 'DeedTaxPayment', recordId: 'DT-2025-0001', fields: {} });
+    expect(random.subject).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(random.subject).not.toBe(SUBJECT);
+    expect(() => createSealer({ keyStore: store, subjectSecret: 'short' })).toThrow(SealInputError);
+  });
+
+  it('still verifies a seal made before sub was pseudonymous (sub is opaque to verifiers)', () => {
+    const payload = { ...decodeSegment(sealed.jwt.split('.')[1]!), sub: 'DT-2025-0001' };
+    const jwt = craftJws({ alg: 'ES256', kid: sealed.keyId, typ: 'datarun-seal+sd-jwt' }, payload, privateJwkOf(store, 'tax', 'seal'));
+    expect(verifyAtNow(`${jwt}~${sealed.disclosures.name}~`)).toMatchObject({ valid: true, subject: 'DT-2025-0001', disclosed: { name: '张三' } });
   });
 
   it('discloses exactly the named fields, and nothing when none is named', () => {

@@ -1,6 +1,7 @@
 /**
  * Consent, after the grants: when the purpose requires it (a living-allowance check, say), every
- * person the operation names must have consented, through a token the one-window hall signed
+ * person the operation names must have consented, through a token a consent issuer signed (not
+ * the consumer itself; within the policy's lifetime; one-time tokens spent here)
  * (`x-datarun-consent`). Missing, expired or foreign consents refuse the operation (POLICY_DENIED,
  * 403, `missingConsent`). This stage makes the only allowed decision execution accepts.
  */

@@ -54,6 +54,7 @@ export async function recordStage(targets: RecordTargets, flow: Flow, code: stri
     outcome,
     errorCodes: codes,
     replyHash,
+    ...(flow.context && flow.context.replySubjects.size > 0 ? { replySubjects: [...flow.context.replySubjects.values()] } : {}),
   });
   return (await targets.audit.append(record)).seq;
 }
