@@ -42,7 +42,7 @@ export interface TestHub {
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
 export async function startTestHub(
-  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; auditDir?: string; requestDeadlineMs?: number; prepareKeys?: (dir: string) => Promise<void> } = {},
+  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; auditDir?: string; requestDeadlineMs?: number; policyFile?: string; prepareKeys?: (dir: string) => Promise<void> } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
@@ -55,6 +55,7 @@ export async function startTestHub(
       connectorTimeoutMs: options.timeoutMs ?? 10_000,
       ...(options.requestDeadlineMs !== undefined ? { requestDeadlineMs: options.requestDeadlineMs } : {}),
       keys: { dir: keysDir },
+      ...(options.policyFile ? { policy: { file: options.policyFile } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
