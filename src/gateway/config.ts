@@ -200,6 +200,15 @@ export type ConnectorsConfig = HubConfig['connectors'];
 /** The configuration as written in a file or passed in code, before defaults. */
 export type HubConfigInput = z.input<typeof configSchema>;
 
+/**
+ * No audit, no data: a signed hub without its access log is a benchmark baseline and must say so.
+ * Checked when the configuration is read and again when a gateway is built from any config.
+ */
+export function signedWithoutAuditProblem(mode: 'signed' | 'open', audit: { readonly enabled: boolean; readonly benchmarkOnlyDisable?: boolean | undefined }): string | undefined {
+  if (mode !== 'signed' || audit.enabled || audit.benchmarkOnlyDisable) return undefined;
+  return 'audit.enabled: the signed mode does not start with the access log off (no audit, no data); set audit.benchmarkOnlyDisable: true as well to measure a benchmark baseline without it';
+}
+
 /** A configuration that cannot be used; its message names every bad setting. */
 export class ConfigError extends HubError {
   declare readonly code: 'CONFIG_INVALID';
@@ -232,11 +241,8 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
   if (config.security.mode === 'open' && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.http.host)) {
     throw new ConfigError(`Invalid ${source}:\n  - security.mode: "open" serves unauthenticated requests and is allowed only on a loopback http.host, not ${JSON.stringify(config.http.host)}`);
   }
-  if (config.security.mode === 'signed' && !config.audit.enabled && !config.audit.benchmarkOnlyDisable) {
-    throw new ConfigError(
-      `Invalid ${source}:\n  - audit.enabled: the signed mode does not start with the access log off (no audit, no data); set audit.benchmarkOnlyDisable: true as well to measure a benchmark baseline without it`,
-    );
-  }
+  const withoutAudit = signedWithoutAuditProblem(config.security.mode, config.audit);
+  if (withoutAudit) throw new ConfigError(`Invalid ${source}:\n  - ${withoutAudit}`);
   if (!config.sandbox.enabled) {
     const missing = (['real-estate', 'social-security', 'tax', 'market-regulation'] as const).filter((id) => !config.connectors[id]);
     if (missing.length > 0) throw new ConfigError(`Invalid ${source}:\n  - connectors: ${missing.join(', ')} need a URL when sandbox.enabled is false`);

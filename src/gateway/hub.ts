@@ -35,7 +35,7 @@ import { createRealEstateConnector } from '../../connectors/real-estate';
 import { createSocialSecurityConnector } from '../../connectors/social-security';
 import { createTaxConnector } from '../../connectors/tax';
 import type { Connector, ConnectorCache } from '../sdk';
-import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, type ConnectorsConfig, type HubConfig } from './config';
+import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, signedWithoutAuditProblem, type ConnectorsConfig, type HubConfig } from './config';
 import {
   createRedisAuditSink,
   startAuditArchiver,
@@ -140,10 +140,8 @@ export interface GatewayOptions {
  * shared-state tasks (invalidation, archiving); stops what was started if one fails.
  */
 export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: GatewayOptions = {}): Promise<Gateway> {
-  if ((config.security?.mode ?? 'signed') === 'signed' && !config.audit.enabled && !config.audit.benchmarkOnlyDisable) {
-    // No audit, no data: a signed hub without its access log is a benchmark baseline, and must say so.
-    throw new ConfigError('audit.enabled: the signed mode does not start with the access log off; set audit.benchmarkOnlyDisable: true as well to measure a benchmark baseline without it');
-  }
+  const withoutAudit = signedWithoutAuditProblem(config.security?.mode ?? 'signed', config.audit);
+  if (withoutAudit) throw new ConfigError(withoutAudit);
   const keyStore = await createKeyStore(config.keys.dir);
   const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
   const emit = options.onEvent ?? (() => undefined);

@@ -47,12 +47,14 @@ export interface ResponseEntry {
   child: ResponseNode | undefined;
 }
 
-/** The response object produced by a selection set, with every field that may appear in it, by response key. */
+/**
+ * The response object produced by a selection set, with every field that may appear in it, by
+ * response key: the walk's own bookkeeping, so that a fragment spread twice into one object is
+ * walked once.
+ */
 export interface ResponseNode {
   /** The field's named return type (the root type at the top). */
   readonly type: string;
-  /** Response keys under which `__typename` was selected. */
-  readonly typenameKeys: string[];
   readonly fields: Map<string, ResponseEntry[]>;
   /** Fragment spreads already walked into this node, by `name@type`, so that a repeated spread costs nothing. */
   readonly walked: Set<string>;
@@ -68,7 +70,6 @@ export interface OperationAnalysis {
   readonly introspectsSchema: boolean;
   /** The `name` arguments of `__type` selections. */
   readonly introspectedTypes: readonly ValueNode[];
-  readonly tree: ResponseNode;
   /** Default values of the operation's variables. */
   readonly variableDefaults: ReadonlyMap<string, ValueNode>;
 }
@@ -87,7 +88,7 @@ function pickOperation(document: DocumentNode, operationName: string | undefined
 }
 
 function newNode(type: string): ResponseNode {
-  return { type, typenameKeys: [], fields: new Map(), walked: new Set() };
+  return { type, fields: new Map(), walked: new Set() };
 }
 
 /** Walks one operation of a document over the schema: every field under every fragment, alias and directive, as if all were selected. */
@@ -122,10 +123,7 @@ export function analyseOperation(schema: GraphQLSchema, document: DocumentNode, 
         if (--budget < 0) throw new HubError(HubErrorCode.BAD_USER_INPUT, `The operation selects more than ${MAX_FIELD_SELECTIONS} fields.`);
         const name = selection.name.value;
         const key = selection.alias?.value ?? name;
-        if (name === '__typename') {
-          if (!node.typenameKeys.includes(key)) node.typenameKeys.push(key);
-          continue;
-        }
+        if (name === '__typename') continue;
         if (name === '__schema') {
           introspectsSchema = true;
           continue;
@@ -178,7 +176,6 @@ export function analyseOperation(schema: GraphQLSchema, document: DocumentNode, 
     subjects,
     introspectsSchema,
     introspectedTypes,
-    tree,
     variableDefaults,
   };
 }

@@ -36,6 +36,8 @@ export function executeStage(options: { schema: GraphQLSchema; createContext(flo
   return async (flow) => {
     // The deadline passed before execution could start (a slow replay guard, say): nothing to run.
     if (isDeadlineAbort(flow.signal)) throw flow.signal.reason as HubError;
+    // An authenticated caller runs only under an allowed decision (its masking schema): never the bare schema.
+    if (flow.caller && !flow.allowed) throw new HubError(HubErrorCode.INTERNAL_SERVER_ERROR, 'The operation has no allowed decision.');
     const context = options.createContext(flow);
     flow.context = context;
     const body = flow.body!;
