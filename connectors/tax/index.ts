@@ -167,7 +167,7 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
       },
       TaxPayment: {
         property: (payment) => payment.property ?? null,
-        payer: (payment) => payment.payer,
+        payer: (payment) => payment.payer ?? null,
       },
     }),
     seals: {

@@ -16,6 +16,7 @@ export type {
   DisclosureRule,
 } from './audit-log';
 export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind } from './record';
+export { createSubjectKeyer } from './record';
 export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint } from './checkpoint';
 export type { AuditSink, AuditSinkState, SinkRecord, SinkHead, AuditLogEvent } from './sink';
 export { nodeAuditFs, noSyncAuditFs } from './fs';

@@ -13,6 +13,7 @@ import { createDataRunClient } from '../../src/client';
 import { createMemoryReplayGuard } from '../../src/state';
 import { startTestHub, type TestHub } from '../support/hub';
 import { startHubInProcess } from '../support/redis';
+import { flipS, highSVariant, isHighS } from '../unit/seal/fixture';
 
 const CONTEXT = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-AUTH-1', operator: 'op' };
 let hub: TestHub;
@@ -59,6 +60,13 @@ function forged(header: Record<string, unknown>, claims: Record<string, unknown>
   const input = `${b64(header)}.${b64(claims)}`;
   const signature = createSign('SHA256').update(input).sign({ key: { ...members, kty: 'EC' } as never, format: 'jwk', dsaEncoding: 'ieee-p1363' });
   return `DatarunRequest ${input}.${signature.toString('base64url')}`;
+}
+
+/** The token with its ECDSA signature in low-S form, as every verifier of the project requires. */
+function lowS(token: string): string {
+  const [h, p, sig] = token.split('.');
+  const signature = Buffer.from(sig!, 'base64url');
+  return `${h}.${p}.${(isHighS(signature) ? flipS(signature) : signature).toString('base64url')}`;
 }
 
 function claimsFor(b: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -121,6 +129,32 @@ describe('a signed request is refused over HTTP, before any department is asked'
     expect((await post(b, authorization)).status).toBe(200);
     const replay = await post(b, authorization);
     expect(replay).toEqual({ status: 401, error: { message: 'request token has already been used', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+  });
+
+  it('honours nbf: a token signed now but valid only from ten minutes on is NOT_YET_VALID', async () => {
+    const jwk = jwkOf('real-estate-centre');
+    const claims = claimsFor(body(), { nbf: Math.floor(now() / 1000) + 600 });
+    const reply = await post(body(), `DatarunRequest ${lowS(forged({ alg: 'ES256', kid: jwk.kid, typ: 'datarun-request+jwt' }, claims, jwk).slice('DatarunRequest '.length))}`);
+    expect(reply).toEqual({ status: 401, error: { message: 'request token is not yet valid', extensions: { code: 'UNAUTHENTICATED', reason: 'NOT_YET_VALID' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+  });
+
+  it('refuses the high-S twin of a valid signature (BAD_SIGNATURE) without burning its jti: the low-S original is then served', async () => {
+    const b = body();
+    const authorization = createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(b, CONTEXT);
+    const token = authorization.slice('DatarunRequest '.length);
+    expect(isHighS(Buffer.from(token.split('.')[2]!, 'base64url'))).toBe(false); // the signer normalises to low-S
+    const twin = await post(b, `DatarunRequest ${highSVariant(token)}`);
+    expect(twin).toEqual({ status: 401, error: { message: 'signature is not in low-S form', extensions: { code: 'UNAUTHENTICATED', reason: 'BAD_SIGNATURE' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+    expect((await post(b, authorization)).status).toBe(200);
+  });
+
+  it('serves a consumer whose current key was revoked through the replacement key made at revocation', async () => {
+    const store = await loadKeyStore(hub.keysDir);
+    const current = store.currentKeyId('tax-bureau', 'request')!;
+    expect(current).not.toBe(revokedJwk.kid);
+    const reply = await hub.clientFor('tax-bureau').query<any>('query($c: ID!) { enterprise(creditCode: $c) { name } }', { c: hub.sandboxes.data.enterprises[0]!.creditCode }, { purpose: 'ENTERPRISE_STARTUP', caseNumber: 'SW-KEY-1', operator: 'op' });
+    expect(reply.errors).toBeUndefined();
+    expect(reply.data.enterprise.name).toBe(hub.sandboxes.data.enterprises[0]!.name);
   });
 
   it('names a missing claim', async () => {

@@ -314,7 +314,8 @@ export type MyGrants = {
 export type Ownership = {
   __typename?: 'Ownership';
   kind: OwnershipKind;
-  owner: Party;
+  /** The owner; null with MISSING_CONSENT when the purpose requires the consent of the persons concerned and the request carries none of this person's. */
+  owner?: Maybe<Party>;
   /** Percent of the property. */
   share: Scalars['Float']['output'];
 };
@@ -690,7 +691,8 @@ export type TaxPayment = {
   /** Amount in yuan. */
   amount: Scalars['Float']['output'];
   paidAt: Scalars['String']['output'];
-  payer: Party;
+  /** Who paid; null with MISSING_CONSENT for a person withheld for want of consent (see Ownership.owner). */
+  payer?: Maybe<Party>;
   /** YYYY-MM. */
   period: Scalars['String']['output'];
   /** The property, for a deed-tax payment. */
@@ -736,10 +738,12 @@ export type TaxpayerKind =
 export type Transfer = {
   __typename?: 'Transfer';
   date: Scalars['String']['output'];
-  from: Party;
+  /** The party that transferred; null with MISSING_CONSENT for a person withheld for want of consent (see Ownership.owner). */
+  from?: Maybe<Party>;
   /** Price in yuan. */
   price: Scalars['Float']['output'];
-  to: Party;
+  /** The party that acquired; null with MISSING_CONSENT for a person withheld for want of consent (see Ownership.owner). */
+  to?: Maybe<Party>;
   transferNumber: Scalars['String']['output'];
 };
 
@@ -865,7 +869,7 @@ export type ResolversTypes = {
   Mortgage: ResolverTypeWrapper<Mortgage>;
   MortgageStatus: MortgageStatus;
   MyGrants: ResolverTypeWrapper<MyGrants>;
-  Ownership: ResolverTypeWrapper<Omit<Ownership, 'owner'> & { owner: ResolversTypes['Party'] }>;
+  Ownership: ResolverTypeWrapper<Omit<Ownership, 'owner'> & { owner?: Maybe<ResolversTypes['Party']> }>;
   OwnershipKind: OwnershipKind;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Party: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['Party']>;
@@ -887,11 +891,11 @@ export type ResolversTypes = {
   SubjectInput: SubjectInput;
   SubjectKind: SubjectKind;
   TaxArrear: ResolverTypeWrapper<TaxArrear>;
-  TaxPayment: ResolverTypeWrapper<Omit<TaxPayment, 'payer' | 'property'> & { payer: ResolversTypes['Party'], property?: Maybe<ResolversTypes['Property']> }>;
+  TaxPayment: ResolverTypeWrapper<Omit<TaxPayment, 'payer' | 'property'> & { payer?: Maybe<ResolversTypes['Party']>, property?: Maybe<ResolversTypes['Property']> }>;
   TaxType: TaxType;
   Taxpayer: ResolverTypeWrapper<Omit<Taxpayer, 'payments'> & { payments: Array<ResolversTypes['TaxPayment']> }>;
   TaxpayerKind: TaxpayerKind;
-  Transfer: ResolverTypeWrapper<Omit<Transfer, 'from' | 'to'> & { from: ResolversTypes['Party'], to: ResolversTypes['Party'] }>;
+  Transfer: ResolverTypeWrapper<Omit<Transfer, 'from' | 'to'> & { from?: Maybe<ResolversTypes['Party']>, to?: Maybe<ResolversTypes['Party']> }>;
   UpdateCycle: UpdateCycle;
 };
 
@@ -920,7 +924,7 @@ export type ResolversParentTypes = {
   Licence: Licence;
   Mortgage: Mortgage;
   MyGrants: MyGrants;
-  Ownership: Omit<Ownership, 'owner'> & { owner: ResolversParentTypes['Party'] };
+  Ownership: Omit<Ownership, 'owner'> & { owner?: Maybe<ResolversParentTypes['Party']> };
   PageInfo: PageInfo;
   Party: ResolversUnionTypes<ResolversParentTypes>['Party'];
   Penalty: Penalty;
@@ -936,9 +940,9 @@ export type ResolversParentTypes = {
   String: Scalars['String']['output'];
   SubjectInput: SubjectInput;
   TaxArrear: TaxArrear;
-  TaxPayment: Omit<TaxPayment, 'payer' | 'property'> & { payer: ResolversParentTypes['Party'], property?: Maybe<ResolversParentTypes['Property']> };
+  TaxPayment: Omit<TaxPayment, 'payer' | 'property'> & { payer?: Maybe<ResolversParentTypes['Party']>, property?: Maybe<ResolversParentTypes['Property']> };
   Taxpayer: Omit<Taxpayer, 'payments'> & { payments: Array<ResolversParentTypes['TaxPayment']> };
-  Transfer: Omit<Transfer, 'from' | 'to'> & { from: ResolversParentTypes['Party'], to: ResolversParentTypes['Party'] };
+  Transfer: Omit<Transfer, 'from' | 'to'> & { from?: Maybe<ResolversParentTypes['Party']>, to?: Maybe<ResolversParentTypes['Party']> };
 };
 
 export type ListSizeDirectiveArgs = {
@@ -1122,7 +1126,7 @@ export type MyGrantsResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type OwnershipResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Ownership'] = ResolversParentTypes['Ownership']> = {
   kind?: Resolver<ResolversTypes['OwnershipKind'], ParentType, ContextType>;
-  owner?: Resolver<ResolversTypes['Party'], ParentType, ContextType>;
+  owner?: Resolver<Maybe<ResolversTypes['Party']>, ParentType, ContextType>;
   share?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
@@ -1248,7 +1252,7 @@ export type TaxArrearResolvers<ContextType = HubContext, ParentType extends Reso
 export type TaxPaymentResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['TaxPayment'] = ResolversParentTypes['TaxPayment']> = {
   amount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   paidAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  payer?: Resolver<ResolversTypes['Party'], ParentType, ContextType>;
+  payer?: Resolver<Maybe<ResolversTypes['Party']>, ParentType, ContextType>;
   period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   property?: Resolver<Maybe<ResolversTypes['Property']>, ParentType, ContextType>;
   seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
@@ -1271,9 +1275,9 @@ export type TaxpayerResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type TransferResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Transfer'] = ResolversParentTypes['Transfer']> = {
   date?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  from?: Resolver<ResolversTypes['Party'], ParentType, ContextType>;
+  from?: Resolver<Maybe<ResolversTypes['Party']>, ParentType, ContextType>;
   price?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
-  to?: Resolver<ResolversTypes['Party'], ParentType, ContextType>;
+  to?: Resolver<Maybe<ResolversTypes['Party']>, ParentType, ContextType>;
   transferNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
