@@ -4,14 +4,18 @@
  * for byte, into that instance's segment files under the archive directory with the embedded
  * file sink (`<dir>/<instanceId>/`, the layout `datarun audit verify` reads), then acknowledges
  * and trims what is durable on disk (a chain that Redis lost and restarted goes to a directory of
- * its own, see archiveDirOf). Checkpoints follow once the records they attest are
- * archived; when a segment is closed the archiver signs a checkpoint of its last record, so that
- * retention can later remove it. The archive is the cursor: on taking over, the group is set back
+ * its own, see archiveDirOf). Signed tree heads follow, line for line, once the records they
+ * cover are archived. Before retention removes old archived segments, the archiver signs a
+ * retention record (the Merkle frontier of the removed records and the last one's chain hash), so
+ * the archive still verifies and proves from there. The archive is the cursor: on taking over, the group is set back
  * to the last archived record, so a record is archived exactly once whoever archived before.
  */
 import { seqOfEntryId, type Lease, type RedisStreams } from '../state';
-import { CHECKPOINT_TYPE, signCheckpoint, type AuditSigner } from './checkpoint';
+import { canonicalJson } from './canonical-json';
+import { retentionRecord, signTreeHead, type AuditSigner } from './checkpoint';
 import { createFileSink } from './file-sink';
+import { leafHash, MerkleFrontier } from './merkle';
+import { AuditLogCorruptError } from './errors';
 import { archiveDirOf, AUDIT_INSTANCES_KEY, auditStreamKeys } from './redis-sink';
 import type { AuditLogEvent, AuditSink, SinkHead, SinkRecord } from './sink';
 
@@ -34,7 +38,7 @@ export interface AuditArchiverOptions {
   lease: Lease;
   /** This process's consumer name in the group. */
   consumer: string;
-  /** Signs checkpoints of closed segments (the hub's checkpoint key); without it, segments are anchored only by the instances' checkpoints. */
+  /** Signs retention records before archived segments are removed (the hub's checkpoint key); without it, retention removes nothing. */
   sign?: AuditSigner;
   /** Time between rounds when there is nothing to archive, in milliseconds. @default 200 */
   intervalMs?: number;
@@ -62,6 +66,18 @@ interface Archive {
   checkpointSeq: number;
   aligned: boolean;
   lastRetention: number;
+  /** Where the newest retention record left the chain: records 1..through removed, their frontier. */
+  pruned: { through: number; frontier: Buffer[] };
+}
+
+function prunedOf(line: string | undefined): Archive['pruned'] {
+  try {
+    const head = (JSON.parse(line ?? '') as { checkpoint?: { prunedThrough?: number; frontier?: string[] } }).checkpoint;
+    if (head && Number.isSafeInteger(head.prunedThrough) && Array.isArray(head.frontier)) return { through: head.prunedThrough!, frontier: head.frontier.map((h) => Buffer.from(h, 'base64url')) };
+  } catch {
+    // No retention record yet.
+  }
+  return { through: 0, frontier: [] };
 }
 
 /** Starts archiving. */
@@ -96,7 +112,7 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
       emit({ type: 'archive-chain-mismatch', instance });
       return undefined;
     }
-    const archive: Archive = { sink, chainId, head: state.head, checkpointSeq: state.lastCheckpointSeq, aligned: false, lastRetention: 0 };
+    const archive: Archive = { sink, chainId, head: state.head, checkpointSeq: state.lastCheckpointSeq, aligned: false, lastRetention: 0, pruned: prunedOf(state.retentionHead) };
     archives.set(instance, archive);
     return archive;
   }
@@ -131,17 +147,10 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
       }
       if (batch.length > 0) {
         if (!options.lease.held) return total;
-        const before = archive.head;
-        const { sealedThrough } = await archive.sink.append(batch);
+        await archive.sink.append(batch);
         const last = batch[batch.length - 1]!;
         archive.head = { seq: last.seq, hash: last.hash, time: last.time };
         total += batch.length;
-        if (sealedThrough !== undefined && options.sign && before && before.seq === sealedThrough && sealedThrough > archive.checkpointSeq) {
-          // A closed segment needs a checkpoint at its end before retention may remove it.
-          const line = await signCheckpoint({ typ: CHECKPOINT_TYPE, chain: archive.chainId, instance, seq: before.seq, hash: before.hash, time: new Date().toISOString() }, options.sign);
-          await archive.sink.appendCheckpoint({ seq: before.seq, line });
-          archive.checkpointSeq = before.seq;
-        }
       }
       await streams.ack(keys.records, ARCHIVER_GROUP, entries.map((e) => e.id));
       // Durable on disk now: Redis keeps only what is not archived yet.
@@ -157,12 +166,10 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
     let lastId: string | undefined;
     for (const { id, fields } of entries) {
       const seq = Number(fields.seq);
-      // A checkpoint attests records: it follows them into the archive, never ahead of them.
+      // A head covers records: it follows them into the archive, never ahead of them; every head line is copied, in order (each names the one before).
       if (!(seq <= (archive.head?.seq ?? 0))) break;
-      if (seq > archive.checkpointSeq) {
-        await archive.sink.appendCheckpoint({ seq, line: fields.r ?? '' });
-        archive.checkpointSeq = seq;
-      }
+      await archive.sink.appendCheckpoint({ seq, line: fields.r ?? '' });
+      archive.checkpointSeq = Math.max(archive.checkpointSeq, seq);
       lastId = id;
     }
     if (lastId) {
@@ -170,6 +177,24 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
       const [ms, n] = lastId.split('-');
       await streams.trimBefore(keys.checkpoints, `${ms}-${Number(n) + 1}`);
     }
+  }
+
+  /** Before archived records 1..through go: their frontier (from the last retention record and the records about to go) under a signed retention record. */
+  async function signRetention(instance: string, archive: Archive, through: number): Promise<void> {
+    const frontier = new MerkleFrontier({ size: archive.pruned.through, frontier: archive.pruned.frontier });
+    let hash = '';
+    for (let seq = archive.pruned.through + 1; seq <= through; seq += 500) {
+      const wanted = Array.from({ length: Math.min(500, through - seq + 1) }, (_, i) => seq + i);
+      const records = await archive.sink.read(wanted);
+      if (records.length !== wanted.length) throw new AuditLogCorruptError(`archived records ${seq} to ${seq + wanted.length - 1} of instance ${instance} cannot be read back`);
+      for (const record of records) {
+        frontier.push(leafHash(canonicalJson(record)));
+        hash = record.hash;
+      }
+    }
+    const { line } = await signTreeHead(retentionRecord({ chain: archive.chainId, instance, through, hash, frontier: frontier.frontier(), time: new Date() }), options.sign!);
+    await archive.sink.appendCheckpoint({ seq: through, line });
+    archive.pruned = { through, frontier: frontier.frontier() };
   }
 
   async function round(): Promise<number> {
@@ -189,7 +214,7 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
         await archiveCheckpoints(instance, archive);
         if (Date.now() - archive.lastRetention > 3_600_000) {
           archive.lastRetention = Date.now();
-          await archive.sink.expire(new Date(Date.now() - retentionMs));
+          await archive.sink.expire(new Date(Date.now() - retentionMs), options.sign ? (through) => signRetention(instance, archive, through) : undefined);
         }
       } catch (error) {
         emit({ type: 'archive-failed', instance, reason: (error as { code?: string })?.code ?? (error as Error)?.name ?? 'error' });

@@ -4,16 +4,20 @@
  * and the index behind the auditor and citizen queries.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdir, open as openFile, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
 import { BadUserInputError } from '../sdk';
 import { AccessIndex, term } from './access-index';
 import { canonicalJson } from './canonical-json';
-import { signCheckpoint, CHECKPOINT_TYPE, type AuditSigner } from './checkpoint';
-import { AuditOptionsError, AuditUnavailableError, unavailableReasonOf, type AuditUnavailableReason } from './errors';
+import { checkTreeHeadLine, headHash, isTreeHead as isTreeHeadValue, retentionRecord, signTreeHead, TREE_HEAD_TYPE, type AuditSignatureVerifier, type AuditSigner, type AuditTreeHead } from './checkpoint';
+import { AuditLogCorruptError, AuditOptionsError, AuditUnavailableError, unavailableReasonOf, type AuditUnavailableReason } from './errors';
+import { HashColumn, leafHash, MerkleTree, PrunedRangeError } from './merkle';
 import { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';
 import type { AuditFs } from './fs';
 import {
   AUDIT_OUTCOMES,
   AUDIT_RECORD_VERSION,
+  canonicalBody,
   chainHash,
   createSubjectKeyer,
   genesisHash,
@@ -52,13 +56,28 @@ export interface AuditLogReaderOptions {
 export interface AuditLogOptions extends AuditLogReaderOptions {
   /** This hub instance, written into every record. */
   instanceId: string;
-  /** Signs checkpoints as compact JWS (the seal module's hub key). */
+  /** Signs tree heads as compact JWS (the seal module's hub key). */
   sign: AuditSigner;
+  /** Verifies the newest stored head (and the head kept outside the log) before anything is signed at open. */
+  verify?: AuditSignatureVerifier;
+  /**
+   * A file outside the log directory (the hub's keys directory) that always holds the newest
+   * signed head: a log deleted whole, replaced or rolled back is then refused at open.
+   */
+  headFile?: string;
+  /**
+   * What to do when the head kept in `headFile` belongs to another chain than the log (or the
+   * log is gone): `refuse` (default), or `record`: start the log's chain with a head that records
+   * the break as evidence (for a shared store that lost its data, and for `datarun audit new-chain`).
+   */
+  onChainBreak?: 'refuse' | 'record';
+  /** Why a break is recorded (in the new chain's first head). */
+  breakReason?: string;
   /** The chain's name, used only when the directory holds no log yet. @default `${instanceId}/${randomUUID()}` */
   chainId?: string;
-  /** Sign a checkpoint after this many records. @default 1000 */
+  /** Sign a tree head after this many records. @default 1000 */
   checkpointEveryRecords?: number;
-  /** Sign a checkpoint after this long if records were added. @default 60000 */
+  /** Sign a tree head this often while records arrive, in milliseconds (100 to 1000: the unsigned window is at most a second). @default 1000 */
   checkpointEveryMs?: number;
   /** @default 67108864 (64 MiB) */
   segmentMaxBytes?: number;
@@ -73,7 +92,7 @@ export interface AuditLogOptions extends AuditLogReaderOptions {
 /** The log's defaults. */
 export const DEFAULT_AUDIT_LOG_OPTIONS = {
   checkpointEveryRecords: 1000,
-  checkpointEveryMs: 60_000,
+  checkpointEveryMs: 1000,
   segmentMaxBytes: DEFAULT_FILE_SINK_OPTIONS.segmentMaxBytes,
   segmentMaxRecords: DEFAULT_FILE_SINK_OPTIONS.segmentMaxRecords,
   retentionDays: 180,
@@ -133,8 +152,38 @@ export interface AuditLogHealth {
   reason?: AuditUnavailableReason;
   /** The last durable seq (0 when empty). */
   seq: number;
-  /** The seq of the newest signed checkpoint (0 when none). */
+  /** The size of the newest signed tree head (0 when none). */
   checkpointSeq: number;
+}
+
+/** A signed tree head and its JWS. */
+export interface SignedTreeHead {
+  head: AuditTreeHead;
+  jws: string;
+}
+
+/** A record's inclusion proof (RFC 9162 2.1.3) in the tree of `treeSize` records; hashes base64url. */
+export interface InclusionProof {
+  instance: string;
+  seq: number;
+  leafIndex: number;
+  treeSize: number;
+  leafHash: string;
+  path: string[];
+  /** The root of the tree of `treeSize` records (check it against a signed head of that size). */
+  root: string;
+  /** The newest signed head, when its size is `treeSize`. */
+  head: SignedTreeHead | null;
+}
+
+/** A consistency proof (RFC 9162 2.1.4) between the trees of `from` and `to` records; hashes base64url. */
+export interface ConsistencyProof {
+  instance: string;
+  from: number;
+  to: number;
+  fromRoot: string;
+  toRoot: string;
+  path: string[];
 }
 
 /** A log opened for queries and export. */
@@ -145,10 +194,16 @@ export interface AuditLogReader {
   queryAccessLog(filter: AccessLogFilter, page?: PageRequest): Promise<Page<AuditRecord>>;
   /** The accesses to one subject (a citizen identity number when given as a string), newest first, confidential purposes withheld until disclosable at `now`. */
   citizenAccesses(subject: SubjectRef | string, options?: PageRequest & { now?: Date }): Promise<Page<CitizenAccess>>;
-  /** All matching records in ascending seq order, a page at a time (for export). */
+  /** All matching records in ascending seq order, a page at a time (for export); rejects when a record the index holds cannot be read back. */
   records(filter: AccessLogFilter): AsyncIterable<AuditRecord>;
   /** Turns an identifier into its stored form (for export manifests). */
   subjectOf(subject: SubjectRef): { kind: SubjectRef['kind']; key: string; mask: string };
+  /** The newest signed tree head (null before the first). */
+  treeHead(): SignedTreeHead | null;
+  /** Record `seq`'s inclusion proof in the tree of `treeSize` records (default: the newest signed head, signed now if it does not cover the record yet). */
+  inclusionProof(seq: number, treeSize?: number): Promise<InclusionProof>;
+  /** The consistency proof between the trees of `from` and `to` records. */
+  consistencyProof(from: number, to: number): ConsistencyProof;
   /** Releases the sink. */
   close(): Promise<void>;
 }
@@ -163,7 +218,7 @@ export interface AuditLog extends AuditLogReader {
    * acknowledged, and the log refuses further appends until it is reopened.
    */
   append(record: AuditRecordInput): Promise<{ seq: number; hash: string }>;
-  /** Signs a checkpoint of the current head now (also done every N records, every T ms and on close). */
+  /** Signs a tree head of the durable records now (also done every second while records arrive, every N records, at open and on close). */
   checkpoint(): Promise<void>;
   /** Whether the log can take records, for `/readyz`. */
   health(): AuditLogHealth;
@@ -242,12 +297,18 @@ class FileAuditLog implements AuditLog {
   private queue: Pending[] = [];
   private writing: Promise<void> | null = null;
 
+  /** The Merkle tree of the durable records (leaf i = record seq i+1). */
+  private readonly tree: MerkleTree;
+  /** The chain hash of every durable record still held, by seq − firstHashSeq. */
+  private readonly hashes: HashColumn;
+  private readonly firstHashSeq: number;
+  private newest: SignedTreeHead | null;
+  /** False for a reader of a log whose oldest records were removed without a retention record. */
+  private readonly provable: boolean;
+  private headFile: string | undefined;
+  private heading: Promise<void> = Promise.resolve();
   private everyRecords = 0;
   private sinceCheckpoint = 0;
-  private checkpointSeq = 0;
-  private queuedCheckpointSeq = 0;
-  private checkpointQueue: SinkHead[] = [];
-  private checkpointing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | undefined;
   private retentionMs = 0;
   private lastRetentionRun = 0;
@@ -262,8 +323,12 @@ class FileAuditLog implements AuditLog {
     emit: (event: AuditLogEvent) => void;
     sink: AuditSink;
     head: SinkHead | null;
-    checkpointSeq: number;
     readOnly: boolean;
+    tree: MerkleTree;
+    hashes: HashColumn;
+    firstHashSeq: number;
+    newest: SignedTreeHead | null;
+    provable: boolean;
   }) {
     this.chainId = init.chainId;
     this.instanceId = init.instanceId;
@@ -274,28 +339,93 @@ class FileAuditLog implements AuditLog {
     this.emit = init.emit;
     this.sink = init.sink;
     this.durable = init.head;
-    this.checkpointSeq = init.checkpointSeq;
-    this.queuedCheckpointSeq = init.checkpointSeq;
     this.readOnly = init.readOnly;
+    this.tree = init.tree;
+    this.hashes = init.hashes;
+    this.firstHashSeq = init.firstHashSeq;
+    this.newest = init.newest;
+    this.provable = init.provable;
     this.tip = init.head
       ? { seq: init.head.seq, hash: init.head.hash, timeMs: Date.parse(init.head.time) || 0 }
       : { seq: 0, hash: genesisHash(init.chainId), timeMs: 0 };
   }
 
-  /** Starts checkpoints and retention; called once by openAuditLog. */
-  async start(options: { sign: AuditSigner; everyRecords: number; everyMs: number; retentionDays: number }): Promise<void> {
+  /**
+   * Starts tree heads and retention; called once by openAuditLog after the checks at open. The
+   * first thing signed is a head of what the log holds now (a start head, also for an empty log),
+   * so every log this code wrote holds at least one head.
+   */
+  async start(options: { sign: AuditSigner; everyRecords: number; everyMs: number; retentionDays: number; headFile?: string; breakEvidence?: AuditTreeHead['break'] }): Promise<void> {
     this.sign = options.sign;
     this.everyRecords = options.everyRecords;
     this.retentionMs = options.retentionDays * 86_400_000;
+    this.headFile = options.headFile;
+    await this.signHead(options.breakEvidence ? 'break' : 'start', options.breakEvidence ? { break: options.breakEvidence } : {}, true);
     await this.applyRetention();
-    // Records written after the last checkpoint before a restart get signed now.
-    if (this.durable && this.durable.seq > this.checkpointSeq) this.queueCheckpoint(this.durable);
     this.timer = setInterval(() => {
       if (this.state !== 'open') return;
-      if (this.durable && this.durable.seq > this.queuedCheckpointSeq) this.queueCheckpoint(this.durable);
+      if ((this.durable?.seq ?? 0) > (this.newest?.head.size ?? 0)) void this.signHead('tick');
       if (Date.now() - this.lastRetentionRun > 3_600_000) void this.applyRetention();
     }, options.everyMs);
     this.timer.unref();
+  }
+
+  /** `start`, releasing the sink (and its lock) when the first head cannot be signed. */
+  async startOrClose(options: Parameters<FileAuditLog['start']>[0]): Promise<void> {
+    try {
+      await this.start(options);
+    } catch (error) {
+      if (this.timer) clearInterval(this.timer);
+      this.state = 'closed';
+      await this.sink.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The chain hash of durable record `seq` (the genesis value for 0). */
+  private chainHashAt(seq: number): string {
+    if (seq === 0) return genesisHash(this.chainId);
+    if (seq < this.firstHashSeq || seq - this.firstHashSeq >= this.hashes.length) throw new AuditLogCorruptError(`no chain hash is held for seq ${seq}`);
+    return this.hashes.get(seq - this.firstHashSeq).toString('hex');
+  }
+
+  /**
+   * Signs a tree head of the durable records, stores it after the previous one, and then copies it
+   * to the head file outside the log. Heads are signed one at a time, in order; a tick finds
+   * nothing to do when the newest head already covers every durable record. Failures are reported
+   * (and the next tick signs again) unless `required`, when they are thrown.
+   */
+  private signHead(reason: string, extra: Partial<AuditTreeHead> = {}, required = false): Promise<void> {
+    const run = async (): Promise<void> => {
+      const size = this.durable?.seq ?? 0;
+      if (reason === 'tick' && (this.newest?.head.size ?? 0) >= size) return;
+      try {
+        const timeMs = Math.max(this.now().getTime(), Date.parse(this.durable?.time ?? '') || 0);
+        const head: AuditTreeHead = {
+          typ: TREE_HEAD_TYPE,
+          chain: this.chainId,
+          instance: this.instanceId,
+          size,
+          root: this.tree.root(size).toString('base64url'),
+          hash: this.chainHashAt(size),
+          time: new Date(timeMs).toISOString(),
+          prev: this.newest ? headHash(this.newest.jws) : null,
+          reason,
+          ...extra,
+        };
+        const { line, jws } = await signTreeHead(head, this.sign!);
+        await this.sink.appendCheckpoint({ seq: size, line });
+        this.newest = { head, jws };
+        if (this.headFile) await writeHeadFile(this.headFile, line);
+      } catch (error) {
+        if (required) throw error;
+        this.emit({ type: 'checkpoint-failed', seq: size, code: (error as NodeJS.ErrnoException | undefined)?.code });
+      }
+    };
+    if (reason !== 'tick') this.sinceCheckpoint = 0;
+    const next = this.heading.then(run);
+    this.heading = next.catch(() => undefined);
+    return next;
   }
 
   append(input: AuditRecordInput): Promise<{ seq: number; hash: string }> {
@@ -336,17 +466,18 @@ class FileAuditLog implements AuditLog {
           return;
         }
         const last = batch[batch.length - 1]!.record;
+        for (const p of batch) {
+          this.tree.append(leafHash(p.line));
+          this.hashes.push(Buffer.from(p.record.hash, 'hex'));
+        }
         this.durable = { seq: last.seq, hash: last.hash, time: last.time };
         for (const p of batch) {
           this.index.add(p.record);
           p.resolve({ seq: p.record.seq, hash: p.record.hash });
         }
-        if (sealedThrough !== undefined && before && before.seq === sealedThrough) {
-          this.queueCheckpoint(before);
-          await this.applyRetention();
-        }
+        if (sealedThrough !== undefined && before && before.seq === sealedThrough) await this.applyRetention();
         this.sinceCheckpoint += batch.length;
-        if (this.sinceCheckpoint >= this.everyRecords) this.queueCheckpoint(this.durable);
+        if (this.sinceCheckpoint >= this.everyRecords) void this.signHead('count');
       }
     } finally {
       this.writing = null;
@@ -366,47 +497,95 @@ class FileAuditLog implements AuditLog {
     for (const p of rejected) p.reject(new AuditUnavailableError(reason, error));
   }
 
-  private queueCheckpoint(head: SinkHead): void {
-    if (head.seq <= this.queuedCheckpointSeq) return;
-    this.queuedCheckpointSeq = head.seq;
-    this.sinceCheckpoint = 0;
-    this.checkpointQueue.push(head);
-    this.checkpointing ??= this.writeCheckpoints();
-  }
-
-  private async writeCheckpoints(): Promise<void> {
-    try {
-      for (let head = this.checkpointQueue.shift(); head; head = this.checkpointQueue.shift()) {
-        try {
-          const line = await signCheckpoint(
-            { typ: CHECKPOINT_TYPE, chain: this.chainId, instance: this.instanceId, seq: head.seq, hash: head.hash, time: this.now().toISOString() },
-            this.sign!,
-          );
-          await this.sink.appendCheckpoint({ seq: head.seq, line });
-          this.checkpointSeq = Math.max(this.checkpointSeq, head.seq);
-        } catch (error) {
-          // The chain stays intact without it; the next trigger signs the head again.
-          this.queuedCheckpointSeq = this.checkpointSeq;
-          this.emit({ type: 'checkpoint-failed', seq: head.seq, code: (error as NodeJS.ErrnoException | undefined)?.code });
-        }
-      }
-    } finally {
-      this.checkpointing = null;
-    }
+  /**
+   * Signs and stores a retention record before records 1..through are removed: the tree's
+   * frontier there and the chain hash of `through`, so that verification and proofs continue from
+   * them. It stands beside the heads' chain (it names no previous head), so an archiver that
+   * prunes a copy of the chain can sign one too.
+   */
+  private signRetention(through: number): Promise<void> {
+    const run = async (): Promise<void> => {
+      const { line } = await signTreeHead(retentionRecord({
+        chain: this.chainId,
+        instance: this.instanceId,
+        through,
+        hash: this.chainHashAt(through),
+        frontier: this.tree.frontier(through),
+        time: this.now(),
+      }), this.sign!);
+      await this.sink.appendCheckpoint({ seq: through, line });
+    };
+    const next = this.heading.then(run);
+    this.heading = next.catch(() => undefined);
+    return next;
   }
 
   async checkpoint(): Promise<void> {
     if (this.readOnly) return;
     if (this.writing) await this.writing;
-    if (this.durable && this.state === 'open') this.queueCheckpoint(this.durable);
-    if (this.checkpointing) await this.checkpointing;
+    if (this.state === 'open') await this.signHead('manual');
+  }
+
+  treeHead(): SignedTreeHead | null {
+    return this.newest;
+  }
+
+  async inclusionProof(seq: number, treeSize?: number): Promise<InclusionProof> {
+    if (!this.provable) throw new BadUserInputError('seq', 'cannot be proven: the oldest records of this log were removed without a signed retention record');
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new BadUserInputError('seq', 'must be a positive integer');
+    if (treeSize !== undefined && (!Number.isSafeInteger(treeSize) || treeSize < seq)) throw new BadUserInputError('treeSize', `must be an integer of at least seq (${seq})`);
+    const durable = this.tree.size;
+    if (seq > durable) throw new BadUserInputError('seq', `must be at most ${durable}, the log's newest record`);
+    if (treeSize !== undefined && treeSize > durable) throw new BadUserInputError('treeSize', `must be at most ${durable}, the log's size`);
+    // A record not yet under a signed head gets one now, so that its proof can be checked at once.
+    if (treeSize === undefined && !this.readOnly && this.state === 'open' && (this.newest?.head.size ?? 0) < seq) await this.signHead('proof');
+    const size = treeSize ?? this.newest?.head.size ?? durable;
+    if (size < seq) throw new BadUserInputError('seq', `is not yet covered by a signed tree head (newest covers ${size})`);
+    try {
+      const path = this.tree.inclusionProof(seq - 1, size).map((h) => h.toString('base64url'));
+      return {
+        instance: this.newest?.head.instance ?? this.instanceId,
+        seq,
+        leafIndex: seq - 1,
+        treeSize: size,
+        leafHash: this.tree.leaf(seq - 1).toString('base64url'),
+        path,
+        root: this.tree.root(size).toString('base64url'),
+        head: this.newest && this.newest.head.size === size ? this.newest : null,
+      };
+    } catch (error) {
+      if (error instanceof PrunedRangeError) throw new BadUserInputError('seq', `belongs to records removed by retention (through ${error.prunedThrough})`);
+      throw error;
+    }
+  }
+
+  consistencyProof(from: number, to: number): ConsistencyProof {
+    const size = this.tree.size;
+    if (!this.provable) throw new BadUserInputError('from', 'cannot be proven: the oldest records of this log were removed without a signed retention record');
+    if (!Number.isSafeInteger(to) || to < 0 || to > size) throw new BadUserInputError('to', `must be between 0 and ${size}, the log's size`);
+    if (!Number.isSafeInteger(from) || from < 0 || from > to) throw new BadUserInputError('from', `must be between 0 and to (${to})`);
+    try {
+      return {
+        instance: this.newest?.head.instance ?? this.instanceId,
+        from,
+        to,
+        fromRoot: this.tree.root(from).toString('base64url'),
+        toRoot: this.tree.root(to).toString('base64url'),
+        path: this.tree.consistencyProof(from, to).map((h) => h.toString('base64url')),
+      };
+    } catch (error) {
+      if (error instanceof PrunedRangeError) throw new BadUserInputError('from', `reaches into records removed by retention (through ${error.prunedThrough})`);
+      throw error;
+    }
   }
 
   private async applyRetention(): Promise<void> {
     if (this.readOnly || this.retentionMs === 0) return;
     this.lastRetentionRun = Date.now();
     try {
-      const firstSeq = await this.sink.expire(new Date(this.now().getTime() - this.retentionMs));
+      // Before any segment goes, a signed retention record says which and keeps the hashes proofs need.
+      const anchor = (through: number) => this.signRetention(through);
+      const firstSeq = await this.sink.expire(new Date(this.now().getTime() - this.retentionMs), anchor);
       if (firstSeq !== null) this.index.dropBefore(firstSeq);
     } catch (error) {
       this.emit({ type: 'write-failed', reason: 'retention', code: (error as NodeJS.ErrnoException | undefined)?.code });
@@ -416,7 +595,7 @@ class FileAuditLog implements AuditLog {
   health(): AuditLogHealth {
     const writable = this.state === 'open' && !this.readOnly;
     const reason = this.failure ?? (this.readOnly ? 'READ_ONLY' : this.state === 'open' ? undefined : 'CLOSED');
-    return { writable, ...(reason && !writable ? { reason } : {}), seq: this.durable?.seq ?? 0, checkpointSeq: this.checkpointSeq };
+    return { writable, ...(reason && !writable ? { reason } : {}), seq: this.durable?.seq ?? 0, checkpointSeq: this.newest?.head.size ?? 0 };
   }
 
   subjectOf(subject: SubjectRef) {
@@ -477,7 +656,13 @@ class FileAuditLog implements AuditLog {
     let afterSeq: number | undefined;
     for (;;) {
       const { seqs, more } = this.index.select({ terms, fromMs, toMs, afterSeq, order: 'asc', limit: MAX_PAGE_SIZE });
-      for (const record of await this.sink.read(seqs)) if (this.matches(record, filter, subjectKey, fromMs, toMs)) yield record;
+      const records = await this.sink.read(seqs);
+      // A listing for export never skips a record silently: one the index holds but the files no longer do is an error.
+      if (records.length !== seqs.length) {
+        const held = new Set(records.map((r) => r.seq));
+        throw new AuditLogCorruptError(`record ${seqs.find((seq) => !held.has(seq))} is in the index but can no longer be read from the log`);
+      }
+      for (const record of records) if (this.matches(record, filter, subjectKey, fromMs, toMs)) yield record;
       if (!more) return;
       afterSeq = seqs[seqs.length - 1];
     }
@@ -522,8 +707,9 @@ class FileAuditLog implements AuditLog {
     this.state = 'closing';
     if (this.timer) clearInterval(this.timer);
     if (this.writing) await this.writing;
-    if (!failed && !this.readOnly && this.durable) this.queueCheckpoint(this.durable);
-    if (this.checkpointing) await this.checkpointing;
+    // The final head: whatever the log holds is signed before it is closed.
+    if (!failed && !this.readOnly) await this.signHead('close');
+    await this.heading;
     await this.sink.close();
     this.state = 'closed';
   }
@@ -553,8 +739,97 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
   const index = new AccessIndex();
   const instanceId = writer?.instanceId ?? 'reader';
   const proposed = writer?.chainId ?? `${instanceId}/${randomUUID()}`;
-  const state = await sink.open({ chainId: proposed, instanceId }, (record) => index.add(record));
-  return new FileAuditLog({
+  // The replay rebuilds the index, the Merkle tree's leaves and the chain hashes in one pass.
+  const leaves = new HashColumn();
+  const hashes = new HashColumn();
+  let firstSeq: number | undefined;
+  let nextSeq: number | undefined;
+  let disorder: number | undefined;
+  let written = false;
+  const state = await sink.open({ chainId: proposed, instanceId }, (record, line) => {
+    index.add(record);
+    firstSeq ??= record.seq;
+    if ((nextSeq !== undefined && record.seq !== nextSeq) || !/^[0-9a-f]{64}$/.test(record.hash)) disorder ??= record.seq;
+    nextSeq = record.seq + 1;
+    if (record.v === AUDIT_RECORD_VERSION) written = true;
+    leaves.push(leafHash(line));
+    hashes.push(Buffer.from(record.hash.padEnd(64, '0').slice(0, 64), 'hex'));
+  });
+  const refuse = async (problem: string): Promise<never> => {
+    await sink.close().catch(() => undefined);
+    throw new AuditLogCorruptError(problem);
+  };
+  if (writer && disorder !== undefined) await refuse(`the records are not one chain in order at seq ${disorder}`);
+  const start = (firstSeq ?? 1) - 1;
+  const retention = state.retentionHead ? parseHeadLine(state.retentionHead) : undefined;
+  let tree: MerkleTree;
+  let provable = true;
+  if (start === 0) {
+    tree = new MerkleTree();
+  } else if (retention?.head.prunedThrough === start && retention.head.frontier) {
+    tree = new MerkleTree({ size: start, frontier: retention.head.frontier.map((h) => Buffer.from(h, 'base64url')) });
+  } else {
+    if (writer) await refuse(`records 1 to ${start} are missing and no signed retention record says they were removed`);
+    // A reader still answers queries; it cannot prove anything about this log.
+    tree = new MerkleTree({ size: start, frontier: frontierOfUnknown(start) });
+    provable = false;
+  }
+  for (let i = 0; i < leaves.length; i++) tree.append(leaves.get(i));
+  const size = tree.size;
+  const chainHashAt = (seq: number): string => (seq === 0 ? genesisHash(state.chainId) : seq > start && seq <= size ? hashes.get(seq - start - 1).toString('hex') : '');
+  let newest: SignedTreeHead | null = state.newestHead ? (parseHeadLine(state.newestHead) ?? null) : null;
+  let breakEvidence: AuditTreeHead['break'];
+  if (writer) {
+    // Nothing is signed before the log is shown to continue its newest signed head (no laundering).
+    const where = options.dir ? ` in ${options.dir}` : '';
+    if (state.newestHead) {
+      const checked = await checkedHead(state.newestHead, writer.verify);
+      if ('problem' in checked) return refuse(`the newest signed head of the log${where} ${checked.message}`);
+      const h = checked.head;
+      if (h.chain !== state.chainId) return refuse(`the newest signed head belongs to chain ${h.chain}, the log${where} to chain ${state.chainId}`);
+      if (h.size > size) return refuse(`the newest signed head (${h.time}) covers ${h.size} records but the log${where} holds ${size}: records ${size + 1} to ${h.size} were removed`);
+      if ((h.size >= start && tree.root(h.size).toString('base64url') !== h.root) || chainHashAt(h.size) !== h.hash) {
+        return refuse(`records 1 to ${h.size} of the log${where} differ from what its newest signed head (${h.time}) signed: the log was rewritten`);
+      }
+      newest = checked;
+    } else if (written) {
+      return refuse(`the log${where} holds records written under signed tree heads but no head: its heads were removed`);
+    }
+    // The records after the newest head: their chain links.
+    const from = Math.max(newest?.head.size ?? 0, start);
+    let prev = chainHashAt(from);
+    for (let seq = from + 1; seq <= size; seq += 500) {
+      const wanted = Array.from({ length: Math.min(500, size - seq + 1) }, (_, i) => seq + i);
+      const records = await sink.read(wanted);
+      if (records.length !== wanted.length) return refuse(`records after seq ${seq - 1} could not be read back`);
+      for (const r of records) {
+        if (chainHash(prev, canonicalBody(r)) !== r.hash) return refuse(`record ${r.seq}, after the newest signed head, does not continue the chain: it was changed`);
+        prev = r.hash;
+      }
+    }
+    if (writer.headFile) {
+      const raw = await readFile(writer.headFile, 'utf8').catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : Promise.reject(error)));
+      if (raw !== undefined) {
+        const checked = await checkedHead(raw.trim(), writer.verify);
+        if ('problem' in checked) return refuse(`the head kept in ${writer.headFile} ${checked.message}`);
+        const h = checked.head;
+        const remedy = `To start a new chain that records the break as evidence, run: datarun audit new-chain --reason "<why>"`;
+        if (h.instance !== instanceId) return refuse(`the head kept in ${writer.headFile} is of instance ${h.instance}, not ${instanceId}`);
+        if (h.chain !== state.chainId) {
+          if (writer.onChainBreak === 'record' && size === 0) {
+            breakEvidence = { chain: h.chain, size: h.size, root: h.root, jwsHash: headHash(checked.jws), reason: writer.breakReason ?? 'the log of this instance was lost' };
+          } else {
+            return refuse(`the newest head of instance ${instanceId} (kept in ${writer.headFile}) is of chain ${h.chain} with ${h.size} records signed ${h.time}, but the log${where} is chain ${state.chainId} with ${size} records: the log was deleted, replaced or rolled back. ${remedy}`);
+          }
+        } else if (h.size > size) {
+          return refuse(`the newest head of instance ${instanceId} (kept in ${writer.headFile}, signed ${h.time}) covers ${h.size} records but the log${where} holds ${size}: records ${size + 1} to ${h.size} are missing (a cut tail or a rollback). ${remedy}`);
+        } else if (h.size >= start && tree.root(h.size).toString('base64url') !== h.root) {
+          return refuse(`records 1 to ${h.size} of the log${where} differ from the head kept in ${writer.headFile}: the log was rewritten. ${remedy}`);
+        }
+      }
+    }
+  }
+  const log = new FileAuditLog({
     chainId: state.chainId,
     instanceId,
     keyer,
@@ -564,9 +839,56 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
     emit,
     sink,
     head: state.head,
-    checkpointSeq: state.lastCheckpointSeq,
     readOnly: !writer,
+    tree,
+    hashes,
+    firstHashSeq: start + 1,
+    newest,
+    provable,
   });
+  return Object.assign(log, { breakEvidence });
+}
+
+/** A stand-in frontier for a prefix whose hashes are unknown: roots computed from it are wrong, so a reader that uses it offers no proofs (`provable`). */
+function frontierOfUnknown(size: number): Buffer[] {
+  let n = 0;
+  for (let s = size; s > 0; s = Math.floor(s / 2)) n += s % 2;
+  return Array.from({ length: n }, () => Buffer.alloc(32));
+}
+
+/** A head line parsed without checking its signature (the clear copy), or undefined. */
+function parseHeadLine(raw: string): SignedTreeHead | undefined {
+  try {
+    const line = JSON.parse(raw) as { checkpoint?: unknown; jws?: unknown };
+    return isTreeHeadValue(line.checkpoint) && typeof line.jws === 'string' ? { head: line.checkpoint, jws: line.jws } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function checkedHead(raw: string, verify: AuditSignatureVerifier | undefined): Promise<SignedTreeHead | { problem: string; message: string }> {
+  if (verify) return checkTreeHeadLine(raw, verify);
+  return parseHeadLine(raw) ?? { problem: 'MALFORMED', message: 'is not a signed tree head' };
+}
+
+/** Replaces the head file atomically and durably: written beside it, synced, renamed over it. */
+async function writeHeadFile(file: string, line: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  const handle = await openFile(temporary, 'w', 0o644);
+  try {
+    await handle.writeFile(`${line}\n`, 'utf8');
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, file);
+  const dir = await openFile(path.dirname(file), 'r');
+  try {
+    await dir.sync().catch(() => undefined);
+  } finally {
+    await dir.close();
+  }
 }
 
 /**
@@ -577,8 +899,10 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const everyRecords = positiveInteger(options ?? {}, 'checkpointEveryRecords', DEFAULT_AUDIT_LOG_OPTIONS.checkpointEveryRecords);
   const everyMs = positiveInteger(options ?? {}, 'checkpointEveryMs', DEFAULT_AUDIT_LOG_OPTIONS.checkpointEveryMs, 100);
   const retentionDays = positiveInteger(options ?? {}, 'retentionDays', DEFAULT_AUDIT_LOG_OPTIONS.retentionDays, MIN_RETENTION_DAYS);
+  if (everyMs > 1000) throw new AuditOptionsError('checkpointEveryMs', 'at most 1000: tree heads are signed at least every second');
   const log = await openLog(options, options);
-  await log.start({ sign: options.sign, everyRecords, everyMs, retentionDays });
+  const breakEvidence = (log as FileAuditLog & { breakEvidence?: AuditTreeHead['break'] }).breakEvidence;
+  await log.startOrClose({ sign: options.sign, everyRecords, everyMs, retentionDays, ...(options.headFile ? { headFile: options.headFile } : {}), ...(breakEvidence ? { breakEvidence } : {}) });
   return log;
 }
 

@@ -8,7 +8,8 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { openAuditLogReader, type AccessLogFilter } from './audit-log';
 import { canonicalJson } from './canonical-json';
-import type { AuditSigner } from './checkpoint';
+import { payloadValue, type AuditSignatureVerifier, type AuditSigner } from './checkpoint';
+import { verifyAuditLog } from './verify';
 import { AuditExportError, AuditOptionsError } from './errors';
 import { AUDIT_FORMAT, type AuditRecord, type SubjectRef } from './record';
 
@@ -26,6 +27,10 @@ export interface ExportAuditRecordsOptions {
   out: string;
   /** Signs the manifest (the seal module's hub key). */
   sign: AuditSigner;
+  /** Verifies the log's heads: the whole log is verified before anything is exported. */
+  verify: AuditSignatureVerifier;
+  /** A head kept outside the log to check it against as well (see `verifyAuditLog`). */
+  head?: string;
   /** The hub's subject-key secret; needed to find a subject by identifier. */
   subjectKeySecret: Uint8Array | string;
   /** @default () => new Date() */
@@ -46,6 +51,10 @@ export interface ExportManifest {
   /** The filter, with a subject in its stored form (key and mask), never the identifier. */
   filter: Record<string, unknown>;
   time: string;
+  /** The newest signed tree head the log was verified against before export (records after it are not exported). */
+  head: { instance: string; size: number; root: string; time: string; jws: string } | null;
+  /** The last seq of the verified log: records after it (written during the export) are left for the next export. */
+  verifiedThrough: number;
 }
 
 /** The result of an export. */
@@ -106,8 +115,13 @@ export async function exportAuditRecords(options: ExportAuditRecordsOptions): Pr
   if (options.format !== 'jsonl' && options.format !== 'csv') throw new AuditOptionsError('format', '"jsonl" or "csv"');
   if (typeof options.out !== 'string' || options.out.length === 0) throw new AuditOptionsError('out', 'a file path');
   if (typeof options.sign !== 'function') throw new AuditOptionsError('sign', 'a function returning a compact JWS');
+  if (typeof options.verify !== 'function') throw new AuditOptionsError('verify', 'a function that checks a compact JWS');
   const now = options.now ?? (() => new Date());
   const filter = options.filter ?? {};
+  // Nothing is exported from a log that does not verify, and nothing beyond what was verified.
+  const report = await verifyAuditLog({ dir: options.dir, verify: options.verify, ...(options.head !== undefined ? { head: options.head } : {}) });
+  if (!report.ok) throw new AuditExportError(`the log does not verify (${report.problem!.kind} at seq ${report.problem!.seq}: ${report.problem!.message}); nothing was exported`);
+  const verifiedThrough = report.lastSeq ?? 0;
   const reader = await openAuditLogReader({ dir: options.dir, subjectKeySecret: options.subjectKeySecret });
   const manifestPath = `${options.out}.manifest.json`;
   try {
@@ -131,6 +145,7 @@ export async function exportAuditRecords(options: ExportAuditRecordsOptions): Pr
       };
       if (options.format === 'csv') chunk.push(CSV_COLUMNS.join(',') + '\r\n');
       for await (const record of reader.records(filter)) {
+        if (record.seq > verifiedThrough) break;
         chunk.push(options.format === 'csv' ? csvRow(record) : canonicalJson(record) + '\n');
         count++;
         firstSeq ??= record.seq;
@@ -159,6 +174,8 @@ export async function exportAuditRecords(options: ExportAuditRecordsOptions): Pr
       sha256: hash.digest('hex'),
       filter: storedFilter,
       time: now().toISOString(),
+      head: headOf(reader.treeHead(), report.newestHead?.size),
+      verifiedThrough,
     };
     const jws = await options.sign(canonicalJson(manifest));
     const manifestFile = await open(manifestPath, 'wx', 0o640).catch((error: NodeJS.ErrnoException) => {
@@ -174,4 +191,84 @@ export async function exportAuditRecords(options: ExportAuditRecordsOptions): Pr
   } finally {
     await reader.close();
   }
+}
+
+/** The newest head the reader found, when it is the one verification checked. */
+function headOf(signed: { head: { instance: string; size: number; root: string; time: string }; jws: string } | null, verifiedSize: number | undefined): ExportManifest['head'] {
+  if (!signed || verifiedSize === undefined || signed.head.size !== verifiedSize) return null;
+  const { instance, size, root, time } = signed.head;
+  return { instance, size, root, time, jws: signed.jws };
+}
+
+/** The outcome of checking an export against its manifest. */
+export interface ExportCheck {
+  ok: boolean;
+  manifest: ExportManifest | null;
+  /** What is wrong, for people; null when valid. */
+  problem: string | null;
+}
+
+/**
+ * Checks an export offline: the manifest's signature, the file's SHA-256, the count and seq range
+ * of its records, each JSON-lines record in canonical form and in ascending seq order, and the
+ * head the manifest names (its signature, and that it is the manifest's chain).
+ */
+export async function verifyAuditExport(options: { file: string; verify: AuditSignatureVerifier; manifestPath?: string }): Promise<ExportCheck> {
+  const { readFile } = await import('node:fs/promises');
+  const manifestPath = options.manifestPath ?? `${options.file}.manifest.json`;
+  const fail = (problem: string, manifest: ExportManifest | null = null): ExportCheck => ({ ok: false, manifest, problem });
+  let stored: { manifest?: unknown; jws?: unknown };
+  try {
+    stored = JSON.parse(await readFile(manifestPath, 'utf8')) as typeof stored;
+  } catch (error) {
+    return fail(`the manifest ${manifestPath} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'not JSON'})`);
+  }
+  if (typeof stored.jws !== 'string') return fail('the manifest carries no signature');
+  let check;
+  try {
+    check = await options.verify(stored.jws);
+  } catch {
+    check = { valid: false };
+  }
+  if (!check?.valid) return fail('the manifest\'s signature does not verify with the hub\'s keys');
+  const manifest = payloadValue(check.payload, stored.jws) as ExportManifest | undefined;
+  if (!manifest || manifest.typ !== EXPORT_MANIFEST_TYPE) return fail('the signed manifest is not an export manifest');
+  if (canonicalJson(manifest) !== canonicalJson(stored.manifest ?? null)) return fail('the manifest in clear differs from what was signed', manifest);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(options.file);
+  } catch (error) {
+    return fail(`the export ${options.file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, manifest);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== manifest.sha256) return fail('the export\'s SHA-256 differs from the manifest: the file was changed', manifest);
+  const text = bytes.toString('utf8');
+  const rows = manifest.format === 'csv' ? text.split('\r\n').slice(1, -1) : text.split('\n').slice(0, -1);
+  if (rows.length !== manifest.count) return fail(`the export holds ${rows.length} records, the manifest says ${manifest.count}`, manifest);
+  if (manifest.format === 'jsonl') {
+    let previous = 0;
+    for (const [i, row] of rows.entries()) {
+      let record: AuditRecord;
+      try {
+        record = JSON.parse(row) as AuditRecord;
+      } catch {
+        return fail(`line ${i + 1} of the export is not JSON`, manifest);
+      }
+      if (canonicalJson(record) !== row) return fail(`line ${i + 1} of the export is not a canonical record`, manifest);
+      if (record.seq <= previous) return fail(`line ${i + 1} of the export is out of order (seq ${record.seq} after ${previous})`, manifest);
+      previous = record.seq;
+    }
+    const first = rows.length > 0 ? (JSON.parse(rows[0]!) as AuditRecord).seq : null;
+    if (first !== manifest.firstSeq || (rows.length > 0 ? previous : null) !== manifest.lastSeq) return fail('the export\'s seq range differs from the manifest', manifest);
+  }
+  if (manifest.head) {
+    let headCheck;
+    try {
+      headCheck = await options.verify(manifest.head.jws);
+    } catch {
+      headCheck = { valid: false };
+    }
+    const head = headCheck?.valid ? (payloadValue(headCheck.payload, manifest.head.jws) as { chain?: string; size?: number; root?: string }) : undefined;
+    if (!head || head.chain !== manifest.chain || head.size !== manifest.head.size || head.root !== manifest.head.root) return fail('the tree head the manifest names does not verify or is not of its chain', manifest);
+  }
+  return { ok: true, manifest, problem: null };
 }

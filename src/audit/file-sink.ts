@@ -7,6 +7,7 @@ import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AuditLogCorruptError, AuditLogLockedError } from './errors';
 import { nodeAuditFs, type AuditFs } from './fs';
+import { isTreeHead, RETENTION_TYPE } from './checkpoint';
 import { AUDIT_FORMAT, isAuditRecord, type AuditRecord } from './record';
 import { CHAIN_FILE, CHECKPOINTS_FILE, LOCK_FILE, listSegments, readChainFile, scanLines, segmentName, type ChainFile } from './segments';
 import type { AuditLogEvent, AuditSink, AuditSinkState, SinkHead, SinkRecord } from './sink';
@@ -186,6 +187,9 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     emit({ type: 'torn-tail-repaired', segment: name, bytes: torn.length, savedTo });
   }
 
+  let newestHead: string | undefined;
+  let retentionHead: string | undefined;
+
   async function openCheckpoints(): Promise<number> {
     let lastSeq = 0;
     let fd: number;
@@ -199,10 +203,16 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     const size = await fs.size(fd);
     const end = await scanLines(fs, fd, 0, size, ({ bytes }) => {
       try {
-        const seq = (JSON.parse(bytes.toString('utf8')) as { checkpoint?: { seq?: unknown } }).checkpoint?.seq;
+        const raw = bytes.toString('utf8');
+        const checkpoint = (JSON.parse(raw) as { checkpoint?: unknown }).checkpoint;
+        const seq = isTreeHead(checkpoint) ? checkpoint.size : (checkpoint as { seq?: unknown } | undefined)?.seq;
         if (typeof seq === 'number') {
           checkpointSeqs.add(seq);
           lastSeq = Math.max(lastSeq, seq);
+        }
+        if (isTreeHead(checkpoint)) {
+          if (checkpoint.typ === RETENTION_TYPE) retentionHead = raw;
+          else newestHead = raw;
         }
       } catch {
         // An unreadable checkpoint anchors nothing; verification reports it.
@@ -219,7 +229,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     return lastSeq;
   }
 
-  async function readSegment(segment: Segment, isLast: boolean, replay: (record: AuditRecord) => void): Promise<SinkHead | null> {
+  async function readSegment(segment: Segment, isLast: boolean, replay: (record: AuditRecord, line: string) => void): Promise<SinkHead | null> {
     const fd = await fs.open(file(segment.name), 'r');
     segment.readFd = fd;
     const size = await fs.size(fd);
@@ -227,8 +237,9 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     let lastLineBad = false;
     const end = await scanLines(fs, fd, 0, size, ({ bytes, offset, lineNo }) => {
       let record: unknown;
+      const text = bytes.toString('utf8');
       try {
-        record = JSON.parse(bytes.toString('utf8'));
+        record = JSON.parse(text);
       } catch {
         record = undefined;
       }
@@ -244,7 +255,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
       segment.lastSeq = record.seq;
       segment.lastTime = Math.max(segment.lastTime, Date.parse(record.time) || 0);
       head = { seq: record.seq, hash: record.hash, time: record.time };
-      replay(record);
+      replay(record, text);
     });
     segment.size = end.goodLength;
     if (readOnly) return head;
@@ -320,7 +331,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
             addSegment(name, (head?.seq ?? 0) + 1);
           }
         }
-        return { chainId: chain.chain, head, lastCheckpointSeq };
+        return { chainId: chain.chain, head, lastCheckpointSeq, ...(newestHead ? { newestHead } : {}), ...(retentionHead ? { retentionHead } : {}) };
       } catch (error) {
         await this.close();
         throw error;
@@ -400,12 +411,19 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
       return records;
     },
 
-    async expire(cutoff) {
+    async expire(cutoff, anchor) {
       const removed: string[] = [];
+      let through = 0;
+      if (anchor) {
+        // The log signs a retention record for everything about to go, before anything goes.
+        for (let i = 0; i < segments.length - 1 && segments[i]!.lastTime < cutoff.getTime(); i++) through = segments[i]!.count > 0 ? segments[i]!.lastSeq : through;
+        if (through === 0) return null;
+        await anchor(through);
+      }
       // Oldest first and never the active segment, so what remains is always one contiguous run.
       while (segments.length > 1) {
         const oldest = segments[0]!;
-        const anchored = oldest.count === 0 || checkpointSeqs.has(oldest.lastSeq);
+        const anchored = oldest.count === 0 || checkpointSeqs.has(oldest.lastSeq) || oldest.lastSeq <= through;
         if (oldest.lastTime >= cutoff.getTime() || !anchored) break;
         if (oldest.readFd !== undefined) await fs.close(oldest.readFd).catch(() => undefined);
         oldest.readFd = undefined;

@@ -1,5 +1,6 @@
 /**
- * The audit log: one hash-chained, durably written record per request, signed checkpoints,
+ * The audit log: one hash-chained, durably written record per request, the records as leaves of
+ * a Merkle tree under signed tree heads (RFC 9162), inclusion and consistency proofs,
  * verification, export, and the index behind the auditor and citizen queries.
  */
 export { openAuditLog, openAuditLogReader, DEFAULT_AUDIT_LOG_OPTIONS, MIN_RETENTION_DAYS, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from './audit-log';
@@ -14,18 +15,23 @@ export type {
   Page,
   CitizenAccess,
   DisclosureRule,
+  SignedTreeHead,
+  InclusionProof,
+  ConsistencyProof,
 } from './audit-log';
 export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind } from './record';
 export { createSubjectKeyer } from './record';
-export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint } from './checkpoint';
+export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint, AuditTreeHead } from './checkpoint';
+export { checkTreeHeadLine, headHash, TREE_HEAD_TYPE, RETENTION_TYPE } from './checkpoint';
+export { leafHash, verifyInclusion, verifyConsistency, MerkleTree } from './merkle';
 export type { AuditSink, AuditSinkState, SinkRecord, SinkHead, AuditLogEvent } from './sink';
 export { nodeAuditFs, noSyncAuditFs } from './fs';
 export type { AuditFs } from './fs';
-export { verifyAuditLog } from './verify';
+export { verifyAuditLog, HEAD_INTERVAL_MS, UNSIGNED_GRACE_MS } from './verify';
 export type { VerifyAuditLogOptions, AuditVerifyReport, AuditVerifyProgress, AuditProblem, AuditProblemKind } from './verify';
-export { exportAuditRecords, CSV_COLUMNS } from './export';
-export type { ExportAuditRecordsOptions, ExportAuditRecordsResult, ExportManifest } from './export';
-export { AuditError, AuditErrorCode, AuditOptionsError, AuditUnavailableError, AuditInstanceInUseError, AuditStreamConflictError, AuditReplicasMissingError } from './errors';
+export { exportAuditRecords, verifyAuditExport, CSV_COLUMNS } from './export';
+export type { ExportAuditRecordsOptions, ExportAuditRecordsResult, ExportManifest, ExportCheck } from './export';
+export { AuditError, AuditErrorCode, AuditLogCorruptError, AuditOptionsError, AuditUnavailableError, AuditInstanceInUseError, AuditStreamConflictError, AuditReplicasMissingError } from './errors';
 export type { AuditUnavailableReason } from './errors';
 export { canonicalJson } from './canonical-json';
 export { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';

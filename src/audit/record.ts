@@ -77,7 +77,7 @@ export interface AuditSubject {
  * `window`; version 1 records (older logs) lack them and still read and verify.
  */
 export interface AuditRecord {
-  /** Record format version: 2 for new records, 1 in logs written before. */
+  /** Record format version: 3 for new records (the fields of 2, written under signed tree heads, so verification requires every one to be covered by a head), 2 and 1 in logs written before. */
   v: AuditRecordVersion;
   /** Position in the chain, from 1, without gaps. */
   seq: number;
@@ -118,11 +118,11 @@ export const SUBJECT_KINDS: readonly SubjectKind[] = ['PERSON', 'ENTERPRISE', 'P
 export const AUDIT_OUTCOMES: readonly AuditOutcome[] = ['GRANTED', 'DENIED', 'FAILED', 'PARTIAL'];
 
 /** The record format versions this code reads; new records are written as the last. */
-export const AUDIT_RECORD_VERSIONS = [1, 2] as const;
+export const AUDIT_RECORD_VERSIONS = [1, 2, 3] as const;
 /** A record format version. */
 export type AuditRecordVersion = (typeof AUDIT_RECORD_VERSIONS)[number];
 /** The version of records written now. */
-export const AUDIT_RECORD_VERSION: AuditRecordVersion = 2;
+export const AUDIT_RECORD_VERSION: AuditRecordVersion = 3;
 
 /** The chain format, named in the genesis value, the checkpoints and export manifests (unchanged by record versions: old chains keep their genesis). */
 export const AUDIT_FORMAT = 'datarun-audit/1';

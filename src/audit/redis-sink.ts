@@ -109,7 +109,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
   }
 
   /** The archived part of this instance's chain, opened read-only (and again when asked for newer records). */
-  async function openArchive(replay: (record: AuditRecord) => void = () => undefined, chainId?: string): Promise<typeof archived> {
+  async function openArchive(replay: (record: AuditRecord, line: string) => void = () => undefined, chainId?: string): Promise<typeof archived> {
     if (!archive || !existsSync(path.join(archive, 'chain.json'))) return undefined;
     await archived?.sink.close();
     archived = undefined;
@@ -152,9 +152,9 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
         const head: SinkHead | null = meta.headSeq && Number(meta.headSeq) > 0 ? { seq: Number(meta.headSeq), hash: meta.headHash!, time: meta.headTime! } : null;
         // The index covers the whole chain: the archived part first, then what Redis still holds.
         let seen = 0;
-        const opened = await openArchive((record) => {
+        const opened = await openArchive((record, line) => {
           seen = record.seq;
-          replay(record);
+          replay(record, line);
         }, chainId);
         let from = `${(opened?.headSeq ?? seen) + 1}-0`;
         for (;;) {
@@ -162,14 +162,14 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
           for (const { id, fields } of page) {
             const record = parse(fields.r ?? '');
             if (record && record.seq > seen) {
-              replay(record);
+              replay(record, fields.r!);
               seen = record.seq;
             } else if (!record) options.onEvent?.({ type: 'record-unreadable', segment: keys.records, line: seqOfEntryId(id) });
           }
           if (page.length < PAGE) break;
           from = `${seqOfEntryId(page[page.length - 1]!.id) + 1}-0`;
         }
-        return { chainId, head, lastCheckpointSeq: Number(meta.checkpointSeq ?? 0) };
+        return { chainId, head, lastCheckpointSeq: Number(meta.checkpointSeq ?? 0), ...(meta.headLine ? { newestHead: meta.headLine } : {}), ...(meta.retentionLine ? { retentionHead: meta.retentionLine } : {}) };
       } catch (error) {
         await this.close();
         throw error instanceof AuditInstanceInUseError ? error : new RedisUnavailableError('opening the audit stream', error);
@@ -196,6 +196,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
 
     async appendCheckpoint({ seq, line }) {
       await streams.add(keys.checkpoints, { seq: String(seq), r: line }, { hash: keys.meta, field: 'checkpointSeq', value: seq });
+      // The newest head, read back at open to check the stream against it before signing anything.
+      await streams.hashSet(keys.meta, 'headLine', line);
     },
 
     async read(seqs) {

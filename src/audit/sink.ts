@@ -30,6 +30,10 @@ export interface AuditSinkState {
   head: SinkHead | null;
   /** The seq of the newest stored checkpoint, 0 when there is none. */
   lastCheckpointSeq: number;
+  /** The newest stored signed tree head line (any kind), as stored; absent when there is none. */
+  newestHead?: string;
+  /** The newest stored retention record line, when old records were removed. */
+  retentionHead?: string;
 }
 
 /** Something the log or its sink did that operators should hear about (never with record values). */
@@ -50,7 +54,7 @@ export interface AuditSink {
    * acknowledged), calls `replay` for every stored record in storage order (the log rebuilds its
    * index from them), and reports the head to continue the chain from.
    */
-  open(request: { chainId: string; instanceId: string }, replay: (record: AuditRecord) => void): Promise<AuditSinkState>;
+  open(request: { chainId: string; instanceId: string }, replay: (record: AuditRecord, line: string) => void): Promise<AuditSinkState>;
   /**
    * Stores a batch of consecutive records as one durable unit: resolves only once all of them
    * would survive a power cut. On rejection the sink must not later hold part of the batch
@@ -64,10 +68,12 @@ export interface AuditSink {
   read(seqs: readonly number[]): Promise<AuditRecord[]>;
   /**
    * Removes whole storage units whose newest record is older than `cutoff`, never the one being
-   * written and never one whose end no checkpoint anchors. Resolves with the first seq still
-   * held when it removed something, else `null`.
+   * written and never one whose end no checkpoint anchors. With `anchor`, the sink first calls it
+   * with the last seq it is about to remove (the log signs and stores a retention record), and
+   * removes only once it resolved. Resolves with the first seq still held when it removed
+   * something, else `null`.
    */
-  expire(cutoff: Date): Promise<number | null>;
+  expire(cutoff: Date, anchor?: (throughSeq: number) => Promise<void>): Promise<number | null>;
   /** Releases files, connections and locks. */
   close(): Promise<void>;
 }

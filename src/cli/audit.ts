@@ -1,11 +1,16 @@
 /**
- * `datarun audit verify` and `datarun audit export`: the command implementations as plain
- * functions (main.ts wires them into commander). Signing and verifying are injected: the caller
- * builds them from the hub's keys (the seal module), so this file never sees key material.
+ * `datarun audit verify`, `export`, `verify-export`, `prove` and `consistency`: the command
+ * implementations as plain functions (main.ts wires them into commander). Signing and verifying
+ * are injected: the caller builds them from the hub's keys (the seal module), so this file never
+ * sees key material.
  */
 import {
   exportAuditRecords,
+  openAuditLogReader,
+  verifyAuditExport,
   verifyAuditLog,
+  verifyConsistency,
+  verifyInclusion,
   type AuditSignatureVerifier,
   type AuditSigner,
   type AuditVerifyProgress,
@@ -33,6 +38,10 @@ export interface AuditVerifyCommandOptions extends CommandOutput {
   to?: number | string;
   /** Verifies checkpoint JWS against the hub's JWKS (built by the caller from `--jwks` or keys/). */
   verify: AuditSignatureVerifier;
+  /** A signed head kept outside the log (`--head`, or the keys directory's copy): its line or its JWS. */
+  head?: string;
+  /** Where the head came from, for the output. */
+  headSource?: string;
 }
 
 /** Arguments of `datarun audit export`. */
@@ -51,6 +60,9 @@ export interface AuditExportCommandOptions extends CommandOutput {
   sign: AuditSigner;
   /** The hub's subject-key secret (needed for `--subject`). */
   subjectKeySecret: Uint8Array | string;
+  /** Verifies the log before export. */
+  verify: AuditSignatureVerifier;
+  head?: string;
 }
 
 function seqArgument(value: number | string | undefined, name: string): number | undefined {
@@ -93,11 +105,19 @@ export async function runAuditVerify(options: AuditVerifyCommandOptions): Promis
   const from = seqArgument(options.from, 'from');
   const to = seqArgument(options.to, 'to');
   if (from !== undefined && to !== undefined && to < from) throw new AuditOptionsError('to', 'at least --from');
-  const report = await verifyAuditLog({ dir: options.dir, from, to, verify: options.verify, onProgress: progressPrinter(options.stderr) });
+  const report = await verifyAuditLog({ dir: options.dir, from, to, verify: options.verify, onProgress: progressPrinter(options.stderr), ...(options.head !== undefined ? { head: options.head } : {}) });
   const out = options.stdout ?? process.stdout;
   const range = report.firstSeq === null ? 'no records' : `${report.records} records (seq ${report.firstSeq} to ${report.lastSeq})`;
-  if (report.ok) out.write(`audit log ${options.dir}: valid, ${range}, ${report.checkpoints} checkpoint signature${report.checkpoints === 1 ? '' : 's'} verified\n`);
-  else out.write(`audit log ${options.dir}: INVALID: ${report.problem!.kind}: ${report.problem!.message}\n`);
+  if (report.ok) {
+    out.write(`audit log ${options.dir}: valid, ${range}, ${report.checkpoints} signature${report.checkpoints === 1 ? '' : 's'} verified\n`);
+    if (report.newestHead) out.write(`newest signed tree head: instance ${report.newestHead.instance}, size ${report.newestHead.size}, root ${report.newestHead.root}, signed ${report.newestHead.time}\n`);
+    if (report.checkedAgainst) out.write(`agrees with the head ${options.headSource ? `from ${options.headSource} ` : ''}of size ${report.checkedAgainst.size} signed ${report.checkedAgainst.time}\n`);
+    out.write(report.unsigned ? `unsigned window: records ${report.unsigned.from} to ${report.unsigned.to} (${Math.round(report.unsigned.spanMs)} ms)\n` : 'unsigned window: none, every record is under a signed head\n');
+  } else {
+    const p = report.problem!;
+    const where = p.range ? ` (records ${p.range.from} to ${p.range.to})` : p.seq > 0 ? ` (first bad seq ${p.seq})` : '';
+    out.write(`audit log ${options.dir}: INVALID: ${p.kind}${where}: ${p.message}\n`);
+  }
   for (const note of report.notes) out.write(`note: ${note}\n`);
   return { exitCode: report.ok ? CLI_EXIT.OK : CLI_EXIT.VERIFY_FAILED, report };
 }
@@ -114,10 +134,67 @@ export async function runAuditExport(options: AuditExportCommandOptions): Promis
     ...(from !== undefined ? { from } : {}),
     ...(to !== undefined ? { to } : {}),
   };
-  const result = await exportAuditRecords({ dir: options.dir, filter, format: options.format, out: options.out, sign: options.sign, subjectKeySecret: options.subjectKeySecret });
+  const result = await exportAuditRecords({ dir: options.dir, filter, format: options.format, out: options.out, sign: options.sign, verify: options.verify, subjectKeySecret: options.subjectKeySecret, ...(options.head !== undefined ? { head: options.head } : {}) });
   const out = options.stdout ?? process.stdout;
   const { manifest } = result;
   const range = manifest.count === 0 ? '' : ` (seq ${manifest.firstSeq} to ${manifest.lastSeq})`;
   out.write(`exported ${manifest.count} records${range} to ${options.out}; signed manifest ${result.manifestPath}\n`);
+  if (manifest.head) out.write(`the log was verified first, against its signed tree head of size ${manifest.head.size} (${manifest.head.time})\n`);
   return { exitCode: CLI_EXIT.OK, result };
+}
+
+/** `datarun audit verify-export <file>`: checks an export against its signed manifest, offline. */
+export async function runAuditVerifyExport(options: CommandOutput & { file: string; verify: AuditSignatureVerifier; manifest?: string }): Promise<{ exitCode: number }> {
+  const out = options.stdout ?? process.stdout;
+  const check = await verifyAuditExport({ file: options.file, verify: options.verify, ...(options.manifest ? { manifestPath: options.manifest } : {}) });
+  if (check.ok) {
+    const m = check.manifest!;
+    out.write(`export ${options.file}: valid, ${m.count} records${m.count > 0 ? ` (seq ${m.firstSeq} to ${m.lastSeq})` : ''} of chain ${m.chain}, exported ${m.time}${m.head ? ` from a log verified against its head of size ${m.head.size}` : ''}\n`);
+    return { exitCode: CLI_EXIT.OK };
+  }
+  out.write(`export ${options.file}: INVALID: ${check.problem}\n`);
+  return { exitCode: CLI_EXIT.VERIFY_FAILED };
+}
+
+/**
+ * `datarun audit prove <seq>`: a record's inclusion proof (RFC 9162) in the log's tree, checked
+ * here against the newest signed head (or the tree of `--size` records), printed as JSON.
+ */
+export async function runAuditProve(options: CommandOutput & { dir: string; seq: number | string; size?: number | string; subjectKeySecret: Uint8Array | string; verify: AuditSignatureVerifier }): Promise<{ exitCode: number }> {
+  const seq = seqArgument(options.seq, 'seq')!;
+  const size = seqArgument(options.size, 'size');
+  const out = options.stdout ?? process.stdout;
+  const reader = await openAuditLogReader({ dir: options.dir, subjectKeySecret: options.subjectKeySecret });
+  try {
+    const proof = await reader.inclusionProof(seq, size);
+    const head = proof.head;
+    const signedOk = head ? (await options.verify(head.jws))?.valid === true && head.head.root === proof.root : false;
+    const included = verifyInclusion(Buffer.from(proof.leafHash, 'base64url'), proof.leafIndex, proof.treeSize, proof.path.map((h) => Buffer.from(h, 'base64url')), Buffer.from(proof.root, 'base64url'));
+    out.write(`${JSON.stringify(proof, null, 2)}\n`);
+    if (included && (signedOk || !head)) {
+      out.write(`VALID: record ${seq} is leaf ${proof.leafIndex} of the tree of ${proof.treeSize} records${head ? `, whose root the hub signed at ${head.head.time}` : ' (no signed head of that size: check the root against one you hold)'}\n`);
+      return { exitCode: CLI_EXIT.OK };
+    }
+    out.write(`INVALID: the proof of record ${seq} does not lead to ${signedOk ? 'the root' : 'the signed root'}\n`);
+    return { exitCode: CLI_EXIT.VERIFY_FAILED };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** `datarun audit consistency <from> <to>`: the consistency proof between two tree sizes, checked, printed as JSON. */
+export async function runAuditConsistency(options: CommandOutput & { dir: string; from: number | string; to: number | string; subjectKeySecret: Uint8Array | string }): Promise<{ exitCode: number }> {
+  const from = seqArgument(options.from, 'from')!;
+  const to = seqArgument(options.to, 'to')!;
+  const out = options.stdout ?? process.stdout;
+  const reader = await openAuditLogReader({ dir: options.dir, subjectKeySecret: options.subjectKeySecret });
+  try {
+    const proof = reader.consistencyProof(from, to);
+    const ok = verifyConsistency(from, to, proof.path.map((h) => Buffer.from(h, 'base64url')), Buffer.from(proof.fromRoot, 'base64url'), Buffer.from(proof.toRoot, 'base64url'));
+    out.write(`${JSON.stringify(proof, null, 2)}\n`);
+    out.write(ok ? `VALID: the tree of ${to} records extends the tree of ${from}\n` : 'INVALID: the consistency proof does not hold\n');
+    return { exitCode: ok ? CLI_EXIT.OK : CLI_EXIT.VERIFY_FAILED };
+  } finally {
+    await reader.close();
+  }
 }

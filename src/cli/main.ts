@@ -4,9 +4,10 @@
  * (src/sdk/error-codes.ts): a usage error (commander's, an unreadable file) exits 2, a coded error
  * its registry entry's `cliExitCode`, anything else 1.
  */
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
-import { runAuditExport, runAuditVerify } from './audit';
+import { runAuditConsistency, runAuditExport, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { exitCodeOfError } from './exit';
 import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
@@ -115,24 +116,101 @@ program
     process.exitCode = await runQuery({ ...o, keysDir: keysDir(), ...(query ? { query } : {}) });
   });
 
-const audit = program.command('audit').description('the access log: verify the chain, export records');
+const audit = program.command('audit').description('the access log: verify it, prove records in it, export records');
+const auditDir = (dir?: string) => dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR;
+
+/** The head to check a log against: `--head` (a file, a URL such as /.well-known/audit-head, a head line or a JWS), else the copy in the keys directory. */
+async function headFor(dir: string, option: string | undefined): Promise<{ head?: string; headSource?: string }> {
+  const { readFile } = await import('node:fs/promises');
+  const { auditHeadFile } = await import('../gateway');
+  let instance: string | undefined;
+  try {
+    instance = (JSON.parse(await readFile(path.join(dir, 'chain.json'), 'utf8')) as { instance?: string }).instance;
+  } catch {
+    instance = undefined;
+  }
+  let text: string | undefined;
+  let source = option;
+  if (option === undefined) {
+    if (!instance) return {};
+    source = auditHeadFile(keysDir(), instance);
+    text = await readFile(source, 'utf8').catch(() => undefined);
+    if (text === undefined) return {};
+  } else if (/^https?:\/\//.test(option)) {
+    const res = await fetch(option);
+    if (!res.ok) throw new InvalidArgumentError(`--head ${option} answered ${res.status}`);
+    text = await res.text();
+  } else if (option.trim().startsWith('{') || /^[\w-]+\.[\w-]+\.[\w-]+$/.test(option.trim())) {
+    text = option;
+    source = 'the command line';
+  } else {
+    text = await readFile(option, 'utf8');
+  }
+  // The published form lists every instance's newest head: take this log's.
+  try {
+    const published = JSON.parse(text) as { heads?: { instance?: string; jws?: string }[] };
+    if (Array.isArray(published.heads)) {
+      const mine = published.heads.find((h) => h.instance === instance);
+      if (!mine?.jws) throw new InvalidArgumentError(`--head ${option}: no head of instance ${instance ?? '(unknown)'}`);
+      text = mine.jws;
+    }
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+  }
+  return { head: text, ...(source ? { headSource: source } : {}) };
+}
+
+async function verifierFor(jwks: string | undefined) {
+  const { auditVerifier } = await import('../gateway');
+  const { loadJwks, loadKeyStore } = await import('../seal');
+  return jwks ? auditVerifier({ jwks: await loadJwks(jwks) }) : auditVerifier({ keyStore: await loadKeyStore(keysDir()) });
+}
+
 audit
   .command('verify')
-  .description('check the hash chain and every checkpoint signature; names the first bad record')
+  .description('check the records, the Merkle root of every signed tree head and the heads\' own chain; names the first bad record or the missing range')
   .option('--dir <dir>', 'log directory (default: $DATARUN_AUDIT_DIR or .data/audit)')
   .option('--from <seq>', 'first sequence number')
   .option('--to <seq>', 'last sequence number')
-  .option('--jwks <file|url>', 'verify checkpoints against this JWKS instead of the local keys')
-  .action(async (o: { dir?: string; from?: string; to?: string; jwks?: string }) => {
-    const { auditVerifier } = await import('../gateway');
-    const { loadJwks, loadKeyStore } = await import('../seal');
-    const verify = o.jwks ? auditVerifier({ jwks: await loadJwks(o.jwks) }) : auditVerifier({ keyStore: await loadKeyStore(keysDir()) });
-    const { exitCode } = await runAuditVerify({ dir: o.dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR, verify, ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+  .option('--head <file|url|jws>', 'also check against a signed head kept outside the log (a receipt\'s, a witness\'s, /.well-known/audit-head); default: the copy in the keys directory')
+  .option('--jwks <file|url>', 'verify signatures against this JWKS instead of the local keys')
+  .action(async (o: { dir?: string; from?: string; to?: string; jwks?: string; head?: string }) => {
+    const dir = auditDir(o.dir);
+    const { exitCode } = await runAuditVerify({ dir, verify: await verifierFor(o.jwks), ...(await headFor(dir, o.head)), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+    process.exitCode = exitCode;
+  });
+audit
+  .command('prove')
+  .description('print a record\'s inclusion proof (RFC 9162) against the newest signed tree head, checked')
+  .argument('<seq>', 'the record\'s sequence number')
+  .option('--size <n>', 'prove against the tree of this many records (a head you hold)')
+  .option('--dir <dir>', 'log directory')
+  .option('--jwks <file|url>', 'verify the head against this JWKS instead of the local keys')
+  .action(async (seq: string, o: { size?: string; dir?: string; jwks?: string }) => {
+    const { auditSubjectSecret } = await import('../gateway');
+    const { exitCode } = await runAuditProve({
+      dir: auditDir(o.dir),
+      seq,
+      ...(o.size ? { size: o.size } : {}),
+      verify: await verifierFor(o.jwks),
+      subjectKeySecret: auditSubjectSecret(keysDir(), process.env.DATARUN_AUDIT_SUBJECT_SECRET),
+    });
+    process.exitCode = exitCode;
+  });
+audit
+  .command('consistency')
+  .description('print the consistency proof (RFC 9162) that the tree of <to> records extends the tree of <from>, checked')
+  .argument('<from>', 'the earlier tree size')
+  .argument('<to>', 'the later tree size')
+  .option('--dir <dir>', 'log directory')
+  .action(async (from: string, to: string, o: { dir?: string }) => {
+    const { auditSubjectSecret } = await import('../gateway');
+    const { exitCode } = await runAuditConsistency({ dir: auditDir(o.dir), from, to, subjectKeySecret: auditSubjectSecret(keysDir(), process.env.DATARUN_AUDIT_SUBJECT_SECRET) });
     process.exitCode = exitCode;
   });
 audit
   .command('export')
-  .description('write the records of a consumer, subject, case or time range, with a signed manifest')
+  .description('verify the log, then write the records of a consumer, subject, case or time range, with a signed manifest')
   .requiredOption('--out <file>', 'output file')
   .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
   .option('--dir <dir>', 'log directory')
@@ -141,18 +219,42 @@ audit
   .option('--case <number>')
   .option('--from <time>', 'ISO 8601')
   .option('--to <time>', 'ISO 8601')
-  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; consumer?: string; subject?: string; case?: string; from?: string; to?: string }) => {
+  .option('--head <file|url|jws>', 'also check the log against this signed head before export')
+  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; consumer?: string; subject?: string; case?: string; from?: string; to?: string; head?: string }) => {
     const { auditSigner, auditSubjectSecret } = await import('../gateway');
     const { loadKeyStore } = await import('../seal');
     const keyStore = await loadKeyStore(keysDir());
-    const { dir, ...filter } = o;
+    const { dir: given, head, ...filter } = o;
+    const dir = auditDir(given);
+    const { head: kept } = await headFor(dir, head);
     const { exitCode } = await runAuditExport({
       ...filter,
-      dir: dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR,
+      dir,
       sign: auditSigner(keyStore),
+      verify: await verifierFor(undefined),
+      ...(kept !== undefined ? { head: kept } : {}),
       subjectKeySecret: auditSubjectSecret(keysDir(), process.env.DATARUN_AUDIT_SUBJECT_SECRET),
     });
     process.exitCode = exitCode;
+  });
+audit
+  .command('verify-export')
+  .description('check an export against its signed manifest, offline')
+  .argument('<file>', 'the export file (its manifest is <file>.manifest.json)')
+  .option('--manifest <file>', 'the manifest, if elsewhere')
+  .option('--jwks <file|url>', 'verify against this JWKS instead of the local keys')
+  .action(async (file: string, o: { manifest?: string; jwks?: string }) => {
+    const { exitCode } = await runAuditVerifyExport({ file, verify: await verifierFor(o.jwks), ...(o.manifest ? { manifest: o.manifest } : {}) });
+    process.exitCode = exitCode;
+  });
+audit
+  .command('new-chain')
+  .description('start a new chain after the log was lost or damaged: the old directory is kept aside, and the new chain\'s first signed head records the break')
+  .requiredOption('--reason <text>', 'why (kept in the signed head)')
+  .option('--config <file>', 'configuration file')
+  .action(async (o: { reason: string; config?: string }) => {
+    const { runAuditNewChain } = await import('./audit-chain');
+    process.exitCode = await runAuditNewChain({ reason: o.reason, ...(o.config ? { config: o.config } : {}) });
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -102,6 +102,15 @@ function durationDays(iso: string): number {
   return Number(m[1] ?? 0) * 365 + Number(m[2] ?? 0) * 30 + Number(m[3] ?? 0);
 }
 
+/**
+ * Where the newest signed tree head of an instance is kept outside its log: in the keys
+ * directory, so that a log deleted whole, replaced or rolled back is refused at start and caught
+ * by `datarun audit verify`.
+ */
+export function auditHeadFile(keysDir: string, instanceId: string): string {
+  return path.join(keysDir, 'audit-heads', `${encodeURIComponent(instanceId)}.json`);
+}
+
 /** Settings of the hub's access log. */
 export interface HubAuditOptions {
   dir: string;
@@ -118,6 +127,11 @@ export interface HubAuditOptions {
   sink?: AuditSink;
   /** @default true: false skips fdatasync (benchmark baseline only). */
   fsync?: boolean;
+  /** The keys directory: the newest head is kept there too (`auditHeadFile`). */
+  keysDir?: string;
+  /** See AuditLogOptions.onChainBreak. @default 'refuse' */
+  onChainBreak?: 'refuse' | 'record';
+  breakReason?: string;
 }
 
 /** Opens the hub's access log (repairing a torn tail left by a crash). */
@@ -131,6 +145,10 @@ export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLo
     dir: options.dir,
     instanceId: options.instanceId,
     sign: auditSigner(options.keyStore),
+    verify: auditVerifier({ keyStore: options.keyStore }),
+    ...(options.keysDir ? { headFile: auditHeadFile(options.keysDir, options.instanceId) } : {}),
+    ...(options.onChainBreak ? { onChainBreak: options.onChainBreak } : {}),
+    ...(options.breakReason ? { breakReason: options.breakReason } : {}),
     subjectKeySecret: options.subjectKeySecret,
     confidentialPurposes,
     ...(options.checkpointEveryRecords ? { checkpointEveryRecords: options.checkpointEveryRecords } : {}),
@@ -274,6 +292,18 @@ class ReopeningAuditLog implements AuditLog {
 
   subjectOf(subject: SubjectRef): ReturnType<AuditLog['subjectOf']> {
     return this.opened().subjectOf(subject);
+  }
+
+  treeHead(): ReturnType<AuditLog['treeHead']> {
+    return this.log?.treeHead() ?? null;
+  }
+
+  inclusionProof(...args: Parameters<AuditLog['inclusionProof']>): ReturnType<AuditLog['inclusionProof']> {
+    return this.opened().inclusionProof(...args);
+  }
+
+  consistencyProof(...args: Parameters<AuditLog['consistencyProof']>): ReturnType<AuditLog['consistencyProof']> {
+    return this.opened().consistencyProof(...args);
   }
 
   async close(): Promise<void> {

@@ -126,10 +126,10 @@ const configSchema = z.strictObject({
       dir: z.string().min(1).default(DEFAULT_AUDIT_DIR),
       /** This hub instance's name in every record. */
       instanceId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'expected 1 to 64 letters, digits, ".", "_", ":" or "-"').default(DEFAULT_INSTANCE_ID),
-      /** Sign a checkpoint after this many records. */
+      /** Sign a tree head after this many records. */
       checkpointEveryRecords: z.number().int().min(1).max(1_000_000).default(1000),
-      /** Sign a checkpoint after this long, in milliseconds, if records were added. */
-      checkpointEveryMs: z.number().int().min(100).max(86_400_000).default(60_000),
+      /** Sign a tree head this often, in milliseconds, while records arrive: at most every second (the unsigned window). */
+      checkpointEveryMs: z.number().int().min(100).max(1000).default(1000),
       /** Whole segments older than this many days are removed; at least 180 (six months). */
       retentionDays: z.number().int().min(180).max(36_500).default(180),
       /** fdatasync every batch before replies leave. Off only to measure what durability costs: replies may then outlive their records. */

@@ -218,6 +218,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         policy,
         confidentialPurposes: policyConfidentialPurposes(policy),
         subjectKeySecret: auditSubjectSecret(config.keys.dir, process.env.DATARUN_AUDIT_SUBJECT_SECRET),
+        keysDir: config.keys.dir,
         ...(config.audit.checkpointEveryRecords ? { checkpointEveryRecords: config.audit.checkpointEveryRecords } : {}),
         ...(config.audit.checkpointEveryMs ? { checkpointEveryMs: config.audit.checkpointEveryMs } : {}),
         ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
@@ -234,6 +235,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
           open: () =>
             openHubAuditLog({
               ...hubAudit,
+              // A shared store that lost this instance's stream starts a new chain whose first head records the break.
+              onChainBreak: 'record',
+              breakReason: 'the shared store no longer held this instance\'s chain',
               sink: createRedisAuditSink({
                 streams,
                 instanceId,

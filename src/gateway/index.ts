@@ -10,7 +10,7 @@ export { DEFAULT_CACHE_TTL_SECONDS } from './config';
 export { createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH } from './pipeline';
 export type { Pipeline, PipelineLogger, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal } from './pipeline';
 export type { Caller, RequestContext } from './request-context';
-export { auditSigner, auditSubjectSecret, auditVerifier } from './audit';
+export { auditHeadFile, auditSigner, auditSubjectSecret, auditVerifier, openHubAuditLog } from './audit';
 export { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from './config';
 export { DEFAULT_LIMITS } from './limits';
 export type { QueryLimits } from './limits';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { openAuditLog, verifyAuditLog, type AuditLog, type AuditLogOptions } from '../../../src/audit';
@@ -53,7 +54,7 @@ describe('the audit log', () => {
     const record = JSON.parse(line!) as AuditRecord;
     expect(canonicalJson(record)).toBe(line);
     expect(record).toEqual({
-      v: 2,
+      v: 3,
       seq: 1,
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       instance: 'hub-1',
@@ -159,26 +160,29 @@ describe('the audit log', () => {
     expect((await verifyAuditLog({ dir, verify: keys.verify })).ok).toBe(true);
   });
 
-  it('signs a checkpoint every N records and on close', async () => {
+  it('signs a tree head at open, every N records, when asked and on close, each naming the one before', async () => {
     log = await open({ checkpointEveryRecords: 5 });
     for (let i = 0; i < 12; i++) await log.append(sampleRecord({ requestId: `r${i}` }));
     await log.checkpoint();
     await log.close();
-    const seqs = lines(dir, 'checkpoints.jsonl').map((l) => (JSON.parse(l) as { checkpoint: { seq: number } }).checkpoint.seq);
-    expect(seqs).toEqual([5, 10, 12]);
+    const heads = lines(dir, 'checkpoints.jsonl').map((l) => JSON.parse(l) as { checkpoint: { size: number; reason: string; prev: string | null; typ: string }; jws: string });
+    expect(heads.map((h) => [h.checkpoint.size, h.checkpoint.reason])).toEqual([[0, 'start'], [5, 'count'], [10, 'count'], [12, 'manual'], [12, 'close']]);
+    expect(heads[0]!.checkpoint.prev).toBeNull();
+    for (let i = 1; i < heads.length; i++) expect(heads[i]!.checkpoint.prev).toBe(createHash('sha256').update(heads[i - 1]!.jws).digest('base64url'));
+    expect(heads.every((h) => h.checkpoint.typ === 'datarun-audit/1 tree-head')).toBe(true);
     const report = await verifyAuditLog({ dir, verify: keys.verify });
-    expect(report).toMatchObject({ ok: true, checkpoints: 3, signedThrough: 12 });
+    expect(report).toMatchObject({ ok: true, heads: 5, signedThrough: 12 });
   });
 
   it('signs a checkpoint after T milliseconds when records were added', async () => {
     log = await open({ checkpointEveryMs: 100, checkpointEveryRecords: 1000 });
     await log.append(sampleRecord());
     await new Promise((r) => setTimeout(r, 350));
-    expect(lines(dir, 'checkpoints.jsonl')).toHaveLength(1);
+    expect(lines(dir, 'checkpoints.jsonl')).toHaveLength(2); // the start head and one tick
     expect(log.health()).toEqual({ writable: true, seq: 1, checkpointSeq: 1 });
   });
 
-  it('rotates segments by record count and anchors each segment end with a checkpoint', async () => {
+  it('rotates segments by record count', async () => {
     log = await open({ segmentMaxRecords: 10, checkpointEveryRecords: 1000 });
     for (let i = 0; i < 25; i++) await log.append(sampleRecord({ requestId: `r${i}` }));
     await log.close();
@@ -187,8 +191,8 @@ describe('the audit log', () => {
       'audit-000000000011.jsonl',
       'audit-000000000021.jsonl',
     ]);
-    const seqs = lines(dir, 'checkpoints.jsonl').map((l) => (JSON.parse(l) as { checkpoint: { seq: number } }).checkpoint.seq);
-    expect(seqs).toEqual([10, 20, 25]);
+    const sizes = lines(dir, 'checkpoints.jsonl').map((l) => (JSON.parse(l) as { checkpoint: { size: number } }).checkpoint.size);
+    expect(sizes).toEqual([0, 25]);
     expect((await verifyAuditLog({ dir, verify: keys.verify })).ok).toBe(true);
   });
 
@@ -218,17 +222,14 @@ describe('the audit log', () => {
     expect(report).toMatchObject({ ok: true, firstSeq: 21, lastSeq: 26 });
   });
 
-  it('keeps a segment no checkpoint anchors, however old', async () => {
-    let now = Date.parse('2025-01-01T00:00:00Z');
+  it('refuses to open when its first head cannot be signed, and leaves the directory unlocked', async () => {
     const failingSign = () => {
       throw new Error('the seal module is down');
     };
-    log = await open({ segmentMaxRecords: 10, now: () => new Date(now), sign: failingSign });
-    for (let i = 0; i < 15; i++) await log.append(sampleRecord({ requestId: `r${i}` }));
-    await log.close();
-    now += 400 * 86_400_000;
-    log = await open({ segmentMaxRecords: 10, now: () => new Date(now) });
-    expect(readdirSync(dir).filter((f) => /^audit-\d{12}\.jsonl$/.test(f))).toEqual(['audit-000000000001.jsonl', 'audit-000000000011.jsonl']);
+    await expect(open({ sign: failingSign })).rejects.toThrow('the seal module is down');
+    log = await open();
+    await log.append(sampleRecord());
+    expect(log.health()).toMatchObject({ writable: true, seq: 1 });
   });
 
   it('refuses a retention shorter than 180 days, naming the setting', async () => {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { exportAuditRecords, openAuditLog, CSV_COLUMNS, type AuditRecord } from '../../../src/audit';
+import { cpSync } from 'node:fs';
+import { exportAuditRecords, openAuditLog, verifyAuditExport, CSV_COLUMNS, type AuditRecord } from '../../../src/audit';
 import { CITIZEN_A, CITIZEN_B, createTestKeys, sampleRecord, tempDir } from '../../fixtures/audit/support';
 
 const SECRET = 'a test subject-key secret of 32+ bytes';
@@ -29,6 +30,7 @@ describe('exporting audit records', () => {
       format: 'jsonl',
       out,
       sign: keys.sign,
+      verify: keys.verify,
       subjectKeySecret: SECRET,
       now: () => new Date('2025-06-01T00:00:00Z'),
     });
@@ -46,7 +48,10 @@ describe('exporting audit records', () => {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       filter: { consumer: 'tax', subject: { kind: 'PERSON', key: records[0]!.subjects[0]!.key, mask: '110105********002X' } },
       time: '2025-06-01T00:00:00.000Z',
+      head: { instance: 'hub-1', size: 3, root: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), time: expect.any(String), jws: expect.any(String) },
+      verifiedThrough: 3,
     });
+    expect(await verifyAuditExport({ file: out, verify: keys.verify })).toMatchObject({ ok: true, problem: null });
     const written = JSON.parse(readFileSync(manifestPath, 'utf8')) as { manifest: unknown; jws: string };
     const check = keys.verify(written.jws);
     expect(check.valid).toBe(true);
@@ -56,7 +61,7 @@ describe('exporting audit records', () => {
 
   it('writes CSV with quoted cells and formula-looking cells defused', async () => {
     const out = path.join(dir, 'all.csv');
-    await exportAuditRecords({ dir: path.join(dir, 'log'), filter: {}, format: 'csv', out, sign: keys.sign, subjectKeySecret: SECRET });
+    await exportAuditRecords({ dir: path.join(dir, 'log'), filter: {}, format: 'csv', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET });
     const rows = readFileSync(out, 'utf8').split('\r\n');
     expect(rows[0]).toBe(CSV_COLUMNS.join(','));
     expect(rows).toHaveLength(5); // header, three records, the empty string after the last CRLF
@@ -68,10 +73,35 @@ describe('exporting audit records', () => {
   it('refuses to overwrite an existing file', async () => {
     const out = path.join(dir, 'exists.jsonl');
     writeFileSync(out, 'keep me');
-    await expect(exportAuditRecords({ dir: path.join(dir, 'log'), filter: {}, format: 'jsonl', out, sign: keys.sign, subjectKeySecret: SECRET })).rejects.toMatchObject({
+    await expect(exportAuditRecords({ dir: path.join(dir, 'log'), filter: {}, format: 'jsonl', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET })).rejects.toMatchObject({
       code: 'AUDIT_EXPORT_FAILED',
       message: `The audit export failed: cannot create ${out} (EEXIST); it must not exist yet.`,
     });
     expect(readFileSync(out, 'utf8')).toBe('keep me');
+  });
+
+  it('refuses to export a log that does not verify, and writes nothing', async () => {
+    const tampered = path.join(dir, 'tampered');
+    cpSync(path.join(dir, 'log'), tampered, { recursive: true });
+    const segment = path.join(tampered, 'audit-000000000001.jsonl');
+    writeFileSync(segment, readFileSync(segment, 'utf8').replace('"r2"', '"r9"'));
+    const out = path.join(dir, 'never.jsonl');
+    await expect(exportAuditRecords({ dir: tampered, filter: {}, format: 'jsonl', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET })).rejects.toMatchObject({
+      code: 'AUDIT_EXPORT_FAILED',
+      message: expect.stringContaining('the log does not verify (HASH_MISMATCH at seq 2'),
+    });
+    expect(() => readFileSync(out)).toThrow();
+  });
+
+  it('checks an export offline against its manifest: a changed byte, a dropped line or another key are INVALID', async () => {
+    const out = path.join(dir, 'checked.jsonl');
+    await exportAuditRecords({ dir: path.join(dir, 'log'), filter: {}, format: 'jsonl', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET });
+    expect((await verifyAuditExport({ file: out, verify: keys.verify })).ok).toBe(true);
+    expect(await verifyAuditExport({ file: out, verify: createTestKeys().verify })).toMatchObject({ ok: false, problem: expect.stringContaining('signature does not verify') });
+    const original = readFileSync(out, 'utf8');
+    writeFileSync(out, original.replace('"r2"', '"r8"'));
+    expect(await verifyAuditExport({ file: out, verify: keys.verify })).toMatchObject({ ok: false, problem: expect.stringContaining('SHA-256 differs') });
+    writeFileSync(out, original);
+    expect((await verifyAuditExport({ file: out, verify: keys.verify })).ok).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exportAuditRecords, openAuditLog, openAuditLogReader, verifyAuditLog, type AuditLog, type AuditLogOptions, type AuditRecord } from '../../../src/audit';
 import { canonicalJson } from '../../../src/audit/canonical-json';
+import { CHECKPOINT_TYPE, signCheckpoint } from '../../../src/audit/checkpoint';
 import { canonicalBody, chainHash, genesisHash, hashedValue, storable, UNSTORABLE_MASK } from '../../../src/audit/record';
 import { CITIZEN_A, createTestKeys, sampleRecord, tempDir } from '../../fixtures/audit/support';
 
@@ -59,7 +60,7 @@ describe('records whatever the client sent', () => {
   it('stores the correlation id and the source beside the hub-made request id', async () => {
     log = await open();
     await log.append(sampleRecord({ correlationId: 'client-trace-42', source: '2001:db8:1:2::/64' }));
-    expect(stored()[0]).toMatchObject({ v: 2, requestId: 'req-1', correlationId: 'client-trace-42', source: '2001:db8:1:2::/64', hashed: [] });
+    expect(stored()[0]).toMatchObject({ v: 3, requestId: 'req-1', correlationId: 'client-trace-42', source: '2001:db8:1:2::/64', hashed: [] });
   });
 
   it('gives one record for a 500 000-character correlation id, a lone surrogate and an empty operation name', async () => {
@@ -125,22 +126,22 @@ describe('records whatever the client sent', () => {
     await log.close();
     log = undefined;
     const out = path.join(dir, 'export.csv');
-    await exportAuditRecords({ dir, filter: {}, format: 'csv', out, sign: keys.sign, subjectKeySecret: SECRET });
+    await exportAuditRecords({ dir, filter: {}, format: 'csv', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET });
     const [header, row] = readFileSync(out, 'utf8').split('\r\n');
     expect(header!.endsWith(',v,correlationId,source,hashed,count,windowFrom,windowTo')).toBe(true);
-    expect(row!.endsWith(',2,trace-1,198.51.100.1,operator,,,')).toBe(true);
+    expect(row!.endsWith(',3,trace-1,198.51.100.1,operator,,,')).toBe(true);
   });
 });
 
-describe('logs written before record version 2', () => {
+describe('logs written before record version 3 and tree heads', () => {
   let dir: string;
   let remove: () => void;
 
   beforeEach(() => ({ dir, remove } = tempDir()));
   afterEach(() => remove());
 
-  /** Rewrites the log's records as version 1 records (as an older hub wrote them), re-chained, without checkpoints. */
-  function downgradeToV1(chainId: string): void {
+  /** Rewrites the log's records as version 1 records (as an older hub wrote them), re-chained, with the checkpoint an older hub signed on close. */
+  async function downgradeToV1(chainId: string): Promise<void> {
     const file = path.join(dir, SEGMENT);
     let previous = genesisHash(chainId);
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
@@ -151,28 +152,31 @@ describe('logs written before record version 2', () => {
       return canonicalJson(record);
     });
     writeFileSync(file, lines.map((l) => `${l}\n`).join(''));
-    rmSync(path.join(dir, 'checkpoints.jsonl'), { force: true });
+    const last = JSON.parse(lines[lines.length - 1]!) as AuditRecord;
+    const checkpoint = await signCheckpoint({ typ: CHECKPOINT_TYPE, chain: chainId, instance: 'hub-1', seq: last.seq, hash: last.hash, time: last.time }, keys.sign);
+    writeFileSync(path.join(dir, 'checkpoints.jsonl'), `${checkpoint}\n`);
   }
 
   it('verifies, reads, continues and exports a chain of version 1 records followed by version 2 records', async () => {
     let log = await openAuditLog({ dir, instanceId: 'hub-1', subjectKeySecret: SECRET, sign: keys.sign, chainId: 'old-chain' });
     for (let i = 1; i <= 3; i++) await log.append(sampleRecord({ requestId: `old-${i}` }));
     await log.close();
-    downgradeToV1('old-chain');
+    await downgradeToV1('old-chain');
     expect(await verifyAuditLog({ dir, verify: keys.verify })).toMatchObject({ ok: true, records: 3 });
 
-    log = await openAuditLog({ dir, instanceId: 'hub-1', subjectKeySecret: SECRET, sign: keys.sign });
+    // Opened by this hub: migrated (a tree head over the old records is signed first), then continued.
+    log = await openAuditLog({ dir, instanceId: 'hub-1', subjectKeySecret: SECRET, sign: keys.sign, verify: keys.verify });
     await log.append(sampleRecord({ requestId: 'new-1', correlationId: 'trace' }));
     await log.close();
     expect(await verifyAuditLog({ dir, verify: keys.verify })).toMatchObject({ ok: true, records: 4, signedThrough: 4, problem: null });
 
     const reader = await openAuditLogReader({ dir, subjectKeySecret: SECRET });
     const page = await reader.queryAccessLog({ consumer: 'civil-affairs' });
-    expect(page.edges.map((e) => [e.node.v, e.node.requestId])).toEqual([[2, 'new-1'], [1, 'old-3'], [1, 'old-2'], [1, 'old-1']]);
+    expect(page.edges.map((e) => [e.node.v, e.node.requestId])).toEqual([[3, 'new-1'], [1, 'old-3'], [1, 'old-2'], [1, 'old-1']]);
     await reader.close();
 
     const out = path.join(dir, 'export.csv');
-    await exportAuditRecords({ dir, filter: {}, format: 'csv', out, sign: keys.sign, subjectKeySecret: SECRET });
+    await exportAuditRecords({ dir, filter: {}, format: 'csv', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET });
     const rows = readFileSync(out, 'utf8').split('\r\n').filter(Boolean);
     expect(rows).toHaveLength(5);
     expect(rows[1]!.endsWith(',1,,,,,,')).toBe(true);
@@ -184,14 +188,14 @@ describe('logs written before record version 2', () => {
     await log.close();
     const file = path.join(dir, SEGMENT);
     const record = JSON.parse(readFileSync(file, 'utf8')) as AuditRecord;
-    const future = { ...record, v: 3 as never, hash: '' };
+    const future = { ...record, v: 4 as never, hash: '' };
     future.hash = chainHash(genesisHash('c'), canonicalBody(future));
     writeFileSync(file, `${canonicalJson(future)}\n`);
     rmSync(path.join(dir, 'checkpoints.jsonl'), { force: true });
     expect((await verifyAuditLog({ dir, verify: keys.verify })).problem).toMatchObject({
       kind: 'MALFORMED_RECORD',
       seq: 1,
-      message: `the line where seq 1 belongs (${SEGMENT} line 1) has a record format version this verifier does not know (3): a newer hub wrote it, or bytes were changed`,
+      message: `the line where seq 1 belongs (${SEGMENT} line 1) has a record format version this verifier does not know (4): a newer hub wrote it, or bytes were changed`,
     });
   });
 });
