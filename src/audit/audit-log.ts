@@ -68,6 +68,8 @@ export interface AuditLogOptions extends AuditLogReaderOptions {
   retentionDays?: number;
   /** @default 'repair' */
   tornTail?: 'repair' | 'refuse';
+  /** Hears every batch once it is durable, in chain order (the shared index's feed); never delays or fails an append. */
+  onDurable?: (records: readonly AuditRecord[]) => void;
 }
 
 /** The log's defaults. */
@@ -251,6 +253,8 @@ class FileAuditLog implements AuditLog {
   private timer: NodeJS.Timeout | undefined;
   private retentionMs = 0;
   private lastRetentionRun = 0;
+  /** Set by openAuditLog: hears each durable batch. */
+  onDurable: ((records: readonly AuditRecord[]) => void) | undefined;
 
   constructor(init: {
     chainId: string;
@@ -340,6 +344,11 @@ class FileAuditLog implements AuditLog {
         for (const p of batch) {
           this.index.add(p.record);
           p.resolve({ seq: p.record.seq, hash: p.record.hash });
+        }
+        try {
+          this.onDurable?.(batch.map((p) => p.record));
+        } catch {
+          // A listener's failure is its own (the shared index catches up from the chain).
         }
         if (sealedThrough !== undefined && before && before.seq === sealedThrough) {
           this.queueCheckpoint(before);
@@ -578,6 +587,7 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const everyMs = positiveInteger(options ?? {}, 'checkpointEveryMs', DEFAULT_AUDIT_LOG_OPTIONS.checkpointEveryMs, 100);
   const retentionDays = positiveInteger(options ?? {}, 'retentionDays', DEFAULT_AUDIT_LOG_OPTIONS.retentionDays, MIN_RETENTION_DAYS);
   const log = await openLog(options, options);
+  log.onDurable = options.onDurable;
   await log.start({ sign: options.sign, everyRecords, everyMs, retentionDays });
   return log;
 }

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
-import { runAuditExport, runAuditVerify } from './audit';
+import { runAuditExport, runAuditExportAll, runAuditVerify } from './audit';
 import { exitCodeOfError } from './exit';
 import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
@@ -119,15 +119,16 @@ const audit = program.command('audit').description('the access log: verify the c
 audit
   .command('verify')
   .description('check the hash chain and every checkpoint signature; names the first bad record')
-  .option('--dir <dir>', 'log directory (default: $DATARUN_AUDIT_DIR or .data/audit)')
+  .option('--dir <dir>', 'log directory, or with --all the archive root (default: $DATARUN_AUDIT_DIR or .data/audit)')
+  .option('--all', "every instance's chain under the archive root --dir, each verified on its own")
   .option('--from <seq>', 'first sequence number')
   .option('--to <seq>', 'last sequence number')
   .option('--jwks <file|url>', 'verify checkpoints against this JWKS instead of the local keys')
-  .action(async (o: { dir?: string; from?: string; to?: string; jwks?: string }) => {
+  .action(async (o: { dir?: string; all?: boolean; from?: string; to?: string; jwks?: string }) => {
     const { auditVerifier } = await import('../gateway');
     const { loadJwks, loadKeyStore } = await import('../seal');
     const verify = o.jwks ? auditVerifier({ jwks: await loadJwks(o.jwks) }) : auditVerifier({ keyStore: await loadKeyStore(keysDir()) });
-    const { exitCode } = await runAuditVerify({ dir: o.dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR, verify, ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+    const { exitCode } = await runAuditVerify({ dir: o.dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR, verify, ...(o.all ? { all: true } : {}), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
     process.exitCode = exitCode;
   });
 audit
@@ -135,18 +136,19 @@ audit
   .description('write the records of a consumer, subject, case or time range, with a signed manifest')
   .requiredOption('--out <file>', 'output file')
   .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
-  .option('--dir <dir>', 'log directory')
+  .option('--dir <dir>', 'log directory, or with --all the archive root')
+  .option('--all', "every instance's chain under the archive root --dir, merged by time")
   .option('--consumer <id>')
   .option('--subject <subject>', 'KIND:id, or a citizen identity number')
   .option('--case <number>')
   .option('--from <time>', 'ISO 8601')
   .option('--to <time>', 'ISO 8601')
-  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; consumer?: string; subject?: string; case?: string; from?: string; to?: string }) => {
+  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; all?: boolean; consumer?: string; subject?: string; case?: string; from?: string; to?: string }) => {
     const { auditSigner, auditSubjectSecret } = await import('../gateway');
     const { loadKeyStore } = await import('../seal');
     const keyStore = await loadKeyStore(keysDir());
-    const { dir, ...filter } = o;
-    const { exitCode } = await runAuditExport({
+    const { dir, all, ...filter } = o;
+    const { exitCode } = await (all ? runAuditExportAll : runAuditExport)({
       ...filter,
       dir: dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR,
       sign: auditSigner(keyStore),
