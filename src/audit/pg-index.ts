@@ -134,6 +134,8 @@ export interface SharedAccessIndexOptions {
   batchSize?: number;
   /** Connections of the pool. @default 4 */
   maxConnections?: number;
+  /** Rows of records older than this many days are deleted (the archive's retention removes the records themselves); checked at start and hourly by the writer. @default none */
+  retentionDays?: number;
   now?: () => Date;
   onEvent?: (event: SharedIndexEvent) => void;
 }
@@ -360,6 +362,21 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
   }
   if (instance) pump();
 
+  // Rows whose records the archive's retention removes would read back as nothing: drop them too.
+  let retention: NodeJS.Timeout | undefined;
+  const retentionDays = options.retentionDays;
+  if (instance && retentionDays !== undefined) {
+    if (!Number.isSafeInteger(retentionDays) || retentionDays < 1) throw new AuditOptionsError('retentionDays', 'a positive whole number of days');
+    const expire = (): void => {
+      void ready()
+        .then(() => pool.query('DELETE FROM audit_index WHERE time < $1', [new Date(now().getTime() - retentionDays * 86_400_000).toISOString()]))
+        .catch(() => undefined);
+    };
+    expire();
+    retention = setInterval(expire, 3_600_000);
+    retention.unref();
+  }
+
   // --- The queries: over every instance's rows, read back from the chains and checked again. ---
   const matches = (record: AuditRecord, filter: AccessLogFilter, subjectKey: string | undefined, fromMs?: number, toMs?: number): boolean => {
     const time = Date.parse(record.time);
@@ -501,6 +518,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
 
     async close() {
       closed = true;
+      if (retention) clearInterval(retention);
       if (timer) clearTimeout(timer);
       timer = undefined;
       await pumping;

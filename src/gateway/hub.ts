@@ -254,6 +254,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
           subjectKeySecret: hubAudit.subjectKeySecret,
           confidentialPurposes: hubConfidentialPurposes(policy, hubAudit.confidentialPurposes),
           instanceId,
+          ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
           onEvent: emit,
         });
         sharedIndex = index;

@@ -236,6 +236,10 @@ describe('the shared auditor index', () => {
     const { createSharedState } = await import('../../src/state');
     const state = createSharedState({ redis: { url: redis.url, keyPrefix: 'datarun:', commandTimeoutMs: 5000, connectTimeoutMs: 10_000 } as never, rateLimits: () => undefined });
     await state.waitUntilReady(10_000);
+    // The archiver has trimmed the oldest records from Redis: those are read from the archive files.
+    for (const instance of ['hub-a', 'hub-b']) {
+      await eventually(async () => (await state.streams!.range(`audit:{${instance}}:records`, '1-0', '1-0')).length === 0, `${instance}'s first record trimmed from Redis`, INDEX_DEADLINE_MS);
+    }
     const index = await openSharedAccessIndex({ url: indexUrl, reader: createChainReader({ streams: state.streams!, archiveRoot: auditDir }), subjectKeySecret: secret });
     try {
       for (const { instance, seq } of before) expect(await index.catchUp(instance)).toBeGreaterThanOrEqual(Number(seq));
@@ -287,4 +291,24 @@ describe('the shared auditor index', () => {
     expect(lines.find((l) => l.includes(`${path.join(copy, 'hub-b')}:`))).toContain(': INVALID: ');
     expect(lines[lines.length - 1]).toBe(`audit logs under ${copy}: INVALID, 2 chains, 1 invalid: hub-b\n`);
   });
+
+  it('forgets the rows of records past the retention period (checked at start and hourly)', async () => {
+    const secret = auditSubjectSecret(keysDir);
+    expect(Number((await sql<{ n: string }>('SELECT count(*) AS n FROM audit_index'))[0]!.n)).toBeGreaterThan(0);
+    // A writer whose clock is 400 days ahead: every row is older than 180 days to it.
+    const index = await openSharedAccessIndex({
+      url: indexUrl,
+      reader: createChainReader({ archiveRoot: path.join(dir, 'no-archive') }),
+      subjectKeySecret: secret,
+      instanceId: 'retention-probe',
+      retentionDays: 180,
+      now: () => new Date(Date.now() + 400 * 86_400_000),
+    });
+    try {
+      await eventually(async () => Number((await sql<{ n: string }>('SELECT count(*) AS n FROM audit_index WHERE time < now()'))[0]!.n) === 0, 'old rows deleted', INDEX_DEADLINE_MS);
+    } finally {
+      await index.close();
+    }
+  });
 });
+
