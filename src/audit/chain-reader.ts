@@ -6,12 +6,12 @@
  * back for a query and to catch up from a chain. It never writes.
  */
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { seqOfEntryId, type RedisStreams } from '../state';
 import { createFileSink } from './file-sink';
 import type { AuditRecord } from './record';
 import { archiveDirOf, auditStreamKeys, AUDIT_INSTANCES_KEY } from './redis-sink';
 import type { AuditSink } from './sink';
-import path from 'node:path';
 
 /** Reads the records of every instance's chain. */
 export interface ChainReader {
@@ -52,8 +52,22 @@ export function createChainReader(options: ChainReaderOptions): ChainReader {
     return chain ? archiveDirOf(archiveRoot, instance, chain) : path.join(archiveRoot, instance);
   }
 
-  /** The archived part of an instance's chain, opened read-only; opened again when asked for a seq past what it held. */
-  async function archive(instance: string, upTo: number) {
+  const opening = new Map<string, Promise<unknown>>();
+
+  /** The archived part of an instance's chain (one opening at a time per instance, so none is left open unseen). */
+  async function archive(instance: string, upTo: number): Promise<{ dir: string; sink: AuditSink; headSeq: number } | undefined> {
+    for (let busy = opening.get(instance); busy; busy = opening.get(instance)) await busy.catch(() => undefined);
+    const opened = openArchive(instance, upTo);
+    opening.set(instance, opened);
+    try {
+      return await opened;
+    } finally {
+      opening.delete(instance);
+    }
+  }
+
+  /** Opens the archived part of an instance's chain read-only; again when asked for a seq past what it held. */
+  async function openArchive(instance: string, upTo: number) {
     const dir = await archiveDir(instance);
     if (!dir) return undefined;
     const held = archives.get(instance);

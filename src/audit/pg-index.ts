@@ -120,7 +120,7 @@ export type SharedIndexEvent =
 export interface SharedAccessIndexOptions {
   /** The index database, `postgres://…`. */
   url: string;
-  /** Reads every instance's chain (to catch up and to read query results back). */
+  /** Reads every instance's chain (to catch up and to read query results back); closed with the index. */
   reader: ChainReader;
   /** The hub secret that keys subject identifiers (the same as the log's). */
   subjectKeySecret: Uint8Array | string;
@@ -153,8 +153,12 @@ export interface SharedAccessIndex {
   citizenAccesses(subject: SubjectRef | string, options?: PageRequest & { now?: Date }): Promise<Page<CitizenAccess>>;
   /** The highest seq of `instance` the index holds contiguously (0 when none). */
   indexedThrough(instance: string): Promise<number>;
-  /** Indexes every record of `instance`'s chain the index lacks (the rebuild: run it for every instance on an emptied table). */
-  catchUp(instance: string): Promise<number>;
+  /**
+   * Indexes the records of `instance`'s chain from its progress on, or from seq `from` + 1 when
+   * given (0: the whole chain; rows already there are left as they are). Resolves with the last
+   * seq indexed. The rebuild: every instance from 0.
+   */
+  catchUp(instance: string, from?: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -511,9 +515,9 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
       return progressOf(of);
     },
 
-    async catchUp(of) {
+    async catchUp(of, from) {
       await ready();
-      return catchUpFrom(of, await progressOf(of));
+      return catchUpFrom(of, from ?? (await progressOf(of)));
     },
 
     async close() {
@@ -524,6 +528,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
       await pumping;
       // Whatever is still pending is durable in the chain: the next start catches up from it.
       await pool.end().catch(() => undefined);
+      await options.reader.close();
     },
   };
 }

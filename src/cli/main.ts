@@ -157,6 +157,17 @@ audit
     process.exitCode = exitCode;
   });
 
+audit
+  .command('reindex')
+  .description("fill the shared auditor index (PostgreSQL) from every instance's chain, in Redis and the archive (several instances)")
+  .option('-c, --config <file>', 'JSON configuration file (default: $DATARUN_CONFIG)')
+  .option('--rebuild', 'empty the index first, then index every chain from its first record')
+  .action(async (o: { config?: string; rebuild?: boolean }) => {
+    const { runAuditReindex } = await import('./audit-index');
+    const { exitCode } = await runAuditReindex({ ...(o.config ? { config: o.config } : {}), ...(o.rebuild ? { rebuild: true } : {}) });
+    process.exitCode = exitCode;
+  });
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   // Commander has printed its own message (and the help) already.
   if (!(error instanceof CommanderError)) process.stderr.write(`datarun: ${error instanceof Error ? error.message : String(error)}\n`);

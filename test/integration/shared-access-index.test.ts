@@ -12,6 +12,7 @@ import { Client } from 'pg';
 import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
 import { createChainReader, createSubjectKeyer, openSharedAccessIndex, verifyAuditLog } from '../../src/audit';
 import { runAuditExportAll, runAuditVerify } from '../../src/cli/audit';
+import { runAuditReindex } from '../../src/cli/audit-index';
 import { propertyTransferExample } from '../../src/cli/examples';
 import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { auditSigner, auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
@@ -227,28 +228,43 @@ describe('the shared auditor index', () => {
     }
   });
 
-  it('is rebuilt from the chains (Redis streams and archive files) after its rows are lost', async () => {
-    const before = await sql<{ instance: string; seq: string }>('SELECT instance, seq FROM audit_index_progress ORDER BY instance');
-    await sql('DELETE FROM audit_index');
-    await sql('DELETE FROM audit_index_progress');
-    const secret = auditSubjectSecret(keysDir);
-    // What the hub runs for each instance at start, here by a separate reader that writes no chain of its own.
+  it('is rebuilt from the chains (Redis streams and archive files) by `datarun audit reindex` after its rows are lost', async () => {
     const { createSharedState } = await import('../../src/state');
     const state = createSharedState({ redis: { url: redis.url, keyPrefix: 'datarun:', commandTimeoutMs: 5000, connectTimeoutMs: 10_000 } as never, rateLimits: () => undefined });
-    await state.waitUntilReady(10_000);
-    // The archiver has trimmed the oldest records from Redis: those are read from the archive files.
-    for (const instance of ['hub-a', 'hub-b']) {
-      await eventually(async () => (await state.streams!.range(`audit:{${instance}}:records`, '1-0', '1-0')).length === 0, `${instance}'s first record trimmed from Redis`, INDEX_DEADLINE_MS);
-    }
-    const index = await openSharedAccessIndex({ url: indexUrl, reader: createChainReader({ streams: state.streams!, archiveRoot: auditDir }), subjectKeySecret: secret });
     try {
-      for (const { instance, seq } of before) expect(await index.catchUp(instance)).toBeGreaterThanOrEqual(Number(seq));
-      const page = await index.queryAccessLog({ caseNumber: 'IDX-B-1' });
-      expect(page.edges.map((e) => e.node.instance)).toEqual(['hub-b']);
-      await expectContiguous();
+      await state.waitUntilReady(10_000);
+      // The archiver has trimmed the oldest records from Redis: those are read from the archive files.
+      for (const instance of ['hub-a', 'hub-b']) {
+        await eventually(async () => (await state.streams!.range(`audit:{${instance}}:records`, '1-0', '1-0')).length === 0, `${instance}'s first record trimmed from Redis`, INDEX_DEADLINE_MS);
+      }
     } finally {
-      await index.close();
       await state.close();
+    }
+    const configFile = path.join(dir, 'reindex.json');
+    writeFileSync(configFile, JSON.stringify({ keys: { dir: keysDir }, redis: { url: redis.url, connectTimeoutMs: 10_000 }, audit: { dir: auditDir, index: { url: indexUrl } } }));
+    const heads = { 'hub-a': a.gateway.audit!.health().seq, 'hub-b': b.gateway.audit!.health().seq };
+    const lines: string[] = [];
+    const stdout = { write: (t: string) => lines.push(t) };
+
+    // hub-b's rows and progress lost: indexed again from its chain, from its first record.
+    await sql("DELETE FROM audit_index WHERE instance = 'hub-b'");
+    await sql("DELETE FROM audit_index_progress WHERE instance = 'hub-b'");
+    const again = await runAuditReindex({ config: configFile, env: {}, stdout });
+    expect(again.exitCode).toBe(0);
+    expect(again.indexed['hub-b']).toBeGreaterThanOrEqual(heads['hub-b']);
+    await expectContiguous();
+
+    // Everything lost: --rebuild empties the index and indexes every chain from its start.
+    await sql('DELETE FROM audit_index');
+    lines.length = 0;
+    const rebuilt = await runAuditReindex({ config: configFile, rebuild: true, env: {}, stdout });
+    expect(rebuilt.indexed['hub-a']).toBeGreaterThanOrEqual(heads['hub-a']);
+    expect(rebuilt.indexed['hub-b']).toBeGreaterThanOrEqual(heads['hub-b']);
+    expect(lines).toEqual([`hub-a: indexed through seq ${rebuilt.indexed['hub-a']}\n`, `hub-b: indexed through seq ${rebuilt.indexed['hub-b']}\n`]);
+    await expectContiguous();
+    for (const hub of [a, b]) {
+      const page = await auditorReads(hub, { caseNumber: 'IDX-B-1' });
+      expect(page.edges.map((e) => e.node.instance)).toEqual(['hub-b']);
     }
   });
 
