@@ -87,6 +87,8 @@ export interface AuditLogOptions extends AuditLogReaderOptions {
   retentionDays?: number;
   /** @default 'repair' */
   tornTail?: 'repair' | 'refuse';
+  /** Hears every batch once it is durable, in chain order (the shared index's feed); never delays or fails an append. */
+  onDurable?: (records: readonly AuditRecord[]) => void;
 }
 
 /** The log's defaults. */
@@ -312,6 +314,8 @@ class FileAuditLog implements AuditLog {
   private timer: NodeJS.Timeout | undefined;
   private retentionMs = 0;
   private lastRetentionRun = 0;
+  /** Set by openAuditLog: hears each durable batch. */
+  onDurable: ((records: readonly AuditRecord[]) => void) | undefined;
 
   constructor(init: {
     chainId: string;
@@ -474,6 +478,11 @@ class FileAuditLog implements AuditLog {
         for (const p of batch) {
           this.index.add(p.record);
           p.resolve({ seq: p.record.seq, hash: p.record.hash });
+        }
+        try {
+          this.onDurable?.(batch.map((p) => p.record));
+        } catch {
+          // A listener's failure is its own (the shared index catches up from the chain).
         }
         if (sealedThrough !== undefined && before && before.seq === sealedThrough) await this.applyRetention();
         this.sinceCheckpoint += batch.length;
@@ -902,6 +911,7 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   if (everyMs > 1000) throw new AuditOptionsError('checkpointEveryMs', 'at most 1000: tree heads are signed at least every second');
   const log = await openLog(options, options);
   const breakEvidence = (log as FileAuditLog & { breakEvidence?: AuditTreeHead['break'] }).breakEvidence;
+  log.onDurable = options.onDurable;
   await log.startOrClose({ sign: options.sign, everyRecords, everyMs, retentionDays, ...(options.headFile ? { headFile: options.headFile } : {}), ...(breakEvidence ? { breakEvidence } : {}) });
   return log;
 }

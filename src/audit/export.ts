@@ -79,7 +79,7 @@ function csvCell(value: string | number | null): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function csvRow(r: AuditRecord): string {
+export function csvRow(r: AuditRecord): string {
   const cells: Record<(typeof CSV_COLUMNS)[number], string | number | null> = {
     seq: r.seq,
     time: r.time,

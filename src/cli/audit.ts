@@ -5,9 +5,11 @@
  * sees key material.
  */
 import {
+  exportAllAuditRecords,
   exportAuditRecords,
   openAuditLogReader,
   verifyAuditExport,
+  verifyAllAuditLogs,
   verifyAuditLog,
   verifyConsistency,
   verifyInclusion,
@@ -16,10 +18,12 @@ import {
   type AuditVerifyProgress,
   type AuditVerifyReport,
   type ExportAuditRecordsResult,
+  type MergedExportManifest,
   type SubjectKind,
   type SubjectRef,
   AuditOptionsError,
 } from '../audit';
+import path from 'node:path';
 import { CLI_EXIT } from '../sdk';
 
 /** Where a command writes: stdout for results, stderr for progress. */
@@ -42,6 +46,8 @@ export interface AuditVerifyCommandOptions extends CommandOutput {
   head?: string;
   /** Where the head came from, for the output. */
   headSource?: string;
+  /** `dir` is an archive root: verify every instance's chain under it, each on its own (`--all`). */
+  all?: boolean;
 }
 
 /** Arguments of `datarun audit export`. */
@@ -102,6 +108,7 @@ function progressPrinter(stderr: CommandOutput['stderr']): (p: AuditVerifyProgre
 
 /** Verifies a log directory, prints the outcome, and returns the exit code (0 valid, 6 a problem found: CLI_EXIT.VERIFY_FAILED) with the report. */
 export async function runAuditVerify(options: AuditVerifyCommandOptions): Promise<{ exitCode: number; report: AuditVerifyReport }> {
+  if (options.all) return runAuditVerifyAll(options);
   const from = seqArgument(options.from, 'from');
   const to = seqArgument(options.to, 'to');
   if (from !== undefined && to !== undefined && to < from) throw new AuditOptionsError('to', 'at least --from');
@@ -122,8 +129,35 @@ export async function runAuditVerify(options: AuditVerifyCommandOptions): Promis
   return { exitCode: report.ok ? CLI_EXIT.OK : CLI_EXIT.VERIFY_FAILED, report };
 }
 
-/** Exports matching records and a signed manifest, prints where, and returns the exit code with the result. */
-export async function runAuditExport(options: AuditExportCommandOptions): Promise<{ exitCode: number; result: ExportAuditRecordsResult }> {
+/**
+ * `--all`: every instance's chain under the archive root, each verified on its own; valid only
+ * when there is at least one chain and every chain is valid. The report returned is the first
+ * invalid chain's (or the last one's).
+ */
+async function runAuditVerifyAll(options: AuditVerifyCommandOptions): Promise<{ exitCode: number; report: AuditVerifyReport }> {
+  if (options.from !== undefined || options.to !== undefined) throw new AuditOptionsError(options.from !== undefined ? 'from' : 'to', 'not given with --all (sequence numbers are per chain)');
+  const print = progressPrinter(options.stderr);
+  const all = await verifyAllAuditLogs({ root: options.dir, verify: options.verify, onProgress: (_dir, p) => print(p) });
+  const out = options.stdout ?? process.stdout;
+  for (const { dir, report } of all.chains) {
+    const range = report.firstSeq === null ? 'no records' : `${report.records} records (seq ${report.firstSeq} to ${report.lastSeq})`;
+    if (report.ok) out.write(`audit log ${dir}: valid, ${range}, ${report.checkpoints} signature${report.checkpoints === 1 ? '' : 's'} verified${report.unsigned ? `, records ${report.unsigned.from} to ${report.unsigned.to} not yet under a signed head` : ''}\n`);
+    else out.write(`audit log ${dir}: INVALID: ${report.problem!.kind}: ${report.problem!.message}\n`);
+    for (const note of report.notes) out.write(`note: ${path.basename(dir)}: ${note}\n`);
+  }
+  const bad = all.chains.filter((c) => !c.report.ok);
+  if (all.chains.length === 0) out.write(`audit logs under ${options.dir}: INVALID: no chain found\n`);
+  else out.write(`audit logs under ${options.dir}: ${all.ok ? 'valid' : 'INVALID'}, ${all.chains.length} chain${all.chains.length === 1 ? '' : 's'}${bad.length > 0 ? `, ${bad.length} invalid: ${bad.map((c) => path.basename(c.dir)).join(', ')}` : ''}\n`);
+  const report: AuditVerifyReport = bad[0]?.report ??
+    all.chains[all.chains.length - 1]?.report ?? {
+      ok: false, chainId: null, firstSeq: null, lastSeq: null, records: 0, checkpoints: 0, signedThrough: 0,
+      problem: { kind: 'MISSING_CHAIN', seq: 0, message: `no chain under ${options.dir}` },
+      notes: [], heads: 0, newestHead: null, unsigned: null, checkedAgainst: null,
+    };
+  return { exitCode: all.ok ? CLI_EXIT.OK : CLI_EXIT.VERIFY_FAILED, report };
+}
+
+function exportFilter(options: AuditExportCommandOptions) {
   const subject = subjectArgument(options.subject);
   const from = timeArgument(options.from, 'from');
   const to = timeArgument(options.to, 'to');
@@ -134,6 +168,12 @@ export async function runAuditExport(options: AuditExportCommandOptions): Promis
     ...(from !== undefined ? { from } : {}),
     ...(to !== undefined ? { to } : {}),
   };
+  return filter;
+}
+
+/** Exports matching records and a signed manifest, prints where, and returns the exit code with the result. */
+export async function runAuditExport(options: AuditExportCommandOptions): Promise<{ exitCode: number; result: ExportAuditRecordsResult }> {
+  const filter = exportFilter(options);
   const result = await exportAuditRecords({ dir: options.dir, filter, format: options.format, out: options.out, sign: options.sign, verify: options.verify, subjectKeySecret: options.subjectKeySecret, ...(options.head !== undefined ? { head: options.head } : {}) });
   const out = options.stdout ?? process.stdout;
   const { manifest } = result;
@@ -197,4 +237,14 @@ export async function runAuditConsistency(options: CommandOutput & { dir: string
   } finally {
     await reader.close();
   }
+}
+
+/** `--all`: exports the matching records of every instance's chain under the archive root `dir`, merged by time, with one signed manifest naming each chain. */
+export async function runAuditExportAll(options: AuditExportCommandOptions): Promise<{ exitCode: number; result: { manifest: MergedExportManifest; manifestPath: string } }> {
+  const result = await exportAllAuditRecords({ root: options.dir, filter: exportFilter(options), format: options.format, out: options.out, sign: options.sign, verify: options.verify, subjectKeySecret: options.subjectKeySecret });
+  const out = options.stdout ?? process.stdout;
+  const { manifest } = result;
+  const chains = manifest.chains.map((c) => `${c.dir}: ${c.count}`).join(', ');
+  out.write(`exported ${manifest.count} records of ${manifest.chains.length} chain${manifest.chains.length === 1 ? '' : 's'} (${chains}), merged by time, to ${options.out}; signed manifest ${result.manifestPath}\n`);
+  return { exitCode: CLI_EXIT.OK, result };
 }

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
-import { runAuditConsistency, runAuditExport, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
+import { runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { exitCodeOfError } from './exit';
 import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
@@ -169,14 +169,15 @@ async function verifierFor(jwks: string | undefined) {
 audit
   .command('verify')
   .description('check the records, the Merkle root of every signed tree head and the heads\' own chain; names the first bad record or the missing range')
-  .option('--dir <dir>', 'log directory (default: $DATARUN_AUDIT_DIR or .data/audit)')
+  .option('--dir <dir>', 'log directory, or with --all the archive root (default: $DATARUN_AUDIT_DIR or .data/audit)')
+  .option('--all', "every instance's chain under the archive root --dir, each verified on its own")
   .option('--from <seq>', 'first sequence number')
   .option('--to <seq>', 'last sequence number')
   .option('--head <file|url|jws>', 'also check against a signed head kept outside the log (a receipt\'s, a witness\'s, /.well-known/audit-head); default: the copy in the keys directory')
   .option('--jwks <file|url>', 'verify signatures against this JWKS instead of the local keys')
-  .action(async (o: { dir?: string; from?: string; to?: string; jwks?: string; head?: string }) => {
+  .action(async (o: { dir?: string; all?: boolean; from?: string; to?: string; jwks?: string; head?: string }) => {
     const dir = auditDir(o.dir);
-    const { exitCode } = await runAuditVerify({ dir, verify: await verifierFor(o.jwks), ...(await headFor(dir, o.head)), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
+    const { exitCode } = await runAuditVerify({ dir, verify: await verifierFor(o.jwks), ...(o.all ? { all: true } : await headFor(dir, o.head)), ...(o.from ? { from: o.from } : {}), ...(o.to ? { to: o.to } : {}) });
     process.exitCode = exitCode;
   });
 audit
@@ -213,21 +214,22 @@ audit
   .description('verify the log, then write the records of a consumer, subject, case or time range, with a signed manifest')
   .requiredOption('--out <file>', 'output file')
   .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
-  .option('--dir <dir>', 'log directory')
+  .option('--dir <dir>', 'log directory, or with --all the archive root')
+  .option('--all', "every instance's chain under the archive root --dir, merged by time")
   .option('--consumer <id>')
   .option('--subject <subject>', 'KIND:id, or a citizen identity number')
   .option('--case <number>')
   .option('--from <time>', 'ISO 8601')
   .option('--to <time>', 'ISO 8601')
   .option('--head <file|url|jws>', 'also check the log against this signed head before export')
-  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; consumer?: string; subject?: string; case?: string; from?: string; to?: string; head?: string }) => {
+  .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; all?: boolean; consumer?: string; subject?: string; case?: string; from?: string; to?: string; head?: string }) => {
     const { auditSigner, auditSubjectSecret } = await import('../gateway');
     const { loadKeyStore } = await import('../seal');
     const keyStore = await loadKeyStore(keysDir());
-    const { dir: given, head, ...filter } = o;
+    const { dir: given, head, all, ...filter } = o;
     const dir = auditDir(given);
-    const { head: kept } = await headFor(dir, head);
-    const { exitCode } = await runAuditExport({
+    const { head: kept } = all ? { head: undefined } : await headFor(dir, head);
+    const { exitCode } = await (all ? runAuditExportAll : runAuditExport)({
       ...filter,
       dir,
       sign: auditSigner(keyStore),
@@ -255,6 +257,17 @@ audit
   .action(async (o: { reason: string; config?: string }) => {
     const { runAuditNewChain } = await import('./audit-chain');
     process.exitCode = await runAuditNewChain({ reason: o.reason, ...(o.config ? { config: o.config } : {}) });
+  });
+
+audit
+  .command('reindex')
+  .description("fill the shared auditor index (PostgreSQL) from every instance's chain, in Redis and the archive (several instances)")
+  .option('-c, --config <file>', 'JSON configuration file (default: $DATARUN_CONFIG)')
+  .option('--rebuild', 'empty the index first, then index every chain from its first record')
+  .action(async (o: { config?: string; rebuild?: boolean }) => {
+    const { runAuditReindex } = await import('./audit-index');
+    const { exitCode } = await runAuditReindex({ ...(o.config ? { config: o.config } : {}), ...(o.rebuild ? { rebuild: true } : {}) });
+    process.exitCode = exitCode;
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

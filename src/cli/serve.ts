@@ -21,7 +21,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
   const endpoints = Object.fromEntries(CONNECTOR_IDS.map((id) => [id, config.connectors[id] ?? sandboxes!.endpoints[id]])) as DepartmentEndpoints;
   const gateway = await createGateway(config, endpoints, {
     onEvent: (event) => {
-      if (event.type === 'redis-ready' || event.type === 'audit-reopened' || event.type === 'invalidated') logger.info({ event }, 'shared state');
+      if (event.type === 'redis-ready' || event.type === 'audit-reopened' || event.type === 'invalidated' || event.type === 'index-caught-up') logger.info({ event }, 'shared state');
       else logger.warn({ event }, 'shared state');
     },
     onAuditEvent: (event) => logger.warn({ event }, 'access log'),
@@ -57,6 +57,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
     lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
   }
   if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/tax -d '{"mode":"down"}'`);
+  if (gateway.audit && gateway.state.mode !== 'memory') lines.push('  access log: each instance\'s chain in Redis, archived to ' + config.audit.dir + '; accessLog and dataAccesses over all instances from the shared index in PostgreSQL');
   if (gateway.audit && gateway.state.mode === 'memory') lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
   else if (gateway.audit) lines.push(`  access log: this instance's chain in a Redis stream, archived to ${config.audit.dir}/<instance> (./bin/datarun audit verify --dir ${config.audit.dir}/${config.audit.instanceId})`);
   process.stdout.write(lines.join('\n') + '\n');

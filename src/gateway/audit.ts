@@ -12,6 +12,8 @@ import {
   type AuditSink,
   type AuditOutcome,
   type AuditRecordInput,
+  type AuditRecord,
+  type SharedAccessIndex,
   type AuditSignatureVerifier,
   type AuditSigner,
   type SubjectKind,
@@ -111,6 +113,16 @@ export function auditHeadFile(keysDir: string, instanceId: string): string {
   return path.join(keysDir, 'audit-heads', `${encodeURIComponent(instanceId)}.json`);
 }
 
+/** The confidential purposes of the policy with their disclosure rules, for the citizen view. */
+export function hubConfidentialPurposes(policy: PolicyEngine, codes: readonly string[]): Record<string, { days: number }> {
+  const confidentialPurposes: Record<string, { days: number }> = {};
+  for (const code of codes) {
+    const purpose = policy.purpose(code);
+    if (purpose?.discloseAfter) confidentialPurposes[code] = { days: durationDays(purpose.discloseAfter) };
+  }
+  return confidentialPurposes;
+}
+
 /** Settings of the hub's access log. */
 export interface HubAuditOptions {
   dir: string;
@@ -132,15 +144,13 @@ export interface HubAuditOptions {
   /** See AuditLogOptions.onChainBreak. @default 'refuse' */
   onChainBreak?: 'refuse' | 'record';
   breakReason?: string;
+  /** Hears each durable batch (the shared index's writer). */
+  onDurable?: (records: readonly AuditRecord[]) => void;
 }
 
 /** Opens the hub's access log (repairing a torn tail left by a crash). */
 export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLog> {
-  const confidentialPurposes: Record<string, { days: number }> = {};
-  for (const code of options.confidentialPurposes) {
-    const purpose = options.policy.purpose(code);
-    if (purpose?.discloseAfter) confidentialPurposes[code] = { days: durationDays(purpose.discloseAfter) };
-  }
+  const confidentialPurposes = hubConfidentialPurposes(options.policy, options.confidentialPurposes);
   return openAuditLog({
     dir: options.dir,
     instanceId: options.instanceId,
@@ -157,6 +167,32 @@ export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLo
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.sink ? { sink: options.sink } : {}),
     ...(options.fsync === false ? { fs: noSyncAuditFs } : {}),
+    ...(options.onDurable ? { onDurable: options.onDurable } : {}),
+  });
+}
+
+/**
+ * The log of one instance with the queries answered by the shared index over every instance
+ * (multi-instance mode): appends, health and checkpoints are the log's; `accessLog` and
+ * `dataAccesses` are the index's, their records read back from the owning chains.
+ */
+export function withSharedIndex(log: AuditLog, index: SharedAccessIndex): AuditLog {
+  const close = async (): Promise<void> => {
+    try {
+      await log.close();
+    } finally {
+      await index.close();
+    }
+  };
+  // A proxy, so that whatever else the log offers passes through unchanged.
+  return new Proxy(log, {
+    get(target, property, receiver) {
+      if (property === 'queryAccessLog') return index.queryAccessLog.bind(index);
+      if (property === 'citizenAccesses') return index.citizenAccesses.bind(index);
+      if (property === 'close') return close;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
   });
 }
 

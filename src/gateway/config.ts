@@ -139,6 +139,17 @@ const configSchema = z.strictObject({
        * without it the signed mode refuses to start without its access log.
        */
       benchmarkOnlyDisable: z.boolean().default(false),
+      /**
+       * The shared auditor index of several instances (Redis state): a PostgreSQL database that
+       * every instance writes its records' index rows to and answers `accessLog` and
+       * `dataAccesses` from. One instance (no Redis) keeps its index in memory and needs none.
+       */
+      index: z
+        .strictObject({
+          /** `postgres://user:password@host:5432/database` (DATARUN_AUDIT_INDEX_URL). */
+          url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// URL').optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /**
@@ -209,6 +220,15 @@ export function signedWithoutAuditProblem(mode: 'signed' | 'open', audit: { read
   return 'audit.enabled: the signed mode does not start with the access log off (no audit, no data); set audit.benchmarkOnlyDisable: true as well to measure a benchmark baseline without it';
 }
 
+/**
+ * Several instances (Redis state) answer the auditor and citizen queries from one shared index
+ * in PostgreSQL: with the access log on, multi-instance mode needs its URL.
+ */
+export function sharedIndexProblem(config: { readonly redis?: unknown; readonly audit: { readonly enabled: boolean; readonly index?: { readonly url?: string | undefined } } }): string | undefined {
+  if (!config.redis || !config.audit.enabled || config.audit.index?.url) return undefined;
+  return 'audit.index.url: several instances on Redis answer accessLog and dataAccesses from a shared index in PostgreSQL; set its postgres:// URL (or DATARUN_AUDIT_INDEX_URL)';
+}
+
 /** A configuration that cannot be used; its message names every bad setting. */
 export class ConfigError extends HubError {
   declare readonly code: 'CONFIG_INVALID';
@@ -243,6 +263,8 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
   }
   const withoutAudit = signedWithoutAuditProblem(config.security.mode, config.audit);
   if (withoutAudit) throw new ConfigError(`Invalid ${source}:\n  - ${withoutAudit}`);
+  const withoutIndex = sharedIndexProblem(config);
+  if (withoutIndex) throw new ConfigError(`Invalid ${source}:\n  - ${withoutIndex}`);
   if (!config.sandbox.enabled) {
     const missing = (['real-estate', 'social-security', 'tax', 'market-regulation'] as const).filter((id) => !config.connectors[id]);
     if (missing.length > 0) throw new ConfigError(`Invalid ${source}:\n  - connectors: ${missing.join(', ')} need a URL when sandbox.enabled is false`);
@@ -329,6 +351,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       ...(env.DATARUN_AUDIT_ENABLED ? { enabled: env.DATARUN_AUDIT_ENABLED !== 'false' && env.DATARUN_AUDIT_ENABLED !== '0' } : {}),
       ...(env.DATARUN_AUDIT_FSYNC ? { fsync: env.DATARUN_AUDIT_FSYNC !== 'false' && env.DATARUN_AUDIT_FSYNC !== '0' } : {}),
       ...(env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE ? { benchmarkOnlyDisable: env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE === 'true' || env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE === '1' } : {}),
+      ...(env.DATARUN_AUDIT_INDEX_URL ? { index: { ...input.audit?.index, url: env.DATARUN_AUDIT_INDEX_URL } } : {}),
       ...options.overrides?.audit,
     },
     policy: { ...input.policy, ...(env.DATARUN_POLICY_FILE ? { file: env.DATARUN_POLICY_FILE } : {}), ...options.overrides?.policy },

@@ -35,16 +35,31 @@ import { createRealEstateConnector } from '../../connectors/real-estate';
 import { createSocialSecurityConnector } from '../../connectors/social-security';
 import { createTaxConnector } from '../../connectors/tax';
 import type { Connector, ConnectorCache } from '../sdk';
-import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, signedWithoutAuditProblem, type ConnectorsConfig, type HubConfig } from './config';
+import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, sharedIndexProblem, signedWithoutAuditProblem, type ConnectorsConfig, type HubConfig } from './config';
 import {
+  createChainReader,
   createRedisAuditSink,
+  openSharedAccessIndex,
   startAuditArchiver,
+  type SharedAccessIndex,
+  type SharedIndexEvent,
   type AuditArchiver,
   type AuditArchiverEvent,
   type AuditLog,
   type AuditLogEvent,
 } from '../audit';
-import { auditSigner, auditSubjectSecret, createAuditResolvers, sealSubjectSecret, openHubAuditLog, openReopeningAuditLog, type HubAuditOptions, type ReopeningAuditLogEvent } from './audit';
+import {
+  auditSigner,
+  auditSubjectSecret,
+  createAuditResolvers,
+  hubConfidentialPurposes,
+  sealSubjectSecret,
+  openHubAuditLog,
+  openReopeningAuditLog,
+  withSharedIndex,
+  type HubAuditOptions,
+  type ReopeningAuditLogEvent,
+} from './audit';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
@@ -119,7 +134,7 @@ export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
   };
 
 /** Something the gateway's shared state reports for the hub's log (never personal data, keys or passwords). */
-export type GatewayEvent = RedisConnectionEvent | InvalidationEvent | AuditArchiverEvent | ReopeningAuditLogEvent;
+export type GatewayEvent = RedisConnectionEvent | InvalidationEvent | AuditArchiverEvent | ReopeningAuditLogEvent | SharedIndexEvent;
 
 /** Options of `createGateway`. */
 export interface GatewayOptions {
@@ -142,6 +157,8 @@ export interface GatewayOptions {
 export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: GatewayOptions = {}): Promise<Gateway> {
   const withoutAudit = signedWithoutAuditProblem(config.security?.mode ?? 'signed', config.audit);
   if (withoutAudit) throw new ConfigError(withoutAudit);
+  const withoutIndex = sharedIndexProblem(config);
+  if (withoutIndex) throw new ConfigError(withoutIndex);
   const keyStore = await createKeyStore(config.keys.dir);
   const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
   const emit = options.onEvent ?? (() => undefined);
@@ -162,6 +179,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let version: string;
   let audit: AuditLog | undefined;
   let archiver: AuditArchiver | undefined;
+  let sharedIndex: SharedAccessIndex | undefined;
   let poller: InvalidationPoller | undefined;
   const ttlSeconds: Record<string, number> = { ...DEFAULT_CACHE_TTL_SECONDS, ...config.cache?.ttlSeconds };
   try {
@@ -230,7 +248,18 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         // Several instances: each appends its own chain to its Redis stream; one of them archives all chains into audit.dir.
         const instanceId = config.audit.instanceId;
         const redisAudit = config.redis?.audit;
-        audit = await openReopeningAuditLog({
+        // Every instance writes its records' index rows to the shared index in PostgreSQL and answers the queries over all instances from it.
+        const index = await openSharedAccessIndex({
+          url: config.audit.index!.url!,
+          reader: createChainReader({ streams, archiveRoot: config.audit.dir }),
+          subjectKeySecret: hubAudit.subjectKeySecret,
+          confidentialPurposes: hubConfidentialPurposes(policy, hubAudit.confidentialPurposes),
+          instanceId,
+          ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
+          onEvent: emit,
+        });
+        sharedIndex = index;
+        const log = await openReopeningAuditLog({
           instanceId,
           open: () =>
             openHubAuditLog({
@@ -238,6 +267,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
               // A shared store that lost this instance's stream starts a new chain whose first head records the break.
               onChainBreak: 'record',
               breakReason: 'the shared store no longer held this instance\'s chain',
+              onDurable: (records) => index.recordsDurable(records),
               sink: createRedisAuditSink({
                 streams,
                 instanceId,
@@ -250,6 +280,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
             }),
           onEvent: emit,
         });
+        audit = withSharedIndex(log, index);
+        sharedIndex = undefined;
         if (redisAudit?.archive !== false) {
           archiver = startAuditArchiver({
             streams,
@@ -297,6 +329,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     await archiver?.stop();
     await Promise.allSettled(started.map((c) => c.stop()));
     await audit?.close();
+    await sharedIndex?.close();
     await state.close();
     throw error;
   }

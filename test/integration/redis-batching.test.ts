@@ -21,7 +21,8 @@ let cached: InProcessHub;
 let uncached: InProcessHub;
 beforeAll(async () => {
   [sandboxes, redis] = await Promise.all([startSandboxes(generateSeed({ seed: 1, size: 200 })), startRedisServer()]);
-  cached = await startHubInProcess(sandboxes, redis.url, { security: { mode: 'open' } });
+  // Open mode without the access log: this is about the cache (a shared index database would be needed otherwise).
+  cached = await startHubInProcess(sandboxes, redis.url, { security: { mode: 'open' }, audit: { enabled: false } });
   uncached = await startHubInProcess(sandboxes, undefined, { security: { mode: 'open' }, cache: { enabled: false } });
 });
 afterAll(async () => {

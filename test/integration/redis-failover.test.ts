@@ -11,6 +11,8 @@ import { createDataRunClient } from '../../src/client';
 import { generateSeed, startSandboxes, type SandboxSet } from '../../departments';
 import { createMemoryReplayGuard } from '../../src/state';
 import { auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
+import type { GatewayOptions, HubConfigInput } from '../../src/gateway';
+import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 import { eventually, startHubInProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
 
 const data = generateSeed({ seed: 1, size: 200 });
@@ -20,12 +22,18 @@ const TRANSFER = { purpose: 'PROPERTY_TRANSFER', operator: '窗口-张敏' };
 const STARTUP = { purpose: 'ENTERPRISE_STARTUP', caseNumber: 'QY-2026-000100', operator: '登记-赵磊' };
 
 let sandboxes: SandboxSet;
+let pg: PostgresServer;
 beforeAll(async () => {
-  sandboxes = await startSandboxes(data);
+  [sandboxes, pg] = await Promise.all([startSandboxes(data), startPostgresServer()]);
 });
 afterAll(async () => {
-  await sandboxes?.close();
+  await Promise.allSettled([sandboxes?.close(), pg?.stop()]);
 });
+
+/** A hub on Redis, with a shared index database of its own (multi-instance mode needs one). */
+async function hubOnRedis(redisUrl: string, overrides: HubConfigInput = {}, options: GatewayOptions = {}): Promise<InProcessHub> {
+  return startHubInProcess(sandboxes, redisUrl, { ...overrides, audit: { ...overrides.audit, index: { url: await freshDatabase(pg) } } }, options);
+}
 beforeEach(() => {
   for (const s of Object.values(sandboxes.sandboxes)) s.control.reset();
 });
@@ -35,7 +43,7 @@ describe('a hub whose Redis is killed under load and restarted', () => {
   let hub: InProcessHub;
   beforeAll(async () => {
     redis = await startRedisServer({ appendonly: true });
-    hub = await startHubInProcess(sandboxes, redis.url);
+    hub = await hubOnRedis(redis.url);
   });
   afterAll(async () => {
     await hub?.close();
@@ -119,7 +127,7 @@ describe('a hub whose Redis is killed under load and restarted', () => {
 describe('a hub whose Redis hangs or is gone', () => {
   it('fails a request within the command timeout when Redis hangs, and serves again once it answers', async () => {
     const redis = await startRedisServer();
-    const hub = await startHubInProcess(sandboxes, redis.url);
+    const hub = await hubOnRedis(redis.url);
     const client = createDataRunClient({ hubUrl: hub.url, consumerId: 'real-estate-centre', keyFile: hub.gateway.keyStore.privateKeyPath('real-estate-centre')! });
     const ask = (n: number) => client.query<any>(PROPERTY_QUERY, { u: data.properties[2]!.unitNumber }, { ...TRANSFER, caseNumber: `H-${n}` });
     try {
@@ -147,7 +155,7 @@ describe('a hub whose Redis hangs or is gone', () => {
   it('withholds the data of a request whose record cannot be appended to the stream, and records again once Redis is back', async () => {
     const redis = await startRedisServer({ appendonly: true });
     // A replay guard of its own, so that requests get past authentication and reach the audit stream.
-    const hub = await startHubInProcess(sandboxes, redis.url, {}, { replayGuard: createMemoryReplayGuard() });
+    const hub = await hubOnRedis(redis.url, {}, { replayGuard: createMemoryReplayGuard() });
     const client = createDataRunClient({ hubUrl: hub.url, consumerId: 'real-estate-centre', keyFile: hub.gateway.keyStore.privateKeyPath('real-estate-centre')! });
     const ask = (n: number) => client.query<any>(PROPERTY_QUERY, { u: data.properties[3]!.unitNumber }, { ...TRANSFER, caseNumber: `A-${n}` });
     try {
@@ -178,7 +186,7 @@ describe('the record cache while Redis is down', () => {
   it('serves data from the departments without waiting for Redis, and caches again once it is back', async () => {
     const redis = await startRedisServer();
     // Open mode without audit: the only Redis user left is the record cache (without its in-process tier, to see Redis alone).
-    const hub = await startHubInProcess(sandboxes, redis.url, { security: { mode: 'open' }, audit: { enabled: false }, cache: { localTtlMs: 0 } });
+    const hub = await hubOnRedis(redis.url, { security: { mode: 'open' }, audit: { enabled: false }, cache: { localTtlMs: 0 } });
     const query = async () => {
       const started = Date.now();
       const res = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PROPERTY_QUERY, variables: { u: data.properties[1]!.unitNumber } }) });
@@ -212,7 +220,7 @@ describe('the record cache while Redis is down', () => {
 describe('single-flight', () => {
   it('makes one department call for 100 concurrent identical misses', async () => {
     const redis = await startRedisServer();
-    const hub = await startHubInProcess(sandboxes, redis.url);
+    const hub = await hubOnRedis(redis.url);
     try {
       const mr = sandboxes.sandboxes['market-regulation'].control;
       // Slow enough that every request arrives while the first call is still out.

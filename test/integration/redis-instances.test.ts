@@ -15,6 +15,7 @@ import { generateSeed, startSandboxes, type SandboxSet } from '../../departments
 import type { MarketRegulationSandbox } from '../../departments/market-regulation';
 import { auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
 import { createKeyStore, createRequestSigner, type KeyStore, type PrivateJwk } from '../../src/seal';
+import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 import { eventually, startHubProcess, startRedisCluster, startRedisServer, type HubProcess } from '../support/redis';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000777', operator: '窗口-王芳' };
@@ -34,6 +35,15 @@ const CONFIG = {
   cache: { invalidationPollMs: 250 },
   audit: { checkpointEveryMs: 500 },
 };
+
+/** One PostgreSQL server for the file; each pair of instances gets its own index database. */
+let pg: PostgresServer;
+beforeAll(async () => {
+  pg = await startPostgresServer();
+});
+afterAll(async () => {
+  await pg?.stop();
+});
 
 interface Setup {
   /** DATARUN_REDIS_* for the hubs. */
@@ -67,6 +77,7 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
         DATARUN_SOCIAL_SECURITY_API_KEY: e['social-security'].apiKey,
         DATARUN_TAX_URL: e.tax.url,
         DATARUN_MARKET_REGULATION_URL: e['market-regulation'].baseUrl,
+        DATARUN_AUDIT_INDEX_URL: await freshDatabase(pg),
       };
       [a, b] = (await Promise.all(['hub-a', 'hub-b'].map((instanceId) => startHubProcess({ instanceId, keysDir, auditDir, env, config: CONFIG })))) as [HubProcess, HubProcess];
     });
@@ -181,6 +192,20 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
       // The change feed evicted it (polled every 250 ms): the cache would have kept it 600 s. A bound that
       // tells eviction from expiry on any machine, not a measure of speed.
       expect(Math.max(...Object.values(seen))).toBeLessThan(60_000);
+    });
+
+    it('answers the auditor from either instance with the records of both (the shared index in PostgreSQL)', async () => {
+      const audit = { purpose: 'AUDIT', caseNumber: 'SJ-2026-0101', operator: '审计员-赵强' };
+      const wanted = acknowledged.map((r) => `${r.instance}/${r.seq}`);
+      expect(new Set(acknowledged.map((r) => r.instance))).toEqual(new Set(['hub-a', 'hub-b']));
+      for (const hub of [a, b]) {
+        await eventually(async () => {
+          const reply = await client(hub, 'auditor').query<any>('{ accessLog(first: 500) { edges { node { instance seq requestId } } } }', {}, audit);
+          if (reply.errors) return false;
+          const found = new Map<string, string>(reply.data.accessLog.edges.map((e: any) => [`${e.node.instance}/${e.node.seq}`, e.node.requestId]));
+          return acknowledged.every((r, i) => found.get(wanted[i]!) === r.requestId);
+        }, `every acknowledged record in the shared index, asked at ${hub.instanceId}`, 60_000);
+      }
     });
 
     it('keeps the records of both instances in the archived access log, each chain verifying', async () => {

@@ -14,6 +14,7 @@ import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from '../../src/cli/
 import { createDataRunClient } from '../../src/client';
 import { createKeyStore } from '../../src/seal';
 import { auditSubjectSecret } from '../../src/gateway/audit';
+import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 import { startHubProcess, startRedisServer, type HubProcess } from '../support/redis';
 
 const measure = it;
@@ -28,7 +29,11 @@ function p50(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function withHub<T>(env: Record<string, string>, config: Record<string, unknown>, run: (hub: HubProcess, keysDir: string) => Promise<T>): Promise<T> {
+let pg: PostgresServer | undefined;
+
+async function withHub<T>(given: Record<string, string>, config: Record<string, unknown>, run: (hub: HubProcess, keysDir: string) => Promise<T>): Promise<T> {
+  // On Redis (several instances' mode) the hub needs a shared index database: one of its own each run.
+  const env = given.DATARUN_REDIS_URL ? { ...given, DATARUN_AUDIT_INDEX_URL: await freshDatabase((pg ??= await startPostgresServer())) } : given;
   const dir = mkdtempSync(path.join(tmpdir(), 'datarun-measure-'));
   const keysDir = path.join(dir, 'keys');
   await createKeyStore(keysDir);
@@ -98,6 +103,7 @@ describe('measurements (DATARUN_MEASURE=1)', () => {
       lines.push(`unit query p50, Redis + in-process tier: miss ${tieredLat.miss.toFixed(2)} ms, hit ${tieredLat.hit.toFixed(2)} ms`);
     } finally {
       await redis.stop();
+      await pg?.stop();
       process.stdout.write(lines.join('\n') + '\n');
     }
   }, 600_000);

@@ -4,6 +4,7 @@
  * everything removed on stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Client } from 'pg';
 import { preparePostgresCluster } from '../../departments/real-estate/postgres-cluster';
 import { HANG_DEADLINE_MS } from './deadline';
 
@@ -11,6 +12,12 @@ import { HANG_DEADLINE_MS } from './deadline';
 export interface PostgresServer {
   /** `postgres://postgres@127.0.0.1:<port>/postgres` */
   url: string;
+  /** `postgres://postgres@127.0.0.1:<port>/<database>` */
+  urlOf(database: string): string;
+  /** Shuts the server down (fast shutdown), keeping its data, like an outage. */
+  halt(): Promise<void>;
+  /** Starts it again on the same port and data (after `halt`). */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,31 +53,61 @@ async function waitUntilReady(child: ChildProcess): Promise<void> {
  */
 export async function startPostgresServer(): Promise<PostgresServer> {
   const cluster = await preparePostgresCluster();
-  let child: ChildProcess | undefined;
+  let server: ChildProcess | undefined;
+  async function launch(): Promise<void> {
+    const child = spawn(cluster.command, [...cluster.args], { stdio: ['ignore', 'ignore', 'pipe'], ...cluster.account });
+    server = child;
+    try {
+      await waitUntilReady(child);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+  }
+  function halt(): Promise<void> {
+    const running = server;
+    server = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      // SIGINT is PostgreSQL's fast shutdown: it ends client sessions and exits at once.
+      const timer = setTimeout(() => running.kill('SIGKILL'), 10_000);
+      running.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      running.kill('SIGINT');
+    });
+  }
   try {
-    child = spawn(cluster.command, [...cluster.args], { stdio: ['ignore', 'ignore', 'pipe'], ...cluster.account });
-    await waitUntilReady(child);
+    await launch();
   } catch (error) {
-    child?.kill('SIGKILL');
     cluster.remove();
     throw error;
   }
-  const server = child;
   let stopping: Promise<void> | undefined;
   return {
     url: cluster.url(),
+    urlOf: (database) => cluster.url(database),
+    halt,
+    resume: launch,
     stop: () =>
-      (stopping ??= new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          cluster.remove();
-          resolve();
-        };
-        // SIGINT is PostgreSQL's fast shutdown: it ends client sessions and exits at once.
-        const timer = setTimeout(() => server.kill('SIGKILL'), 10_000);
-        if (server.exitCode !== null || server.signalCode !== null) return done();
-        server.once('exit', done);
-        server.kill('SIGINT');
+      (stopping ??= halt().then(() => {
+        cluster.remove();
       })),
   };
+}
+
+let databases = 0;
+
+/** Creates an empty database on the server (one per hub or test that needs its own) and returns its URL. */
+export async function freshDatabase(server: PostgresServer): Promise<string> {
+  const name = `datarun_${process.pid}_${++databases}`;
+  const client = new Client({ connectionString: server.url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return server.urlOf(name);
 }

@@ -42,10 +42,26 @@ describe('Redis settings', () => {
   });
 
   it('takes Redis from DATARUN_REDIS_URL or DATARUN_REDIS_CLUSTER', () => {
-    expect(loadConfig({ env: { DATARUN_REDIS_URL: 'redis://10.1.1.1:6379/2' } }).redis).toMatchObject({ url: 'redis://10.1.1.1:6379/2', keyPrefix: 'datarun:', commandTimeoutMs: 500 });
-    expect(loadConfig({ env: { DATARUN_REDIS_CLUSTER: '10.1.1.1:7000, 10.1.1.2:7000' } }).redis).toMatchObject({ cluster: ['10.1.1.1:7000', '10.1.1.2:7000'] });
-    expect(loadConfig({ env: { DATARUN_REDIS_SENTINELS: 's1:26379', DATARUN_REDIS_NAME: 'm' } }).redis).toMatchObject({ sentinels: ['s1:26379'], name: 'm' });
+    const index = { DATARUN_AUDIT_INDEX_URL: 'postgres://hub@db.example/audit' };
+    expect(loadConfig({ env: { ...index, DATARUN_REDIS_URL: 'redis://10.1.1.1:6379/2' } }).redis).toMatchObject({ url: 'redis://10.1.1.1:6379/2', keyPrefix: 'datarun:', commandTimeoutMs: 500 });
+    expect(loadConfig({ env: { ...index, DATARUN_REDIS_CLUSTER: '10.1.1.1:7000, 10.1.1.2:7000' } }).redis).toMatchObject({ cluster: ['10.1.1.1:7000', '10.1.1.2:7000'] });
+    expect(loadConfig({ env: { ...index, DATARUN_REDIS_SENTINELS: 's1:26379', DATARUN_REDIS_NAME: 'm' } }).redis).toMatchObject({ sentinels: ['s1:26379'], name: 'm' });
     expect(() => loadConfig({ env: { DATARUN_REDIS_URL: 'redis://a:1', DATARUN_REDIS_CLUSTER: 'a:1' } })).toThrow('Invalid environment: set only one of DATARUN_REDIS_URL, DATARUN_REDIS_CLUSTER');
+  });
+
+  it('needs the shared index database with several instances (Redis state and the access log on), and only then', () => {
+    const redis = { url: 'redis://10.1.1.1:6379' };
+    expect(() => parseConfig({ redis })).toThrow(
+      'Invalid configuration:\n  - audit.index.url: several instances on Redis answer accessLog and dataAccesses from a shared index in PostgreSQL; set its postgres:// URL (or DATARUN_AUDIT_INDEX_URL)',
+    );
+    expect(() => loadConfig({ env: { DATARUN_REDIS_URL: redis.url } })).toThrow('audit.index.url');
+    // One instance keeps its index in memory; without the access log there is nothing to index.
+    expect(parseConfig({}).audit.index).toEqual({});
+    expect(parseConfig({ redis, security: { mode: 'open' }, audit: { enabled: false } }).audit.index.url).toBeUndefined();
+    expect(parseConfig({ redis, audit: { index: { url: 'postgres://hub@db.example:5432/audit' } } }).audit.index.url).toBe('postgres://hub@db.example:5432/audit');
+    expect(() => parseConfig({ redis, audit: { index: { url: 'mysql://db' } } })).toThrow('  - audit.index.url: expected a postgres:// URL');
+    // The environment over the file.
+    expect(loadConfig({ env: { DATARUN_REDIS_URL: redis.url, DATARUN_AUDIT_INDEX_URL: 'postgresql://hub@db2.example/audit' } }).audit.index.url).toBe('postgresql://hub@db2.example/audit');
   });
 
   it('computes cluster slots as Redis does, hash tags included', () => {
