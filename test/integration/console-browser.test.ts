@@ -15,7 +15,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { runConsoleLogin } from '../../src/cli/console';
 import { propertyTransferExample } from '../../src/cli/examples';
-import { createConsentSigner, type PrivateJwk } from '../../src/seal';
+import { createCheckpointSigner, createConsentSigner, type PrivateJwk } from '../../src/seal';
 import { HANG_DEADLINE_MS } from '../support/deadline';
 import { startTestHub, type TestHub } from '../support/hub';
 
@@ -278,6 +278,54 @@ describe('the auditor console in Chromium', () => {
     })(${JSON.stringify(cases)})`)) as { verdicts: boolean[]; leaf: string };
     expect(results.verdicts).toEqual(cases.map((c) => c.expected));
     expect(results.leaf).toBe(b64u(leafOf(Buffer.from('{"seq":1}'))));
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('verifies a record\'s proof against the signed head in the record view (the audit core\'s contract, answered by a stand-in until the hub serves it)', async () => {
+    // Until main's audit core answers auditHeads/auditProof, this test answers exactly those two
+    // console calls in the browser's network layer with a proof built by the independent
+    // implementation above and a head signed by the hub's checkpoint key; everything else is real.
+    const reply = await hub.clientFor('real-estate-centre').query('{ __typename }', {}, { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-BROWSER-3', operator: '窗口-王芳' });
+    expect(reply.status).toBe(200);
+    const signer = createCheckpointSigner({ keyStore: hub.gateway.keyStore });
+    const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
+    const { page, problems } = await newPage(context);
+    let tamper = false;
+    await page.route('**/console/graphql', async (route) => {
+      const body = route.request().postDataJSON() as { operationName?: string; variables?: { instance?: string; seq?: number } };
+      if (body.operationName !== 'ConsoleProof' && body.operationName !== 'ConsoleHeads') return route.continue();
+      const seq = body.variables?.seq ?? 1;
+      const size = Math.max(seq, 6);
+      const leaves = Array.from({ length: size }, (_, i) => Buffer.from(`record line ${i + 1}`));
+      const head = { instance: 'test-hub', chain: 'chain-1', size, root: b64u(mth(leaves)), time: new Date().toISOString() };
+      const signed = { ...head, jws: signer.signCheckpoint(head) };
+      if (body.operationName === 'ConsoleHeads') return route.fulfill({ json: { data: { auditHeads: [signed] } } });
+      const proofPath = auditPath(seq - 1, leaves).map(b64u);
+      if (tamper && proofPath.length > 0) proofPath[0] = b64u(sha(Buffer.from('tampered')));
+      return route.fulfill({ json: { data: { auditProof: { instance: 'test-hub', seq, leafIndex: seq - 1, treeSize: size, leafHash: b64u(leafOf(leaves[seq - 1]!)), path: proofPath, head: signed } } } });
+    });
+    const { url } = runConsoleLogin({ consumer: 'auditor', key: hub.gateway.keyStore.privateKeyPath('auditor')!, hub: hub.url, operator: '审计员-赵强', case: 'SJ-BROWSER-3', out: { write: () => undefined } });
+    await page.goto(url);
+    await page.locator('#heads-table').waitFor({ state: 'visible' });
+    expect(await page.locator('#heads-body').textContent()).toContain('有效 valid');
+
+    await page.fill('#case-number', 'BDC-BROWSER-3');
+    await page.click('#search-form button[type=submit]');
+    await page.locator('#results').waitFor({ state: 'visible' });
+    await page.locator('#results-body button').first().click();
+    const proof = page.locator('#proof-status');
+    await proof.filter({ hasText: /Verified against|FAILED/ }).waitFor();
+    expect(await proof.textContent()).toMatch(/已验证:包含于大小为 \d+ 的树头,签名于 \S+。Verified against head of size \d+ signed at \S+\./);
+    expect(await axeViolations(page)).toEqual([]);
+    await shot(page, '6-proof-verified');
+
+    // A path that does not lead to the signed root is reported as such.
+    tamper = true;
+    await page.click('#close-record');
+    await page.locator('#results-body button').first().click();
+    await proof.filter({ hasText: /FAILED/ }).waitFor();
+    expect(await proof.textContent()).toContain('inclusion proof invalid');
     expect(problems).toEqual([]);
     await context.close();
   });
