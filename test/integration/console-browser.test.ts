@@ -292,6 +292,7 @@ describe('the auditor console in Chromium', () => {
     const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
     const { page, problems } = await newPage(context);
     let tamper = false;
+    let answeredNull = false;
     await page.route('**/console/graphql', async (route) => {
       const body = route.request().postDataJSON() as { operationName?: string; variables?: { instance?: string; seq?: number } };
       if (body.operationName !== 'ConsoleProof' && body.operationName !== 'ConsoleHeads') return route.continue();
@@ -301,6 +302,11 @@ describe('the auditor console in Chromium', () => {
       const head = { instance: 'test-hub', chain: 'chain-1', size, root: b64u(mth(leaves)), time: new Date().toISOString() };
       const signed = { ...head, jws: signer.signCheckpoint(head) };
       if (body.operationName === 'ConsoleHeads') return route.fulfill({ json: { data: { auditHeads: [signed] } } });
+      // The first answer: not yet covered by a signed head (null); the console asks again.
+      if (!answeredNull) {
+        answeredNull = true;
+        return route.fulfill({ json: { data: { auditProof: null } } });
+      }
       const proofPath = auditPath(seq - 1, leaves).map(b64u);
       if (tamper && proofPath.length > 0) proofPath[0] = b64u(sha(Buffer.from('tampered')));
       return route.fulfill({ json: { data: { auditProof: { instance: 'test-hub', seq, leafIndex: seq - 1, treeSize: size, leafHash: b64u(leafOf(leaves[seq - 1]!)), path: proofPath, head: signed } } } });
@@ -317,6 +323,7 @@ describe('the auditor console in Chromium', () => {
     const proof = page.locator('#proof-status');
     await proof.filter({ hasText: /Verified against|FAILED/ }).waitFor();
     expect(await proof.textContent()).toMatch(/已验证:包含于大小为 \d+ 的树头,签名于 \S+。Verified against head of size \d+ signed at \S+\./);
+    expect(answeredNull).toBe(true);
     expect(await axeViolations(page)).toEqual([]);
     await shot(page, '6-proof-verified');
 

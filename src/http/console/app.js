@@ -7,7 +7,7 @@ import { verifyInclusion, verifyJws } from './merkle.js';
 const $ = (id) => document.getElementById(id);
 const CSRF_HEADER = 'x-datarun-console';
 
-const state = { session: null, filter: null, cursors: [null], page: 0, nodes: [], opener: null, jwks: null };
+const state = { session: null, filter: null, cursors: [null], page: 0, nodes: [], opener: null, shown: null, proofTicket: 0, jwks: null };
 
 function setStatus(text, isError = false) {
   const status = $('status');
@@ -254,13 +254,23 @@ async function checkHead(head) {
 }
 
 async function showProof(node) {
+  // Only the latest opening of a record writes its proof status.
+  const ticket = ++state.proofTicket;
+  const current = () => ticket === state.proofTicket && state.shown === node;
   const status = $('proof-status');
   const detail = $('proof-fields');
   clear(detail);
   $('proof-detail').hidden = true;
   status.className = 'proof';
   status.textContent = '正在获取包含证明… Fetching the inclusion proof…';
-  const proof = await fetchProof(auditGql, node.instance, node.seq);
+  let proof = await fetchProof(auditGql, node.instance, node.seq);
+  // A record newer than the newest signed head (the unsigned window, about a second): ask again a few times.
+  for (let attempt = 0; attempt < 10 && proof.ok && !proof.value && current(); attempt++) {
+    status.textContent = '该记录尚未被签名树头覆盖,稍后重试… Not yet covered by a signed head: retrying…';
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    proof = await fetchProof(auditGql, node.instance, node.seq);
+  }
+  if (!current()) return;
   if (!proof.ok) {
     status.textContent = proof.unavailable
       ? `本中心尚未提供包含证明 (auditProof: ${proof.code})。Inclusion proofs are not available on this hub.`
@@ -282,6 +292,7 @@ async function showProof(node) {
   const sameRecord = p.instance === node.instance && p.seq === node.seq && p.leafIndex === node.seq - 1 && p.head.instance === node.instance && p.treeSize === p.head.size;
   const included = sameRecord && (await verifyInclusion({ leafIndex: p.leafIndex, treeSize: p.treeSize, leafHash: p.leafHash, path: p.path, root: p.head.root }));
   const signature = await checkHead(p.head);
+  if (!current()) return;
   if (included && signature.valid) {
     status.textContent = `已验证:包含于大小为 ${p.head.size} 的树头,签名于 ${p.head.time}。Verified against head of size ${p.head.size} signed at ${p.head.time}.`;
     status.classList.add('ok');
@@ -294,6 +305,7 @@ async function showProof(node) {
 function openRecord(index, opener) {
   const node = state.nodes[index];
   state.opener = opener;
+  state.shown = node;
   const list = $('record-fields');
   clear(list);
   field(list, '序号 Seq', node.seq);
@@ -402,6 +414,7 @@ function wire() {
   $('export-format').addEventListener('change', updateExportLink);
   $('audit-case').addEventListener('change', updateExportLink);
   $('close-record').addEventListener('click', () => {
+    state.shown = null;
     $('record').hidden = true;
     if (state.opener && document.body.contains(state.opener)) state.opener.focus();
     else $('results-title').focus();
