@@ -153,6 +153,11 @@ module.exports = tseslint.config(
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs', ecmaVersion: 2022 },
   },
+  {
+    // The auditor console's browser code: plain ES modules served as they are (src/http/console).
+    files: ['src/http/console/**/*.js'],
+    languageOptions: { sourceType: 'module', ecmaVersion: 2022 },
+  },
 );
 
 module.exports.ALLOWED = ALLOWED;

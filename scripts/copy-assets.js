@@ -1,18 +1,20 @@
-// Copies the non-TypeScript files the compiled code reads at run time (WSDL documents) into dist/.
+// Copies the non-TypeScript files the compiled code reads at run time into dist/: WSDL documents,
+// and the auditor console's static files (plain HTML, CSS and browser JS, served as they are).
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const ASSET = /\.(wsdl|xsd)$/;
 
-function copy(dir) {
+function copy(dir, pattern = ASSET) {
   for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true })) {
     const rel = path.join(dir, entry.name);
-    if (entry.isDirectory()) copy(rel);
-    else if (ASSET.test(entry.name)) {
+    if (entry.isDirectory()) copy(rel, pattern);
+    else if (pattern.test(entry.name)) {
       fs.mkdirSync(path.join(root, 'dist', dir), { recursive: true });
       fs.copyFileSync(path.join(root, rel), path.join(root, 'dist', rel));
     }
   }
 }
 copy('departments');
+copy('src/http/console', /\.(html|css|js|svg|png)$/);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
+import { runConsoleLogin } from './console';
 import { exitCodeOfError } from './exit';
 import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
@@ -268,6 +269,21 @@ audit
     const { runAuditReindex } = await import('./audit-index');
     const { exitCode } = await runAuditReindex({ ...(o.config ? { config: o.config } : {}), ...(o.rebuild ? { rebuild: true } : {}) });
     process.exitCode = exitCode;
+  });
+
+const consoleCommand = program.command('console').description('the auditor console at /console');
+consoleCommand
+  .command('login')
+  .description('sign a one-time console sign-in with a consumer\'s registered request key; prints the sign-in URL')
+  .requiredOption('--consumer <id>', 'the consumer signing in (auditor, one-window-hall…)')
+  .requiredOption('--key <file>', 'the consumer\'s private request key (JWK file)')
+  .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
+  .option('--operator <name>', '经办人: who signs in (default: the OS user name)')
+  .option('--case <number>', '办件编号: the audit case the session serves')
+  .option('--audience <hubId>', 'the hub\'s id, if not the default')
+  .option('--lifetime <seconds>', 'how long the sign-in URL stays usable', integer('lifetime', 1, 120))
+  .action((o: { consumer: string; key: string; hub: string; operator?: string; case?: string; audience?: string; lifetime?: number }) => {
+    runConsoleLogin({ ...o, ...(o.lifetime !== undefined ? { lifetimeSec: o.lifetime } : {}) });
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -2,6 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
 import {
   createConsentVerifier,
+  createConsoleLoginVerifier,
   createKeyStore,
   createReceiptSigner,
   createRequestVerifier,
@@ -34,7 +35,7 @@ import {
 import { createRealEstateConnector } from '../../connectors/real-estate';
 import { createSocialSecurityConnector } from '../../connectors/social-security';
 import { createTaxConnector } from '../../connectors/tax';
-import type { Connector, ConnectorCache } from '../sdk';
+import { HubError, HubErrorCode, type Connector, type ConnectorCache } from '../sdk';
 import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, sharedIndexProblem, signedWithoutAuditProblem, type ConnectorsConfig, type HubConfig } from './config';
 import {
   createChainReader,
@@ -60,6 +61,8 @@ import {
   type HubAuditOptions,
   type ReopeningAuditLogEvent,
 } from './audit';
+import { exportForConsole, type ConsoleExport, type ConsoleExportFilter } from './console-export';
+import { createConsoleSessions, type ConsoleSessions } from './console-sessions';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
@@ -122,6 +125,10 @@ export interface Gateway {
   execute(request: HubRequest): Promise<HubReply>;
   /** The pipeline's caches, for metrics and tests. */
   readonly pipeline: Pick<Pipeline, 'caches'>;
+  /** The auditor console's sessions: opened by exchanging a sign-in token signed with a registered key. */
+  readonly consoleSessions: ConsoleSessions;
+  /** A signed export of the access log (the console's; the caller has authorised it through `execute`). Throws AUDIT_UNAVAILABLE without a log. */
+  exportAccessLog(filter: ConsoleExportFilter, format: 'jsonl' | 'csv'): Promise<ConsoleExport>;
   stop(): Promise<void>;
 }
 
@@ -341,7 +348,12 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         onError: (error) => options.logger?.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code } }, 'aggregate access record of refused requests could not be written'),
       })
     : undefined;
+  const consoleSessions = createConsoleSessions({
+    keyStore,
+    verifier: createConsoleLoginVerifier({ keyStore, replayGuard: options.replayGuard ?? state.replayGuard, ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}) }),
+  });
   const pipeline = createPipeline({
+    sessions: consoleSessions,
     schema,
     security,
     verifier,
@@ -371,6 +383,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
     execute: (request) => pipeline.execute(request),
     pipeline: { caches: pipeline.caches },
+    consoleSessions,
+    async exportAccessLog(filter, format) {
+      if (!audit) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log is not enabled on this hub.');
+      return exportForConsole({ dir: config.audit.dir, keyStore, subjectKeySecret: auditSubjectSecret(config.keys.dir, process.env.DATARUN_AUDIT_SUBJECT_SECRET), filter, format });
+    },
     async stop() {
       // The aggregates of the last seconds go to the log before it closes.
       await refusals?.close();

@@ -9,7 +9,9 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { CONSENT_HEADER, errorInfo, HubError, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
+import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
+import { createConsoleRoutes } from './console';
+import { acceptsJson, headerValue, mediaTypeOf, readBody, sendJson } from './io';
 
 /** Settings of the hub's HTTP server. */
 export interface HubServerOptions {
@@ -41,57 +43,6 @@ const MAX_HEADER_BYTES = 64 * 1024;
 /** A client's correlation id is echoed back only when it is this plain. */
 const ECHOABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-/** True when an Accept header admits JSON (absent, a wildcard, or a JSON media type). */
-function acceptsJson(accept: string | undefined): boolean {
-  if (accept === undefined || accept.trim() === '') return true;
-  return accept.split(',').some((range) => ['*/*', 'application/*', 'application/json', 'application/graphql-response+json'].includes(mediaTypeOf(range) ?? ''));
-}
-
-function mediaTypeOf(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return value.split(';', 1)[0]!.trim().toLowerCase();
-}
-
-/** Reads the body up to `limit` bytes; resolves to a refusal when it is larger (the rest is not read). */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | TransportRefusal> {
-  const tooLarge: TransportRefusal = { code: 'PAYLOAD_TOO_LARGE', message: `The request body exceeds ${limit} bytes.` };
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      resolve(tooLarge);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(tooLarge);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
-    // A client gone before the end of its body: Node closes the request without an error on some paths.
-    req.on('close', () => {
-      if (!req.complete) reject(new HubError(HubErrorCode.BAD_REQUEST, 'The request body was cut off.'));
-    });
-  });
-}
-
 /** The transport headers of a reply with this code. */
 function headersOf(reply: HubReply, correlationId: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { 'x-request-id': reply.requestId };
@@ -103,7 +54,12 @@ function headersOf(reply: HubReply, correlationId: string | undefined): Record<s
   return headers;
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`. */
+/** The peer address and the `X-Forwarded-For` chain it sent (the pipeline decides which proxies to believe). */
+function peerOf(req: http.IncomingMessage): HubRequest['peer'] {
+  return { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) };
+}
+
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, the auditor console under `/console`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;
@@ -119,10 +75,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   async function graphql(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const correlationId = headerValue(req.headers['x-request-id']);
-    const base: HubRequest = {
-      ...(correlationId !== undefined ? { correlationId } : {}),
-      peer: { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) },
-    };
+    const base: HubRequest = { ...(correlationId !== undefined ? { correlationId } : {}), peer: peerOf(req) };
     let refusal: TransportRefusal | undefined;
     if (closing) refusal = { code: 'SHUTTING_DOWN', message: 'The hub is shutting down: retry on another instance.' };
     else if (req.method !== 'POST') refusal = { code: 'METHOD_NOT_ALLOWED', message: 'Use POST for /graphql.' };
@@ -189,11 +142,15 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     });
   }
 
+  const consoleRoutes = createConsoleRoutes({ gateway, peerOf });
+
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://hub');
-    let work: Promise<void>;
+    let work: Promise<void> | undefined;
     if (url.pathname === '/graphql') {
       work = graphql(req, res);
+    } else if ((work = consoleRoutes.handle(req, res, url)) !== undefined) {
+      // The auditor console (docs/console.md).
     } else if (url.pathname === '/healthz' && req.method === 'GET') {
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }));
     } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {

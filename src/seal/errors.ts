@@ -54,7 +54,9 @@ export type UnauthenticatedReason =
   | 'WRONG_AUDIENCE'
   | 'BAD_ALGORITHM'
   | 'FORBIDDEN_HEADER'
-  | 'MISSING_CLAIM';
+  | 'MISSING_CLAIM'
+  /** A console request whose session is unknown, expired or logged out. */
+  | 'NO_SESSION';
 
 /** A request whose signed token is missing or does not verify; `reason` says which check failed. */
 export class UnauthenticatedError extends SealError {

@@ -114,3 +114,15 @@ export {
   type ConsentSigner,
   type ConsentCheck,
 } from './consent';
+export {
+  CONSOLE_LOGIN_TOKEN_TYPE,
+  MAX_CONSOLE_LOGIN_LIFETIME_SEC,
+  DEFAULT_CONSOLE_LOGIN_LIFETIME_SEC,
+  signConsoleLogin,
+  createConsoleLoginVerifier,
+  type ConsoleLoginClaims,
+  type ConsoleLoginInput,
+  type ConsoleLoginVerifier,
+  type ConsoleLoginVerifierOptions,
+  type VerifiedConsoleLogin,
+} from './console-login';

@@ -184,6 +184,7 @@ const MESSAGES: Record<UnauthenticatedReason, string> = {
   BAD_ALGORITHM: 'request token algorithm is not allowed',
   FORBIDDEN_HEADER: 'request token header parameter is not allowed',
   MISSING_CLAIM: 'request token is missing a claim',
+  NO_SESSION: 'console session is unknown, expired or signed out',
 };
 
 function fail(reason: UnauthenticatedReason, claim?: string): never {
@@ -212,6 +213,34 @@ function readClaims(payload: Record<string, unknown>): RequestClaims {
 }
 
 /**
+ * The checks every token a consumer signs with its request key shares (signed requests, console
+ * sign-in tokens): a registered consumer, its live request key with the pinned algorithm, then
+ * `beforeSignature` (the body hash of a request), then a low-S signature. Throws
+ * UnauthenticatedError naming the failed check.
+ */
+export function checkConsumerSignature(
+  keyStore: KeyStore,
+  decoded: NonNullable<ReturnType<typeof decodeCompact>>,
+  claims: { readonly iss: string; readonly iat: number },
+  nowMs: number,
+  beforeSignature: () => boolean = () => true,
+): { consumer: string; roles: readonly string[]; keyId: string } {
+  const consumer = keyStore.owner(claims.iss);
+  if (!consumer || consumer.kind !== 'consumer') fail('UNKNOWN_CONSUMER');
+  const key = keyStore.resolveKey(decoded.header.kid as string);
+  if (!key || key.owner !== consumer.id || key.use !== 'request') fail('UNKNOWN_KEY');
+  if (decoded.header.alg !== key.alg) fail('BAD_ALGORITHM');
+  // A request key that is revoked now refuses everything, even a token backdated before the revocation.
+  if (key.revokedAt !== undefined && (key.revokedAt <= nowMs || key.revokedAt <= claims.iat * 1000)) fail('REVOKED_KEY');
+  if (key.validTo !== undefined && key.validTo <= nowMs) fail('EXPIRED_KEY');
+  if (!beforeSignature()) fail('BODY_MISMATCH');
+  const signature = checkSignature(key.alg, key.publicKey, decoded.signingInput, decoded.signature);
+  if (signature === 'HIGH_S') throw new UnauthenticatedError('BAD_SIGNATURE', HIGH_S_MESSAGE);
+  if (signature !== 'VALID') fail('BAD_SIGNATURE');
+  return { consumer: consumer.id, roles: consumer.roles, keyId: key.kid };
+}
+
+/**
  * Creates the hub's request verifier. Checks run cheapest first — shape, header, claims, time
  * window, key lookup, body hash — then the signature, and only a request whose signature
  * verified may record its `jti` in the replay guard (an unsigned request cannot burn one).
@@ -233,19 +262,7 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
     const nowSec = nowMs / 1000;
     if (notYetValidProblem(claims, nowMs, skewSec)) fail('NOT_YET_VALID');
     if (claims.exp + skewSec <= nowSec) fail('EXPIRED');
-    const consumer = keyStore.owner(claims.iss);
-    if (!consumer || consumer.kind !== 'consumer') fail('UNKNOWN_CONSUMER');
-    const key = keyStore.resolveKey(decoded.header.kid as string);
-    if (!key || key.owner !== consumer.id || key.use !== 'request') fail('UNKNOWN_KEY');
-    if (decoded.header.alg !== key.alg) fail('BAD_ALGORITHM');
-    // A request key that is revoked now refuses everything, even a token backdated before the revocation.
-    if (key.revokedAt !== undefined && (key.revokedAt <= nowMs || key.revokedAt <= claims.iat * 1000)) fail('REVOKED_KEY');
-    if (key.validTo !== undefined && key.validTo <= nowMs) fail('EXPIRED_KEY');
-    if (sha256Base64url(body) !== claims.bh) fail('BODY_MISMATCH');
-    const signature = checkSignature(key.alg, key.publicKey, decoded.signingInput, decoded.signature);
-    if (signature === 'HIGH_S') throw new UnauthenticatedError('BAD_SIGNATURE', HIGH_S_MESSAGE);
-    if (signature !== 'VALID') fail('BAD_SIGNATURE');
-    return { consumer: consumer.id, roles: consumer.roles, keyId: key.kid, claims };
+    return { ...checkConsumerSignature(keyStore, decoded, claims, nowMs, () => sha256Base64url(body) === claims.bh), claims };
   };
   const remember = async (verified: VerifiedRequest): Promise<void> => {
     const { claims } = verified;

@@ -21,7 +21,7 @@ import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
 import type { RefusalAggregator } from '../refusals';
 import type { RequestContext } from '../request-context';
 import { sourceOf } from '../source-address';
-import { authenticateStage } from './stages/authenticate';
+import { authenticateStage, type SessionLookup } from './stages/authenticate';
 import { consentStage } from './stages/consent';
 import { executeStage } from './stages/execute';
 import { maskStage } from './stages/mask';
@@ -36,7 +36,7 @@ import { transportStage } from './stages/transport';
 import { validateStage, type ValidateStage } from './stages/validate';
 import type { Flow, GatewayReply, HubReply, HubRequest } from './types';
 
-export type { Flow, GatewayReply, GraphQLBody, HubReply, HubRequest, TransportRefusal } from './types';
+export type { ConsoleRequestSession, Flow, GatewayReply, GraphQLBody, HubReply, HubRequest, TransportRefusal } from './types';
 export { MAX_DENIED_LISTED } from './stages/policy';
 export { MAX_VARIABLE_DEPTH } from './stages/parse';
 
@@ -71,6 +71,8 @@ export interface PipelineOptions {
   /** Proxies whose `X-Forwarded-For` is believed (CIDRs). @default [] */
   readonly trustedProxies?: readonly string[];
   readonly logger: PipelineLogger;
+  /** The console's sessions, for requests that name one instead of carrying a signed token. */
+  readonly sessions?: SessionLookup;
 }
 
 /** The request pipeline of one gateway. */
@@ -102,7 +104,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
 
   const transport = transportStage;
-  const authenticate = authenticateStage(options.verifier, options.security);
+  const authenticate = authenticateStage(options.verifier, options.security, options.sessions);
   const rateLimit = rateLimitStage(options.rateLimiter);
   const replay = replayStage(options.verifier, (error, flow) =>
     logger.warn({ requestId: flow.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused'),

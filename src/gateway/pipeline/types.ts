@@ -16,6 +16,15 @@ export interface TransportRefusal {
   readonly message: string;
 }
 
+/** What a console request states besides its session id. */
+export interface ConsoleRequestSession {
+  readonly id: string;
+  /** 事由: one of CONSOLE_PURPOSES. */
+  readonly purpose: string;
+  /** 办件编号 */
+  readonly caseNumber: string;
+}
+
 /** One request as an adapter hands it to `gateway.execute`. */
 export interface HubRequest {
   /** The body bytes exactly as received (the signature covers them). Absent when the transport refused the request. */
@@ -26,6 +35,12 @@ export interface HubRequest {
   readonly contentType?: string;
   /** The `Authorization` header (the signed request token). */
   readonly authorization?: string;
+  /**
+   * A console request (`/console/graphql`): the opaque session id from its cookie, with the purpose
+   * and case it states. The authenticate stage looks the session up and takes its consumer as the
+   * caller; a request carries either this or a signed request token, never both.
+   */
+  readonly session?: ConsoleRequestSession;
   /** The consent tokens header (`x-datarun-consent`). */
   readonly consent?: string;
   /** The client's own id for the request (`x-request-id`): kept as a correlation id, never used as the hub's id. */
