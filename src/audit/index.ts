@@ -37,7 +37,7 @@ export { canonicalJson } from './canonical-json';
 export { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';
 export type { FileSinkOptions } from './file-sink';
 export { signCheckpoint, CHECKPOINT_TYPE } from './checkpoint';
-export { createRedisAuditSink, DEFAULT_REDIS_AUDIT_SINK } from './redis-sink';
+export { createRedisAuditSink, DEFAULT_REDIS_AUDIT_SINK, newestHeadsInStore } from './redis-sink';
 export type { RedisAuditSinkOptions } from './redis-sink';
 export { startAuditArchiver, DEFAULT_AUDIT_ARCHIVER } from './archiver';
 export type { AuditArchiver, AuditArchiverEvent, AuditArchiverOptions } from './archiver';

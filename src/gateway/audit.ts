@@ -18,10 +18,11 @@ import {
   type AuditSigner,
   type SubjectKind,
   type SubjectRef,
+  type SignedTreeHead,
 } from '../audit';
 import type { Decision, PolicyEngine } from '../policy';
 import { createCheckpointSigner, hashText, importJwks, verifyCheckpoint, type Jwks, type KeyStore } from '../seal';
-import { HubError, HubErrorCode, type Resolvers } from '../sdk';
+import { BadUserInputError, HubError, HubErrorCode, type Resolvers } from '../sdk';
 import { ConfigError } from './config';
 import type { Caller, RequestContext } from './request-context';
 
@@ -423,14 +424,37 @@ function requireRole(ctx: RequestContext, role: string): void {
  * `dataAccesses`, the citizen's view for the one-window hall (the policy has already required the
  * citizen's consent for that identifier). Role checks repeat the policy's, as a second lock.
  */
-export function createAuditResolvers(log: () => AuditLog | undefined): Resolvers {
+export function createAuditResolvers(log: () => AuditLog | undefined, options: { otherHeads?: () => Promise<SignedTreeHead[]> } = {}): Resolvers {
   const opened = (): AuditLog => {
     const l = log();
     if (!l) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log is not enabled on this hub.');
     return l;
   };
+  const headOut = ({ head, jws }: SignedTreeHead) => ({ instance: head.instance, chain: head.chain, size: head.size, root: head.root, time: head.time, jws });
+  /** Proofs come from this instance's own tree; another instance's are asked of that instance. */
+  const ownLog = (instance: string): AuditLog => {
+    const l = opened();
+    if (instance !== l.instanceId) throw new BadUserInputError('instance', `is ${JSON.stringify(instance)}, but this hub instance is ${JSON.stringify(l.instanceId)}: proofs of another instance's log come from that instance (or from its archive with datarun audit prove)`);
+    return l;
+  };
   return {
     Query: {
+      auditHeads: async (_p, _args, ctx) => {
+        requireRole(ctx as RequestContext, 'auditor');
+        const own = opened().treeHead();
+        const others = (await options.otherHeads?.()) ?? [];
+        const heads = [...(own ? [own] : []), ...others.filter((h) => h.head.instance !== own?.head.instance)];
+        return heads.sort((a, b) => (a.head.instance < b.head.instance ? -1 : 1)).map(headOut) as never;
+      },
+      auditProof: async (_p, args, ctx) => {
+        requireRole(ctx as RequestContext, 'auditor');
+        const proof = await ownLog(args.instance).inclusionProof(args.seq, args.treeSize ?? undefined);
+        return { ...proof, head: proof.head ? headOut(proof.head) : null } as never;
+      },
+      auditConsistency: async (_p, args, ctx) => {
+        requireRole(ctx as RequestContext, 'auditor');
+        return ownLog(args.instance).consistencyProof(args.from, args.to) as never;
+      },
       accessLog: async (_p, args, ctx) => {
         requireRole(ctx as RequestContext, 'auditor');
         const f = args.filter ?? {};

@@ -40,6 +40,7 @@ import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, sharedIndexProblem, signedWitho
 import {
   createChainReader,
   createRedisAuditSink,
+  newestHeadsInStore,
   openSharedAccessIndex,
   startAuditArchiver,
   type SharedAccessIndex,
@@ -48,6 +49,7 @@ import {
   type AuditArchiverEvent,
   type AuditLog,
   type AuditLogEvent,
+  type SignedTreeHead,
 } from '../audit';
 import {
   auditSigner,
@@ -125,6 +127,8 @@ export interface Gateway {
   execute(request: HubRequest): Promise<HubReply>;
   /** The pipeline's caches, for metrics and tests. */
   readonly pipeline: Pick<Pipeline, 'caches'>;
+  /** The newest signed tree head of every instance's access log (this one's, and in a shared store the others'), for /.well-known/audit-head. */
+  auditHeads(): Promise<SignedTreeHead[]>;
   /** The auditor console's sessions: opened by exchanging a sign-in token signed with a registered key. */
   readonly consoleSessions: ConsoleSessions;
   /** A signed export of the access log (the console's; the caller has authorised it through `execute`). Throws AUDIT_UNAVAILABLE without a log. */
@@ -188,6 +192,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let archiver: AuditArchiver | undefined;
   let sharedIndex: SharedAccessIndex | undefined;
   let poller: InvalidationPoller | undefined;
+  // With several instances, each one's newest head is in the shared store.
+  const otherHeads = async (): Promise<SignedTreeHead[]> => (state.streams ? newestHeadsInStore(state.streams).catch(() => []) : []);
   const ttlSeconds: Record<string, number> = { ...DEFAULT_CACHE_TTL_SECONDS, ...config.cache?.ttlSeconds };
   try {
     typeDefs = loadTypeDefs();
@@ -210,7 +216,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       buildHubSchema(connectors, typeDefs, [
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
-        createAuditResolvers(() => audit),
+        createAuditResolvers(() => audit, { otherHeads: () => otherHeads() }),
       ]),
     );
     assertSealsCovered(schema, connectors);
@@ -384,6 +390,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     execute: (request) => pipeline.execute(request),
     pipeline: { caches: pipeline.caches },
     consoleSessions,
+    async auditHeads() {
+      const own = audit?.treeHead() ?? null;
+      const others = (await otherHeads()).filter((h) => h.head.instance !== own?.head.instance);
+      return [...(own ? [own] : []), ...others].sort((a, b) => (a.head.instance < b.head.instance ? -1 : 1));
+    },
     async exportAccessLog(filter, format) {
       if (!audit) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log is not enabled on this hub.');
       return exportForConsole({ dir: config.audit.dir, keyStore, subjectKeySecret: auditSubjectSecret(config.keys.dir, process.env.DATARUN_AUDIT_SUBJECT_SECRET), filter, format });

@@ -59,7 +59,7 @@ function peerOf(req: http.IncomingMessage): HubRequest['peer'] {
   return { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) };
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, the auditor console under `/console`. */
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;
@@ -155,6 +155,11 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }));
     } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {
       work = Promise.resolve(sendJson(res, 200, gateway.keyStore.publicJwks(), { 'cache-control': 'public, max-age=300' }));
+    } else if (url.pathname === '/.well-known/audit-head' && req.method === 'GET') {
+      // Every instance's newest signed tree head, public like the JWKS: save one, and check the log against it later.
+      work = gateway.auditHeads().then((heads) =>
+        sendJson(res, 200, { heads: heads.map(({ head, jws }) => ({ instance: head.instance, chain: head.chain, size: head.size, root: head.root, time: head.time, jws })) }, { 'cache-control': 'no-store' }),
+      );
     } else if (url.pathname === '/readyz' && req.method === 'GET') {
       work = readiness(res);
     } else if (options.extraRoutes?.(req, res)) {

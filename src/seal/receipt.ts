@@ -32,6 +32,14 @@ export interface ReceiptInput {
   readonly dataHash: string;
   /** Sequence number of the request's record in the audit log. */
   readonly auditSeq?: number;
+  /** The hub instance whose log holds the record. */
+  readonly auditInstance?: string;
+  /**
+   * The newest signed tree head of that log when the reply left (its JWS): usually it does not
+   * cover this request yet; the record's inclusion proof is fetched later against a newer head,
+   * which must be consistent with this one.
+   */
+  readonly auditHead?: string;
 }
 
 /** The claims of a receipt. */
@@ -52,6 +60,8 @@ export interface ReceiptClaims {
   readonly variablesHash?: string;
   readonly dataHash: string;
   readonly auditSeq?: number;
+  readonly auditInstance?: string;
+  readonly auditHead?: string;
 }
 
 /** Signs receipts with the hub's current receipt key. */
@@ -89,6 +99,8 @@ export function createReceiptSigner(options: { readonly keyStore: KeyStore }): R
         ...(input.variablesHash !== undefined ? { variablesHash: input.variablesHash } : {}),
         dataHash: input.dataHash,
         ...(input.auditSeq !== undefined ? { auditSeq: input.auditSeq } : {}),
+        ...(typeof input.auditInstance === 'string' ? { auditInstance: input.auditInstance } : {}),
+        ...(typeof input.auditHead === 'string' ? { auditHead: input.auditHead } : {}),
       };
       return signIssuerJwt(keyStore, keyStore.hubId, 'receipt', RECEIPT_TOKEN_TYPE, claims, now).token;
     },

@@ -200,7 +200,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         };
       }
     }
-    if (code === null) receiptStage(options.receipts, flow, reply, dataHash, auditSeq);
+    if (code === null) receiptStage(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
     return { requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
   }
 

@@ -105,6 +105,46 @@ export type AccessSubject = {
   mask: Scalars['String']['output'];
 };
 
+/** A consistency proof (RFC 9162 2.1.4.2) between the trees of `from` and `to` records. */
+export type AuditConsistencyProof = {
+  __typename?: 'AuditConsistencyProof';
+  from: Scalars['Int']['output'];
+  fromRoot: Scalars['String']['output'];
+  instance: Scalars['String']['output'];
+  path: Array<Scalars['String']['output']>;
+  to: Scalars['Int']['output'];
+  toRoot: Scalars['String']['output'];
+};
+
+/** An inclusion proof: hashing `leafHash` with `path` (leaf to root, RFC 9162 2.1.3.2) gives `root`, the root of the tree of `treeSize` records. */
+export type AuditInclusionProof = {
+  __typename?: 'AuditInclusionProof';
+  /** The signed head of size `treeSize`, when it is the newest (always, without `treeSize`). */
+  head?: Maybe<AuditTreeHead>;
+  instance: Scalars['String']['output'];
+  /** SHA-256(0x00 ‖ the record's stored line), base64url. */
+  leafHash: Scalars['String']['output'];
+  /** seq − 1. */
+  leafIndex: Scalars['Int']['output'];
+  path: Array<Scalars['String']['output']>;
+  root: Scalars['String']['output'];
+  seq: Scalars['Int']['output'];
+  treeSize: Scalars['Int']['output'];
+};
+
+/** A signed tree head: the instance's log of `size` records has Merkle root `root` (base64url SHA-256); `jws` is the hub's signature over it. */
+export type AuditTreeHead = {
+  __typename?: 'AuditTreeHead';
+  chain: Scalars['String']['output'];
+  instance: Scalars['String']['output'];
+  /** The signed head as a compact JWS (verify it with the hub's JWKS; its payload holds the same fields). */
+  jws: Scalars['String']['output'];
+  root: Scalars['String']['output'];
+  size: Scalars['Int']['output'];
+  /** ISO 8601. */
+  time: Scalars['String']['output'];
+};
+
 /** One data item 信息项 of the catalogue: a field of the graph. */
 export type CatalogEntry = {
   __typename?: 'CatalogEntry';
@@ -414,6 +454,12 @@ export type Query = {
   __typename?: 'Query';
   /** Auditors only: access records matching every condition given, newest first, paged with `after`. */
   accessLog: AccessRecordConnection;
+  /** Auditors only: the consistency proof (RFC 9162) that the instance's tree of `to` records extends its tree of `from` records. */
+  auditConsistency?: Maybe<AuditConsistencyProof>;
+  /** Auditors only: the newest signed tree head of each hub instance's log (also public at /.well-known/audit-head). */
+  auditHeads: Array<AuditTreeHead>;
+  /** Auditors only: record `seq`'s inclusion proof (RFC 9162) in the tree of `treeSize` records of the instance's log; without `treeSize`, against the newest signed head (signed at once if none covers the record yet). */
+  auditProof?: Maybe<AuditInclusionProof>;
   /** The resource catalogue 共享目录: every data item of the graph, optionally of one department or class. */
   catalog: Array<CatalogEntry>;
   /** The one-window hall, with the citizen's consent: who accessed this person's data, newest first. */
@@ -448,6 +494,34 @@ export type QueryAccessLogArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AccessLogFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryAuditConsistencyArgs = {
+  from: Scalars['Int']['input'];
+  instance: Scalars['String']['input'];
+  to: Scalars['Int']['input'];
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryAuditProofArgs = {
+  instance: Scalars['String']['input'];
+  seq: Scalars['Int']['input'];
+  treeSize?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -843,6 +917,9 @@ export type ResolversTypes = {
   AccessRecordConnection: ResolverTypeWrapper<AccessRecordConnection>;
   AccessRecordEdge: ResolverTypeWrapper<AccessRecordEdge>;
   AccessSubject: ResolverTypeWrapper<AccessSubject>;
+  AuditConsistencyProof: ResolverTypeWrapper<AuditConsistencyProof>;
+  AuditInclusionProof: ResolverTypeWrapper<AuditInclusionProof>;
+  AuditTreeHead: ResolverTypeWrapper<AuditTreeHead>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CatalogEntry: ResolverTypeWrapper<CatalogEntry>;
   CitizenAccess: ResolverTypeWrapper<CitizenAccess>;
@@ -907,6 +984,9 @@ export type ResolversParentTypes = {
   AccessRecordConnection: AccessRecordConnection;
   AccessRecordEdge: AccessRecordEdge;
   AccessSubject: AccessSubject;
+  AuditConsistencyProof: AuditConsistencyProof;
+  AuditInclusionProof: AuditInclusionProof;
+  AuditTreeHead: AuditTreeHead;
   Boolean: Scalars['Boolean']['output'];
   CatalogEntry: CatalogEntry;
   CitizenAccess: CitizenAccess;
@@ -1009,6 +1089,35 @@ export type AccessRecordEdgeResolvers<ContextType = HubContext, ParentType exten
 export type AccessSubjectResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessSubject'] = ResolversParentTypes['AccessSubject']> = {
   kind?: Resolver<ResolversTypes['SubjectKind'], ParentType, ContextType>;
   mask?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AuditConsistencyProofResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AuditConsistencyProof'] = ResolversParentTypes['AuditConsistencyProof']> = {
+  from?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  fromRoot?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  path?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  toRoot?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AuditInclusionProofResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AuditInclusionProof'] = ResolversParentTypes['AuditInclusionProof']> = {
+  head?: Resolver<Maybe<ResolversTypes['AuditTreeHead']>, ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  leafHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  leafIndex?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  path?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  root?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  treeSize?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type AuditTreeHeadResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AuditTreeHead'] = ResolversParentTypes['AuditTreeHead']> = {
+  chain?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  jws?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  root?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type CatalogEntryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CatalogEntry'] = ResolversParentTypes['CatalogEntry']> = {
@@ -1184,6 +1293,9 @@ export type PropertyResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type QueryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   accessLog?: Resolver<ResolversTypes['AccessRecordConnection'], ParentType, ContextType, RequireFields<QueryAccessLogArgs, 'first'>>;
+  auditConsistency?: Resolver<Maybe<ResolversTypes['AuditConsistencyProof']>, ParentType, ContextType, RequireFields<QueryAuditConsistencyArgs, 'from' | 'instance' | 'to'>>;
+  auditHeads?: Resolver<Array<ResolversTypes['AuditTreeHead']>, ParentType, ContextType>;
+  auditProof?: Resolver<Maybe<ResolversTypes['AuditInclusionProof']>, ParentType, ContextType, RequireFields<QueryAuditProofArgs, 'instance' | 'seq'>>;
   catalog?: Resolver<Array<ResolversTypes['CatalogEntry']>, ParentType, ContextType, Partial<QueryCatalogArgs>>;
   dataAccesses?: Resolver<ResolversTypes['CitizenAccessConnection'], ParentType, ContextType, RequireFields<QueryDataAccessesArgs, 'first' | 'idNumber'>>;
   enterprise?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType, RequireFields<QueryEnterpriseArgs, 'creditCode'>>;
@@ -1287,6 +1399,9 @@ export type Resolvers<ContextType = HubContext> = {
   AccessRecordConnection?: AccessRecordConnectionResolvers<ContextType>;
   AccessRecordEdge?: AccessRecordEdgeResolvers<ContextType>;
   AccessSubject?: AccessSubjectResolvers<ContextType>;
+  AuditConsistencyProof?: AuditConsistencyProofResolvers<ContextType>;
+  AuditInclusionProof?: AuditInclusionProofResolvers<ContextType>;
+  AuditTreeHead?: AuditTreeHeadResolvers<ContextType>;
   CatalogEntry?: CatalogEntryResolvers<ContextType>;
   CitizenAccess?: CitizenAccessResolvers<ContextType>;
   CitizenAccessConnection?: CitizenAccessConnectionResolvers<ContextType>;

@@ -1,12 +1,14 @@
 /**
  * The receipt, last: signed by the hub over what was asked (query and variables hashes), by whom
- * and why, the hash of the data sent and the sequence number of the request's access record, so
- * a consumer can later prove what it received and an auditor find its record.
+ * and why, the hash of the data sent, the sequence number of the request's access record and the
+ * log's newest signed tree head, so a consumer can later prove what it received, find its record
+ * and check the record's inclusion proof against a head consistent with the one it holds.
  */
+import type { SignedTreeHead } from '../../../audit';
 import { hashJson, hashText, type ReceiptSigner } from '../../../seal';
 import type { Flow, GatewayReply } from '../types';
 
-export function receiptStage(receipts: ReceiptSigner, flow: Flow, reply: GatewayReply, dataHash: string | null, auditSeq: number | undefined): void {
+export function receiptStage(receipts: ReceiptSigner, flow: Flow, reply: GatewayReply, dataHash: string | null, auditSeq: number | undefined, auditHead: SignedTreeHead | null = null): void {
   const caller = flow.caller;
   if (!caller) return;
   const body = flow.body!;
@@ -23,6 +25,7 @@ export function receiptStage(receipts: ReceiptSigner, flow: Flow, reply: Gateway
       variablesHash: hashJson(body.variables),
       dataHash: dataHash ?? hashJson(null),
       ...(auditSeq !== undefined ? { auditSeq } : {}),
+      ...(auditHead ? { auditInstance: auditHead.head.instance, auditHead: auditHead.jws } : {}),
     }),
   };
 }
