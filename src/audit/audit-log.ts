@@ -130,6 +130,10 @@ export interface CitizenAccess {
   /** The departments whose fields the request read. */
   departments: string[];
   outcome: AuditOutcome;
+  /** Why a refused request was refused (its reason, e.g. BAD_SIGNATURE, else its code); null when served. */
+  reason: string | null;
+  /** How many refusals the entry stands for (refusals before authentication are counted per second); 1 otherwise. */
+  count: number;
 }
 
 /** The state the hub's readiness probe reports. */
@@ -588,6 +592,8 @@ class FileAuditLog implements AuditLog {
       caseNumber: r.caseNumber,
       departments: Object.keys(r.fields).sort(),
       outcome: r.outcome,
+      reason: r.outcome === 'GRANTED' ? null : (r.errorCodes.find((c) => c !== 'UNAUTHENTICATED') ?? r.errorCodes[0] ?? null),
+      count: r.count ?? 1,
     }));
   }
 

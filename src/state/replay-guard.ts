@@ -39,7 +39,8 @@ export const DEFAULT_MEMORY_REPLAY_GUARD = { maxEntries: 1_000_000 } as const;
 export function createMemoryReplayGuard(options: MemoryReplayGuardOptions = {}): ReplayGuard & { readonly size: number } {
   const maxEntries = options.maxEntries ?? DEFAULT_MEMORY_REPLAY_GUARD.maxEntries;
   const now = options.now ?? Date.now;
-  const knownSince = options.knownSince ?? Math.floor(performance.timeOrigin);
+  // The process start; with a test clock behind the real one, that clock's time at creation.
+  const knownSince = options.knownSince ?? Math.floor(Math.min(performance.timeOrigin, now()));
   const seen = new Map<string, number>();
   const buckets = new Map<number, string[]>();
   let sweptSecond = 0;
