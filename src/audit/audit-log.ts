@@ -422,6 +422,8 @@ class FileAuditLog implements AuditLog {
     this.recovering ??= (async () => {
       if (this.state !== 'failed' || this.unrecoverable) return this.state === 'open';
       if (this.writing) await this.writing;
+      // The sink closes and reopens its descriptors: no checkpoint write may be in flight on one.
+      if (this.checkpointing) await this.checkpointing;
       try {
         await this.sink.recover!(this.durable);
       } catch (error) {
