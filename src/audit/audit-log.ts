@@ -89,6 +89,10 @@ export interface AuditLogOptions extends AuditLogReaderOptions {
   tornTail?: 'repair' | 'refuse';
   /** Hears every batch once it is durable, in chain order (the shared index's feed); never delays or fails an append. */
   onDurable?: (records: readonly AuditRecord[]) => void;
+  /** After a failed write, the first wait before the log tries to resume; it doubles after each failed try, up to `recoveryMaxMs`. @default 1000 */
+  recoveryFirstMs?: number;
+  /** @default 15000 */
+  recoveryMaxMs?: number;
 }
 
 /** The log's defaults. */
@@ -99,6 +103,8 @@ export const DEFAULT_AUDIT_LOG_OPTIONS = {
   segmentMaxRecords: DEFAULT_FILE_SINK_OPTIONS.segmentMaxRecords,
   retentionDays: 180,
   tornTail: DEFAULT_FILE_SINK_OPTIONS.tornTail,
+  recoveryFirstMs: 1000,
+  recoveryMaxMs: 15_000,
   confidentialPurposes: {},
 } as const;
 
@@ -145,11 +151,29 @@ export interface CitizenAccess {
   /** The departments whose fields the request read. */
   departments: string[];
   outcome: AuditOutcome;
+  /** Why a refused request was refused (its reason, e.g. BAD_SIGNATURE, else its code); null when served. */
+  reason: string | null;
+  /** How many refusals the entry stands for (refusals before authentication are counted per second); 1 otherwise. */
+  count: number;
+}
+
+/** What the citizen sees of a record: who, why, when, which departments, the outcome and a refusal's reason; never the other subjects. */
+export function citizenAccessOf(r: AuditRecord): CitizenAccess {
+  return {
+    time: r.time,
+    consumer: r.consumer,
+    purpose: r.purpose,
+    caseNumber: r.caseNumber,
+    departments: Object.keys(r.fields).sort(),
+    outcome: r.outcome,
+    reason: r.outcome === 'GRANTED' ? null : (r.errorCodes.find((c) => c !== 'UNAUTHENTICATED') ?? r.errorCodes[0] ?? null),
+    count: r.count ?? 1,
+  };
 }
 
 /** The state the hub's readiness probe reports. */
 export interface AuditLogHealth {
-  /** False once a write failed (until reopened) or after close. */
+  /** False from a failed write until the log resumed (or is reopened), and after close. */
   writable: boolean;
   reason?: AuditUnavailableReason;
   /** The last durable seq (0 when empty). */
@@ -217,7 +241,8 @@ export interface AuditLog extends AuditLogReader {
   /**
    * Chains a record and resolves once it is durable (fsynced) with its seq and hash. Rejects
    * with AuditUnavailableError (AUDIT_UNAVAILABLE) when it cannot be written; nothing is then
-   * acknowledged, and the log refuses further appends until it is reopened.
+   * acknowledged, and the log refuses further appends until it has re-read its tail from disk
+   * and resumed by itself (tried with a back-off, and on an append once the back-off passed).
    */
   append(record: AuditRecordInput): Promise<{ seq: number; hash: string }>;
   /** Signs a tree head of the durable records now (also done every second while records arrive, every N records, at open and on close). */
@@ -317,6 +342,16 @@ class FileAuditLog implements AuditLog {
   /** Set by openAuditLog: hears each durable batch. */
   onDurable: ((records: readonly AuditRecord[]) => void) | undefined;
 
+  private recoveryFirstMs: number = DEFAULT_AUDIT_LOG_OPTIONS.recoveryFirstMs;
+  private recoveryMaxMs: number = DEFAULT_AUDIT_LOG_OPTIONS.recoveryMaxMs;
+  private recoveryDelayMs = 0;
+  private nextRecoveryAt = 0;
+  private failedAt = 0;
+  private recovering: Promise<boolean> | null = null;
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  /** Set when resuming is impossible (no recoverable sink, or an acknowledged record is missing on disk). */
+  private unrecoverable = false;
+
   constructor(init: {
     chainId: string;
     instanceId: string;
@@ -359,8 +394,10 @@ class FileAuditLog implements AuditLog {
    * first thing signed is a head of what the log holds now (a start head, also for an empty log),
    * so every log this code wrote holds at least one head.
    */
-  async start(options: { sign: AuditSigner; everyRecords: number; everyMs: number; retentionDays: number; headFile?: string; breakEvidence?: AuditTreeHead['break'] }): Promise<void> {
+  async start(options: { sign: AuditSigner; everyRecords: number; everyMs: number; retentionDays: number; headFile?: string; breakEvidence?: AuditTreeHead['break']; recoveryFirstMs: number; recoveryMaxMs: number }): Promise<void> {
     this.sign = options.sign;
+    this.recoveryFirstMs = options.recoveryFirstMs;
+    this.recoveryMaxMs = Math.max(options.recoveryMaxMs, options.recoveryFirstMs);
     this.everyRecords = options.everyRecords;
     this.retentionMs = options.retentionDays * 86_400_000;
     this.headFile = options.headFile;
@@ -434,7 +471,11 @@ class FileAuditLog implements AuditLog {
 
   append(input: AuditRecordInput): Promise<{ seq: number; hash: string }> {
     if (this.readOnly) return Promise.reject(new AuditUnavailableError('READ_ONLY'));
-    if (this.state !== 'open') return Promise.reject(new AuditUnavailableError(this.state === 'failed' ? 'FAILED_EARLIER' : 'CLOSED'));
+    if (this.state === 'failed' && !this.unrecoverable && Date.now() >= this.nextRecoveryAt) {
+      // The back-off has passed: try to resume now rather than wait for the timer.
+      return this.recover().then((resumed) => (resumed ? this.append(input) : Promise.reject(this.refusal())));
+    }
+    if (this.state !== 'open') return Promise.reject(this.refusal());
     let record: AuditRecord;
     let line: string;
     try {
@@ -494,16 +535,75 @@ class FileAuditLog implements AuditLog {
   }
 
   // After a failed write the page cache may no longer match the disk (a failed fsync can drop
-  // dirty pages and report success next time), so the log stops rather than guessing; reopening
-  // re-reads the files and repairs a torn tail.
+  // dirty pages and report success next time), so the log does not carry on through the same
+  // descriptors: it refuses appends until the sink has re-read its tail from disk (recover()).
   private fail(error: unknown, batch: Pending[]): void {
     const reason = unavailableReasonOf(error);
     this.state = 'failed';
     this.failure = reason;
+    this.failedAt = Date.now();
     this.emit({ type: 'write-failed', reason, code: (error as NodeJS.ErrnoException | undefined)?.code });
     const rejected = [...batch, ...this.queue];
     this.queue = [];
+    // Records chained after the last durable one were never acknowledged: the chain continues from the durable head.
+    this.tip = this.durable
+      ? { seq: this.durable.seq, hash: this.durable.hash, timeMs: this.tip.timeMs }
+      : { seq: 0, hash: genesisHash(this.chainId), timeMs: this.tip.timeMs };
     for (const p of rejected) p.reject(new AuditUnavailableError(reason, error));
+    if (!this.sink.recover) this.unrecoverable = true;
+    this.recoveryDelayMs = this.recoveryFirstMs;
+    this.scheduleRecovery();
+  }
+
+  private refusal(): AuditUnavailableError {
+    if (this.state === 'failed') return new AuditUnavailableError(this.unrecoverable ? 'FAILED_EARLIER' : (this.failure ?? 'FAILED_EARLIER'));
+    return new AuditUnavailableError('CLOSED');
+  }
+
+  private scheduleRecovery(): void {
+    if (this.unrecoverable || this.state !== 'failed') return;
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    this.nextRecoveryAt = Date.now() + this.recoveryDelayMs;
+    this.recoveryTimer = setTimeout(() => {
+      this.recoveryTimer = undefined;
+      void this.recover();
+    }, this.recoveryDelayMs);
+    this.recoveryTimer.unref();
+  }
+
+  /** One attempt to resume after a failed write; true when the log takes records again. */
+  private recover(): Promise<boolean> {
+    this.recovering ??= (async () => {
+      if (this.state !== 'failed' || this.unrecoverable) return this.state === 'open';
+      if (this.writing) await this.writing;
+      // The sink closes and reopens its descriptors: no checkpoint write may be in flight on one.
+      await this.heading;
+      try {
+        await this.sink.recover!(this.durable);
+      } catch (error) {
+        const corrupt = (error as { code?: string } | undefined)?.code === 'AUDIT_LOG_CORRUPT';
+        if (corrupt) this.unrecoverable = true;
+        else this.failure = unavailableReasonOf(error);
+        this.recoveryDelayMs = Math.min(this.recoveryDelayMs * 2, this.recoveryMaxMs);
+        this.emit({
+          type: 'recovery-failed',
+          reason: corrupt ? (error as Error).message : this.failure!,
+          code: (error as NodeJS.ErrnoException | undefined)?.code,
+          retryInMs: corrupt ? null : this.recoveryDelayMs,
+        });
+        this.scheduleRecovery();
+        return false;
+      }
+      if ((this.state as string) !== 'failed') return false; // closed meanwhile
+      const failedFor = this.failure ?? 'IO_ERROR';
+      this.state = 'open';
+      this.failure = undefined;
+      this.emit({ type: 'audit-resumed', seq: this.durable?.seq ?? 0, failedFor, failedMs: Date.now() - this.failedAt });
+      return true;
+    })().finally(() => {
+      this.recovering = null;
+    });
+    return this.recovering;
   }
 
   /**
@@ -695,14 +795,7 @@ class FileAuditLog implements AuditLog {
     const accept = (seq: number) => !confidential.some((p) => this.index.has(term.purpose(p), seq) && this.withheld(p, this.index.timeOf(seq), nowMs));
     const { seqs, more } = this.index.select({ terms: [term.subject(key)], afterSeq, order: 'desc', limit, accept });
     const records = (await this.sink.read(seqs)).filter((r) => r.subjects.some((s) => s.key === key) && !this.withheld(r.purpose, Date.parse(r.time), nowMs));
-    return this.page(records, more, 'c', (r) => ({
-      time: r.time,
-      consumer: r.consumer,
-      purpose: r.purpose,
-      caseNumber: r.caseNumber,
-      departments: Object.keys(r.fields).sort(),
-      outcome: r.outcome,
-    }));
+    return this.page(records, more, 'c', citizenAccessOf);
   }
 
   private page<T>(records: AuditRecord[], more: boolean, kind: string, project: (r: AuditRecord) => T): Page<T> {
@@ -715,6 +808,8 @@ class FileAuditLog implements AuditLog {
     const failed = this.state === 'failed';
     this.state = 'closing';
     if (this.timer) clearInterval(this.timer);
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    if (this.recovering) await this.recovering;
     if (this.writing) await this.writing;
     // The final head: whatever the log holds is signed before it is closed.
     if (!failed && !this.readOnly) await this.signHead('close');
@@ -909,10 +1004,12 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
   const everyMs = positiveInteger(options ?? {}, 'checkpointEveryMs', DEFAULT_AUDIT_LOG_OPTIONS.checkpointEveryMs, 100);
   const retentionDays = positiveInteger(options ?? {}, 'retentionDays', DEFAULT_AUDIT_LOG_OPTIONS.retentionDays, MIN_RETENTION_DAYS);
   if (everyMs > 1000) throw new AuditOptionsError('checkpointEveryMs', 'at most 1000: tree heads are signed at least every second');
+  const recoveryFirstMs = positiveInteger(options ?? {}, 'recoveryFirstMs', DEFAULT_AUDIT_LOG_OPTIONS.recoveryFirstMs, 10);
+  const recoveryMaxMs = positiveInteger(options ?? {}, 'recoveryMaxMs', DEFAULT_AUDIT_LOG_OPTIONS.recoveryMaxMs, 10);
   const log = await openLog(options, options);
   const breakEvidence = (log as FileAuditLog & { breakEvidence?: AuditTreeHead['break'] }).breakEvidence;
   log.onDurable = options.onDurable;
-  await log.startOrClose({ sign: options.sign, everyRecords, everyMs, retentionDays, ...(options.headFile ? { headFile: options.headFile } : {}), ...(breakEvidence ? { breakEvidence } : {}) });
+  await log.startOrClose({ sign: options.sign, everyRecords, everyMs, retentionDays, recoveryFirstMs, recoveryMaxMs, ...(options.headFile ? { headFile: options.headFile } : {}), ...(breakEvidence ? { breakEvidence } : {}) });
   return log;
 }
 

@@ -153,6 +153,8 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
   let checkpointsFd: number | undefined;
   let checkpointsSize = 0;
   let lockFile: string | undefined;
+  /** Set while recovering from a failed write: the first seq of the segment that was being written. */
+  let rereadFrom: number | undefined;
 
   const file = (name: string) => path.join(dir, name);
 
@@ -229,7 +231,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     return lastSeq;
   }
 
-  async function readSegment(segment: Segment, isLast: boolean, replay: (record: AuditRecord, line: string) => void): Promise<SinkHead | null> {
+  async function readSegment(segment: Segment, isLast: boolean, replay: (record: AuditRecord, line: string) => void, repairTorn = tornTail === 'repair'): Promise<SinkHead | null> {
     const fd = await fs.open(file(segment.name), 'r');
     segment.readFd = fd;
     const size = await fs.size(fd);
@@ -261,7 +263,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     if (readOnly) return head;
     if (end.tornBytes > 0) {
       if (!isLast) throw new AuditLogCorruptError(`segment ${segment.name} ends in an incomplete line but is not the last segment`);
-      if (tornTail === 'refuse') throw new AuditLogCorruptError(`the last segment ${segment.name} ends in an incomplete line`);
+      if (!repairTorn) throw new AuditLogCorruptError(`the last segment ${segment.name} ends in an incomplete line`);
       const rw = await fs.open(file(segment.name), 'r+');
       try {
         await repairTail(segment.name, rw, end.goodLength, size);
@@ -288,6 +290,143 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
     writeFd = fd;
     addSegment(name, firstSeq);
     return previous.lastSeq;
+  }
+
+  /**
+   * After a failed write: forgets every descriptor of the segment being written (its page cache
+   * may not match the disk), reads that segment and any newer segment file again from a fresh
+   * descriptor, cuts what follows the last acknowledged record (saved aside like a torn tail:
+   * never acknowledged), removes segment files that hold nothing acknowledged, checks that the
+   * last record on disk is the acknowledged one, and reopens for appending.
+   */
+  async function recover(expected: SinkHead | null): Promise<void> {
+    try {
+      await reread(expected);
+    } catch (error) {
+      // Hold nothing open for writing while failed: an operator can then remount the file system.
+      const fds = [writeFd, checkpointsFd];
+      writeFd = undefined;
+      checkpointsFd = undefined;
+      for (const fd of fds) if (fd !== undefined) await fs.close(fd).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async function reread(expected: SinkHead | null): Promise<void> {
+    if (readOnly) throw Object.assign(new Error('the sink is read-only'), { code: 'EROFS' });
+    const fds = [writeFd, checkpointsFd];
+    writeFd = undefined;
+    checkpointsFd = undefined;
+    for (const fd of fds) if (fd !== undefined) await fs.close(fd).catch(() => undefined);
+    const ackedSeq = expected?.seq ?? 0;
+    // Sealed segments were fsynced whole before the segment after them was begun: they stay as
+    // read. The segment being written is read again, with any newer segment file (and if an
+    // earlier attempt stopped half-way, from the same place).
+    rereadFrom ??= segments.length > 0 ? segments[segments.length - 1]!.firstSeq : 1;
+    while (segments.length > 0 && segments[segments.length - 1]!.firstSeq >= rereadFrom) {
+      const dropped = segments.pop()!;
+      byId.delete(dropped.id);
+      if (dropped.readFd !== undefined) await fs.close(dropped.readFd).catch(() => undefined);
+    }
+    const sealedUpTo = segments.length > 0 ? segments[segments.length - 1]!.firstSeq : 0;
+    const onDisk = (await listSegments(dir)).filter((f) => f.firstSeq > sealedUpTo).sort((x, y) => x.firstSeq - y.firstSeq);
+    for (const found of onDisk) {
+      if (found.firstSeq > ackedSeq + 1) {
+        // Begun for a batch that was never acknowledged: nothing in it may stay.
+        await saveAsideAndRemove(found.name);
+        continue;
+      }
+      const segment = addSegment(found.name, found.firstSeq);
+      await readSegment(segment, true, () => undefined, true);
+      if (segment.count > 0 && segment.lastSeq > ackedSeq) {
+        const first = positions.get(Math.max(ackedSeq + 1, segment.firstSeq));
+        const at = first && first.segment === segment.id ? first.offset : 0;
+        if (segment.readFd !== undefined) await fs.close(segment.readFd).catch(() => undefined);
+        const rw = await fs.open(file(segment.name), 'r+');
+        try {
+          await repairTail(segment.name, rw, at, await fs.size(rw));
+        } finally {
+          await fs.close(rw);
+        }
+        Object.assign(segment, { firstSeq: found.firstSeq, lastSeq: 0, lastTime: 0, size: 0, count: 0, readFd: undefined });
+        await readSegment(segment, true, () => undefined, true);
+      }
+    }
+    const problem = (found: number) =>
+      new AuditLogCorruptError(`after a failed write the log on disk ends at record ${found}, not at the last acknowledged record ${ackedSeq}`);
+    const withRecords = segments.filter((s) => s.count > 0);
+    const lastOnDisk = withRecords.length > 0 ? withRecords[withRecords.length - 1]!.lastSeq : 0;
+    if (lastOnDisk !== ackedSeq) throw problem(lastOnDisk);
+    if (expected) {
+      const [last] = await readRecords([ackedSeq]);
+      if (!last || last.hash !== expected.hash) throw problem(ackedSeq - 1);
+    }
+    if (segments.length === 0) {
+      const name = segmentName(ackedSeq + 1);
+      const fd = await fs.open(file(name), 'wx');
+      await fs.close(fd);
+      await fs.syncDir(dir);
+      addSegment(name, ackedSeq + 1);
+    }
+    await openCheckpoints();
+    writeFd = await fs.open(file(segments[segments.length - 1]!.name), 'r+');
+    // Reading works on a full or read-only disk: a page written and fsynced in a probe file
+    // shows that appends can succeed again before the log says it is writable.
+    const probe = file(`.probe-${process.pid}`);
+    await unlink(probe).catch(() => undefined);
+    const fd = await fs.open(probe, 'wx');
+    try {
+      await fs.write(fd, Buffer.alloc(4096, 0x0a), 0);
+      await fs.datasync(fd);
+    } finally {
+      await fs.close(fd);
+      await unlink(probe).catch(() => undefined);
+    }
+    rereadFrom = undefined;
+  }
+
+  async function saveAsideAndRemove(name: string): Promise<void> {
+    const fd = await fs.open(file(name), 'r');
+    let size = 0;
+    try {
+      size = await fs.size(fd);
+      if (size > 0) {
+        const bytes = Buffer.alloc(size);
+        await fs.read(fd, bytes, 0);
+        const savedTo = `${name}.${Date.now()}.torn`;
+        await writeNewFileDurably(savedTo, bytes);
+        emit({ type: 'torn-tail-repaired', segment: name, bytes: size, savedTo });
+      }
+    } finally {
+      await fs.close(fd);
+    }
+    await unlink(file(name));
+    await fs.syncDir(dir);
+  }
+
+  async function readRecords(seqs: readonly number[]): Promise<AuditRecord[]> {
+    const records: AuditRecord[] = [];
+    for (const seq of seqs) {
+      const at = positions.get(seq);
+      const segment = at && byId.get(at.segment);
+      if (!at || !segment) continue;
+      const fd = await readFdOf(segment);
+      const bytes = Buffer.allocUnsafe(at.size);
+      let got = 0;
+      while (got < at.size) {
+        const n = await fs.read(fd, bytes.subarray(got), at.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < at.size) continue;
+      try {
+        const record: unknown = JSON.parse(bytes.toString('utf8'));
+        if (isAuditRecord(record) && record.seq === seq) records.push(record);
+      } catch {
+        // A line changed on disk since it was indexed: verification will say how.
+      }
+    }
+    return records;
   }
 
   async function readFdOf(segment: Segment): Promise<number> {
@@ -372,6 +511,8 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
       return sealedThrough === undefined ? {} : { sealedThrough };
     },
 
+    recover,
+
     async appendCheckpoint({ seq, line }) {
       if (checkpointsFd === undefined) throw Object.assign(new Error('the sink is read-only'), { code: 'EROFS' });
       const data = Buffer.from(line + '\n', 'utf8');
@@ -386,30 +527,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
       checkpointSeqs.add(seq);
     },
 
-    async read(seqs) {
-      const records: AuditRecord[] = [];
-      for (const seq of seqs) {
-        const at = positions.get(seq);
-        const segment = at && byId.get(at.segment);
-        if (!at || !segment) continue;
-        const fd = await readFdOf(segment);
-        const bytes = Buffer.allocUnsafe(at.size);
-        let got = 0;
-        while (got < at.size) {
-          const n = await fs.read(fd, bytes.subarray(got), at.offset + got);
-          if (n === 0) break;
-          got += n;
-        }
-        if (got < at.size) continue;
-        try {
-          const record: unknown = JSON.parse(bytes.toString('utf8'));
-          if (isAuditRecord(record) && record.seq === seq) records.push(record);
-        } catch {
-          // A line changed on disk since it was indexed: verification will say how.
-        }
-      }
-      return records;
-    },
+    read: readRecords,
 
     async expire(cutoff, anchor) {
       const removed: string[] = [];

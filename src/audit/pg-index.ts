@@ -15,7 +15,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { BadUserInputError, HubError, HubErrorCode } from '../sdk';
 import type { AccessLogFilter, CitizenAccess, DisclosureRule, Page, PageRequest } from './audit-log';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './audit-log';
+import { citizenAccessOf, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './audit-log';
 import type { ChainReader } from './chain-reader';
 import { AuditOptionsError } from './errors';
 import { AUDIT_OUTCOMES, createSubjectKeyer, SUBJECT_KINDS, type AuditRecord, type SubjectRef } from './record';
@@ -506,7 +506,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
         records,
         'c',
         (r) => r.subjects.some((s) => s.key === key) && !withheld(r.purpose, Date.parse(r.time), nowMs),
-        (r) => ({ time: r.time, consumer: r.consumer, purpose: r.purpose, caseNumber: r.caseNumber, departments: Object.keys(r.fields).sort(), outcome: r.outcome }),
+        citizenAccessOf,
       );
     },
 

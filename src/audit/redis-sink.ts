@@ -100,6 +100,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
   let renewal: NodeJS.Timeout | undefined;
   let lost = false;
   let archived: { sink: AuditSink; headSeq: number } | undefined;
+  /** The chain this writer continues (from open): every append checks Redis still names it. */
+  let chain: string | undefined;
 
   function parse(line: string): AuditRecord | undefined {
     try {
@@ -149,6 +151,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
         await streams.setAdd(AUDIT_INSTANCES_KEY, instanceId);
         const meta = await streams.hashGetAll(keys.meta);
         const chainId = meta.chain!;
+        chain = chainId;
         if (options.archiveDir) archive = archiveDirOf(options.archiveDir, instanceId, chainId);
         const head: SinkHead | null = meta.headSeq && Number(meta.headSeq) > 0 ? { seq: Number(meta.headSeq), hash: meta.headHash!, time: meta.headTime! } : null;
         // The index covers the whole chain: the archived part first, then what Redis still holds.
@@ -183,9 +186,15 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
       const last = batch[batch.length - 1]!;
       try {
         const head = { headSeq: String(last.seq), headHash: last.hash, headTime: last.time };
-        await streams.appendSequenced(keys.records, keys.meta, batch[0]!.seq, 'r', batch.map((r) => r.line), head);
+        // Checked with the seq in the same script: after Redis lost its data the meta hash is
+        // empty, and a writer at seq 0 would otherwise fill a stream that names no chain (or
+        // another one), orphaning its records.
+        await streams.appendSequenced(keys.records, keys.meta, batch[0]!.seq, 'r', batch.map((r) => r.line), head, { chain: chain ?? '' });
       } catch (error) {
-        if ((error as { code?: string }).code === StateErrorCode.STREAM_SEQUENCE_CONFLICT) throw new AuditStreamConflictError(instanceId, `does not continue at record ${batch[0]!.seq}`);
+        if ((error as { code?: string }).code === StateErrorCode.STREAM_SEQUENCE_CONFLICT) {
+          if ((error as { conflict?: string }).conflict === 'head') throw new AuditStreamConflictError(instanceId, `no longer names this writer's chain at record ${batch[0]!.seq} (Redis lost its data, or another chain took the stream)`);
+          throw new AuditStreamConflictError(instanceId, `does not continue at record ${batch[0]!.seq}`);
+        }
         throw error;
       }
       if (waitReplicas > 0) {

@@ -42,7 +42,9 @@ export type AuditLogEvent =
   | { type: 'record-unreadable'; segment: string; line: number }
   | { type: 'write-failed'; reason: string; code: string | undefined }
   | { type: 'checkpoint-failed'; seq: number; code: string | undefined }
-  | { type: 'segments-removed'; segments: string[]; firstSeq: number };
+  | { type: 'segments-removed'; segments: string[]; firstSeq: number }
+  | { type: 'audit-resumed'; seq: number; failedFor: string; failedMs: number }
+  | { type: 'recovery-failed'; reason: string; code: string | undefined; retryInMs: number | null };
 
 /**
  * Where the audit log keeps its records. Every method may reject; `append` and
@@ -74,6 +76,14 @@ export interface AuditSink {
    * something, else `null`.
    */
   expire(cutoff: Date, anchor?: (throughSeq: number) => Promise<void>): Promise<number | null>;
+  /**
+   * After a rejected append: lets go of what it wrote through (descriptors, connections), reads
+   * its stored tail again, removes anything after `expected` (never acknowledged), checks that
+   * the stored chain ends exactly at `expected`, and gets ready to append after it. Rejects when
+   * it cannot (still no space, still read-only), or with AUDIT_LOG_CORRUPT when an acknowledged
+   * record is missing. A sink without it stays refused until reopened.
+   */
+  recover?(expected: SinkHead | null): Promise<void>;
   /** Releases files, connections and locks. */
   close(): Promise<void>;
 }

@@ -62,18 +62,36 @@ export async function runServe(options: { config?: string; port?: number; host?:
   else if (gateway.audit) lines.push(`  access log: this instance's chain in a Redis stream, archived to ${config.audit.dir}/<instance> (./bin/datarun audit verify --dir ${config.audit.dir}/${config.audit.instanceId})`);
   process.stdout.write(lines.join('\n') + '\n');
 
+  // The hub's own handlers are the only ones: nothing it loads installs termination handlers
+  // (an embedded Apollo Server would, unless stopOnTerminationSignals: false).
   let stopping = false;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    // Repeated signals (a terminal's Ctrl-C reaches npm and the hub, and npm forwards it again) change nothing.
+    if (stopping) {
+      logger.info({ signal }, 'already shutting down');
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, drainMs: config.http.shutdownGraceMs }, 'shutting down: no new requests, in-flight ones finish');
+    // A shutdown that hangs (a stuck department pool) still ends, with a failure code.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time');
+      process.exit(1);
+    }, config.http.shutdownGraceMs + 30_000).unref();
     void (async () => {
-      await hub.close();
-      await gateway.stop();
-      await sandboxes?.close();
-      process.exit(0);
+      try {
+        await hub.close();
+        // Closing the log signs a final checkpoint of its last record and releases its lock.
+        await gateway.stop();
+        await sandboxes?.close();
+        logger.info('stopped');
+        process.exit(0);
+      } catch (error) {
+        logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string })?.code } }, 'shutdown failed');
+        process.exit(1);
+      }
     })();
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -458,6 +458,12 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
       accessLog: async (_p, args, ctx) => {
         requireRole(ctx as RequestContext, 'auditor');
         const f = args.filter ?? {};
+        // Who watches the auditors: a lookup by subject is an access to that subject, recorded
+        // with it, so the citizen sees that the audit office looked at their records.
+        if (f.subject && typeof f.subject.id === 'string' && f.subject.id.length > 0) {
+          const subject: SubjectRef = { kind: f.subject.kind as SubjectKind, id: f.subject.id };
+          (ctx as RequestContext).replySubjects?.set(`${subject.kind}:${subject.id}`, subject);
+        }
         const page = await opened().queryAccessLog(
           {
             ...(f.consumer ? { consumer: f.consumer } : {}),

@@ -3,8 +3,10 @@
  * badly signed requests from one client becomes one access record per (source, reason, second)
  * carrying its count, so it cannot fill the disk with fsynced records. Each refusal is one
  * increment of that second's aggregate; the aggregate is written once its second has closed.
+ * The bucket also keeps the refusal's reason (MISSING, BAD_SIGNATURE…) and the subjects the
+ * refused request named, so the citizen whose record was asked for sees the refusal and why.
  */
-import { AuditOptionsError, type AuditRecordInput } from '../audit';
+import { AuditOptionsError, type AuditRecordInput, type SubjectRef } from '../audit';
 import { sourceAddressOf, UNKNOWN_SOURCE } from './source-address';
 
 /** Defaults of the refusal aggregator. */
@@ -30,7 +32,7 @@ export interface RefusalAggregatorOptions {
 /** Counts refusals per (source, reason, second) and writes one record per bucket. */
 export interface RefusalAggregator {
   /** Counts one refusal now: synchronous and O(1), never waits for the log. `source` is reduced like `sourceOf` does (IPv6 to its /64); not an address: `unknown`. */
-  refuse(source: string, reason: string): void;
+  refuse(source: string, reason: string, detail?: { reason?: string; subjects?: readonly SubjectRef[] }): void;
   /** Writes the buckets of every second that has closed (the current one keeps counting). */
   flush(): Promise<void>;
   /** Stops the timer and writes every bucket, the current second's too. */
@@ -40,6 +42,7 @@ export interface RefusalAggregator {
 interface Bucket {
   source: string;
   reasons: Set<string>;
+  subjects: readonly SubjectRef[];
   count: number;
 }
 
@@ -59,7 +62,7 @@ export function createRefusalAggregator(options: RefusalAggregatorOptions): Refu
   const windows = new Map<number, Window>();
   let closed = false;
 
-  function refuse(source: string, reason: string): void {
+  function refuse(source: string, reason: string, detail: { reason?: string; subjects?: readonly SubjectRef[] } = {}): void {
     const second = Math.floor(now() / 1000);
     let window = windows.get(second);
     if (!window) {
@@ -68,20 +71,22 @@ export function createRefusalAggregator(options: RefusalAggregatorOptions): Refu
     }
     const from = typeof source === 'string' ? (sourceAddressOf(source) ?? UNKNOWN_SOURCE) : UNKNOWN_SOURCE;
     const code = String(reason);
-    const key = `${from} ${code}`;
+    const why = typeof detail.reason === 'string' && detail.reason !== code ? detail.reason : undefined;
+    const subjects = detail.subjects ?? [];
+    const key = `${from} ${code} ${why ?? ''} ${subjects.map((s) => `${s.kind}:${s.id}`).join(',')}`;
     let bucket = window.buckets.get(key);
     if (!bucket) {
       if (window.keys >= maxKeys) {
         bucket = window.buckets.get(OVERFLOW_SOURCE);
         if (!bucket) {
-          bucket = { source: OVERFLOW_SOURCE, reasons: new Set(), count: 0 };
+          bucket = { source: OVERFLOW_SOURCE, reasons: new Set(), subjects: [], count: 0 };
           window.buckets.set(OVERFLOW_SOURCE, bucket);
         }
         if (bucket.reasons.size < MAX_OVERFLOW_REASONS) bucket.reasons.add(code);
         bucket.count++;
         return;
       }
-      bucket = { source: from, reasons: new Set([code]), count: 0 };
+      bucket = { source: from, reasons: new Set(why ? [code, why] : [code]), subjects, count: 0 };
       window.buckets.set(key, bucket);
       window.keys++;
     }
@@ -102,7 +107,7 @@ export function createRefusalAggregator(options: RefusalAggregatorOptions): Refu
         caseNumber: null,
         operationName: null,
         operationHash: null,
-        subjects: [],
+        subjects: [...bucket.subjects],
         fields: {},
         outcome: 'DENIED',
         errorCodes: [...bucket.reasons].sort(),

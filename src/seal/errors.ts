@@ -50,6 +50,7 @@ export type UnauthenticatedReason =
   | 'REVOKED_KEY'
   | 'EXPIRED_KEY'
   | 'REPLAYED'
+  | 'REPLAY_STATE_RESET'
   | 'BODY_MISMATCH'
   | 'WRONG_AUDIENCE'
   | 'BAD_ALGORITHM'

@@ -161,7 +161,7 @@ export interface RequestVerifier {
    * signature. The request pipeline calls it, then its rate limit, then `remember`.
    */
   authenticate(token: string | undefined, body: string | Uint8Array, now?: Date | number): VerifiedRequest;
-  /** Records the verified request's one-time id; throws UnauthenticatedError (REPLAYED) when it was seen, ReplayGuardUnavailableError when it cannot be checked. */
+  /** Records the verified request's one-time id; throws UnauthenticatedError (REPLAYED) when it was seen, (REPLAY_STATE_RESET) when it was issued before the guard's memory begins, ReplayGuardUnavailableError when it cannot be checked. */
   remember(verified: VerifiedRequest): Promise<void>;
 }
 
@@ -179,6 +179,7 @@ const MESSAGES: Record<UnauthenticatedReason, string> = {
   REVOKED_KEY: 'signing key has been revoked',
   EXPIRED_KEY: 'signing key has expired',
   REPLAYED: 'request token has already been used',
+  REPLAY_STATE_RESET: "request token was issued before the hub's replay protection was reset, so it cannot be checked for reuse: sign a fresh request",
   BODY_MISMATCH: 'request body does not match the signed body hash',
   WRONG_AUDIENCE: 'request token is not for this hub',
   BAD_ALGORITHM: 'request token algorithm is not allowed',
@@ -266,6 +267,10 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
   };
   const remember = async (verified: VerifiedRequest): Promise<void> => {
     const { claims } = verified;
+    // A token issued before the guard's memory begins may have been used already: refused, for
+    // at most one token lifetime (older tokens have expired by then anyway).
+    const since = replayGuard.knownSince ? await replayGuard.knownSince() : undefined;
+    if (since !== undefined && claims.iat * 1000 < since) fail('REPLAY_STATE_RESET');
     // Remember the id for as long as the token could still be accepted (exp plus the skew).
     const fresh = await replayGuard.checkAndRemember(`${claims.iss}\u0000${claims.jti}`, (claims.exp + skewSec) * 1000);
     if (!fresh) fail('REPLAYED');

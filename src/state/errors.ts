@@ -58,8 +58,15 @@ export class ReplayGuardFullError extends ReplayGuardUnavailableError {
 
 /** A sequenced stream does not continue at the entry being appended. */
 export class StreamSequenceConflictError extends StateError {
-  constructor(first: number) {
-    super(StateErrorCode.STREAM_SEQUENCE_CONFLICT, `The stream does not continue at entry ${first}.`);
+  /** `seq`: the stream ends elsewhere; `head`: its head hash does not hold the expected values (another chain, or Redis lost its data). */
+  readonly conflict: 'seq' | 'head';
+
+  constructor(first: number, conflict: 'seq' | 'head' = 'seq') {
+    super(
+      StateErrorCode.STREAM_SEQUENCE_CONFLICT,
+      conflict === 'seq' ? `The stream does not continue at entry ${first}.` : `The stream's head does not hold what its writer expects at entry ${first}.`,
+    );
+    this.conflict = conflict;
   }
 }
 

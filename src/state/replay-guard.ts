@@ -14,6 +14,8 @@ import type { RedisConnection } from './redis-connection';
 export interface ReplayGuard {
   /** Records `jti` until `expiresAt` (epoch ms); true when it was not seen before, false for a replay. */
   checkAndRemember(jti: string, expiresAt: number): Promise<boolean>;
+  /** Since when (epoch ms) the guard holds every id it was given; tokens issued earlier are refused by the verifier. */
+  knownSince(): Promise<number>;
 }
 
 /** Options of the in-memory replay guard. */
@@ -22,6 +24,8 @@ export interface MemoryReplayGuardOptions {
   readonly maxEntries?: number;
   /** Clock, for tests. @default Date.now */
   readonly now?: () => number;
+  /** Since when the guard holds every id (epoch ms). @default the start of this process (performance.timeOrigin): a restarted hub forgot every id */
+  readonly knownSince?: number;
 }
 
 /** Defaults of the in-memory replay guard. */
@@ -35,6 +39,8 @@ export const DEFAULT_MEMORY_REPLAY_GUARD = { maxEntries: 1_000_000 } as const;
 export function createMemoryReplayGuard(options: MemoryReplayGuardOptions = {}): ReplayGuard & { readonly size: number } {
   const maxEntries = options.maxEntries ?? DEFAULT_MEMORY_REPLAY_GUARD.maxEntries;
   const now = options.now ?? Date.now;
+  // The process start; with a test clock behind the real one, that clock's time at creation.
+  const knownSince = options.knownSince ?? Math.floor(Math.min(performance.timeOrigin, now()));
   const seen = new Map<string, number>();
   const buckets = new Map<number, string[]>();
   let sweptSecond = 0;
@@ -54,6 +60,7 @@ export function createMemoryReplayGuard(options: MemoryReplayGuardOptions = {}):
     get size() {
       return seen.size;
     },
+    knownSince: () => Promise.resolve(knownSince),
     checkAndRemember(jti, expiresAt) {
       const nowMs = now();
       sweep(nowMs);
@@ -78,11 +85,33 @@ export interface RedisReplayGuardOptions {
   now?: () => number;
 }
 
-/** Creates the replay guard shared by every instance that uses this Redis. */
+/** The marker key (below the hub's prefix) that holds since when the shared guard holds every id. */
+export const REPLAY_EPOCH_KEY = 'jti-epoch';
+
+/**
+ * Creates the replay guard shared by every instance that uses this Redis. Beside the ids it keeps
+ * a marker, written when the guard first finds it missing: on a new Redis, and after Redis lost
+ * its data (FLUSHALL, a restart without persistence, a failover to an empty replica). Its value,
+ * the time the loss was noticed, is the guard's `knownSince`.
+ */
 export function createRedisReplayGuard(connection: RedisConnection, options: RedisReplayGuardOptions = {}): ReplayGuard {
   const now = options.now ?? Date.now;
   const ns = `${connection.prefix}jti:`;
+  const epochKey = connection.prefix + REPLAY_EPOCH_KEY;
   return {
+    async knownSince() {
+      try {
+        const held = await connection.client.get(epochKey);
+        if (held !== null && Number.isFinite(Number(held))) return Number(held);
+        // Missing: this store never saw an id, or lost them. Whoever notices first sets the time.
+        const stamp = String(now());
+        if ((await connection.client.set(epochKey, stamp, 'NX')) === 'OK') return Number(stamp);
+        const other = await connection.client.get(epochKey);
+        return other !== null && Number.isFinite(Number(other)) ? Number(other) : Number(stamp);
+      } catch (error) {
+        throw new ReplayGuardUnavailableError(error);
+      }
+    },
     async checkAndRemember(jti, expiresAt) {
       // An expired token is refused by the verifier anyway; nothing to remember.
       if (expiresAt < now()) return true;

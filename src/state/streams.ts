@@ -23,9 +23,19 @@ export interface RedisStreams {
    * Appends `values` (field `field` of each entry) with ids `<first>-0`, `<first + 1>-0`… to
    * `stream` and sets `headFields` on the hash `head`, all in one script, and only if the hash's
    * `headSeq` is `first - 1`: all of the batch or none of it. A stream that does not continue
-   * there (a second writer, a rewound stream) rejects with StreamSequenceConflictError.
+   * there (a second writer, a rewound stream) rejects with StreamSequenceConflictError, and so
+   * does a hash whose fields differ from `expected` (say the chain id: after Redis lost its data
+   * the hash is empty, and a writer must not start filling a stream that no longer names its chain).
    */
-  appendSequenced(stream: string, head: string, first: number, field: string, values: readonly string[], headFields: Readonly<Record<string, string>>): Promise<void>;
+  appendSequenced(
+    stream: string,
+    head: string,
+    first: number,
+    field: string,
+    values: readonly string[],
+    headFields: Readonly<Record<string, string>>,
+    expected?: Readonly<Record<string, string>>,
+  ): Promise<void>;
   /** Adds an entry with a Redis-chosen id and, in the same script, raises the numeric `raise.field` of hash `raise.hash` to `raise.value` if it is lower. */
   add(stream: string, fields: Readonly<Record<string, string>>, raise?: { hash: string; field: string; value: number }): Promise<void>;
   /** Entries from `from` to `to` (ids, `-`, `+`, or `(id` for exclusive), at most `count`. */
@@ -54,16 +64,21 @@ export function seqOfEntryId(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
+// ARGV: first seq, entry field, nHead, head field/value pairs, nExpect, expected field/value pairs, values.
 const APPEND_SCRIPT = `
 local head = tonumber(redis.call('HGET', KEYS[2], 'headSeq') or '0')
 local first = tonumber(ARGV[1])
-if head + 1 ~= first then return redis.error_reply('DATARUN_SEQUENCE_CONFLICT') end
 local nHead = tonumber(ARGV[3])
-local values = 4 + 2 * nHead
+local nExpect = tonumber(ARGV[4 + 2 * nHead])
+for i = 5 + 2 * nHead, 4 + 2 * nHead + 2 * nExpect, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) ~= ARGV[i + 1] then return redis.error_reply('DATARUN_HEAD_CONFLICT') end
+end
+if head + 1 ~= first then return redis.error_reply('DATARUN_SEQUENCE_CONFLICT') end
+local values = 5 + 2 * nHead + 2 * nExpect
 for i = values, #ARGV do
   redis.call('XADD', KEYS[1], string.format('%d-0', first + i - values), ARGV[2], ARGV[i])
 end
-for i = 4, values - 1, 2 do
+for i = 4, 3 + 2 * nHead, 2 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
 return head
@@ -113,13 +128,26 @@ export function createRedisStreams(connection: RedisConnection): RedisStreams {
   return {
     isReady: () => connection.isReady(),
 
-    async appendSequenced(stream, head, first, field, values, headFields) {
+    async appendSequenced(stream, head, first, field, values, headFields, expected = {}) {
       if (values.length === 0) return;
       const flatHead = Object.entries(headFields).flat();
+      const flatExpected = Object.entries(expected).flat();
       try {
-        await client.datarunAppendSequenced(2, p + stream, p + head, String(first), field, String(flatHead.length / 2), ...flatHead, ...values);
+        await client.datarunAppendSequenced(
+          2,
+          p + stream,
+          p + head,
+          String(first),
+          field,
+          String(flatHead.length / 2),
+          ...flatHead,
+          String(flatExpected.length / 2),
+          ...flatExpected,
+          ...values,
+        );
       } catch (error) {
         if (/DATARUN_SEQUENCE_CONFLICT/.test((error as Error)?.message ?? '')) throw new StreamSequenceConflictError(first);
+        if (/DATARUN_HEAD_CONFLICT/.test((error as Error)?.message ?? '')) throw new StreamSequenceConflictError(first, 'head');
         throw new RedisUnavailableError('appending to a stream', error);
       }
     },

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { verifyAuditLog } from '../../src/audit';
 import { propertyTransferExample } from '../../src/cli/examples';
 import { auditVerifier } from '../../src/gateway/audit';
-import { createConsentSigner, type PrivateJwk } from '../../src/seal';
+import { createConsentSigner, createRequestSigner, type PrivateJwk } from '../../src/seal';
 import { startTestHub, type TestHub } from '../support/hub';
 import { eventually } from '../support/redis';
 
@@ -87,7 +87,7 @@ describe('the access log', () => {
       u = (await auditorReads({ outcome: 'DENIED' })).find((r) => r.errorCodes.includes('UNAUTHENTICATED'));
       return u !== undefined;
     }, 'the aggregate record of the unsigned request');
-    expect(u).toMatchObject({ consumer: null, source: '127.0.0.1', count: 1, errorCodes: ['UNAUTHENTICATED'], outcome: 'DENIED' });
+    expect(u).toMatchObject({ consumer: null, source: '127.0.0.1', count: 1, errorCodes: ['MISSING', 'UNAUTHENTICATED'], outcome: 'DENIED' });
     expect(Date.parse(u.windowTo) - Date.parse(u.windowFrom)).toBe(1000);
   });
 
@@ -154,6 +154,50 @@ describe('the access log', () => {
     expect(JSON.stringify(reply.data)).not.toContain(other.slice(14));
   });
 
+  it('shows the citizen that the audit office looked up their records, and the refusals of requests that named them, with the reason', async () => {
+    const v = propertyTransferExample(hub.sandboxes.data);
+    const citizen = v.seller;
+    const audited = await hub.clientFor('auditor').query<any>('query($f: AccessLogFilter) { accessLog(filter: $f) { edges { node { seq } } } }', { f: { subject: { kind: 'PERSON', id: citizen } } }, { ...AUDIT, caseNumber: 'SJ-WATCH-1' });
+    expect(audited.status).toBe(200);
+
+    // Refused before authentication: no token; a token whose signature does not verify.
+    const body = JSON.stringify({ query: 'query($p: ID!) { person(idNumber: $p) { name } }', variables: { p: citizen } });
+    const unsigned = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(unsigned.status).toBe(401);
+    const jwk = JSON.parse(readFileSync(hub.gateway.keyStore.privateKeyPath('real-estate-centre')!, 'utf8')) as PrivateJwk;
+    const token = createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwk }).authorization(body, { ...TRANSFER, caseNumber: 'BDC-WATCH-1' });
+    const tampered = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    const badSignature = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: tampered }, body });
+    expect(badSignature.status).toBe(401);
+    // Authenticated, then refused as a replay.
+    expect((await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: token }, body })).status).toBe(200);
+    const replayed = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: token }, body });
+    expect(replayed.status).toBe(401);
+
+    const query = 'query($id: ID!) { dataAccesses(idNumber: $id, first: 100) { edges { node { time consumer purpose caseNumber outcome reason count } } } }';
+    let nodes: any[] = [];
+    // Refusals before authentication are written once their second has closed.
+    await eventually(async () => {
+      const reply = await hub.clientFor('one-window-hall').query<any>(query, { id: citizen }, { ...VIEW, consents: [consent(citizen, 'CITIZEN_ACCESS_VIEW')] });
+      expect(reply.errors).toBeUndefined();
+      nodes = reply.data.dataAccesses.edges.map((e: any) => e.node);
+      return nodes.some((n) => n.reason === 'BAD_SIGNATURE') && nodes.some((n) => n.reason === 'MISSING');
+    }, 'the refusals to reach the citizen view');
+    const lookup = nodes.find((n) => n.caseNumber === 'SJ-WATCH-1');
+    expect(lookup).toMatchObject({ consumer: 'auditor', purpose: 'AUDIT', outcome: 'GRANTED', reason: null, count: 1 });
+    expect(Date.parse(lookup.time)).not.toBeNaN();
+    expect(nodes.find((n) => n.reason === 'MISSING')).toMatchObject({ consumer: null, purpose: null, outcome: 'DENIED', count: 1 });
+    expect(nodes.find((n) => n.reason === 'BAD_SIGNATURE')).toMatchObject({ consumer: null, outcome: 'DENIED', count: 1 });
+    expect(nodes.find((n) => n.reason === 'REPLAYED')).toMatchObject({ consumer: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-WATCH-1', outcome: 'DENIED' });
+    // The first use (served) and the replay (refused): two entries of that case.
+    expect(nodes.filter((n) => n.caseNumber === 'BDC-WATCH-1')).toHaveLength(2);
+    // Another citizen sees none of it.
+    const other = hub.sandboxes.data.persons.find((p) => p.idNumber !== citizen && p.idNumber !== v.buyer)!.idNumber;
+    const theirs = await hub.clientFor('one-window-hall').query<any>(query, { id: other }, { ...VIEW, consents: [consent(other, 'CITIZEN_ACCESS_VIEW')] });
+    expect(theirs.data.dataAccesses.edges.map((e: any) => e.node.caseNumber)).not.toContain('SJ-WATCH-1');
+    expect(theirs.data.dataAccesses.edges.some((e: any) => e.node.reason === 'BAD_SIGNATURE')).toBe(false);
+  });
+
   it('verifies with `datarun audit verify`, checkpoints included', async () => {
     await hub.gateway.audit!.checkpoint();
     const report = await verifyAuditLog({ dir: path.join(hub.keysDir, 'audit'), verify: auditVerifier({ keyStore: hub.gateway.keyStore }) });
@@ -185,7 +229,7 @@ describe('no audit, no data', () => {
       for (let i = 0; i < 20 && reply.status === 200; i++) reply = await client.query<any>(q, { u: v.unitNumber }, { ...TRANSFER, caseNumber: `BDC-FULL-${i}` });
       expect(reply.status).toBe(503);
       expect(reply.data).toBeUndefined();
-      expect(reply.errors).toEqual([{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: 'AUDIT_UNAVAILABLE' } }]);
+      expect(reply.errors).toEqual([{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: 'AUDIT_UNAVAILABLE', reason: 'DISK_FULL' } }]);
       expect(reply.receipt).toBeUndefined();
       const ready = await fetch(`${own.url}/readyz`);
       expect(ready.status).toBe(503);

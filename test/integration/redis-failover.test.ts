@@ -165,7 +165,7 @@ describe('a hub whose Redis hangs or is gone', () => {
       expect(refused.status).toBe(503);
       expect(refused.data).toBeUndefined();
       expect(refused.receipt).toBeUndefined();
-      expect(refused.errors).toEqual([{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: 'AUDIT_UNAVAILABLE' } }]);
+      expect(refused.errors).toEqual([{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: 'AUDIT_UNAVAILABLE', reason: 'IO_ERROR' } }]);
       expect(hub.gateway.audit!.health().writable).toBe(false);
 
       await redis.restart();

@@ -3,6 +3,7 @@
  * shared states on one server): replay guard, rate limits, leases, the tiered cache's
  * invalidation, and the audit stream's protection against a second writer.
  */
+import { execFileSync } from 'node:child_process';
 import { AuditErrorCode, AuditInstanceInUseError, createRedisAuditSink } from '../../src/audit';
 import { StateErrorCode, createSharedState, type SharedState } from '../../src/state';
 import { createRedisConnection } from '../../src/state/redis-connection';
@@ -105,6 +106,53 @@ describe('the shared state in Redis', () => {
     expect(error).toMatchObject({ code: AuditErrorCode.AUDIT_STREAM_CONFLICT, message: 'The audit stream of instance "hub-y" does not continue at record 2.' });
     expect((await sink.read([1, 2, 3])).map((r) => r.seq)).toEqual([1, 2]);
     await sink.close();
+  });
+
+  it('after Redis lost its data, orphans no record: appends check the chain id, not only the seq', async () => {
+    const state = instance();
+    await state.waitUntilReady(HANG_DEADLINE_MS);
+    const line = (seq: number) => ({ seq, time: new Date().toISOString(), hash: 'h'.repeat(64), line: JSON.stringify({ seq }) });
+    const flush = () => execFileSync('redis-cli', ['-p', String(redis.port), 'flushall'], { stdio: 'pipe' });
+    const xlen = (instanceId: string) => Number(execFileSync('redis-cli', ['-p', String(redis.port), 'xlen', `datarun:audit:{${instanceId}}:records`], { encoding: 'utf8' }).trim());
+
+    // A writer that had appended nothing yet: the seq alone (0, then 1) would let it fill a stream that names no chain.
+    const fresh = auditSinkOf(state, 'hub-w');
+    await fresh.open({ chainId: 'hub-w/1', instanceId: 'hub-w' }, () => undefined);
+    flush();
+    const refused = await fresh.append([line(1)]).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: AuditErrorCode.AUDIT_STREAM_CONFLICT });
+    expect((refused as Error).message).toContain('no longer names this writer\'s chain at record 1');
+    expect(xlen('hub-w')).toBe(0);
+    await fresh.close();
+
+    // A writer in the middle of its chain: refused too, and nothing is written.
+    const busy = auditSinkOf(state, 'hub-v');
+    await busy.open({ chainId: 'hub-v/1', instanceId: 'hub-v' }, () => undefined);
+    await busy.append([line(1), line(2)]);
+    flush();
+    await expect(busy.append([line(3)])).rejects.toMatchObject({ code: AuditErrorCode.AUDIT_STREAM_CONFLICT });
+    expect(xlen('hub-v')).toBe(0);
+    await busy.close();
+
+    // Reopened, the instance starts a chain of its own, which the stream names.
+    const reopened = auditSinkOf(state, 'hub-v');
+    const opened = await reopened.open({ chainId: 'hub-v/2', instanceId: 'hub-v' }, () => undefined);
+    expect(opened).toMatchObject({ chainId: 'hub-v/2', head: null });
+    await reopened.append([line(1)]);
+    expect(xlen('hub-v')).toBe(1);
+    await reopened.close();
+  });
+
+  it('notices that the replay ids were lost: every instance then reports the same later knownSince', async () => {
+    const [a, b] = [instance(), instance()];
+    await Promise.all([a.waitUntilReady(HANG_DEADLINE_MS), b.waitUntilReady(HANG_DEADLINE_MS)]);
+    execFileSync('redis-cli', ['-p', String(redis.port), 'set', 'datarun:jti-epoch', '0'], { stdio: 'pipe' });
+    expect(await a.replayGuard.knownSince()).toBe(0); // a Redis that has held the state all along
+    const before = Date.now();
+    execFileSync('redis-cli', ['-p', String(redis.port), 'flushall'], { stdio: 'pipe' });
+    const since = await b.replayGuard.knownSince();
+    expect(since).toBeGreaterThanOrEqual(before);
+    expect(await a.replayGuard.knownSince()).toBe(since);
   });
 
   it('reaches the master through Sentinel', async () => {

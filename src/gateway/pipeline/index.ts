@@ -192,10 +192,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, code === null ? 'access record could not be written: reply withheld' : 'access record of a refused request could not be written');
       // No record, no data. A refusal carries none, so it still goes out.
       if (code === null) {
+        // Which failure (DISK_FULL, READ_ONLY, IO_ERROR…): no value and no path, and it tells the caller's operators why.
+        const reason = (error as { code?: string; reason?: unknown }).code === HubErrorCode.AUDIT_UNAVAILABLE ? (error as { reason?: unknown }).reason : undefined;
         return {
           requestId,
           code: HubErrorCode.AUDIT_UNAVAILABLE,
-          body: { errors: [{ message: 'The access log cannot be written: no data is sent without its record.', extensions: { code: HubErrorCode.AUDIT_UNAVAILABLE } }] },
+          body: {
+            errors: [
+              {
+                message: 'The access log cannot be written: no data is sent without its record.',
+                extensions: { code: HubErrorCode.AUDIT_UNAVAILABLE, ...(typeof reason === 'string' ? { reason } : {}) },
+              },
+            ],
+          },
           retryAfterSeconds: 1,
         };
       }

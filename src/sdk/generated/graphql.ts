@@ -168,9 +168,13 @@ export type CitizenAccess = {
   __typename?: 'CitizenAccess';
   caseNumber?: Maybe<Scalars['String']['output']>;
   consumer?: Maybe<Scalars['String']['output']>;
+  /** How many refusals this entry stands for (refusals before authentication are counted per client, reason and second). */
+  count: Scalars['Int']['output'];
   departments: Array<Scalars['String']['output']>;
   outcome: AccessOutcome;
   purpose?: Maybe<Scalars['String']['output']>;
+  /** Why a refused request was refused (MISSING, BAD_SIGNATURE, REPLAYED, POLICY_DENIED…); null when it was served. */
+  reason?: Maybe<Scalars['String']['output']>;
   time: Scalars['String']['output'];
 };
 
@@ -1135,9 +1139,11 @@ export type CatalogEntryResolvers<ContextType = HubContext, ParentType extends R
 export type CitizenAccessResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccess'] = ResolversParentTypes['CitizenAccess']> = {
   caseNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   consumer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   departments?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   outcome?: Resolver<ResolversTypes['AccessOutcome'], ParentType, ContextType>;
   purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 

@@ -140,6 +140,8 @@ describe("the citizen's view", () => {
             caseNumber: 'MZ-2025-000001',
             departments: ['real-estate', 'tax'],
             outcome: 'GRANTED',
+            reason: null,
+            count: 1,
           },
         },
       ],

@@ -61,7 +61,7 @@ afterAll(removeTempDirs);
 
 /** A request verifier whose replay guard and clock are at `now`. */
 function requestVerifier(keyStore: KeyStore, now: number): RequestVerifier {
-  return createRequestVerifier({ keyStore, replayGuard: createMemoryReplayGuard({ now: () => now }), clockSkewSec: 60 });
+  return createRequestVerifier({ keyStore, replayGuard: createMemoryReplayGuard({ now: () => now, knownSince: 0 }), clockSkewSec: 60 });
 }
 
 function requestClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -8,6 +8,7 @@
 import type { AuditLog, AuditOutcome } from '../../../audit';
 import { HubErrorCode } from '../../../sdk';
 import { accessRecord } from '../../audit';
+import { namedSubjects } from '../../named-subjects';
 import type { RefusalAggregator } from '../../refusals';
 import type { Flow, GatewayReply } from '../types';
 
@@ -37,8 +38,12 @@ export interface RecordTargets {
  */
 export async function recordStage(targets: RecordTargets, flow: Flow, code: string | null, reply: GatewayReply, replyHash: string | null): Promise<number | undefined> {
   const { outcome, codes } = outcomeOf(code, reply);
+  // A refusal's reason (MISSING, BAD_SIGNATURE, REPLAYED…) and, when the request was refused
+  // before the policy saw whom it concerns, the subjects its body names: the citizen view shows them.
+  const reason = code === null ? undefined : reasonOf(reply);
+  const named = code !== null && !flow.decision ? namedSubjects(flow.request.body) : [];
   if (!flow.authenticated && code !== null) {
-    targets.refusals?.refuse(flow.source, code);
+    targets.refusals?.refuse(flow.source, code, { ...(reason ? { reason } : {}), subjects: named });
     return undefined;
   }
   if (!targets.audit) return undefined;
@@ -52,9 +57,15 @@ export async function recordStage(targets: RecordTargets, flow: Flow, code: stri
     query: body?.query ?? null,
     operationName: body?.operationName ?? null,
     outcome,
-    errorCodes: codes,
+    errorCodes: reason ? [...codes, reason] : codes,
     replyHash,
-    ...(flow.context && flow.context.replySubjects.size > 0 ? { replySubjects: [...flow.context.replySubjects.values()] } : {}),
+    ...(flow.context && flow.context.replySubjects.size > 0 ? { replySubjects: [...flow.context.replySubjects.values()] } : named.length > 0 ? { replySubjects: named } : {}),
   });
   return (await targets.audit.append(record)).seq;
+}
+
+/** The `extensions.reason` of a refusal's error, when it is a code (UNAUTHENTICATED's MISSING, REPLAYED…). */
+function reasonOf(reply: GatewayReply): string | undefined {
+  const reason = (reply.errors?.[0] as { extensions?: { reason?: unknown } } | undefined)?.extensions?.reason;
+  return typeof reason === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(reason) ? reason : undefined;
 }
