@@ -12,6 +12,7 @@ import { generateSeed, startSandboxes, type SandboxSet } from '../../departments
 import { auditSubjectSecret } from '../../src/gateway/audit';
 import { createKeyStore, createRequestSigner, loadKeyStore, type PrivateJwk } from '../../src/seal';
 import { eventually, startHubInProcess, startHubProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
+import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 
 const STARTUP = { purpose: 'ENTERPRISE_STARTUP', caseNumber: 'QY-2026-000042', operator: '登记-赵磊' };
 const ENTERPRISE_QUERY = 'query($c: ID!) { enterprise(creditCode: $c) { creditCode name } }';
@@ -69,15 +70,17 @@ describe('replay protection after the replay state was lost', () => {
   describe('on a shared Redis', () => {
     let redis: RedisServer;
     let sandboxes: SandboxSet;
+    let pg: PostgresServer;
     let hub: InProcessHub;
 
     beforeAll(async () => {
-      [redis, sandboxes] = await Promise.all([startRedisServer(), startSandboxes(data)]);
-      hub = await startHubInProcess(sandboxes, redis.url);
+      [redis, sandboxes, pg] = await Promise.all([startRedisServer(), startSandboxes(data), startPostgresServer()]);
+      // Several instances on Redis answer the auditor from the shared index in PostgreSQL.
+      hub = await startHubInProcess(sandboxes, redis.url, { audit: { index: { url: await freshDatabase(pg) } } });
     });
     afterAll(async () => {
       await hub?.close();
-      await Promise.allSettled([sandboxes?.close(), redis?.stop()]);
+      await Promise.allSettled([sandboxes?.close(), redis?.stop(), pg?.stop()]);
     });
 
     it('after FLUSHALL under signed load accepts no token issued before the flush, and serves fresh ones', async () => {

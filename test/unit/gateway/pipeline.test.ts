@@ -58,6 +58,7 @@ function harness(overrides: Partial<PipelineOptions> & { auditDown?: boolean; gu
       records.push(record);
       return { seq: records.length };
     },
+    treeHead: () => null,
   } as unknown as AuditLog;
   const receipts: ReceiptSigner = { signReceipt: (input) => `receipt:${input.requestId}:${input.auditSeq}` } as ReceiptSigner;
   const pipeline = createPipeline({

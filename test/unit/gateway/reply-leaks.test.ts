@@ -360,7 +360,7 @@ async function run(grants: Grant[], query: string): Promise<HubReply> {
     rateLimiter: { take: async () => ({ allowed: true }) },
     policy: engine,
     receipts: { signReceipt: () => 'receipt' } as unknown as ReceiptSigner,
-    audit: { append: async () => ({ seq: 1 }) } as unknown as AuditLog,
+    audit: { append: async () => ({ seq: 1 }), treeHead: () => null } as unknown as AuditLog,
     refusals: undefined,
     cacheOf: () => undefined,
     logger: { warn: () => undefined, error: () => undefined },

@@ -58,11 +58,12 @@ describe('myGrants', () => {
     expect(data.myGrants.purposes).toEqual([{ code: 'INVESTIGATION', confidential: true }]);
   });
 
-  it('holds only the access log for the auditor', async () => {
+  it('holds only the access log and its proofs for the auditor', async () => {
     const data = await run('auditor', '{ myGrants { roles fields { coordinate } } }');
     expect(data.myGrants.roles).toEqual(['auditor']);
     const coordinates: string[] = data.myGrants.fields.map((f: { coordinate: string }) => f.coordinate);
     expect(coordinates).toContain('Query.accessLog');
-    expect(coordinates.filter((c) => !/^(Query\.accessLog|AccessRecord|AccessSubject|DepartmentFields|PageInfo)/.test(c))).toEqual([]);
+    expect(coordinates).toEqual(expect.arrayContaining(['Query.auditHeads', 'Query.auditProof', 'Query.auditConsistency']));
+    expect(coordinates.filter((c) => !/^(Query\.(accessLog|auditHeads|auditProof|auditConsistency)|AccessRecord|AccessSubject|DepartmentFields|PageInfo|AuditTreeHead|AuditInclusionProof|AuditConsistencyProof)/.test(c))).toEqual([]);
   });
 });
