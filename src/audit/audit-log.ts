@@ -482,7 +482,7 @@ class FileAuditLog implements AuditLog {
       const body = toStoredBody(input, this.keyer);
       // Time never goes backwards along the chain, so a time window is a seq window for the index.
       const timeMs = Math.max(this.now().getTime(), this.tip.timeMs);
-      const unhashed = { v: AUDIT_RECORD_VERSION, seq: this.tip.seq + 1, time: new Date(timeMs).toISOString(), instance: this.instanceId, ...body };
+      const unhashed = { v: AUDIT_RECORD_VERSION, seq: this.tip.seq + 1, time: new Date(timeMs).toISOString(), instance: this.instanceId, prev: this.tip.hash, ...body };
       const hash = chainHash(this.tip.hash, canonicalJson(unhashed));
       record = { ...unhashed, hash };
       line = canonicalJson(record);

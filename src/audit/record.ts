@@ -77,10 +77,15 @@ export interface AuditSubject {
  * `window`; version 1 records (older logs) lack them and still read and verify.
  */
 export interface AuditRecord {
-  /** Record format version: 3 for new records (the fields of 2, written under signed tree heads, so verification requires every one to be covered by a head), 2 and 1 in logs written before. */
+  /** Record format version: 3 for new records (the fields of 2 plus `prev`, written under signed tree heads, so verification requires every one to be covered by a head), 2 and 1 in logs written before. */
   v: AuditRecordVersion;
   /** Position in the chain, from 1, without gaps. */
   seq: number;
+  /**
+   * Version 3: the chain hash of the record before (the genesis value for seq 1), stored so that
+   * a record changed with its own hash recomputed is named by the record after it.
+   */
+  prev?: string;
   /** When the log took the record (ISO 8601, UTC, never earlier than the previous record's). */
   time: string;
   /** The hub instance that wrote it. */

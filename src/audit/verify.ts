@@ -532,6 +532,11 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
         if (next?.record?.seq === e && links(prevHash, next)) {
           return finish({ kind: 'INSERTED_RECORD', seq: e, ...at(item), message: `a record claiming seq ${e} was inserted at ${place(item)}, before the real seq ${e}` });
         }
+        // A version 3 record names the hash of the one before: intact itself but naming another
+        // predecessor, it shows that the record before was changed and its hash recomputed.
+        if (typeof r.prev === 'string' && r.prev !== prevHash && links(r.prev, item) && previousItem) {
+          return finish({ kind: 'HASH_MISMATCH', seq: e - 1, ...at(previousItem), message: `hash mismatch at seq ${e - 1} (${place(previousItem)}): the record was changed and its hash recomputed (seq ${e} names its original hash)` });
+        }
         return finish({ kind: 'HASH_MISMATCH', seq: e, ...at(item), message: `hash mismatch at seq ${e} (${place(item)}): the record was changed` });
       }
     } else if (r.seq < e) {

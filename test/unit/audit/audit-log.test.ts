@@ -56,6 +56,7 @@ describe('the audit log', () => {
     expect(record).toEqual({
       v: 3,
       seq: 1,
+      prev: genesisHash('test-chain'),
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       instance: 'hub-1',
       requestId: 'req-1',
