@@ -105,6 +105,8 @@ export async function startHub(
     DATARUN_LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     ...hubModeEnv(options.mode, { keysDir: options.keysDir, auditDir: path.join(options.tmpDir, `audit-${++hubStarts}`) }),
+    // Each start is a fresh log: a fresh instance too (a hub refuses a known instance's log that is gone).
+    DATARUN_INSTANCE_ID: `bench-${hubStarts}`,
     DATARUN_CACHE_ENABLED: options.cache === false ? 'false' : 'true',
   });
   const { process: p, match } = await startAndWait({

@@ -104,7 +104,7 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
     const keys = auditStreamKeys(instance);
     const chainId = await streams.hashGet(keys.meta, 'chain');
     if (!chainId) return undefined;
-    const sink = createFileSink({ dir: archiveDirOf(options.dir, instance, chainId), onEvent: emit });
+    const sink = createFileSink({ dir: archiveDirOf(options.dir, instance, chainId), onEvent: emit, archive: true });
     const state = await sink.open({ chainId, instanceId: instance }, () => undefined);
     if (state.chainId !== chainId) {
       // Never mix two chains in one log (archiveDirOf avoids it; a directory changed under us does not).

@@ -28,6 +28,8 @@ export interface FileSinkOptions {
   fs?: AuditFs;
   /** Hears repairs and unreadable lines. */
   onEvent?: (event: AuditLogEvent) => void;
+  /** The directory is the archiver's copy of another process's chain (marked in chain.json). @default false */
+  archive?: boolean;
 }
 
 /** The sink's defaults. */
@@ -450,7 +452,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
         const found = await listSegments(dir);
         if (!chain) {
           if (found.length > 0 || readOnly) throw new AuditLogCorruptError(`${CHAIN_FILE} is missing`);
-          chain = { format: AUDIT_FORMAT, chain: request.chainId, instance: request.instanceId, created: new Date().toISOString() };
+          chain = { format: AUDIT_FORMAT, chain: request.chainId, instance: request.instanceId, created: new Date().toISOString(), ...(options.archive ? { archive: true } : {}) };
           await writeNewFileDurably(CHAIN_FILE, JSON.stringify(chain, null, 2) + '\n');
         }
         const lastCheckpointSeq = await openCheckpoints();

@@ -48,6 +48,8 @@ export interface ChainFile {
   chain: string;
   instance: string;
   created: string;
+  /** Set on a copy of an instance's chain kept by the archiver (several instances): its writer is elsewhere, so it holds no lock of its writer. */
+  archive?: boolean;
 }
 
 /** Reads `chain.json`; `null` when it does not exist. */

@@ -3,14 +3,14 @@
  * checks every checkpoint signature in range, and names the first problem precisely. It reads
  * the files directly and trusts nothing the writer keeps (index, memory).
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson } from './canonical-json';
 import { CHECKPOINT_TYPE, headHash, isTreeHead, payloadValue, RETENTION_TYPE, type AuditCheckpoint, type AuditSignatureVerifier, type AuditTreeHead, type CheckpointLine } from './checkpoint';
 import { leafHash, MerkleFrontier } from './merkle';
 import { nodeAuditFs, type AuditFs } from './fs';
 import { AUDIT_RECORD_VERSION, AUDIT_RECORD_VERSIONS, canonicalBody, chainHash, genesisHash, isAuditRecord, type AuditRecord } from './record';
-import { CHECKPOINTS_FILE, lineBatches, listSegments, readChainFile, type SegmentFile } from './segments';
+import { CHECKPOINTS_FILE, lineBatches, listSegments, LOCK_FILE, readChainFile, type SegmentFile } from './segments';
 
 /** The kinds of problem verification names. */
 export type AuditProblemKind =
@@ -612,6 +612,12 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
       return finish({ kind: 'MISSING_HEAD', seq: from, range, message: `no signed head or checkpoint covers records ${from} to ${report.lastSeq}: the heads were removed, or the log was not written by this hub` });
     }
     if (sawNewFormat || heads.length > 0) {
+      // A hub holds LOCK while it writes and removes it only after signing its closing head; a
+      // crash leaves LOCK behind. No LOCK and no closing head means the closing head was removed.
+      const closedCleanly = !chain.archive && !(await access(path.join(dir, LOCK_FILE)).then(() => true, () => false));
+      if (closedCleanly && !(newest && newest.head.reason === 'close')) {
+        return finish({ kind: 'MISSING_HEAD', seq: from, range, message: `records ${from} to ${report.lastSeq} are not covered by a signed tree head, though the log was closed (it holds no LOCK, which a hub keeps until it has signed its closing head): the closing head was removed` });
+      }
       if (newest && newest.head.reason === 'close') {
         return finish({ kind: 'RECORDS_AFTER_CLOSE', seq: from, range, file: CHECKPOINTS_FILE, line: newest.lineNo, message: `records ${from} to ${report.lastSeq} follow the head the hub signed when it closed the log (${CHECKPOINTS_FILE} line ${newest.lineNo}), with no head of a later start: they were appended afterwards` });
       }

@@ -60,9 +60,8 @@ export async function runServe(options: { config?: string; port?: number; host?:
   if (gateway.audit && gateway.state.mode !== 'memory') lines.push('  access log: each instance\'s chain in Redis, archived to ' + config.audit.dir + '; accessLog and dataAccesses over all instances from the shared index in PostgreSQL');
   if (gateway.audit && gateway.state.mode === 'memory') lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
   else if (gateway.audit) lines.push(`  access log: this instance's chain in a Redis stream, archived to ${config.audit.dir}/<instance> (./bin/datarun audit verify --dir ${config.audit.dir}/${config.audit.instanceId})`);
-  process.stdout.write(lines.join('\n') + '\n');
-
-  // The hub's own handlers are the only ones: nothing it loads installs termination handlers
+  // The hub's own handlers are the only ones, installed before the hub says it is ready (a
+  // supervisor may signal as soon as it reads that line): nothing it loads installs termination handlers
   // (an embedded Apollo Server would, unless stopOnTerminationSignals: false).
   let stopping = false;
   const stop = (signal: string): void => {
@@ -81,7 +80,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
     void (async () => {
       try {
         await hub.close();
-        // Closing the log signs a final checkpoint of its last record and releases its lock.
+        // Closing the log signs a final tree head over its last record and releases its lock.
         await gateway.stop();
         await sandboxes?.close();
         logger.info('stopped');
@@ -94,4 +93,6 @@ export async function runServe(options: { config?: string; port?: number; host?:
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+
+  process.stdout.write(lines.join('\n') + '\n');
 }

@@ -373,6 +373,14 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
     logger: options.logger ?? { warn: () => undefined, error: () => undefined },
   });
+  if (security === 'signed') {
+    // Tokens carry whole seconds: a token issued in the second the replay guard's memory began
+    // cannot be told from one issued just before it, and is refused (REPLAY_STATE_RESET). The hub
+    // is not offered until that second is over, so a fresh token is never refused for it.
+    const since = await (options.replayGuard ?? state.replayGuard).knownSince?.().catch(() => undefined);
+    const wait = since === undefined ? 0 : Math.ceil(since / 1000) * 1000 - Date.now();
+    if (wait > 0 && wait <= 1000) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
   return {
     schema,
     connectors,

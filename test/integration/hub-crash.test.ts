@@ -1,15 +1,17 @@
 /**
  * The hub process is killed (SIGKILL) while it serves signed requests: every reply that reached
  * a client must have its record in the access log, and the log must verify up to its last
- * complete record.
+ * complete record. Restarted, the hub checks the log against its newest signed head, repairs a
+ * torn tail and signs a head over every record first, so after a clean stop the log verifies
+ * with no unsigned record.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openAuditLogReader, verifyAuditLog } from '../../src/audit';
 import { createDataRunClient } from '../../src/client';
-import { auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
+import { auditHeadFile, auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
 import { loadKeyStore } from '../../src/seal';
 
 const root = path.resolve(__dirname, '../..');
@@ -80,5 +82,19 @@ describe('a hub killed under load', () => {
     await reader.close();
     const missing = acknowledged.filter((a) => logged.get(a.seq) !== a.requestId);
     expect(missing).toEqual([]);
+
+    // Restarted on the same log and stopped with SIGTERM: every record, the acknowledged ones included, is under a signed head.
+    const restarted = await startHubProcess(dir);
+    let output = '';
+    restarted.child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    restarted.child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => restarted.child.once('exit', (code, signal) => resolve({ code, signal })));
+    restarted.child.kill('SIGTERM');
+    const ended = await exited;
+    if (ended.code !== 0) throw new Error(`the restarted hub ended with ${JSON.stringify(ended)}: ${output}`);
+    const after = await verifyAuditLog({ dir: path.join(dir, 'audit'), verify: auditVerifier({ keyStore }), head: readFileSync(auditHeadFile(path.join(dir, 'keys'), 'crash-test'), 'utf8') });
+    expect(after).toMatchObject({ ok: true, unsigned: null, checkedAgainst: { size: after.lastSeq } });
+    expect(after.signedThrough).toBe(after.lastSeq);
+    expect(after.lastSeq).toBeGreaterThanOrEqual(maxAcked);
   });
 });

@@ -196,6 +196,11 @@ describe('verifying an audit log: every way to tamper is INVALID, located', () =
     expect((await verify()).problem).toMatchObject({ kind: 'MISSING_HEAD', seq: 11, range: { from: 11, to: 30 }, file: HEADS, line: 3 });
   });
 
+  it('the last head lines deleted from a closed log: the records after the newest head left, named', async () => {
+    write(read(HEADS).slice(0, 3), HEADS);
+    expect((await verify()).problem).toMatchObject({ kind: 'MISSING_HEAD', seq: 21, range: { from: 21, to: 30 } });
+  });
+
   it('the first head lines deleted: the first head left names a previous one', async () => {
     write(read(HEADS).slice(2), HEADS);
     expect((await verify()).problem).toMatchObject({ kind: 'MISSING_HEAD', seq: 1, file: HEADS, line: 1 });
@@ -318,7 +323,7 @@ describe('what verification accepts', () => {
       // A crash: the lock stays, a record is half written.
       const segment = readdirSync(dir).find((f) => f.startsWith('audit-') && f.endsWith('.jsonl'))!;
       writeFileSync(path.join(dir, segment), readFileSync(path.join(dir, segment), 'utf8') + '{"v":3,"seq":6');
-      (log as unknown as { sink: { close(): Promise<void> } }).sink.close();
+      await (log as unknown as { sink: { close(): Promise<void> } }).sink.close();
       expect((await verifyAuditLog({ dir, verify: keys.verify })).problem).toMatchObject({ kind: 'TRUNCATED_TAIL', seq: 6 });
       const reopened = await openAuditLog({ dir, instanceId: 'hub-1', subjectKeySecret: SECRET, sign: keys.sign, verify: keys.verify });
       await reopened.append(sampleRecord({ requestId: 'after' }));
@@ -336,8 +341,13 @@ describe('what verification accepts', () => {
       for (let i = 0; i < 3; i++) await log.append(sampleRecord({ requestId: `r${i}` }));
       await log.checkpoint();
       await log.append(sampleRecord({ requestId: 'last' }));
-      (log as unknown as { sink: { close(): Promise<void> } }).sink.close(); // no closing head: a crash
+      // A crash: no closing head, and the LOCK of the process that died stays behind.
+      await (log as unknown as { sink: { close(): Promise<void> } }).sink.close();
+      writeFileSync(path.join(dir, 'LOCK'), '999999\n');
       expect(await verifyAuditLog({ dir, verify: keys.verify })).toMatchObject({ ok: true, signedThrough: 3, unsigned: { from: 4, to: 4 } });
+      // Without the LOCK the log says it was closed: then the missing closing head was removed.
+      rmSync(path.join(dir, 'LOCK'));
+      expect((await verifyAuditLog({ dir, verify: keys.verify })).problem).toMatchObject({ kind: 'MISSING_HEAD', seq: 4, range: { from: 4, to: 4 } });
     } finally {
       remove();
     }
