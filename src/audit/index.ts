@@ -39,6 +39,8 @@ export type { FileSinkOptions } from './file-sink';
 export { signCheckpoint, CHECKPOINT_TYPE } from './checkpoint';
 export { createRedisAuditSink, DEFAULT_REDIS_AUDIT_SINK, newestHeadsInStore } from './redis-sink';
 export type { RedisAuditSinkOptions } from './redis-sink';
+export { createChainProver } from './chain-prover';
+export type { ChainProver } from './chain-prover';
 export { startAuditArchiver, DEFAULT_AUDIT_ARCHIVER } from './archiver';
 export type { AuditArchiver, AuditArchiverEvent, AuditArchiverOptions } from './archiver';
 export { createChainReader } from './chain-reader';

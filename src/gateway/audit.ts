@@ -19,6 +19,7 @@ import {
   type SubjectKind,
   type SubjectRef,
   type SignedTreeHead,
+  type ChainProver,
 } from '../audit';
 import type { Decision, PolicyEngine } from '../policy';
 import { createCheckpointSigner, hashText, importJwks, verifyCheckpoint, type Jwks, type KeyStore } from '../seal';
@@ -424,18 +425,22 @@ function requireRole(ctx: RequestContext, role: string): void {
  * `dataAccesses`, the citizen's view for the one-window hall (the policy has already required the
  * citizen's consent for that identifier). Role checks repeat the policy's, as a second lock.
  */
-export function createAuditResolvers(log: () => AuditLog | undefined, options: { otherHeads?: () => Promise<SignedTreeHead[]> } = {}): Resolvers {
+export function createAuditResolvers(log: () => AuditLog | undefined, options: { otherHeads?: () => Promise<SignedTreeHead[]>; prover?: () => ChainProver | undefined } = {}): Resolvers {
   const opened = (): AuditLog => {
     const l = log();
     if (!l) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log is not enabled on this hub.');
     return l;
   };
   const headOut = ({ head, jws }: SignedTreeHead) => ({ instance: head.instance, chain: head.chain, size: head.size, root: head.root, time: head.time, jws });
-  /** Proofs come from this instance's own tree; another instance's are asked of that instance. */
-  const ownLog = (instance: string): AuditLog => {
+  /** Proofs come from this instance's own tree, or (several instances) from another's chain, checked against its signed head. */
+  const proverFor = (instance: string): Pick<ChainProver, 'inclusionProof' | 'consistencyProof'> => {
     const l = opened();
-    if (instance !== l.instanceId) throw new BadUserInputError('instance', `is ${JSON.stringify(instance)}, but this hub instance is ${JSON.stringify(l.instanceId)}: proofs of another instance's log come from that instance (or from its archive with datarun audit prove)`);
-    return l;
+    if (instance === l.instanceId) {
+      return { inclusionProof: (_i, seq, size) => l.inclusionProof(seq, size), consistencyProof: async (_i, from, to) => l.consistencyProof(from, to) };
+    }
+    const other = options.prover?.();
+    if (!other) throw new BadUserInputError('instance', `is ${JSON.stringify(instance)}, but this hub is the single instance ${JSON.stringify(l.instanceId)}`);
+    return other;
   };
   return {
     Query: {
@@ -448,12 +453,12 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
       },
       auditProof: async (_p, args, ctx) => {
         requireRole(ctx as RequestContext, 'auditor');
-        const proof = await ownLog(args.instance).inclusionProof(args.seq, args.treeSize ?? undefined);
+        const proof = await proverFor(args.instance).inclusionProof(args.instance, args.seq, args.treeSize ?? undefined);
         return { ...proof, head: proof.head ? headOut(proof.head) : null } as never;
       },
       auditConsistency: async (_p, args, ctx) => {
         requireRole(ctx as RequestContext, 'auditor');
-        return ownLog(args.instance).consistencyProof(args.from, args.to) as never;
+        return (await proverFor(args.instance).consistencyProof(args.instance, args.from, args.to)) as never;
       },
       accessLog: async (_p, args, ctx) => {
         requireRole(ctx as RequestContext, 'auditor');

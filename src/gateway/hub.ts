@@ -38,6 +38,7 @@ import { createTaxConnector } from '../../connectors/tax';
 import { HubError, HubErrorCode, type Connector, type ConnectorCache } from '../sdk';
 import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, sharedIndexProblem, signedWithoutAuditProblem, type ConnectorsConfig, type HubConfig } from './config';
 import {
+  createChainProver,
   createChainReader,
   createRedisAuditSink,
   newestHeadsInStore,
@@ -50,6 +51,7 @@ import {
   type AuditLog,
   type AuditLogEvent,
   type SignedTreeHead,
+  type ChainProver,
 } from '../audit';
 import {
   auditSigner,
@@ -194,6 +196,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let poller: InvalidationPoller | undefined;
   // With several instances, each one's newest head is in the shared store.
   const otherHeads = async (): Promise<SignedTreeHead[]> => (state.streams ? newestHeadsInStore(state.streams).catch(() => []) : []);
+  let prover: ChainProver | undefined;
   const ttlSeconds: Record<string, number> = { ...DEFAULT_CACHE_TTL_SECONDS, ...config.cache?.ttlSeconds };
   try {
     typeDefs = loadTypeDefs();
@@ -216,7 +219,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       buildHubSchema(connectors, typeDefs, [
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
-        createAuditResolvers(() => audit, { otherHeads: () => otherHeads() }),
+        createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
       ]),
     );
     assertSealsCovered(schema, connectors);
@@ -262,9 +265,12 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         const instanceId = config.audit.instanceId;
         const redisAudit = config.redis?.audit;
         // Every instance writes its records' index rows to the shared index in PostgreSQL and answers the queries over all instances from it.
+        const chains = createChainReader({ streams, archiveRoot: config.audit.dir });
+        // Proofs about another instance's log, checked against the head that instance signed.
+        prover = createChainProver({ reader: chains, heads: otherHeads });
         const index = await openSharedAccessIndex({
           url: config.audit.index!.url!,
-          reader: createChainReader({ streams, archiveRoot: config.audit.dir }),
+          reader: chains,
           subjectKeySecret: hubAudit.subjectKeySecret,
           confidentialPurposes: hubConfidentialPurposes(policy, hubAudit.confidentialPurposes),
           instanceId,

@@ -18,6 +18,7 @@ import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { auditSigner, auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
 import { createConsentSigner, createKeyStore, type KeyStore, type PrivateJwk } from '../../src/seal';
 import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
+import { rootFromPath } from '../support/rfc9162';
 import { eventually, startHubInProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
 
 const AUDIT = { purpose: 'AUDIT', caseNumber: 'SJ-2026-0100', operator: '审计员-赵强' };
@@ -164,6 +165,30 @@ describe('the shared auditor index', () => {
       expect(view.map((n) => n.caseNumber)).toEqual(expect.arrayContaining(expected));
       expect(view.find((n) => n.caseNumber === 'IDX-B-1')).toMatchObject({ consumer: 'real-estate-centre' });
     }
+  });
+
+  it('proves a record of either instance from either instance: another instance\'s proof leads to the root that instance signed', async () => {
+    const b64 = (h: string) => Buffer.from(h, 'base64url');
+    const target = await access(b, 'IDX-PROOF-B');
+    const verify = auditVerifier({ keyStore });
+    for (const hub of [a, b]) {
+      let proof: any;
+      await eventually(async () => {
+        const reply = await client(hub, 'auditor').query<any>(
+          'query($i: String!, $s: Int!) { auditProof(instance: $i, seq: $s) { instance seq leafIndex treeSize leafHash path root head { instance size root jws } } }',
+          { i: target.instance, s: target.seq },
+          AUDIT,
+        );
+        proof = reply.data?.auditProof;
+        return !!proof;
+      }, `a signed head of ${target.instance} covering seq ${target.seq}`, INDEX_DEADLINE_MS);
+      expect(proof).toMatchObject({ instance: 'hub-b', seq: target.seq, leafIndex: target.seq - 1 });
+      expect(rootFromPath(proof.leafIndex, proof.treeSize, b64(proof.leafHash), proof.path.map(b64))?.toString('base64url')).toBe(proof.root);
+      const signed = await verify(proof.head.jws);
+      expect(signed).toMatchObject({ valid: true, payload: expect.objectContaining({ instance: 'hub-b', size: proof.treeSize, root: proof.root }) });
+    }
+    const heads = await client(a, 'auditor').query<any>('{ auditHeads { instance size } }', {}, AUDIT);
+    expect(heads.data.auditHeads.map((h: { instance: string }) => h.instance)).toEqual(['hub-a', 'hub-b']);
   });
 
   it('pages across instances with cursors, each record once', async () => {
