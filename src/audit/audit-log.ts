@@ -890,12 +890,17 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
       const checked = await checkedHead(state.newestHead, writer.verify);
       if ('problem' in checked) return refuse(`the newest signed head of the log${where} ${checked.message}`);
       const h = checked.head;
-      if (h.chain !== state.chainId) return refuse(`the newest signed head belongs to chain ${h.chain}, the log${where} to chain ${state.chainId}`);
-      if (h.size > size) return refuse(`the newest signed head (${h.time}) covers ${h.size} records but the log${where} holds ${size}: records ${size + 1} to ${h.size} were removed`);
-      if ((h.size >= start && tree.root(h.size).toString('base64url') !== h.root) || chainHashAt(h.size) !== h.hash) {
-        return refuse(`records 1 to ${h.size} of the log${where} differ from what its newest signed head (${h.time}) signed: the log was rewritten`);
+      if (h.chain !== state.chainId) {
+        // A store that lost the chain can still hold a head of it: evidence of the break, not this log's head.
+        if (writer.onChainBreak !== 'record' || size !== 0) return refuse(`the newest signed head belongs to chain ${h.chain}, the log${where} to chain ${state.chainId}`);
+        breakEvidence = { chain: h.chain, size: h.size, root: h.root, jwsHash: headHash(checked.jws), reason: writer.breakReason ?? 'the log of this instance was lost' };
+      } else {
+        if (h.size > size) return refuse(`the newest signed head (${h.time}) covers ${h.size} records but the log${where} holds ${size}: records ${size + 1} to ${h.size} were removed`);
+        if ((h.size >= start && tree.root(h.size).toString('base64url') !== h.root) || chainHashAt(h.size) !== h.hash) {
+          return refuse(`records 1 to ${h.size} of the log${where} differ from what its newest signed head (${h.time}) signed: the log was rewritten`);
+        }
+        newest = checked;
       }
-      newest = checked;
     } else if (written) {
       return refuse(`the log${where} holds records written under signed tree heads but no head: its heads were removed`);
     }
@@ -921,7 +926,7 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
         if (h.instance !== instanceId) return refuse(`the head kept in ${writer.headFile} is of instance ${h.instance}, not ${instanceId}`);
         if (h.chain !== state.chainId) {
           if (writer.onChainBreak === 'record' && size === 0) {
-            breakEvidence = { chain: h.chain, size: h.size, root: h.root, jwsHash: headHash(checked.jws), reason: writer.breakReason ?? 'the log of this instance was lost' };
+            breakEvidence ??= { chain: h.chain, size: h.size, root: h.root, jwsHash: headHash(checked.jws), reason: writer.breakReason ?? 'the log of this instance was lost' };
           } else {
             return refuse(`the newest head of instance ${instanceId} (kept in ${writer.headFile}) is of chain ${h.chain} with ${h.size} records signed ${h.time}, but the log${where} is chain ${state.chainId} with ${size} records: the log was deleted, replaced or rolled back. ${remedy}`);
           }

@@ -99,6 +99,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
   let archive: string | undefined;
   let renewal: NodeJS.Timeout | undefined;
   let lost = false;
+  /** The chain this sink opened: heads of it are stored only while the store still holds it. */
+  let openedChain: string | undefined;
   let archived: { sink: AuditSink; headSeq: number } | undefined;
   /** The chain this writer continues (from open): every append checks Redis still names it. */
   let chain: string | undefined;
@@ -151,6 +153,7 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
         await streams.setAdd(AUDIT_INSTANCES_KEY, instanceId);
         const meta = await streams.hashGetAll(keys.meta);
         const chainId = meta.chain!;
+        openedChain = chainId;
         chain = chainId;
         if (options.archiveDir) archive = archiveDirOf(options.archiveDir, instanceId, chainId);
         const head: SinkHead | null = meta.headSeq && Number(meta.headSeq) > 0 ? { seq: Number(meta.headSeq), hash: meta.headHash!, time: meta.headTime! } : null;
@@ -205,6 +208,9 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
     },
 
     async appendCheckpoint({ seq, line }) {
+      // A store that lost its data (flushed) no longer holds this chain: a head of it must not land
+      // beside the chain the store starts next.
+      if ((await streams.hashGet(keys.meta, 'chain')) !== openedChain) throw new AuditStreamConflictError(instanceId, 'no longer holds the chain this head belongs to');
       await streams.add(keys.checkpoints, { seq: String(seq), r: line }, { hash: keys.meta, field: 'checkpointSeq', value: seq });
       // The newest head, read back at open to check the stream against it before signing anything.
       await streams.hashSet(keys.meta, 'headLine', line);
