@@ -195,6 +195,8 @@ export interface InclusionProof {
   leafIndex: number;
   treeSize: number;
   leafHash: string;
+  /** The record's stored line: SHA-256(0x00 ‖ line) is `leafHash`. */
+  line: string;
   path: string[];
   /** The root of the tree of `treeSize` records (check it against a signed head of that size). */
   root: string;
@@ -652,7 +654,10 @@ class FileAuditLog implements AuditLog {
     if (size < seq) throw new BadUserInputError('seq', `is not yet covered by a signed tree head (newest covers ${size})`);
     try {
       const path = this.tree.inclusionProof(seq - 1, size).map((h) => h.toString('base64url'));
+      const [record] = await this.sink.read([seq]);
+      if (!record) throw new AuditLogCorruptError(`record ${seq} can no longer be read from the log`);
       return {
+        line: canonicalJson(record),
         instance: this.newest?.head.instance ?? this.instanceId,
         seq,
         leafIndex: seq - 1,

@@ -78,7 +78,10 @@ export function createChainProver(options: { reader: ChainReader; heads: () => P
       if (size < seq) throw new BadUserInputError('seq', `is not yet covered by a signed tree head of instance ${instance} (newest covers ${signed.head.size}); ask again in a second`);
       if (size > signed.head.size) throw new BadUserInputError('treeSize', `must be at most ${signed.head.size}, the newest signed head of instance ${instance}`);
       const tree = await treeOf(signed.head);
+      const [record] = await options.reader.read(instance, [seq]);
+      if (!record) throw new AuditLogCorruptError(`record ${seq} of instance ${instance} cannot be read from the shared store or its archive`);
       return {
+        line: canonicalJson(record),
         instance,
         seq,
         leafIndex: seq - 1,

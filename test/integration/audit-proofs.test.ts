@@ -13,7 +13,7 @@ import { propertyTransferExample } from '../../src/cli/examples';
 import { runAuditVerify } from '../../src/cli/audit';
 import { auditHeadFile, auditVerifier, createGateway, type DepartmentEndpoints } from '../../src/gateway';
 import { generateSeed, startSandboxes } from '../../departments';
-import { rootFromPath, rootsFromConsistency } from '../support/rfc9162';
+import { leafOfLine, rootFromPath, rootsFromConsistency } from '../support/rfc9162';
 import { startTestHub, type TestHub } from '../support/hub';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-PROOF-1', operator: '窗口-王' };
@@ -43,7 +43,7 @@ describe('proofs over HTTP', () => {
 
     const auditor = hub.clientFor('auditor');
     const proof = await auditor.query<any>(
-      'query($i: String!, $s: Int!) { auditProof(instance: $i, seq: $s) { instance seq leafIndex treeSize leafHash path root head { instance size root time jws } } }',
+      'query($i: String!, $s: Int!) { auditProof(instance: $i, seq: $s) { instance seq leafIndex treeSize leafHash line path root head { instance size root time jws } } }',
       { i: 'test-hub', s: receipt.auditSeq },
       AUDIT,
     );
@@ -56,6 +56,9 @@ describe('proofs over HTTP', () => {
     expect(signed.valid).toBe(true);
     expect(signed.payload).toMatchObject({ size: p.treeSize, root: p.root });
     expect(rootFromPath(p.leafIndex, p.treeSize, b64(p.leafHash), p.path.map(b64))?.toString('base64url')).toBe(p.root);
+    // The leaf is this record: its stored line hashes to it and names the receipt's request.
+    expect(leafOfLine(p.line).toString('base64url')).toBe(p.leafHash);
+    expect(JSON.parse(p.line)).toMatchObject({ seq: receipt.auditSeq, requestId: receipt.requestId, caseNumber: TRANSFER.caseNumber });
 
     // The record the proof is about: its stored line hashes to the leaf.
     const records = await auditor.query<any>('query($c: String) { accessLog(filter: { caseNumber: $c }) { edges { node { seq instance hash } } } }', { c: TRANSFER.caseNumber }, AUDIT);

@@ -282,34 +282,29 @@ describe('the auditor console in Chromium', () => {
     await context.close();
   });
 
-  it('verifies a record\'s proof against the signed head in the record view (the audit core\'s contract, answered by a stand-in until the hub serves it)', async () => {
-    // Until main's audit core answers auditHeads/auditProof, this test answers exactly those two
-    // console calls in the browser's network layer with a proof built by the independent
-    // implementation above and a head signed by the hub's checkpoint key; everything else is real.
+  it('verifies a record\'s proof against the signed head in the record view, and names a path or a record that does not match', async () => {
+    // The hub's real auditProof answers; the browser's network layer only answers "not covered
+    // yet" once (the console asks again), then tampers with the path, then with the record line.
     const reply = await hub.clientFor('real-estate-centre').query('{ __typename }', {}, { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-BROWSER-3', operator: '窗口-王芳' });
     expect(reply.status).toBe(200);
-    const signer = createCheckpointSigner({ keyStore: hub.gateway.keyStore });
     const context = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1280, height: 900 } });
     const { page, problems } = await newPage(context);
-    let tamper = false;
+    let tamper: 'none' | 'path' | 'line' = 'none';
     let answeredNull = false;
     await page.route('**/console/graphql', async (route) => {
-      const body = route.request().postDataJSON() as { operationName?: string; variables?: { instance?: string; seq?: number } };
-      if (body.operationName !== 'ConsoleProof' && body.operationName !== 'ConsoleHeads') return route.continue();
-      const seq = body.variables?.seq ?? 1;
-      const size = Math.max(seq, 6);
-      const leaves = Array.from({ length: size }, (_, i) => Buffer.from(`record line ${i + 1}`));
-      const head = { instance: 'test-hub', chain: 'chain-1', size, root: b64u(mth(leaves)), time: new Date().toISOString() };
-      const signed = { ...head, jws: signer.signCheckpoint(head) };
-      if (body.operationName === 'ConsoleHeads') return route.fulfill({ json: { data: { auditHeads: [signed] } } });
+      const body = route.request().postDataJSON() as { operationName?: string };
+      if (body.operationName !== 'ConsoleProof') return route.continue();
       // The first answer: not yet covered by a signed head (null); the console asks again.
       if (!answeredNull) {
         answeredNull = true;
         return route.fulfill({ json: { data: { auditProof: null } } });
       }
-      const proofPath = auditPath(seq - 1, leaves).map(b64u);
-      if (tamper && proofPath.length > 0) proofPath[0] = b64u(sha(Buffer.from('tampered')));
-      return route.fulfill({ json: { data: { auditProof: { instance: 'test-hub', seq, leafIndex: seq - 1, treeSize: size, leafHash: b64u(leafOf(leaves[seq - 1]!)), path: proofPath, head: signed } } } });
+      const response = await route.fetch();
+      const json = (await response.json()) as { data?: { auditProof?: { path: string[]; line: string } } };
+      const proof = json.data?.auditProof;
+      if (proof && tamper === 'path' && proof.path.length > 0) proof.path[0] = b64u(sha(Buffer.from('tampered')));
+      if (proof && tamper === 'line') proof.line = proof.line.replace('"BDC-BROWSER-3"', '"BDC-BROWSER-9"');
+      return route.fulfill({ response, json });
     });
     const { url } = runConsoleLogin({ consumer: 'auditor', key: hub.gateway.keyStore.privateKeyPath('auditor')!, hub: hub.url, operator: '审计员-赵强', case: 'SJ-BROWSER-3', out: { write: () => undefined } });
     await page.goto(url);
@@ -328,11 +323,17 @@ describe('the auditor console in Chromium', () => {
     await shot(page, '6-proof-verified');
 
     // A path that does not lead to the signed root is reported as such.
-    tamper = true;
+    tamper = 'path';
     await page.click('#close-record');
     await page.locator('#results-body button').first().click();
     await proof.filter({ hasText: /FAILED/ }).waitFor();
     expect(await proof.textContent()).toContain('inclusion proof invalid');
+    // A proof whose record line is not this record's is refused too.
+    tamper = 'line';
+    await page.click('#close-record');
+    await page.locator('#results-body button').first().click();
+    await proof.filter({ hasText: /FAILED/ }).waitFor();
+    expect(await proof.textContent()).toContain('the proof is not about this record');
     expect(problems).toEqual([]);
     await context.close();
   });

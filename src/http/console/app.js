@@ -2,7 +2,7 @@
 // through textContent, never as HTML. All calls are same-origin JSON POSTs carrying the console's
 // header; the session lives in an HttpOnly cookie this script cannot read.
 import { fetchHeads, fetchProof } from './audit-api.js';
-import { verifyInclusion, verifyJws } from './merkle.js';
+import { leafHash, toBase64url, verifyInclusion, verifyJws } from './merkle.js';
 
 const $ = (id) => document.getElementById(id);
 const CSRF_HEADER = 'x-datarun-console';
@@ -289,7 +289,15 @@ async function showProof(node) {
   field(detail, '路径 Path', p.path.join(' '), 'hash');
   field(detail, '根哈希 Root', p.head.root, 'hash');
   $('proof-detail').hidden = false;
-  const sameRecord = p.instance === node.instance && p.seq === node.seq && p.leafIndex === node.seq - 1 && p.head.instance === node.instance && p.treeSize === p.head.size;
+  // The leaf is this record: the stored line hashes to the leaf and names the record shown.
+  let stored = null;
+  try {
+    stored = JSON.parse(p.line);
+  } catch {
+    stored = null;
+  }
+  const lineMatches = !!stored && stored.seq === node.seq && stored.instance === node.instance && stored.requestId === node.requestId && stored.hash === node.hash && toBase64url(await leafHash(p.line)) === p.leafHash;
+  const sameRecord = lineMatches && p.instance === node.instance && p.seq === node.seq && p.leafIndex === node.seq - 1 && p.head.instance === node.instance && p.treeSize === p.head.size;
   const included = sameRecord && (await verifyInclusion({ leafIndex: p.leafIndex, treeSize: p.treeSize, leafHash: p.leafHash, path: p.path, root: p.head.root }));
   const signature = await checkHead(p.head);
   if (!current()) return;
@@ -297,7 +305,7 @@ async function showProof(node) {
     status.textContent = `已验证:包含于大小为 ${p.head.size} 的树头,签名于 ${p.head.time}。Verified against head of size ${p.head.size} signed at ${p.head.time}.`;
     status.classList.add('ok');
   } else {
-    status.textContent = `验证失败 Verification FAILED: ${included ? '' : '包含证明不成立 inclusion proof invalid; '}${signature.valid ? '' : `树头签名无效 head signature ${signature.reason}`}`;
+    status.textContent = `验证失败 Verification FAILED: ${included ? '' : lineMatches ? '包含证明不成立 inclusion proof invalid; ' : '证明不属于此记录 the proof is not about this record; '}${signature.valid ? '' : `树头签名无效 head signature ${signature.reason}`}`;
     status.classList.add('error');
   }
 }

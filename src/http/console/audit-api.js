@@ -2,14 +2,15 @@
 // inclusion proof. One small module, so that it follows the audit core's schema in one place.
 // Contract (issue 13): auditHeads: [AuditTreeHead!]!, auditProof(instance, seq, treeSize):
 // AuditInclusionProof, AuditTreeHead { instance chain size root time jws },
-// AuditInclusionProof { instance seq leafIndex treeSize leafHash path head }, leafIndex = seq - 1.
+// AuditInclusionProof { instance seq leafIndex treeSize leafHash line path head }, leafIndex = seq - 1;
+// line is the record's stored line, whose leaf hash must be leafHash (the proof is about this record).
 
 const HEAD_FIELDS = 'instance chain size root time jws';
 
 export const HEADS_QUERY = `query ConsoleHeads { auditHeads { ${HEAD_FIELDS} } }`;
 
 export const PROOF_QUERY = `query ConsoleProof($instance: String!, $seq: Int!) {
-  auditProof(instance: $instance, seq: $seq) { instance seq leafIndex treeSize leafHash path head { ${HEAD_FIELDS} } }
+  auditProof(instance: $instance, seq: $seq) { instance seq leafIndex treeSize leafHash line path head { ${HEAD_FIELDS} } }
 }`;
 
 /** Codes that mean "this hub does not offer the API (yet), or not to this caller". */

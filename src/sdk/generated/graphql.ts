@@ -126,6 +126,8 @@ export type AuditInclusionProof = {
   leafHash: Scalars['String']['output'];
   /** seq − 1. */
   leafIndex: Scalars['Int']['output'];
+  /** The record's stored line (canonical JSON: masks and keyed hashes, no values), whose leaf hash is `leafHash`: it binds the proof to the record shown. */
+  line: Scalars['String']['output'];
   path: Array<Scalars['String']['output']>;
   root: Scalars['String']['output'];
   seq: Scalars['Int']['output'];
@@ -1109,6 +1111,7 @@ export type AuditInclusionProofResolvers<ContextType = HubContext, ParentType ex
   instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   leafHash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   leafIndex?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  line?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   path?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   root?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
