@@ -13,7 +13,7 @@ import { openAuditLogReader, type AccessLogFilter, type AuditLogReader } from '.
 import { canonicalJson } from './canonical-json';
 import type { AuditSignatureVerifier, AuditSigner } from './checkpoint';
 import { AuditExportError, AuditOptionsError } from './errors';
-import { CSV_COLUMNS, csvRow, EXPORT_MANIFEST_TYPE } from './export';
+import { CSV_COLUMNS, csvRow, EXPORT_MANIFEST_TYPE, writeSignedManifest } from './export';
 import type { AuditRecord, SubjectRef } from './record';
 import { verifyAuditLog, type AuditVerifyProgress, type AuditVerifyReport } from './verify';
 
@@ -174,16 +174,7 @@ export async function exportAllAuditRecords(options: ExportAllAuditRecordsOption
       order: 'time,instance,seq',
       time: now().toISOString(),
     };
-    const jws = await options.sign(canonicalJson(manifest));
-    const manifestFile = await open(manifestPath, 'wx', 0o640).catch((error: NodeJS.ErrnoException) => {
-      throw new AuditExportError(`cannot create ${manifestPath} (${error.code ?? 'error'}); it must not exist yet`, error);
-    });
-    try {
-      await manifestFile.write(JSON.stringify({ manifest, jws }, null, 2) + '\n');
-      await manifestFile.sync();
-    } finally {
-      await manifestFile.close();
-    }
+    await writeSignedManifest(manifestPath, manifest, options.sign);
     return { manifest, manifestPath };
   } finally {
     await Promise.all(readers.map((r) => r.close().catch(() => undefined)));

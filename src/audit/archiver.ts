@@ -12,7 +12,7 @@
  */
 import { seqOfEntryId, type Lease, type RedisStreams } from '../state';
 import { canonicalJson } from './canonical-json';
-import { retentionRecord, signTreeHead, type AuditSigner } from './checkpoint';
+import { parseTreeHeadLine, retentionRecord, signTreeHead, type AuditSigner } from './checkpoint';
 import { createFileSink } from './file-sink';
 import { leafHash, MerkleFrontier } from './merkle';
 import { AuditLogCorruptError } from './errors';
@@ -71,12 +71,8 @@ interface Archive {
 }
 
 function prunedOf(line: string | undefined): Archive['pruned'] {
-  try {
-    const head = (JSON.parse(line ?? '') as { checkpoint?: { prunedThrough?: number; frontier?: string[] } }).checkpoint;
-    if (head && Number.isSafeInteger(head.prunedThrough) && Array.isArray(head.frontier)) return { through: head.prunedThrough!, frontier: head.frontier.map((h) => Buffer.from(h, 'base64url')) };
-  } catch {
-    // No retention record yet.
-  }
+  const head = parseTreeHeadLine(line)?.head;
+  if (head && Number.isSafeInteger(head.prunedThrough) && Array.isArray(head.frontier)) return { through: head.prunedThrough!, frontier: head.frontier.map((h) => Buffer.from(h, 'base64url')) };
   return { through: 0, frontier: [] };
 }
 

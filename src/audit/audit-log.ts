@@ -9,7 +9,7 @@ import path from 'node:path';
 import { BadUserInputError } from '../sdk';
 import { AccessIndex, term } from './access-index';
 import { canonicalJson } from './canonical-json';
-import { checkTreeHeadLine, headHash, isTreeHead as isTreeHeadValue, retentionRecord, signTreeHead, TREE_HEAD_TYPE, type AuditSignatureVerifier, type AuditSigner, type AuditTreeHead } from './checkpoint';
+import { checkTreeHeadLine, headHash, parseTreeHeadLine, retentionRecord, signTreeHead, TREE_HEAD_TYPE, type AuditSignatureVerifier, type AuditSigner, type AuditTreeHead } from './checkpoint';
 import { AuditLogCorruptError, AuditOptionsError, AuditUnavailableError, unavailableReasonOf, type AuditUnavailableReason } from './errors';
 import { HashColumn, leafHash, MerkleTree, PrunedRangeError } from './merkle';
 import { createFileSink, DEFAULT_FILE_SINK_OPTIONS } from './file-sink';
@@ -29,10 +29,11 @@ import {
   type SubjectKeyer,
   type SubjectRef,
 } from './record';
+import { disclosureRules, MAX_PAGE_SIZE, pageSize, recordMatches, timeArgument, withheldBy, type DisclosureRule, type Rule } from './query';
 import type { AuditLogEvent, AuditSink, SinkHead } from './sink';
 
-/** When a confidential purpose's accesses may be shown to the citizen: from a fixed date (ISO 8601), or a number of days after each access. */
-export type DisclosureRule = string | { days: number };
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './query';
+export type { DisclosureRule } from './query';
 
 /** Settings of a log opened read-only (queries and export). */
 export interface AuditLogReaderOptions {
@@ -110,10 +111,6 @@ export const DEFAULT_AUDIT_LOG_OPTIONS = {
 
 /** The shortest retention accepted, in days. */
 export const MIN_RETENTION_DAYS = 180;
-/** The largest page a query returns. */
-export const MAX_PAGE_SIZE = 500;
-/** The page size when none is asked for. */
-export const DEFAULT_PAGE_SIZE = 50;
 
 /** What an auditor can filter the access log by; all given conditions must hold. */
 export interface AccessLogFilter {
@@ -260,37 +257,10 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-type Rule = { until: number } | { days: number };
-
 function positiveInteger(options: object, name: string, fallback: number, min = 1): number {
   const value = (options as Record<string, unknown>)[name] ?? fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new AuditOptionsError(name, `an integer of at least ${min}`);
   return value;
-}
-
-function confidentialRules(options: AuditLogReaderOptions): Map<string, Rule> {
-  const rules = new Map<string, Rule>();
-  const given = options.confidentialPurposes ?? {};
-  if (typeof given !== 'object' || given === null) throw new AuditOptionsError('confidentialPurposes', 'an object mapping purpose codes to a date or { days }');
-  for (const [purpose, rule] of Object.entries(given)) {
-    if (typeof rule === 'string' && !Number.isNaN(Date.parse(rule))) rules.set(purpose, { until: Date.parse(rule) });
-    else if (rule && typeof rule === 'object' && Number.isSafeInteger(rule.days) && rule.days > 0) rules.set(purpose, { days: rule.days });
-    else throw new AuditOptionsError(`confidentialPurposes.${purpose}`, 'an ISO 8601 date or { days: <positive integer> }');
-  }
-  return rules;
-}
-
-function timeArgument(value: Date | string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new BadUserInputError(name, 'must be an ISO 8601 date-time');
-  return ms;
-}
-
-function pageSize(first: number | undefined): number {
-  if (first === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isSafeInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw new BadUserInputError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
-  return first;
 }
 
 // Cursors carry the seq and which listing they page, so one listing's cursor is refused by another.
@@ -740,28 +710,12 @@ class FileAuditLog implements AuditLog {
     return { terms, ...(fromMs === undefined ? {} : { fromMs }), ...(toMs === undefined ? {} : { toMs }), ...(subjectKey ? { subjectKey } : {}) };
   }
 
-  // The index is a cache of the files: a record read back is checked again, so a stale or
-  // damaged index can hide a record (verification finds that) but never show a wrong one.
-  private matches(record: AuditRecord, filter: AccessLogFilter, subjectKey: string | undefined, fromMs?: number, toMs?: number): boolean {
-    const time = Date.parse(record.time);
-    return (
-      (subjectKey === undefined || record.subjects.some((s) => s.key === subjectKey)) &&
-      (filter.consumer === undefined || record.consumer === filter.consumer) &&
-      (filter.caseNumber === undefined || record.caseNumber === filter.caseNumber) &&
-      (filter.purpose === undefined || record.purpose === filter.purpose) &&
-      (filter.department === undefined || Object.hasOwn(record.fields, filter.department)) &&
-      (filter.outcome === undefined || record.outcome === filter.outcome) &&
-      (fromMs === undefined || time >= fromMs) &&
-      (toMs === undefined || time <= toMs)
-    );
-  }
-
   async queryAccessLog(filter: AccessLogFilter, page: PageRequest = {}): Promise<Page<AuditRecord>> {
     const limit = pageSize(page.first);
     const afterSeq = decodeCursor('a', page.after);
     const { terms, fromMs, toMs, subjectKey } = this.selection(filter);
     const { seqs, more } = this.index.select({ terms, fromMs, toMs, afterSeq, order: 'desc', limit });
-    const records = (await this.sink.read(seqs)).filter((r) => this.matches(r, filter, subjectKey, fromMs, toMs));
+    const records = (await this.sink.read(seqs)).filter((r) => recordMatches(r, filter, subjectKey, fromMs, toMs));
     return this.page(records, more, 'a', (r) => r);
   }
 
@@ -776,16 +730,10 @@ class FileAuditLog implements AuditLog {
         const held = new Set(records.map((r) => r.seq));
         throw new AuditLogCorruptError(`record ${seqs.find((seq) => !held.has(seq))} is in the index but can no longer be read from the log`);
       }
-      for (const record of records) if (this.matches(record, filter, subjectKey, fromMs, toMs)) yield record;
+      for (const record of records) if (recordMatches(record, filter, subjectKey, fromMs, toMs)) yield record;
       if (!more) return;
       afterSeq = seqs[seqs.length - 1];
     }
-  }
-
-  private withheld(purpose: string | null, timeMs: number, nowMs: number): boolean {
-    const rule = purpose === null ? undefined : this.rules.get(purpose);
-    if (!rule) return false;
-    return 'until' in rule ? nowMs < rule.until : nowMs < timeMs + rule.days * 86_400_000;
   }
 
   async citizenAccesses(subject: SubjectRef | string, options: PageRequest & { now?: Date } = {}): Promise<Page<CitizenAccess>> {
@@ -797,9 +745,9 @@ class FileAuditLog implements AuditLog {
     const key = this.keyer.key(ref);
     // Withholding is decided from the index (purpose and time), so withheld records are never read.
     const confidential = [...this.rules.keys()];
-    const accept = (seq: number) => !confidential.some((p) => this.index.has(term.purpose(p), seq) && this.withheld(p, this.index.timeOf(seq), nowMs));
+    const accept = (seq: number) => !confidential.some((p) => this.index.has(term.purpose(p), seq) && withheldBy(this.rules, p, this.index.timeOf(seq), nowMs));
     const { seqs, more } = this.index.select({ terms: [term.subject(key)], afterSeq, order: 'desc', limit, accept });
-    const records = (await this.sink.read(seqs)).filter((r) => r.subjects.some((s) => s.key === key) && !this.withheld(r.purpose, Date.parse(r.time), nowMs));
+    const records = (await this.sink.read(seqs)).filter((r) => r.subjects.some((s) => s.key === key) && !withheldBy(this.rules, r.purpose, Date.parse(r.time), nowMs));
     return this.page(records, more, 'c', citizenAccessOf);
   }
 
@@ -828,7 +776,7 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
   if (!options || typeof options !== 'object') throw new AuditOptionsError('options', 'an object');
   if (!options.sink && (typeof options.dir !== 'string' || options.dir.length === 0)) throw new AuditOptionsError('dir', 'a directory path');
   const keyer = createSubjectKeyer(options.subjectKeySecret);
-  const rules = confidentialRules(options);
+  const rules = disclosureRules(options.confidentialPurposes);
   const emit = options.onEvent ?? (() => undefined);
   let sinkSettings: { segmentMaxBytes: number; segmentMaxRecords: number; tornTail: 'repair' | 'refuse' } | undefined;
   if (writer) {
@@ -870,7 +818,7 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
   };
   if (writer && disorder !== undefined) await refuse(`the records are not one chain in order at seq ${disorder}`);
   const start = (firstSeq ?? 1) - 1;
-  const retention = state.retentionHead ? parseHeadLine(state.retentionHead) : undefined;
+  const retention = state.retentionHead ? parseTreeHeadLine(state.retentionHead) : undefined;
   let tree: MerkleTree;
   let provable = true;
   if (start === 0) {
@@ -886,7 +834,7 @@ async function openLog(options: AuditLogReaderOptions, writer: AuditLogOptions |
   for (let i = 0; i < leaves.length; i++) tree.append(leaves.get(i));
   const size = tree.size;
   const chainHashAt = (seq: number): string => (seq === 0 ? genesisHash(state.chainId) : seq > start && seq <= size ? hashes.get(seq - start - 1).toString('hex') : '');
-  let newest: SignedTreeHead | null = state.newestHead ? (parseHeadLine(state.newestHead) ?? null) : null;
+  let newest: SignedTreeHead | null = state.newestHead ? (parseTreeHeadLine(state.newestHead) ?? null) : null;
   let breakEvidence: AuditTreeHead['break'];
   if (writer) {
     // Nothing is signed before the log is shown to continue its newest signed head (no laundering).
@@ -970,19 +918,9 @@ function frontierOfUnknown(size: number): Buffer[] {
   return Array.from({ length: n }, () => Buffer.alloc(32));
 }
 
-/** A head line parsed without checking its signature (the clear copy), or undefined. */
-function parseHeadLine(raw: string): SignedTreeHead | undefined {
-  try {
-    const line = JSON.parse(raw) as { checkpoint?: unknown; jws?: unknown };
-    return isTreeHeadValue(line.checkpoint) && typeof line.jws === 'string' ? { head: line.checkpoint, jws: line.jws } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 async function checkedHead(raw: string, verify: AuditSignatureVerifier | undefined): Promise<SignedTreeHead | { problem: string; message: string }> {
   if (verify) return checkTreeHeadLine(raw, verify);
-  return parseHeadLine(raw) ?? { problem: 'MALFORMED', message: 'is not a signed tree head' };
+  return parseTreeHeadLine(raw) ?? { problem: 'MALFORMED', message: 'is not a signed tree head' };
 }
 
 /** Replaces the head file atomically and durably: written beside it, synced, renamed over it. */

@@ -128,6 +128,16 @@ export function isTreeHead(value: unknown): value is AuditTreeHead {
   );
 }
 
+/** A stored head line parsed without checking its signature (its clear copy), or undefined when it is not one. */
+export function parseTreeHeadLine(raw: string | undefined): { head: AuditTreeHead; jws: string } | undefined {
+  try {
+    const line = JSON.parse(raw ?? '') as { checkpoint?: unknown; jws?: unknown };
+    return isTreeHead(line.checkpoint) && typeof line.jws === 'string' ? { head: line.checkpoint, jws: line.jws } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Checks a head line's JWS with `verify` and returns the head it signs, or why not: the signed
  * payload must be exactly the head in clear (so the clear copy cannot mislead a reader).

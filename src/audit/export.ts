@@ -57,6 +57,20 @@ export interface ExportManifest {
   verifiedThrough: number;
 }
 
+/** Signs a manifest and writes `{ manifest, jws }` durably to a file that must not exist yet. */
+export async function writeSignedManifest(manifestPath: string, manifest: object, sign: AuditSigner): Promise<void> {
+  const jws = await sign(canonicalJson(manifest));
+  const manifestFile = await open(manifestPath, 'wx', 0o640).catch((error: NodeJS.ErrnoException) => {
+    throw new AuditExportError(`cannot create ${manifestPath} (${error.code ?? 'error'}); it must not exist yet`, error);
+  });
+  try {
+    await manifestFile.write(JSON.stringify({ manifest, jws }, null, 2) + '\n');
+    await manifestFile.sync();
+  } finally {
+    await manifestFile.close();
+  }
+}
+
 /** The result of an export. */
 export interface ExportAuditRecordsResult {
   manifest: ExportManifest;
@@ -177,16 +191,7 @@ export async function exportAuditRecords(options: ExportAuditRecordsOptions): Pr
       head: headOf(reader.treeHead(), report.newestHead?.size),
       verifiedThrough,
     };
-    const jws = await options.sign(canonicalJson(manifest));
-    const manifestFile = await open(manifestPath, 'wx', 0o640).catch((error: NodeJS.ErrnoException) => {
-      throw new AuditExportError(`cannot create ${manifestPath} (${error.code ?? 'error'}); it must not exist yet`, error);
-    });
-    try {
-      await manifestFile.write(JSON.stringify({ manifest, jws }, null, 2) + '\n');
-      await manifestFile.sync();
-    } finally {
-      await manifestFile.close();
-    }
+    await writeSignedManifest(manifestPath, manifest, options.sign);
     return { manifest, manifestPath };
   } finally {
     await reader.close();

@@ -15,7 +15,8 @@
 import { Pool, type PoolClient } from 'pg';
 import { BadUserInputError, HubError, HubErrorCode } from '../sdk';
 import type { AccessLogFilter, CitizenAccess, DisclosureRule, Page, PageRequest } from './audit-log';
-import { citizenAccessOf, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './audit-log';
+import { citizenAccessOf } from './audit-log';
+import { disclosureRules, pageSize, recordMatches, timeArgument, withheldBy } from './query';
 import type { ChainReader } from './chain-reader';
 import { AuditOptionsError } from './errors';
 import { AUDIT_OUTCOMES, createSubjectKeyer, SUBJECT_KINDS, type AuditRecord, type SubjectRef } from './record';
@@ -162,31 +163,6 @@ export interface SharedAccessIndex {
   close(): Promise<void>;
 }
 
-type Rule = { until: number } | { days: number };
-
-function rulesOf(given: Readonly<Record<string, DisclosureRule>> | undefined): Map<string, Rule> {
-  const rules = new Map<string, Rule>();
-  for (const [purpose, rule] of Object.entries(given ?? {})) {
-    if (typeof rule === 'string' && !Number.isNaN(Date.parse(rule))) rules.set(purpose, { until: Date.parse(rule) });
-    else if (rule && typeof rule === 'object' && Number.isSafeInteger(rule.days) && rule.days > 0) rules.set(purpose, { days: rule.days });
-    else throw new AuditOptionsError(`confidentialPurposes.${purpose}`, 'an ISO 8601 date or { days: <positive integer> }');
-  }
-  return rules;
-}
-
-function pageSize(first: number | undefined): number {
-  if (first === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isSafeInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw new BadUserInputError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
-  return first;
-}
-
-function timeArgument(value: Date | string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new BadUserInputError(name, 'must be an ISO 8601 date-time');
-  return ms;
-}
-
 /** A position in the order (time, instance, seq), newest first. */
 interface Position {
   time: string;
@@ -245,7 +221,7 @@ class Where {
 export async function openSharedAccessIndex(options: SharedAccessIndexOptions): Promise<SharedAccessIndex> {
   if (typeof options.url !== 'string' || !/^postgres(ql)?:\/\//.test(options.url)) throw new AuditOptionsError('index.url', 'a postgres:// URL');
   const keyer = createSubjectKeyer(options.subjectKeySecret);
-  const rules = rulesOf(options.confidentialPurposes);
+  const rules = disclosureRules(options.confidentialPurposes);
   const retryMs = options.retryMs ?? DEFAULT_SHARED_ACCESS_INDEX.retryMs;
   const batchSize = options.batchSize ?? DEFAULT_SHARED_ACCESS_INDEX.batchSize;
   const now = options.now ?? (() => new Date());
@@ -382,25 +358,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
   }
 
   // --- The queries: over every instance's rows, read back from the chains and checked again. ---
-  const matches = (record: AuditRecord, filter: AccessLogFilter, subjectKey: string | undefined, fromMs?: number, toMs?: number): boolean => {
-    const time = Date.parse(record.time);
-    return (
-      (subjectKey === undefined || record.subjects.some((s) => s.key === subjectKey)) &&
-      (filter.consumer === undefined || record.consumer === filter.consumer) &&
-      (filter.caseNumber === undefined || record.caseNumber === filter.caseNumber) &&
-      (filter.purpose === undefined || record.purpose === filter.purpose) &&
-      (filter.department === undefined || Object.hasOwn(record.fields, filter.department)) &&
-      (filter.outcome === undefined || record.outcome === filter.outcome) &&
-      (fromMs === undefined || time >= fromMs) &&
-      (toMs === undefined || time <= toMs)
-    );
-  };
 
-  const withheld = (purpose: string | null, timeMs: number, nowMs: number): boolean => {
-    const rule = purpose === null ? undefined : rules.get(purpose);
-    if (!rule) return false;
-    return 'until' in rule ? nowMs < rule.until : nowMs < timeMs + rule.days * 86_400_000;
-  };
 
   /** Selects the positions of a page (newest first) and reads their records back from the owning chains. */
   async function select(where: Where, after: Position | undefined, limit: number): Promise<{ rows: Position[]; more: boolean; records: Map<string, AuditRecord> }> {
@@ -479,7 +437,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
       if (fromMs !== undefined) where.add(`time >= ${where.param(new Date(fromMs).toISOString())}::timestamptz`);
       if (toMs !== undefined) where.add(`time <= ${where.param(new Date(toMs).toISOString())}::timestamptz`);
       const { rows, more, records } = await select(where, after, limit);
-      return page(rows, more, records, 'a', (r) => matches(r, filter, subjectKey, fromMs, toMs), (r) => r);
+      return page(rows, more, records, 'a', (r) => recordMatches(r, filter, subjectKey, fromMs, toMs), (r) => r);
     },
 
     async citizenAccesses(subject, request = {}) {
@@ -505,7 +463,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
         more,
         records,
         'c',
-        (r) => r.subjects.some((s) => s.key === key) && !withheld(r.purpose, Date.parse(r.time), nowMs),
+        (r) => r.subjects.some((s) => s.key === key) && !withheldBy(rules, r.purpose, Date.parse(r.time), nowMs),
         citizenAccessOf,
       );
     },

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RedisUnavailableError, seqOfEntryId, StateErrorCode, type Lease, type RedisStreams } from '../state';
-import { isTreeHead, type AuditTreeHead } from './checkpoint';
+import { parseTreeHeadLine, type AuditTreeHead } from './checkpoint';
 import { AuditInstanceInUseError, AuditReplicasMissingError, AuditStreamConflictError } from './errors';
 import { createFileSink } from './file-sink';
 import type { AuditRecord } from './record';
@@ -252,13 +252,8 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
 export async function newestHeadsInStore(streams: RedisStreams): Promise<Array<{ head: AuditTreeHead; jws: string }>> {
   const heads: Array<{ head: AuditTreeHead; jws: string }> = [];
   for (const instance of (await streams.setMembers(AUDIT_INSTANCES_KEY)).sort()) {
-    const line = await streams.hashGet(auditStreamKeys(instance).meta, 'headLine');
-    try {
-      const parsed = JSON.parse(line ?? '') as { checkpoint?: unknown; jws?: unknown };
-      if (isTreeHead(parsed.checkpoint) && typeof parsed.jws === 'string') heads.push({ head: parsed.checkpoint, jws: parsed.jws });
-    } catch {
-      // No head stored yet for that instance.
-    }
+    const signed = parseTreeHeadLine(await streams.hashGet(auditStreamKeys(instance).meta, 'headLine'));
+    if (signed) heads.push(signed);
   }
   return heads;
 }

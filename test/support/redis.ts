@@ -229,9 +229,11 @@ export async function startRedisCluster(): Promise<RedisCluster> {
 /** Waits until a condition holds (polling every 25 ms), or fails naming what it waited for. */
 export async function eventually(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = HANG_DEADLINE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    if (await Promise.resolve(condition()).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (await Promise.resolve(condition()).catch((error: unknown) => ((lastError = error), false))) return;
+    // The last error the condition threw says why it never held (a hub that died answers no request).
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error)?.message ?? String(lastError)})` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

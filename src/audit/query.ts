@@ -1,0 +1,83 @@
+/**
+ * What the auditor's and the citizen's queries share, whichever index answers them (the embedded
+ * one in audit-log.ts, the shared one in PostgreSQL in pg-index.ts): page sizes, time arguments,
+ * the re-check of a record read back against the filter, and the withholding of confidential
+ * purposes from the citizen.
+ */
+import { BadUserInputError } from '../sdk';
+import { AuditOptionsError } from './errors';
+import type { AuditOutcome, AuditRecord } from './record';
+
+/** The largest page a query returns. */
+export const MAX_PAGE_SIZE = 500;
+/** The page size when none is asked for. */
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** When a confidential purpose's accesses may be shown to the citizen: from a fixed date (ISO 8601), or a number of days after each access. */
+export type DisclosureRule = string | { days: number };
+
+/** A disclosure rule, parsed. */
+export type Rule = { until: number } | { days: number };
+
+/** The conditions a query filters records by (all given must hold). */
+export interface RecordConditions {
+  consumer?: string;
+  department?: string;
+  purpose?: string;
+  caseNumber?: string;
+  outcome?: AuditOutcome;
+}
+
+/** Parses the confidential purposes' disclosure rules, naming a bad one. */
+export function disclosureRules(given: unknown): Map<string, Rule> {
+  const rules = new Map<string, Rule>();
+  if (given === undefined) return rules;
+  if (typeof given !== 'object' || given === null) throw new AuditOptionsError('confidentialPurposes', 'an object mapping purpose codes to a date or { days }');
+  for (const [purpose, rule] of Object.entries(given as Record<string, DisclosureRule>)) {
+    if (typeof rule === 'string' && !Number.isNaN(Date.parse(rule))) rules.set(purpose, { until: Date.parse(rule) });
+    else if (rule && typeof rule === 'object' && Number.isSafeInteger(rule.days) && rule.days > 0) rules.set(purpose, { days: rule.days });
+    else throw new AuditOptionsError(`confidentialPurposes.${purpose}`, 'an ISO 8601 date or { days: <positive integer> }');
+  }
+  return rules;
+}
+
+/** Whether an access under `purpose` at `timeMs` is still withheld from the citizen at `nowMs`. */
+export function withheldBy(rules: ReadonlyMap<string, Rule>, purpose: string | null, timeMs: number, nowMs: number): boolean {
+  const rule = purpose === null ? undefined : rules.get(purpose);
+  if (!rule) return false;
+  return 'until' in rule ? nowMs < rule.until : nowMs < timeMs + rule.days * 86_400_000;
+}
+
+/** A time argument (ISO 8601 or Date) in milliseconds, or a clear error naming it. */
+export function timeArgument(value: Date | string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new BadUserInputError(name, 'must be an ISO 8601 date-time');
+  return ms;
+}
+
+/** The page size asked for, or a clear error. */
+export function pageSize(first: number | undefined): number {
+  if (first === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isSafeInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw new BadUserInputError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+  return first;
+}
+
+/**
+ * Whether a record read back matches the filter. An index is a cache of the chain: each record
+ * it points to is checked again, so a stale or damaged index can hide a record (verification
+ * finds that) but never show a wrong one.
+ */
+export function recordMatches(record: AuditRecord, filter: RecordConditions, subjectKey: string | undefined, fromMs?: number, toMs?: number): boolean {
+  const time = Date.parse(record.time);
+  return (
+    (subjectKey === undefined || record.subjects.some((s) => s.key === subjectKey)) &&
+    (filter.consumer === undefined || record.consumer === filter.consumer) &&
+    (filter.caseNumber === undefined || record.caseNumber === filter.caseNumber) &&
+    (filter.purpose === undefined || record.purpose === filter.purpose) &&
+    (filter.department === undefined || Object.hasOwn(record.fields, filter.department)) &&
+    (filter.outcome === undefined || record.outcome === filter.outcome) &&
+    (fromMs === undefined || time >= fromMs) &&
+    (toMs === undefined || time <= toMs)
+  );
+}
