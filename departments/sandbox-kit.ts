@@ -149,3 +149,17 @@ export function serveControl(control: SandboxControl, req: http.IncomingMessage,
   }
   return true;
 }
+
+/**
+ * What each sandbox folder of `departments/` exports (as `sandboxModule`) to register itself: the
+ * id of the connector it stands in for, how to start it over a seed, and the connector settings
+ * that point at a running one.
+ */
+export interface SandboxModule {
+  /** The id of the connector this sandbox serves (`connectors/<id>`). */
+  readonly id: string;
+  /** Starts the sandbox over the seed on a loopback port (0 = any free port). */
+  start(data: import('./seed/model').SeedData, options?: { port?: number; host?: string; databaseUrl?: string }): Promise<Sandbox>;
+  /** The connector's settings (`connectors.<id>.*`) pointing at this running sandbox. */
+  settings(sandbox: Sandbox): Record<string, unknown>;
+}

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { LoaderCache, RequestScope } from './context';
 import { ConnectorDefinitionError } from './errors';
 import type { Resolvers } from './generated/graphql';
+import type { ChangeFeed } from './module';
 
 /** A connector's answer to "can you reach your department system?". */
 export interface ConnectorHealth {
@@ -19,7 +20,7 @@ export interface ConnectorHealth {
  * per-request DataLoaders, and reports its health.
  */
 export interface Connector<L = unknown> {
-  /** kebab-case id, used in errors, metrics, configuration and the audit log (`real-estate`). */
+  /** kebab-case id, used in errors, metrics, configuration and the audit log (`land-registry`). */
   readonly id: string;
   /** Human name of the department, e.g. "Real estate registration 不动产登记". */
   readonly title: string;
@@ -33,8 +34,10 @@ export interface Connector<L = unknown> {
   start(): Promise<void>;
   /** Closes pools; called once on shutdown. */
   stop(): Promise<void>;
-  /** Sealed record types, by GraphQL type name (each such type has a `seal` field in schema/seal.graphql). */
+  /** Sealed record types, by GraphQL type name (each such type has a `seal: Seal` field in the connector's SDL). */
   readonly seals: Readonly<Record<string, SealSpec<L>>>;
+  /** The department's change feed, when it offers one: the hub evicts changed records from its cache. */
+  readonly changeFeed?: ChangeFeed;
 }
 
 /**
@@ -67,6 +70,8 @@ export interface ConnectorDefinition<L> {
   probe(): Promise<void>;
   /** Sealed record types, by GraphQL type name. */
   seals?: Record<string, SealSpec<L>>;
+  /** The department's change feed, if any. */
+  changeFeed?: ChangeFeed;
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
@@ -94,6 +99,7 @@ export function defineConnector<L>(definition: ConnectorDefinition<L>): Connecto
     start: async () => definition.start?.(),
     stop: async () => definition.stop?.(),
     seals: Object.freeze({ ...definition.seals }),
+    ...(definition.changeFeed ? { changeFeed: definition.changeFeed } : {}),
   };
   (connector as { resolvers: Resolvers }).resolvers = definition.resolvers((context) => context.loadersOf(connector));
   return connector;

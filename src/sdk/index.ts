@@ -5,6 +5,8 @@
  */
 export { defineConnector, createBatchLoader, DEFAULT_MAX_BATCH_SIZE } from './connector';
 export type { Connector, ConnectorDefinition, ConnectorHealth, SealSpec, BatchLoaderOptions } from './connector';
+export { defineConnectorModule, sdlFile, CONNECTOR_ID_PATTERN } from './module';
+export type { ConnectorModule, ConnectorEnvironment, ConnectorSettingsSchema, ChangeFeed, ChangeFeedRead } from './module';
 export { createHubContext } from './context';
 export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';
 export {

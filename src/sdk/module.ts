@@ -1,0 +1,83 @@
+/**
+ * A connector module: what one department's folder exports so that the hub can compose itself
+ * from the connectors it finds. The module describes the connector (id, department name, its
+ * settings as a zod schema, its SDL, its default cache lifetime) and builds it from validated
+ * settings; nothing in the hub names a department.
+ */
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import type { Connector } from './connector';
+import { ConnectorDefinitionError } from './errors';
+
+/** What the hub hands a module's factory besides the connector's own settings. */
+export interface ConnectorEnvironment {
+  /** The hub's default per-call timeout, for a connector whose settings set none (milliseconds). */
+  readonly defaultTimeoutMs: number;
+}
+
+/**
+ * Settings of one connector, as the configuration file (`connectors.<id>.<key>`) and the
+ * environment (`DATARUN_CONNECTORS__<ID>__<KEY>`) give them. The schema must be a zod object:
+ * its keys are the settings, and the environment variables are generated from them.
+ */
+export type ConnectorSettingsSchema = z.ZodObject<z.ZodRawShape>;
+
+/** A change feed of a department: which records changed since a cursor (the hub evicts them from its cache). */
+export interface ChangeFeed {
+  /** The cursor that means "from now on" (changes made before the hub started are not replayed). */
+  readonly startCursor: string;
+  /** One page of changes after `cursor`: each names the loader and key of a changed record. */
+  read(cursor: string, signal: AbortSignal): Promise<ChangeFeedRead>;
+}
+
+/** One page of a change feed. */
+export interface ChangeFeedRead {
+  readonly changed: readonly { readonly loader: string; readonly key: string }[];
+  readonly nextCursor: string;
+  readonly hasMore: boolean;
+}
+
+/** What a connector module exports (as `connectorModule`, or as its default export). */
+export interface ConnectorModule<S extends ConnectorSettingsSchema = ConnectorSettingsSchema> {
+  /** kebab-case id, also the department's id in the trust list, the configuration and the access log. */
+  readonly id: string;
+  /** The department's name, with the Chinese name where there is one: "Tax administration 税务". */
+  readonly title: string;
+  /** The connector's settings; unknown keys are refused (use `z.strictObject`). */
+  readonly settings: S;
+  /**
+   * Settings variables of earlier releases, still read with a deprecation warning:
+   * `{ DATARUN_TAX_URL: 'url' }`.
+   */
+  readonly legacyEnvironment?: Readonly<Record<string, string>>;
+  /** The SDL this connector adds to the graph (types, `extend type Person { … }`, `seal: Seal` on sealed types). */
+  typeDefs(settings: z.output<S>): string | Promise<string>;
+  /** Builds the connector from its validated settings; pools open in `start()`, not here. */
+  create(settings: z.output<S>, environment: ConnectorEnvironment): Connector;
+  /** Default lifetime of its records in the hub's record cache, in seconds (0: not cached). @default 60 */
+  readonly cacheTtlSeconds?: number;
+}
+
+/** The id rule of connectors (and departments in the trust list). */
+export const CONNECTOR_ID_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** Checks a module's shape and returns it; a mistake names the module and what is wrong. */
+export function defineConnectorModule<S extends ConnectorSettingsSchema>(module: ConnectorModule<S>): ConnectorModule<S> {
+  const where = `connector module ${JSON.stringify(module?.id)}`;
+  if (!module || typeof module !== 'object') throw new ConnectorDefinitionError('A connector module must be an object');
+  if (typeof module.id !== 'string' || !CONNECTOR_ID_PATTERN.test(module.id)) throw new ConnectorDefinitionError(`Connector module id must be kebab-case, but got: ${JSON.stringify(module.id)}`);
+  if (typeof module.title !== 'string' || module.title.trim().length < 3) throw new ConnectorDefinitionError(`${where}: title must name the department`);
+  const shape = (module.settings as { shape?: unknown } | undefined)?.shape;
+  if (!shape || typeof shape !== 'object') throw new ConnectorDefinitionError(`${where}: settings must be a zod object schema`);
+  if (typeof module.typeDefs !== 'function' || typeof module.create !== 'function') throw new ConnectorDefinitionError(`${where}: typeDefs and create must be functions`);
+  if (module.cacheTtlSeconds !== undefined && !(Number.isInteger(module.cacheTtlSeconds) && module.cacheTtlSeconds >= 0)) {
+    throw new ConnectorDefinitionError(`${where}: cacheTtlSeconds must be a whole number of seconds, 0 or more`);
+  }
+  return Object.freeze(module);
+}
+
+/** The SDL of a file next to the module (`sdlFile(__dirname + '/schema.graphql')`), read once. */
+export function sdlFile(file: string): () => string {
+  let text: string | undefined;
+  return () => (text ??= readFileSync(file, 'utf8'));
+}
