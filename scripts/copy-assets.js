@@ -17,4 +17,6 @@ function copy(dir, pattern = ASSET) {
   }
 }
 copy('departments');
+// Each connector folder's SDL (and data files such as a classification), read next to its compiled module.
+copy('connectors', /\.(graphql|json)$/);
 copy('src/http/console', /\.(html|css|js|svg|png)$/);

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createConsentSigner, createRequestSigner, initKeys, loadKeyStore, type PrivateJwk } from '../../src/seal';
+import { discoverConnectorModules } from '../../src/gateway';
 import { isSigned, type HubMode } from './servers';
 
 /** How the load generator signs: which consumer, with which key file, for which purpose and case. */
@@ -43,7 +44,8 @@ export interface SecurityKit {
 /** Creates the keys directory under `tmpDir` (what the hub would create at its first start) and the signers. */
 export async function prepareSecurity(tmpDir: string): Promise<SecurityKit> {
   const keysDir = path.join(tmpDir, 'keys');
-  await initKeys(keysDir);
+  // The departments run as their own processes: registered as departments of the trust list, their seal keys held by the hub.
+  await initKeys(keysDir, { departments: discoverConnectorModules().map(({ module }) => ({ id: module.id, kind: 'department' as const, name: module.title, custody: true, sandbox: true })) });
   const store = await loadKeyStore(keysDir);
   const keyFile = (owner: string): string => {
     const file = store.privateKeyPath(owner);

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { repin, startAndWait, type ManagedProcess } from './processes';
+import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
 
 /** The project root (this file runs from dist/bench/lib). */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -89,17 +90,34 @@ export async function startSandbox(
 
 let hubStarts = 0;
 
+/**
+ * The departments' settings as the hub reads them from the environment: the given ones, and
+ * every other connector the hub would find left out (so that no embedded sandbox runs beside it).
+ */
+function hubConnectorEnv(endpoints: Partial<Record<string, string>>): NodeJS.ProcessEnv {
+  const settings: Record<string, Record<string, string>> = {
+    'real-estate': { url: endpoints['real-estate']! },
+    'social-security': { baseUrl: endpoints['social-security']!, apiKey: SOCIAL_SECURITY_API_KEY },
+    tax: { url: endpoints.tax! },
+    'market-regulation': { baseUrl: endpoints['market-regulation']! },
+    ...(endpoints['housing-fund'] ? { 'housing-fund': { url: endpoints['housing-fund'] } } : {}),
+  };
+  const env: NodeJS.ProcessEnv = {};
+  for (const { module } of discoverConnectorModules()) {
+    const own = settings[module.id];
+    if (!own) env[connectorEnvName(module.id, 'enabled')] = 'false';
+    else for (const [key, value] of Object.entries(own)) env[connectorEnvName(module.id, key)] = value;
+  }
+  return env;
+}
+
 /** Starts the hub on the given departments, pinned to `cpus`; `nodeArgs` are Node flags (e.g. --cpu-prof). Its access log goes to a fresh directory under `tmpDir`. */
 export async function startHub(
   endpoints: Endpoints,
   options: { mode: HubMode; keysDir: string; tmpDir: string; cpus?: string; nodeArgs?: string[]; /** The record cache (default on). */ cache?: boolean },
 ): Promise<Running> {
   const env = cleanEnv({
-    DATARUN_REAL_ESTATE_URL: endpoints['real-estate'],
-    DATARUN_SOCIAL_SECURITY_URL: endpoints['social-security'],
-    DATARUN_SOCIAL_SECURITY_API_KEY: SOCIAL_SECURITY_API_KEY,
-    DATARUN_TAX_URL: endpoints.tax,
-    DATARUN_MARKET_REGULATION_URL: endpoints['market-regulation'],
+    ...hubConnectorEnv(endpoints),
     DATARUN_HOST: '127.0.0.1',
     DATARUN_PORT: '0',
     DATARUN_LOG_LEVEL: 'warn',

@@ -3,7 +3,7 @@
  * the abnormal-operation list from the department's REST/JSON service, plus its change feed.
  */
 import DataLoader from 'dataloader';
-import { createBatchLoader, createHttpUpstream, defineConnector, DEFAULT_MAX_BATCH_SIZE, type Connector } from '../../src/sdk';
+import { createBatchLoader, createHttpUpstream, defineConnector, defineConnectorModule, DEFAULT_MAX_BATCH_SIZE, sdlFile, settingSchemas, z, type Connector } from '../../src/sdk';
 import { createMarketRegulationClient, type ChangeFeedPage } from './client';
 import { createMarketRegulationResolvers, type MarketRegulationLoaders } from './resolvers';
 import type { EnterpriseRecord } from './schemas';
@@ -162,8 +162,35 @@ export function createMarketRegulationConnector(options: MarketRegulationConnect
         }),
       },
     },
+    // Changed enterprises are evicted from the hub's record cache as the department reports them.
+    changeFeed: {
+      startCursor: LATEST_CHANGES,
+      async read(cursor, signal) {
+        const page = await client.readChanges(cursor, signal);
+        return { changed: page.events.map((e) => ({ loader: MARKET_REGULATION_PRIMARY_LOADER, key: e.creditCode })), nextCursor: page.nextCursor, hasMore: page.hasMore };
+      },
+    },
     probe: () => client.probe(),
     stop: () => upstream.close(),
   });
   return Object.assign(connector, { readChanges: (after?: string, signal?: AbortSignal) => client.readChanges(after, signal) });
 }
+
+/** The connector module the hub discovers: settings `connectors.market-regulation.*`. */
+export const connectorModule = defineConnectorModule({
+  id: MARKET_REGULATION_CONNECTOR_ID,
+  title: 'Market regulation 市场监督管理',
+  settings: z.strictObject({
+    baseUrl: settingSchemas.httpUrl(),
+    timeoutMs: settingSchemas.timeoutMs().optional(),
+    connections: settingSchemas.connections().optional(),
+    pageSize: z.number().int().min(1).max(500).optional(),
+    maxPages: z.number().int().min(1).max(10_000).optional(),
+    changesPageSize: z.number().int().min(1).max(1000).optional(),
+  }),
+  legacyEnvironment: { DATARUN_MARKET_REGULATION_URL: 'baseUrl' },
+  typeDefs: sdlFile(`${__dirname}/schema.graphql`),
+  create: (settings, environment) => createMarketRegulationConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
+  // Its change feed evicts changed enterprises within a second, so they can stay cached longer.
+  cacheTtlSeconds: 600,
+});

@@ -16,7 +16,11 @@ import {
   createBatchLoader,
   creditCodeProblem,
   defineConnector,
+  defineConnectorModule,
   partyRef,
+  sdlFile,
+  settingSchemas,
+  z,
   unitNumberProblem,
   withTimeout,
   type Connector,
@@ -359,3 +363,21 @@ function validOnly(keys: readonly string[], problemOf: (value: string) => string
   }
   return keys;
 }
+
+/** The connector module the hub discovers: settings `connectors.real-estate.*`. */
+export const connectorModule = defineConnectorModule({
+  id: REAL_ESTATE_CONNECTOR_ID,
+  title: 'Real-estate registry 不动产登记',
+  settings: z.strictObject({
+    url: settingSchemas.postgresUrl(),
+    timeoutMs: settingSchemas.timeoutMs().optional(),
+    poolSize: z.number().int().min(1).max(100).optional(),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier').optional(),
+    applicationName: z.string().min(1).max(63).optional(),
+  }),
+  legacyEnvironment: { DATARUN_REAL_ESTATE_URL: 'url' },
+  typeDefs: sdlFile(`${__dirname}/schema.graphql`),
+  create: (settings, environment) => createRealEstateConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
+  // A seizure 查封 registered a minute ago must not stay hidden for long: short.
+  cacheTtlSeconds: 60,
+});

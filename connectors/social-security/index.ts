@@ -11,6 +11,10 @@ import {
   createBatchLoader,
   creditCodeProblem,
   defineConnector,
+  defineConnectorModule,
+  sdlFile,
+  settingSchemas,
+  z,
   type Connector,
   type EnterpriseRef,
 } from '../../src/sdk';
@@ -176,3 +180,20 @@ function lastMonths(list: ContributionRecord[], months: number): ContributionRec
   }
   return list;
 }
+
+/** The connector module the hub discovers: settings `connectors.social-security.*`. */
+export const connectorModule = defineConnectorModule({
+  id: SOCIAL_SECURITY_CONNECTOR_ID,
+  title: 'Social security 人力资源和社会保障',
+  settings: z.strictObject({
+    baseUrl: settingSchemas.httpUrl(),
+    apiKey: settingSchemas.secret(),
+    timeoutMs: settingSchemas.timeoutMs().optional(),
+    connections: settingSchemas.connections().optional(),
+  }),
+  legacyEnvironment: { DATARUN_SOCIAL_SECURITY_URL: 'baseUrl', DATARUN_SOCIAL_SECURITY_API_KEY: 'apiKey' },
+  typeDefs: sdlFile(`${__dirname}/schema.graphql`),
+  create: (settings, environment) => createSocialSecurityConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
+  // Contributions are booked monthly: five minutes is fresh enough.
+  cacheTtlSeconds: 300,
+});

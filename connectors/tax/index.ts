@@ -12,6 +12,10 @@ import {
   UpstreamInvalidResponseError,
   createBatchLoader,
   defineConnector,
+  defineConnectorModule,
+  sdlFile,
+  settingSchemas,
+  z,
   type Connector,
   type TaxpayerPaymentsArgs,
 } from '../../src/sdk';
@@ -199,3 +203,18 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
     stop: () => client.close(),
   });
 }
+
+/** The connector module the hub discovers: settings `connectors.tax.*`. */
+export const connectorModule = defineConnectorModule({
+  id: TAX_CONNECTOR_ID,
+  title: 'Tax administration 税务',
+  settings: z.strictObject({
+    url: settingSchemas.httpUrl(),
+    timeoutMs: settingSchemas.timeoutMs().optional(),
+    connections: settingSchemas.connections().optional(),
+  }),
+  legacyEnvironment: { DATARUN_TAX_URL: 'url' },
+  typeDefs: sdlFile(`${__dirname}/schema.graphql`),
+  create: (settings, environment) => createTaxConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
+  cacheTtlSeconds: 60,
+});

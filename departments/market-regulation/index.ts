@@ -3,7 +3,7 @@
  * cursor paging, ETags and a change feed of new registrations and status changes.
  */
 import http from 'node:http';
-import { SandboxControl, closeServer, listen, type Sandbox } from '../sandbox-kit';
+import { SandboxControl, closeServer, listen, type Sandbox, type SandboxModule } from '../sandbox-kit';
 import type { EnterpriseStatus, SeedData, SeedEnterprise } from '../seed/model';
 import { createMarketRegulationHandler } from './handler';
 import { MarketRegulationStore, type ChangeEvent } from './store';
@@ -57,3 +57,10 @@ export async function startMarketRegulationSandbox(options: MarketRegulationSand
     close: () => closeServer(server),
   };
 }
+
+/** Registers the sandbox with `departments/`: it stands in for the `market-regulation` connector. */
+export const sandboxModule: SandboxModule = {
+  id: 'market-regulation',
+  start: (data, options = {}) => startMarketRegulationSandbox({ data, ...options }),
+  settings: (sandbox) => ({ baseUrl: sandbox.url }),
+};

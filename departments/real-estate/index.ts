@@ -4,7 +4,7 @@
  * the PostgreSQL wire protocol. Embedded by default (PGlite, no install), or any PostgreSQL server.
  */
 import { Client } from 'pg';
-import { SandboxControl, type Sandbox } from '../sandbox-kit';
+import { SandboxControl, type Sandbox, type SandboxModule } from '../sandbox-kit';
 import type { SeedData } from '../seed/model';
 import { startPgliteEngine } from './pglite-worker';
 import { REAL_ESTATE_SCHEMA, checkSchemaName, realEstateLoadPlan, type LoadStep } from './tables';
@@ -137,3 +137,11 @@ function parseDatabaseUrl(databaseUrl: string): { hostname: string; port: number
 function urlHost(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
+
+/** Registers the sandbox with `departments/`: it stands in for the `real-estate` connector. */
+export const sandboxModule: SandboxModule = {
+  id: 'real-estate',
+  // With an external database, the counting proxy stays in front so that faults and counters work.
+  start: (data, options = {}) => startRealEstateSandbox({ data, ...options, ...(options.databaseUrl ? { proxy: true } : {}) }),
+  settings: (sandbox) => ({ url: sandbox.url }),
+};

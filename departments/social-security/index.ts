@@ -3,7 +3,7 @@
  * store of insured persons and employer accounts, an API key, and the kit's faults and counters.
  */
 import http from 'node:http';
-import { SandboxControl, closeServer, listen, type Sandbox } from '../sandbox-kit';
+import { SandboxControl, closeServer, listen, type Sandbox, type SandboxModule } from '../sandbox-kit';
 import type { SeedData } from '../seed/model';
 import { createSocialSecurityHandler } from './api';
 import { createSocialSecurityStore } from './store';
@@ -53,3 +53,10 @@ export async function startSocialSecuritySandbox(options: SocialSecuritySandboxO
     close: () => closeServer(server),
   };
 }
+
+/** Registers the sandbox with `departments/`: it stands in for the `social-security` connector. */
+export const sandboxModule: SandboxModule = {
+  id: 'social-security',
+  start: (data, options = {}) => startSocialSecuritySandbox({ data, ...options }),
+  settings: (sandbox) => ({ baseUrl: sandbox.url, apiKey: DEFAULT_SOCIAL_SECURITY_API_KEY }),
+};

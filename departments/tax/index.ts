@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as soap from 'soap';
-import { SandboxControl, closeServer, listen, type Sandbox } from '../sandbox-kit';
+import { SandboxControl, closeServer, listen, type Sandbox, type SandboxModule } from '../sandbox-kit';
 import type { SeedData } from '../seed/model';
 import { createTaxHandler } from './handler';
 import { createTaxServices } from './service';
@@ -74,3 +74,10 @@ export async function startTaxSandbox(options: TaxSandboxOptions): Promise<Sandb
   server.on('request', createTaxHandler({ control, path: TAX_ENDPOINT_PATH, wsdl: () => servedWsdl, soap: soapListener }));
   return { name: 'tax', url, control, close: () => closeServer(server) };
 }
+
+/** Registers the sandbox with `departments/`: it stands in for the `tax` connector. */
+export const sandboxModule: SandboxModule = {
+  id: 'tax',
+  start: (data, options = {}) => startTaxSandbox({ data, ...options }),
+  settings: (sandbox) => ({ url: sandbox.url }),
+};

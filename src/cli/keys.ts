@@ -2,6 +2,7 @@ import { initKeys, loadKeyStore, revokeKey, RevocationTimeError, rotateKey, SIGN
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_OWNERS, KEY_FILES, type OwnerSpec } from '../seal';
+import { connectorDirsOf, discoverConnectorModules, loadConfig } from '../gateway';
 
 /** Where command output goes (stdout by default; tests pass a collector). */
 export type Output = (line: string) => void;
@@ -35,12 +36,31 @@ async function missingDemoOwners(dir: string): Promise<OwnerSpec[]> {
   return DEMO_OWNERS.filter((spec) => !owners.some((o) => o.id === spec.id));
 }
 
-/** `datarun keys init`: creates the trust list and every missing key (never overwrites one), then lists the keys. */
-export async function runKeysInit(options: { dir: string; out?: Output }): Promise<void> {
+/**
+ * The departments a configuration runs, as trust-list parties: every connector found and not
+ * disabled, a sandbox one when no settings of its own are configured (and sandboxes are on).
+ */
+export function configuredDepartments(file?: string): OwnerSpec[] {
+  const config = loadConfig(file ? { file } : {});
+  return discoverConnectorModules(connectorDirsOf(config))
+    .map((f) => f.module)
+    .filter((m) => config.connectors[m.id]?.enabled !== false)
+    .map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: !config.connectors[m.id] && config.sandbox.enabled }));
+}
+
+/**
+ * `datarun keys init`: creates the trust list and every missing key (never overwrites one), then
+ * lists the keys. `departments` (those of the configuration) are registered when missing, each
+ * with a seal key the hub holds.
+ */
+export async function runKeysInit(options: { dir: string; departments?: readonly OwnerSpec[]; out?: Output }): Promise<void> {
   const out = options.out ?? stdout;
   const added = await missingDemoOwners(options.dir);
-  const report = await initKeys(options.dir, added.length > 0 ? { owners: added } : {});
+  const existing = existsSync(join(options.dir, KEY_FILES.trustList)) ? (await loadKeyStore(options.dir)).owners() : [];
+  const newDepartments = (options.departments ?? []).filter((d) => !existing.some((o) => o.id === d.id));
+  const report = await initKeys(options.dir, { ...(added.length > 0 ? { owners: added } : {}), departments: newDepartments });
   for (const spec of added) out(`registered demo party ${spec.id} (${spec.name})`);
+  for (const spec of newDepartments) out(`registered department ${spec.id} (${spec.name})${spec.sandbox ? ', a sandbox' : ''}`);
   for (const kid of report.replaced) out(`replaced sandbox key ${kid} (its private key is not in this clone)`);
   for (const kid of report.created) out(`created ${kid}`);
   if (!report.changed) out('nothing to do: every key is in place');

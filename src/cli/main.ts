@@ -10,7 +10,7 @@ import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { runConsoleLogin } from './console';
 import { exitCodeOfError } from './exit';
-import { runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
+import { configuredDepartments, runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
 import { runSandbox } from './sandbox';
 import { runServe } from './serve';
@@ -49,7 +49,7 @@ program
 program
   .command('sandbox')
   .description('run one sandbox department system as its own process')
-  .argument('<name>', 'real-estate | social-security | tax | market-regulation')
+  .argument('<name>', 'a registered sandbox: the id of the connector it stands in for (an unknown name lists them)')
   .option('-p, --port <port>', 'port (0 = any free port)', integer('port', 0, 65535), 0)
   .option('--host <host>', 'host to listen on', '127.0.0.1')
   .option('--seed <seed>', 'seed of the generator', integer('seed', 0, 2 ** 31 - 1), 1)
@@ -57,7 +57,7 @@ program
   .option('--latency <ms>', 'latency added to every call', integer('latency', 0, 600_000), 0)
   .addOption(new Option('--fault <mode>', 'fault to inject').choices(['none', 'down', 'slow', 'malformed']).default('none'))
   .option('--error-rate <fraction>', 'fraction of calls answered with an error', fraction, 0)
-  .option('--database-url <url>', 'real-estate only: load into this PostgreSQL instead of the embedded engine')
+  .option('--database-url <url>', 'for a sandbox with a database of its own: load into this PostgreSQL instead of the embedded engine')
   .action(async (name: string, options: Parameters<typeof runSandbox>[1]) => {
     await runSandbox(name, options);
   });
@@ -67,9 +67,10 @@ const keysDir = (): string => process.env.DATARUN_KEYS_DIR ?? DEFAULT_KEYS_DIR;
 const keys = program.command('keys').description('manage the JWK sets: hub, department seal keys, consumers');
 keys
   .command('init')
-  .description('create the keys that are missing (never overwrites one) and list them')
+  .description('create the keys that are missing (never overwrites one), registering every department the configuration runs, and list them')
   .option('--dir <dir>', 'keys directory (default: $DATARUN_KEYS_DIR or keys/)')
-  .action(async (o: { dir?: string }) => runKeysInit({ dir: o.dir ?? keysDir() }));
+  .option('-c, --config <file>', 'configuration file whose departments to register (default: $DATARUN_CONFIG)')
+  .action(async (o: { dir?: string; config?: string }) => runKeysInit({ dir: o.dir ?? keysDir(), departments: configuredDepartments(o.config) }));
 keys
   .command('rotate')
   .description('a new key signs from now on; the old one keeps verifying until it expires')

@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
-import { CONNECTOR_IDS, createGateway, loadConfig, type DepartmentEndpoints } from '../gateway';
+import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
+import { ConfigError, connectorDirsOf, connectorEnvName, createGateway, discoverConnectorModules, loadConfig, type DepartmentEndpoints } from '../gateway';
 import { startHubServer } from '../http';
 import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
 
@@ -11,15 +11,27 @@ export async function runServe(options: { config?: string; port?: number; host?:
     overrides: { http: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } },
   });
   const logger = pino({ name: 'datarun', level: config.logLevel });
-  const missing = CONNECTOR_IDS.filter((id) => !config.connectors[id]);
+  // Every connector found runs, on its configured department system or else on its embedded sandbox.
+  const found = discoverConnectorModules(connectorDirsOf(config)).map((f) => f.module);
+  const active = found.filter((m) => config.connectors[m.id]?.enabled !== false);
+  const configured = active.filter((m) => config.connectors[m.id]);
+  const missing = active.filter((m) => !config.connectors[m.id]).map((m) => m.id);
+  const withoutSandbox = missing.filter((id) => !config.sandbox.enabled || !sandboxNames().includes(id));
+  if (withoutSandbox.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration:\n${withoutSandbox.map((id) => `  - connectors.${id}: not configured${config.sandbox.enabled ? ' and there is no sandbox for it' : ' and sandbox.enabled is false'}: set its settings (${connectorEnvName(id, Object.keys(found.find((m) => m.id === id)!.settings.shape)[0] ?? 'url')}=…) or connectors.${id}.enabled: false`).join('\n')}`,
+    );
+  }
   let sandboxes: SandboxSet | undefined;
   if (missing.length > 0) {
     const data = generateSeed({ seed: config.sandbox.seed, size: config.sandbox.size });
-    sandboxes = await startSandboxes(data);
+    sandboxes = await startSandboxes(data, { only: missing });
     logger.info({ departments: missing, seed: config.sandbox.seed, size: config.sandbox.size }, 'embedded sandbox departments started');
   }
-  const endpoints = Object.fromEntries(CONNECTOR_IDS.map((id) => [id, config.connectors[id] ?? sandboxes!.endpoints[id]])) as DepartmentEndpoints;
+  const endpoints: DepartmentEndpoints = Object.fromEntries(active.map((m) => [m.id, config.connectors[m.id] ?? sandboxes!.endpoints[m.id]!]));
   const gateway = await createGateway(config, endpoints, {
+    modules: found,
+    sandboxes: missing,
     onEvent: (event) => {
       if (event.type === 'redis-ready' || event.type === 'audit-reopened' || event.type === 'invalidated' || event.type === 'index-caught-up') logger.info({ event }, 'shared state');
       else logger.warn({ event }, 'shared state');
@@ -32,12 +44,12 @@ export async function runServe(options: { config?: string; port?: number; host?:
     gateway,
     logger,
     ...config.http,
-    ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes) } : {}),
+    ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes, { external: configured.map((m) => m.id) }) } : {}),
   });
   logger.info({ url: hub.url }, 'hub listening');
 
   const lines = [`datarun hub ready at ${hub.url}/graphql`];
-  lines.push(`  departments: ${CONNECTOR_IDS.map((id) => `${id} (${config.connectors[id] ? 'configured' : 'embedded sandbox'})`).join(', ')}`);
+  lines.push(`  departments: ${active.map((m) => `${m.id} (${config.connectors[m.id] ? 'configured' : 'embedded sandbox'})`).join(', ')}`);
   lines.push(
     gateway.state.mode === 'memory'
       ? `  state: ${gateway.state.description}; record cache ${config.cache.enabled ? 'on' : 'off'}`
@@ -48,7 +60,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
     const hubOption = port === '4000' ? '' : ` --hub ${hub.url}`;
     lines.push(
       '  every request is signed by a registered consumer; the demo consumers\' keys are in keys/private/. Try:',
-      `  ./bin/datarun query --example property-transfer${hubOption}     # as the real-estate centre, seals and receipt verified`,
+      `  ./bin/datarun query --example property-transfer${hubOption}     # as the registration centre, seals and receipt verified`,
       `  ./bin/datarun query --example living-allowance${hubOption}      # as civil affairs, with the family's consent`,
     );
   } else if (sandboxes) {
@@ -56,7 +68,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
     const body = JSON.stringify({ query: PROPERTY_TRANSFER_QUERY.replace(/\s+/g, ' ').trim(), variables });
     lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
   }
-  if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/tax -d '{"mode":"down"}'`);
+  if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/${missing[0]} -d '{"mode":"down"}'`);
   if (gateway.audit && gateway.state.mode !== 'memory') lines.push('  access log: each instance\'s chain in Redis, archived to ' + config.audit.dir + '; accessLog and dataAccesses over all instances from the shared index in PostgreSQL');
   if (gateway.audit && gateway.state.mode === 'memory') lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
   else if (gateway.audit) lines.push(`  access log: this instance's chain in a Redis stream, archived to ${config.audit.dir}/<instance> (./bin/datarun audit verify --dir ${config.audit.dir}/${config.audit.instanceId})`);

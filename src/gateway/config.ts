@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseCidr } from './source-address';
-import { HubError } from '../sdk';
+import { CONNECTOR_ID_PATTERN, HubError } from '../sdk';
+import { connectorEnvironment, connectorSettingsProblems, isSettingsError, legacyConnectorEnvironment } from './connector-settings';
 
 /** Where the access log lives by default: `.data/audit` in the project (git-ignored). */
 export const DEFAULT_AUDIT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../.data/audit' : '../../.data/audit');
@@ -14,14 +15,14 @@ export const DEFAULT_INSTANCE_ID = (hostname().replace(/[^A-Za-z0-9._:-]/g, '-')
 export const DEFAULT_KEYS_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../keys' : '../../keys');
 
 const timeoutMs = z.number().int().min(50).max(60_000);
-const httpUrl = z.url({ protocol: /^https?$/ });
+const connectorId = z.string().regex(CONNECTOR_ID_PATTERN, 'expected a kebab-case connector id');
 
-const connectorsSchema = z.strictObject({
-  'real-estate': z.strictObject({ url: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'), timeoutMs: timeoutMs.optional(), poolSize: z.number().int().min(1).max(100).optional() }).optional(),
-  'social-security': z.strictObject({ baseUrl: httpUrl, apiKey: z.string().min(1), timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
-  tax: z.strictObject({ url: httpUrl, timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
-  'market-regulation': z.strictObject({ baseUrl: httpUrl, timeoutMs: timeoutMs.optional(), connections: z.number().int().min(1).max(256).optional() }).optional(),
-});
+/**
+ * `connectors.<id>`: the settings of one connector, checked against that connector module's own
+ * schema once the modules are known (`enabled: false` leaves a discovered connector out; `type:
+ * "graphql"` puts a GraphQL department behind the generic connector without a folder).
+ */
+const connectorsSchema = z.record(connectorId, z.record(z.string(), z.unknown()));
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port');
 const rateLimit = z.strictObject({
@@ -29,16 +30,6 @@ const rateLimit = z.strictObject({
   requestsPerSecond: z.number().positive().max(1_000_000),
   /** Requests that may arrive at once after a quiet period. */
   burst: z.number().int().min(1).max(1_000_000),
-});
-
-/** Time to live of each connector's records in the record cache, in seconds (0: not cached). */
-export const DEFAULT_CACHE_TTL_SECONDS = Object.freeze({
-  // A seizure 查封 registered a minute ago must not be hidden for long: short.
-  'real-estate': 60,
-  'social-security': 300,
-  tax: 60,
-  // Its change feed evicts changed enterprises within a second, so it can stay longer.
-  'market-regulation': 600,
 });
 
 const redisSchema = z
@@ -91,7 +82,9 @@ const configSchema = z.strictObject({
   connectorTimeoutMs: timeoutMs.default(2000),
   /** One deadline per request, shared by all its department calls: a request through two levels of slow departments still ends by then. */
   requestDeadlineMs: z.number().int().min(100).max(600_000).default(10_000),
-  connectors: connectorsSchema.prefault({}),
+  connectors: connectorsSchema.default({}),
+  /** More directories of connector folders, searched after the project's own `connectors/` (DATARUN_CONNECTOR_DIRS, comma-separated). */
+  connectorDirs: z.array(z.string().min(1)).max(64).default([]),
   sandbox: z
     .strictObject({
       /** Start the sandbox department systems in-process for every connector without a URL. */
@@ -169,15 +162,8 @@ const configSchema = z.strictObject({
     .strictObject({
       /** Cache department records below the loaders (policy is checked above them). */
       enabled: z.boolean().default(true),
-      /** Time to live per connector, in seconds (0: that connector is not cached). */
-      ttlSeconds: z
-        .strictObject({
-          'real-estate': z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS['real-estate']),
-          'social-security': z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS['social-security']),
-          tax: z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS.tax),
-          'market-regulation': z.number().int().min(0).max(86_400).default(DEFAULT_CACHE_TTL_SECONDS['market-regulation']),
-        })
-        .prefault({}),
+      /** Time to live per connector id, in seconds (0: that connector is not cached); each connector module sets its default. */
+      ttlSeconds: z.record(connectorId, z.number().int().min(0).max(86_400)).default({}),
       /** Records larger than this (serialized) are served but not cached. */
       maxRecordBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(256 * 1024),
       /** Entries of the in-process cache (the whole cache on one instance; the tier in front of Redis on several). */
@@ -188,7 +174,7 @@ const configSchema = z.strictObject({
       localTtlMs: z.number().int().min(0).max(60_000).default(1000),
       /** How long a seal stays cached with its record's content, in seconds. */
       sealTtlSeconds: z.number().int().min(0).max(30 * 86_400).default(3600),
-      /** How often the market-regulation change feed is polled to evict changed enterprises, in milliseconds. */
+      /** How often the departments' change feeds are polled to evict changed records, in milliseconds. */
       invalidationPollMs: z.number().int().min(50).max(60_000).default(300),
     })
     .prefault({}),
@@ -255,6 +241,13 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
       const keys = issue.code === 'unrecognized_keys' ? `: ${issue.keys.join(', ')}` : '';
       return `  - ${where}: ${issue.message}${keys}`;
     });
+    // The connectors' own settings are named in the same message, so that one attempt shows every mistake.
+    const raw = (input ?? {}) as { connectors?: unknown; connectorDirs?: unknown };
+    const connectorsOk = !result.error.issues.some((i) => i.path[0] === 'connectors' || i.path[0] === 'connectorDirs');
+    if (connectorsOk && raw.connectors && typeof raw.connectors === 'object') {
+      const dirs = Array.isArray(raw.connectorDirs) ? (raw.connectorDirs as string[]) : [];
+      lines.push(...connectorSettingsProblems({ connectors: raw.connectors as Record<string, Record<string, unknown>>, connectorDirs: dirs }).problems.map((p) => `  - ${p}`));
+    }
     throw new ConfigError(`Invalid ${source}:\n${lines.join('\n')}`);
   }
   const config = result.data;
@@ -265,11 +258,10 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
   if (withoutAudit) throw new ConfigError(`Invalid ${source}:\n  - ${withoutAudit}`);
   const withoutIndex = sharedIndexProblem(config);
   if (withoutIndex) throw new ConfigError(`Invalid ${source}:\n  - ${withoutIndex}`);
-  if (!config.sandbox.enabled) {
-    const missing = (['real-estate', 'social-security', 'tax', 'market-regulation'] as const).filter((id) => !config.connectors[id]);
-    if (missing.length > 0) throw new ConfigError(`Invalid ${source}:\n  - connectors: ${missing.join(', ')} need a URL when sandbox.enabled is false`);
-  }
-  return deepFreeze(config);
+  // Each connector's settings against its own module's schema, once the modules are known.
+  const { connectors, problems } = connectorSettingsProblems(config);
+  if (problems.length > 0) throw new ConfigError(`Invalid ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return deepFreeze({ ...config, connectors });
 }
 
 function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -299,11 +291,16 @@ function redisFromEnv(env: NodeJS.ProcessEnv, file: Record<string, unknown> | un
   return redis;
 }
 
+/** Where a deprecated setting is reported by default: a process warning, printed once by Node. */
+function warnDeprecated(message: string): void {
+  process.emitWarning(message, { type: 'DeprecationWarning', code: 'DATARUN_DEPRECATED_SETTING' });
+}
+
 /**
  * Reads the configuration once: the JSON file named by `DATARUN_CONFIG` (or `file`), then the
  * `DATARUN_*` environment variables over it, then validation.
  */
-export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: HubConfigInput } = {}): HubConfig {
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: HubConfigInput; warn?: (message: string) => void } = {}): HubConfig {
   const env = options.env ?? process.env;
   const file = options.file ?? env.DATARUN_CONFIG;
   let input: Record<string, any> = {};
@@ -318,13 +315,20 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const port = envNumber(env, 'DATARUN_PORT');
   if (port !== undefined) http.port = port;
   if (env.DATARUN_HOST) http.host = env.DATARUN_HOST;
-  const connectors = { ...input.connectors };
-  if (env.DATARUN_REAL_ESTATE_URL) connectors['real-estate'] = { ...connectors['real-estate'], url: env.DATARUN_REAL_ESTATE_URL };
-  if (env.DATARUN_SOCIAL_SECURITY_URL) {
-    connectors['social-security'] = { ...connectors['social-security'], baseUrl: env.DATARUN_SOCIAL_SECURITY_URL, apiKey: env.DATARUN_SOCIAL_SECURITY_API_KEY ?? connectors['social-security']?.apiKey };
+  const connectorDirs = env.DATARUN_CONNECTOR_DIRS ? env.DATARUN_CONNECTOR_DIRS.split(',').map((d) => d.trim()).filter(Boolean) : (input.connectorDirs as string[] | undefined);
+  // DATARUN_CONNECTORS__<ID>__<KEY> over the file's connectors.<id>.<key>; the variables of earlier releases under them, with a warning.
+  const fromFile = { ...(input.connectors as Record<string, Record<string, unknown>> | undefined) };
+  let legacy: Record<string, Record<string, unknown>>;
+  let fromEnv: Record<string, Record<string, unknown>>;
+  try {
+    legacy = legacyConnectorEnvironment(env, connectorDirs ?? [], options.warn ?? warnDeprecated);
+    fromEnv = connectorEnvironment(env, connectorDirs ?? []);
+  } catch (error) {
+    if (isSettingsError(error) || error instanceof HubError) throw new ConfigError(error.message);
+    throw error;
   }
-  if (env.DATARUN_TAX_URL) connectors.tax = { ...connectors.tax, url: env.DATARUN_TAX_URL };
-  if (env.DATARUN_MARKET_REGULATION_URL) connectors['market-regulation'] = { ...connectors['market-regulation'], baseUrl: env.DATARUN_MARKET_REGULATION_URL };
+  const connectors: Record<string, Record<string, unknown>> = { ...fromFile };
+  for (const layer of [legacy, fromEnv]) for (const [id, settings] of Object.entries(layer)) connectors[id] = { ...connectors[id], ...settings };
   const sandbox = { ...input.sandbox };
   const size = envNumber(env, 'DATARUN_SANDBOX_SIZE');
   if (size !== undefined) sandbox.size = size;
@@ -338,6 +342,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     ...options.overrides,
     http: { ...http, ...options.overrides?.http },
     connectors: { ...connectors, ...options.overrides?.connectors },
+    ...(connectorDirs ? { connectorDirs } : {}),
     sandbox: { ...sandbox, ...options.overrides?.sandbox },
     ...(timeout !== undefined ? { connectorTimeoutMs: timeout } : {}),
     ...(deadline !== undefined ? { requestDeadlineMs: deadline } : {}),

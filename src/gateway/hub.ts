@@ -25,18 +25,9 @@ import {
   type SharedStateHealth,
   type SharedStateMode,
 } from '../state';
-import {
-  createMarketRegulationConnector,
-  LATEST_CHANGES,
-  MARKET_REGULATION_CONNECTOR_ID,
-  MARKET_REGULATION_PRIMARY_LOADER,
-  type MarketRegulationConnector,
-} from '../../connectors/market-regulation';
-import { createRealEstateConnector } from '../../connectors/real-estate';
-import { createSocialSecurityConnector } from '../../connectors/social-security';
-import { createTaxConnector } from '../../connectors/tax';
-import { HubError, HubErrorCode, type Connector, type ConnectorCache } from '../sdk';
-import { ConfigError, DEFAULT_CACHE_TTL_SECONDS, sharedIndexProblem, signedWithoutAuditProblem, type ConnectorsConfig, type HubConfig } from './config';
+import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule } from '../sdk';
+import { ConfigError, sharedIndexProblem, signedWithoutAuditProblem, type HubConfig } from './config';
+import { connectorDirsOf, discoverConnectorModules } from './connector-modules';
 import {
   createChainProver,
   createChainReader,
@@ -70,29 +61,70 @@ import { createConsoleSessions, type ConsoleSessions } from './console-sessions'
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
-import { buildHubSchema, loadTypeDefs } from './schema';
+import { buildHubSchema, loadSharedTypeDefs } from './schema';
 import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 
-/** The four department connectors, by id. */
-export const CONNECTOR_IDS = ['real-estate', 'social-security', 'tax', 'market-regulation'] as const;
-/** One of the four department connector ids. */
-export type ConnectorId = (typeof CONNECTOR_IDS)[number];
+/** The settings of each connector the hub runs, by connector id (`connectors.<id>.*`, or a sandbox's). */
+export type DepartmentEndpoints = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 
-/** Where every department system is, once configuration and embedded sandboxes are combined. */
-export type DepartmentEndpoints = Required<{ [K in keyof ConnectorsConfig]-?: NonNullable<ConnectorsConfig[K]> }>;
+/** The connectors of a hub, made from their modules and settings, with the SDL each adds to the graph. */
+export interface ComposedConnectors {
+  readonly connectors: readonly Connector[];
+  readonly modules: readonly ConnectorModule[];
+  readonly typeDefs: readonly string[];
+}
 
-/** The connectors of the four departments, each with the configured timeout unless it sets its own. */
-export function createConnectors(endpoints: DepartmentEndpoints, defaultTimeoutMs: number): Connector[] {
-  const re = endpoints['real-estate'];
-  const ss = endpoints['social-security'];
-  const mr = endpoints['market-regulation'];
-  return [
-    createRealEstateConnector({ url: re.url, timeoutMs: re.timeoutMs ?? defaultTimeoutMs, ...(re.poolSize ? { poolSize: re.poolSize } : {}) }),
-    createSocialSecurityConnector({ baseUrl: ss.baseUrl, apiKey: ss.apiKey, timeoutMs: ss.timeoutMs ?? defaultTimeoutMs, ...(ss.connections ? { connections: ss.connections } : {}) }),
-    createTaxConnector({ url: endpoints.tax.url, timeoutMs: endpoints.tax.timeoutMs ?? defaultTimeoutMs, ...(endpoints.tax.connections ? { connections: endpoints.tax.connections } : {}) }),
-    createMarketRegulationConnector({ baseUrl: mr.baseUrl, timeoutMs: mr.timeoutMs ?? defaultTimeoutMs, ...(mr.connections ? { connections: mr.connections } : {}) }),
-  ] as Connector[];
+/**
+ * Makes the connectors named in `endpoints` from their modules: each one's settings validated by
+ * its module's schema (an error names `connectors.<id>.<key>`), the hub's default timeout for a
+ * connector that sets none, and each module's SDL. An id without a module is an error naming it.
+ */
+export async function composeConnectors(modules: readonly ConnectorModule[], endpoints: DepartmentEndpoints, defaultTimeoutMs: number): Promise<ComposedConnectors> {
+  const byId = new Map(modules.map((m) => [m.id, m]));
+  const problems: string[] = [];
+  const chosen: { module: ConnectorModule; settings: unknown }[] = [];
+  for (const id of Object.keys(endpoints).sort()) {
+    const module = byId.get(id);
+    if (!module) {
+      problems.push(`connectors.${id}: there is no connector "${id}" (connectors: ${[...byId.keys()].join(', ')})`);
+      continue;
+    }
+    const { enabled, ...own } = endpoints[id]!;
+    if (enabled === false) continue;
+    const parsed = module.settings.safeParse(own);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(`${['connectors', id, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+      continue;
+    }
+    chosen.push({ module, settings: parsed.data });
+  }
+  if (problems.length > 0) throw new ConfigError(`Invalid connector settings:\n  - ${problems.join('\n  - ')}`);
+  const connectors = chosen.map(({ module, settings }) => {
+    const connector = module.create(settings as never, { defaultTimeoutMs });
+    if (connector.id !== module.id) throw new ConfigError(`connector module "${module.id}" made a connector with id "${connector.id}"`);
+    return connector;
+  });
+  const typeDefs = await Promise.all(chosen.map(({ module, settings }) => module.typeDefs(settings as never)));
+  return { connectors, modules: chosen.map((c) => c.module), typeDefs };
+}
+
+/**
+ * Every connector the hub runs seals with its department's key, so each must be a department of
+ * the trust list whose current seal key the hub holds: sandbox departments are registered (and
+ * given a key) on the spot; a real one that is missing is a start-up error naming it, never a
+ * failed seal on the first request.
+ */
+function assertSealKeys(keyStore: KeyStore, modules: readonly ConnectorModule[]): void {
+  const problems: string[] = [];
+  for (const module of modules) {
+    const owner = keyStore.owner(module.id);
+    if (!owner) problems.push(`department "${module.id}" is not in the trust list ${keyStore.dir}/trust.json: run \`datarun keys init\` to register it and create its seal key`);
+    else if (owner.kind !== 'department') problems.push(`"${module.id}" is a ${owner.kind} in the trust list, not a department: its connector cannot seal`);
+    else if (!owner.custody) problems.push(`department "${module.id}" keeps its seal key itself (custody: false): the hub seals with the department's key, so it must hold it`);
+    else if (!keyStore.currentKeyId(module.id, 'seal')) problems.push(`department "${module.id}" has no usable seal key in ${keyStore.dir}: run \`datarun keys init\` or \`datarun keys rotate ${module.id}\``);
+  }
+  if (problems.length > 0) throw new ConfigError(`Seal keys:\n  - ${problems.join('\n  - ')}`);
 }
 
 /** The state instances share, as the HTTP layer sees it. */
@@ -140,7 +172,7 @@ export interface Gateway {
 
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
-  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs'>> & {
+  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs'>> & {
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -159,6 +191,10 @@ export interface GatewayOptions {
   redisStartTimeoutMs?: number;
   /** Where the request pipeline reports refusals operators must see and unexpected errors (never personal data). @default silent */
   logger?: PipelineLogger;
+  /** The connector modules to choose from. @default those found in the project's connectors/ and config.connectorDirs */
+  modules?: readonly ConnectorModule[];
+  /** Connectors served by in-process sandboxes: their departments are registered in the trust list, with a seal key, when missing. */
+  sandboxes?: readonly string[];
 }
 
 /**
@@ -172,8 +208,14 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   if (withoutAudit) throw new ConfigError(withoutAudit);
   const withoutIndex = sharedIndexProblem(config);
   if (withoutIndex) throw new ConfigError(withoutIndex);
-  const keyStore = await createKeyStore(config.keys.dir);
-  const connectors = createConnectors(endpoints, config.connectorTimeoutMs);
+  const modules = options.modules ?? discoverConnectorModules(connectorDirsOf(config)).map((f) => f.module);
+  const composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs);
+  const { connectors } = composed;
+  const sandboxIds = new Set(options.sandboxes ?? []);
+  const keyStore = await createKeyStore(config.keys.dir, {
+    departments: composed.modules.filter((m) => sandboxIds.has(m.id)).map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: true })),
+  });
+  assertSealKeys(keyStore, composed.modules);
   const emit = options.onEvent ?? (() => undefined);
   const rateLimits = config.rateLimits;
   const state: SharedState = createSharedState({
@@ -193,13 +235,13 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let audit: AuditLog | undefined;
   let archiver: AuditArchiver | undefined;
   let sharedIndex: SharedAccessIndex | undefined;
-  let poller: InvalidationPoller | undefined;
+  const pollers: InvalidationPoller[] = [];
   // With several instances, each one's newest head is in the shared store.
   const otherHeads = async (): Promise<SignedTreeHead[]> => (state.streams ? newestHeadsInStore(state.streams).catch(() => []) : []);
   let prover: ChainProver | undefined;
-  const ttlSeconds: Record<string, number> = { ...DEFAULT_CACHE_TTL_SECONDS, ...config.cache?.ttlSeconds };
+  const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
-    typeDefs = loadTypeDefs();
+    typeDefs = [...loadSharedTypeDefs(), ...composed.typeDefs];
     version = cacheVersionOf(typeDefs);
     recordCache = config.cache?.enabled
       ? createLoaderCaches({
@@ -320,31 +362,31 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await c.start();
       started.push(c);
     }
-    const marketRegulation = connectors.find((c) => c.id === MARKET_REGULATION_CONNECTOR_ID) as MarketRegulationConnector | undefined;
-    // Only a cache that holds enterprises needs to hear which ones changed.
-    if (recordCache && marketRegulation && (ttlSeconds[MARKET_REGULATION_CONNECTOR_ID] ?? 0) > 0) {
-      poller = startInvalidationPoller({
-        feed: {
-          name: MARKET_REGULATION_CONNECTOR_ID,
-          startCursor: LATEST_CHANGES,
-          async read(cursor, signal) {
-            const page = await marketRegulation.readChanges(cursor, signal);
-            return {
-              changed: page.events.map((e) => ({ connector: MARKET_REGULATION_CONNECTOR_ID, loader: MARKET_REGULATION_PRIMARY_LOADER, key: e.creditCode })),
-              nextCursor: page.nextCursor,
-              hasMore: page.hasMore,
-            };
+    // Only a cache that holds a department's records needs to hear which of them changed.
+    for (const connector of connectors) {
+      const feed = connector.changeFeed;
+      if (!recordCache || !feed || (ttlSeconds[connector.id] ?? 0) <= 0) continue;
+      const cache = recordCache;
+      pollers.push(
+        startInvalidationPoller({
+          feed: {
+            name: connector.id,
+            startCursor: feed.startCursor,
+            async read(cursor, signal) {
+              const page = await feed.read(cursor, signal);
+              return { changed: page.changed.map((c) => ({ connector: connector.id, loader: c.loader, key: c.key })), nextCursor: page.nextCursor, hasMore: page.hasMore };
+            },
           },
-        },
-        lease: state.lease(`feed:${MARKET_REGULATION_CONNECTOR_ID}`, 2000),
-        cursor: state.value(`feed:${MARKET_REGULATION_CONNECTOR_ID}:cursor:${version}`),
-        evict: (refs) => recordCache.evict(refs),
-        ...(config.cache?.invalidationPollMs ? { intervalMs: config.cache.invalidationPollMs } : {}),
-        onEvent: emit,
-      });
+          lease: state.lease(`feed:${connector.id}`, 2000),
+          cursor: state.value(`feed:${connector.id}:cursor:${version}`),
+          evict: (refs) => cache.evict(refs),
+          ...(config.cache?.invalidationPollMs ? { intervalMs: config.cache.invalidationPollMs } : {}),
+          onEvent: emit,
+        }),
+      );
     }
   } catch (error) {
-    await poller?.stop();
+    await Promise.allSettled(pollers.map((p) => p.stop()));
     await archiver?.stop();
     await Promise.allSettled(started.map((c) => c.stop()));
     await audit?.close();
@@ -416,7 +458,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     async stop() {
       // The aggregates of the last seconds go to the log before it closes.
       await refusals?.close();
-      await poller?.stop();
+      await Promise.allSettled(pollers.map((p) => p.stop()));
       await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();

@@ -1,12 +1,14 @@
 /** The gateway: configuration, the executable schema over schema/ and the connectors, and the request pipeline every adapter calls. */
-export { createGateway, createConnectors, CONNECTOR_IDS } from './hub';
-export type { Gateway, DepartmentEndpoints, ConnectorId } from './hub';
-export { buildHubSchema, loadTypeDefs, SCHEMA_DIR } from './schema';
+export { createGateway, composeConnectors } from './hub';
+export type { Gateway, DepartmentEndpoints, ComposedConnectors } from './hub';
+export { BUILTIN_CONNECTORS_DIR, connectorDirsOf, discoverConnectorModules } from './connector-modules';
+export type { FoundConnectorModule } from './connector-modules';
+export { connectorEnvName, CONNECTOR_ENV_PREFIX } from './connector-settings';
+export { buildHubSchema, loadSharedTypeDefs, loadTypeDefs, SCHEMA_DIR } from './schema';
 export { loadConfig, parseConfig, ConfigError } from './config';
 export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';
 export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
-export { DEFAULT_CACHE_TTL_SECONDS } from './config';
 export { createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH } from './pipeline';
 export type { ConsoleRequestSession, Pipeline, PipelineLogger, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal } from './pipeline';
 export type { Caller, RequestContext } from './request-context';

@@ -319,6 +319,11 @@ export function createConsoleRoutes(options: { gateway: Gateway; peerOf: (req: h
         return Promise.resolve();
       }
       if (p === '/console/export') return exportLink(req, res, url);
+      // The departments of this hub, for the search form's choice (their ids and names are public, like the JWKS).
+      if (p === '/console/departments') {
+        send(res, 200, { departments: gateway.connectors.map((c) => ({ id: c.id, title: c.title })) });
+        return Promise.resolve();
+      }
       asset(res, p === '/console/' ? 'index.html' : p.slice('/console/'.length));
       return Promise.resolve();
     },

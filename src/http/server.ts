@@ -129,13 +129,23 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     }
   }
 
+  /**
+   * Readiness is about this instance, so that a load balancer takes it out of rotation only for
+   * what another instance would do better: its access log not writable, its shared state not
+   * reachable, or shutting down. A department that is down is down for every instance alike: it
+   * is reported (`departments`, `degraded`) but does not make the instance unready.
+   */
   async function readiness(res: http.ServerResponse): Promise<void> {
     const reports = await Promise.all(connectors.map((c) => c.health()));
     const audit = gateway.audit ? gateway.audit.health() : undefined;
     const state = gateway.state.health();
-    const ready = !closing && reports.every((r) => r.ok) && (audit === undefined || audit.writable) && state.ok;
+    const ready = !closing && (audit === undefined || audit.writable) && state.ok;
+    const down = reports.filter((r) => !r.ok).map((r) => r.connector);
     sendJson(res, ready ? 200 : 503, {
       ready,
+      ...(closing ? { reason: 'shutting down' } : {}),
+      degraded: down.length > 0,
+      departments: { total: reports.length, down },
       connectors: reports,
       ...(audit ? { audit: { writable: audit.writable, seq: audit.seq, ...(audit.reason ? { reason: audit.reason } : {}) } } : {}),
       state,

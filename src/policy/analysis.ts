@@ -17,7 +17,7 @@ import { HubError, HubErrorCode } from '../sdk';
 /** Most field selections one operation may make (fragments counted where spread). */
 export const MAX_FIELD_SELECTIONS = 10_000;
 
-/** What a root argument identifies: a natural person, an enterprise, a real-estate unit. */
+/** What a root argument identifies: a natural person, an enterprise, a property unit. */
 export type SubjectKind = 'person' | 'enterprise' | 'property';
 
 const SUBJECT_ARGUMENTS: Readonly<Record<string, SubjectKind>> = {

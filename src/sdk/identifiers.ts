@@ -71,7 +71,7 @@ export function creditCodeProblem(value: string): IdentifierProblem {
 }
 
 /**
- * Checks a real-estate unit number 不动产单元号 (GB/T 37346): 28 characters, a 12-digit cadastral
+ * Checks a property unit number 不动产单元号 (GB/T 37346): 28 characters, a 12-digit cadastral
  * zone, a parcel feature code, a 5-digit parcel number, a fixture feature code, an 8-digit fixture number.
  */
 export function unitNumberProblem(value: string): IdentifierProblem {

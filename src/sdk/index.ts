@@ -5,7 +5,9 @@
  */
 export { defineConnector, createBatchLoader, DEFAULT_MAX_BATCH_SIZE } from './connector';
 export type { Connector, ConnectorDefinition, ConnectorHealth, SealSpec, BatchLoaderOptions } from './connector';
-export { defineConnectorModule, sdlFile, CONNECTOR_ID_PATTERN } from './module';
+export { defineConnectorModule, sdlFile, settingSchemas, CONNECTOR_ID_PATTERN } from './module';
+/** The zod the SDK validates settings with: a connector's settings schema must be made with it. */
+export { z } from 'zod';
 export type { ConnectorModule, ConnectorEnvironment, ConnectorSettingsSchema, ChangeFeed, ChangeFeedRead } from './module';
 export { createHubContext } from './context';
 export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';

@@ -5,7 +5,7 @@
  * settings; nothing in the hub names a department.
  */
 import { readFileSync } from 'node:fs';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Connector } from './connector';
 import { ConnectorDefinitionError } from './errors';
 
@@ -81,3 +81,20 @@ export function sdlFile(file: string): () => string {
   let text: string | undefined;
   return () => (text ??= readFileSync(file, 'utf8'));
 }
+
+/**
+ * Building blocks of connector settings, so that every connector words the same setting the same
+ * way (and the same bounds apply): `z.strictObject({ url: settingSchemas.httpUrl(), timeoutMs: settingSchemas.timeoutMs().optional() })`.
+ */
+export const settingSchemas = Object.freeze({
+  /** An absolute http(s) URL. */
+  httpUrl: () => z.url({ protocol: /^https?$/, error: 'expected an absolute http(s) URL' }),
+  /** A `postgres://` connection string. */
+  postgresUrl: () => z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// URL'),
+  /** A per-call timeout in milliseconds (50 ms to 60 s). */
+  timeoutMs: () => z.number().int().min(50).max(60_000),
+  /** Keep-alive connections to the department (1 to 256). */
+  connections: () => z.number().int().min(1).max(256),
+  /** A secret the department issued (an API key, a password): never logged. */
+  secret: () => z.string().min(1),
+});

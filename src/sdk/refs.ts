@@ -14,7 +14,7 @@ export interface EnterpriseRef {
   readonly creditCode: string;
 }
 
-/** A real-estate unit, by unit number. */
+/** A property unit, by unit number. */
 export interface PropertyRef {
   readonly unitNumber: string;
 }

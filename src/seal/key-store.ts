@@ -82,6 +82,8 @@ const internals = new WeakMap<KeyStore, Map<string, SigningCandidate[]>>();
 export interface InitKeysOptions {
   /** Parties of a new trust list, or parties to add to an existing one. @default DEMO_OWNERS (only when the trust list is created) */
   readonly owners?: readonly OwnerSpec[];
+  /** Departments to register when they are not in the trust list yet (the sandbox departments the hub runs), besides `owners`. */
+  readonly departments?: readonly OwnerSpec[];
   /** The hub's id in a new trust list. @default DEFAULT_HUB_ID */
   readonly hubId?: string;
   /** The time to create keys at. @default now */
@@ -307,8 +309,8 @@ export async function initKeys(dir: string, options: InitKeysOptions = {}): Prom
     const nowMs = toNowMs(options.now);
     const existing = await readTrustList(dir);
     let trust: TrustList = existing ?? { format: 'datarun-trust-list/1', hub: options.hubId ?? DEFAULT_HUB_ID, owners: [], keys: [] };
-    const specs = options.owners ?? (existing ? [] : DEMO_OWNERS);
-    const added = specs.filter((spec) => !trust.owners.some((o) => o.id === spec.id)).map(ownerFromSpec);
+    const specs = [...(options.owners ?? (existing ? [] : DEMO_OWNERS)), ...(options.departments ?? [])];
+    const added = specs.filter((spec, i) => !trust.owners.some((o) => o.id === spec.id) && specs.findIndex((o) => o.id === spec.id) === i).map(ownerFromSpec);
     if (added.length > 0) trust = { ...trust, owners: [...trust.owners, ...added] };
     const parsed = trustListSchema.safeParse(trust);
     if (!parsed.success) throw new TrustListInvalidError(`Invalid owners: ${parsed.error.issues.map((i) => i.message).join('; ')}`);

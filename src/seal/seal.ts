@@ -36,7 +36,7 @@ export function sealSubject(secret: Uint8Array | string, recordType: string, rec
 
 /** A record to seal. */
 export interface SealRecordInput {
-  /** The department whose seal key signs: `real-estate`, `social-security`, `tax`, `market-regulation`. */
+  /** The department whose seal key signs: its connector id. */
   readonly department: string;
   /** The record's type, e.g. `TaxClearance` (the `vct` claim). */
   readonly recordType: string;

@@ -26,7 +26,7 @@ export const DEFAULT_KEY_RETENTION_DAYS: Readonly<Record<KeyUse, number>> = { se
 
 /** One party in the trust list. */
 export interface OwnerEntry {
-  /** Kebab-case id: `tax`, `one-window-hall`, `datarun-hub`. */
+  /** Kebab-case id: `one-window-hall`, `datarun-hub`. */
   readonly id: string;
   readonly kind: OwnerKind;
   /** Human name, with the Chinese name where there is one. */
@@ -78,13 +78,13 @@ export interface TrustList {
   readonly keys: readonly TrustListKey[];
 }
 
-/** The demo parties of a fresh clone: the hub, the four departments (seal keys in custody), the consumers and the citizens' consent issuer. */
+/**
+ * The demo parties of a fresh clone: the hub, the consumers and the citizens' consent issuer. The
+ * departments are not listed here: each connector the hub runs registers its own department (on
+ * a sandbox at start-up, a real one with `datarun keys init`).
+ */
 export const DEMO_OWNERS: readonly OwnerSpec[] = [
   { id: DEFAULT_HUB_ID, kind: 'hub', name: 'datarun hub 数据共享枢纽', custody: true, sandbox: true },
-  { id: 'real-estate', kind: 'department', name: 'Real-estate registry 不动产登记', custody: true, sandbox: true },
-  { id: 'social-security', kind: 'department', name: 'Social security 人力资源和社会保障', custody: true, sandbox: true },
-  { id: 'tax', kind: 'department', name: 'Tax administration 税务', custody: true, sandbox: true },
-  { id: 'market-regulation', kind: 'department', name: 'Market regulation 市场监督管理', custody: true, sandbox: true },
   { id: 'one-window-hall', kind: 'consumer', name: 'One-window hall 一窗受理', roles: ['consumer', 'consent-issuer'], custody: true, sandbox: true },
   { id: 'real-estate-centre', kind: 'consumer', name: 'Real-estate registration centre 不动产登记中心', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'tax-bureau', kind: 'consumer', name: 'Tax bureau 税务局', roles: ['consumer'], custody: true, sandbox: true },

@@ -70,9 +70,9 @@ describe('the access log', () => {
     const v = propertyTransferExample(hub.sandboxes.data);
     const denied = await hub.clientFor('real-estate-centre').query<any>('query($b: ID!) { person(idNumber: $b) { socialInsurance { scheme } } }', { b: v.buyer }, { ...TRANSFER, caseNumber: 'BDC-DENIED-1' });
     expect(denied.status).toBe(403);
-    hub.sandboxes.sandboxes.tax.control.setFaults({ mode: 'down' });
+    hub.sandboxes.sandboxes.tax!.control.setFaults({ mode: 'down' });
     const partial = await hub.clientFor('real-estate-centre').query<any>('query($b: ID!) { person(idNumber: $b) { name taxRecords { hasArrears } } }', { b: v.buyer }, { ...TRANSFER, caseNumber: 'BDC-PARTIAL-1' });
-    hub.sandboxes.sandboxes.tax.control.reset();
+    hub.sandboxes.sandboxes.tax!.control.reset();
     expect(partial.data.person.taxRecords).toBeNull();
     // Unsigned: refused before authentication, so counted in its source's aggregate for that second.
     await hub.query('{ __typename }');

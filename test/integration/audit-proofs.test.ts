@@ -101,7 +101,7 @@ describe('a hub that opens its log verifies it first', () => {
     const auditDir = path.join(keysDir, 'audit');
     const sandboxes = await startSandboxes(generateSeed({ seed: 1, size: 50 }));
     const config = { connectorTimeoutMs: 10_000, keys: { dir: keysDir }, security: { mode: 'open' as const, clockSkewSec: 60 }, audit: { enabled: true, dir: auditDir, instanceId: 'hub-restart' } };
-    const start = () => createGateway(config, sandboxes.endpoints as DepartmentEndpoints);
+    const start = () => createGateway(config, sandboxes.endpoints as DepartmentEndpoints, { sandboxes: Object.keys(sandboxes.endpoints) });
     const ask = async (gateway: Awaited<ReturnType<typeof start>>) => {
       const reply = await gateway.execute({ contentType: 'application/json', body: Buffer.from(JSON.stringify({ query: '{ __typename }' })), peer: { address: '127.0.0.1' } });
       expect(reply.code).toBeNull();

@@ -14,6 +14,7 @@ import { createMemoryReplayGuard } from '../../src/state';
 import { startTestHub, type TestHub } from '../support/hub';
 import { startHubInProcess } from '../support/redis';
 import { flipS, highSVariant, isHighS } from '../unit/seal/fixture';
+import { WITH_DEPARTMENTS } from '../support/keys';
 
 const CONTEXT = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-AUTH-1', operator: 'op' };
 let hub: TestHub;
@@ -24,7 +25,7 @@ beforeAll(async () => {
     security: 'signed',
     // The tax bureau's first request key (made two hours ago) is revoked an hour ago; its private file stays behind.
     prepareKeys: async (dir) => {
-      await initKeys(dir, { now: new Date(Date.now() - 7_200_000) });
+      await initKeys(dir, { ...WITH_DEPARTMENTS, now: new Date(Date.now() - 7_200_000) });
       const store = await loadKeyStore(dir);
       const kid = store.currentKeyId('tax-bureau', 'request')!;
       revokedJwk = JSON.parse(readFileSync(store.privateKeyPath('tax-bureau')!, 'utf8')) as PrivateJwk;

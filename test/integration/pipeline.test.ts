@@ -227,7 +227,7 @@ describe('one deadline per request', () => {
   it('ends a request through two levels of slow departments at its deadline, long before the connector timeout', async () => {
     const own = await startTestHub({ security: 'signed', timeoutMs: 30_000, requestDeadlineMs: 1000 });
     try {
-      for (const department of ['real-estate', 'tax'] as const) own.sandboxes.sandboxes[department].control.setFaults({ mode: 'slow', slowMs: 60_000 });
+      for (const department of ['real-estate', 'tax'] as const) own.sandboxes.sandboxes[department]!.control.setFaults({ mode: 'slow', slowMs: 60_000 });
       const started = Date.now();
       const reply = await own.clientFor('real-estate-centre').query<any>(PROPERTY_TRANSFER_QUERY, propertyTransferExample(own.sandboxes.data), TRANSFER);
       // Far below the 30 s connector timeout: only the 1 s deadline can have ended it.
@@ -406,7 +406,7 @@ describe('shutdown', () => {
     // A server of its own over this gateway, with a grace period far longer than the slow call it lets finish.
     const server = await startHubServer({ gateway: hub.gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: HANG_DEADLINE_MS });
     const { port } = new URL(server.url);
-    hub.sandboxes.sandboxes['real-estate'].control.setFaults({ mode: 'slow', slowMs: 1500 });
+    hub.sandboxes.sandboxes['real-estate']!.control.setFaults({ mode: 'slow', slowMs: 1500 });
     const socket = net.connect(Number(port), '127.0.0.1');
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
@@ -419,7 +419,7 @@ describe('shutdown', () => {
     try {
       const since = secondOf(Date.now());
       socket.write(request({ query: 'query($u: ID!) { property(unitNumber: $u) { address } }', variables: { u: example().unitNumber } }));
-      await eventually(() => hub.calls()['real-estate'] > 0, 'the slow request to reach its department');
+      await eventually(() => hub.calls()['real-estate']! > 0, 'the slow request to reach its department');
       const closed = server.close();
       // The listener is closed at once; the open connection still carries a request.
       await expect(new Promise((resolve, reject) => net.connect(Number(port), '127.0.0.1').on('connect', resolve).on('error', reject))).rejects.toMatchObject({ code: 'ECONNREFUSED' });

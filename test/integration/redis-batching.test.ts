@@ -62,7 +62,7 @@ describe('batching with the shared record cache', () => {
     expect(calls()).toEqual({ 'real-estate': 1, 'social-security': 0, tax: 2, 'market-regulation': 1 });
     const withoutTaxRecord = ids.filter((id) => !sandboxes.data.taxpayers.some((t) => t.taxpayerId === id));
     expect(withoutTaxRecord.length).toBeGreaterThan(0);
-    expect(sandboxes.sandboxes['market-regulation'].control.calls.get(MARKET_REGULATION_OPERATIONS.enterprisesBatch)).toBeUndefined();
+    expect(sandboxes.sandboxes['market-regulation']!.control.calls.get(MARKET_REGULATION_OPERATIONS.enterprisesBatch)).toBeUndefined();
     expect(warm).toEqual(await people(uncached, ids));
   });
 });

@@ -192,7 +192,7 @@ describe('the record cache while Redis is down', () => {
       const res = await fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PROPERTY_QUERY, variables: { u: data.properties[1]!.unitNumber } }) });
       return { status: res.status, body: (await res.json()) as { data?: { property: { address: string } } }, ms: Date.now() - started };
     };
-    const sql = () => sandboxes.sandboxes['real-estate'].control.calls.get('sql') ?? 0;
+    const sql = () => sandboxes.sandboxes['real-estate']!.control.calls.get('sql') ?? 0;
     try {
       await redis.kill();
       const down = await query();
@@ -222,7 +222,7 @@ describe('single-flight', () => {
     const redis = await startRedisServer();
     const hub = await hubOnRedis(redis.url);
     try {
-      const mr = sandboxes.sandboxes['market-regulation'].control;
+      const mr = sandboxes.sandboxes['market-regulation']!.control;
       // Slow enough that every request arrives while the first call is still out.
       mr.setFaults({ latencyMs: 400 });
       const enterprise = data.enterprises[7]!;

@@ -17,6 +17,8 @@ import { auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
 import { createKeyStore, createRequestSigner, type KeyStore, type PrivateJwk } from '../../src/seal';
 import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 import { eventually, startHubProcess, startRedisCluster, startRedisServer, type HubProcess } from '../support/redis';
+import { connectorEnv } from '../support/hub';
+import { WITH_DEPARTMENTS } from '../support/keys';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000777', operator: '窗口-王芳' };
 const STARTUP = { purpose: 'ENTERPRISE_STARTUP', caseNumber: 'QY-2026-000042', operator: '登记-赵磊' };
@@ -66,17 +68,12 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
     const acknowledged: { instance: string; seq: number; requestId: string }[] = [];
 
     beforeAll(async () => {
-      [redis, sandboxes, keyStore] = await Promise.all([startRedis(), startSandboxes(data), createKeyStore(keysDir)]);
+      [redis, sandboxes, keyStore] = await Promise.all([startRedis(), startSandboxes(data), createKeyStore(keysDir, WITH_DEPARTMENTS)]);
       // Created once here: two processes creating it at the same moment would race.
       auditSubjectSecret(keysDir);
-      const e = sandboxes.endpoints;
       const env = {
         ...redis.env,
-        DATARUN_REAL_ESTATE_URL: e['real-estate'].url,
-        DATARUN_SOCIAL_SECURITY_URL: e['social-security'].baseUrl,
-        DATARUN_SOCIAL_SECURITY_API_KEY: e['social-security'].apiKey,
-        DATARUN_TAX_URL: e.tax.url,
-        DATARUN_MARKET_REGULATION_URL: e['market-regulation'].baseUrl,
+        ...connectorEnv(sandboxes.endpoints),
         DATARUN_AUDIT_INDEX_URL: await freshDatabase(pg),
       };
       [a, b] = (await Promise.all(['hub-a', 'hub-b'].map((instanceId) => startHubProcess({ instanceId, keysDir, auditDir, env, config: CONFIG })))) as [HubProcess, HubProcess];
@@ -106,7 +103,7 @@ function describeSharedState(title: string, startRedis: () => Promise<Setup>): v
     }
 
     function calls(department: 'real-estate' | 'market-regulation', operation: string): number {
-      return sandboxes.sandboxes[department].control.calls.get(operation) ?? 0;
+      return sandboxes.sandboxes[department]!.control.calls.get(operation) ?? 0;
     }
 
     it('refuses on one instance a request id already used on the other', async () => {

@@ -13,6 +13,7 @@ import { auditSubjectSecret } from '../../src/gateway/audit';
 import { createKeyStore, createRequestSigner, loadKeyStore, type PrivateJwk } from '../../src/seal';
 import { eventually, startHubInProcess, startHubProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
 import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
+import { WITH_DEPARTMENTS } from '../support/keys';
 
 const STARTUP = { purpose: 'ENTERPRISE_STARTUP', caseNumber: 'QY-2026-000042', operator: '登记-赵磊' };
 const ENTERPRISE_QUERY = 'query($c: ID!) { enterprise(creditCode: $c) { creditCode name } }';
@@ -84,7 +85,7 @@ describe('replay protection after the replay state was lost', () => {
     });
 
     it('after FLUSHALL under signed load accepts no token issued before the flush, and serves fresh ones', async () => {
-      const keyStore = await createKeyStore(path.join(hub.dir, 'keys'));
+      const keyStore = await createKeyStore(path.join(hub.dir, 'keys'), WITH_DEPARTMENTS);
       auditSubjectSecret(path.join(hub.dir, 'keys'));
       const signer = createRequestSigner({ consumerId: 'tax-bureau', privateJwk: JSON.parse(readFileSync(keyStore.privateKeyPath('tax-bureau')!, 'utf8')) as PrivateJwk });
       const creditCode = data.enterprises[0]!.creditCode;

@@ -20,6 +20,7 @@ import { createConsentSigner, createKeyStore, type KeyStore, type PrivateJwk } f
 import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 import { rootFromPath } from '../support/rfc9162';
 import { eventually, startHubInProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
+import { WITH_DEPARTMENTS } from '../support/keys';
 
 const AUDIT = { purpose: 'AUDIT', caseNumber: 'SJ-2026-0100', operator: '审计员-赵强' };
 const VIEW = { purpose: 'CITIZEN_ACCESS_VIEW', caseNumber: 'YC-2026-0100', operator: '窗口-陈静' };
@@ -41,7 +42,7 @@ let a: InProcessHub;
 let b: InProcessHub;
 
 beforeAll(async () => {
-  [redis, pg, sandboxes, keyStore] = await Promise.all([startRedisServer({ appendonly: true }), startPostgresServer(), startSandboxes(data), createKeyStore(keysDir)]);
+  [redis, pg, sandboxes, keyStore] = await Promise.all([startRedisServer({ appendonly: true }), startPostgresServer(), startSandboxes(data), createKeyStore(keysDir, WITH_DEPARTMENTS)]);
   auditSubjectSecret(keysDir);
   indexUrl = await freshDatabase(pg);
   const config = (instanceId: string) => ({

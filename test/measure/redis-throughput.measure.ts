@@ -16,6 +16,7 @@ import { createKeyStore } from '../../src/seal';
 import { auditSubjectSecret } from '../../src/gateway/audit';
 import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
 import { startHubProcess, startRedisServer, type HubProcess } from '../support/redis';
+import { WITH_DEPARTMENTS } from '../support/keys';
 
 const measure = it;
 const TOTAL = Number(process.env.DATARUN_MEASURE_REQUESTS ?? 2000);
@@ -36,7 +37,7 @@ async function withHub<T>(given: Record<string, string>, config: Record<string, 
   const env = given.DATARUN_REDIS_URL ? { ...given, DATARUN_AUDIT_INDEX_URL: await freshDatabase((pg ??= await startPostgresServer())) } : given;
   const dir = mkdtempSync(path.join(tmpdir(), 'datarun-measure-'));
   const keysDir = path.join(dir, 'keys');
-  await createKeyStore(keysDir);
+  await createKeyStore(keysDir, WITH_DEPARTMENTS);
   auditSubjectSecret(keysDir);
   const hub = await startHubProcess({ instanceId: 'measure', keysDir, auditDir: path.join(dir, 'audit'), env, config });
   try {
@@ -48,7 +49,7 @@ async function withHub<T>(given: Record<string, string>, config: Record<string, 
 }
 
 async function throughput(hub: HubProcess, keysDir: string): Promise<number> {
-  const { keyStore } = { keyStore: await createKeyStore(keysDir) };
+  const { keyStore } = { keyStore: await createKeyStore(keysDir, WITH_DEPARTMENTS) };
   const client = createDataRunClient({ hubUrl: hub.url, consumerId: 'real-estate-centre', keyFile: keyStore.privateKeyPath('real-estate-centre')! });
   const variables = propertyTransferExample(data);
   const once = async (i: number) => {
@@ -65,7 +66,7 @@ async function throughput(hub: HubProcess, keysDir: string): Promise<number> {
 }
 
 async function latencies(hub: HubProcess, keysDir: string): Promise<{ miss: number; hit: number }> {
-  const keyStore = await createKeyStore(keysDir);
+  const keyStore = await createKeyStore(keysDir, WITH_DEPARTMENTS);
   const client = createDataRunClient({ hubUrl: hub.url, consumerId: 'real-estate-centre', keyFile: keyStore.privateKeyPath('real-estate-centre')! });
   const units = data.properties.slice(0, Math.min(100, data.properties.length - 1)).map((p) => p.unitNumber);
   const warmUnit = data.properties[data.properties.length - 1]!.unitNumber;

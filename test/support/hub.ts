@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createDataRunClient, type DataRunClient } from '../../src/client';
-import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
+import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import type { SandboxName } from '../../departments';
-import { CONNECTOR_IDS, createGateway, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
+import { connectorEnvName, createGateway, discoverConnectorModules, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
+import type { OwnerSpec } from '../../src/seal';
 import { startHubServer, type HubServer } from '../../src/http';
 
 /** A GraphQL reply as the hub sends it. */
@@ -61,6 +62,7 @@ export async function startTestHub(
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
     endpoints,
+    { sandboxes: Object.keys(endpoints) },
   );
   const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
   const clients = new Map<string, DataRunClient>();
@@ -92,7 +94,7 @@ export async function startTestHub(
       for (const s of Object.values(sandboxes.sandboxes)) s.control.reset();
     },
     calls() {
-      return Object.fromEntries(CONNECTOR_IDS.map((id) => [id, sandboxes.sandboxes[id].control.totalCalls()])) as Record<SandboxName, number>;
+      return Object.fromEntries(Object.entries(sandboxes.sandboxes).map(([id, s]) => [id, s.control.totalCalls()])) as Record<SandboxName, number>;
     },
     async close() {
       await server.close();
@@ -101,4 +103,17 @@ export async function startTestHub(
       rmSync(keysDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The sandbox departments as trust-list parties (seal keys held by the hub), for a keys directory made by a test before a hub runs on it. */
+export function sandboxDepartments(ids: readonly string[] = sandboxNames()): OwnerSpec[] {
+  const titles = new Map(discoverConnectorModules().map((f) => [f.module.id, f.module.title]));
+  return ids.map((id) => ({ id, kind: 'department', name: titles.get(id) ?? id, custody: true, sandbox: true }));
+}
+
+/** Connector settings as the environment of a hub process gives them (`DATARUN_CONNECTORS__<ID>__<KEY>`). */
+export function connectorEnv(endpoints: DepartmentEndpoints): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [id, settings] of Object.entries(endpoints)) for (const [key, value] of Object.entries(settings)) env[connectorEnvName(id, key)] = String(value);
+  return env;
 }

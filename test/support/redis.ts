@@ -338,7 +338,7 @@ export async function startHubInProcess(sandboxes: SandboxSet, redisUrl: string 
     audit: { dir: path.join(dir, 'audit'), instanceId: 'hub-f', checkpointEveryMs: 500, ...overrides.audit },
     ...(redisUrl ? { redis: { url: redisUrl, ...overrides.redis } } : {}),
   });
-  const gateway = await createGateway(config, sandboxes.endpoints as DepartmentEndpoints, options);
+  const gateway = await createGateway(config, sandboxes.endpoints as DepartmentEndpoints, { sandboxes: Object.keys(sandboxes.endpoints), ...options });
   let server: HubServer;
   try {
     server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000 });

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, parseConfig } from '../../src/gateway/config';
+import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
 
 describe('configuration', () => {
   it('runs on embedded defaults when nothing is configured', () => {
@@ -22,17 +23,60 @@ describe('configuration', () => {
     }
   });
 
-  it('refuses unknown settings, naming them', () => {
-    expect(() => parseConfig({ connectors: { taxes: {} } })).toThrow(/connectors: Unrecognized key.*taxes/);
+  it('refuses a connector it does not know, naming the ones it has', () => {
+    expect(() => parseConfig({ connectors: { taxes: {} } })).toThrow(/connectors\.taxes: there is no connector "taxes" \(connectors: .*\btax\b/);
   });
 
-  it('requires every department URL when the sandboxes are off', () => {
-    expect(() => parseConfig({ sandbox: { enabled: false }, connectors: { tax: { url: 'http://127.0.0.1:1/tax' } } })).toThrow(
-      'connectors: real-estate, social-security, market-regulation need a URL when sandbox.enabled is false',
-    );
+  it('refuses a setting a connector does not have, naming the ones it has', () => {
+    expect(() => parseConfig({ connectors: { tax: { url: 'http://127.0.0.1:1/tax', uri: 'x' } } })).toThrow(/connectors\.tax: Unrecognized key: "uri" \(its settings: url, timeoutMs, connections\)/);
   });
 
-  it('takes department URLs and the port from DATARUN_* variables', () => {
+  it('requires every department\'s settings when the sandboxes are off, naming the variable to set', () => {
+    let message = '';
+    try {
+      parseConfig({ sandbox: { enabled: false }, connectors: { tax: { url: 'http://127.0.0.1:1/tax' } } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('connectors.real-estate: not configured, and sandbox.enabled is false: set its settings (e.g. DATARUN_CONNECTORS__REAL_ESTATE__URL) or connectors.real-estate.enabled: false');
+    expect(message).toContain('connectors.social-security: not configured');
+    expect(message).not.toContain('connectors.tax:');
+    // A department left out on purpose needs no settings.
+    const config = parseConfig({
+      sandbox: { enabled: false },
+      connectors: Object.fromEntries(discoverConnectorModules().map((f) => [f.module.id, { enabled: false }])),
+    });
+    expect(Object.values(config.connectors).every((c) => c.enabled === false)).toBe(true);
+  });
+
+  it('takes connector settings from DATARUN_CONNECTORS__<ID>__<KEY>, typed by the connector\'s schema, over the file settings', () => {
+    const config = loadConfig({
+      env: {
+        DATARUN_CONNECTORS__TAX__URL: 'http://10.1.2.3:8080/TaxService',
+        DATARUN_CONNECTORS__TAX__TIMEOUT_MS: '1500',
+        DATARUN_CONNECTORS__SOCIAL_SECURITY__BASE_URL: 'http://10.1.2.4/api',
+        DATARUN_CONNECTORS__SOCIAL_SECURITY__API_KEY: 'k',
+        DATARUN_CONNECTORS__MARKET_REGULATION__ENABLED: 'false',
+      },
+      overrides: {},
+      warn: () => undefined,
+    });
+    expect(config.connectors.tax).toEqual({ url: 'http://10.1.2.3:8080/TaxService', timeoutMs: 1500 });
+    expect(config.connectors['social-security']).toEqual({ baseUrl: 'http://10.1.2.4/api', apiKey: 'k' });
+    expect(config.connectors['market-regulation']).toEqual({ enabled: false });
+  });
+
+  it('names a connector variable that is malformed, of no connector, of no setting, or of the wrong type', () => {
+    const load = (env: Record<string, string>) => () => loadConfig({ env, warn: () => undefined });
+    expect(load({ DATARUN_CONNECTORS__TAX: 'x' })).toThrow('DATARUN_CONNECTORS__TAX: expected DATARUN_CONNECTORS__<ID>__<KEY>');
+    expect(load({ DATARUN_CONNECTORS__TAXES__URL: 'x' })).toThrow(/DATARUN_CONNECTORS__TAXES__URL: there is no connector "taxes"/);
+    expect(load({ DATARUN_CONNECTORS__TAX__URI: 'x' })).toThrow('DATARUN_CONNECTORS__TAX__URI: connector "tax" has no setting URI (its settings: URL, TIMEOUT_MS, CONNECTIONS, ENABLED)');
+    expect(load({ DATARUN_CONNECTORS__TAX__TIMEOUT_MS: 'soon' })).toThrow('DATARUN_CONNECTORS__TAX__TIMEOUT_MS must be a number, but got: "soon"');
+    expect(load({ DATARUN_CONNECTORS__TAX__URL: 'ftp://x' })).toThrow(/connectors\.tax\.url: expected an absolute http\(s\) URL/);
+  });
+
+  it('still takes the variables of earlier releases, with a deprecation warning naming the new one', () => {
+    const warnings: string[] = [];
     const config = loadConfig({
       env: {
         DATARUN_PORT: '0',
@@ -40,12 +84,28 @@ describe('configuration', () => {
         DATARUN_SOCIAL_SECURITY_URL: 'http://10.1.2.4/api',
         DATARUN_SOCIAL_SECURITY_API_KEY: 'k',
         DATARUN_REAL_ESTATE_URL: 'postgres://reader@10.1.2.5/exchange',
+        // The new variable wins over the old one.
+        DATARUN_MARKET_REGULATION_URL: 'http://old.invalid',
+        DATARUN_CONNECTORS__MARKET_REGULATION__BASE_URL: 'http://10.1.2.6',
       },
+      warn: (message) => warnings.push(message),
     });
     expect(config.http.port).toBe(0);
     expect(config.connectors.tax).toEqual({ url: 'http://10.1.2.3:8080/TaxService' });
     expect(config.connectors['social-security']).toEqual({ baseUrl: 'http://10.1.2.4/api', apiKey: 'k' });
     expect(config.connectors['real-estate']).toEqual({ url: 'postgres://reader@10.1.2.5/exchange' });
+    expect(config.connectors['market-regulation']).toEqual({ baseUrl: 'http://10.1.2.6' });
+    expect(warnings).toContain('DATARUN_TAX_URL is deprecated: set DATARUN_CONNECTORS__TAX__URL instead (or connectors.tax.url in the configuration file)');
+    expect(warnings).toHaveLength(4);
+  });
+
+  it('derives every connector\'s variables from its settings schema (one pattern, no list per connector)', () => {
+    for (const { module } of discoverConnectorModules()) {
+      for (const key of Object.keys(module.settings.shape)) {
+        expect(connectorEnvName(module.id, key)).toMatch(/^DATARUN_CONNECTORS__[A-Z0-9_]+__[A-Z0-9_]+$/);
+      }
+    }
+    expect(connectorEnvName('social-security', 'baseUrl')).toBe('DATARUN_CONNECTORS__SOCIAL_SECURITY__BASE_URL');
   });
 
   it('refuses a variable that is not a number', () => {

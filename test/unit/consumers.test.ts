@@ -19,7 +19,7 @@ describe('the consumer registry', () => {
   function start(policy: PolicyInput) {
     const file = path.join(dir, `policy-${Math.random()}.json`);
     writeFileSync(file, JSON.stringify(policy));
-    return createGateway({ connectorTimeoutMs: 1000, keys: { dir: path.join(dir, 'keys') }, audit: { enabled: false, benchmarkOnlyDisable: true, dir: path.join(dir, 'audit'), instanceId: 't' }, policy: { file } }, ENDPOINTS);
+    return createGateway({ connectorTimeoutMs: 1000, keys: { dir: path.join(dir, 'keys') }, audit: { enabled: false, benchmarkOnlyDisable: true, dir: path.join(dir, 'audit'), instanceId: 't' }, policy: { file } }, ENDPOINTS, { sandboxes: Object.keys(ENDPOINTS) });
   }
 
   it('refuses to start when the policy grants a consumer the trust list does not know', async () => {

@@ -121,7 +121,21 @@ function takeLoginToken() {
   return decodeURIComponent(hash.slice('#login='.length));
 }
 
+/** Fills the department choice of the search form with this hub's departments. */
+async function loadDepartments() {
+  const res = await fetch('/console/departments', { credentials: 'same-origin' });
+  if (!res.ok) return;
+  const select = document.getElementById('department');
+  for (const { id, title } of (await res.json()).departments) {
+    const option = document.createElement('option');
+    option.value = id;
+    option.textContent = `${title} (${id})`;
+    select.append(option);
+  }
+}
+
 async function start() {
+  void loadDepartments();
   // A sign-in URL opened in a tab that already shows the console changes only the fragment.
   window.addEventListener('hashchange', () => {
     const token = takeLoginToken();

@@ -231,6 +231,7 @@ export type EmployerAccount = {
   arrears: Scalars['Float']['output'];
   employeeCount: Scalars['Int']['output'];
   openedAt: Scalars['String']['output'];
+  /** The electronic seal of this department record. */
   seal?: Maybe<Seal>;
   status: EmployerAccountStatus;
 };
@@ -265,7 +266,7 @@ export type Enterprise = {
   properties?: Maybe<Array<Property>>;
   /** Registered capital in yuan. */
   registeredCapital?: Maybe<Scalars['Float']['output']>;
-  /** Seal of the market-regulation record of this enterprise. */
+  /** The electronic seal of this department record. */
   seal?: Maybe<Seal>;
   status?: Maybe<EnterpriseStatus>;
   /** Tax registration, credit rating, payments and arrears. */
@@ -433,7 +434,7 @@ export type Property = {
   owners?: Maybe<Array<Ownership>>;
   /** Date of first registration, YYYY-MM-DD. */
   registeredAt?: Maybe<Scalars['String']['output']>;
-  /** Seal of the real-estate record (registration fields of this unit). */
+  /** The electronic seal of this department record. */
   seal?: Maybe<Seal>;
   /** Seizures 查封 by courts, active and lifted. */
   seizures?: Maybe<Array<Seizure>>;
@@ -740,6 +741,7 @@ export type SocialInsurance = {
   employer?: Maybe<Enterprise>;
   insuredSince: Scalars['String']['output'];
   scheme: InsuranceScheme;
+  /** The electronic seal of this department record. */
   seal?: Maybe<Seal>;
   status: InsuredStatus;
 };
@@ -777,6 +779,7 @@ export type TaxPayment = {
   period: Scalars['String']['output'];
   /** The property, for a deed-tax payment. */
   property?: Maybe<Property>;
+  /** The electronic seal of this department record. */
   seal?: Maybe<Seal>;
   taxType: TaxType;
   voucherNumber: Scalars['String']['output'];
@@ -800,6 +803,7 @@ export type Taxpayer = {
   /** Payments, newest first, optionally of one tax type and one year. */
   payments: Array<TaxPayment>;
   registeredAt: Scalars['String']['output'];
+  /** The electronic seal of this department record. */
   seal?: Maybe<Seal>;
   taxOffice: Scalars['String']['output'];
   taxpayerId: Scalars['ID']['output'];

@@ -34,6 +34,7 @@ import { assertSealsCovered, createSealResolvers, createSealService } from '../.
 import { createPolicyEngine, DEMO_POLICY, type PolicyInput } from '../../../src/policy';
 import { defineConnector, type Connector, type SealSpec } from '../../../src/sdk';
 import { UnauthenticatedError, createKeyStore, type ReceiptSigner, type RequestVerifier } from '../../../src/seal';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const CONSUMER = 'leak-tester';
 const PURPOSE = 'INVESTIGATION';
@@ -328,7 +329,7 @@ let schema: GraphQLSchema;
 
 beforeAll(async () => {
   keysDir = await mkdtemp(join(tmpdir(), 'datarun-leaks-'));
-  sealService = createSealService(await createKeyStore(keysDir), { subjectSecret: 'the-seal-subject-secret-of-the-leak-test' });
+  sealService = createSealService(await createKeyStore(keysDir, WITH_DEPARTMENTS), { subjectSecret: 'the-seal-subject-secret-of-the-leak-test' });
   schema = makeExecutableSchema({ typeDefs, resolvers: [stubResolvers(), createSealResolvers(CONNECTORS, sealService)] as never });
   // The stub seal specs pass the start-up check: they seal only shared fields of their types.
   assertSealsCovered(schema, CONNECTORS);

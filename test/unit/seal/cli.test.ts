@@ -4,6 +4,7 @@ import { runKeysInit, runKeysRevoke, runKeysRotate } from '../../../src/cli/keys
 import { runVerify } from '../../../src/cli/verify';
 import { JwksUnavailableError, createReceiptSigner, createSealer, hashJson, hashText, loadJwks, loadKeyStore, presentSeal } from '../../../src/seal';
 import { removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 afterAll(removeTempDirs);
 
@@ -14,7 +15,7 @@ function collector(): { out: (line: string) => void; text: () => string } {
 
 async function initialized(): Promise<string> {
   const dir = await tempDir();
-  await runKeysInit({ dir, out: () => undefined });
+  await runKeysInit({ ...WITH_DEPARTMENTS, dir, out: () => undefined });
   return dir;
 }
 
@@ -22,11 +23,12 @@ describe('datarun keys', () => {
   it('init creates the keys, lists them, and says so when there is nothing to do', async () => {
     const dir = await tempDir();
     const first = collector();
-    await runKeysInit({ dir, out: first.out });
-    expect(first.text()).toMatch(/^created datarun-hub\.receipt\.[\w-]{16}\n/);
+    await runKeysInit({ ...WITH_DEPARTMENTS, dir, out: first.out });
+    // The departments the configuration runs are registered first, each with a seal key the hub holds.
+    expect(first.text()).toMatch(/^registered department market-regulation \(Market regulation 市场监督管理\), a sandbox\n(registered department [a-z-]+ .*\n)*created datarun-hub\.receipt\.[\w-]{16}\n/);
     expect(first.text()).toMatch(/\n {2}tax {18}seal {7}ES256 {2}tax\.seal\.[\w-]{16} +active \(signs\)/);
     const second = collector();
-    await runKeysInit({ dir, out: second.out });
+    await runKeysInit({ ...WITH_DEPARTMENTS, dir, out: second.out });
     expect(second.text()).toMatch(/^nothing to do: every key is in place\nkeys in /);
   });
 

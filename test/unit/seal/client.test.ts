@@ -16,6 +16,7 @@ import {
   type VerifiedRequest,
 } from '../../../src/seal';
 import { removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 afterAll(removeTempDirs);
 
@@ -59,7 +60,7 @@ function fakeHub(store: () => KeyStore) {
 
 describe('the TypeScript client', () => {
   it('signs each query so the hub accepts it, and checks the reply against its receipt', async () => {
-    const store = await createKeyStore(await tempDir());
+    const store = await createKeyStore(await tempDir(), WITH_DEPARTMENTS);
     const hub = fakeHub(() => store);
     const client = createDataRunClient({ hubUrl: 'http://hub.test/', consumerId: 'civil-affairs', keyFile: store.privateKeyPath('civil-affairs')!, fetch: hub.fetch });
     const response = await client.query('query ($id: ID!) { household(id: $id) { members } }', { id: 'H-1' }, CONTEXT);
@@ -70,7 +71,7 @@ describe('the TypeScript client', () => {
   });
 
   it('returns the hub\'s UNAUTHENTICATED answer as a response, not an exception', async () => {
-    const store = await createKeyStore(await tempDir());
+    const store = await createKeyStore(await tempDir(), WITH_DEPARTMENTS);
     const hub = fakeHub(() => store);
     const client = createDataRunClient({ hubUrl: 'http://hub.test', consumerId: 'civil-affairs', keyFile: store.privateKeyPath('civil-affairs')!, audience: 'another-hub', fetch: hub.fetch });
     const response = await client.query('{ a }', undefined, CONTEXT);
@@ -80,7 +81,7 @@ describe('the TypeScript client', () => {
 
   it('verifies seals against the hub\'s JWKS, fetched once and fetched again for a key rotated in since', async () => {
     const dir = await tempDir();
-    let store = await createKeyStore(dir);
+    let store = await createKeyStore(dir, WITH_DEPARTMENTS);
     const hub = fakeHub(() => store);
     const client = createDataRunClient({ hubUrl: 'http://hub.test', consumerId: 'civil-affairs', keyFile: store.privateKeyPath('civil-affairs')!, fetch: hub.fetch });
     const seal = (s: KeyStore) => presentSeal(createSealer({ keyStore: s }).sealRecord({ department: 'social-security', recordType: 'Pension', recordId: 'P-1', fields: { monthly: 3210 } }), ['monthly']);
@@ -101,7 +102,7 @@ describe('the TypeScript client', () => {
   });
 
   it('reports an unreachable hub and a reply that is not GraphQL with stable codes', async () => {
-    const store = await createKeyStore(await tempDir());
+    const store = await createKeyStore(await tempDir(), WITH_DEPARTMENTS);
     const down = (() => Promise.reject(new TypeError('fetch failed'))) as typeof fetch;
     const html = (() => Promise.resolve(new Response('<html>bad gateway</html>', { status: 502 }))) as typeof fetch;
     const make = (f: typeof fetch) => createDataRunClient({ hubUrl: 'http://hub.test', consumerId: 'civil-affairs', keyFile: store.privateKeyPath('civil-affairs')!, fetch: f });

@@ -1,12 +1,13 @@
 import { runKeysInit } from '../../../src/cli/keys';
 import { createConsentSigner, createConsentVerifier, createKeyStore, DEMO_OWNERS, initKeys, loadKeyStore, type KeyStore } from '../../../src/seal';
 import { craftJws, privateJwkOf, removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const NOW = Date.parse('2025-06-01T09:00:00Z');
 let store: KeyStore;
 
 beforeAll(async () => {
-  store = await createKeyStore(await tempDir(), { now: new Date(NOW - 86_400_000) });
+  store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, now: new Date(NOW - 86_400_000) });
 });
 afterAll(removeTempDirs);
 
@@ -68,15 +69,15 @@ describe('the citizen identity platform, the demo consent issuer', () => {
   it('is added by `datarun keys init` to a demo trust list made before it existed, never to another list', async () => {
     const before = DEMO_OWNERS.filter((o) => o.id !== 'citizen-identity');
     const demo = await tempDir();
-    await initKeys(demo, { owners: before });
+    await initKeys(demo, { ...WITH_DEPARTMENTS, owners: before });
     const lines: string[] = [];
-    await runKeysInit({ dir: demo, out: (l) => lines.push(l) });
+    await runKeysInit({ ...WITH_DEPARTMENTS, dir: demo, out: (l) => lines.push(l) });
     expect(lines).toContain('registered demo party citizen-identity (Citizen identity platform 公民身份认证平台)');
     expect((await loadKeyStore(demo)).privateKeyPath('citizen-identity')).toBeDefined();
 
     const production = await tempDir();
-    await initKeys(production, { owners: before.map((o) => ({ ...o, sandbox: o.id !== 'tax' })) });
-    await runKeysInit({ dir: production, out: () => undefined });
+    await initKeys(production, { owners: [...before, ...WITH_DEPARTMENTS.departments].map((o) => ({ ...o, sandbox: o.id !== 'tax' })) });
+    await runKeysInit({ ...WITH_DEPARTMENTS, dir: production, out: () => undefined });
     expect((await loadKeyStore(production)).owner('citizen-identity')).toBeUndefined();
   });
 });

@@ -11,6 +11,7 @@ import {
   type PrivateJwk,
 } from '../../../src/seal';
 import { craftJws, decodeSegment, privateJwkOf, removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const NOW = Date.parse('2026-12-01T03:00:00Z');
 const KEYS_MADE = new Date(NOW - 86_400_000);
@@ -20,7 +21,7 @@ let auditorKey: PrivateJwk;
 let verifier: ConsoleLoginVerifier;
 
 beforeAll(async () => {
-  store = await createKeyStore(await tempDir(), { now: KEYS_MADE });
+  store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, now: KEYS_MADE });
   auditorKey = privateJwkOf(store, 'auditor');
   verifier = createConsoleLoginVerifier({ keyStore: store, replayGuard: createMemoryReplayGuard({ now: () => NOW }), clockSkewSec: 60 });
 });

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKeyStore, type KeyStore, type KeyUse, type PrivateJwk } from '../../../src/seal';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 /** Temp keys directories made by a test file; removed by `removeTempDirs` in afterAll. */
 const dirs: string[] = [];
@@ -20,7 +21,7 @@ export async function removeTempDirs(): Promise<void> {
 
 /** A fresh keys directory with the demo parties, keys generated now (by this test). */
 export async function demoKeyStore(now?: Date): Promise<KeyStore> {
-  return createKeyStore(await tempDir(), now ? { now } : {});
+  return createKeyStore(await tempDir(), now ? { ...WITH_DEPARTMENTS, now } : WITH_DEPARTMENTS);
 }
 
 /** The private JWK file that signs for an owner (sandbox consumers and the hub's own keys). */

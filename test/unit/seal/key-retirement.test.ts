@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { runKeysRevoke } from '../../../src/cli/keys';
 import { RevocationTimeError, createKeyStore, createReceiptSigner, createSealer, hashJson, hashText, loadKeyStore, revokeKey, rotateKey, verifySeal, type TrustList } from '../../../src/seal';
 import { removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const T0 = new Date('2025-03-01T08:00:00Z');
 const minutes = (n: number): Date => new Date(T0.getTime() + n * 60_000);
@@ -24,7 +25,7 @@ async function sealingKid(dir: string, at: Date): Promise<string> {
 describe('retired keys never sign again', () => {
   it('after rotate, rotate, revoke current: a new key signs, and neither old kid does', async () => {
     const dir = await tempDir();
-    const k0 = (await createKeyStore(dir, { now: T0 })).currentKeyId('tax', 'seal')!;
+    const k0 = (await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 })).currentKeyId('tax', 'seal')!;
     const k1 = (await rotateKey(dir, 'tax', { now: minutes(1) })).created[0]!;
     const k2 = (await rotateKey(dir, 'tax', { now: minutes(2) })).created[0]!;
     expect(await sealingKid(dir, minutes(2))).toBe(k2);
@@ -47,7 +48,7 @@ describe('retired keys never sign again', () => {
 
   it('revoking the current key from a future time makes a new key that signs at once; the scheduled key never signs again', async () => {
     const dir = await tempDir();
-    const k0 = (await createKeyStore(dir, { now: T0 })).currentKeyId('tax', 'seal')!;
+    const k0 = (await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 })).currentKeyId('tax', 'seal')!;
     const report = await revokeKey(dir, k0, minutes(60), { now: minutes(1) });
     expect(report.created).toHaveLength(1);
     expect(await sealingKid(dir, minutes(2))).toBe(report.created[0]);
@@ -55,7 +56,7 @@ describe('retired keys never sign again', () => {
 
   it('revoking a rotated-out key makes no new key: the current one keeps signing', async () => {
     const dir = await tempDir();
-    const k0 = (await createKeyStore(dir, { now: T0 })).currentKeyId('tax', 'seal')!;
+    const k0 = (await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 })).currentKeyId('tax', 'seal')!;
     const k1 = (await rotateKey(dir, 'tax', { now: minutes(1) })).created[0]!;
     const report = await revokeKey(dir, k0, minutes(2), { now: minutes(2) });
     expect(report.created).toEqual([]);
@@ -64,7 +65,7 @@ describe('retired keys never sign again', () => {
 
   it('does not bring a rotated-out key back when every key of an owner is retired: there is no signer until one is made', async () => {
     const dir = await tempDir();
-    const k0 = (await createKeyStore(dir, { now: T0 })).currentKeyId('datarun-hub', 'receipt')!;
+    const k0 = (await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 })).currentKeyId('datarun-hub', 'receipt')!;
     const k1 = (await rotateKey(dir, 'datarun-hub', { use: 'receipt', now: minutes(1) })).created[0]!;
     // A trust list left as the old revocation left it: the current key revoked, no replacement.
     const trust = await readTrust(dir);
@@ -73,7 +74,7 @@ describe('retired keys never sign again', () => {
     expect(damaged.currentKeyId('datarun-hub', 'receipt')).toBeUndefined();
     const input = { requestId: 'r', consumer: 'c', purpose: 'p', case: 'k', operator: 'o', time: minutes(3), queryHash: hashText('q'), dataHash: hashJson({}) };
     expect(() => createReceiptSigner({ keyStore: damaged }).signReceipt(input, minutes(3))).toThrow(expect.objectContaining({ code: 'ERR_NO_SIGNING_KEY' }));
-    const repaired = await createKeyStore(dir, { now: minutes(4) });
+    const repaired = await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: minutes(4) });
     const k2 = repaired.currentKeyId('datarun-hub', 'receipt');
     expect([undefined, k0, k1]).not.toContain(k2);
   });
@@ -82,7 +83,7 @@ describe('retired keys never sign again', () => {
 describe('revocation time', () => {
   it('refuses a revocation time before the key\'s validFrom, naming both times, and changes nothing', async () => {
     const dir = await tempDir();
-    const kid = (await createKeyStore(dir, { now: minutes(10) })).currentKeyId('tax', 'seal')!;
+    const kid = (await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: minutes(10) })).currentKeyId('tax', 'seal')!;
     const before = await readFile(join(dir, 'trust.json'), 'utf8');
     const refusal = revokeKey(dir, kid, minutes(5), { now: minutes(20) });
     await expect(refusal).rejects.toBeInstanceOf(RevocationTimeError);
@@ -96,7 +97,7 @@ describe('revocation time', () => {
 
   it('datarun keys revoke refuses --at before the key\'s validFrom with the same coded error', async () => {
     const dir = await tempDir();
-    const kid = (await createKeyStore(dir, { now: minutes(10) })).currentKeyId('tax', 'seal')!;
+    const kid = (await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: minutes(10) })).currentKeyId('tax', 'seal')!;
     await expect(runKeysRevoke({ dir, kid, at: minutes(0).toISOString(), out: () => undefined })).rejects.toMatchObject({
       code: 'ERR_REVOCATION_TIME_INVALID',
       message: `cannot revoke ${kid} from ${minutes(0).toISOString()}: that is before the key's validFrom ${minutes(10).toISOString()}`,

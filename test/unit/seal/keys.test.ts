@@ -17,6 +17,7 @@ import {
   type TrustList,
 } from '../../../src/seal';
 import { demoKeyStore, privateJwkOf, removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const T0 = new Date('2025-03-01T08:00:00Z');
 const minutes = (n: number): Date => new Date(T0.getTime() + n * 60_000);
@@ -40,7 +41,7 @@ describe('keys', () => {
   it('creates the demo parties with one signing key per use of every party the hub holds keys for', async () => {
     const store = await demoKeyStore(T0);
     expect(store.hubId).toBe('datarun-hub');
-    expect(store.owners().map((o) => o.id)).toEqual(DEMO_OWNERS.map((o) => o.id));
+    expect(store.owners().map((o) => o.id)).toEqual([...DEMO_OWNERS, ...WITH_DEPARTMENTS.departments].map((o) => o.id));
     expect(store.owner('one-window-hall')?.roles).toEqual(['consumer', 'consent-issuer']);
     expect(store.owner('auditor')?.roles).toEqual(['auditor']);
     const uses = store.trustList().keys.map((k) => `${k.owner}/${k.use}/${k.alg}`);
@@ -60,10 +61,10 @@ describe('keys', () => {
 
   it('is idempotent: a second init creates nothing and rewrites no file', async () => {
     const dir = await tempDir();
-    await initKeys(dir, { now: T0 });
+    await initKeys(dir, { ...WITH_DEPARTMENTS, now: T0 });
     const before = await Promise.all(['trust.json', 'jwks.json'].map((f) => readFile(join(dir, f), 'utf8')));
     const privateBefore = (await readdir(join(dir, 'private'))).sort();
-    const report = await initKeys(dir, { now: days(1) });
+    const report = await initKeys(dir, { ...WITH_DEPARTMENTS, now: days(1) });
     expect(report).toEqual({ created: [], replaced: [], changed: false });
     expect(await Promise.all(['trust.json', 'jwks.json'].map((f) => readFile(join(dir, f), 'utf8')))).toEqual(before);
     expect((await readdir(join(dir, 'private'))).sort()).toEqual(privateBefore);
@@ -108,7 +109,7 @@ describe('keys', () => {
     const original = await demoKeyStore(T0);
     const clone = await tempDir();
     for (const file of ['trust.json', 'jwks.json']) await copyFile(join(original.dir, file), join(clone, file));
-    const report = await initKeys(clone, { now: days(1) });
+    const report = await initKeys(clone, { ...WITH_DEPARTMENTS, now: days(1) });
     expect([...report.replaced].sort()).toEqual(original.trustList().keys.map((k) => k.kid).sort());
     expect(report.created).toHaveLength(13);
     expect(report.changed).toBe(true);
@@ -120,12 +121,12 @@ describe('keys', () => {
 
   it('refuses to start when a key the hub must hold is missing and its owner is not a sandbox', async () => {
     const dir = await tempDir();
-    await initKeys(dir, { now: T0, owners: [{ id: 'datarun-hub', kind: 'hub', name: 'hub' }, { id: 'tax', kind: 'department', name: 'Tax' }] });
+    await initKeys(dir, { ...WITH_DEPARTMENTS, now: T0, owners: [{ id: 'datarun-hub', kind: 'hub', name: 'hub' }, { id: 'tax', kind: 'department', name: 'Tax' }] });
     const trust = await readTrust(dir);
     const clone = await tempDir();
     await writeFile(join(clone, 'trust.json'), JSON.stringify(trust));
     const kid = trust.keys.find((k) => k.owner === 'tax')!.kid;
-    const error = await initKeys(clone).catch((e: unknown) => e);
+    const error = await initKeys(clone, WITH_DEPARTMENTS).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PrivateKeyMissingError);
     expect(error).toMatchObject({ code: 'ERR_PRIVATE_KEY_MISSING' });
     expect((error as Error).message).toMatch(/^private keys the hub must hold are missing:\n {2}- datarun-hub\.receipt\./);
@@ -135,7 +136,7 @@ describe('keys', () => {
 
   it('rotates: the new kid signs from now on and the old one keeps verifying until its validTo', async () => {
     const dir = await tempDir();
-    const before = await createKeyStore(dir, { now: T0 });
+    const before = await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 });
     const oldSeal = createSealer({ keyStore: before }).sealRecord({ ...record, issuedAt: minutes(1) });
     const report = await rotateKey(dir, 'tax', { now: days(1) });
     expect(report.created).toHaveLength(1);
@@ -152,7 +153,7 @@ describe('keys', () => {
 
   it('rotates a key to another algorithm when asked (ES384, EdDSA)', async () => {
     const dir = await tempDir();
-    await initKeys(dir, { now: T0 });
+    await initKeys(dir, { ...WITH_DEPARTMENTS, now: T0 });
     await rotateKey(dir, 'tax', { now: minutes(1), alg: 'EdDSA' });
     await rotateKey(dir, 'real-estate', { now: minutes(1), alg: 'ES384' });
     const store = await loadKeyStore(dir);
@@ -175,7 +176,7 @@ describe('keys', () => {
 
   it('revokes at a given time: what was signed before still verifies, nothing signed from then on does', async () => {
     const dir = await tempDir();
-    const store = await createKeyStore(dir, { now: T0 });
+    const store = await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 });
     const sealer = createSealer({ keyStore: store });
     const before = sealer.sealRecord({ ...record, issuedAt: minutes(10) });
     const after = sealer.sealRecord({ ...record, issuedAt: minutes(30) });
@@ -197,7 +198,7 @@ describe('keys', () => {
 
   it('never moves a revocation time later', async () => {
     const dir = await tempDir();
-    const store = await createKeyStore(dir, { now: T0 });
+    const store = await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: T0 });
     const kid = store.currentKeyId('tax', 'seal')!;
     await revokeKey(dir, kid, minutes(20), { now: minutes(30) });
     const report = await revokeKey(dir, kid, minutes(60), { now: minutes(70) });
@@ -207,7 +208,7 @@ describe('keys', () => {
 
   it('registers a consumer\'s own new public key when the hub does not hold its keys', async () => {
     const dir = await tempDir();
-    await initKeys(dir, { now: T0, owners: [{ id: 'datarun-hub', kind: 'hub', name: 'hub' }, { id: 'land-bureau', kind: 'consumer', name: 'Land bureau', roles: ['consumer'] }] });
+    await initKeys(dir, { ...WITH_DEPARTMENTS, now: T0, owners: [{ id: 'datarun-hub', kind: 'hub', name: 'hub' }, { id: 'land-bureau', kind: 'consumer', name: 'Land bureau', roles: ['consumer'] }] });
     const { generateKeyPairSync } = await import('node:crypto');
     const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as { x: string; y: string };
     const report = await rotateKey(dir, 'land-bureau', { now: minutes(1), publicJwk: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y } });

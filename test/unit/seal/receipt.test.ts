@@ -11,6 +11,7 @@ import {
   type ReceiptInput,
 } from '../../../src/seal';
 import { craftJws, decodeSegment, privateJwkOf, removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const NOW = Date.parse('2025-06-01T09:00:00Z');
 const QUERY = '{ deedTax(unitNumber: "371702-001") { paid } }';
@@ -32,7 +33,7 @@ const INPUT: ReceiptInput = {
 let store: KeyStore;
 
 beforeAll(async () => {
-  store = await createKeyStore(await tempDir(), { now: new Date(NOW - 86_400_000) });
+  store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, now: new Date(NOW - 86_400_000) });
 });
 afterAll(removeTempDirs);
 

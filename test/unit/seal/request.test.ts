@@ -14,6 +14,7 @@ import {
   type RequestVerifier,
 } from '../../../src/seal';
 import { craftJws, decodeSegment, privateJwkOf, removeTempDirs, tempDir, unsignedJws } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const NOW = Date.parse('2025-06-01T09:00:00Z');
 const KEYS_MADE = new Date(NOW - 86_400_000);
@@ -25,7 +26,7 @@ let hallKey: PrivateJwk;
 let verifier: RequestVerifier;
 
 beforeAll(async () => {
-  store = await createKeyStore(await tempDir(), { now: KEYS_MADE });
+  store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, now: KEYS_MADE });
   hallKey = privateJwkOf(store, 'one-window-hall');
   // The guard's clock is the verifier's clock: both at the test's NOW.
   verifier = createRequestVerifier({ keyStore: store, replayGuard: createMemoryReplayGuard({ now: () => NOW }), clockSkewSec: 60 });
@@ -142,7 +143,7 @@ describe('signed requests', () => {
 
   it('refuses a token whose key was revoked, even one backdated before the revocation (REVOKED_KEY)', async () => {
     const dir = await tempDir();
-    const own = await createKeyStore(dir, { now: KEYS_MADE });
+    const own = await createKeyStore(dir, { ...WITH_DEPARTMENTS, now: KEYS_MADE });
     const key = privateJwkOf(own, 'civil-affairs');
     await revokeKey(dir, key.kid!, new Date(NOW - 60_000), { now: new Date(NOW - 60_000) });
     const revoked = createRequestVerifier({ keyStore: await loadKeyStore(dir, { now: new Date(NOW) }), replayGuard: createMemoryReplayGuard() });

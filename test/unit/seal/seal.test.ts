@@ -16,6 +16,7 @@ import {
   type Sealer,
 } from '../../../src/seal';
 import { craftJws, decodeSegment, privateJwkOf, removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const NOW = Date.parse('2025-06-01T09:00:00Z');
 const FIELDS = {
@@ -37,7 +38,7 @@ let sealer: Sealer;
 let sealed: SealedRecord;
 
 beforeAll(async () => {
-  store = await createKeyStore(await tempDir(), { now: new Date(NOW - 86_400_000) });
+  store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, now: new Date(NOW - 86_400_000) });
   sealer = createSealer({ keyStore: store, subjectSecret: SUBJECT_SECRET });
   sealed = sealer.sealRecord({ department: 'tax', recordType: 'DeedTaxPayment', recordId: 'DT-2025-0001', fields: FIELDS, issuedAt: NOW });
 });

@@ -23,6 +23,7 @@ import {
   type RequestVerifier,
 } from '../../../src/seal';
 import { craftJws, highSVariant, isHighS, privateJwkOf, removeTempDirs, tempDir } from './fixture';
+import { WITH_DEPARTMENTS } from '../../support/keys';
 
 const NOW = Date.parse('2025-06-01T09:00:00Z');
 const SEC = NOW / 1000;
@@ -46,8 +47,8 @@ let hallKey: PrivateJwk;
 
 beforeAll(async () => {
   const keysMade = new Date(NOW - 86_400_000);
-  store = await createKeyStore(await tempDir(), { now: keysMade });
-  es384Store = await createKeyStore(await tempDir(), {
+  store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, now: keysMade });
+  es384Store = await createKeyStore(await tempDir(), { ...WITH_DEPARTMENTS, 
     now: keysMade,
     owners: [
       { id: 'datarun-hub', kind: 'hub', name: 'hub', alg: 'ES384' },

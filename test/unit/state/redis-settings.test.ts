@@ -6,7 +6,7 @@ describe('Redis settings', () => {
   it('runs on the in-memory defaults when no Redis is configured', () => {
     const config = parseConfig({});
     expect(config.redis).toBeUndefined();
-    expect(config.cache).toMatchObject({ enabled: true, ttlSeconds: { 'real-estate': 60, 'social-security': 300, tax: 60, 'market-regulation': 600 }, maxRecordBytes: 262144 });
+    expect(config.cache).toMatchObject({ enabled: true, ttlSeconds: {}, maxRecordBytes: 262144 });
     expect(config.rateLimits).toEqual({ consumers: {} });
   });
 
