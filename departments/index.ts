@@ -28,7 +28,6 @@ export function sandboxModules(): readonly SandboxModule[] {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
     const entryFile = ['index.js', 'index.ts'].map((f) => path.join(__dirname, entry.name, f)).find((f) => existsSync(f));
     if (!entryFile) continue;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- sandboxes register themselves by folder
     const candidate = (require(entryFile) as { sandboxModule?: SandboxModule }).sandboxModule;
     if (!candidate) continue;
     if (candidate.id !== entry.name) throw new Error(`departments/${entry.name} registers a sandbox for "${candidate.id}": the folder and the id must match`);

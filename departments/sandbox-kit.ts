@@ -6,6 +6,7 @@
  */
 import type http from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
+import type { SeedData } from './seed/model';
 
 /** How a sandbox misbehaves. */
 export interface FaultSettings {
@@ -159,7 +160,7 @@ export interface SandboxModule {
   /** The id of the connector this sandbox serves (`connectors/<id>`). */
   readonly id: string;
   /** Starts the sandbox over the seed on a loopback port (0 = any free port). */
-  start(data: import('./seed/model').SeedData, options?: { port?: number; host?: string; databaseUrl?: string }): Promise<Sandbox>;
+  start(data: SeedData, options?: { port?: number; host?: string; databaseUrl?: string }): Promise<Sandbox>;
   /** The connector's settings (`connectors.<id>.*`) pointing at this running sandbox. */
   settings(sandbox: Sandbox): Record<string, unknown>;
 }

@@ -32,7 +32,6 @@ function load(folder: string): ConnectorModule {
   if (!entry) throw new ConnectorDefinitionError(`connector folder ${folder} has no index.js or index.ts`);
   let exported: Record<string, unknown>;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- connectors are found at run time
     exported = require(entry) as Record<string, unknown>;
   } catch (error) {
     throw new ConnectorDefinitionError(`connector folder ${folder} could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
