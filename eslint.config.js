@@ -27,10 +27,10 @@ const ALLOWED = {
 const MODULES = Object.keys(ALLOWED);
 
 /**
- * Modules of src/ that may import outside src/, through each folder's index.ts: the gateway
- * composes the connectors (until connectors register themselves), the CLI starts the sandboxes.
+ * Modules of src/ that may import outside src/, through each folder's index.ts: only the CLI,
+ * which starts the sandboxes. No module imports a connector: the gateway finds them at run time.
  */
-const OUTSIDE = { gateway: ['connectors'], cli: ['connectors', 'departments'] };
+const OUTSIDE = { cli: ['departments'] };
 const folders = (dir) => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
 
 /** The benchmark's own dependencies (bench/package.json), absent until `npm run bench` installs them. */
