@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { generateSeed } from '../../departments/seed/generate';
-import type { SeedData } from '../../departments/seed/model';
+import type { SeedData, SeedFundAccount } from '../../departments/seed/model';
 import { citizenIdProblem } from '../../src/sdk/identifiers';
 
 /** The parts of SeedData that existed before the housing fund, in the order they are hashed. */
@@ -118,30 +118,36 @@ describe('the housing provident fund part of the seed', () => {
   });
 
   it('pays contributions monthly, newest first, within the last 36 months, at the rate on the base, until the employer stopped paying', () => {
+    // Problems are collected rather than asserted one by one: tens of thousands of checks.
+    const problems: string[] = [];
+    const check = (ok: boolean, account: SeedFundAccount, what: string): void => {
+      if (!ok) problems.push(`${account.accountNumber}: ${what}`);
+    };
     for (const account of data.fundAccounts) {
-      expect(account.contributionRate).toBeGreaterThanOrEqual(0.1);
-      expect(account.contributionRate).toBeLessThanOrEqual(0.24);
-      expect(isCents(account.balance) && account.balance >= 0).toBe(true);
-      if (account.status === 'CLOSED') expect(account.balance).toBe(0);
+      check(account.contributionRate >= 0.1 && account.contributionRate <= 0.24, account, 'rate out of 0.10..0.24');
+      check(isCents(account.balance) && account.balance >= 0, account, 'balance not a non-negative amount');
+      if (account.status === 'CLOSED') check(account.balance === 0, account, 'closed with a balance');
       const c = account.contributions;
-      expect(c.length).toBeLessThanOrEqual(36);
+      check(c.length <= 36, account, 'more than 36 contributions');
+      const monthly = account.monthlyBase * account.contributionRate;
       for (let i = 0; i < c.length; i++) {
-        expect(c[i]!.period).toMatch(/^\d{4}-(0[1-9]|1[0-2])$/);
-        expect(c[i]!.period <= LAST_PERIOD && monthIndex(c[i]!.period) > monthIndex(LAST_PERIOD) - 36).toBe(true);
-        if (i > 0) expect(monthIndex(c[i - 1]!.period) - monthIndex(c[i]!.period)).toBe(1);
-        expect(c[i]!.paidAt.slice(0, 7)).toBe(c[i]!.period);
-        expect(c[i]!.period >= account.openedAt.slice(0, 7)).toBe(true);
-        expect(isCents(c[i]!.employerAmount) && isCents(c[i]!.personalAmount)).toBe(true);
-        const total = c[i]!.employerAmount + c[i]!.personalAmount;
+        const { period, paidAt, employerAmount, personalAmount } = c[i]!;
+        check(/^\d{4}-(0[1-9]|1[0-2])$/.test(period), account, `period ${period} not YYYY-MM`);
+        check(period <= LAST_PERIOD && monthIndex(period) > monthIndex(LAST_PERIOD) - 36, account, `period ${period} outside the last 36 months`);
+        if (i > 0) check(monthIndex(c[i - 1]!.period) - monthIndex(period) === 1, account, `period ${period} not the month before the previous one`);
+        check(paidAt.slice(0, 7) === period, account, `paid ${paidAt} outside its period ${period}`);
+        check(period >= account.openedAt.slice(0, 7), account, `period ${period} before the account opened`);
+        check(isCents(employerAmount) && isCents(personalAmount), account, 'amounts not in cents');
         // The base of earlier years was lower; it is never above the current one.
-        expect(total).toBeLessThanOrEqual(account.monthlyBase * account.contributionRate + 0.02);
-        expect(total).toBeGreaterThan(account.monthlyBase * account.contributionRate * 0.7);
-        if (account.employerCreditCode !== null) expect(c[i]!.employerAmount).toBe(c[i]!.personalAmount);
+        const total = employerAmount + personalAmount;
+        check(total <= monthly + 0.02 && total > monthly * 0.7, account, `${period}: ${total} is not the rate on a base near the current one`);
+        if (account.employerCreditCode !== null) check(employerAmount === personalAmount, account, `${period}: employer and personal parts differ`);
       }
       if (account.employerCreditCode !== null && c.length > 0) {
-        expect(c[0]!.period <= employers.get(account.employerCreditCode)!.lastPaidPeriod!).toBe(true);
+        check(c[0]!.period <= employers.get(account.employerCreditCode)!.lastPaidPeriod!, account, "paid after its employer's last paid period");
       }
     }
+    expect(problems).toEqual([]);
     expect(data.fundAccounts.some((a) => a.contributions.length === 36)).toBe(true);
   });
 
