@@ -74,20 +74,22 @@ function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNo
   return names;
 }
 
-/** How deep the operation's selections nest, fragments followed (a fragment cycle stops at the limit). */
-function depthOf(document: DocumentNode, set: SelectionSetNode, depth = 1): number {
+/**
+ * How deep the operation's selections nest, fragments followed. A fragment already on the path
+ * is not followed again (validation then reports the cycle), and counting stops past the limit.
+ */
+function depthOf(document: DocumentNode, set: SelectionSetNode, depth = 1, path: ReadonlySet<string> = new Set()): number {
   if (depth > MAX_DEPTH) return depth;
   let deepest = depth;
   for (const selection of set.selections) {
-    let inner: SelectionSetNode | undefined;
-    let next = depth + 1;
-    if (selection.kind === Kind.FIELD) inner = selection.selectionSet;
-    else if (selection.kind === Kind.INLINE_FRAGMENT) [inner, next] = [selection.selectionSet, depth];
-    else {
+    if (selection.kind === Kind.FIELD) {
+      if (selection.selectionSet) deepest = Math.max(deepest, depthOf(document, selection.selectionSet, depth + 1, path));
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      deepest = Math.max(deepest, depthOf(document, selection.selectionSet, depth, path));
+    } else if (!path.has(selection.name.value)) {
       const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) [inner, next] = [fragment.selectionSet, depth];
+      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) deepest = Math.max(deepest, depthOf(document, fragment.selectionSet, depth, new Set([...path, selection.name.value])));
     }
-    if (inner) deepest = Math.max(deepest, depthOf(document, inner, next));
     if (deepest > MAX_DEPTH) break;
   }
   return deepest;

@@ -342,6 +342,9 @@ describe('housing fund sandbox 住房公积金', () => {
     expect(((await invalid.json()) as GraphqlReply['body']).errors![0]!.message).toMatch(/Cannot query field "nope" on type "FundAccount"/);
     const deep = await post(JSON.stringify({ query: `{ fundAccount(accountNumber: "1") { ${'holder { providentFund { '.repeat(10)}accountNumber${' } }'.repeat(10)} } }` }));
     expect(((await deep.json()) as GraphqlReply['body']).errors![0]!.message).toBe('the query nests deeper than 16 levels');
+    const cycle = await post(JSON.stringify({ query: '{ fundAccount(accountNumber: "1") { ...A } } fragment A on FundAccount { ...B } fragment B on FundAccount { ...A }' }));
+    expect(cycle.status).toBe(400);
+    expect(((await cycle.json()) as GraphqlReply['body']).errors![0]!.message).toMatch(/Cannot spread fragment "A" within itself via "B"/);
     const text = await post('{ _service { sdl } }', 'text/plain');
     expect(text.status).toBe(415);
     const get = await fetch(sandbox.url);
@@ -349,7 +352,7 @@ describe('housing fund sandbox 住房公积金', () => {
     expect(get.headers.get('allow')).toBe('POST');
     const elsewhere = await fetch(new URL('/api', sandbox.url), { method: 'POST', body: '{}' });
     expect(elsewhere.status).toBe(404);
-    expect(Object.fromEntries(sandbox.control.calls)).toEqual({ invalid: 4, fundAccount: 2, unknown: 2 });
+    expect(Object.fromEntries(sandbox.control.calls)).toEqual({ invalid: 4, fundAccount: 3, unknown: 2 });
     // Still serving.
     expect((await graphql('{ _service { sdl } }')).status).toBe(200);
   });
