@@ -12,9 +12,14 @@ export const HOUSING_FUND_GRAPHQL_PATH = '/graphql';
 /** Largest request body accepted; 100 representations take about 5 KiB. */
 export const MAX_BODY_BYTES = 256 * 1024;
 /** Most tokens of a document, bounded inside the parse (graphql-js `maxTokens`). */
-const MAX_TOKENS = 10_000;
+const MAX_TOKENS = 100_000;
 /** Deepest selection nesting accepted: the deepest useful query has about six levels. */
 export const MAX_DEPTH = 16;
+/**
+ * Most values one reply may hold, by the estimate of `sizeProblem`: 100 whole accounts, lists
+ * and all, are about 25 000, so batching by aliases fits with room to spare.
+ */
+export const MAX_VALUES = 250_000;
 
 /** The counter names used besides the root field names (`_entities`, `_service`, `fundAccount`...). */
 export const HOUSING_FUND_OPERATIONS = {
@@ -74,25 +79,43 @@ function rootFieldNames(document: DocumentNode, operation: OperationDefinitionNo
   return names;
 }
 
+/** The largest a list field's value can be, for the reply-size estimate (other fields count 1). */
+const LIST_BOUNDS: Readonly<Record<string, number>> = { _entities: 100, contributions: 36, loans: 2, withdrawals: 10 };
+
 /**
- * How deep the operation's selections nest, fragments followed. A fragment already on the path
- * is not followed again (validation then reports the cycle), and counting stops past the limit.
+ * Why an operation is too large to run, or undefined: it nests deeper than MAX_DEPTH, or could
+ * return more than MAX_VALUES values, each list counted at its largest (LIST_BOUNDS) and every
+ * alias and fragment spread where it is used, so that no aliasing multiplies the reply past the
+ * bound. A fragment already on the path is not followed again (validation then reports the
+ * cycle), and the walk stops at the first limit passed.
  */
-function depthOf(document: DocumentNode, set: SelectionSetNode, depth = 1, path: ReadonlySet<string> = new Set()): number {
-  if (depth > MAX_DEPTH) return depth;
-  let deepest = depth;
-  for (const selection of set.selections) {
-    if (selection.kind === Kind.FIELD) {
-      if (selection.selectionSet) deepest = Math.max(deepest, depthOf(document, selection.selectionSet, depth + 1, path));
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      deepest = Math.max(deepest, depthOf(document, selection.selectionSet, depth, path));
-    } else if (!path.has(selection.name.value)) {
-      const fragment = document.definitions.find((d) => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value);
-      if (fragment?.kind === Kind.FRAGMENT_DEFINITION) deepest = Math.max(deepest, depthOf(document, fragment.selectionSet, depth, new Set([...path, selection.name.value])));
+function sizeProblem(document: DocumentNode, operation: OperationDefinitionNode): string | undefined {
+  let values = 0;
+  let deepest = 0;
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
+  const walk = (set: SelectionSetNode, depth: number, times: number, path: ReadonlySet<string>): boolean => {
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_DEPTH) return false;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        values += times;
+        if (values > MAX_VALUES) return false;
+        const inner = times * (LIST_BOUNDS[selection.name.value] ?? 1);
+        if (selection.selectionSet && !walk(selection.selectionSet, depth + 1, inner, path)) return false;
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (!walk(selection.selectionSet, depth, times, path)) return false;
+      } else if (!path.has(selection.name.value)) {
+        const spread = fragments.get(selection.name.value);
+        if (spread && !walk(spread, depth, times, new Set([...path, selection.name.value]))) return false;
+      }
     }
-    if (deepest > MAX_DEPTH) break;
-  }
-  return deepest;
+    return true;
+  };
+  walk(operation.selectionSet, 1, 1, new Set());
+  if (deepest > MAX_DEPTH) return `the query nests deeper than ${MAX_DEPTH} levels`;
+  if (values > MAX_VALUES) return `the query could return more than ${MAX_VALUES} values (each list counted at its largest: 100 entities, 36 contributions)`;
+  return undefined;
 }
 
 /** A request understood far enough to be counted, and how to answer it. */
@@ -137,7 +160,8 @@ function prepareGraphql(schema: GraphQLSchema, req: http.IncomingMessage, text: 
   return {
     operation: roots[0] ?? '__typename',
     answer: async () => {
-      if (depthOf(document, operation.selectionSet) > MAX_DEPTH) return requestError(400, `the query nests deeper than ${MAX_DEPTH} levels`, 'QUERY_TOO_DEEP');
+      const tooLarge = sizeProblem(document, operation);
+      if (tooLarge !== undefined) return requestError(400, tooLarge, 'QUERY_TOO_LARGE');
       const errors = validate(schema, document);
       if (errors.length > 0) return { status: 400, body: JSON.stringify({ errors: errors.map((e) => ({ ...e.toJSON(), extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) }) };
       const result = await execute({ schema, document, operationName: operationName ?? undefined, variableValues: (variables ?? undefined) as Record<string, unknown> | undefined });

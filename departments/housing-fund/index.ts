@@ -11,7 +11,7 @@ import { createHousingFundSchema } from './schema';
 import { createHousingFundStore } from './store';
 
 export { HOUSING_FUND_SDL, MAX_REPRESENTATIONS, createHousingFundSchema } from './schema';
-export { HOUSING_FUND_GRAPHQL_PATH, HOUSING_FUND_OPERATIONS, MAX_BODY_BYTES, MAX_DEPTH } from './handler';
+export { HOUSING_FUND_GRAPHQL_PATH, HOUSING_FUND_OPERATIONS, MAX_BODY_BYTES, MAX_DEPTH, MAX_VALUES } from './handler';
 export { createHousingFundStore } from './store';
 export type { FundAccountRow, FundContributionRow, FundEmployerRow, FundLoanRow, FundWithdrawalRow, HousingFundStore } from './store';
 

@@ -282,6 +282,16 @@ describe('housing fund sandbox 住房公积金', () => {
     expect(sandbox.control.calls.get('fundEmployer')).toBe(2);
   });
 
+  it('answers 100 accounts asked for by aliases in one request', async () => {
+    // The small seed has fewer than 100 accounts: some are asked for twice.
+    const accounts = Array.from({ length: 100 }, (_, i) => seed.fundAccounts[i % seed.fundAccounts.length]!);
+    const query = `{ ${accounts.map((a, i) => `a${i}: fundAccount(accountNumber: "${a.accountNumber}") { ${ACCOUNT_FIELDS} }`).join(' ')} }`;
+    const reply = await graphql(query);
+    expect(reply.body.errors).toBeUndefined();
+    expect(reply.body.data).toEqual(Object.fromEntries(accounts.map((a, i) => [`a${i}`, expectedAccount(a)])));
+    expect(Object.fromEntries(sandbox.control.calls)).toEqual({ fundAccount: 1 });
+  });
+
   it('resolves FundAccount and FundEmployer entities by their keys, null when unknown', async () => {
     const account = seed.fundAccounts[0]!;
     const employer = seed.fundEmployers[0]!;
@@ -342,6 +352,11 @@ describe('housing fund sandbox 住房公积金', () => {
     expect(((await invalid.json()) as GraphqlReply['body']).errors![0]!.message).toMatch(/Cannot query field "nope" on type "FundAccount"/);
     const deep = await post(JSON.stringify({ query: `{ fundAccount(accountNumber: "1") { ${'holder { providentFund { '.repeat(10)}accountNumber${' } }'.repeat(10)} } }` }));
     expect(((await deep.json()) as GraphqlReply['body']).errors![0]!.message).toBe('the query nests deeper than 16 levels');
+    const aliases = Array.from({ length: 80 }, (_, i) => `c${i}: contributions { period }`).join(' ');
+    const wide = await post(JSON.stringify({ query: `{ _entities(representations: []) { ... on Person { providentFund { ${aliases} } } } }` }));
+    expect(((await wide.json()) as GraphqlReply['body']).errors).toEqual([
+      { message: 'the query could return more than 250000 values (each list counted at its largest: 100 entities, 36 contributions)', extensions: { code: 'QUERY_TOO_LARGE' } },
+    ]);
     const cycle = await post(JSON.stringify({ query: '{ fundAccount(accountNumber: "1") { ...A } } fragment A on FundAccount { ...B } fragment B on FundAccount { ...A }' }));
     expect(cycle.status).toBe(400);
     expect(((await cycle.json()) as GraphqlReply['body']).errors![0]!.message).toMatch(/Cannot spread fragment "A" within itself via "B"/);
@@ -352,7 +367,7 @@ describe('housing fund sandbox 住房公积金', () => {
     expect(get.headers.get('allow')).toBe('POST');
     const elsewhere = await fetch(new URL('/api', sandbox.url), { method: 'POST', body: '{}' });
     expect(elsewhere.status).toBe(404);
-    expect(Object.fromEntries(sandbox.control.calls)).toEqual({ invalid: 4, fundAccount: 3, unknown: 2 });
+    expect(Object.fromEntries(sandbox.control.calls)).toEqual({ invalid: 4, fundAccount: 3, _entities: 1, unknown: 2 });
     // Still serving.
     expect((await graphql('{ _service { sdl } }')).status).toBe(200);
   });
