@@ -149,7 +149,8 @@ function prepareGraphql(schema: GraphQLSchema, req: http.IncomingMessage, text: 
   try {
     document = parse(query, { maxTokens: MAX_TOKENS });
   } catch (error) {
-    const message = error instanceof GraphQLError ? error.message : 'the query could not be parsed';
+    // graphql-js parses recursively: a document nested thousands deep exhausts the stack.
+    const message = error instanceof GraphQLError ? error.message : error instanceof RangeError ? `the query nests too deeply to be parsed (at most ${MAX_DEPTH} levels are served)` : 'the query could not be parsed';
     return invalid(requestError(400, message, 'GRAPHQL_PARSE_FAILED'));
   }
   const operation = getOperationAST(document, operationName ?? undefined);

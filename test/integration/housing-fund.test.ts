@@ -368,6 +368,10 @@ describe('housing fund sandbox 住房公积金', () => {
     const elsewhere = await fetch(new URL('/api', sandbox.url), { method: 'POST', body: '{}' });
     expect(elsewhere.status).toBe(404);
     expect(Object.fromEntries(sandbox.control.calls)).toEqual({ invalid: 4, fundAccount: 3, _entities: 1, unknown: 2 });
+    // Deep enough to exhaust the parser's stack here; with a larger stack the depth check refuses it.
+    const abyss = await post(JSON.stringify({ query: `{${'a{'.repeat(20_000)}b${'}'.repeat(20_001)}` }));
+    expect(abyss.status).toBe(400);
+    expect(((await abyss.json()) as GraphqlReply['body']).errors![0]!.message).toMatch(/^the query nests (too deeply to be parsed \(at most 16 levels are served\)|deeper than 16 levels)$/);
     // Still serving.
     expect((await graphql('{ _service { sdl } }')).status).toBe(200);
   });
