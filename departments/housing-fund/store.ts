@@ -1,8 +1,9 @@
 /**
  * The housing provident fund centre's own store 公积金中心业务库: personal accounts by account
  * number and by holder, employer accounts by account number and by credit code, built once from
- * the seed. Rows are copies, never the seed's own objects, so tests that compare replies with the
- * seed compare two independent representations.
+ * the seed. Rows are copies of the seed's objects, except the monthly contributions: those are
+ * the bulk of the data (about 900 000 at 100 000 persons, some 50 MB), never change, and are only
+ * ever serialised, so the store shares the seed's lists read-only instead of doubling them.
  */
 import type { FundAccountStatus, FundEmployerStatus, FundLoanStatus, FundWithdrawalReason, SeedData } from '../seed/model';
 
@@ -42,7 +43,8 @@ export interface FundAccountRow {
   monthlyBase: number;
   contributionRate: number;
   balance: number;
-  contributions: readonly FundContributionRow[];
+  /** Shared with the seed: never modify. */
+  contributions: readonly Readonly<FundContributionRow>[];
   loans: readonly FundLoanRow[];
   withdrawals: readonly FundWithdrawalRow[];
 }
@@ -83,7 +85,7 @@ export function createHousingFundStore(data: Pick<SeedData, 'fundAccounts' | 'fu
       monthlyBase: a.monthlyBase,
       contributionRate: a.contributionRate,
       balance: a.balance,
-      contributions: a.contributions.map((c) => ({ period: c.period, employerAmount: c.employerAmount, personalAmount: c.personalAmount, paidAt: c.paidAt })),
+      contributions: a.contributions,
       loans: a.loans.map((l) => ({ ...l })),
       withdrawals: a.withdrawals.map((w) => ({ ...w })),
     };
