@@ -1,10 +1,15 @@
 /**
- * The one seed generator of the four sandbox departments: deterministic from (seed, size),
+ * The one seed generator of the five sandbox departments: deterministic from (seed, size),
  * synthetic but valid identifiers, consistent across departments:
  * - every person is known to social security (employee or resident insurance);
  * - an employee's employer is a registered enterprise with an employer account;
  * - every property owner who is a person has paid deed tax 契税 for it, and is a taxpayer;
- * - every legal representative is a seeded person, known to social security and tax.
+ * - every legal representative is a seeded person, known to social security and tax;
+ * - a housing provident fund 住房公积金 account is paid through its holder's social-security
+ *   employer, and a fund loan's property is one its holder owns.
+ *
+ * The housing fund part is made last, from its own random stream, so adding it left every
+ * other part of the data exactly as it was for the same (seed, size).
  *
  * All dates are relative to a fixed reference day, never the wall clock, so the same
  * (seed, size) always gives the same data.
@@ -21,6 +26,8 @@ import type {
   SeedEmployerAccount,
   SeedEnterprise,
   SeedEnterpriseEvent,
+  SeedFundAccount,
+  SeedFundEmployer,
   SeedInsured,
   SeedPerson,
   SeedProperty,
@@ -499,5 +506,251 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
     t.payments.sort((a, b) => b.paidAt.localeCompare(a.paidAt) || taxTypeOrder[a.taxType] - taxTypeOrder[b.taxType] || a.voucherNumber.localeCompare(b.voucherNumber));
   }
 
-  return { seed, size, persons, enterprises, enterpriseEvents, properties, insured, employerAccounts, taxpayers };
+  const world = { seed, size, persons, enterprises, enterpriseEvents, properties, insured, employerAccounts, taxpayers };
+  return { ...world, ...generateHousingFund(world) };
+}
+
+/** How many monthly contributions a fund account shows: the last three years. */
+const FUND_CONTRIBUTION_MONTHS = 36;
+/** Months since year 0 of a `YYYY-MM…` date or period, so that month arithmetic is integer arithmetic. */
+const monthIndex = (date: string): number => Number(date.slice(0, 4)) * 12 + Number(date.slice(5, 7)) - 1;
+const periodOf = (index: number): string => `${Math.floor(index / 12)}-${pad((index % 12) + 1, 2)}`;
+/** The newest contribution period: the month before the reference month. */
+const LAST_PERIOD = REFERENCE_YEAR * 12 + REFERENCE_MONTH - 2;
+
+/**
+ * The housing provident fund 住房公积金 part of the seed, from the rest of it. It draws from its
+ * own random stream, derived from (seed, size) but never from the main one, so the rest of the
+ * seed is the same whether or not this part is made.
+ *
+ * - Most live employers with a social-security account have a fund account too: NORMAL (a few
+ *   in arrears), SUSPENDED for enterprises listed as abnormal (several months unpaid), CLOSED for
+ *   some revoked or cancelled ones. Each employer has one rate, paid by it and by the employee.
+ * - Most employees have a NORMAL account paid through their social-security employer, on a base
+ *   near their social-security base; a few unemployed adults have a SEALED account 封存 or pay
+ *   their own 灵活就业; a few retired persons have a CLOSED account, paid out at retirement.
+ * - Contributions stop at the employer's last paid period, the sealing or the retirement.
+ * - Loans: some owners of a home have a fund loan on it (by unit number); a few loans are for a
+ *   home outside the registry (no property).
+ */
+function generateHousingFund(world: Omit<SeedData, 'fundAccounts' | 'fundEmployers'>): Pick<SeedData, 'fundAccounts' | 'fundEmployers'> {
+  const r = createRandom(Math.imul(world.seed * 7919 + world.size, 0x9e3779b1) ^ 0x46554e44);
+  const oldestPeriod = LAST_PERIOD - FUND_CONTRIBUTION_MONTHS + 1;
+  // Period and payment-day strings are shared by every account that paid that month.
+  const periods: string[] = [];
+  for (let t = LAST_PERIOD; t >= oldestPeriod; t--) periods.push(periodOf(t));
+  const paidAtCache = new Map<number, string>();
+  const paidAt = (t: number, day: number): string => {
+    const key = t * 32 + day;
+    let s = paidAtCache.get(key);
+    if (s === undefined) paidAtCache.set(key, (s = `${periodOf(t)}-${pad(day, 2)}`));
+    return s;
+  };
+  const dateIn = (t: number): string => `${periodOf(t)}-${pad(r.int(1, 28), 2)}`;
+
+  // Employers.
+  interface EmployerState {
+    row: SeedFundEmployer;
+    /** The month index of the last paid period, or -1 when it never paid. */
+    lastPaid: number;
+    opened: number;
+    /** Employer and employee rate, each (5 % to 12 %). */
+    rate: number;
+    payday: number;
+  }
+  const enterpriseByCode = new Map(world.enterprises.map((e) => [e.creditCode, e]));
+  const employers = new Map<string, EmployerState>();
+  const fundEmployers: SeedFundEmployer[] = [];
+  for (const account of world.employerAccounts) {
+    const enterprise = enterpriseByCode.get(account.creditCode);
+    if (!enterprise) continue;
+    const status: SeedFundEmployer['status'] | undefined =
+      account.status === 'ACTIVE' ? (r.chance(0.9) ? 'NORMAL' : undefined) : account.status === 'SUSPENDED' ? (r.chance(0.7) ? 'SUSPENDED' : undefined) : r.chance(0.3) ? 'CLOSED' : undefined;
+    if (!status) continue;
+    const established = monthIndex(enterprise.establishedAt);
+    const opened = Math.min(established + r.int(0, 24), LAST_PERIOD - 2);
+    let lastPaid: number;
+    if (status === 'CLOSED') lastPaid = r.chance(0.3) || opened > LAST_PERIOD - 12 ? -1 : r.int(opened, LAST_PERIOD - 12);
+    else lastPaid = Math.max(opened, LAST_PERIOD - (status === 'SUSPENDED' ? r.int(3, 12) : r.chance(0.06) ? r.int(1, 6) : 0));
+    const row: SeedFundEmployer = {
+      employerAccountNumber: `${account.creditCode.slice(2, 8)}${pad(fundEmployers.length + 1, 8)}`,
+      creditCode: account.creditCode,
+      status,
+      openedAt: opened === established ? enterprise.establishedAt : dateIn(opened),
+      employees: 0,
+      arrearsMonths: status === 'CLOSED' ? 0 : LAST_PERIOD - lastPaid,
+      lastPaidPeriod: lastPaid < 0 ? null : periodOf(lastPaid),
+    };
+    fundEmployers.push(row);
+    employers.set(account.creditCode, { row, lastPaid, opened, rate: r.int(5, 12) / 100, payday: r.int(5, 25) });
+  }
+
+  // Homes owned by each person, for loans and purchase withdrawals.
+  const homesOf = new Map<string, SeedProperty[]>();
+  for (const property of world.properties) {
+    for (const owner of property.owners) {
+      if (owner.kind !== 'PERSON') continue;
+      const homes = homesOf.get(owner.ownerId);
+      if (homes) homes.push(property);
+      else homesOf.set(owner.ownerId, [property]);
+    }
+  }
+  const insuredById = new Map(world.insured.map((i) => [i.idNumber, i]));
+
+  const fundAccounts: SeedFundAccount[] = [];
+  let loanSerial = 0;
+  const referenceIndex = LAST_PERIOD + 1;
+  for (const person of world.persons) {
+    const insured = insuredById.get(person.idNumber);
+    const birthYear = Number(person.birthDate.slice(0, 4));
+    const age = REFERENCE_YEAR - birthYear;
+    const adultFrom = monthIndex(person.birthDate) + 18 * 12;
+    const employer = insured?.employerCreditCode ? employers.get(insured.employerCreditCode) : undefined;
+    let status: SeedFundAccount['status'];
+    let employerState: EmployerState | undefined;
+    let opened: number;
+    /** Month index of the last month paid into the account (-1: none). */
+    let paidUntil: number;
+    let rate: number;
+    let base: number;
+    let payday: number;
+    if (employer && employer.row.status !== 'CLOSED' && r.chance(0.9)) {
+      status = 'NORMAL';
+      employerState = employer;
+      const from = Math.max(employer.opened, adultFrom, insured ? monthIndex(insured.insuredSince) : 0);
+      // Most accounts are years old; some were opened lately.
+      opened = Math.min(from + Math.floor(Math.max(0, LAST_PERIOD - from) * r.next() ** 2), LAST_PERIOD);
+      paidUntil = employer.lastPaid;
+      rate = employer.rate * 2;
+      const socialBase = insured?.contributions[0]?.base ?? 4000;
+      base = Math.max(2000, Math.round(socialBase * (0.9 + r.next() * 0.2)));
+      payday = employer.payday;
+    } else if (!insured?.employerCreditCode && age >= 22 && age < 60 && r.chance(0.08)) {
+      const from = Math.max(adultFrom, 2000 * 12);
+      opened = r.int(from, Math.max(from, LAST_PERIOD - 24));
+      rate = r.int(5, 12) / 50;
+      base = r.int(30, 150) * 100;
+      payday = r.int(5, 25);
+      if (r.chance(0.75)) {
+        // Sealed 封存: the holder left the job; nothing has been paid in since.
+        status = 'SEALED';
+        paidUntil = r.int(Math.min(opened + 6, LAST_PERIOD - 1), LAST_PERIOD - 1);
+      } else {
+        // Self-paid 灵活就业: the holder pays both parts.
+        status = 'NORMAL';
+        paidUntil = LAST_PERIOD;
+      }
+    } else if (age >= 60 && r.chance(0.15)) {
+      // Closed 销户 at retirement, the balance paid out.
+      status = 'CLOSED';
+      const retired = Math.min(monthIndex(person.birthDate) + 60 * 12, LAST_PERIOD);
+      const from = Math.max(adultFrom + 4 * 12, 1995 * 12);
+      opened = r.int(Math.min(from, retired - 60), retired - 60);
+      paidUntil = retired - 1;
+      rate = r.int(5, 12) / 50;
+      base = r.int(30, 120) * 100;
+      payday = r.int(5, 25);
+    } else continue;
+
+    const selfPaid = status === 'NORMAL' && !employerState;
+    // The base is adjusted every July: earlier contribution years had a lower one.
+    const growth = 1 + r.int(2, 6) / 100;
+    const yearOf = (t: number): number => Math.floor((t - 6) / 12);
+    const currentYear = yearOf(LAST_PERIOD);
+    const contributions: SeedFundAccount['contributions'] = [];
+    let paidIn = 0;
+    let amountsYear = Number.NaN;
+    let employerAmount = 0;
+    let personalAmount = 0;
+    for (let t = Math.min(paidUntil, LAST_PERIOD); t >= Math.max(opened, oldestPeriod); t--) {
+      const year = yearOf(t);
+      if (year !== amountsYear) {
+        amountsYear = year;
+        const yearBase = base / growth ** (currentYear - year);
+        const half = round2((yearBase * rate) / 2);
+        employerAmount = selfPaid ? 0 : half;
+        personalAmount = selfPaid ? round2(half * 2) : half;
+      }
+      contributions.push({ period: periods[LAST_PERIOD - t]!, employerAmount, personalAmount, paidAt: paidAt(t, payday) });
+      paidIn += employerAmount + personalAmount;
+    }
+    // What was paid in before the three years shown, at the lower bases of those years.
+    const monthly = base * rate;
+    const monthsBefore = Math.max(0, Math.min(paidUntil, oldestPeriod - 1) - opened + 1);
+    paidIn += monthsBefore * monthly * 0.8;
+    /** Roughly what the account held at a month, before withdrawals. */
+    const heldAt = (t: number): number => Math.max(0, Math.min(t, paidUntil) - opened + 1) * monthly * 0.85;
+
+    // Loans, and the withdrawals that go with them.
+    const loans: SeedFundAccount['loans'] = [];
+    const events: { t: number; reason: SeedFundAccount['withdrawals'][number]['reason'] }[] = [];
+    const homes = homesOf.get(person.idNumber);
+    // A home bought while the account was open (and, for a closed one, before it closed).
+    const home = homes?.find((h) => monthIndex(h.registeredAt) >= opened + 6 && (status !== 'CLOSED' || monthIndex(h.registeredAt) <= paidUntil));
+    const addLoan = (started: number, startedAt: string, unitNumber: string | null, area: number): void => {
+      const termMonths = r.pick([120, 180, 240, 300, 360]);
+      const amount = Math.min(600_000, Math.max(50_000, Math.round((area * r.int(3000, 8000) * 0.6) / 1000) * 1000));
+      const elapsed = referenceIndex - started;
+      let loanStatus: SeedFundAccount['loans'][number]['status'] = 'REPAYING';
+      let outstanding = round2(amount * (1 - elapsed / termMonths));
+      if (elapsed >= termMonths || status === 'CLOSED' || r.chance(0.1)) {
+        loanStatus = 'SETTLED';
+        outstanding = 0;
+      } else if (r.chance(0.05)) loanStatus = 'OVERDUE';
+      loans.push({ loanNumber: `${person.idNumber.slice(0, 6)}${startedAt.slice(0, 4)}${pad(++loanSerial, 6)}`, amount, outstanding, startedAt, termMonths, status: loanStatus, unitNumber });
+      if (loanStatus !== 'SETTLED') {
+        for (let k = r.int(0, 3); k > 0; k--) {
+          const t = LAST_PERIOD - 12 * (k - 1) - r.int(0, 11);
+          if (t >= started + 12) events.push({ t, reason: 'LOAN_REPAYMENT' });
+        }
+      }
+    };
+    if (home && r.chance(0.4)) {
+      const started = monthIndex(home.registeredAt);
+      addLoan(started, home.registeredAt, home.unitNumber, home.area);
+      if (r.chance(0.6)) events.push({ t: started, reason: 'HOUSE_PURCHASE' });
+    } else if (home && r.chance(0.3)) {
+      events.push({ t: monthIndex(home.registeredAt), reason: 'HOUSE_PURCHASE' });
+    } else if (!homes && r.chance(0.03) && opened + 12 <= LAST_PERIOD) {
+      // A fund loan for a home elsewhere, not in this registry.
+      const started = r.int(opened + 12, LAST_PERIOD);
+      addLoan(started, dateIn(started), null, r.int(60, 140));
+    } else if (!homes && status === 'NORMAL' && r.chance(0.2)) {
+      for (let k = r.int(1, 3); k > 0; k--) {
+        const t = LAST_PERIOD - 12 * (k - 1) - r.int(0, 11);
+        if (t > opened) events.push({ t, reason: 'RENT' });
+      }
+    }
+    events.sort((a, b) => a.t - b.t);
+    const withdrawals: SeedFundAccount['withdrawals'] = [];
+    let withdrawn = 0;
+    for (const event of events) {
+      const amount = round2((heldAt(event.t) - withdrawn) * (0.3 + r.next() * 0.5));
+      if (amount < 100) continue;
+      withdrawn += amount;
+      withdrawals.push({ withdrawnAt: dateIn(event.t), amount, reason: event.reason });
+    }
+    let balance = round2(Math.max(0, paidIn - withdrawn));
+    if (status === 'CLOSED') {
+      if (balance > 0) withdrawals.push({ withdrawnAt: dateIn(paidUntil + 1), amount: balance, reason: 'RETIREMENT' });
+      balance = 0;
+    }
+    withdrawals.sort((a, b) => b.withdrawnAt.localeCompare(a.withdrawnAt));
+
+    fundAccounts.push({
+      accountNumber: `${person.idNumber.slice(0, 6)}${pad(fundAccounts.length + 1, 10)}`,
+      idNumber: person.idNumber,
+      employerCreditCode: employerState?.row.creditCode ?? null,
+      status,
+      openedAt: dateIn(opened),
+      monthlyBase: base,
+      contributionRate: round2(rate),
+      balance,
+      contributions,
+      loans,
+      withdrawals,
+    });
+    if (employerState && status === 'NORMAL') employerState.row.employees++;
+  }
+  return { fundAccounts, fundEmployers };
 }

@@ -1,5 +1,5 @@
 /**
- * The seed data model: what the generator puts into the four sandbox departments.
+ * The seed data model: what the generator puts into the five sandbox departments.
  *
  * One `SeedData` value is the single source of truth; each sandbox loads the part its department
  * owns into its own store, and the end-to-end tests compare the hub's replies with it.
@@ -123,7 +123,58 @@ export interface SeedTaxpayer {
   arrears: { taxType: TaxType; amount: number; since: string }[];
 }
 
-/** Everything the generator makes, for all four departments. */
+export type FundAccountStatus = 'NORMAL' | 'SEALED' | 'CLOSED';
+export type FundLoanStatus = 'REPAYING' | 'SETTLED' | 'OVERDUE';
+export type FundWithdrawalReason = 'HOUSE_PURCHASE' | 'RENT' | 'LOAN_REPAYMENT' | 'RETIREMENT';
+export type FundEmployerStatus = 'NORMAL' | 'SUSPENDED' | 'CLOSED';
+
+/**
+ * 住房公积金: a person's housing provident fund account 个人账户. `NORMAL` accounts are paid into
+ * monthly; a `SEALED` account 封存 keeps its balance but receives nothing (the holder left the
+ * job; the account sits in the fund centre's pool, so it has no employer); a `CLOSED` account 销户
+ * was paid out, at retirement, and holds nothing.
+ */
+export interface SeedFundAccount {
+  /** 个人公积金账号: the holder's region code, then 10 digits. */
+  accountNumber: string;
+  /** The holder, a seeded person. */
+  idNumber: string;
+  /** The employer 缴存单位 (its social-security employer); null for a sealed, closed or self-paid 灵活就业 account. */
+  employerCreditCode: string | null;
+  status: FundAccountStatus;
+  openedAt: string;
+  /** The monthly contribution base 缴存基数, in yuan, for the current year (from July). */
+  monthlyBase: number;
+  /** Employer and personal rates together, 0.10 to 0.24 (each 5 % to 12 %). */
+  contributionRate: number;
+  balance: number;
+  /** At most the last 36 months, newest first. A self-paid account has employerAmount 0 and pays both parts itself. */
+  contributions: { period: string; employerAmount: number; personalAmount: number; paidAt: string }[];
+  /** Provident-fund home loans 公积金贷款, newest first; `unitNumber` is a property the holder owns, or null (a home outside the province's registry). */
+  loans: { loanNumber: string; amount: number; outstanding: number; startedAt: string; termMonths: number; status: FundLoanStatus; unitNumber: string | null }[];
+  /** Withdrawals 提取, newest first. */
+  withdrawals: { withdrawnAt: string; amount: number; reason: FundWithdrawalReason }[];
+}
+
+/**
+ * 住房公积金: an employer's account 单位账户 with the fund centre. Employees' contributions stop at
+ * `lastPaidPeriod`; `arrearsMonths` counts the months after it up to the last period (0 when
+ * CLOSED).
+ */
+export interface SeedFundEmployer {
+  /** 单位公积金账号: the enterprise's region code, then 8 digits. */
+  employerAccountNumber: string;
+  creditCode: string;
+  status: FundEmployerStatus;
+  openedAt: string;
+  /** Accounts paid into through this employer (its NORMAL accounts). */
+  employees: number;
+  arrearsMonths: number;
+  /** `YYYY-MM`; null when the employer never paid. */
+  lastPaidPeriod: string | null;
+}
+
+/** Everything the generator makes, for all five departments. */
 export interface SeedData {
   seed: number;
   size: number;
@@ -134,4 +185,8 @@ export interface SeedData {
   insured: SeedInsured[];
   employerAccounts: SeedEmployerAccount[];
   taxpayers: SeedTaxpayer[];
+  /** Housing provident fund accounts of persons, generated after (and independently of) the rest. */
+  fundAccounts: SeedFundAccount[];
+  /** Housing provident fund accounts of employers. */
+  fundEmployers: SeedFundEmployer[];
 }
