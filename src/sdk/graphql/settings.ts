@@ -119,10 +119,13 @@ export const DEFAULT_CLASSIFICATION = Object.freeze({ updateCycle: 'DAILY', list
 export function describeIssues(error: z.ZodError, prefix: string): string {
   return error.issues
     .map((issue) => {
+      // A record key's issue carries the key schema's own message inside it.
+      const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+      const message = inner ?? issue.message;
       const path = issue.path.map(String).join('.');
       const last = String(issue.path[issue.path.length - 1] ?? '');
-      const named = path === '' || (last !== '' && issue.message.startsWith(last) && issue.path.length === 1);
-      return named ? `${prefix}: ${issue.message}` : `${prefix} ${JSON.stringify(path)}: ${issue.message}`;
+      const named = path === '' || (last !== '' && message.startsWith(last) && issue.path.length === 1);
+      return named ? `${prefix}: ${message}` : `${prefix} ${JSON.stringify(path)}: ${message}`;
     })
     .join('; ');
 }
