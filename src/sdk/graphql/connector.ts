@@ -8,7 +8,7 @@ import type DataLoader from 'dataloader';
 import { print } from 'graphql';
 import { createBatchLoader, defineConnector, type Connector, type SealSpec } from '../connector';
 import type { RequestScope } from '../context';
-import { ConnectorUnavailableError, UpstreamInvalidResponseError } from '../errors';
+import { ConnectorDefinitionError, ConnectorUnavailableError, UpstreamInvalidResponseError } from '../errors';
 import type { Resolvers } from '../generated/graphql';
 import type { GraphqlClient, GraphqlReply, RemoteError } from './client';
 import { remoteErrorsFailure } from './client';
@@ -237,7 +237,7 @@ export function createGraphqlConnector(parts: GraphqlConnectorParts): Connector<
         let loader = records.get(typeName);
         if (!loader) {
           const type = plan.types.get(typeName);
-          if (!type || type.kind === 'object') throw new UpstreamInvalidResponseError(id, `${typeName} is not a type the connector loads by key`);
+          if (!type || type.kind === 'object') throw new ConnectorDefinitionError(`GraphQL connector "${id}": ${typeName} is not a type it loads by key`);
           const name = recordLoaderName(typeName);
           loader = createBatchLoader<string, GraphqlRecord>(
             async (keys) => {

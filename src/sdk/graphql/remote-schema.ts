@@ -176,6 +176,8 @@ export function parseRemoteSchema(connector: string, sdl: string): RemoteSchema 
       const name = node.name.value;
       if (fields.has(name)) fail(`defines ${draft.name}.${name} twice`);
       if (directiveNamed(node.directives, 'inaccessible').length > 0) continue;
+      // The hub's representations carry only the key: a field that needs other subgraphs' fields cannot be fetched.
+      if (directiveNamed(node.directives, 'requires').length > 0) fail(`marks ${draft.name}.${name} @requires: the hub sends only the key in a representation, so it cannot fetch such a field (mark it @inaccessible, or drop it)`);
       // An @external field belongs to another subgraph (unless it is the key the representation carries).
       if (directiveNamed(node.directives, 'external').length > 0 && name !== federationKey) continue;
       fields.set(name, toField(node));

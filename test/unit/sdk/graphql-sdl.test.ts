@@ -94,6 +94,13 @@ describe('deriving the hub SDL', () => {
     expect(() => planOf(`${FED} type Query { a: A } type A @key(fields: "x y") { x: ID! y: ID! }`)).toThrow(/A only composite @key fields/);
   });
 
+  it('leaves out @inaccessible fields and @external fields other than the key, and refuses @requires', () => {
+    const FED_ALL = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@external", "@inaccessible", "@requires"])\n';
+    const plan = planOf(`${FED_ALL} type Query { a(id: ID!): A } type A @key(fields: "id") { id: ID! @external secret: String @inaccessible weight: Int @external shown: Int }`);
+    expect([...fieldsOf(plan.typeDefs).keys()].filter((c) => c.startsWith('A.'))).toEqual(['A.id', 'A.shown', 'A.seal']);
+    expect(() => planOf(`${FED_ALL} type Query { a: A } type A @key(fields: "id") { id: ID! w: Int @external total: Int @requires(fields: "w") }`)).toThrow(/A\.total @requires/);
+  });
+
   it('refuses a remote SDL that is not GraphQL', () => {
     expect(() => planOf('type Query {')).toThrow(/GraphQL connector "dept": the remote SDL is not valid GraphQL/);
   });
