@@ -9,6 +9,9 @@ import path from 'node:path';
 import { graphqlConnectorModule, sdlFile, type GraphqlConnectorModule } from '../../src/sdk';
 import classification from './classification.json';
 
+/** This folder in the sources: the compiled module (dist/) reads the SDL snapshot from there, as the hub reads schema/. */
+const FOLDER = __dirname.includes(`${path.sep}dist${path.sep}`) ? path.resolve(__dirname, '../../../connectors/housing-fund') : __dirname;
+
 /** The connector id, named in errors, the configuration, the trust list and the audit log. */
 export const HOUSING_FUND_CONNECTOR_ID = 'housing-fund';
 
@@ -16,7 +19,7 @@ export const HOUSING_FUND_CONNECTOR_ID = 'housing-fund';
 export const connectorModule: GraphqlConnectorModule = graphqlConnectorModule({
   id: HOUSING_FUND_CONNECTOR_ID,
   title: 'Housing provident fund 住房公积金',
-  sdl: sdlFile(path.join(__dirname, 'remote.graphql')),
+  sdl: sdlFile(path.join(FOLDER, 'remote.graphql')),
   classification,
   sealed: ['FundAccount', 'FundEmployer'],
   cacheTtlSeconds: 300,
