@@ -5,14 +5,17 @@
  * through the hub's executable schema (shared SDL + the derived SDL) with a real HubContext.
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { buildSchema, graphql, parse, type ExecutionResult, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 import { connectorModule as housingFund } from '../../connectors/housing-fund';
-import { buildHubSchema } from '../../src/gateway/schema';
-import { assertSealableFields, assertSealsCovered } from '../../src/gateway/seals';
+import { buildHubSchema, loadTypeDefs } from '../../src/gateway/schema';
+import { assertSealableFields, assertSealsCovered, createSealResolvers, createSealService, presentSeals, type SealRegistry } from '../../src/gateway/seals';
+import { createKeyStore, DEMO_OWNERS, verifySeal } from '../../src/seal';
 import { createLoaderCaches, createMemoryRecordCache } from '../../src/state';
 import {
   citizenIdCheckChar,
@@ -195,11 +198,12 @@ const errorsOf = (result: ExecutionResult) => (result.errors ?? []).map((e) => (
 describe('GraphQL connector, federation (the housing provident fund subgraph)', () => {
   let subgraph: Service;
   let hub: Hub;
+  let sdl: string;
 
   beforeAll(async () => {
     subgraph = await serve(fundSubgraph(() => subgraph.faults));
     const settings = housingFund.settings.parse({ url: subgraph.url, timeoutMs: 1000 });
-    const sdl = await housingFund.typeDefs(settings);
+    sdl = await housingFund.typeDefs(settings);
     hub = hubOver(housingFund.create(settings, { defaultTimeoutMs: 2000 }), sdl);
     await hub.connector.start();
   });
@@ -310,6 +314,31 @@ describe('GraphQL connector, federation (the housing provident fund subgraph)', 
     subgraph.calls.length = 0;
     expect(spec.fields(await spec.load(record, loaders))).toEqual(fields);
     expect(subgraph.calls).toHaveLength(0);
+  });
+
+  it('seals through the gateway\'s seal service: the seal of an account discloses exactly the fields the reply shows', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'datarun-graphql-seal-'));
+    try {
+      // The trust list of the test: the demo parties and the fund centre (its seal key).
+      const keyStore = await createKeyStore(dir, { owners: [...DEMO_OWNERS, { id: 'housing-fund', kind: 'department', name: 'Housing provident fund 住房公积金', custody: true, sandbox: true }] });
+      const schema = buildHubSchema([hub.connector], [...loadTypeDefs(), sdl], [createSealResolvers([hub.connector], createSealService(keyStore))]);
+      const seals: SealRegistry = { pending: [] };
+      const contextValue = Object.assign(createHubContext({ requestId: 'seal', signal: new AbortController().signal }), { seals });
+      const result = (await graphql({
+        schema,
+        source: `{ fundAccount(accountNumber: "GJJ1000") { balance status holder { idNumber } seal { recordType issuer token } } }`,
+        contextValue,
+      })) as ExecutionResult<any>;
+      expect(result.errors).toBeUndefined();
+      presentSeals(result.data, seals);
+      const seal = result.data.fundAccount.seal;
+      expect(seal).toMatchObject({ recordType: 'FundAccount', issuer: 'housing-fund' });
+      const verified = verifySeal(seal.token, { keyStore });
+      expect(verified).toMatchObject({ valid: true, issuer: 'housing-fund', recordType: 'FundAccount' });
+      expect((verified as { disclosed: unknown }).disclosed).toEqual({ balance: 10_000, recordStatus: 'NORMAL', holder: { idNumber: PERSONS[0] } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves a second request from the record cache, and does not cache a key the subgraph failed', async () => {
