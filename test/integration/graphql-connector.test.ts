@@ -358,6 +358,18 @@ describe('GraphQL connector, federation (the housing provident fund subgraph)', 
     expect(subgraph.calls[0]!.variables.representations).toEqual([{ __typename: 'Person', idNumber: PERSONS[1] }]);
   });
 
+  it('reports a failed key to every request that joined the failed call through the record cache, not as a missing record', async () => {
+    const caches = createLoaderCaches({ cache: createMemoryRecordCache(), version: 'test', ttlSeconds: { 'housing-fund': 300 } });
+    const cacheOf = (id: string, signal: AbortSignal) => caches.forConnector(id, signal);
+    const query = `query($ids: [ID!]!) { people(idNumbers: $ids) { providentFund { balance } } }`;
+    subgraph.faults.failKeys.add(PERSONS[11]!);
+    const results = await Promise.all([hub.run(query, { ids: PERSONS.slice(10, 13) }, cacheOf), hub.run(query, { ids: PERSONS.slice(10, 13) }, cacheOf)]);
+    for (const result of results) {
+      expect(errorsOf(result)).toEqual([{ path: 'people.1.providentFund', code: 'CONNECTOR_UNAVAILABLE', connector: 'housing-fund' }]);
+      expect(result.data.people[2].providentFund.balance).toBe(11_200);
+    }
+  });
+
   it('probes the subgraph with { __typename }', async () => {
     expect(await hub.connector.health()).toMatchObject({ connector: 'housing-fund', ok: true });
     subgraph.faults.mode = 'status500';
