@@ -6,7 +6,7 @@
  */
 import { Kind, print, type InputValueDefinitionNode, type TypeNode } from 'graphql';
 import { ConnectorDefinitionError } from '../errors';
-import { isBuiltInScalar, isListTypeNode, namedTypeOf, type RemoteField, type RemoteSchema } from './remote-schema';
+import { isListTypeNode, namedTypeOf, type RemoteField, type RemoteSchema } from './remote-schema';
 import { DEFAULT_CLASSIFICATION, type GraphqlClassification, type GraphqlMode, type PlainBatch } from './settings';
 
 /** The hub's shared entities and their key fields (schema/shared.graphql). */
@@ -316,9 +316,4 @@ function printHubSdl(
   }
   if (rootLines.length > 0) blocks.push(`extend type Query {\n${rootLines.join('\n')}\n}`);
   return `${blocks.join('\n\n')}\n`;
-}
-
-/** True when a named type is one of the GraphQL built-in scalars or a custom scalar (anything but an enum or object). */
-export function isScalarName(plan: GraphqlPlan, name: string): boolean {
-  return isBuiltInScalar(name) || (!plan.enums.has(name) && !plan.types.has(name));
 }

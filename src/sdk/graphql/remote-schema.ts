@@ -216,8 +216,3 @@ export function namedTypeOf(type: TypeNode): string {
 export function isListTypeNode(type: TypeNode): boolean {
   return type.kind === Kind.LIST_TYPE || (type.kind === Kind.NON_NULL_TYPE && type.type.kind === Kind.LIST_TYPE);
 }
-
-/** True for the built-in scalars. */
-export function isBuiltInScalar(name: string): boolean {
-  return BUILT_IN_SCALARS.has(name);
-}
