@@ -134,6 +134,10 @@ export function derivePlan(options: DerivePlanOptions): GraphqlPlan {
     }
   }
   for (const name of Object.keys(batch)) if (!remote.objects.has(name)) fail(`batch.${name}: the remote schema has no object type ${name}`);
+  for (const [name, k] of keyOf) {
+    const keyType = remote.objects.get(name)!.fields.get(k.key)!.type;
+    if (isListTypeNode(keyType) || !['ID', 'String', 'Int'].includes(namedTypeOf(keyType))) fail(`${name}.${k.key}, the key of ${name}, must be an ID, String or Int`);
+  }
 
   const sealedNames = new Set(options.sealed ?? [...keyOf].filter(([, k]) => k.kind === 'keyed').map(([name]) => name));
   for (const name of sealedNames) {

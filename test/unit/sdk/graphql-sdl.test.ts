@@ -92,6 +92,7 @@ describe('deriving the hub SDL', () => {
   it('refuses interfaces, unions and composite keys, naming the type', () => {
     expect(() => planOf('type Query { a: N } interface N { id: ID }')).toThrow(/N, an interface or union/);
     expect(() => planOf(`${FED} type Query { a: A } type A @key(fields: "x y") { x: ID! y: ID! }`)).toThrow(/A only composite @key fields/);
+    expect(() => planOf(`${FED} type Query { a: A } type A @key(fields: "x") { x: Float! }`)).toThrow(/A\.x, the key of A, must be an ID, String or Int/);
   });
 
   it('leaves out @inaccessible fields and @external fields other than the key, and refuses @requires', () => {
