@@ -40,3 +40,30 @@ export { partyRef } from './refs';
 export { createByteLru, type ByteLru, type ByteLruOptions } from './lru';
 export type { PersonRef, EnterpriseRef, PropertyRef, PartyRef } from './refs';
 export type * from './generated/graphql';
+export {
+  graphqlConnectorModule,
+  graphqlModuleFromSettings,
+  fetchRemoteSdl,
+  createGraphqlConnector,
+  GRAPHQL_MAX_BATCH,
+  derivePlan,
+  parseRemoteSchema,
+  graphqlSettingsSchema,
+  classificationSchema,
+  parseClassification,
+  DEFAULT_SHARED_ENTITIES,
+  DEFAULT_CLASSIFICATION,
+} from './graphql';
+export type {
+  GraphqlConnectorOptions,
+  GraphqlConnectorModule,
+  GraphqlSettingsSchema,
+  GraphqlLoaders,
+  GraphqlPlan,
+  GraphqlSettings,
+  GraphqlMode,
+  PlainBatch,
+  ClassificationInput,
+  GraphqlClassification,
+  GraphqlRecord,
+} from './graphql';
