@@ -9,8 +9,8 @@ import path from 'node:path';
 import { graphqlConnectorModule, sdlFile, type GraphqlConnectorModule } from '../../src/sdk';
 import classification from './classification.json';
 
-/** This folder in the sources: the compiled module (dist/) reads the SDL snapshot from there, as the hub reads schema/. */
-const FOLDER = __dirname.includes(`${path.sep}dist${path.sep}`) ? path.resolve(__dirname, '../../../connectors/housing-fund') : __dirname;
+/** This folder (the build copies the SDL snapshot next to the compiled module). */
+const FOLDER = __dirname;
 
 /** The connector id, named in errors, the configuration, the trust list and the audit log. */
 export const HOUSING_FUND_CONNECTOR_ID = 'housing-fund';

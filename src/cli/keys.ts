@@ -2,7 +2,7 @@ import { initKeys, loadKeyStore, revokeKey, RevocationTimeError, rotateKey, SIGN
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_OWNERS, KEY_FILES, type OwnerSpec } from '../seal';
-import { connectorDirsOf, discoverConnectorModules, loadConfig } from '../gateway';
+import { loadConfig, modulesOfConfig } from '../gateway';
 
 /** Where command output goes (stdout by default; tests pass a collector). */
 export type Output = (line: string) => void;
@@ -42,8 +42,7 @@ async function missingDemoOwners(dir: string): Promise<OwnerSpec[]> {
  */
 export function configuredDepartments(file?: string): OwnerSpec[] {
   const config = loadConfig(file ? { file } : {});
-  return discoverConnectorModules(connectorDirsOf(config))
-    .map((f) => f.module)
+  return modulesOfConfig(config)
     .filter((m) => config.connectors[m.id]?.enabled !== false)
     .map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: !config.connectors[m.id] && config.sandbox.enabled }));
 }

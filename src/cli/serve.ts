@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
-import { ConfigError, connectorDirsOf, connectorEnvName, createGateway, discoverConnectorModules, loadConfig, type DepartmentEndpoints } from '../gateway';
+import { ConfigError, connectorEnvName, createGateway, loadConfig, modulesOfConfig, type DepartmentEndpoints } from '../gateway';
 import { startHubServer } from '../http';
 import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
 
@@ -12,7 +12,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
   });
   const logger = pino({ name: 'datarun', level: config.logLevel });
   // Every connector found runs, on its configured department system or else on its embedded sandbox.
-  const found = discoverConnectorModules(connectorDirsOf(config)).map((f) => f.module);
+  const found = modulesOfConfig(config);
   const active = found.filter((m) => config.connectors[m.id]?.enabled !== false);
   const configured = active.filter((m) => config.connectors[m.id]);
   const missing = active.filter((m) => !config.connectors[m.id]).map((m) => m.id);

@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ConnectorDefinitionError, defineConnectorModule, type ConnectorModule } from '../sdk';
+import { ConnectorDefinitionError, defineConnectorModule, graphqlModuleFromSettings, type ConnectorModule } from '../sdk';
 
 /** The project's own connectors (also from dist/, where they are compiled). */
 export const BUILTIN_CONNECTORS_DIR = path.resolve(__dirname, '../../connectors');
@@ -78,4 +78,18 @@ export function discoverConnectorModules(dirs: readonly string[] = [BUILTIN_CONN
 /** The directories the hub searches: its own connectors, then the configured ones. */
 export function connectorDirsOf(config: { readonly connectorDirs?: readonly string[] | undefined }): string[] {
   return [BUILTIN_CONNECTORS_DIR, ...(config.connectorDirs ?? [])];
+}
+
+/**
+ * The modules of a configuration: every one found in its directories, plus one generic GraphQL
+ * connector per `connectors.<id>` that has no folder and says `type: "graphql"` (a department that
+ * already runs GraphQL, put behind the hub by configuration alone).
+ */
+export function modulesOfConfig(config: { readonly connectorDirs?: readonly string[] | undefined; readonly connectors?: Readonly<Record<string, Readonly<Record<string, unknown>>>> }): ConnectorModule[] {
+  const found = discoverConnectorModules(connectorDirsOf(config)).map((f) => f.module);
+  const ids = new Set(found.map((m) => m.id));
+  const generic = Object.entries(config.connectors ?? {})
+    .filter(([id, settings]) => !ids.has(id) && settings.type === 'graphql')
+    .map(([id]) => graphqlModuleFromSettings(id));
+  return [...found, ...generic].sort((a, b) => (a.id < b.id ? -1 : 1));
 }

@@ -6,8 +6,8 @@
  * is validated once, by that schema, with errors naming the setting.
  */
 import type { z } from 'zod';
-import { type ConnectorModule } from '../sdk';
-import { connectorDirsOf, discoverConnectorModules } from './connector-modules';
+import { graphqlModuleFromSettings, type ConnectorModule } from '../sdk';
+import { connectorDirsOf, discoverConnectorModules, modulesOfConfig } from './connector-modules';
 
 /** The prefix of every connector setting in the environment. */
 export const CONNECTOR_ENV_PREFIX = 'DATARUN_CONNECTORS__';
@@ -96,7 +96,10 @@ export function connectorEnvironment(env: NodeJS.ProcessEnv, dirs: readonly stri
       problems.push(`${name}: expected ${CONNECTOR_ENV_PREFIX}<ID>__<KEY>, upper-snake-cased (e.g. ${connectorEnvName('land-registry', 'baseUrl')})`);
       continue;
     }
-    const module = [...modules.values()].find((m) => upperSnake(m.id) === parts[0]);
+    // A GraphQL department configured by settings alone has no folder: its TYPE variable says so.
+    const module =
+      [...modules.values()].find((m) => upperSnake(m.id) === parts[0]) ??
+      (env[`${CONNECTOR_ENV_PREFIX}${parts[0]}__TYPE`] === 'graphql' ? graphqlModuleFromSettings(parts[0]!.toLowerCase().replace(/_/g, '-')) : undefined);
     if (!module) {
       problems.push(`${name}: there is no connector "${parts[0]!.toLowerCase().replace(/_/g, '-')}" (connectors: ${[...modules.keys()].join(', ')})`);
       continue;
@@ -163,7 +166,7 @@ export function connectorSettingsProblems(config: {
   const problems: string[] = [];
   let modules: Map<string, ConnectorModule>;
   try {
-    modules = modulesById(config.connectorDirs ?? []);
+    modules = new Map(modulesOfConfig(config).map((m) => [m.id, m]));
   } catch (error) {
     return { connectors: {}, problems: [`connectorDirs: ${(error as Error).message}`] };
   }

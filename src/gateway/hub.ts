@@ -27,7 +27,7 @@ import {
 } from '../state';
 import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule } from '../sdk';
 import { ConfigError, sharedIndexProblem, signedWithoutAuditProblem, type HubConfig } from './config';
-import { connectorDirsOf, discoverConnectorModules } from './connector-modules';
+import { modulesOfConfig } from './connector-modules';
 import {
   createChainProver,
   createChainReader,
@@ -100,12 +100,13 @@ export async function composeConnectors(modules: readonly ConnectorModule[], end
     chosen.push({ module, settings: parsed.data });
   }
   if (problems.length > 0) throw new ConfigError(`Invalid connector settings:\n  - ${problems.join('\n  - ')}`);
+  // The SDL first: a module may derive it (the generic GraphQL connector reads the remote schema) and build the connector on it.
+  const typeDefs = await Promise.all(chosen.map(({ module, settings }) => module.typeDefs(settings as never)));
   const connectors = chosen.map(({ module, settings }) => {
     const connector = module.create(settings as never, { defaultTimeoutMs });
     if (connector.id !== module.id) throw new ConfigError(`connector module "${module.id}" made a connector with id "${connector.id}"`);
     return connector;
   });
-  const typeDefs = await Promise.all(chosen.map(({ module, settings }) => module.typeDefs(settings as never)));
   return { connectors, modules: chosen.map((c) => c.module), typeDefs };
 }
 
@@ -208,7 +209,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   if (withoutAudit) throw new ConfigError(withoutAudit);
   const withoutIndex = sharedIndexProblem(config);
   if (withoutIndex) throw new ConfigError(withoutIndex);
-  const modules = options.modules ?? discoverConnectorModules(connectorDirsOf(config)).map((f) => f.module);
+  const modules = options.modules ?? modulesOfConfig({ ...(config.connectorDirs ? { connectorDirs: config.connectorDirs } : {}), connectors: endpoints });
   const composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs);
   const { connectors } = composed;
   const sandboxIds = new Set(options.sandboxes ?? []);

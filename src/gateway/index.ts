@@ -1,7 +1,7 @@
 /** The gateway: configuration, the executable schema over schema/ and the connectors, and the request pipeline every adapter calls. */
 export { createGateway, composeConnectors } from './hub';
 export type { Gateway, DepartmentEndpoints, ComposedConnectors } from './hub';
-export { BUILTIN_CONNECTORS_DIR, connectorDirsOf, discoverConnectorModules } from './connector-modules';
+export { BUILTIN_CONNECTORS_DIR, connectorDirsOf, discoverConnectorModules, modulesOfConfig } from './connector-modules';
 export type { FoundConnectorModule } from './connector-modules';
 export { connectorEnvName, CONNECTOR_ENV_PREFIX } from './connector-settings';
 export { buildHubSchema, loadSharedTypeDefs, loadTypeDefs, SCHEMA_DIR } from './schema';

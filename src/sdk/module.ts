@@ -52,7 +52,7 @@ export interface ConnectorModule<S extends ConnectorSettingsSchema = ConnectorSe
   readonly legacyEnvironment?: Readonly<Record<string, string>>;
   /** The SDL this connector adds to the graph (types, `extend type Person { … }`, `seal: Seal` on sealed types). */
   typeDefs(settings: z.output<S>): string | Promise<string>;
-  /** Builds the connector from its validated settings; pools open in `start()`, not here. */
+  /** Builds the connector from its validated settings, after `typeDefs` (which may prepare what it builds on); pools open in `start()`, not here. */
   create(settings: z.output<S>, environment: ConnectorEnvironment): Connector;
   /** Default lifetime of its records in the hub's record cache, in seconds (0: not cached). @default 60 */
   readonly cacheTtlSeconds?: number;

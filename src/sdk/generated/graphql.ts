@@ -264,6 +264,7 @@ export type Enterprise = {
   permits?: Maybe<Array<Permit>>;
   /** Real-estate units this enterprise owns or co-owns. */
   properties?: Maybe<Array<Property>>;
+  providentFundEmployer?: Maybe<FundEmployer>;
   /** Registered capital in yuan. */
   registeredCapital?: Maybe<Scalars['Float']['output']>;
   /** The electronic seal of this department record. */
@@ -285,6 +286,83 @@ export type EnterpriseStatus =
   | 'ACTIVE'
   | 'CANCELLED'
   | 'REVOKED';
+
+export type FundAccount = {
+  __typename?: 'FundAccount';
+  accountNumber: Scalars['ID']['output'];
+  balance: Scalars['Float']['output'];
+  contributionRate: Scalars['Float']['output'];
+  contributions: Array<FundContribution>;
+  employer?: Maybe<Enterprise>;
+  holder: Person;
+  loans: Array<FundLoan>;
+  monthlyBase: Scalars['Float']['output'];
+  openedAt: Scalars['String']['output'];
+  /** Seal of the department record. */
+  seal?: Maybe<Seal>;
+  status: FundAccountStatus;
+  withdrawals: Array<FundWithdrawal>;
+};
+
+export type FundAccountStatus =
+  | 'CLOSED'
+  | 'NORMAL'
+  | 'SEALED';
+
+export type FundContribution = {
+  __typename?: 'FundContribution';
+  employerAmount: Scalars['Float']['output'];
+  paidAt: Scalars['String']['output'];
+  period: Scalars['String']['output'];
+  personalAmount: Scalars['Float']['output'];
+};
+
+export type FundEmployer = {
+  __typename?: 'FundEmployer';
+  arrearsMonths: Scalars['Int']['output'];
+  employees: Scalars['Int']['output'];
+  employerAccountNumber: Scalars['ID']['output'];
+  enterprise: Enterprise;
+  lastPaidPeriod?: Maybe<Scalars['String']['output']>;
+  openedAt: Scalars['String']['output'];
+  /** Seal of the department record. */
+  seal?: Maybe<Seal>;
+  status: FundEmployerStatus;
+};
+
+export type FundEmployerStatus =
+  | 'CLOSED'
+  | 'NORMAL'
+  | 'SUSPENDED';
+
+export type FundLoan = {
+  __typename?: 'FundLoan';
+  amount: Scalars['Float']['output'];
+  loanNumber: Scalars['ID']['output'];
+  outstanding: Scalars['Float']['output'];
+  property?: Maybe<Property>;
+  startedAt: Scalars['String']['output'];
+  status: FundLoanStatus;
+  termMonths: Scalars['Int']['output'];
+};
+
+export type FundLoanStatus =
+  | 'OVERDUE'
+  | 'REPAYING'
+  | 'SETTLED';
+
+export type FundWithdrawal = {
+  __typename?: 'FundWithdrawal';
+  amount: Scalars['Float']['output'];
+  reason: FundWithdrawalReason;
+  withdrawnAt: Scalars['String']['output'];
+};
+
+export type FundWithdrawalReason =
+  | 'HOUSE_PURCHASE'
+  | 'LOAN_REPAYMENT'
+  | 'RENT'
+  | 'RETIREMENT';
 
 export type Gender =
   | 'FEMALE'
@@ -413,6 +491,7 @@ export type Person = {
   name?: Maybe<Scalars['String']['output']>;
   /** Real-estate units this person owns or co-owns. */
   properties?: Maybe<Array<Property>>;
+  providentFund?: Maybe<FundAccount>;
   /** Insurance registration and contributions; null when the person is not insured. */
   socialInsurance?: Maybe<SocialInsurance>;
   /** Tax registration, payments and arrears; null when the person is not a registered taxpayer. */
@@ -475,6 +554,8 @@ export type Query = {
   enterprise?: Maybe<Enterprise>;
   /** Several enterprises, in the order given (at most 100). */
   enterprises: Array<Maybe<Enterprise>>;
+  fundAccount?: Maybe<FundAccount>;
+  fundEmployer?: Maybe<FundEmployer>;
   /** What the caller may request now, and for which purposes (like X-Road's allowedMethods). */
   myGrants: MyGrants;
   /** Several persons, in the order given (at most 100). */
@@ -580,6 +661,30 @@ export type QueryEnterpriseArgs = {
  */
 export type QueryEnterprisesArgs = {
   creditCodes: Array<Scalars['ID']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryFundAccountArgs = {
+  accountNumber: Scalars['ID']['input'];
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryFundEmployerArgs = {
+  employerAccountNumber: Scalars['ID']['input'];
 };
 
 
@@ -945,6 +1050,15 @@ export type ResolversTypes = {
   EnterpriseKind: EnterpriseKind;
   EnterpriseStatus: EnterpriseStatus;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  FundAccount: ResolverTypeWrapper<Omit<FundAccount, 'contributions' | 'employer' | 'holder' | 'loans'> & { contributions: Array<ResolversTypes['FundContribution']>, employer?: Maybe<ResolversTypes['Enterprise']>, holder: ResolversTypes['Person'], loans: Array<ResolversTypes['FundLoan']> }>;
+  FundAccountStatus: FundAccountStatus;
+  FundContribution: ResolverTypeWrapper<FundContribution>;
+  FundEmployer: ResolverTypeWrapper<Omit<FundEmployer, 'enterprise'> & { enterprise: ResolversTypes['Enterprise'] }>;
+  FundEmployerStatus: FundEmployerStatus;
+  FundLoan: ResolverTypeWrapper<Omit<FundLoan, 'property'> & { property?: Maybe<ResolversTypes['Property']> }>;
+  FundLoanStatus: FundLoanStatus;
+  FundWithdrawal: ResolverTypeWrapper<FundWithdrawal>;
+  FundWithdrawalReason: FundWithdrawalReason;
   Gender: Gender;
   GrantedField: ResolverTypeWrapper<GrantedField>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
@@ -1008,6 +1122,11 @@ export type ResolversParentTypes = {
   EmployerAccount: EmployerAccount;
   Enterprise: EnterpriseRef;
   Float: Scalars['Float']['output'];
+  FundAccount: Omit<FundAccount, 'contributions' | 'employer' | 'holder' | 'loans'> & { contributions: Array<ResolversParentTypes['FundContribution']>, employer?: Maybe<ResolversParentTypes['Enterprise']>, holder: ResolversParentTypes['Person'], loans: Array<ResolversParentTypes['FundLoan']> };
+  FundContribution: FundContribution;
+  FundEmployer: Omit<FundEmployer, 'enterprise'> & { enterprise: ResolversParentTypes['Enterprise'] };
+  FundLoan: Omit<FundLoan, 'property'> & { property?: Maybe<ResolversParentTypes['Property']> };
+  FundWithdrawal: FundWithdrawal;
   GrantedField: GrantedField;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -1206,11 +1325,61 @@ export type EnterpriseResolvers<ContextType = HubContext, ParentType extends Res
   penalties?: Resolver<Maybe<Array<ResolversTypes['Penalty']>>, ParentType, ContextType>;
   permits?: Resolver<Maybe<Array<ResolversTypes['Permit']>>, ParentType, ContextType>;
   properties?: Resolver<Maybe<Array<ResolversTypes['Property']>>, ParentType, ContextType>;
+  providentFundEmployer?: Resolver<Maybe<ResolversTypes['FundEmployer']>, ParentType, ContextType>;
   registeredCapital?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
   status?: Resolver<Maybe<ResolversTypes['EnterpriseStatus']>, ParentType, ContextType>;
   taxStatus?: Resolver<Maybe<ResolversTypes['Taxpayer']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type FundAccountResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['FundAccount'] = ResolversParentTypes['FundAccount']> = {
+  accountNumber?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  balance?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  contributionRate?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  contributions?: Resolver<Array<ResolversTypes['FundContribution']>, ParentType, ContextType>;
+  employer?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType>;
+  holder?: Resolver<ResolversTypes['Person'], ParentType, ContextType>;
+  loans?: Resolver<Array<ResolversTypes['FundLoan']>, ParentType, ContextType>;
+  monthlyBase?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  openedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['FundAccountStatus'], ParentType, ContextType>;
+  withdrawals?: Resolver<Array<ResolversTypes['FundWithdrawal']>, ParentType, ContextType>;
+};
+
+export type FundContributionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['FundContribution'] = ResolversParentTypes['FundContribution']> = {
+  employerAmount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  paidAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  personalAmount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
+export type FundEmployerResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['FundEmployer'] = ResolversParentTypes['FundEmployer']> = {
+  arrearsMonths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  employees?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  employerAccountNumber?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  enterprise?: Resolver<ResolversTypes['Enterprise'], ParentType, ContextType>;
+  lastPaidPeriod?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  openedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  seal?: Resolver<Maybe<ResolversTypes['Seal']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['FundEmployerStatus'], ParentType, ContextType>;
+};
+
+export type FundLoanResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['FundLoan'] = ResolversParentTypes['FundLoan']> = {
+  amount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  loanNumber?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  outstanding?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  property?: Resolver<Maybe<ResolversTypes['Property']>, ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['FundLoanStatus'], ParentType, ContextType>;
+  termMonths?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type FundWithdrawalResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['FundWithdrawal'] = ResolversParentTypes['FundWithdrawal']> = {
+  amount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['FundWithdrawalReason'], ParentType, ContextType>;
+  withdrawnAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type GrantedFieldResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['GrantedField'] = ResolversParentTypes['GrantedField']> = {
@@ -1284,6 +1453,7 @@ export type PersonResolvers<ContextType = HubContext, ParentType extends Resolve
   idNumber?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   properties?: Resolver<Maybe<Array<ResolversTypes['Property']>>, ParentType, ContextType>;
+  providentFund?: Resolver<Maybe<ResolversTypes['FundAccount']>, ParentType, ContextType>;
   socialInsurance?: Resolver<Maybe<ResolversTypes['SocialInsurance']>, ParentType, ContextType>;
   taxRecords?: Resolver<Maybe<ResolversTypes['Taxpayer']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -1313,6 +1483,8 @@ export type QueryResolvers<ContextType = HubContext, ParentType extends Resolver
   dataAccesses?: Resolver<ResolversTypes['CitizenAccessConnection'], ParentType, ContextType, RequireFields<QueryDataAccessesArgs, 'first' | 'idNumber'>>;
   enterprise?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType, RequireFields<QueryEnterpriseArgs, 'creditCode'>>;
   enterprises?: Resolver<Array<Maybe<ResolversTypes['Enterprise']>>, ParentType, ContextType, RequireFields<QueryEnterprisesArgs, 'creditCodes'>>;
+  fundAccount?: Resolver<Maybe<ResolversTypes['FundAccount']>, ParentType, ContextType, RequireFields<QueryFundAccountArgs, 'accountNumber'>>;
+  fundEmployer?: Resolver<Maybe<ResolversTypes['FundEmployer']>, ParentType, ContextType, RequireFields<QueryFundEmployerArgs, 'employerAccountNumber'>>;
   myGrants?: Resolver<ResolversTypes['MyGrants'], ParentType, ContextType, Partial<QueryMyGrantsArgs>>;
   people?: Resolver<Array<Maybe<ResolversTypes['Person']>>, ParentType, ContextType, RequireFields<QueryPeopleArgs, 'idNumbers'>>;
   person?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType, RequireFields<QueryPersonArgs, 'idNumber'>>;
@@ -1424,6 +1596,11 @@ export type Resolvers<ContextType = HubContext> = {
   DisclosedField?: DisclosedFieldResolvers<ContextType>;
   EmployerAccount?: EmployerAccountResolvers<ContextType>;
   Enterprise?: EnterpriseResolvers<ContextType>;
+  FundAccount?: FundAccountResolvers<ContextType>;
+  FundContribution?: FundContributionResolvers<ContextType>;
+  FundEmployer?: FundEmployerResolvers<ContextType>;
+  FundLoan?: FundLoanResolvers<ContextType>;
+  FundWithdrawal?: FundWithdrawalResolvers<ContextType>;
   GrantedField?: GrantedFieldResolvers<ContextType>;
   Licence?: LicenceResolvers<ContextType>;
   Mortgage?: MortgageResolvers<ContextType>;
