@@ -22,9 +22,10 @@ import { findPostgresBin, startBenchPostgres, type BenchPostgres } from './lib/p
 import { prepareSecurity, type ModeRequests } from './lib/security';
 import { formatProfile, shareOf, summarizeProfileFile, type ProfileSummary } from './lib/profile';
 import { formatTable, formatTargets, summarize, type RoundResult, type RowResult, type TargetCheck } from './lib/report';
-import { livingAllowanceBodies, meshPartiesBodies, partiesBodies, transferBodies, transferBody } from './lib/scenarios';
+import { livingAllowanceBodies, livingAllowanceFundBodies, meshPartiesBodies, partiesBodies, transferBodies, transferBody } from './lib/scenarios';
 import {
   DEPARTMENTS,
+  FUND_DEPARTMENT,
   HUB_MODES,
   ROOT,
   composeMesh,
@@ -69,12 +70,12 @@ const MAX_DISCARDED_ROUNDS = 3;
 const CHECKED_REPLIES = 20;
 /** The hub rows each mode runs: everything secure and unsecured; the audit-off baseline only where the audit target is judged. */
 const HUB_ROWS: Readonly<Record<HubMode, readonly string[]>> = {
-  secure: ['S1', 'S2', 'S3', 'S2p', 'S4'],
+  secure: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4'],
   'secure-audit-off': ['S2'],
-  unsecured: ['S1', 'S2', 'S3', 'S2p', 'S4'],
+  unsecured: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4'],
 };
 /** All row ids, in table order. */
-const ROW_IDS = ['B1', 'S1', 'S2', 'B2', 'S3', 'S2p', 'B3', 'S4', 'B2-S4'] as const;
+const ROW_IDS = ['B1', 'S1', 'S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4', 'B2-S4'] as const;
 
 interface Args {
   plan: Plan;
@@ -204,11 +205,15 @@ async function main(): Promise<void> {
           ...(pg ? { databaseUrl: pg.urlOf('bench_slow') } : {}),
         })
       : undefined;
+    // The fifth department only when S3f runs: the other rows and every baseline stay on four.
+    const fundStart = args.only.has('S3f') ? startSandbox(FUND_DEPARTMENT, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}) }) : undefined;
     const seedStart = performance.now();
     const pools: Pools = buildPools(generateSeed({ seed: args.seed, size: args.size }));
     startup['seed+pools (runner)'] = performance.now() - seedStart;
     const sandboxes = await Promise.all(sandboxStarts);
     const slowRe = slowRealEstate ? await slowRealEstate : undefined;
+    const fund = fundStart ? await fundStart : undefined;
+    if (fund) startup[`sandbox ${FUND_DEPARTMENT}`] = fund.readyMs;
     DEPARTMENTS.forEach((name, i) => (startup[`sandbox ${name}`] = sandboxes[i]!.readyMs));
     if (slowRe) startup['sandbox real-estate (20 ms)'] = slowRe.readyMs;
     startup['departments ready (wall)'] = performance.now() - t0;
@@ -301,8 +306,9 @@ async function main(): Promise<void> {
     // 2. The hub, in each mode: S1, S2, S3 and the parties subset that B3 can also answer.
     const security = await prepareSecurity(tmpDir);
     const families = livingAllowanceBodies(pools);
+    const fundFamilies = livingAllowanceFundBodies(pools);
     const hubReplies = { example: undefined as unknown, transfers: [] as unknown[], parties: [] as unknown[] };
-    const hubRows = ['S1', 'S2', 'S3', 'S2p'].filter((id) => args.only.has(id));
+    const hubRows = ['S1', 'S2', 'S3', 'S3f', 'S2p'].filter((id) => args.only.has(id));
     const needHubReplies = args.only.has('B1') || args.only.has('B2') || args.only.has('B3') || args.only.has('B2-S4');
     let departmentsWarm = false;
     if (hubRows.length > 0 || needHubReplies) {
@@ -324,7 +330,8 @@ async function main(): Promise<void> {
         if (!HUB_ROWS[mode].some((id) => id !== 'S1' && runs(id)) && !(needHubReplies && mode === 'unsecured')) continue;
         // The other rows on a hub without its record cache: every request asks the departments.
         await withServer(
-          () => startHub(endpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+          // The rows without the cache also see the housing fund (S3f asks it; the other queries do not touch it).
+          () => startHub({ ...endpoints, ...(fund ? { [FUND_DEPARTMENT]: fund.url } : {}) }, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
           async (hub) => {
             const allowance = security.livingAllowance(mode, pools.families);
             const ask = (requestBody: string, requests: ModeRequests, index = 0) => post(hub.url, requestBody, security.headersFor(requests, requestBody, index));
@@ -361,6 +368,10 @@ async function main(): Promise<void> {
             }
             if (runs('S2')) await measure({ id: 'S2', scenario: 'property transfer, many units (cache cold)', ...common }, hub, transferBodies(cold), transfer, true);
             if (runs('S3') && !s3Problem) await measure({ id: 'S3', scenario: 'living allowance, 50 persons', ...common }, hub, families, allowance, true);
+            if (runs('S3f') && !s3Problem) {
+              checkReply(`hub S3f (${mode})`, await ask(fundFamilies[0]!, allowance, 0));
+              await measure({ id: 'S3f', scenario: 'living allowance + housing fund, 50 persons', ...common }, hub, fundFamilies, allowance, true);
+            }
             if (runs('S2p')) await measure({ id: 'S2p', scenario: 'transfer parties (MR+SS), many units', ...common }, hub, partiesBodies(cold), transfer, true);
           },
         );
@@ -554,11 +565,12 @@ async function main(): Promise<void> {
     notes.push('S1 runs on a hub with its record cache on (the default): one unit again and again, served from the cache. Every other hub row runs with the cache off (DATARUN_CACHE_ENABLED=false), so that every request asks the departments (see the calls per request).');
     notes.push(`S2/B2/S4 variables rotate through ${cold.length} seeded transfers (${twoLevel.length} need a second round trip for other parties); S4 uses the ${fanOutCases.length} two-level ones.`);
     notes.push('secure = security.mode "signed" + durable access log (fsync per group commit); secure-audit-off = the same without the log; unsecured = security.mode "open", no log. Signed requests are signed by the load generator as it sends them (real-estate-centre; S3: civil-affairs with 50 consents per request).');
-    if (get('S3', HUB_MODES[0]!)) notes.push(`S3: ${pools.families.length} lists of 50 persons (whole households), LIVING_ALLOWANCE_QUERY; no baseline.`);
+    if (get('S3', HUB_MODES[0]!)) notes.push(`S3: ${pools.families.length} lists of 50 persons (whole households), LIVING_ALLOWANCE_QUERY over four departments; no baseline.`);
+    if (get('S3f', HUB_MODES[0]!)) notes.push(`S3f: the same lists, LIVING_ALLOWANCE_FUND_QUERY: S3 plus each person's housing provident fund account (the fifth department, an Apollo Federation 2 subgraph behind the generic GraphQL connector); no baseline.`);
     if (b3) notes.push('B3 (GraphQL Mesh) wraps only market regulation and social security (no PostgreSQL source in Mesh v1; its SOAP source cannot load the tax WSDL): it is compared with S2p, the same two upstream calls on the hub.');
     notes.push('CPU ms/req: CPU time of the server process per successful request (robust when the bottleneck is elsewhere); srv/dept/gen CPU: % of one core used by the server (core 0) / the four department sandboxes / the load generator (both core 1) during the rounds.');
     const callLines = rows
-      .filter((r) => r.summary.callsPerRequest && ['S2', 'B2', 'S3', 'S2p', 'B3', 'S4'].includes(r.id) && (r.mode === '-' || r.mode === HUB_MODES[0]))
+      .filter((r) => r.summary.callsPerRequest && ['S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4'].includes(r.id) && (r.mode === '-' || r.mode === HUB_MODES[0]))
       .map((r) => `${r.id}: ${Object.entries(r.summary.callsPerRequest!).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     if (callLines.length) notes.push(`upstream calls per request (HTTP departments): ${callLines.join(' | ')}`);
 

@@ -4,7 +4,7 @@
  * "parties" query is the part of the property transfer that the Mesh baseline can also answer
  * (market regulation and social security: see bench/mesh/README section of bench/README.md).
  */
-import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY } from '../../src/cli/examples';
+import { LIVING_ALLOWANCE_FUND_QUERY, LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY } from '../../src/cli/examples';
 import type { Pools, TransferCase, TransferVariables } from './pools';
 
 /**
@@ -61,4 +61,9 @@ export function meshPartiesBodies(cases: readonly TransferCase[]): string[] {
 /** Bodies of the living-allowance query, one per family list. */
 export function livingAllowanceBodies(pools: Pools): string[] {
   return pools.families.map((family) => body(LIVING_ALLOWANCE_QUERY, { family }));
+}
+
+/** Bodies of the living-allowance query with the housing provident fund (S3f), one per family list. */
+export function livingAllowanceFundBodies(pools: Pools): string[] {
+  return pools.families.map((family) => body(LIVING_ALLOWANCE_FUND_QUERY, { family }));
 }

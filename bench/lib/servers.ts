@@ -18,6 +18,8 @@ export const SOCIAL_SECURITY_API_KEY = 'sandbox-social-security-key';
 /** The four department names, as `datarun sandbox` takes them. */
 export const DEPARTMENTS = ['real-estate', 'social-security', 'tax', 'market-regulation'] as const;
 export type Department = (typeof DEPARTMENTS)[number];
+/** The fifth department, the housing provident fund (a GraphQL subgraph): only S3f asks it, and no baseline does. */
+export const FUND_DEPARTMENT = 'housing-fund';
 
 /** A running server: its process and where to send requests. */
 export interface Running {
@@ -69,7 +71,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  * nothing is measured yet), then pins all its threads to `cpus`.
  */
 export async function startSandbox(
-  name: Department,
+  name: Department | typeof FUND_DEPARTMENT,
   options: { size: number; seed: number; latencyMs?: number; cpus?: string; label?: string; databaseUrl?: string },
 ): Promise<Running & { readyMs: number }> {
   const args = [CLI, 'sandbox', name, '--port', '0', '--size', String(options.size), '--seed', String(options.seed)];
@@ -113,7 +115,7 @@ function hubConnectorEnv(endpoints: Partial<Record<string, string>>): NodeJS.Pro
 
 /** Starts the hub on the given departments, pinned to `cpus`; `nodeArgs` are Node flags (e.g. --cpu-prof). Its access log goes to a fresh directory under `tmpDir`. */
 export async function startHub(
-  endpoints: Endpoints,
+  endpoints: Endpoints & { 'housing-fund'?: string },
   options: { mode: HubMode; keysDir: string; tmpDir: string; cpus?: string; nodeArgs?: string[]; /** The record cache (default on). */ cache?: boolean },
 ): Promise<Running> {
   const env = cleanEnv({

@@ -56,6 +56,15 @@ query LivingAllowance($family: [ID!]!) {
 }
 `;
 
+/**
+ * The same check with the housing provident fund 住房公积金 as well: each member's fund account
+ * (balance, deposits, withdrawals, loans), which counts towards the family's assets and income.
+ */
+export const LIVING_ALLOWANCE_FUND_QUERY = LIVING_ALLOWANCE_QUERY.replace('query LivingAllowance(', 'query LivingAllowanceWithFund(').replace(
+  '    enterprises { creditCode name status registeredCapital }\n',
+  '    enterprises { creditCode name status registeredCapital }\n    providentFund { status balance monthlyBase contributions { period employerAmount personalAmount } withdrawals { withdrawnAt amount reason } loans { amount outstanding status } }\n',
+);
+
 /** Variables of the property-transfer query: a unit an enterprise sold to a person. */
 export function propertyTransferExample(data: SeedData): { unitNumber: string; seller: string; buyer: string } {
   const property = data.properties.find((p) => p.transfers.some((t) => t.fromKind === 'ENTERPRISE' && t.toKind === 'PERSON'));

@@ -104,7 +104,7 @@ program
   .command('query')
   .description('sign a query as a registered consumer, print the reply, and verify its receipt and seals')
   .argument('[query]', 'the query, or @file')
-  .option('--example <name>', 'property-transfer | living-allowance (variables from the sandbox seed)')
+  .option('--example <name>', 'property-transfer | living-allowance | living-allowance-fund (variables from the sandbox seed)')
   .option('--as <consumer>', 'the consumer to sign as (its key from the keys directory)')
   .option('--purpose <code>', '事由: the purpose code')
   .option('--case <number>', '办件编号: the case number')
@@ -114,7 +114,7 @@ program
   .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
   .option('--seed <seed>', 'sandbox seed of the examples', integer('seed', 0, 2 ** 31 - 1), Number(process.env.DATARUN_SANDBOX_SEED ?? 1))
   .option('--size <persons>', 'sandbox size of the examples', integer('size', 10, 2_000_000), Number(process.env.DATARUN_SANDBOX_SIZE ?? 200))
-  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed: number; size: number }) => {
+  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance' | 'living-allowance-fund'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed: number; size: number }) => {
     process.exitCode = await runQuery({ ...o, keysDir: keysDir(), ...(query ? { query } : {}) });
   });
 

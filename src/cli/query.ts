@@ -4,12 +4,13 @@ import { generateSeed } from '../../departments';
 import { CLI_EXIT } from '../sdk';
 import { loadKeyStore, createConsentSigner, type PrivateJwk } from '../seal';
 import { CliUsageError, exitCodeOfError, exitCodeOfReply } from './exit';
-import { LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from './examples';
+import { LIVING_ALLOWANCE_FUND_QUERY, LIVING_ALLOWANCE_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from './examples';
 
 /** The worked examples `datarun query --example` runs, as the consumer and purpose they are made for. */
 const EXAMPLES = {
   'property-transfer': { consumer: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000123', operator: '窗口-张敏' },
   'living-allowance': { consumer: 'civil-affairs', purpose: 'LIVING_ALLOWANCE', caseNumber: 'MZ-2026-004567', operator: '低保专干-李华' },
+  'living-allowance-fund': { consumer: 'civil-affairs', purpose: 'LIVING_ALLOWANCE', caseNumber: 'MZ-2026-004568', operator: '低保专干-李华' },
 } as const;
 
 /** Who signs the demo's consents: the citizen identity platform, never the consumer that uses them. */
@@ -48,18 +49,18 @@ export async function runQuery(options: QueryCommandOptions, out: (s: string) =>
   let query: string;
   let variables: Record<string, unknown>;
   let consentFor = options.consentFor ?? [];
-  if (options.example === 'property-transfer' || options.example === 'living-allowance') {
+  if (options.example) {
     const data = generateSeed({ seed: options.seed, size: options.size });
     if (options.example === 'property-transfer') {
       query = PROPERTY_TRANSFER_QUERY.replace('transfers { date price from { ...Party } to { ...Party } }', 'transfers { date price from { ...Party } to { ...Party } }\n    seal { issuer keyId token }');
       variables = propertyTransferExample(data);
     } else {
-      query = LIVING_ALLOWANCE_QUERY;
+      query = options.example === 'living-allowance-fund' ? LIVING_ALLOWANCE_FUND_QUERY : LIVING_ALLOWANCE_QUERY;
       variables = livingAllowanceExample(data);
       consentFor = [...consentFor, ...(variables.family as string[])];
     }
   } else {
-    if (!options.query) throw new CliUsageError('give a query (or @file), or --example property-transfer|living-allowance');
+    if (!options.query) throw new CliUsageError(`give a query (or @file), or --example ${Object.keys(EXAMPLES).join('|')}`);
     query = options.query.startsWith('@') ? readFileSync(options.query.slice(1), 'utf8') : options.query;
     try {
       variables = options.variables ? (JSON.parse(options.variables) as Record<string, unknown>) : {};

@@ -62,6 +62,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
       '  every request is signed by a registered consumer; the demo consumers\' keys are in keys/private/. Try:',
       `  ./bin/datarun query --example property-transfer${hubOption}     # as the registration centre, seals and receipt verified`,
       `  ./bin/datarun query --example living-allowance${hubOption}      # as civil affairs, with the family's consent`,
+      `  ./bin/datarun query --example living-allowance-fund${hubOption} # the same with the housing provident fund`,
     );
   } else if (sandboxes) {
     const variables = propertyTransferExample(sandboxes.data);

@@ -120,7 +120,7 @@ describe('a signed request is refused over HTTP, before any department is asked'
       const reply = await post(body(), authorization());
       expect(reply.status).toBe(401);
       expect(reply.error).toEqual({ message, extensions: { code: 'UNAUTHENTICATED', reason } });
-      expect(reply.calls).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 });
+      expect(reply.calls).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 });
     });
   }
 
@@ -129,14 +129,14 @@ describe('a signed request is refused over HTTP, before any department is asked'
     const authorization = createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(b, CONTEXT);
     expect((await post(b, authorization)).status).toBe(200);
     const replay = await post(b, authorization);
-    expect(replay).toEqual({ status: 401, error: { message: 'request token has already been used', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+    expect(replay).toEqual({ status: 401, error: { message: 'request token has already been used', extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 } });
   });
 
   it('honours nbf: a token signed now but valid only from ten minutes on is NOT_YET_VALID', async () => {
     const jwk = jwkOf('real-estate-centre');
     const claims = claimsFor(body(), { nbf: Math.floor(now() / 1000) + 600 });
     const reply = await post(body(), `DatarunRequest ${lowS(forged({ alg: 'ES256', kid: jwk.kid, typ: 'datarun-request+jwt' }, claims, jwk).slice('DatarunRequest '.length))}`);
-    expect(reply).toEqual({ status: 401, error: { message: 'request token is not yet valid', extensions: { code: 'UNAUTHENTICATED', reason: 'NOT_YET_VALID' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+    expect(reply).toEqual({ status: 401, error: { message: 'request token is not yet valid', extensions: { code: 'UNAUTHENTICATED', reason: 'NOT_YET_VALID' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 } });
   });
 
   it('refuses the high-S twin of a valid signature (BAD_SIGNATURE) without burning its jti: the low-S original is then served', async () => {
@@ -145,7 +145,7 @@ describe('a signed request is refused over HTTP, before any department is asked'
     const token = authorization.slice('DatarunRequest '.length);
     expect(isHighS(Buffer.from(token.split('.')[2]!, 'base64url'))).toBe(false); // the signer normalises to low-S
     const twin = await post(b, `DatarunRequest ${highSVariant(token)}`);
-    expect(twin).toEqual({ status: 401, error: { message: 'signature is not in low-S form', extensions: { code: 'UNAUTHENTICATED', reason: 'BAD_SIGNATURE' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 } });
+    expect(twin).toEqual({ status: 401, error: { message: 'signature is not in low-S form', extensions: { code: 'UNAUTHENTICATED', reason: 'BAD_SIGNATURE' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 } });
     expect((await post(b, authorization)).status).toBe(200);
   });
 

@@ -72,7 +72,7 @@ describe('batching', () => {
     expect(reply.errors).toBeUndefined();
     expect(reply.data.people).toHaveLength(50);
     // level 1: one call each; level 2: deed tax (tax) under properties, employer accounts (social security) under enterprises.
-    expect(hub.calls()).toEqual({ 'real-estate': 1, 'social-security': 2, tax: 2, 'market-regulation': 1 });
+    expect(hub.calls()).toEqual({ 'real-estate': 1, 'social-security': 2, tax: 2, 'market-regulation': 1, 'housing-fund': 0 });
   });
 });
 
@@ -82,7 +82,7 @@ describe('sandbox control routes of the embedded mode', () => {
     const ids = hub.sandboxes.data.persons.slice(0, 50).map((p) => p.idNumber);
     await hub.query('query($ids: [ID!]!) { people(idNumbers: $ids) { name taxRecords { hasArrears } } }', { ids });
     const calls = (await (await fetch(`${hub.url}/__sandbox/calls`)).json()) as Record<string, { total: number }>;
-    expect(Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v.total]))).toEqual({ 'real-estate': 0, 'social-security': 1, tax: 1, 'market-regulation': 0 });
+    expect(Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v.total]))).toEqual({ 'real-estate': 0, 'social-security': 1, tax: 1, 'market-regulation': 0, 'housing-fund': 0 });
 
     const set = await fetch(`${hub.url}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"down"}' });
     expect(((await set.json()) as { mode: string }).mode).toBe('down');
@@ -104,7 +104,7 @@ describe('identifiers are validated before any department is asked', () => {
     expect(reply.data).toEqual({ person: null });
     expect(reply.errors).toHaveLength(1);
     expect(reply.errors![0]).toMatchObject({ message: 'Argument "idNumber" check character does not match (GB 11643 MOD 11-2).', extensions: { code: 'BAD_USER_INPUT', argument: 'idNumber' } });
-    expect(hub.calls()).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 });
+    expect(hub.calls()).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 });
   });
 
   it('names the position of a bad identifier in a list, and a list that is too long', async () => {
@@ -113,7 +113,7 @@ describe('identifiers are validated before any department is asked', () => {
     expect(reply.errors![0]).toMatchObject({ message: 'Argument "idNumbers[1]" must be 18 characters, got 5.', extensions: { code: 'BAD_USER_INPUT' } });
     const many = await hub.query('query($ids: [ID!]!) { people(idNumbers: $ids) { name } }', { ids: Array.from({ length: 101 }, () => ids[0]) });
     expect(many.errors![0]).toMatchObject({ message: 'Argument "idNumbers" takes at most 100 identifiers, got 101.', extensions: { code: 'BAD_USER_INPUT' } });
-    expect(hub.calls()).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 });
+    expect(hub.calls()).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 });
   });
 
   it('rejects a malformed credit code and unit number', async () => {

@@ -27,7 +27,7 @@ import { eventually } from '../support/redis';
 const TRANSFER: RequestContext = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-PIPE-1', operator: '窗口-测试' };
 const AUDIT: RequestContext = { purpose: 'AUDIT', caseNumber: 'SJ-PIPE-1', operator: '审计员-测试' };
 const INVESTIGATION: RequestContext = { purpose: 'INVESTIGATION', caseNumber: 'JC-PIPE-1', operator: '稽查-测试' };
-const NO_CALLS = { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 };
+const NO_CALLS = { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let hub: TestHub;

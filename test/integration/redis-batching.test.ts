@@ -49,7 +49,7 @@ describe('batching with the shared record cache', () => {
     const ids = sandboxes.data.persons.slice(0, 50).map((p) => p.idNumber);
     const fresh = await people(uncached, ids);
     const cold = await people(cached, ids);
-    expect(calls()).toEqual({ 'real-estate': 1, 'social-security': 2, tax: 2, 'market-regulation': 1 });
+    expect(calls()).toEqual({ 'real-estate': 1, 'social-security': 2, tax: 2, 'market-regulation': 1, 'housing-fund': 0 });
     expect(cold).toEqual(fresh);
   });
 
@@ -59,7 +59,7 @@ describe('batching with the shared record cache', () => {
     const warm = await people(cached, ids);
     // Left: the list lookups, which are not cached (properties by owner, deed tax by unit, enterprises by legal
     // representative), and tax for the people who are no taxpayer: absence is never cached.
-    expect(calls()).toEqual({ 'real-estate': 1, 'social-security': 0, tax: 2, 'market-regulation': 1 });
+    expect(calls()).toEqual({ 'real-estate': 1, 'social-security': 0, tax: 2, 'market-regulation': 1, 'housing-fund': 0 });
     const withoutTaxRecord = ids.filter((id) => !sandboxes.data.taxpayers.some((t) => t.taxpayerId === id));
     expect(withoutTaxRecord.length).toBeGreaterThan(0);
     expect(sandboxes.sandboxes['market-regulation']!.control.calls.get(MARKET_REGULATION_OPERATIONS.enterprisesBatch)).toBeUndefined();

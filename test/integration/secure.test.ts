@@ -34,7 +34,7 @@ async function jwks() {
 }
 
 function noCalls() {
-  return { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0 };
+  return { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 };
 }
 
 describe('the secure path: signed request, policy, seals, receipt', () => {
