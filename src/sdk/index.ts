@@ -38,3 +38,4 @@ export { partyRef } from './refs';
 export { createByteLru, type ByteLru, type ByteLruOptions } from './lru';
 export type { PersonRef, EnterpriseRef, PropertyRef, PartyRef } from './refs';
 export type * from './generated/graphql';
+export { z } from 'zod';
