@@ -49,6 +49,7 @@ export interface TcpFaultProxy extends ConformanceUpstream {
 
 const SUPPORTED: readonly FaultMode[] = ['none', 'down', 'slow', 'malformed', 'reset'];
 const HELPER = 'TCP fault proxy';
+const RESET_PAUSE_MS = 20;
 const DEFAULT_GARBAGE = Buffer.from('\u0000\u00ff\u00fe datarun TCP fault proxy: malformed reply \u00ff\u0000\r\n\r\n', 'latin1');
 
 function parseTarget(target: TcpFaultProxyOptions['target']): { host: string; port: number } {
@@ -125,7 +126,10 @@ export async function startTcpFaultProxy(options: TcpFaultProxyOptions): Promise
           }
           return;
         case 'reset':
-          client.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))), () => drop(pair));
+          // Part of the reply, then a reset (RST). A reset in the same turn as the write's
+          // completion can leave as an orderly close (FIN), hence the short pause.
+          client.write(chunk.subarray(0, Math.max(1, Math.floor(chunk.length / 2))), () => delayed.after(RESET_PAUSE_MS, () => drop(pair)));
+          upstream.pause();
           return;
         case 'down':
           drop(pair);
