@@ -2,7 +2,7 @@
  * The SDK from outside the repository: `npm pack` (which builds), a new project in the system's
  * temporary directory that installs the tarball with TypeScript, jest and @swc/jest from the npm
  * cache (offline), `datarun connector new` through the installed bin, the new connector compiled
- * by `tsc` (strict) and its conformance test run by jest untouched; then the kit, from the
+ * by `tsc` (strict; node16, node10 and bundler resolution) and its conformance test run by jest untouched; then the kit, from the
  * tarball, against the connectors and sandboxes the tarball ships (real estate and tax through
  * the kit's TCP fault proxy). Slow by nature (a build, an install, three jest and tsc runs): its
  * deadline only catches a hang. It leaves nothing in the repository.
@@ -210,7 +210,15 @@ describe('the datarun package, outside the repository', () => {
       // 4. The shipped connectors' test beside it, then tsc (strict) over both.
       mkdirSync(path.join(project, 'test'));
       writeFileSync(path.join(project, 'test', 'shipped.test.ts'), SHIPPED_TEST);
-      run(path.join(project, 'node_modules', '.bin', 'tsc'), ['-p', '.'], project);
+      const tsc = path.join(project, 'node_modules', '.bin', 'tsc');
+      run(tsc, ['-p', '.'], project);
+      // The exports resolve under the other module resolutions too: node10 (through typesVersions) and bundler.
+      run(tsc, ['-p', '.', '--module', 'commonjs', '--moduleResolution', 'node10'], project);
+      run(tsc, ['-p', '.', '--module', 'preserve', '--moduleResolution', 'bundler'], project);
+      // Outside jest, the kit says where it must run.
+      const outside = spawnSync(process.execPath, ['-e', "require('datarun/testing').describeConnectorConformance({ id: 'x', upstream: async () => ({}), createConnector() {}, primaryLoader() {}, keyOf() {}, knownKeys: [], unknownKey: '' })"], { cwd: project, encoding: 'utf8' });
+      expect(outside.status).not.toBe(0);
+      expect(outside.stderr).toContain('must be called from a test file run by jest');
 
       // 5. The kit on the new connector, untouched.
       const jest = path.join(project, 'node_modules', '.bin', 'jest');
