@@ -183,12 +183,16 @@ describe('the TCP fault proxy', () => {
   });
   afterAll(() => new Promise<void>((resolve) => target.close(() => resolve())));
 
-  /** One exchange on a new connection: what came back, and how the connection ended. */
-  const exchange = (proxyPort: number, line: string) =>
+  /**
+   * One exchange on a new connection: what came back, and how the connection ended. With
+   * `quietMs`, it stops listening after that long ('timeout'): only for the slow fault, whose
+   * delay (30 s) is far beyond it, so a busy machine cannot change the outcome.
+   */
+  const exchange = (proxyPort: number, line: string, quietMs?: number) =>
     new Promise<{ data: string; ended: 'end' | 'error' | 'timeout' }>((resolve) => {
       const socket = net.connect(proxyPort, '127.0.0.1');
       let data = '';
-      const timer = setTimeout(() => (socket.destroy(), resolve({ data, ended: 'timeout' })), 1_500);
+      const timer = quietMs === undefined ? undefined : setTimeout(() => (socket.destroy(), resolve({ data, ended: 'timeout' })), quietMs);
       socket.on('connect', () => socket.write(line));
       socket.on('data', (chunk) => {
         data += chunk.toString('latin1');
@@ -217,7 +221,7 @@ describe('the TCP fault proxy', () => {
       expect(cut.data.length).toBeLessThan('ok:abcdefgh'.length);
 
       proxy.setFault({ mode: 'slow', delayMs: 30_000 });
-      expect(await exchange(proxy.port, 'x')).toEqual({ data: '', ended: 'timeout' });
+      expect(await exchange(proxy.port, 'x', 500)).toEqual({ data: '', ended: 'timeout' });
 
       proxy.reset();
       expect(proxy.connections()).toBe(0);
