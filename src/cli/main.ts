@@ -62,6 +62,19 @@ program
     await runSandbox(name, options);
   });
 
+program
+  .command('connector')
+  .description('write connectors for the hub')
+  .command('new')
+  .description('write the skeleton of a connector folder: module, SDL, README, conformance test (imports only datarun/sdk and datarun/testing)')
+  .argument('<id>', 'kebab-case connector id, e.g. housing-fund')
+  .option('--dir <folder>', 'the folder the connector folder is made in', 'connectors')
+  .option('--title <name>', 'the department\'s name (default: from the id)')
+  .action(async (id: string, o: { dir: string; title?: string }) => {
+    const { runConnectorNew } = await import('./connector');
+    runConnectorNew({ id, dir: o.dir, ...(o.title !== undefined ? { title: o.title } : {}) });
+  });
+
 const keysDir = (): string => process.env.DATARUN_KEYS_DIR ?? DEFAULT_KEYS_DIR;
 
 const keys = program.command('keys').description('manage the JWK sets: hub, department seal keys, consumers');
