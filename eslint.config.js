@@ -22,6 +22,7 @@ const ALLOWED = {
   gateway: ['sdk', 'policy', 'seal', 'audit', 'state'],
   http: ['gateway'],
   client: ['seal'],
+  testing: ['sdk'],
   cli: ['sdk', 'policy', 'seal', 'audit', 'state', 'gateway', 'http', 'client'],
 };
 const MODULES = Object.keys(ALLOWED);

@@ -92,10 +92,12 @@ export function describeConnectorConformance<L, U extends ConformanceUpstream>(s
   const SLOW_MS = timing.slowMs ?? DEFAULT_SLOW_MS;
   const HANG_MS = timing.hangMs ?? 120_000;
 
-  const build = (upstream: U, timeoutMs: number): Connector<L> => {
+  // As the hub does: the module's SDL first (a module may derive it and build the connector on it), then the connector.
+  const build = async (upstream: U, timeoutMs: number): Promise<Connector<L>> => {
     if (subject.createConnector) return subject.createConnector(upstream, timeoutMs);
     const module = subject.module!;
     const settings = module.settings.parse(subject.settings!(upstream, timeoutMs));
+    await module.typeDefs(settings);
     return module.create(settings, { defaultTimeoutMs: timeoutMs }) as Connector<L>;
   };
 
@@ -114,10 +116,10 @@ export function describeConnectorConformance<L, U extends ConformanceUpstream>(s
 
     beforeAll(async () => {
       upstream = await subject.upstream();
-      connector = build(upstream, TIMEOUT_MS);
+      connector = await build(upstream, TIMEOUT_MS);
       await connector.start();
       started.push(connector);
-      impatient = build(upstream, SHORT_TIMEOUT_MS);
+      impatient = await build(upstream, SHORT_TIMEOUT_MS);
       await impatient.start();
       started.push(impatient);
     }, HANG_MS);

@@ -2,12 +2,17 @@
  * Runs the conformance kit (`datarun/testing`, src/testing) against every connector of this
  * repository, each over its own sandbox. Faults come from the sandbox's own control, or through
  * the kit's TCP fault proxy in front of it (real estate: its PostgreSQL wire; tax: its SOAP
- * service), so that the proxy is exercised on two protocols it knows nothing about.
+ * service), so that the proxy is exercised on two protocols it knows nothing about. Each
+ * connector is given as its module, so that the module checks run too, and is built from its
+ * settings as the hub builds it.
  */
-import { createMarketRegulationConnector } from '../../connectors/market-regulation';
-import { createRealEstateConnector } from '../../connectors/real-estate';
-import { createSocialSecurityConnector } from '../../connectors/social-security';
-import { createTaxConnector } from '../../connectors/tax';
+import { connectorModule as housingFund } from '../../connectors/housing-fund';
+import type { GraphqlLoaders } from '../../src/sdk';
+import { connectorModule as marketRegulation, type MarketRegulationLoaders } from '../../connectors/market-regulation';
+import { connectorModule as realEstate, type RealEstateLoaders } from '../../connectors/real-estate';
+import { connectorModule as socialSecurity, type SocialSecurityLoaders } from '../../connectors/social-security';
+import { connectorModule as tax, type TaxLoaders } from '../../connectors/tax';
+import { startHousingFundSandbox } from '../../departments/housing-fund';
 import { startMarketRegulationSandbox } from '../../departments/market-regulation';
 import { startRealEstateSandbox } from '../../departments/real-estate';
 import type { FaultSettings, Sandbox } from '../../departments/sandbox-kit';
@@ -83,8 +88,9 @@ describeConnectorConformance({
   ...common,
   id: 'real-estate',
   upstream: async () => sandboxUpstream(await startRealEstateSandbox({ data }), ['down', 'slow', 'reset']),
-  createConnector: (upstream, timeoutMs) => createRealEstateConnector({ url: upstream.url, timeoutMs }),
-  primaryLoader: (loaders) => loaders.propertyByUnit,
+  module: realEstate,
+  settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: RealEstateLoaders) => loaders.propertyByUnit,
   knownKeys: data.properties.map((p) => p.unitNumber),
   unknownKey: stranger.properties[0]!.unitNumber,
   batchKeys: hundred(data.properties.map((p) => p.unitNumber), stranger.properties.map((p) => p.unitNumber)),
@@ -95,8 +101,9 @@ describeConnectorConformance({
   ...common,
   id: 'social-security',
   upstream: async () => sandboxUpstream(await startSocialSecuritySandbox({ data })),
-  createConnector: (upstream, timeoutMs) => createSocialSecurityConnector({ baseUrl: upstream.url, apiKey: DEFAULT_SOCIAL_SECURITY_API_KEY, timeoutMs }),
-  primaryLoader: (loaders) => loaders.insuredById,
+  module: socialSecurity,
+  settings: (upstream, timeoutMs) => ({ baseUrl: upstream.url, apiKey: DEFAULT_SOCIAL_SECURITY_API_KEY, timeoutMs }),
+  primaryLoader: (loaders: SocialSecurityLoaders) => loaders.insuredById,
   knownKeys: data.insured.map((i) => i.idNumber),
   unknownKey: stranger.persons[0]!.idNumber,
   keyOf: (record) => record.idNumber,
@@ -106,8 +113,9 @@ describeConnectorConformance({
   ...common,
   id: 'tax',
   upstream: async () => sandboxUpstream(await startTaxSandbox({ data }), ['down', 'malformed', 'reset'], MALFORMED_SOAP),
-  createConnector: (upstream, timeoutMs) => createTaxConnector({ url: upstream.url, timeoutMs }),
-  primaryLoader: (loaders) => loaders.taxpayerById,
+  module: tax,
+  settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: TaxLoaders) => loaders.taxpayerById,
   knownKeys: data.taxpayers.map((t) => t.taxpayerId),
   unknownKey: stranger.persons[0]!.idNumber,
   keyOf: (record) => record.taxpayerId,
@@ -117,10 +125,26 @@ describeConnectorConformance({
   ...common,
   id: 'market-regulation',
   upstream: async () => sandboxUpstream(await startMarketRegulationSandbox({ data })),
-  createConnector: (upstream, timeoutMs) => createMarketRegulationConnector({ baseUrl: upstream.url, timeoutMs }),
-  primaryLoader: (loaders) => loaders.enterpriseByCode,
+  module: marketRegulation,
+  settings: (upstream, timeoutMs) => ({ baseUrl: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: MarketRegulationLoaders) => loaders.enterpriseByCode,
   knownKeys: data.enterprises.map((e) => e.creditCode),
   unknownKey: stranger.enterprises[0]!.creditCode,
   batchKeys: hundred(data.enterprises.map((e) => e.creditCode), stranger.enterprises.map((e) => e.creditCode)),
   keyOf: (record) => record.creditCode,
+});
+
+// The fifth department: the generic GraphQL connector over the fund centre's Apollo Federation 2 subgraph.
+describeConnectorConformance({
+  ...common,
+  id: 'housing-fund',
+  upstream: async () => sandboxUpstream(await startHousingFundSandbox({ data })),
+  module: housingFund,
+  settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: GraphqlLoaders) => loaders.recordLoader('FundAccount'),
+  knownKeys: data.fundAccounts.map((a) => a.accountNumber),
+  // Sixteen digits like every account number, and not one of the seed's.
+  unknownKey: '9999999999999999',
+  batchKeys: hundred(data.fundAccounts.map((a) => a.accountNumber), Array.from({ length: 100 }, (_, i) => `99999999999${String(i).padStart(5, '0')}`)),
+  keyOf: (record) => record.accountNumber,
 });

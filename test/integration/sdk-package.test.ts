@@ -3,7 +3,7 @@
  * temporary directory that installs the tarball with TypeScript, jest and @swc/jest from the npm
  * cache (offline), `datarun connector new` through the installed bin, the new connector compiled
  * by `tsc` (strict; node16, node10 and bundler resolution) and its conformance test run by jest untouched; then the kit, from the
- * tarball, against the connectors and sandboxes the tarball ships (real estate and tax through
+ * tarball, against the five connectors and sandboxes the tarball ships (real estate and tax through
  * the kit's TCP fault proxy). Slow by nature (a build, an install, three jest and tsc runs): its
  * deadline only catches a hang. It leaves nothing in the repository.
  */
@@ -63,10 +63,12 @@ const JEST_CONFIG = `module.exports = {
 `;
 
 /** The kit against the connectors and sandboxes of the tarball: what an integrator's project can run. */
-const SHIPPED_TEST = `import { createMarketRegulationConnector } from 'datarun/connectors/market-regulation';
-import { createRealEstateConnector } from 'datarun/connectors/real-estate';
-import { createSocialSecurityConnector } from 'datarun/connectors/social-security';
-import { createTaxConnector } from 'datarun/connectors/tax';
+const SHIPPED_TEST = `import { connectorModule as housingFund } from 'datarun/connectors/housing-fund';
+import { connectorModule as marketRegulation, type MarketRegulationLoaders } from 'datarun/connectors/market-regulation';
+import { connectorModule as realEstate, type RealEstateLoaders } from 'datarun/connectors/real-estate';
+import { connectorModule as socialSecurity, type SocialSecurityLoaders } from 'datarun/connectors/social-security';
+import { connectorModule as tax, type TaxLoaders } from 'datarun/connectors/tax';
+import type { GraphqlLoaders } from 'datarun/sdk';
 import { generateSeed, startSandboxes, type FaultSettings, type Sandbox, type SandboxSet } from 'datarun/departments';
 import { describeConnectorConformance, startTcpFaultProxy, type ConformanceUpstream, type FaultMode, type UpstreamFault } from 'datarun/testing';
 
@@ -116,8 +118,9 @@ describeConnectorConformance({
   id: 'real-estate',
   personalData,
   upstream: () => upstreamOf(set.sandboxes['real-estate'], ['down', 'slow', 'reset']),
-  createConnector: (upstream, timeoutMs) => createRealEstateConnector({ url: upstream.url, timeoutMs }),
-  primaryLoader: (loaders) => loaders.propertyByUnit,
+  module: realEstate,
+  settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: RealEstateLoaders) => loaders.propertyByUnit,
   knownKeys: data.properties.map((p) => p.unitNumber),
   unknownKey: stranger.properties[0]!.unitNumber,
   batchKeys: hundred(data.properties.map((p) => p.unitNumber), stranger.properties.map((p) => p.unitNumber)),
@@ -128,8 +131,9 @@ describeConnectorConformance({
   id: 'tax',
   personalData,
   upstream: () => upstreamOf(set.sandboxes.tax, ['down', 'malformed', 'reset'], MALFORMED_SOAP),
-  createConnector: (upstream, timeoutMs) => createTaxConnector({ url: upstream.url, timeoutMs }),
-  primaryLoader: (loaders) => loaders.taxpayerById,
+  module: tax,
+  settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: TaxLoaders) => loaders.taxpayerById,
   knownKeys: data.taxpayers.map((t) => t.taxpayerId),
   unknownKey: stranger.persons[0]!.idNumber,
   keyOf: (record) => record.taxpayerId,
@@ -139,8 +143,9 @@ describeConnectorConformance({
   id: 'social-security',
   personalData,
   upstream: () => upstreamOf(set.sandboxes['social-security'], []),
-  createConnector: (upstream, timeoutMs) => createSocialSecurityConnector({ baseUrl: upstream.url, apiKey: set.endpoints['social-security'].apiKey, timeoutMs }),
-  primaryLoader: (loaders) => loaders.insuredById,
+  module: socialSecurity,
+  settings: (upstream, timeoutMs) => ({ ...set.endpoints['social-security'], baseUrl: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: SocialSecurityLoaders) => loaders.insuredById,
   knownKeys: data.insured.map((i) => i.idNumber),
   unknownKey: stranger.persons[0]!.idNumber,
   keyOf: (record) => record.idNumber,
@@ -150,12 +155,26 @@ describeConnectorConformance({
   id: 'market-regulation',
   personalData,
   upstream: () => upstreamOf(set.sandboxes['market-regulation'], []),
-  createConnector: (upstream, timeoutMs) => createMarketRegulationConnector({ baseUrl: upstream.url, timeoutMs }),
-  primaryLoader: (loaders) => loaders.enterpriseByCode,
+  module: marketRegulation,
+  settings: (upstream, timeoutMs) => ({ baseUrl: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: MarketRegulationLoaders) => loaders.enterpriseByCode,
   knownKeys: data.enterprises.map((e) => e.creditCode),
   unknownKey: stranger.enterprises[0]!.creditCode,
   batchKeys: hundred(data.enterprises.map((e) => e.creditCode), stranger.enterprises.map((e) => e.creditCode)),
   keyOf: (record) => record.creditCode,
+});
+
+describeConnectorConformance({
+  id: 'housing-fund',
+  personalData,
+  upstream: () => upstreamOf(set.sandboxes['housing-fund'], ['down']),
+  module: housingFund,
+  settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
+  primaryLoader: (loaders: GraphqlLoaders) => loaders.recordLoader('FundAccount'),
+  knownKeys: data.fundAccounts.map((a) => a.accountNumber),
+  unknownKey: '9999999999999999',
+  batchKeys: hundred(data.fundAccounts.map((a) => a.accountNumber), Array.from({ length: 100 }, (_, i) => '99999999999' + String(i).padStart(5, '0'))),
+  keyOf: (record) => record.accountNumber,
 });
 `;
 
@@ -198,9 +217,9 @@ describe('the datarun package, outside the repository', () => {
 
       // 3. A new connector, through the installed bin.
       const bin = path.join(project, 'node_modules', '.bin', 'datarun');
-      const created = run(bin, ['connector', 'new', 'housing-fund', '--title', 'Housing provident fund 住房公积金'], project);
-      expect(created.stdout).toContain('connectors/housing-fund');
-      const folder = path.join(project, 'connectors', 'housing-fund');
+      const created = run(bin, ['connector', 'new', 'water-utility', '--title', 'Water utility 供水'], project);
+      expect(created.stdout).toContain('connectors/water-utility');
+      const folder = path.join(project, 'connectors', 'water-utility');
       expect(readdirSync(folder).sort()).toEqual(['README.md', 'conformance.test.ts', 'index.ts', 'schema.graphql']);
       for (const file of ['index.ts', 'conformance.test.ts']) {
         const imports = [...readFileSync(path.join(folder, file), 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
@@ -222,12 +241,16 @@ describe('the datarun package, outside the repository', () => {
 
       // 5. The kit on the new connector, untouched.
       const jest = path.join(project, 'node_modules', '.bin', 'jest');
-      const own = run(jest, ['connectors/housing-fund', '--ci'], project);
+      const own = run(jest, ['connectors/water-utility', '--ci'], project);
       expect(`${own.stdout}${own.stderr}`).toMatch(/Tests:\s+10 passed, 10 total/);
 
       // 6. The kit on the shipped connectors over the shipped sandboxes.
       const shipped = run(jest, ['test/shipped.test.ts', '--ci'], project);
-      expect(`${shipped.stdout}${shipped.stderr}`).toMatch(/Tests:\s+36 passed, 36 total/);
+      // The five connectors of the project, from the tarball: every check passed, none failed or skipped.
+      const summary = /Tests:\s+(\d+) passed, (\d+) total/.exec(`${shipped.stdout}${shipped.stderr}`);
+      expect(summary?.[1]).toBe(summary?.[2]);
+      expect(Number(summary?.[1])).toBeGreaterThanOrEqual(5 * 9);
+      expect(`${shipped.stdout}${shipped.stderr}`).toContain('connector "housing-fund" conformance');
 
       // Nothing left in the repository.
       expect(gitStatus()).toBe(statusBefore);
