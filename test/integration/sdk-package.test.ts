@@ -117,7 +117,7 @@ const personalData = [...data.persons.flatMap((p) => [p.idNumber, p.name]), ...d
 describeConnectorConformance({
   id: 'real-estate',
   personalData,
-  upstream: () => upstreamOf(set.sandboxes['real-estate'], ['down', 'slow', 'reset']),
+  upstream: () => upstreamOf(set.sandboxes['real-estate']!, ['down', 'slow', 'reset']),
   module: realEstate,
   settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
   primaryLoader: (loaders: RealEstateLoaders) => loaders.propertyByUnit,
@@ -130,7 +130,7 @@ describeConnectorConformance({
 describeConnectorConformance({
   id: 'tax',
   personalData,
-  upstream: () => upstreamOf(set.sandboxes.tax, ['down', 'malformed', 'reset'], MALFORMED_SOAP),
+  upstream: () => upstreamOf(set.sandboxes.tax!, ['down', 'malformed', 'reset'], MALFORMED_SOAP),
   module: tax,
   settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
   primaryLoader: (loaders: TaxLoaders) => loaders.taxpayerById,
@@ -142,7 +142,7 @@ describeConnectorConformance({
 describeConnectorConformance({
   id: 'social-security',
   personalData,
-  upstream: () => upstreamOf(set.sandboxes['social-security'], []),
+  upstream: () => upstreamOf(set.sandboxes['social-security']!, []),
   module: socialSecurity,
   settings: (upstream, timeoutMs) => ({ ...set.endpoints['social-security'], baseUrl: upstream.url, timeoutMs }),
   primaryLoader: (loaders: SocialSecurityLoaders) => loaders.insuredById,
@@ -154,7 +154,7 @@ describeConnectorConformance({
 describeConnectorConformance({
   id: 'market-regulation',
   personalData,
-  upstream: () => upstreamOf(set.sandboxes['market-regulation'], []),
+  upstream: () => upstreamOf(set.sandboxes['market-regulation']!, []),
   module: marketRegulation,
   settings: (upstream, timeoutMs) => ({ baseUrl: upstream.url, timeoutMs }),
   primaryLoader: (loaders: MarketRegulationLoaders) => loaders.enterpriseByCode,
@@ -167,7 +167,7 @@ describeConnectorConformance({
 describeConnectorConformance({
   id: 'housing-fund',
   personalData,
-  upstream: () => upstreamOf(set.sandboxes['housing-fund'], ['down']),
+  upstream: () => upstreamOf(set.sandboxes['housing-fund']!, ['down']),
   module: housingFund,
   settings: (upstream, timeoutMs) => ({ url: upstream.url, timeoutMs }),
   primaryLoader: (loaders: GraphqlLoaders) => loaders.recordLoader('FundAccount'),

@@ -189,6 +189,35 @@ describe('consent and masking for the living-allowance check', () => {
   const reasons = (reply: { errors?: readonly { extensions?: Record<string, unknown> }[] }) =>
     ((reply.errors![0]!.extensions!.missingConsent as { reason: string }[]) ?? []).map((m) => m.reason);
 
+  it('checks 50 persons with the housing provident fund: one call to the fund for the whole list, its records under its own seal', async () => {
+    const data = hub.sandboxes.data;
+    const holders = new Map(data.fundAccounts.map((a) => [a.idNumber, a]));
+    const family = data.persons.slice(0, 50).map((p) => p.idNumber);
+    expect(family.filter((id) => holders.has(id)).length).toBeGreaterThan(5);
+    const client = hub.clientFor('civil-affairs');
+    const query = 'query($family: [ID!]!) { people(idNumbers: $family) { idNumber providentFund { status balance contributions { period personalAmount } seal { issuer recordType token } } } }';
+    const reply = await client.query<any>(query, { family }, { ...ALLOWANCE, consents: consents(family) });
+    expect(reply.errors).toBeUndefined();
+    expect(hub.calls()['housing-fund']).toBe(1);
+    for (const person of reply.data.people) {
+      const account = holders.get(person.idNumber);
+      if (!account) {
+        expect(person.providentFund).toBeNull();
+        continue;
+      }
+      expect(person.providentFund).toMatchObject({ status: account.status, balance: account.balance, contributions: account.contributions.map((c) => ({ period: c.period, personalAmount: c.personalAmount })) });
+      expect(person.providentFund.seal).toMatchObject({ issuer: 'housing-fund', recordType: 'FundAccount' });
+      const seal = await client.verifySeal(person.providentFund.seal.token);
+      expect(seal).toMatchObject({ valid: true, issuer: 'housing-fund' });
+    }
+    expect((await client.verifyReply(reply)).valid).toBe(true);
+    // The account number is not granted for this purpose: asked for, the whole query is refused before the fund is called.
+    hub.resetSandboxes();
+    const denied = await client.query<any>('query($family: [ID!]!) { people(idNumbers: $family) { providentFund { accountNumber } } }', { family }, { ...ALLOWANCE, consents: consents(family) });
+    expect(denied.errors?.[0]?.extensions?.code).toBe('POLICY_DENIED');
+    expect(hub.calls()['housing-fund']).toBe(0);
+  });
+
   it('takes a one-time consent once: the same consents sent again are refused (used), over HTTP', async () => {
     const { family } = livingAllowanceExample(hub.sandboxes.data);
     const client = hub.clientFor('civil-affairs');
