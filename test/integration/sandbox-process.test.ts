@@ -84,7 +84,7 @@ describe('datarun sandbox <name>', () => {
   });
 
   it('refuses an unknown sandbox or a bad flag with a message', async () => {
-    await expect(startSandboxProcess('weather')).rejects.toThrow(/unknown sandbox "weather": expected one of market-regulation, real-estate, social-security, tax/);
+    await expect(startSandboxProcess('weather')).rejects.toThrow(/unknown sandbox "weather": expected one of housing-fund, market-regulation, real-estate, social-security, tax/);
     await expect(startSandboxProcess('tax', ['--error-rate', '2'])).rejects.toThrow(/must be a number from 0 to 1/);
   });
 });

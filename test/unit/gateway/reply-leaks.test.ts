@@ -166,6 +166,10 @@ const CONNECTORS: Connector[] = [
     Taxpayer: sealSpecOf('Taxpayer', 'Taxpayer', (r) => seeded('Taxpayer.taxpayerId', r.__id)),
     TaxPayment: sealSpecOf('TaxPayment', 'TaxPayment', (r) => seeded('TaxPayment.voucherNumber', r.__id)),
   }),
+  stubConnector('housing-fund', {
+    FundAccount: sealSpecOf('FundAccount', 'FundAccount', (r) => seeded('FundAccount.accountNumber', r.__id)),
+    FundEmployer: sealSpecOf('FundEmployer', 'FundEmployer', (r) => seeded('FundEmployer.employerAccountNumber', r.__id)),
+  }),
 ];
 
 // ---------------------------------------------------------------------------------------------
