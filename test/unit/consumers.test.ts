@@ -10,6 +10,7 @@ const ENDPOINTS: DepartmentEndpoints = {
   'social-security': { baseUrl: 'http://127.0.0.1:1', apiKey: 'k' },
   tax: { url: 'http://127.0.0.1:1/tax' },
   'market-regulation': { baseUrl: 'http://127.0.0.1:1' },
+  'housing-fund': { url: 'http://127.0.0.1:1/graphql' },
 };
 
 describe('the consumer registry', () => {

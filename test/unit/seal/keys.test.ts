@@ -48,13 +48,13 @@ describe('keys', () => {
     expect(uses).toEqual(
       expect.arrayContaining(['datarun-hub/receipt/ES256', 'datarun-hub/checkpoint/ES256', 'tax/seal/ES256', 'real-estate/seal/ES256', 'one-window-hall/request/ES256', 'auditor/request/ES256']),
     );
-    expect(uses).toHaveLength(2 + 4 + 7); // hub receipt + checkpoint, four department seals, six demo consumers and the consent issuer
+    expect(uses).toHaveLength(2 + WITH_DEPARTMENTS.departments.length + 7); // hub receipt + checkpoint, one seal per department, six demo consumers and the consent issuer
   });
 
   it('publishes seal, receipt and checkpoint keys in the JWKS, but not consumers\' request keys', async () => {
     const store = await demoKeyStore(T0);
     const jwks = store.publicJwks();
-    expect(jwks.keys.map((k) => k.datarun.use).sort()).toEqual(['checkpoint', 'receipt', 'seal', 'seal', 'seal', 'seal']);
+    expect(jwks.keys.map((k) => k.datarun.use).sort()).toEqual(['checkpoint', 'receipt', ...WITH_DEPARTMENTS.departments.map(() => 'seal')]);
     for (const key of jwks.keys) expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: expect.any(String) });
     expect(JSON.parse(await readFile(join(store.dir, 'jwks.json'), 'utf8'))).toEqual(jwks);
   });
@@ -73,7 +73,7 @@ describe('keys', () => {
   it('writes private keys as 0600 files under private/, and no "d" member into the public files', async () => {
     const store = await demoKeyStore(T0);
     const files = await readdir(join(store.dir, 'private'));
-    expect(files).toHaveLength(13);
+    expect(files).toHaveLength(9 + WITH_DEPARTMENTS.departments.length);
     for (const file of files) {
       const path = join(store.dir, 'private', file);
       if (process.platform !== 'win32') expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -111,7 +111,7 @@ describe('keys', () => {
     for (const file of ['trust.json', 'jwks.json']) await copyFile(join(original.dir, file), join(clone, file));
     const report = await initKeys(clone, { ...WITH_DEPARTMENTS, now: days(1) });
     expect([...report.replaced].sort()).toEqual(original.trustList().keys.map((k) => k.kid).sort());
-    expect(report.created).toHaveLength(13);
+    expect(report.created).toHaveLength(9 + WITH_DEPARTMENTS.departments.length);
     expect(report.changed).toBe(true);
     const store = await loadKeyStore(clone);
     expect(store.owners()).toEqual(original.owners());
