@@ -11,7 +11,7 @@ import { CliUsageError } from './exit';
 
 /** Options of `runConnectorNew`. */
 export interface ConnectorNewOptions {
-  /** kebab-case id of the connector (`housing-fund`). */
+  /** kebab-case id of the connector (`water-utility`). */
   readonly id: string;
   /** The folder the connector's folder is made in. @default 'connectors' */
   readonly dir?: string;
@@ -23,7 +23,7 @@ export interface ConnectorNewOptions {
   readonly out?: { write(text: string): unknown };
 }
 
-/** The names a connector id gives: `housing-fund` → housingFund, HousingFund, HOUSING_FUND. */
+/** The names a connector id gives: `water-utility` → waterUtility, WaterUtility, WATER_UTILITY. */
 export function connectorNames(id: string): { camel: string; pascal: string; upper: string } {
   const words = id.split('-');
   const pascal = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
@@ -33,7 +33,7 @@ export function connectorNames(id: string): { camel: string; pascal: string; upp
 /** What is wrong with a connector id, or undefined. */
 export function connectorIdProblem(id: string): string | undefined {
   if (typeof id !== 'string' || id === '') return 'the connector id is missing';
-  if (!CONNECTOR_ID_PATTERN.test(id)) return `the connector id must be kebab-case (lower-case letters and digits, words joined by "-", starting with a letter, e.g. housing-fund), but got: ${JSON.stringify(id)}`;
+  if (!CONNECTOR_ID_PATTERN.test(id)) return `the connector id must be kebab-case (lower-case letters and digits, words joined by "-", starting with a letter, e.g. water-utility), but got: ${JSON.stringify(id)}`;
   if (id.length > 40) return `the connector id must be at most 40 characters, but got ${id.length}`;
   if (id === 'seal' || id === 'shared' || id === 'catalog' || id === 'audit') return `"${id}" is reserved (it names a part of the hub's own schema); choose the department's name`;
   return undefined;

@@ -67,7 +67,7 @@ program
   .description('write connectors for the hub')
   .command('new')
   .description('write the skeleton of a connector folder: module, SDL, README, conformance test (imports only datarun/sdk and datarun/testing)')
-  .argument('<id>', 'kebab-case connector id, e.g. housing-fund')
+  .argument('<id>', 'kebab-case connector id, e.g. water-utility')
   .option('--dir <folder>', 'the folder the connector folder is made in', 'connectors')
   .option('--title <name>', 'the department\'s name (default: from the id)')
   .action(async (id: string, o: { dir: string; title?: string }) => {

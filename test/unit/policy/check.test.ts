@@ -187,7 +187,7 @@ describe('a bypass attempt', () => {
     const centre = await names('real-estate-centre');
     expect(centre.types).toContain('Mortgage');
     expect(centre.types).not.toContain('SocialInsurance');
-    expect(centre.person).toEqual(['idNumber', 'name', 'taxRecords']);
+    expect(centre.person).toEqual(['idNumber', 'name', 'providentFund', 'taxRecords']);
     const auditor = denied(await engine.check({ consumer: 'auditor', document: '{ __type(name: "Person") { name } }' }));
     expect(auditor.denied).toEqual(['__type(name: "Person")']);
     const mixed = await runAsHub(engine, {
