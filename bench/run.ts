@@ -205,20 +205,21 @@ async function main(): Promise<void> {
           ...(pg ? { databaseUrl: pg.urlOf('bench_slow') } : {}),
         })
       : undefined;
-    // The fifth department only when S3f runs: the other rows and every baseline stay on four.
-    const fundStart = args.only.has('S3f') ? startSandbox(FUND_DEPARTMENT, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}) }) : undefined;
+    // The fifth department runs beside the others, as in the hub's own graph (its demo policy grants its fields); only S3f asks it, and no baseline does.
+    const fundStart = startSandbox(FUND_DEPARTMENT, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}) });
     const seedStart = performance.now();
     const pools: Pools = buildPools(generateSeed({ seed: args.seed, size: args.size }));
     startup['seed+pools (runner)'] = performance.now() - seedStart;
     const sandboxes = await Promise.all(sandboxStarts);
     const slowRe = slowRealEstate ? await slowRealEstate : undefined;
-    const fund = fundStart ? await fundStart : undefined;
-    if (fund) startup[`sandbox ${FUND_DEPARTMENT}`] = fund.readyMs;
+    const fund = await fundStart;
+    startup[`sandbox ${FUND_DEPARTMENT}`] = fund.readyMs;
     DEPARTMENTS.forEach((name, i) => (startup[`sandbox ${name}`] = sandboxes[i]!.readyMs));
     if (slowRe) startup['sandbox real-estate (20 ms)'] = slowRe.readyMs;
     startup['departments ready (wall)'] = performance.now() - t0;
     log(`bench: departments ready in ${(startup['departments ready (wall)']! / 1000).toFixed(1)} s; ${pools.transfers.length} enterprise→person transfers, ${pools.families.length} family lists`);
     const endpoints = Object.fromEntries(DEPARTMENTS.map((name, i) => [name, sandboxes[i]!.url])) as Endpoints;
+    const hubEndpoints = { ...endpoints, [FUND_DEPARTMENT]: fund.url };
     // With --postgres the database's own processes (postmaster and backends) count as the real-estate department's.
     const departmentPids = [...sandboxes.map((s) => s.process.pid), ...(slowRe ? [slowRe.process.pid] : [])];
     const departmentCpu = (): { stop(): number } => cpuMeter(pg ? () => [...departmentPids, ...processGroup(pg!.process.pid)] : departmentPids);
@@ -319,7 +320,7 @@ async function main(): Promise<void> {
         if (runs('S1')) {
           // S1 on a hub with its record cache (the default): after the first request the unit, the parties and the taxes come from the cache.
           await withServer(
-            () => startHub(endpoints, { mode, keysDir: security.keysDir, tmpDir, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+            () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(serverCpus ? { cpus: serverCpus } : {}) }),
             async (hub) => {
               const first = transferBody(pools.example);
               checkReply(`hub S1 (${mode})`, await post(hub.url, first, security.headersFor(transfer, first, 0)));
@@ -330,8 +331,7 @@ async function main(): Promise<void> {
         if (!HUB_ROWS[mode].some((id) => id !== 'S1' && runs(id)) && !(needHubReplies && mode === 'unsecured')) continue;
         // The other rows on a hub without its record cache: every request asks the departments.
         await withServer(
-          // The rows without the cache also see the housing fund (S3f asks it; the other queries do not touch it).
-          () => startHub({ ...endpoints, ...(fund ? { [FUND_DEPARTMENT]: fund.url } : {}) }, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+          () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
           async (hub) => {
             const allowance = security.livingAllowance(mode, pools.families);
             const ask = (requestBody: string, requests: ModeRequests, index = 0) => post(hub.url, requestBody, security.headersFor(requests, requestBody, index));
@@ -440,7 +440,7 @@ async function main(): Promise<void> {
         if (args.only.has('S4')) {
           for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes('S4'))) {
             await withServer(
-              () => startHub(slowEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+              () => startHub({ ...slowEndpoints, [FUND_DEPARTMENT]: fund.url }, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
               async (hub) => {
                 const first = transferBody(fanOutCases[0]!.variables);
                 checkReply(`hub S4 (${mode})`, await post(hub.url, first, security.headersFor(security.propertyTransfer(mode), first, 0)));
@@ -478,7 +478,7 @@ async function main(): Promise<void> {
       for (const mode of HUB_MODES.filter((m) => m !== 'secure-audit-off')) {
         const profileDir = path.join(resultsDir, `profile-${stamp}`, mode);
         mkdirSync(profileDir, { recursive: true });
-        const hub = await startHub(endpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}), nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
+        const hub = await startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}), nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
         try {
           const signing = security.propertyTransfer(mode).signing;
           await runLoad({ url: hub.url, connections: plan.connections, bodies: transferBodies(cold), durationSec: plan.warmupSec + plan.roundSec, ...(signing ? { signing } : {}) }, { cpus: otherCpus, tmpDir });
@@ -568,7 +568,7 @@ async function main(): Promise<void> {
     if (get('S3', HUB_MODES[0]!)) notes.push(`S3: ${pools.families.length} lists of 50 persons (whole households), LIVING_ALLOWANCE_QUERY over four departments; no baseline.`);
     if (get('S3f', HUB_MODES[0]!)) notes.push(`S3f: the same lists, LIVING_ALLOWANCE_FUND_QUERY: S3 plus each person's housing provident fund account (the fifth department, an Apollo Federation 2 subgraph behind the generic GraphQL connector); no baseline.`);
     if (b3) notes.push('B3 (GraphQL Mesh) wraps only market regulation and social security (no PostgreSQL source in Mesh v1; its SOAP source cannot load the tax WSDL): it is compared with S2p, the same two upstream calls on the hub.');
-    notes.push('CPU ms/req: CPU time of the server process per successful request (robust when the bottleneck is elsewhere); srv/dept/gen CPU: % of one core used by the server (core 0) / the four department sandboxes / the load generator (both core 1) during the rounds.');
+    notes.push('CPU ms/req: CPU time of the server process per successful request (robust when the bottleneck is elsewhere); srv/dept/gen CPU: % of one core used by the server (core 0) / the department sandboxes / the load generator (both core 1) during the rounds.');
     const callLines = rows
       .filter((r) => r.summary.callsPerRequest && ['S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4'].includes(r.id) && (r.mode === '-' || r.mode === HUB_MODES[0]))
       .map((r) => `${r.id}: ${Object.entries(r.summary.callsPerRequest!).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
@@ -588,7 +588,7 @@ async function main(): Promise<void> {
     const text = [
       '',
       `datarun bench — ${new Date(started).toISOString()} — ${args.quick ? 'quick' : 'full'} — ${args.size} persons, seed ${args.seed} — ${plan.rounds}×${plan.roundSec} s rounds, ${plan.warmupSec} s warm-up — node ${process.version}, ${os.cpus().length} cores`,
-      pinning ? `placement: server under test on core 0; 4 department sandboxes${pg ? ` (real estate on ${pg.version})` : ' (real estate on embedded PGlite)'} + load generator (autocannon) + runner on core 1` : 'placement: not pinned (taskset unavailable or fewer than 2 cores)',
+      pinning ? `placement: server under test on core 0; 5 department sandboxes${pg ? ` (real estate on ${pg.version})` : ' (real estate on embedded PGlite)'} + load generator (autocannon) + runner on core 1` : 'placement: not pinned (taskset unavailable or fewer than 2 cores)',
       '',
       formatTable(rows, ratios),
       '',
