@@ -24,7 +24,7 @@ import {
   AuditOptionsError,
 } from '../audit';
 import path from 'node:path';
-import { CLI_EXIT } from '../sdk';
+import { CLI_EXIT, citizenIdProblem, creditCodeProblem, unitNumberProblem } from '../sdk';
 
 /** Where a command writes: stdout for results, stderr for progress. */
 export interface CommandOutput {
@@ -84,11 +84,20 @@ function timeArgument(value: string | undefined, name: string): string | undefin
   return value;
 }
 
+/** The identifier check of each kind of subject: a malformed one names no one, so it is refused rather than exported as nothing. */
+const SUBJECT_CHECKS: Readonly<Record<SubjectKind, (id: string) => string | undefined>> = {
+  PERSON: citizenIdProblem,
+  ENTERPRISE: creditCodeProblem,
+  PROPERTY: unitNumberProblem,
+};
+
 function subjectArgument(value: string | undefined): SubjectRef | undefined {
   if (value === undefined) return undefined;
   const m = /^(PERSON|ENTERPRISE|PROPERTY):(.+)$/.exec(value);
   const ref = m ? { kind: m[1] as SubjectKind, id: m[2]! } : { kind: 'PERSON' as const, id: value };
   if (ref.id.trim().length === 0) throw new AuditOptionsError('subject', 'KIND:id or a citizen identity number');
+  const problem = SUBJECT_CHECKS[ref.kind](ref.id);
+  if (problem) throw new AuditOptionsError('subject', `a valid ${ref.kind === 'PERSON' ? 'citizen identity number' : ref.kind === 'ENTERPRISE' ? 'unified social credit code' : 'property unit number'} (${problem})`);
   return ref;
 }
 
@@ -157,6 +166,13 @@ async function runAuditVerifyAll(options: AuditVerifyCommandOptions): Promise<{ 
   return { exitCode: all.ok ? CLI_EXIT.OK : CLI_EXIT.VERIFY_FAILED, report };
 }
 
+/** Checks the filter arguments of an export (a malformed subject or time) before anything is read or loaded. */
+export function checkExportArguments(options: Pick<AuditExportCommandOptions, 'subject' | 'from' | 'to'>): void {
+  subjectArgument(options.subject);
+  timeArgument(options.from, 'from');
+  timeArgument(options.to, 'to');
+}
+
 function exportFilter(options: AuditExportCommandOptions) {
   const subject = subjectArgument(options.subject);
   const from = timeArgument(options.from, 'from');
@@ -179,6 +195,8 @@ export async function runAuditExport(options: AuditExportCommandOptions): Promis
   const { manifest } = result;
   const range = manifest.count === 0 ? '' : ` (seq ${manifest.firstSeq} to ${manifest.lastSeq})`;
   out.write(`exported ${manifest.count} records${range} to ${options.out}; signed manifest ${result.manifestPath}\n`);
+  // A well-formed identifier no record names: say so, rather than leave an empty file to explain itself.
+  if (manifest.count === 0 && filter.subject) out.write(`no access record names ${filter.subject.kind}:${filter.subject.id}: no request about this subject was recorded in this log (no department was asked about it through the hub)\n`);
   if (manifest.head) out.write(`the log was verified first, against its signed tree head of size ${manifest.head.size} (${manifest.head.time})\n`);
   return { exitCode: CLI_EXIT.OK, result };
 }

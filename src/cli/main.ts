@@ -4,10 +4,11 @@
  * (src/sdk/error-codes.ts): a usage error (commander's, an unreadable file) exits 2, a coded error
  * its registry entry's `cliExitCode`, anything else 1.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
-import { runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
+import { checkExportArguments, runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { runConsoleLogin } from './console';
 import { exitCodeOfError } from './exit';
 import { configuredDepartments, runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
@@ -30,8 +31,22 @@ function fraction(raw: string): number {
   return n;
 }
 
+/** The package's version, from its package.json (also when run from dist/). */
+function packageVersion(): string {
+  const file = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../package.json' : '../../package.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
+// A reader that stops early (`datarun verify … | head`) closes the pipe: the rest of the output
+// has nowhere to go, which is not a failure of the command. It finishes, quietly, with its own exit code.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+});
+
 const program = new Command('datarun')
   .description('A GraphQL data-sharing hub for government departments')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError()
   // Commander's errors are thrown (every subcommand inherits this) and exit 2 below, not 1.
   .exitOverride();
@@ -238,6 +253,8 @@ audit
   .option('--to <time>', 'ISO 8601')
   .option('--head <file|url|jws>', 'also check the log against this signed head before export')
   .action(async (o: { out: string; format: 'jsonl' | 'csv'; dir?: string; all?: boolean; consumer?: string; subject?: string; case?: string; from?: string; to?: string; head?: string }) => {
+    // A malformed subject or time is refused first, before keys or the log are read.
+    checkExportArguments(o);
     const { auditSigner, auditSubjectSecret } = await import('../gateway');
     const { loadKeyStore } = await import('../seal');
     const keyStore = await loadKeyStore(keysDir());

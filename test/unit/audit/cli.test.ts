@@ -64,6 +64,19 @@ describe('the audit commands', () => {
     expect(checked).toMatch(/^export .*: valid, 2 records \(seq 1 to 2\) of chain hub-1\//);
   });
 
+  it('export refuses a subject that is no valid identifier, naming the check, and says so when a valid one is named by no record', async () => {
+    const base = { dir: path.join(dir, 'log'), format: 'csv' as const, out: path.join(dir, 'none.csv'), sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET };
+    await expect(runAuditExport({ ...base, subject: 'PERSON:12345', stdout: sink() })).rejects.toMatchObject({ code: 'AUDIT_OPTIONS_INVALID', message: expect.stringMatching(/^Audit option "subject" must be a valid citizen identity number \(.+\)\.$/) });
+    await expect(runAuditExport({ ...base, subject: '110101199003070000', stdout: sink() })).rejects.toMatchObject({ code: 'AUDIT_OPTIONS_INVALID' });
+    await expect(runAuditExport({ ...base, subject: 'ENTERPRISE:not-a-code', stdout: sink() })).rejects.toMatchObject({ message: expect.stringContaining('a valid unified social credit code') });
+    const stdout = sink();
+    // A well-formed identity number (check character included) that no record names.
+    const unknown = '110101199003074477';
+    const { result } = await runAuditExport({ ...base, subject: unknown, stdout });
+    expect(result.manifest.count).toBe(0);
+    expect(stdout.text).toContain(`no access record names PERSON:${unknown}: no request about this subject was recorded in this log`);
+  });
+
   it('prove prints a record\'s inclusion proof checked against the newest signed head; consistency between two sizes', async () => {
     let text = '';
     const stdout = { write: (s: string) => (text += s) };
