@@ -68,6 +68,8 @@ interface Archive {
   lastRetention: number;
   /** Where the newest retention record left the chain: records 1..through removed, their frontier. */
   pruned: { through: number; frontier: Buffer[] };
+  /** The newest tree head line in the archive, as the stream holds it. */
+  newestHeadLine: string | undefined;
 }
 
 function prunedOf(line: string | undefined): Archive['pruned'] {
@@ -108,7 +110,7 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
       emit({ type: 'archive-chain-mismatch', instance });
       return undefined;
     }
-    const archive: Archive = { sink, chainId, head: state.head, checkpointSeq: state.lastCheckpointSeq, aligned: false, lastRetention: 0, pruned: prunedOf(state.retentionHead) };
+    const archive: Archive = { sink, chainId, head: state.head, checkpointSeq: state.lastCheckpointSeq, aligned: false, lastRetention: 0, pruned: prunedOf(state.retentionHead), newestHeadLine: state.newestHead };
     archives.set(instance, archive);
     return archive;
   }
@@ -160,11 +162,17 @@ export function startAuditArchiver(options: AuditArchiverOptions): AuditArchiver
     const after = (await streams.hashGet(keys.meta, 'archivedCheckpointId')) ?? '0-0';
     const entries = await streams.range(keys.checkpoints, `(${after}`, '+', 100);
     let lastId: string | undefined;
-    for (const { id, fields } of entries) {
+    // Copying is not atomic with moving the cursor: a cursor that was not saved (Redis went away
+    // between the two) delivers again heads the archive already holds. Heads are copied in stream
+    // order, so everything up to the archive's newest head is there already: skip it, never copy a head twice.
+    const copied = archive.newestHeadLine === undefined ? -1 : entries.findIndex((e) => e.fields.r === archive.newestHeadLine);
+    if (copied >= 0) lastId = entries[copied]!.id;
+    for (const { id, fields } of entries.slice(copied + 1)) {
       const seq = Number(fields.seq);
       // A head covers records: it follows them into the archive, never ahead of them; every head line is copied, in order (each names the one before).
       if (!(seq <= (archive.head?.seq ?? 0))) break;
       await archive.sink.appendCheckpoint({ seq, line: fields.r ?? '' });
+      archive.newestHeadLine = fields.r ?? '';
       archive.checkpointSeq = Math.max(archive.checkpointSeq, seq);
       lastId = id;
     }

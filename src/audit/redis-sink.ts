@@ -211,9 +211,10 @@ export function createRedisAuditSink(options: RedisAuditSinkOptions): AuditSink 
       // A store that lost its data (flushed) no longer holds this chain: a head of it must not land
       // beside the chain the store starts next.
       if ((await streams.hashGet(keys.meta, 'chain')) !== openedChain) throw new AuditStreamConflictError(instanceId, 'no longer holds the chain this head belongs to');
-      await streams.add(keys.checkpoints, { seq: String(seq), r: line }, { hash: keys.meta, field: 'checkpointSeq', value: seq });
-      // The newest head, read back at open to check the stream against it before signing anything.
-      await streams.hashSet(keys.meta, 'headLine', line);
+      // The head and the newest-head line read back at open (to check the stream against it before
+      // signing anything, and to chain the next head to it) in one script: a store that went away
+      // between the two would otherwise hold a head its newest-head line does not name.
+      await streams.add(keys.checkpoints, { seq: String(seq), r: line }, { hash: keys.meta, field: 'checkpointSeq', value: seq, set: { headLine: line } });
     },
 
     async read(seqs) {

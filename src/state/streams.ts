@@ -36,8 +36,12 @@ export interface RedisStreams {
     headFields: Readonly<Record<string, string>>,
     expected?: Readonly<Record<string, string>>,
   ): Promise<void>;
-  /** Adds an entry with a Redis-chosen id and, in the same script, raises the numeric `raise.field` of hash `raise.hash` to `raise.value` if it is lower. */
-  add(stream: string, fields: Readonly<Record<string, string>>, raise?: { hash: string; field: string; value: number }): Promise<void>;
+  /**
+   * Adds an entry with a Redis-chosen id and, in the same script, raises the numeric `raise.field`
+   * of hash `raise.hash` to `raise.value` if it is lower and sets the fields `raise.set` of that
+   * hash: the entry and what the hash says about it are written together or not at all.
+   */
+  add(stream: string, fields: Readonly<Record<string, string>>, raise?: { hash: string; field: string; value: number; set?: Readonly<Record<string, string>> }): Promise<void>;
   /** Entries from `from` to `to` (ids, `-`, `+`, or `(id` for exclusive), at most `count`. */
   range(stream: string, from: string, to: string, count?: number): Promise<StreamEntry[]>;
   /** Removes the entries whose ids are below `minId`. */
@@ -86,10 +90,12 @@ return head
 
 // ARGV: the raised field, its value, then the entry's fields; with one key only the entry is added.
 const ADD_SCRIPT = `
-redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+local nset = tonumber(ARGV[3])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4 + 2 * nset))
 if KEYS[2] then
   local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
   if tonumber(ARGV[2]) > held then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+  for i = 0, nset - 1 do redis.call('HSET', KEYS[2], ARGV[4 + 2 * i], ARGV[5 + 2 * i]) end
 end
 return 1
 `;
@@ -155,8 +161,9 @@ export function createRedisStreams(connection: RedisConnection): RedisStreams {
     add: (stream, fields, raise) =>
       run('adding a stream entry', async () => {
         const flat = Object.entries(fields).flat();
-        if (raise) await client.datarunAddRaise(2, p + stream, p + raise.hash, raise.field, String(raise.value), ...flat);
-        else await client.datarunAddRaise(1, p + stream, '', '', ...flat);
+        const set = Object.entries(raise?.set ?? {});
+        if (raise) await client.datarunAddRaise(2, p + stream, p + raise.hash, raise.field, String(raise.value), String(set.length), ...set.flat(), ...flat);
+        else await client.datarunAddRaise(1, p + stream, '', '', '0', ...flat);
       }),
 
     range: (stream, from, to, count) =>

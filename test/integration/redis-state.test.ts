@@ -1,14 +1,17 @@
 /**
  * The pieces of the shared state against a real Redis, each seen from two "instances" (two
  * shared states on one server): replay guard, rate limits, leases, the tiered cache's
- * invalidation, and the audit stream's protection against a second writer.
+ * invalidation, the audit stream's protection against a second writer, and its archiving.
  */
 import { execFileSync } from 'node:child_process';
-import { AuditErrorCode, AuditInstanceInUseError, createRedisAuditSink } from '../../src/audit';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AuditErrorCode, AuditInstanceInUseError, createRedisAuditSink, openAuditLog, startAuditArchiver, verifyAuditLog } from '../../src/audit';
 import { StateErrorCode, createSharedState, type SharedState } from '../../src/state';
 import { createRedisConnection } from '../../src/state/redis-connection';
 import { eventually, startRedisCluster, startRedisSentinel, startRedisServer, type RedisServer } from '../support/redis';
 import { HANG_DEADLINE_MS } from '../support/deadline';
+import { createTestKeys, sampleRecord, tempDir } from '../fixtures/audit/support';
 
 let redis: RedisServer;
 const states: SharedState[] = [];
@@ -82,6 +85,51 @@ describe('the shared state in Redis', () => {
   function auditSinkOf(state: SharedState, instanceId: string) {
     return createRedisAuditSink({ streams: state.streams!, instanceId, leaseOf: (name, ttlMs) => state.lease(name, ttlMs) });
   }
+
+  it('archives every head once, even when the archiver\'s cursor was not saved (Redis went away between the copy and the cursor)', async () => {
+    const state = instance();
+    await state.waitUntilReady(HANG_DEADLINE_MS);
+    const { dir, remove } = tempDir('archive-');
+    const keys = createTestKeys();
+    const log = await openAuditLog({ dir: path.join(dir, 'unused'), instanceId: 'hub-z', subjectKeySecret: 'a test subject-key secret of 32+ bytes', sign: keys.sign, sink: auditSinkOf(state, 'hub-z') });
+    // Redis goes away once right after the heads were copied, before the archiver saved how far it got.
+    const streams = state.streams!;
+    let cursorLost = false;
+    const flaky = {
+      ...streams,
+      async hashSet(key: string, field: string, value: string) {
+        if (field === 'archivedCheckpointId' && !cursorLost) {
+          cursorLost = true;
+          throw new Error('connection lost');
+        }
+        return streams.hashSet(key, field, value);
+      },
+    };
+    const archiver = startAuditArchiver({ streams: flaky, dir, consumer: 'test', lease: state.lease('audit-archiver-test'), intervalMs: 60_000 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await log.append(sampleRecord({ requestId: `a${i}` }));
+        await log.checkpoint();
+      }
+      await archiver.runOnce().catch(() => undefined);
+      expect(cursorLost).toBe(true);
+      // The next round is delivered the same heads again.
+      await log.append(sampleRecord({ requestId: 'b' }));
+      await log.checkpoint();
+      await archiver.runOnce();
+      const lines = readFileSync(path.join(dir, 'hub-z', 'checkpoints.jsonl'), 'utf8').trim().split('\n');
+      expect(new Set(lines).size).toBe(lines.length);
+      expect(lines.length).toBeGreaterThanOrEqual(5);
+      await log.close();
+      await archiver.runOnce();
+      const report = await verifyAuditLog({ dir: path.join(dir, 'hub-z'), verify: keys.verify });
+      expect(report).toMatchObject({ ok: true, problem: null, records: 4 });
+    } finally {
+      await archiver.stop();
+      await log.close().catch(() => undefined);
+      remove();
+    }
+  });
 
   it('refuses a second process on one instance id: two writers would fork its chain', async () => {
     const [a, b] = [instance(), instance()];
