@@ -6,7 +6,8 @@
  * span carries personal data.
  */
 import { randomBytes } from 'node:crypto';
-import { LIVING_ALLOWANCE_FUND_QUERY, livingAllowanceExample } from '../../src/cli/examples';
+import { LIVING_ALLOWANCE_FUND_QUERY, PROPERTY_TRANSFER_QUERY, livingAllowanceExample, propertyTransferExample } from '../../src/cli/examples';
+import { createDataRunClient } from '../../src/client';
 import { startTestHub, type TestHub } from '../support/hub';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver';
 
@@ -146,5 +147,54 @@ describe('a traced hub', () => {
     expect(spans.some((s) => s.attributes['datarun.stage'] === 'execute')).toBe(false);
     expect(spans.some((s) => s.attributes['datarun.stage'] === 'record')).toBe(true);
     expect(JSON.stringify(spans)).not.toContain('110101199003077777');
+  });
+});
+
+describe('a signed hub beside it in the same process', () => {
+  let signed: TestHub;
+  beforeAll(async () => {
+    signed = await startTestHub({ security: 'signed', timeoutMs: 3000, tracing: { otlpEndpoint: receiver.url, serviceName: 'tracing-signed-hub' } });
+  });
+  afterAll(async () => {
+    await signed?.close();
+  });
+
+  it('names the consumer and the purpose on the request span, nothing of the case or the operator, and keeps its spans apart', async () => {
+    const caller = traceContext();
+    const client = createDataRunClient({
+      hubUrl: signed.url,
+      consumerId: 'real-estate-centre',
+      keyFile: signed.gateway.keyStore.privateKeyPath('real-estate-centre')!,
+      fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), traceparent: caller.traceparent } }),
+    });
+    const variables = propertyTransferExample(signed.sandboxes.data);
+    const context = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-000123', operator: '窗口-张敏' };
+    const reply = await client.query<any>(PROPERTY_TRANSFER_QUERY, variables, context);
+    expect(reply.status).toBe(200);
+    expect(reply.errors).toBeUndefined();
+    await signed.gateway.tracing!.flush();
+    const spans = receiver.spans.filter((s) => s.traceId === caller.traceId);
+    // This hub's provider exported them, under its own service name; the other hub's has none of them.
+    expect(spans.length).toBeGreaterThan(STAGES.length);
+    expect(new Set(spans.map((s) => s.serviceName))).toEqual(new Set(['tracing-signed-hub']));
+    const request = spans.find((s) => s.name === 'datarun.request')!;
+    expect(request.attributes).toMatchObject({ 'datarun.consumer': 'real-estate-centre', 'datarun.purpose': 'PROPERTY_TRANSFER', 'datarun.outcome': 'OK' });
+    const text = JSON.stringify(spans.map((s) => [s.name, s.attributes]));
+    for (const value of [context.caseNumber, context.operator, variables.unitNumber, variables.seller, variables.buyer]) expect(text).not.toContain(value);
+    // A client span for every department the query reached, and only for those.
+    const called = Object.entries(signed.calls()).filter(([, n]) => n > 0).map(([id]) => id);
+    expect(called).toEqual(expect.arrayContaining(['real-estate', 'tax', 'market-regulation']));
+    expect(new Set(spans.filter((s) => s.kind === 3).map((s) => s.attributes['datarun.connector']))).toEqual(new Set(called));
+  });
+});
+
+describe('after the other hub stopped', () => {
+  it('still traces (the context manager is shared and counted)', async () => {
+    const caller = traceContext();
+    const reply = await hub.query('{ __typename }', undefined, { traceparent: caller.traceparent });
+    expect(reply.status).toBe(200);
+    const spans = await spansOf(caller.traceId);
+    expect(spans.find((s) => s.name === 'datarun.request')?.parentSpanId).toBe(caller.parentId);
+    expect(spans.some((s) => s.attributes['datarun.stage'] === 'execute')).toBe(true);
   });
 });
