@@ -37,8 +37,19 @@ const folders = (dir) => readdirSync(dir, { withFileTypes: true }).filter((e) =>
 /** The benchmark's own dependencies (bench/package.json), absent until `npm run bench` installs them. */
 const BENCH_PACKAGES = Object.keys(require('./bench/package.json').dependencies);
 
-/** Packages only one module may import. */
-const OWNED_PACKAGES = { 'node-jose': 'seal', ioredis: 'state' };
+/**
+ * Packages only one module may import. The OpenTelemetry SDK (tracer provider, exporter, context
+ * manager, resources) belongs to the gateway, which loads it only when tracing is configured;
+ * the API package (@opentelemetry/api) is free for src/sdk and src/gateway (docs/tracing.md).
+ */
+const OWNED_PACKAGES = {
+  'node-jose': 'seal',
+  ioredis: 'state',
+  '@opentelemetry/sdk-trace-base': 'gateway',
+  '@opentelemetry/exporter-trace-otlp-http': 'gateway',
+  '@opentelemetry/context-async-hooks': 'gateway',
+  '@opentelemetry/resources': 'gateway',
+};
 
 /** Packages a connector may use besides the SDK: protocol clients and parsers. */
 const CONNECTOR_PACKAGES = ['dataloader', 'pg', 'undici', 'zod', 'fast-xml-parser', 'graphql'];

@@ -7,9 +7,20 @@
  */
 const HANG_DEADLINE_MS = Number(process.env.DATARUN_TEST_HANG_MS) > 0 ? Number(process.env.DATARUN_TEST_HANG_MS) : 180_000;
 
+/**
+ * The OTLP exporter loads node:http with `import()`, which Jest's module sandbox refuses without
+ * experimental flags: that one package's CommonJS is passed through SWC, which turns `import()`
+ * into `require` (src/gateway/tracing.ts, test/integration/tracing.test.ts).
+ */
+const OTLP_EXPORTER_BASE = '@opentelemetry/otlp-exporter-base';
+
 const common = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+    [`/${OTLP_EXPORTER_BASE}/.+\\.js$`]: ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!${OTLP_EXPORTER_BASE}/)`],
 };
 
 module.exports = {

@@ -28,6 +28,13 @@ export class SandboxControl {
   faults: FaultSettings = { ...DEFAULT_FAULTS };
   /** Calls received, by operation name (`persons.batch`, `QueryTaxpayers`, `sql`...). */
   readonly calls = new Map<string, number>();
+  /**
+   * The last W3C `traceparent` a call carried (docs/tracing.md): its HTTP header, or for the
+   * real-estate database the statement's `/* traceparent='…' *\/` comment. Calls without one leave it.
+   */
+  lastTraceparent: string | undefined;
+  /** The tax service: the last `traceparent` element of a SOAP envelope's Header. */
+  lastEnvelopeTraceparent: string | undefined;
   private rng = 0x9e3779b9;
 
   /** Changes some fault settings, keeping the others. */
@@ -43,6 +50,8 @@ export class SandboxControl {
   reset(): void {
     this.faults = { ...DEFAULT_FAULTS };
     this.calls.clear();
+    this.lastTraceparent = undefined;
+    this.lastEnvelopeTraceparent = undefined;
   }
 
   /** Counts one call of an operation. */
@@ -100,6 +109,8 @@ export async function listen(server: http.Server | Server, port = 0, host = '127
  */
 export function withFaults(control: SandboxControl, handler: http.RequestListener): http.RequestListener {
   return (req, res) => {
+    const traceparent = req.headers.traceparent;
+    if (typeof traceparent === 'string') control.lastTraceparent = traceparent;
     if (control.faults.mode === 'down') {
       req.socket.destroy();
       return;

@@ -63,7 +63,7 @@ export function createMarketRegulationClient(upstream: HttpUpstream, options: Ma
       const valid = codes.filter((code) => creditCodeProblem(code) === undefined);
       if (valid.length === 0) return found;
       // Credit codes are digits and capitals only, so they need no escaping in the query.
-      const { data } = await upstream.json({ path: `/v1/enterprises?creditCodes=${valid.join(',')}`, signal });
+      const { data } = await upstream.json({ path: `/v1/enterprises?creditCodes=${valid.join(',')}`, signal, operation: 'enterprises.byCreditCode', batchSize: valid.length });
       const reply = parseReply(connector, 'enterprise batch', enterpriseBatchReply, data);
       const asked = new Set(valid);
       for (const record of reply.items) {
@@ -87,6 +87,8 @@ export function createMarketRegulationClient(upstream: HttpUpstream, options: Ma
           headers: { 'content-type': 'application/json' },
           body,
           signal,
+          operation: 'enterprises.byLegalRepresentative',
+          batchSize: valid.length,
         });
         const reply: { items: EnterpriseRecord[]; nextCursor: string | null } = parseReply(connector, 'enterprises by legal representative', legalRepPageReply, data);
         for (const record of reply.items) {
@@ -110,6 +112,7 @@ export function createMarketRegulationClient(upstream: HttpUpstream, options: Ma
         headers: known ? { 'if-none-match': known.etag } : {},
         acceptStatus: [304],
         signal,
+        operation: 'changes',
       });
       if (res.status === 304) {
         if (!known) throw new UpstreamInvalidResponseError(connector, 'change feed: 304 Not Modified to an unconditional request');
@@ -128,7 +131,7 @@ export function createMarketRegulationClient(upstream: HttpUpstream, options: Ma
     },
 
     async probe() {
-      const { data } = await upstream.json({ path: '/v1/health' });
+      const { data } = await upstream.json({ path: '/v1/health', operation: 'health' });
       parseReply(connector, 'health', healthReply, data);
     },
   };

@@ -23,6 +23,9 @@ import {
   z,
   unitNumberProblem,
   withTimeout,
+  sqlTraceComment,
+  traceDepartmentCall,
+  tracingActive,
   type Connector,
   type PropertyRef,
 } from '../../src/sdk';
@@ -155,9 +158,18 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
     return new UpstreamInvalidResponseError(id, reason);
   }
 
-  /** One statement returning property records, each checked against the contract (never echoing the row). */
-  async function fetchRecords(text: string, keys: readonly string[], signal: AbortSignal): Promise<PropertyRecord[]> {
-    const result = await run(text, [keys], signal);
+  /**
+   * One statement returning property records, each checked against the contract (never echoing the
+   * row). Traced (docs/tracing.md), the statement runs in its department-call span, its text
+   * prefixed with the call's `/* traceparent='…' *\/` comment. Statements are unnamed (no
+   * client-side prepared statement to invalidate): PostgreSQL plans an unnamed statement for each
+   * execution whatever its text, and pg_stat_statements ignores comments, so the varying comment
+   * costs its bytes and nothing else.
+   */
+  async function fetchRecords(operation: string, text: string, keys: readonly string[], signal: AbortSignal): Promise<PropertyRecord[]> {
+    const result = tracingActive()
+      ? await traceDepartmentCall({ connector: id, operation, batchSize: keys.length, protocol: 'sql' }, (propagation) => run(sqlTraceComment(propagation) + text, [keys], signal))
+      : await run(text, [keys], signal);
     if (result.fields.length !== 1 || result.fields[0]!.name !== RECORD_COLUMN) throw invalid('the result columns do not match the query');
     const records = new Array<PropertyRecord>(result.rows.length);
     for (let i = 0; i < result.rows.length; i++) {
@@ -190,7 +202,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
         const found = new Map<string, PropertyRecord>();
         if (units.length === 0) return found;
         const asked = new Set(units);
-        for (const record of await fetchRecords(statements.byUnit, units, scope.signal)) {
+        for (const record of await fetchRecords(REAL_ESTATE_PRIMARY_LOADER, statements.byUnit, units, scope.signal)) {
           if (!asked.has(record.unitNumber)) throw invalid('the reply holds a property that was not asked for');
           found.set(record.unitNumber, record);
         }
@@ -202,7 +214,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
           const byOwner = new Map<string, PropertyRecord[]>();
           if (ids.length > 0) {
             const asked = new Set(ids);
-            for (const record of await fetchRecords(statements.byOwner, ids, scope.signal)) {
+            for (const record of await fetchRecords('propertiesByOwner', statements.byOwner, ids, scope.signal)) {
               let matched = false;
               for (const owner of record.owners) {
                 if (!asked.has(owner.ownerId)) continue;

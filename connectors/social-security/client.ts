@@ -56,8 +56,11 @@ export function createSocialSecurityClient(options: SocialSecurityClientOptions)
     body: string | undefined,
     schema: S,
     signal?: AbortSignal,
+    /** The call's fixed operation name and batch size, for its trace span (docs/tracing.md). */
+    operation?: string,
+    batchSize?: number,
   ): Promise<z.output<S>> {
-    const res = await upstream.request({ method, path, body, headers: JSON_HEADERS, signal, acceptStatus: AUTH_STATUSES });
+    const res = await upstream.request({ method, path, body, headers: JSON_HEADERS, signal, acceptStatus: AUTH_STATUSES, ...(operation !== undefined ? { operation } : {}), ...(batchSize !== undefined ? { batchSize } : {}) });
     if (res.status === 401 || res.status === 403) {
       throw new ConnectorUnavailableError(connector, `authentication failed (HTTP ${res.status}: the department refused the API key)`);
     }
@@ -99,17 +102,17 @@ export function createSocialSecurityClient(options: SocialSecurityClientOptions)
 
   return {
     async insuredByIds(ids, signal) {
-      const reply = await call('POST', '/api/v1/insured/batch', JSON.stringify({ ids, months: MAX_CONTRIBUTION_MONTHS }), insuredBatchReplySchema, signal);
+      const reply = await call('POST', '/api/v1/insured/batch', JSON.stringify({ ids, months: MAX_CONTRIBUTION_MONTHS }), insuredBatchReplySchema, signal, 'insured.batch', ids.length);
       const found = indexReply(ids, reply.items, reply.notFound, (item) => item.idNumber);
       for (const item of reply.items) sortNewestFirst(item);
       return found;
     },
     async employersByCodes(codes, signal) {
-      const reply = await call('POST', '/api/v1/employers/batch', JSON.stringify({ ids: codes }), employerBatchReplySchema, signal);
+      const reply = await call('POST', '/api/v1/employers/batch', JSON.stringify({ ids: codes }), employerBatchReplySchema, signal, 'employers.batch', codes.length);
       return indexReply(codes, reply.items, reply.notFound, (item) => item.creditCode);
     },
     async health() {
-      await call('GET', '/api/v1/health', undefined, healthReplySchema);
+      await call('GET', '/api/v1/health', undefined, healthReplySchema, undefined, 'health');
     },
     close: () => upstream.close(),
   };

@@ -94,7 +94,7 @@ function validated<T>(operation: TaxSoapOperation, schema: ZodType<T>, response:
 }
 
 async function fetchTaxpayers(client: TaxSoapClient, ids: readonly string[], signal: AbortSignal): Promise<Map<string, TaxpayerRecord>> {
-  const reply = validated('GetTaxpayers', getTaxpayersResponse, await client.call('GetTaxpayers', requestBody('GetTaxpayers', 'taxpayerId', ids), signal));
+  const reply = validated('GetTaxpayers', getTaxpayersResponse, await client.call('GetTaxpayers', requestBody('GetTaxpayers', 'taxpayerId', ids), signal, ids.length));
   const found = new Map<string, TaxpayerRecord>();
   for (const t of reply.taxpayer ?? []) found.set(t.taxpayerId, toTaxpayerRecord(t));
   // Every id must be answered, found or not: a missing one means a cut or misrouted answer, not "not registered".
@@ -106,7 +106,7 @@ async function fetchTaxpayers(client: TaxSoapClient, ids: readonly string[], sig
 }
 
 async function fetchDeedTax(client: TaxSoapClient, units: readonly string[], signal: AbortSignal): Promise<TaxPaymentRecord[][]> {
-  const reply = validated('GetDeedTaxPayments', getDeedTaxPaymentsResponse, await client.call('GetDeedTaxPayments', requestBody('GetDeedTaxPayments', 'unitNumber', units), signal));
+  const reply = validated('GetDeedTaxPayments', getDeedTaxPaymentsResponse, await client.call('GetDeedTaxPayments', requestBody('GetDeedTaxPayments', 'unitNumber', units), signal, units.length));
   const byUnit = new Map<string, TaxPaymentRecord[]>();
   for (const unit of reply.unit ?? []) byUnit.set(unit.unitNumber, toDeedTaxRecords(unit));
   return units.map((unit) => {

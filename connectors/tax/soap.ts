@@ -11,6 +11,9 @@ import {
   HubErrorCode,
   UpstreamInvalidResponseError,
   createHttpUpstream,
+  traceDepartmentCall,
+  tracingActive,
+  type TracePropagation,
 } from '../../src/sdk';
 
 /** The target namespace of the tax WSDL; SOAPAction values are `<namespace>/<operation>`. */
@@ -20,7 +23,14 @@ export const TAX_SOAP_NAMESPACE = 'urn:datarun:sandbox:tax:v1';
 export type TaxSoapOperation = 'GetTaxpayers' | 'GetDeedTaxPayments' | 'GetArrears' | 'GetCreditRating' | 'Ping';
 
 const SOAP11_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
-const ENVELOPE_HEAD = `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NS}" xmlns:t="${TAX_SOAP_NAMESPACE}"><soap:Body>`;
+const ENVELOPE_OPEN = `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NS}" xmlns:t="${TAX_SOAP_NAMESPACE}">`;
+const ENVELOPE_HEAD = `${ENVELOPE_OPEN}<soap:Body>`;
+/**
+ * The namespace of the trace context header block: W3C Trace Context defines no SOAP binding, so
+ * the hub names its own. The block is optional (no mustUnderstand): a service that does not know
+ * it ignores it.
+ */
+export const TRACE_CONTEXT_NAMESPACE = 'urn:datarun:trace-context:v1';
 const ENVELOPE_TAIL = '</soap:Body></soap:Envelope>';
 
 /** Elements the WSDL declares with maxOccurs > 1: always arrays, even with one or no occurrence. */
@@ -33,6 +43,12 @@ const XML_ENTITIES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&
 /** Escapes text for an XML element or attribute value. */
 export function escapeXml(text: string): string {
   return XML_SPECIAL.test(text) ? text.replace(XML_SPECIAL_ALL, (c) => XML_ENTITIES[c]!) : text;
+}
+
+/** The SOAP Header carrying a call's trace context (`traceparent`, and `tracestate` when there is one). */
+export function traceHeaderBlock(propagation: TracePropagation): string {
+  const state = propagation.tracestate ? `<tc:tracestate xmlns:tc="${TRACE_CONTEXT_NAMESPACE}">${escapeXml(propagation.tracestate)}</tc:tracestate>` : '';
+  return `<soap:Header><tc:traceparent xmlns:tc="${TRACE_CONTEXT_NAMESPACE}">${escapeXml(propagation.traceparent)}</tc:traceparent>${state}</soap:Header>`;
 }
 
 /** The request element of one operation holding `values` as repeated `<t:element>` children. */
@@ -88,7 +104,7 @@ export interface TaxSoapClient {
    * Posts one request element (from `requestBody`) and returns the parsed `<operation>Response`
    * element: an object, with repeated elements as arrays and every value as text.
    */
-  call(operation: TaxSoapOperation, body: string, signal?: AbortSignal): Promise<Record<string, unknown>>;
+  call(operation: TaxSoapOperation, body: string, signal?: AbortSignal, batchSize?: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -112,20 +128,26 @@ export function createTaxSoapClient(options: TaxSoapClientOptions): TaxSoapClien
   });
 
   return {
-    async call(operation, body, signal) {
-      const res = await upstream.request({
-        method: 'POST',
-        path,
-        headers: {
-          'content-type': 'text/xml; charset=utf-8',
-          accept: 'text/xml',
-          soapaction: `"${TAX_SOAP_NAMESPACE}/${operation}"`,
-        },
-        body: ENVELOPE_HEAD + body + ENVELOPE_TAIL,
-        signal,
-        // SOAP 1.1 sends a Fault with HTTP 500: read it rather than fail on the status.
-        acceptStatus: [500],
-      });
+    async call(operation, body, signal, batchSize) {
+      // Traced, the call's span wraps the POST (which sends the HTTP traceparent header) and its
+      // trace context also goes in the envelope's Header, for services that read only the envelope.
+      const post = (propagation: TracePropagation | undefined) =>
+        upstream.request({
+          method: 'POST',
+          path,
+          headers: {
+            'content-type': 'text/xml; charset=utf-8',
+            accept: 'text/xml',
+            soapaction: `"${TAX_SOAP_NAMESPACE}/${operation}"`,
+          },
+          body: propagation ? ENVELOPE_OPEN + traceHeaderBlock(propagation) + '<soap:Body>' + body + ENVELOPE_TAIL : ENVELOPE_HEAD + body + ENVELOPE_TAIL,
+          signal,
+          // SOAP 1.1 sends a Fault with HTTP 500: read it rather than fail on the status.
+          acceptStatus: [500],
+        });
+      const res = tracingActive()
+        ? await traceDepartmentCall({ connector, operation, protocol: 'soap', ...(batchSize !== undefined ? { batchSize } : {}) }, post)
+        : await post(undefined);
       let document: unknown;
       try {
         // `true` checks well-formedness first: without it a truncated envelope parses as a shorter answer.

@@ -43,7 +43,26 @@ const CANCEL_REQUEST = 80877102;
 /** Messages larger than this are not PostgreSQL clients talking: the connection is dropped. */
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
-const BYTE = { Q: 0x51, E: 0x45, S: 0x53, H: 0x48, X: 0x58, Z: 0x5a, D: 0x44 } as const;
+const BYTE = { Q: 0x51, E: 0x45, S: 0x53, H: 0x48, X: 0x58, Z: 0x5a, D: 0x44, P: 0x50 } as const;
+
+/** The trace context comment the hub prefixes to a statement (docs/tracing.md). */
+const TRACEPARENT_COMMENT = /^\/\* traceparent='([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})' \*\//;
+
+/**
+ * Records the traceparent comment of a Query ('Q': the text follows the length) or a Parse ('P':
+ * after the statement's name) in `control.lastTraceparent`.
+ */
+function noteTraceparent(control: SandboxControl, message: Buffer, type: number): void {
+  let start = 5;
+  if (type === BYTE.P) {
+    const end = message.indexOf(0, start);
+    if (end < 0) return;
+    start = end + 1;
+  }
+  if (message[start] !== 0x2f) return; // '/': no comment, nothing to read
+  const match = TRACEPARENT_COMMENT.exec(message.toString('latin1', start, Math.min(message.length, start + 80)));
+  if (match) control.lastTraceparent = match[1];
+}
 
 /** Collects TCP chunks and hands out complete protocol messages, copying only messages split across chunks. */
 class FrameReader {
@@ -285,6 +304,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         return;
       }
       pending.push(message);
+      if (type === BYTE.Q || type === BYTE.P) noteTraceparent(control, message, type);
       if (type === BYTE.Q || type === BYTE.E) pendingStatements++;
       if (type === BYTE.S || type === BYTE.Q || type === BYTE.H) {
         enqueue({ messages: pending, statements: pendingStatements, readyMessages: type === BYTE.H ? 0 : 1 });

@@ -22,6 +22,9 @@ function escapeXml(text: string): string {
 }
 
 /** A complete SOAP 1.1 fault envelope. */
+/** The `traceparent` element of an envelope's Header, whatever its prefix. */
+const ENVELOPE_TRACEPARENT = /<(?:[\w.-]+:)?Header\b[^>]*>[\s\S]*?<(?:[\w.-]+:)?traceparent\b[^>]*>([^<]{1,512})<\//;
+
 export function faultEnvelope(faultcode: 'soap:Client' | 'soap:Server' | 'soap:VersionMismatch', faultstring: string): string {
   return (
     `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NS}"><soap:Body><soap:Fault>` +
@@ -122,6 +125,10 @@ export function createTaxHandler(options: TaxHandlerOptions): http.RequestListen
       const named = operationOf(req, xml);
       if ('problem' in named) return sendFault(res, 'soap:Client', named.problem);
       control.count(named.operation);
+      // The trace context the hub sends (docs/tracing.md): HTTP header and the envelope's Header block.
+      if (typeof req.headers.traceparent === 'string') control.lastTraceparent = req.headers.traceparent;
+      const inEnvelope = ENVELOPE_TRACEPARENT.exec(xml);
+      if (inEnvelope) control.lastEnvelopeTraceparent = inEnvelope[1];
       void control.delay().then(() => {
         if (control.shouldFail()) return sendFault(res, 'soap:Server', 'the tax service is temporarily unavailable (injected fault)');
         if (control.faults.mode === 'malformed') {

@@ -55,6 +55,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
       ? `  state: ${gateway.state.description}; record cache ${config.cache.enabled ? 'on' : 'off'}`
       : `  state: shared in ${gateway.state.description} (instance "${config.audit.instanceId}"${gateway.state.health().ok ? '' : ', not reachable yet: signed requests are refused until it is'}); record cache ${config.cache.enabled ? 'on' : 'off'}`,
   );
+  if (gateway.tracing) lines.push(`  tracing: spans to ${gateway.tracing.endpoint} (sample ratio ${config.tracing.sampleRatio}; docs/tracing.md)`);
   if (sandboxes && gateway.security === 'signed') {
     const port = new URL(hub.url).port;
     const hubOption = port === '4000' ? '' : ` --hub ${hub.url}`;

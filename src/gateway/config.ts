@@ -186,6 +186,30 @@ const configSchema = z.strictObject({
       consumers: z.record(z.string().min(1), rateLimit).default({}),
     })
     .prefault({}),
+  /** OpenTelemetry tracing (docs/tracing.md): off without an endpoint. */
+  tracing: z
+    .strictObject({
+      /**
+       * The OTLP/HTTP collector: its base URL (`http://collector:4318`, `/v1/traces` is added) or
+       * the full traces URL (DATARUN_OTLP_ENDPOINT, or the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT).
+       */
+      otlpEndpoint: z
+        .string()
+        .refine((s) => {
+          try {
+            const url = new URL(s);
+            return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+          } catch {
+            return false;
+          }
+        }, 'expected an http:// or https:// URL without credentials')
+        .optional(),
+      /** `service.name` of the spans. */
+      serviceName: z.string().min(1).max(128).default('datarun-hub'),
+      /** Share of requests sampled when the caller's traceparent does not decide (DATARUN_TRACE_SAMPLE_RATIO). */
+      sampleRatio: z.number().min(0).max(1).default(1),
+    })
+    .prefault({}),
   /** Log level of the hub's own log (never personal data). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
 });
@@ -337,6 +361,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const timeout = envNumber(env, 'DATARUN_CONNECTOR_TIMEOUT_MS');
   const deadline = envNumber(env, 'DATARUN_REQUEST_DEADLINE_MS');
   const redis = redisFromEnv(env, input.redis as Record<string, unknown> | undefined);
+  const sampleRatio = envNumber(env, 'DATARUN_TRACE_SAMPLE_RATIO');
   const merged = {
     ...input,
     ...options.overrides,
@@ -364,6 +389,14 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     ...(env.DATARUN_TRUSTED_PROXIES !== undefined || options.overrides?.trustedProxies
       ? { trustedProxies: options.overrides?.trustedProxies ?? env.DATARUN_TRUSTED_PROXIES!.split(',').map((s) => s.trim()).filter(Boolean) }
       : {}),
+    tracing: {
+      ...input.tracing,
+      // The standard OpenTelemetry variable, then the hub's own over it.
+      ...(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? { otlpEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT } : {}),
+      ...(env.DATARUN_OTLP_ENDPOINT ? { otlpEndpoint: env.DATARUN_OTLP_ENDPOINT } : {}),
+      ...(sampleRatio !== undefined ? { sampleRatio } : {}),
+      ...options.overrides?.tracing,
+    },
     cache: { ...input.cache, ...(env.DATARUN_CACHE_ENABLED ? { enabled: env.DATARUN_CACHE_ENABLED !== 'false' && env.DATARUN_CACHE_ENABLED !== '0' } : {}), ...options.overrides?.cache },
   };
   return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');

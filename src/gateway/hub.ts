@@ -59,6 +59,7 @@ import {
 import { exportForConsole, type ConsoleExport, type ConsoleExportFilter } from './console-export';
 import { createConsoleSessions, type ConsoleSessions } from './console-sessions';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
+import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
 import { buildHubSchema, loadSharedTypeDefs } from './schema';
@@ -168,12 +169,14 @@ export interface Gateway {
   readonly consoleSessions: ConsoleSessions;
   /** A signed export of the access log (the console's; the caller has authorised it through `execute`). Throws AUDIT_UNAVAILABLE without a log. */
   exportAccessLog(filter: ConsoleExportFilter, format: 'jsonl' | 'csv'): Promise<ConsoleExport>;
+  /** OpenTelemetry tracing (docs/tracing.md): where spans go, and a flush; undefined when off (no endpoint). */
+  readonly tracing: { readonly endpoint: string; flush(): Promise<void> } | undefined;
   stop(): Promise<void>;
 }
 
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
-  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs'>> & {
+  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing'>> & {
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -407,7 +410,10 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     keyStore,
     verifier: createConsoleLoginVerifier({ keyStore, replayGuard: options.replayGuard ?? state.replayGuard, ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}) }),
   });
+  // Nothing is loaded without an endpoint: the pipeline then runs its stages unwrapped.
+  const tracing = startTracing(config.tracing);
   const pipeline = createPipeline({
+    ...(tracing ? { tracing } : {}),
     sessions: consoleSessions,
     schema,
     security,
@@ -446,6 +452,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
     execute: (request) => pipeline.execute(request),
     pipeline: { caches: pipeline.caches },
+    tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,
     consoleSessions,
     async auditHeads() {
       const own = audit?.treeHead() ?? null;
@@ -464,6 +471,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();
       await state.close();
+      // The spans of the last requests go to the collector before the exporter stops.
+      await tracing?.shutdown();
     },
   };
 }

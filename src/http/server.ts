@@ -44,6 +44,14 @@ const MAX_HEADER_BYTES = 64 * 1024;
 const ECHOABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** The transport headers of a reply with this code. */
+/** The caller's W3C trace context headers, for the request's span (docs/tracing.md). */
+function traceContextOf(req: http.IncomingMessage): { traceparent?: string; tracestate?: string } | undefined {
+  const traceparent = headerValue(req.headers.traceparent);
+  if (traceparent === undefined) return undefined;
+  const tracestate = headerValue(req.headers.tracestate);
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+}
+
 function headersOf(reply: HubReply, correlationId: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { 'x-request-id': reply.requestId };
   if (correlationId !== undefined && ECHOABLE_ID.test(correlationId)) headers['x-correlation-id'] = correlationId;
@@ -75,7 +83,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   async function graphql(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const correlationId = headerValue(req.headers['x-request-id']);
-    const base: HubRequest = { ...(correlationId !== undefined ? { correlationId } : {}), peer: peerOf(req) };
+    const base: HubRequest = { ...(correlationId !== undefined ? { correlationId } : {}), peer: peerOf(req), ...traceContextOf(req) };
     let refusal: TransportRefusal | undefined;
     if (closing) refusal = { code: 'SHUTTING_DOWN', message: 'The hub is shutting down: retry on another instance.' };
     else if (req.method !== 'POST') refusal = { code: 'METHOD_NOT_ALLOWED', message: 'Use POST for /graphql.' };

@@ -28,6 +28,17 @@ export { DeadlineExceededError, isDeadlineAbort } from './deadline';
 export { createHttpUpstream, mapHttpFailure, withTimeout, DEFAULT_HTTP_UPSTREAM } from './upstream';
 export type { HttpUpstream, HttpUpstreamOptions, UpstreamRequest, UpstreamResponse } from './upstream';
 export {
+  traceDepartmentCall,
+  currentPropagation,
+  sqlTraceComment,
+  parseTraceparent,
+  formatTraceparent,
+  tracingActive,
+  registerTracingGateway,
+  withHubTracer,
+} from './tracing';
+export type { TracePropagation, DepartmentCallInfo } from './tracing';
+export {
   citizenIdProblem,
   creditCodeProblem,
   unitNumberProblem,

@@ -1,6 +1,7 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import { DeadlineExceededError, isDeadlineAbort } from './deadline';
 import { ConnectorDefinitionError, ConnectorTimeoutError, ConnectorUnavailableError, HubError, UpstreamInvalidResponseError } from './errors';
+import { traceDepartmentCall, tracingActive, type TracePropagation } from './tracing';
 
 /** Settings of an HTTP department system. */
 export interface HttpUpstreamOptions {
@@ -36,6 +37,13 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /** Statuses that are answers, not failures (404 for "not found", 304 for an ETag hit). */
   acceptStatus?: readonly number[];
+  /**
+   * The operation's fixed name for the call's trace span (`insured.batch`), never the path, which
+   * may carry identifiers. @default the method
+   */
+  operation?: string;
+  /** How many identifiers the call carries, for its trace span. */
+  batchSize?: number;
 }
 
 /** A department system's raw answer. */
@@ -72,14 +80,23 @@ export function createHttpUpstream(options: HttpUpstreamOptions): HttpUpstream {
     bodyTimeout: timeoutMs,
   });
 
-  async function request(call: UpstreamRequest): Promise<UpstreamResponse> {
+  /**
+   * One call. Traced (docs/tracing.md), it runs in its department-call span and sends the W3C
+   * `traceparent` and `tracestate` headers; untraced, nothing of that is built.
+   */
+  function request(call: UpstreamRequest): Promise<UpstreamResponse> {
+    if (!tracingActive()) return send(call, undefined);
+    return traceDepartmentCall({ connector, operation: call.operation ?? call.method ?? 'GET', protocol: 'http', ...(call.batchSize !== undefined ? { batchSize: call.batchSize } : {}) }, (propagation) => send(call, propagation));
+  }
+
+  async function send(call: UpstreamRequest, propagation: TracePropagation | undefined): Promise<UpstreamResponse> {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
     try {
       const res = await pool.request({
         method: call.method ?? 'GET',
         path: basePath + call.path,
-        headers: { ...options.headers, ...call.headers },
+        headers: propagation ? { ...options.headers, ...call.headers, ...traceHeaders(propagation) } : { ...options.headers, ...call.headers },
         body: call.body,
         signal,
       });
@@ -105,6 +122,11 @@ export function createHttpUpstream(options: HttpUpstreamOptions): HttpUpstream {
     },
     close: () => pool.close(),
   };
+}
+
+/** The W3C trace context headers of a call. */
+function traceHeaders(propagation: TracePropagation): Record<string, string> {
+  return propagation.tracestate ? { traceparent: propagation.traceparent, tracestate: propagation.tracestate } : { traceparent: propagation.traceparent };
 }
 
 /**

@@ -43,7 +43,18 @@ export interface TestHub {
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
 export async function startTestHub(
-  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; auditDir?: string; requestDeadlineMs?: number; policyFile?: string; prepareKeys?: (dir: string) => Promise<void> } = {},
+  options: {
+    size?: number;
+    timeoutMs?: number;
+    security?: 'signed' | 'open';
+    audit?: boolean;
+    auditDir?: string;
+    requestDeadlineMs?: number;
+    policyFile?: string;
+    prepareKeys?: (dir: string) => Promise<void>;
+    /** OpenTelemetry tracing (docs/tracing.md): the collector's URL, and the service name and sample ratio if not the defaults. */
+    tracing?: { otlpEndpoint: string; serviceName?: string; sampleRatio?: number };
+  } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
@@ -57,6 +68,7 @@ export async function startTestHub(
       ...(options.requestDeadlineMs !== undefined ? { requestDeadlineMs: options.requestDeadlineMs } : {}),
       keys: { dir: keysDir },
       ...(options.policyFile ? { policy: { file: options.policyFile } } : {}),
+      ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },

@@ -28,6 +28,7 @@ describe('the module rules, as lint', () => {
     ['a connector that imports a library outside its protocol set', 'connectors/tax/planted.ts', "import pino from 'pino';\nexport const planted = pino;\n", 'a connector imports only src/sdk'],
     ['ioredis outside src/state', 'src/gateway/planted.ts', "import { Redis } from 'ioredis';\nexport const planted = Redis;\n", 'ioredis is imported only in src/state'],
     ['node-jose outside src/seal', 'src/audit/planted.ts', "import jose from 'node-jose';\nexport const planted = jose;\n", 'node-jose is imported only in src/seal'],
+    ['the OpenTelemetry SDK outside src/gateway', 'src/sdk/planted.ts', "import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';\nexport const planted = BasicTracerProvider;\n", '@opentelemetry/sdk-trace-base is imported only in src/gateway'],
     ['production code that imports the tests', 'src/gateway/planted.ts', "import { startTestHub } from '../../test/support/hub';\nexport const planted = startTestHub;\n", 'nothing outside test/ imports the tests'],
     ['a pipeline module that imports an HTTP server', 'src/gateway/pipeline/planted.ts', "import http from 'node:http';\nexport const planted = http;\n", 'the pipeline modules know no transport'],
     ['the policy importing an HTTP client module', 'src/policy/planted.ts', "import { request } from 'node:https';\nexport const planted = request;\n", 'the pipeline modules know no transport'],

@@ -19,6 +19,7 @@ import { hashJson, UnauthenticatedError, type ReceiptSigner, type RequestVerifie
 import type { RateLimiter } from '../../state';
 import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
 import type { RefusalAggregator } from '../refusals';
+import { untracedStage, type RequestTracing } from '../tracing';
 import type { RequestContext } from '../request-context';
 import { sourceOf } from '../source-address';
 import { authenticateStage, type SessionLookup } from './stages/authenticate';
@@ -73,6 +74,8 @@ export interface PipelineOptions {
   readonly logger: PipelineLogger;
   /** The console's sessions, for requests that name one instead of carrying a signed token. */
   readonly sessions?: SessionLookup;
+  /** Request and stage spans (src/gateway/tracing.ts); absent: tracing off, the stages run unwrapped. */
+  readonly tracing?: RequestTracing;
 }
 
 /** The request pipeline of one gateway. */
@@ -103,21 +106,29 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return limits;
   };
 
-  const transport = transportStage;
-  const authenticate = authenticateStage(options.verifier, options.security, options.sessions);
-  const rateLimit = rateLimitStage(options.rateLimiter);
-  const replay = replayStage(options.verifier, (error, flow) =>
+  // Traced, each stage runs in its span (the same function when tracing is off: nothing per request).
+  const tracing = options.tracing;
+  const stage = tracing ? tracing.stage : untracedStage;
+  const transport = stage('transport', transportStage);
+  const authenticate = stage('authenticate', authenticateStage(options.verifier, options.security, options.sessions));
+  const rateLimit = stage('rate-limit', rateLimitStage(options.rateLimiter));
+  const replay = stage('replay', replayStage(options.verifier, (error, flow) =>
     logger.warn({ requestId: flow.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused'),
-  );
-  const parse = parseStage({ limitsOf });
-  const validate = validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) });
-  const decide = policyStage(policy);
-  const run = executeStage({
+  ));
+  const parse = stage('parse', parseStage({ limitsOf }));
+  const validate = stage('validate', validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) }));
+  const decide = stage('policy', policyStage(policy));
+  const consent = stage('consent', consentStage);
+  const mask = stage('mask', maskStage);
+  const seal = stage('seal', sealStage);
+  const record = stage('record', recordStage);
+  const receipt = stage('receipt', receiptStage);
+  const run = stage('execute', executeStage({
     schema,
     createContext: (flow): RequestContext =>
       Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), { caller: flow.caller, decision: flow.allowed, seals: { pending: [] }, maskedPaths: [], replySubjects: new Map() }),
     report: (error, path) => logger.error({ err: { name: (error as Error | undefined)?.name, stack: (error as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, path }, 'unexpected resolver error'),
-  });
+  }));
   const targets = { audit: options.audit, refusals: options.refusals };
 
   /** The reply of a refused request: its code, one error, no data. */
@@ -171,23 +182,24 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       parse(flow);
       validate(flow);
       decide(flow);
-      await consentStage(flow);
+      await consent(flow);
       reply = await run(flow);
-      maskStage(flow, reply);
-      sealStage(flow, reply);
+      mask(flow, reply);
+      seal(flow, reply);
     } catch (error) {
       ({ code, reply, retryAfterSeconds } = refusal(error, flow));
     } finally {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onClientGone);
     }
+    if (tracing) tracing.annotate({ consumer: flow.caller?.consumer, purpose: flow.caller?.purpose, operationType: flow.operation?.operation });
 
     // Exactly one record, then the receipt that carries its sequence number.
     // Hashed once, and only when the record or the receipt needs it.
     const dataHash = code !== null || reply.data === undefined || (!options.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
     let auditSeq: number | undefined;
     try {
-      auditSeq = await recordStage(targets, flow, code, reply, dataHash);
+      auditSeq = await record(targets, flow, code, reply, dataHash);
     } catch (error) {
       logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, code === null ? 'access record could not be written: reply withheld' : 'access record of a refused request could not be written');
       // No record, no data. A refusal carries none, so it still goes out.
@@ -209,9 +221,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         };
       }
     }
-    if (code === null) receiptStage(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
+    if (code === null) receipt(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
     return { requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
   }
 
-  return { execute, caches: { documents: parse.documents, persistedQueries: parse.persistedQueries, validations: validate.outcomes } };
+  const traced = tracing ? (request: HubRequest): Promise<HubReply> => tracing.request(request, () => execute(request)) : execute;
+  return { execute: traced, caches: { documents: parse.documents, persistedQueries: parse.persistedQueries, validations: validate.outcomes } };
 }

@@ -49,6 +49,9 @@ export interface HubRequest {
   readonly peer?: { readonly address?: string; readonly forwardedFor?: string };
   /** Aborted when the client goes away or the hub stops. */
   readonly signal?: AbortSignal;
+  /** The caller's W3C trace context (`traceparent`, `tracestate` headers): the parent of the request's span when the hub traces (docs/tracing.md). */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 /** A GraphQL reply: data, errors and extensions (the receipt, masked paths). */

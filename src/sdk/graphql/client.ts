@@ -5,6 +5,7 @@
  * carry personal data: only their paths and `extensions.code` are kept, never their text.
  */
 import { ConnectorUnavailableError, UpstreamInvalidResponseError } from '../errors';
+import { tracingActive } from '../tracing';
 import { createHttpUpstream, type HttpUpstream } from '../upstream';
 
 /** One GraphQL error of a reply, without its message. */
@@ -32,12 +33,18 @@ export interface GraphqlClientOptions {
 
 /** A GraphQL client of one department system. */
 export interface GraphqlClient {
-  /** One POST of `query` with `variables`; resolves with data and errors, rejects with a hub error. */
-  call(query: string, variables: Record<string, unknown>, signal?: AbortSignal): Promise<GraphqlReply>;
+  /**
+   * One POST of `query` with `variables`; resolves with data and errors, rejects with a hub error.
+   * Traced (docs/tracing.md), the call's span is named by `trace.operation` (default: the query's
+   * operation name) and carries `trace.batchSize`; the `traceparent` header goes with the POST.
+   */
+  call(query: string, variables: Record<string, unknown>, signal?: AbortSignal, trace?: { readonly operation?: string; readonly batchSize?: number }): Promise<GraphqlReply>;
   close(): Promise<void>;
 }
 
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
+/** The operation name of a query the connector wrote (`query DatarunRecords(…`): a fixed name, no values. */
+const OPERATION_NAME = /^\s*(?:query|mutation)\s+([A-Za-z_][A-Za-z0-9_]{0,63})/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -86,13 +93,14 @@ export function createGraphqlClient(options: GraphqlClientOptions): GraphqlClien
   // The helper appends a call's path to the URL's path (without a trailing slash).
   const path = (endpoint.pathname === '/' ? '/' : endpoint.pathname.endsWith('/') ? '/' : '') + endpoint.search;
   return {
-    async call(query, variables, signal) {
+    async call(query, variables, signal, trace) {
       const res = await upstream.request({
         method: 'POST',
         path,
         body: JSON.stringify({ query, variables }),
         headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
         ...(signal ? { signal } : {}),
+        ...(tracingActive() ? { operation: trace?.operation ?? OPERATION_NAME.exec(query)?.[1] ?? 'query', ...(trace?.batchSize !== undefined ? { batchSize: trace.batchSize } : {}) } : {}),
       });
       return parseGraphqlReply(options.connector, res.body);
     },

@@ -113,7 +113,7 @@ export function createGraphqlConnector(parts: GraphqlConnectorParts): Connector<
     if (plan.mode === 'federation') {
       const query = `query DatarunEntities($representations: [_Any!]!) { _entities(representations: $representations) { __typename ... on ${type.name} { ${selection} } } }`;
       const representations = keys.map((key) => ({ __typename: type.name, [type.key!]: keyValue(type, key) }));
-      const reply = await client.call(query, { representations }, signal);
+      const reply = await client.call(query, { representations }, signal, { operation: `entities ${type.name}`, batchSize: keys.length });
       const split = splitErrors(reply.errors, (path) => (path[0] === '_entities' && typeof path[1] === 'number' && path[1] < keys.length ? path[1] : undefined));
       const data = dataOf(reply, split.rest);
       const list = data._entities;
@@ -132,7 +132,7 @@ export function createGraphqlConnector(parts: GraphqlConnectorParts): Connector<
         return `$k${i}: ${print(argumentType)}`;
       });
       const fields = keys.map((_, i) => `k${i}: ${rootField}(${argument}: $k${i}) { ${selection} }`);
-      const reply = await client.call(`query DatarunRecords(${definitions.join(', ')}) { ${fields.join(' ')} }`, variables, signal);
+      const reply = await client.call(`query DatarunRecords(${definitions.join(', ')}) { ${fields.join(' ')} }`, variables, signal, { operation: `records ${type.name}`, batchSize: keys.length });
       const split = splitErrors(reply.errors, (path) => {
         const m = typeof path[0] === 'string' ? /^k(\d+)$/.exec(path[0]) : null;
         return m && Number(m[1]) < keys.length ? Number(m[1]) : undefined;
@@ -146,7 +146,7 @@ export function createGraphqlConnector(parts: GraphqlConnectorParts): Connector<
     } else {
       const { rootField, argument, argumentType } = type.batch!;
       const query = `query DatarunRecords($keys: ${print(argumentType)}) { records: ${rootField}(${argument}: $keys) { ${selection} } }`;
-      const reply = await client.call(query, { keys: keys.map((key) => keyValue(type, key)) }, signal);
+      const reply = await client.call(query, { keys: keys.map((key) => keyValue(type, key)) }, signal, { operation: `records ${type.name}`, batchSize: keys.length });
       const split = splitErrors(reply.errors, (path) => (path[0] === 'records' && typeof path[1] === 'number' && path[1] < keys.length ? path[1] : undefined));
       const data = dataOf(reply, split.rest);
       const list = data.records;
@@ -186,7 +186,7 @@ export function createGraphqlConnector(parts: GraphqlConnectorParts): Connector<
       const selection = root.target === 'leaf' ? '' : ` { ${plan.selectionOf(root.named)} }`;
       return `r${i}: ${root.name}${argText}${selection}`;
     });
-    const reply = await client.call(`query DatarunRoot${definitions.length > 0 ? `(${definitions.join(', ')})` : ''} { ${fields.join(' ')} }`, variables, signal);
+    const reply = await client.call(`query DatarunRoot${definitions.length > 0 ? `(${definitions.join(', ')})` : ''} { ${fields.join(' ')} }`, variables, signal, { operation: `root ${root.name}`, batchSize: argKeys.length });
     const split = splitErrors(reply.errors, (path) => {
       const m = typeof path[0] === 'string' ? /^r(\d+)$/.exec(path[0]) : null;
       return m && Number(m[1]) < argKeys.length ? Number(m[1]) : undefined;
