@@ -32,12 +32,14 @@ export interface ExplorerExample {
 /** The landing page's policy: the console's (scripts, styles, fetches from 'self' only). */
 export const LANDING_CSP = CONSOLE_CSP;
 /**
- * The explorer's policy: as strict, but GraphiQL's stylesheet carries its fonts and icons as
- * data: URLs (never a request), and its components set element styles at run time, which
- * style-src 'unsafe-inline' is needed for (pop-ups place themselves with inline styles, and
- * the dialogs' scroll lock adds a <style> element). Scoped to the explorer's responses only.
+ * The explorer's policy: as strict as the landing page's for scripts (no eval, no inline script),
+ * with two allowances, on the explorer's responses only: GraphiQL's stylesheet carries its fonts
+ * and icons as data: URLs (in the file, never a request), and its dialogs' scroll lock adds a
+ * <style> element when one opens, so `<style>` elements may be inline ('unsafe-inline' in
+ * style-src-elem only); style attributes in markup stay refused (style-src-attr 'none'; the
+ * styles React and CodeMirror set through the DOM are not markup).
  */
-export const EXPLORER_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const EXPLORER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-elem 'self' 'unsafe-inline'; style-src-attr 'none'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /** How long one round of health probes answers `GET /departments`. */
 export const DEPARTMENTS_CACHE_MS = 2000;
 /** A department whose probe takes longer is reported down. */

@@ -103,6 +103,8 @@ describe('the explorer (open mode) in Chromium', () => {
     expect(response?.status()).toBe(200);
     const csp = response?.headers()['content-security-policy'] ?? '';
     expect(csp).toContain("script-src 'self';");
+    expect(csp).not.toContain('unsafe-eval');
+    expect(csp).toContain("style-src 'self'; style-src-elem 'self' 'unsafe-inline'; style-src-attr 'none';");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("connect-src 'self';");
     expect(response?.headers()['x-frame-options']).toBe('DENY');
@@ -134,6 +136,14 @@ describe('the explorer (open mode) in Chromium', () => {
     await result.filter({ hasText: '"people"' }).waitFor();
     expect(await result.textContent()).toContain(family[0]!);
     await shot(page, '2-explorer-living-allowance');
+
+    // The docs explorer (the schema as introspected from /graphql) and the settings dialog open under the page's CSP.
+    await page.locator('.graphiql-sidebar button[aria-label="Show Documentation Explorer"]').click();
+    await page.locator('.graphiql-doc-explorer').filter({ hasText: 'Query' }).waitFor();
+    await page.locator('.graphiql-sidebar button[aria-label="Open settings dialog"]').click();
+    await page.locator('.graphiql-dialog').waitFor({ state: 'visible' });
+    await page.keyboard.press('Escape');
+    await page.locator('.graphiql-dialog').waitFor({ state: 'detached' });
 
     // /explorer is the same page.
     const again = await page.goto(`${open.url}/explorer`);
