@@ -33,8 +33,21 @@ async function main() {
     // The hub serves the folder once this file is there (src/http/front.ts), and rereads it when it changes.
     fs.writeFileSync(path.join(tmp, 'build.json'), `${JSON.stringify({ builtAt: new Date().toISOString(), esbuild: esbuild.version })}\n`);
     fs.chmodSync(tmp, 0o755);
-    fs.rmSync(out, { recursive: true, force: true });
-    fs.renameSync(tmp, out);
+    // The old folder is moved aside, not removed first: a hub misses the bundle only between two renames.
+    const old = path.join(path.dirname(out), `.explorer-old-${process.pid}-${Date.now()}`);
+    try {
+      fs.renameSync(out, old);
+    } catch (error) {
+      if (error.code !== 'ENOENT') throw error;
+    }
+    try {
+      fs.renameSync(tmp, out);
+    } catch (error) {
+      // Another build (a test's, `npm run build` beside it) put its identical bundle there first: keep it.
+      if (!['ENOTEMPTY', 'EEXIST'].includes(error.code) || !fs.existsSync(path.join(out, 'build.json'))) throw error;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    fs.rmSync(old, { recursive: true, force: true });
   } catch (error) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw error;

@@ -121,8 +121,14 @@ export function createFrontRoutes(options: { gateway: Gateway; examples?: readon
   let explorer: { dir: string; stamp: number; files: Map<string, StaticFile> } | undefined;
   function explorerFiles(): Map<string, StaticFile> | undefined {
     const dir = explorerDir();
-    if (!dir) return undefined;
-    const stamp = statSync(path.join(dir, 'build.json')).mtimeMs;
+    if (!dir) return explorer?.files;
+    let stamp: number;
+    try {
+      stamp = statSync(path.join(dir, 'build.json')).mtimeMs;
+    } catch {
+      // A rebuild is replacing the folder this instant: the bundle read before still serves.
+      return explorer?.files;
+    }
     if (!explorer || explorer.dir !== dir || explorer.stamp !== stamp) explorer = { dir, stamp, files: loadFolder(dir, true) };
     return explorer.files;
   }
