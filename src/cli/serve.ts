@@ -44,7 +44,8 @@ export async function runServe(options: { config?: string; port?: number; host?:
     gateway,
     logger,
     ...config.http,
-    ...(sandboxes && gateway.security === 'open' ? { explorerExamples: explorerExamples(sandboxes.data) } : {}),
+    // The explorer's tabs hold the seed's worked queries only when every department is a sandbox (the seed is theirs).
+    ...(sandboxes && configured.length === 0 && gateway.security === 'open' ? { explorerExamples: explorerExamples(sandboxes.data) } : {}),
     ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes, { external: configured.map((m) => m.id) }) } : {}),
   });
   logger.info({ url: hub.url }, 'hub listening');
