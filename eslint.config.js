@@ -166,8 +166,9 @@ module.exports = tseslint.config(
     languageOptions: { sourceType: 'commonjs', ecmaVersion: 2022 },
   },
   {
-    // The auditor console's browser code: plain ES modules served as they are (src/http/console).
-    files: ['src/http/console/**/*.js'],
+    // The browser code: the auditor console's and the landing page's ES modules, served as they
+    // are, and the explorer's entry module, bundled by scripts/build-explorer.js.
+    files: ['src/http/console/**/*.js', 'src/http/landing/**/*.js', 'src/http/explorer/**/*.js'],
     languageOptions: { sourceType: 'module', ecmaVersion: 2022 },
   },
 );

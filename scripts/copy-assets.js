@@ -1,5 +1,5 @@
 // Copies the non-TypeScript files the compiled code reads at run time into dist/: WSDL documents,
-// and the auditor console's static files (plain HTML, CSS and browser JS, served as they are).
+// the auditor console's and the landing page's static files (plain HTML, CSS and browser JS, served as they are).
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -20,3 +20,5 @@ copy('departments');
 // Each connector folder's SDL (and data files such as a classification), read next to its compiled module.
 copy('connectors', /\.(graphql|json)$/);
 copy('src/http/console', /\.(html|css|js|svg|png)$/);
+// The signed hub's landing page. (The explorer's sources are not copied: scripts/build-explorer.js bundles them.)
+copy('src/http/landing', /\.(html|css|js)$/);

@@ -3,6 +3,7 @@
  * `datarun serve`, the end-to-end tests and the benchmarks.
  */
 import type { SeedData } from '../../departments';
+import type { ExplorerExample } from '../http';
 
 /** 不动产转移登记: the unit's certificate, owners, mortgages and seizures; the seller; the buyer's deed tax; an enterprise party's status. */
 export const PROPERTY_TRANSFER_QUERY = /* GraphQL */ `
@@ -84,4 +85,13 @@ export function livingAllowanceExample(data: SeedData): { family: string[] } {
   let family: string[] = [];
   for (const members of households.values()) if (members.length > family.length) family = members;
   return { family };
+}
+
+/** The worked queries the open mode's explorer opens in its tabs (GET /), with the seed's variables. */
+export function explorerExamples(data: SeedData): ExplorerExample[] {
+  return [
+    { name: 'property-transfer', query: PROPERTY_TRANSFER_QUERY.trim(), variables: propertyTransferExample(data) },
+    { name: 'living-allowance', query: LIVING_ALLOWANCE_QUERY.trim(), variables: livingAllowanceExample(data) },
+    { name: 'living-allowance-fund', query: LIVING_ALLOWANCE_FUND_QUERY.trim(), variables: livingAllowanceExample(data) },
+  ];
 }

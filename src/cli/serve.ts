@@ -2,7 +2,7 @@ import pino from 'pino';
 import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import { ConfigError, connectorEnvName, createGateway, loadConfig, modulesOfConfig, type DepartmentEndpoints } from '../gateway';
 import { startHubServer } from '../http';
-import { PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
+import { explorerExamples, PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
 
 /** `datarun serve`: the hub on its configuration, with embedded sandboxes for departments that have no URL. */
 export async function runServe(options: { config?: string; port?: number; host?: string }): Promise<void> {
@@ -44,6 +44,8 @@ export async function runServe(options: { config?: string; port?: number; host?:
     gateway,
     logger,
     ...config.http,
+    // The explorer's tabs hold the seed's worked queries only when every department is a sandbox (the seed is theirs).
+    ...(sandboxes && configured.length === 0 && gateway.security === 'open' ? { explorerExamples: explorerExamples(sandboxes.data) } : {}),
     ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes, { external: configured.map((m) => m.id) }) } : {}),
   });
   logger.info({ url: hub.url }, 'hub listening');
@@ -68,7 +70,7 @@ export async function runServe(options: { config?: string; port?: number; host?:
   } else if (sandboxes) {
     const variables = propertyTransferExample(sandboxes.data);
     const body = JSON.stringify({ query: PROPERTY_TRANSFER_QUERY.replace(/\s+/g, ' ').trim(), variables });
-    lines.push('  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
+    lines.push(`  explorer (GraphiQL, the worked queries in its tabs): ${hub.url}/`, '  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
   }
   if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/${missing[0]} -d '{"mode":"down"}'`);
   if (gateway.audit && gateway.state.mode !== 'memory') lines.push('  access log: each instance\'s chain in Redis, archived to ' + config.audit.dir + '; accessLog and dataAccesses over all instances from the shared index in PostgreSQL');

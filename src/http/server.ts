@@ -11,6 +11,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
 import { createConsoleRoutes } from './console';
+import { createFrontRoutes, type ExplorerExample } from './front';
 import { acceptsJson, headerValue, mediaTypeOf, readBody, sendJson } from './io';
 
 /** Settings of the hub's HTTP server. */
@@ -25,6 +26,8 @@ export interface HubServerOptions {
   bodyLimitBytes?: number;
   /** @default 10000 */
   shutdownGraceMs?: number;
+  /** The worked queries the open mode's explorer opens in its tabs, with their variables (docs/explorer.md). */
+  explorerExamples?: readonly ExplorerExample[];
   /** Extra routes tried before the 404 (the embedded sandboxes' control routes); returns true when it answered. */
   extraRoutes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
@@ -67,7 +70,7 @@ function peerOf(req: http.IncomingMessage): HubRequest['peer'] {
   return { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) };
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`. */
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;
@@ -161,6 +164,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   }
 
   const consoleRoutes = createConsoleRoutes({ gateway, peerOf });
+  const frontRoutes = createFrontRoutes({ gateway, ...(options.explorerExamples ? { examples: options.explorerExamples } : {}) });
 
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://hub');
@@ -169,6 +173,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = graphql(req, res);
     } else if ((work = consoleRoutes.handle(req, res, url)) !== undefined) {
       // The auditor console (docs/console.md).
+    } else if ((work = frontRoutes.handle(req, res, url)) !== undefined) {
+      // The front page: the explorer (open mode) or the landing page (signed), /departments, /docs/ (docs/explorer.md).
     } else if (url.pathname === '/healthz' && req.method === 'GET') {
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }));
     } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {

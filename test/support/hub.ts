@@ -12,6 +12,7 @@ import type { SandboxName } from '../../departments';
 import { connectorEnvName, createGateway, discoverConnectorModules, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
 import type { OwnerSpec } from '../../src/seal';
 import { startHubServer, type HubServer } from '../../src/http';
+import { explorerExamples } from '../../src/cli/examples';
 
 /** A GraphQL reply as the hub sends it. */
 export interface GraphQLReply<T = any> {
@@ -76,7 +77,7 @@ export async function startTestHub(
     endpoints,
     { sandboxes: Object.keys(endpoints) },
   );
-  const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
+  const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, explorerExamples: explorerExamples(data), extraRoutes: sandboxSetControl(sandboxes) });
   const clients = new Map<string, DataRunClient>();
   const url = server.url;
   return {
