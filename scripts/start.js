@@ -9,7 +9,7 @@ const root = path.resolve(__dirname, '..');
 /** Written after every successful build: its time is the build's. */
 const STAMP = path.join(root, 'dist', '.build-stamp');
 /** What the build reads: a newer file here means dist/ is stale. */
-const SOURCES = ['src', 'connectors', 'departments', 'schema', 'scripts/copy-assets.js', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+const SOURCES = ['src', 'connectors', 'departments', 'schema', 'scripts/copy-assets.js', 'scripts/build-explorer.js', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
 
 function newestIn(target) {
   let stat;
