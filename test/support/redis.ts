@@ -300,11 +300,17 @@ export function startHubProcess(options: HubProcessOptions): Promise<HubProcess>
       clearTimeout(timer);
       child.off('exit', onExit);
       child.stdout!.off('data', onData);
+      // A hub that dies during the tests says why, in the test output: the tests after it only see a refused connection.
+      let stopping = false;
+      child.once('exit', (code, signal) => {
+        if (!stopping) process.stderr.write(`hub ${options.instanceId} exited unexpectedly (code ${code}, signal ${signal}); its last output:\n${out.slice(-4000)}\n`);
+      });
       resolve({
         url: m[1]!,
         instanceId: options.instanceId,
         output: () => out,
         async stop() {
+          stopping = true;
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = new Promise<void>((r) => child.once('exit', () => r()));
           child.kill('SIGTERM');
