@@ -83,7 +83,7 @@ describe('a hub whose Redis is killed under load and restarted', () => {
       await redis.kill();
       phase = 'down';
       await eventually(() => refusals.length >= 20, '20 refusals while Redis is down');
-      const ready = await fetch(`${hub.url}/readyz`);
+      const ready = await fetch(`${hub.operatorUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { state: unknown }).state).toEqual({ mode: 'standalone', ok: false, reason: 'redis unreachable' });
 

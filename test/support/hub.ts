@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import type { SandboxName } from '../../departments';
@@ -25,6 +25,8 @@ export interface GraphQLReply<T = any> {
 /** A running test hub over in-process sandboxes. */
 export interface TestHub {
   readonly url: string;
+  /** The operator listener (`/metrics`, the detailed `/readyz`, `/__sandbox/*`), unauthenticated, on its own loopback port. */
+  readonly operatorUrl: string;
   readonly sandboxes: SandboxSet;
   readonly gateway: Gateway;
   readonly server: HubServer;
@@ -43,7 +45,18 @@ export interface TestHub {
 
 /** Starts sandboxes (seed 1, 200 persons unless told) and a hub over them on port 0. */
 export async function startTestHub(
-  options: { size?: number; timeoutMs?: number; security?: 'signed' | 'open'; audit?: boolean; auditDir?: string; requestDeadlineMs?: number; policyFile?: string; prepareKeys?: (dir: string) => Promise<void> } = {},
+  options: {
+    size?: number;
+    timeoutMs?: number;
+    security?: 'signed' | 'open';
+    audit?: boolean;
+    auditDir?: string;
+    requestDeadlineMs?: number;
+    policyFile?: string;
+    prepareKeys?: (dir: string) => Promise<void>;
+    /** The hub's log (request lines, department transitions). @default silent */
+    logger?: Logger;
+  } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
   const keysDir = mkdtempSync(path.join(tmpdir(), 'datarun-keys-'));
@@ -62,13 +75,21 @@ export async function startTestHub(
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
     endpoints,
-    { sandboxes: Object.keys(endpoints) },
+    { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}) },
   );
-  const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, extraRoutes: sandboxSetControl(sandboxes) });
+  const server = await startHubServer({
+    gateway,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    port: 0,
+    operator: { port: 0 },
+    shutdownGraceMs: 1000,
+    extraRoutes: sandboxSetControl(sandboxes),
+  });
   const clients = new Map<string, DataRunClient>();
   const url = server.url;
   return {
     url,
+    operatorUrl: server.operatorUrl!,
     sandboxes,
     gateway,
     server,

@@ -73,6 +73,35 @@ export interface PipelineOptions {
   readonly logger: PipelineLogger;
   /** The console's sessions, for requests that name one instead of carrying a signed token. */
   readonly sessions?: SessionLookup;
+  /** Hears each stage's time and each request's end (metrics, the request log line). @default none */
+  readonly observer?: PipelineObserver;
+}
+
+/** What the pipeline tells its observer: no values, only the flow as the stages left it. */
+export interface PipelineObserver {
+  /** One stage ran (or refused) in this many seconds. */
+  stage(name: string, seconds: number): void;
+  /** One request ended with this reply, this many seconds after it reached the pipeline. */
+  request(flow: Flow, reply: HubReply, seconds: number): void;
+}
+
+/** A stage timed for the observer, sync or async alike. */
+function timed<A extends unknown[], R>(observer: PipelineObserver | undefined, name: string, stage: (...args: A) => R): (...args: A) => R {
+  if (!observer) return stage;
+  return (...args) => {
+    const started = performance.now();
+    const seen = (): void => observer.stage(name, (performance.now() - started) / 1000);
+    let result: R;
+    try {
+      result = stage(...args);
+    } catch (error) {
+      seen();
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(seen) as R;
+    seen();
+    return result;
+  };
 }
 
 /** The request pipeline of one gateway. */
@@ -103,21 +132,29 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return limits;
   };
 
-  const transport = transportStage;
-  const authenticate = authenticateStage(options.verifier, options.security, options.sessions);
-  const rateLimit = rateLimitStage(options.rateLimiter);
-  const replay = replayStage(options.verifier, (error, flow) =>
+  const { observer } = options;
+  const transport = timed(observer, 'transport', transportStage);
+  const authenticate = timed(observer, 'authenticate', authenticateStage(options.verifier, options.security, options.sessions));
+  const rateLimit = timed(observer, 'rate-limit', rateLimitStage(options.rateLimiter));
+  const replay = timed(observer, 'replay', replayStage(options.verifier, (error, flow) =>
     logger.warn({ requestId: flow.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused'),
-  );
-  const parse = parseStage({ limitsOf });
-  const validate = validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) });
-  const decide = policyStage(policy);
-  const run = executeStage({
+  ));
+  const parseCaches = parseStage({ limitsOf });
+  const parse = timed(observer, 'parse', parseCaches);
+  const validateCaches = validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) });
+  const validate = timed(observer, 'validate', validateCaches);
+  const decide = timed(observer, 'policy', policyStage(policy));
+  const consent = timed(observer, 'consent', consentStage);
+  const mask = timed(observer, 'mask', maskStage);
+  const seal = timed(observer, 'seal', sealStage);
+  const record = timed(observer, 'record', recordStage);
+  const receipt = timed(observer, 'receipt', receiptStage);
+  const run = timed(observer, 'execute', executeStage({
     schema,
     createContext: (flow): RequestContext =>
       Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), { caller: flow.caller, decision: flow.allowed, seals: { pending: [] }, maskedPaths: [], replySubjects: new Map() }),
     report: (error, path) => logger.error({ err: { name: (error as Error | undefined)?.name, stack: (error as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, path }, 'unexpected resolver error'),
-  });
+  }));
   const targets = { audit: options.audit, refusals: options.refusals };
 
   /** The reply of a refused request: its code, one error, no data. */
@@ -145,6 +182,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   async function execute(request: HubRequest): Promise<HubReply> {
+    const started = performance.now();
     const requestId = randomUUID();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
@@ -171,10 +209,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       parse(flow);
       validate(flow);
       decide(flow);
-      await consentStage(flow);
+      await consent(flow);
       reply = await run(flow);
-      maskStage(flow, reply);
-      sealStage(flow, reply);
+      mask(flow, reply);
+      seal(flow, reply);
     } catch (error) {
       ({ code, reply, retryAfterSeconds } = refusal(error, flow));
     } finally {
@@ -185,16 +223,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Exactly one record, then the receipt that carries its sequence number.
     // Hashed once, and only when the record or the receipt needs it.
     const dataHash = code !== null || reply.data === undefined || (!options.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
+    const done = (answer: HubReply): HubReply => {
+      observer?.request(flow, answer, (performance.now() - started) / 1000);
+      return answer;
+    };
     let auditSeq: number | undefined;
     try {
-      auditSeq = await recordStage(targets, flow, code, reply, dataHash);
+      auditSeq = await record(targets, flow, code, reply, dataHash);
     } catch (error) {
       logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, code === null ? 'access record could not be written: reply withheld' : 'access record of a refused request could not be written');
       // No record, no data. A refusal carries none, so it still goes out.
       if (code === null) {
         // Which failure (DISK_FULL, READ_ONLY, IO_ERROR…): no value and no path, and it tells the caller's operators why.
         const reason = (error as { code?: string; reason?: unknown }).code === HubErrorCode.AUDIT_UNAVAILABLE ? (error as { reason?: unknown }).reason : undefined;
-        return {
+        return done({
           requestId,
           code: HubErrorCode.AUDIT_UNAVAILABLE,
           body: {
@@ -206,12 +248,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             ],
           },
           retryAfterSeconds: 1,
-        };
+        });
       }
     }
-    if (code === null) receiptStage(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
-    return { requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
+    if (code === null) receipt(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
+    return done({ requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
   }
 
-  return { execute, caches: { documents: parse.documents, persistedQueries: parse.persistedQueries, validations: validate.outcomes } };
+  return { execute, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
 }
