@@ -26,7 +26,8 @@ beforeAll(async () => {
       done();
     },
   });
-  hub = await startTestHub({ security: 'signed', logger: pino({ level: 'info' }, sink) });
+  // The tax bureau may send one request, then one every 1000 s.
+  hub = await startTestHub({ security: 'signed', logger: pino({ level: 'info' }, sink), rateLimits: { 'tax-bureau': { requestsPerSecond: 0.001, burst: 1 } } });
 });
 afterAll(async () => {
   await hub?.close();
@@ -78,6 +79,10 @@ describe('metrics and the request log after mixed load', () => {
     const post = () => fetch(`${hub.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body });
     expect((await post()).status).toBe(200);
     expect((await post()).status).toBe(401);
+    // Refused by the rate limit.
+    const bureau = hub.clientFor('tax-bureau');
+    const limited = [await bureau.query('{ __typename }', undefined, { ...TRANSFER, purpose: 'NO_ARREARS_PROOF' }), await bureau.query('{ __typename }', undefined, { ...TRANSFER, purpose: 'NO_ARREARS_PROOF' })];
+    expect(limited.map((r) => r.status)).toEqual([200, 429]);
     // A department down: the tax bureau's fields fail, the rest is served.
     const down = await fetch(`${hub.operatorUrl}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"down"}' });
     expect(down.status).toBe(200);
@@ -100,12 +105,14 @@ describe('metrics and the request log after mixed load', () => {
     expect(requests({ consumer: '-', purpose: '-', outcome: 'denied', code: 'UNAUTHENTICATED' })).toBe(1);
     expect(requests({ consumer: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER', outcome: 'denied', code: 'UNAUTHENTICATED' })).toBe(1);
     expect(sampleValue(families, 'datarun_guard_refusals_total', 'datarun_guard_refusals_total', { guard: 'replay', reason: 'REPLAYED' })).toBe(1);
+    expect(sampleValue(families, 'datarun_guard_refusals_total', 'datarun_guard_refusals_total', { guard: 'rate-limit', reason: 'RATE_LIMITED' })).toBe(1);
+    expect(requests({ consumer: 'tax-bureau', purpose: 'NO_ARREARS_PROOF', outcome: 'denied', code: 'RATE_LIMITED' })).toBe(1);
   });
 
   it('times requests, every stage and the access log', () => {
     const count = (family: string, labels: Record<string, string> = {}) => sampleValue(families, family, `${family}_count`, labels);
     expect(families.get('datarun_request_duration_seconds')?.type).toBe('histogram');
-    expect(count('datarun_request_duration_seconds', { outcome: 'granted' })).toBe(5);
+    expect(count('datarun_request_duration_seconds', { outcome: 'granted' })).toBe(6);
     for (const stage of ['transport', 'authenticate', 'rate-limit', 'replay', 'parse', 'validate', 'policy', 'consent', 'execute', 'mask', 'seal', 'record', 'receipt']) {
       expect(count('datarun_stage_duration_seconds', { stage })).toBeGreaterThan(0);
     }
@@ -114,8 +121,8 @@ describe('metrics and the request log after mixed load', () => {
     const window = sampleValue(families, 'datarun_audit_unsigned_window_seconds', 'datarun_audit_unsigned_window_seconds');
     expect(window).toBeGreaterThanOrEqual(0);
     expect(window).toBeLessThan(600);
-    // One per request that ran: five granted, two partial.
-    expect(sampleValue(families, 'datarun_receipts_total', 'datarun_receipts_total')).toBe(7);
+    // One per request that ran: six granted, two partial.
+    expect(sampleValue(families, 'datarun_receipts_total', 'datarun_receipts_total')).toBe(8);
     expect(sampleValue(families, 'datarun_seals_total', 'datarun_seals_total')).toBe(1);
   });
 
@@ -139,7 +146,7 @@ describe('metrics and the request log after mixed load', () => {
 
   it('logs one line per request, with its id, consumer, purpose, outcome, code, status, duration and departments', () => {
     const requests = lines.filter((l) => l.msg === 'request');
-    expect(requests).toHaveLength(10);
+    expect(requests).toHaveLength(12);
     const served = requests.find((l) => l.outcome === 'granted' && (l.departments as string[]).length > 1)!;
     expect(served).toMatchObject({ consumer: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER', code: null, status: 200, operation: 'PropertyTransfer' });
     expect(served.requestId).toMatch(/^[0-9a-f-]{36}$/);

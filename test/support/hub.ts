@@ -56,6 +56,8 @@ export async function startTestHub(
     prepareKeys?: (dir: string) => Promise<void>;
     /** The hub's log (request lines, department transitions). @default silent */
     logger?: Logger;
+    /** Per-consumer rate limits. @default none */
+    rateLimits?: Record<string, { requestsPerSecond: number; burst: number }>;
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -70,6 +72,7 @@ export async function startTestHub(
       ...(options.requestDeadlineMs !== undefined ? { requestDeadlineMs: options.requestDeadlineMs } : {}),
       keys: { dir: keysDir },
       ...(options.policyFile ? { policy: { file: options.policyFile } } : {}),
+      ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
