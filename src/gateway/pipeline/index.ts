@@ -22,16 +22,16 @@ import type { RefusalAggregator } from '../refusals';
 import type { RequestContext } from '../request-context';
 import { sourceOf } from '../source-address';
 import { authenticateStage, type SessionLookup } from './stages/authenticate';
-import { consentStage } from './stages/consent';
+import { consentStage as untimedConsentStage } from './stages/consent';
 import { executeStage } from './stages/execute';
-import { maskStage } from './stages/mask';
+import { maskStage as untimedMaskStage } from './stages/mask';
 import { parseStage, type ParseStage } from './stages/parse';
 import { policyStage } from './stages/policy';
 import { rateLimitStage } from './stages/rate-limit';
-import { receiptStage } from './stages/receipt';
-import { recordStage } from './stages/record';
+import { receiptStage as untimedReceiptStage } from './stages/receipt';
+import { recordStage as untimedRecordStage } from './stages/record';
 import { replayStage } from './stages/replay';
-import { sealStage } from './stages/seal';
+import { sealStage as untimedSealStage } from './stages/seal';
 import { transportStage } from './stages/transport';
 import { validateStage, type ValidateStage } from './stages/validate';
 import type { Flow, GatewayReply, HubReply, HubRequest } from './types';
@@ -144,11 +144,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const validateCaches = validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) });
   const validate = timed(observer, 'validate', validateCaches);
   const decide = timed(observer, 'policy', policyStage(policy));
-  const consent = timed(observer, 'consent', consentStage);
-  const mask = timed(observer, 'mask', maskStage);
-  const seal = timed(observer, 'seal', sealStage);
-  const record = timed(observer, 'record', recordStage);
-  const receipt = timed(observer, 'receipt', receiptStage);
+  // Called by name below: timed under the same names.
+  const consentStage = timed(observer, 'consent', untimedConsentStage);
+  const maskStage = timed(observer, 'mask', untimedMaskStage);
+  const sealStage = timed(observer, 'seal', untimedSealStage);
+  const recordStage = timed(observer, 'record', untimedRecordStage);
+  const receiptStage = timed(observer, 'receipt', untimedReceiptStage);
   const run = timed(observer, 'execute', executeStage({
     schema,
     createContext: (flow): RequestContext =>
@@ -209,10 +210,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       parse(flow);
       validate(flow);
       decide(flow);
-      await consent(flow);
+      await consentStage(flow);
       reply = await run(flow);
-      mask(flow, reply);
-      seal(flow, reply);
+      maskStage(flow, reply);
+      sealStage(flow, reply);
     } catch (error) {
       ({ code, reply, retryAfterSeconds } = refusal(error, flow));
     } finally {
@@ -229,7 +230,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     };
     let auditSeq: number | undefined;
     try {
-      auditSeq = await record(targets, flow, code, reply, dataHash);
+      auditSeq = await recordStage(targets, flow, code, reply, dataHash);
     } catch (error) {
       logger.error({ err: { name: (error as Error)?.name, code: (error as { code?: string }).code }, requestId }, code === null ? 'access record could not be written: reply withheld' : 'access record of a refused request could not be written');
       // No record, no data. A refusal carries none, so it still goes out.
@@ -251,7 +252,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         });
       }
     }
-    if (code === null) receipt(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
+    if (code === null) receiptStage(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
     return done({ requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
   }
 
