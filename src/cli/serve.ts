@@ -48,9 +48,14 @@ export async function runServe(options: { config?: string; port?: number; host?:
     ...(sandboxes && configured.length === 0 && gateway.security === 'open' ? { explorerExamples: explorerExamples(sandboxes.data) } : {}),
     ...(sandboxes ? { extraRoutes: sandboxSetControl(sandboxes, { external: configured.map((m) => m.id) }) } : {}),
   });
-  logger.info({ url: hub.url }, 'hub listening');
+  logger.info({ url: hub.url, ...(hub.operatorUrl ? { operatorUrl: hub.operatorUrl } : {}) }, 'hub listening');
 
   const lines = [`datarun hub ready at ${hub.url}/graphql`];
+  lines.push(
+    hub.operatorUrl
+      ? `  operator routes at ${hub.operatorUrl} (/metrics, /readyz, /__sandbox/*: no authentication, keep it on loopback or a management network)`
+      : '  operator routes: no operator listener (http.operator is false); /metrics and /readyz detail answer an admin\'s signed request on the hub\'s port',
+  );
   lines.push(`  departments: ${active.map((m) => `${m.id} (${config.connectors[m.id] ? 'configured' : 'embedded sandbox'})`).join(', ')}`);
   lines.push(
     gateway.state.mode === 'memory'
@@ -72,7 +77,8 @@ export async function runServe(options: { config?: string; port?: number; host?:
     const body = JSON.stringify({ query: PROPERTY_TRANSFER_QUERY.replace(/\s+/g, ' ').trim(), variables });
     lines.push(`  explorer (GraphiQL, the worked queries in its tabs): ${hub.url}/`, '  try the property-transfer query:', `  curl -s ${hub.url}/graphql -H 'content-type: application/json' -d '${body}'`);
   }
-  if (sandboxes) lines.push(`  sandbox calls: curl -s ${hub.url}/__sandbox/calls   faults: curl -s -XPOST ${hub.url}/__sandbox/faults/${missing[0]} -d '{"mode":"down"}'`);
+  const control = hub.operatorUrl ?? hub.url;
+  if (sandboxes) lines.push(`  sandbox calls: curl -s ${control}/__sandbox/calls   faults: curl -s -XPOST ${control}/__sandbox/faults/${missing[0]} -d '{"mode":"down"}'`);
   if (gateway.audit && gateway.state.mode !== 'memory') lines.push('  access log: each instance\'s chain in Redis, archived to ' + config.audit.dir + '; accessLog and dataAccesses over all instances from the shared index in PostgreSQL');
   if (gateway.audit && gateway.state.mode === 'memory') lines.push(`  access log: ${config.audit.dir} (./bin/datarun audit verify)`);
   else if (gateway.audit) lines.push(`  access log: this instance's chain in a Redis stream, archived to ${config.audit.dir}/<instance> (./bin/datarun audit verify --dir ${config.audit.dir}/${config.audit.instanceId})`);

@@ -3,9 +3,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AuditUnavailableError,
+  nodeAuditFs,
   noSyncAuditFs,
   openAuditLog,
   openAuditLogReader,
+  type AuditFs,
   type AuditLog,
   type AuditLogEvent,
   type AuditLogHealth,
@@ -148,6 +150,23 @@ export interface HubAuditOptions {
   breakReason?: string;
   /** Hears each durable batch (the shared index's writer). */
   onDurable?: (records: readonly AuditRecord[]) => void;
+  /** Hears how long each fdatasync of the segment files took, in seconds (metrics). */
+  onDatasync?: (seconds: number) => void;
+}
+
+/** The file system of the log, its fdatasync timed for the metrics. */
+function timedFs(base: AuditFs, onDatasync: (seconds: number) => void): AuditFs {
+  return {
+    ...base,
+    async datasync(fd) {
+      const started = performance.now();
+      try {
+        await base.datasync(fd);
+      } finally {
+        onDatasync((performance.now() - started) / 1000);
+      }
+    },
+  };
 }
 
 /** Opens the hub's access log (repairing a torn tail left by a crash). */
@@ -168,7 +187,7 @@ export async function openHubAuditLog(options: HubAuditOptions): Promise<AuditLo
     ...(options.retentionDays ? { retentionDays: options.retentionDays } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.sink ? { sink: options.sink } : {}),
-    ...(options.fsync === false ? { fs: noSyncAuditFs } : {}),
+    ...(options.fsync === false || options.onDatasync ? { fs: options.onDatasync ? timedFs(options.fsync === false ? noSyncAuditFs : nodeAuditFs, options.onDatasync) : noSyncAuditFs } : {}),
     ...(options.onDurable ? { onDurable: options.onDurable } : {}),
   });
 }

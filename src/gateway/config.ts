@@ -14,6 +14,9 @@ export const DEFAULT_INSTANCE_ID = (hostname().replace(/[^A-Za-z0-9._:-]/g, '-')
 /** The project's own keys/ folder (also from dist/): public trust material committed, private keys generated. */
 export const DEFAULT_KEYS_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../keys' : '../../keys');
 
+/** Where the operator listener is by default: loopback, the port after the hub's default. */
+export const DEFAULT_OPERATOR = Object.freeze({ host: '127.0.0.1', port: 4001 });
+
 const timeoutMs = z.number().int().min(50).max(60_000);
 const connectorId = z.string().regex(CONNECTOR_ID_PATTERN, 'expected a kebab-case connector id');
 
@@ -76,6 +79,20 @@ const configSchema = z.strictObject({
       bodyLimitBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
       /** How long shutdown waits for requests in flight. */
       shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+      /**
+       * The operator listener (`/metrics`, the detailed `/readyz`, the sandbox control routes),
+       * unauthenticated: keep it on loopback or a management network. `false`: none (an
+       * administrator's signed request still reaches those routes on the main listener). Port 0: any free port.
+       */
+      operator: z
+        .union([
+          z.literal(false),
+          z.strictObject({
+            host: z.string().min(1).default(DEFAULT_OPERATOR.host),
+            port: z.number().int().min(0).max(65_535).default(DEFAULT_OPERATOR.port),
+          }),
+        ])
+        .default({ ...DEFAULT_OPERATOR }),
     })
     .prefault({}),
   /** Default per-call timeout of every connector that sets none. */
@@ -248,6 +265,19 @@ export class ConfigError extends HubError {
   }
 }
 
+/**
+ * A hub on any free port (`http.port: 0`, as tests and several instances on one host run it) puts
+ * its operator listener on any free port too, unless its port is given: two such hubs must not
+ * both claim the default operator port.
+ */
+function followFreePort(input: unknown): unknown {
+  const http = (input as { http?: { port?: unknown; operator?: unknown } }).http;
+  if (!http || http.port !== 0 || http.operator === false) return input;
+  const operator = http.operator as { port?: unknown } | undefined;
+  if (operator !== undefined && (typeof operator !== 'object' || operator === null || operator.port !== undefined)) return input;
+  return { ...(input as object), http: { ...http, operator: { ...operator, port: 0 } } };
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -258,7 +288,7 @@ function deepFreeze<T>(value: T): T {
 
 /** Validates a configuration, filling in defaults; throws ConfigError naming each bad setting. */
 export function parseConfig(input: unknown, source = 'configuration'): HubConfig {
-  const result = configSchema.safeParse(input ?? {});
+  const result = configSchema.safeParse(followFreePort(input ?? {}));
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
@@ -277,6 +307,10 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
   const config = result.data;
   if (config.security.mode === 'open' && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(config.http.host)) {
     throw new ConfigError(`Invalid ${source}:\n  - security.mode: "open" serves unauthenticated requests and is allowed only on a loopback http.host, not ${JSON.stringify(config.http.host)}`);
+  }
+  const { operator } = config.http;
+  if (operator !== false && operator.port !== 0 && operator.port === config.http.port && operator.host === config.http.host) {
+    throw new ConfigError(`Invalid ${source}:\n  - http.operator.port: the operator listener needs its own port, not http.port (${config.http.port}); set another, 0 for any free port, or http.operator: false`);
   }
   const withoutAudit = signedWithoutAuditProblem(config.security.mode, config.audit);
   if (withoutAudit) throw new ConfigError(`Invalid ${source}:\n  - ${withoutAudit}`);
@@ -339,6 +373,16 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const port = envNumber(env, 'DATARUN_PORT');
   if (port !== undefined) http.port = port;
   if (env.DATARUN_HOST) http.host = env.DATARUN_HOST;
+  // DATARUN_OPERATOR_PORT (a port, or off/false for no operator listener) and DATARUN_OPERATOR_HOST over http.operator.
+  const operatorPort = env.DATARUN_OPERATOR_PORT?.trim().toLowerCase();
+  if (operatorPort === 'off' || operatorPort === 'false') http.operator = false;
+  else {
+    const port = envNumber(env, 'DATARUN_OPERATOR_PORT');
+    if (port !== undefined || env.DATARUN_OPERATOR_HOST) {
+      const fromFile = http.operator === false ? {} : { ...http.operator };
+      http.operator = { ...fromFile, ...(port !== undefined ? { port } : {}), ...(env.DATARUN_OPERATOR_HOST ? { host: env.DATARUN_OPERATOR_HOST } : {}) };
+    }
+  }
   const connectorDirs = env.DATARUN_CONNECTOR_DIRS ? env.DATARUN_CONNECTOR_DIRS.split(',').map((d) => d.trim()).filter(Boolean) : (input.connectorDirs as string[] | undefined);
   // DATARUN_CONNECTORS__<ID>__<KEY> over the file's connectors.<id>.<key>; the variables of earlier releases under them, with a warning.
   const fromFile = { ...(input.connectors as Record<string, Record<string, unknown>> | undefined) };

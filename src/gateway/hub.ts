@@ -6,6 +6,7 @@ import {
   createKeyStore,
   createReceiptSigner,
   createRequestVerifier,
+  readRequestToken,
   type KeyStore,
   type ReceiptSigner,
   type ReplayGuard,
@@ -58,6 +59,7 @@ import {
 } from './audit';
 import { exportForConsole, type ConsoleExport, type ConsoleExportFilter } from './console-export';
 import { createConsoleSessions, type ConsoleSessions } from './console-sessions';
+import { createHubMetrics, type HubLogger, type HubMetrics } from './metrics';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
 import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
@@ -171,6 +173,15 @@ export interface Gateway {
   exportAccessLog(filter: ConsoleExportFilter, format: 'jsonl' | 'csv'): Promise<ConsoleExport>;
   /** OpenTelemetry tracing (docs/tracing.md): where spans go, and a flush; undefined when off (no endpoint). */
   readonly tracing: { readonly endpoint: string; flush(): Promise<void> } | undefined;
+  /** The gateway's Prometheus metrics (its own registry) and operations log (docs/operations.md). */
+  readonly metrics: HubMetrics;
+  /**
+   * Whether a request to an operator route (metrics, readiness detail, sandbox control) reaching
+   * the public listener is an administrator's: its `Authorization: DatarunRequest` token verified
+   * over the exact body (signature, key, time window, body hash, one-time id) by a consumer with
+   * the `admin` role. `missing`: no token; `invalid`: it does not verify; `refused`: not an admin.
+   */
+  operatorAccess(authorization: string | undefined, body: Uint8Array): Promise<'admin' | 'missing' | 'invalid' | 'refused'>;
   stop(): Promise<void>;
 }
 
@@ -193,8 +204,14 @@ export interface GatewayOptions {
   onEvent?: (event: GatewayEvent) => void;
   /** How long start-up waits for Redis before serving anyway (refusing signed requests until it answers). @default 5000 */
   redisStartTimeoutMs?: number;
-  /** Where the request pipeline reports refusals operators must see and unexpected errors (never personal data). @default silent */
-  logger?: PipelineLogger;
+  /**
+   * Where the request pipeline reports refusals operators must see and unexpected errors, and,
+   * when it has `info`, one line per request and the departments' failing and recovered
+   * transitions (never personal data). @default silent
+   */
+  logger?: PipelineLogger & Partial<Pick<HubLogger, 'info'>>;
+  /** Node's process metrics in the gateway's registry. @default true */
+  processMetrics?: boolean;
   /** The connector modules to choose from. @default those found in the project's connectors/ and config.connectorDirs */
   modules?: readonly ConnectorModule[];
   /** Connectors served by in-process sandboxes: their departments are registered in the trust list, with a seal key, when missing. */
@@ -288,6 +305,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     throw error;
   }
   const started: Connector[] = [];
+  // The metrics are made with the pipeline; the log opened before them reports its fdatasyncs through this.
+  let onDatasync: ((seconds: number) => void) | undefined;
   try {
     if (state.mode !== 'memory') await state.waitUntilReady(options.redisStartTimeoutMs ?? 5000);
     if (config.audit.enabled) {
@@ -304,6 +323,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         ...(config.audit.retentionDays ? { retentionDays: config.audit.retentionDays } : {}),
         ...(options.onAuditEvent ? { onEvent: options.onAuditEvent } : {}),
         ...(config.audit.fsync === false ? { fsync: false } : {}),
+        onDatasync: (seconds) => onDatasync?.(seconds),
       };
       const streams = state.streams;
       if (streams) {
@@ -412,8 +432,21 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   });
   // Nothing is loaded without an endpoint: the pipeline then runs its stages unwrapped.
   const tracing = startTracing(config.tracing);
+  const metrics = createHubMetrics({
+    isConsumer: (id) => keyStore.owner(id)?.kind === 'consumer',
+    isPurpose: (code) => policy.purpose(code) !== undefined,
+    lastSignedHeadMs: () => {
+      const head = log?.treeHead();
+      return head ? Date.parse(head.head.time) : undefined;
+    },
+    redisUp: () => (state.mode === 'memory' ? undefined : state.health().ok),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.processMetrics === false ? { processMetrics: false } : {}),
+  });
+  onDatasync = (seconds) => metrics.auditDatasync(seconds);
   const pipeline = createPipeline({
     ...(tracing ? { tracing } : {}),
+    observer: metrics.observer,
     sessions: consoleSessions,
     schema,
     security,
@@ -421,9 +454,10 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     rateLimiter: state.rateLimiter,
     policy,
     receipts,
-    audit,
+    audit: audit && timedAppend(audit, (seconds) => metrics.auditAppend(seconds)),
     refusals,
-    cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
+    // Every department call of every connector passes the metrics, cached or not.
+    cacheOf: (connectorId, signal) => metrics.connectorCache(connectorId, signal, recordCache?.forConnector(connectorId, signal)),
     ...(config.requestDeadlineMs !== undefined ? { deadlineMs: config.requestDeadlineMs } : {}),
     ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
     logger: options.logger ?? { warn: () => undefined, error: () => undefined },
@@ -454,6 +488,17 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     pipeline: { caches: pipeline.caches },
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,
     consoleSessions,
+    metrics,
+    async operatorAccess(authorization, body) {
+      const token = readRequestToken(authorization);
+      if (token === undefined) return 'missing';
+      try {
+        const verified = await verifier.verify(token, body);
+        return verified.roles.includes('admin') ? 'admin' : 'refused';
+      } catch {
+        return 'invalid';
+      }
+    },
     async auditHeads() {
       const own = audit?.treeHead() ?? null;
       const others = (await otherHeads()).filter((h) => h.head.instance !== own?.head.instance);
@@ -475,6 +520,25 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await tracing?.shutdown();
     },
   };
+}
+
+/** The access log as the pipeline appends to it: each append timed until durable. */
+function timedAppend(log: AuditLog, observe: (seconds: number) => void): AuditLog {
+  const append: AuditLog['append'] = async (record) => {
+    const started = performance.now();
+    try {
+      return await log.append(record);
+    } finally {
+      observe((performance.now() - started) / 1000);
+    }
+  };
+  return new Proxy(log, {
+    get(target, property) {
+      if (property === 'append') return append;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 function policyConfidentialPurposes(policy: PolicyEngine): string[] {

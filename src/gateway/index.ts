@@ -5,12 +5,14 @@ export { BUILTIN_CONNECTORS_DIR, connectorDirsOf, discoverConnectorModules, modu
 export type { FoundConnectorModule } from './connector-modules';
 export { connectorEnvName, CONNECTOR_ENV_PREFIX } from './connector-settings';
 export { buildHubSchema, loadSharedTypeDefs, loadTypeDefs, SCHEMA_DIR } from './schema';
-export { loadConfig, parseConfig, ConfigError } from './config';
+export { loadConfig, parseConfig, ConfigError, DEFAULT_OPERATOR } from './config';
+export { createHubMetrics, UNKNOWN_LABEL } from './metrics';
+export type { HubLogger, HubMetrics, HubMetricsOptions } from './metrics';
 export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';
 export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
 export { createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH } from './pipeline';
-export type { ConsoleRequestSession, Pipeline, PipelineLogger, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal } from './pipeline';
+export type { ConsoleRequestSession, Pipeline, PipelineLogger, PipelineObserver, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal } from './pipeline';
 export type { Caller, RequestContext } from './request-context';
 export { auditHeadFile, auditSigner, auditSubjectSecret, auditVerifier, openHubAuditLog } from './audit';
 export { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from './config';

@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
@@ -28,14 +29,25 @@ export interface HubServerOptions {
   shutdownGraceMs?: number;
   /** The worked queries the open mode's explorer opens in its tabs, with their variables (docs/explorer.md). */
   explorerExamples?: readonly ExplorerExample[];
-  /** Extra routes tried before the 404 (the embedded sandboxes' control routes); returns true when it answered. */
+  /**
+   * Extra operator routes (the embedded sandboxes' control routes); returns true when it answered.
+   * Served like `/metrics`: on the operator listener, or on this one to an administrator's signed request.
+   */
   extraRoutes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+  /**
+   * The operator listener: `/metrics`, the detailed `/readyz`, the extra routes and `/healthz`,
+   * without authentication (keep it on loopback or a management network). Port 0 picks a free
+   * one. Absent or false: none, and those routes answer only an administrator on the main listener.
+   */
+  operator?: { host?: string; port?: number } | false;
 }
 
 /** A running hub. */
 export interface HubServer {
   /** Base URL, e.g. `http://127.0.0.1:4000`. */
   readonly url: string;
+  /** Base URL of the operator listener, when there is one. */
+  readonly operatorUrl: string | undefined;
   readonly server: http.Server;
   /** Stops accepting requests, lets those in flight finish (up to the grace period), then stops. */
   close(): Promise<void>;
@@ -43,6 +55,8 @@ export interface HubServer {
 
 /** 64 KiB of headers: a living-allowance check carries one consent token per family member. */
 const MAX_HEADER_BYTES = 64 * 1024;
+/** Largest body of an operator request on the main listener (a sandbox fault setting): its signature covers it. */
+const OPERATOR_BODY_LIMIT = 64 * 1024;
 /** A client's correlation id is echoed back only when it is this plain. */
 const ECHOABLE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -146,12 +160,14 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
    * reachable, or shutting down. A department that is down is down for every instance alike: it
    * is reported (`departments`, `degraded`) but does not make the instance unready.
    */
-  async function readiness(res: http.ServerResponse): Promise<void> {
+  async function readiness(res: http.ServerResponse, detail: boolean): Promise<void> {
     const reports = await Promise.all(connectors.map((c) => c.health()));
     const audit = gateway.audit ? gateway.audit.health() : undefined;
     const state = gateway.state.health();
     const ready = !closing && (audit === undefined || audit.writable) && state.ok;
     const down = reports.filter((r) => !r.ok).map((r) => r.connector);
+    // The load balancer needs only the answer; what is wrong is for operators.
+    if (!detail) return sendJson(res, ready ? 200 : 503, { ready });
     sendJson(res, ready ? 200 : 503, {
       ready,
       ...(closing ? { reason: 'shutting down' } : {}),
@@ -165,6 +181,48 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   const consoleRoutes = createConsoleRoutes({ gateway, peerOf });
   const frontRoutes = createFrontRoutes({ gateway, ...(options.explorerExamples ? { examples: options.explorerExamples } : {}) });
+
+  const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
+
+  /** The operator routes themselves, once access is settled. */
+  async function operatorRoute(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    if (url.pathname === '/metrics' && req.method === 'GET') {
+      const { contentType, text } = await gateway.metrics.scrape();
+      res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.end(text);
+    } else if (url.pathname === '/readyz' && req.method === 'GET') {
+      await readiness(res, true);
+    } else if (!options.extraRoutes?.(req, res)) {
+      notFound(req, res, url);
+    }
+  }
+
+  /**
+   * An operator route reached on the main listener: answered only to a request an administrator
+   * signed (the same token as for /graphql, over the exact body, its one-time id spent). Without
+   * a token it does not exist (404), but for /readyz, whose bare answer the load balancer needs.
+   */
+  async function guardedOperatorRoute(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+    const authorization = headerValue(req.headers.authorization);
+    if (authorization === undefined) {
+      req.resume();
+      if (url.pathname === '/readyz' && req.method === 'GET') return readiness(res, false);
+      return notFound(req, res, url);
+    }
+    const body = await readBody(req, OPERATOR_BODY_LIMIT);
+    if (!Buffer.isBuffer(body)) {
+      res.setHeader('connection', 'close');
+      sendJson(res, 413, { error: body.message });
+      res.once('finish', () => req.destroy());
+      return;
+    }
+    const access = await gateway.operatorAccess(authorization, body);
+    if (access === 'invalid' || access === 'missing') return sendJson(res, 401, { error: 'The operator routes need a request signed by an administrator: the token does not verify.' }, { 'www-authenticate': 'DatarunRequest error="invalid_token"' });
+    if (access === 'refused') return sendJson(res, 403, { error: 'The operator routes answer administrators only.' });
+    // The body was read for its signature: the route reads it again.
+    const again = Object.assign(Readable.from([body], { objectMode: false }), { url: req.url, method: req.method, headers: req.headers, socket: req.socket }) as unknown as http.IncomingMessage;
+    return operatorRoute(again, res, url);
+  }
 
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://hub');
@@ -184,13 +242,15 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = gateway.auditHeads().then((heads) =>
         sendJson(res, 200, { heads: heads.map(({ head, jws }) => ({ instance: head.instance, chain: head.chain, size: head.size, root: head.root, time: head.time, jws })) }, { 'cache-control': 'no-store' }),
       );
-    } else if (url.pathname === '/readyz' && req.method === 'GET') {
-      work = readiness(res);
-    } else if (options.extraRoutes?.(req, res)) {
-      return;
     } else {
-      work = Promise.resolve(sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` }));
+      // /metrics, /readyz, the extra routes and anything unknown: an administrator may reach them here.
+      work = guardedOperatorRoute(req, res, url);
     }
+    settle(work, res);
+  });
+
+  /** A route's failure: logged without details of the request, answered 500 if nothing was sent. */
+  function settle(work: Promise<void>, res: http.ServerResponse): void {
     work.catch((error: unknown) => {
       // The pipeline answers every request itself; reaching here is a bug or a broken socket.
       logger.error({ err: { name: (error as Error)?.name } }, 'request failed');
@@ -200,7 +260,17 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       }
       sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: HubErrorCode.INTERNAL_SERVER_ERROR } }] }, { 'x-request-id': randomUUID() });
     });
-  });
+  }
+
+  // The operator listener: its routes without a token, nothing else but liveness.
+  const operatorServer =
+    options.operator
+      ? http.createServer((req, res) => {
+          const url = new URL(req.url ?? '/', 'http://hub');
+          if (url.pathname === '/healthz' && req.method === 'GET') return sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' });
+          settle(operatorRoute(req, res, url), res);
+        })
+      : undefined;
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   // Requests Node refuses before they reach a handler (headers too large, malformed): recorded through the pipeline, answered here.
@@ -229,12 +299,27 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     server.once('error', reject);
     server.listen(options.port ?? 4000, options.host ?? '127.0.0.1', () => resolve());
   });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const urlOf = (listening: http.Server): string => {
+    const address = listening.address() as AddressInfo;
+    return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  };
+  if (operatorServer && options.operator) {
+    const { host: operatorHost = '127.0.0.1', port: operatorPort = 0 } = options.operator;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        operatorServer.once('error', reject);
+        operatorServer.listen(operatorPort, operatorHost, () => resolve());
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw error;
+    }
+  }
 
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: urlOf(server),
+    operatorUrl: operatorServer ? urlOf(operatorServer) : undefined,
     server,
     close() {
       closed ??= (async () => {
@@ -246,6 +331,11 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         for (const controller of inFlight) controller.abort();
         server.closeAllConnections();
         await stopped;
+        if (operatorServer) {
+          const operatorStopped = new Promise<void>((resolve) => operatorServer.close(() => resolve()));
+          operatorServer.closeAllConnections();
+          await operatorStopped;
+        }
       })();
       return closed;
     },

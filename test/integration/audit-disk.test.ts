@@ -147,7 +147,7 @@ describe('the access log on a file system that fills up or turns read-only', () 
       return (ro.errors?.[0]?.extensions as { reason?: string } | undefined)?.reason === 'READ_ONLY';
     });
     expect(await ready()).toBe(false);
-    const readiness = (await (await fetch(`${hub.url}/readyz`)).json()) as { audit?: { reason?: string } };
+    const readiness = (await (await fetch(`${hub.operatorUrl}/readyz`)).json()) as { audit?: { reason?: string } };
     expect(readiness.audit?.reason).toBe('READ_ONLY');
     mount(['-o', 'remount,rw', mnt]);
     unlinkSync(filler2);

@@ -30,7 +30,7 @@ function hubEnv(dir: string): NodeJS.ProcessEnv {
   };
 }
 
-function startHub(how: 'node' | 'npm', dir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+function startHub(how: 'node' | 'npm', dir: string): Promise<{ child: ChildProcess; url: string; operatorUrl: string; output: () => string }> {
   const child =
     how === 'node'
       ? spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '--port', '0'], { cwd: root, env: hubEnv(dir), stdio: ['ignore', 'pipe', 'pipe'] })
@@ -42,10 +42,11 @@ function startHub(how: 'node' | 'npm', dir: string): Promise<{ child: ChildProce
     const timer = setTimeout(() => reject(new Error(`hub did not start: ${out}`)), 120_000);
     const onData = () => {
       const m = /hub ready at (http:\/\/[^/\s]+)\/graphql/.exec(out);
-      if (m) {
+      const operator = /operator routes at (http:\/\/[^/\s]+)/.exec(out);
+      if (m && operator) {
         clearTimeout(timer);
         child.stdout!.off('data', onData);
-        resolve({ child, url: m[1]!, output: () => out });
+        resolve({ child, url: m[1]!, operatorUrl: operator[1]!, output: () => out });
       }
     };
     child.stdout!.on('data', onData);
@@ -89,7 +90,7 @@ describe('a hub stopped by a signal', () => {
   ] as const)('on %s (started with %s) lets in-flight requests finish, signs a final checkpoint, releases the lock and exits 0', async (signal, how) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'datarun-shutdown-'));
     dirs.push(dir);
-    const { child, url, output } = await startHub(how, dir);
+    const { child, url, operatorUrl, output } = await startHub(how, dir);
     children.push(child);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
     const keyStore = await loadKeyStore(path.join(dir, 'keys'));
@@ -104,9 +105,9 @@ describe('a hub stopped by a signal', () => {
       // Also fetches the hub's keys while it runs: the replies below are verified after it stopped.
       expect((await client.verifyReply(reply)).valid).toBe(true);
     }
-    const calls = async () => ((await (await fetch(`${url}/__sandbox/calls`)).json()) as Record<string, { total: number }>)['real-estate']!.total;
+    const calls = async () => ((await (await fetch(`${operatorUrl}/__sandbox/calls`)).json()) as Record<string, { total: number }>)['real-estate']!.total;
     const before = await calls();
-    const set = await fetch(`${url}/__sandbox/faults/real-estate`, { method: 'POST', body: JSON.stringify({ latencyMs: 1500 }) });
+    const set = await fetch(`${operatorUrl}/__sandbox/faults/real-estate`, { method: 'POST', body: JSON.stringify({ latencyMs: 1500 }) });
     expect(set.status).toBe(200);
     const inFlight: Promise<DataRunResponse<any>>[] = Array.from({ length: IN_FLIGHT }, (_, i) => ask(100 + i));
     await until('the slow requests to reach the department', async () => (await calls()) >= before + IN_FLIGHT);

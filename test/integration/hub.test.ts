@@ -78,21 +78,21 @@ describe('batching', () => {
 
 describe('sandbox control routes of the embedded mode', () => {
   it('report the calls per department and inject a fault by name', async () => {
-    await fetch(`${hub.url}/__sandbox/reset`, { method: 'POST' });
+    await fetch(`${hub.operatorUrl}/__sandbox/reset`, { method: 'POST' });
     const ids = hub.sandboxes.data.persons.slice(0, 50).map((p) => p.idNumber);
     await hub.query('query($ids: [ID!]!) { people(idNumbers: $ids) { name taxRecords { hasArrears } } }', { ids });
-    const calls = (await (await fetch(`${hub.url}/__sandbox/calls`)).json()) as Record<string, { total: number }>;
+    const calls = (await (await fetch(`${hub.operatorUrl}/__sandbox/calls`)).json()) as Record<string, { total: number }>;
     expect(Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v.total]))).toEqual({ 'real-estate': 0, 'social-security': 1, tax: 1, 'market-regulation': 0, 'housing-fund': 0 });
 
-    const set = await fetch(`${hub.url}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"down"}' });
+    const set = await fetch(`${hub.operatorUrl}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"down"}' });
     expect(((await set.json()) as { mode: string }).mode).toBe('down');
     const reply = await hub.query('query($id: ID!) { person(idNumber: $id) { taxRecords { hasArrears } } }', { id: ids[0] });
     expect(reply.errors![0]!.extensions).toMatchObject({ code: 'CONNECTOR_UNAVAILABLE', connector: 'tax' });
 
-    const bad = await fetch(`${hub.url}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"sideways"}' });
+    const bad = await fetch(`${hub.operatorUrl}/__sandbox/faults/tax`, { method: 'POST', body: '{"mode":"sideways"}' });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: 'fault mode must be none, down, slow or malformed, but got: sideways' });
-    expect((await fetch(`${hub.url}/__sandbox/faults/weather`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await fetch(`${hub.operatorUrl}/__sandbox/faults/weather`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 });
 
@@ -147,7 +147,7 @@ describe('malformed requests', () => {
 describe('health and readiness', () => {
   it('reports liveness, and readiness per connector', async () => {
     expect(await (await fetch(`${hub.url}/healthz`)).json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${hub.url}/readyz`);
+    const ready = await fetch(`${hub.operatorUrl}/readyz`);
     expect(ready.status).toBe(200);
     const body = (await ready.json()) as { ready: boolean; connectors: { connector: string; ok: boolean }[] };
     expect(body.connectors.map((c) => [c.connector, c.ok]).sort()).toEqual(Object.keys(hub.sandboxes.sandboxes).sort().map((id) => [id, true]));
@@ -155,7 +155,7 @@ describe('health and readiness', () => {
 
   it('stays ready while a department is down, reporting it (one department down must not take every instance out of rotation)', async () => {
     hub.sandboxes.sandboxes.tax!.control.setFaults({ mode: 'down' });
-    const ready = await fetch(`${hub.url}/readyz`);
+    const ready = await fetch(`${hub.operatorUrl}/readyz`);
     expect(ready.status).toBe(200);
     const body = (await ready.json()) as { ready: boolean; degraded: boolean; departments: { down: string[] }; connectors: { connector: string; ok: boolean }[] };
     expect(body).toMatchObject({ ready: true, degraded: true, departments: { down: ['tax'] } });

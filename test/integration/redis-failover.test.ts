@@ -13,6 +13,7 @@ import { createMemoryReplayGuard } from '../../src/state';
 import { auditSubjectSecret, auditVerifier } from '../../src/gateway/audit';
 import type { GatewayOptions, HubConfigInput } from '../../src/gateway';
 import { freshDatabase, startPostgresServer, type PostgresServer } from '../support/postgres';
+import { parsePrometheusText, sampleValue } from '../support/prometheus';
 import { eventually, startHubInProcess, startRedisServer, type InProcessHub, type RedisServer } from '../support/redis';
 
 const data = generateSeed({ seed: 1, size: 200 });
@@ -49,6 +50,8 @@ describe('a hub whose Redis is killed under load and restarted', () => {
     await hub?.close();
     await redis?.stop();
   });
+  /** `datarun_redis_up` as the operator listener's /metrics shows it. */
+  const redisUp = async () => sampleValue(parsePrometheusText(await (await fetch(`${hub.operatorUrl}/metrics`)).text()), 'datarun_redis_up', 'datarun_redis_up');
 
   it('refuses requests fast with a clear code while Redis is down, recovers by itself, and keeps the record of every reply sent', async () => {
     const client = createDataRunClient({ hubUrl: hub.url, consumerId: 'real-estate-centre', keyFile: hub.gateway.keyStore.privateKeyPath('real-estate-centre')! });
@@ -83,9 +86,10 @@ describe('a hub whose Redis is killed under load and restarted', () => {
       await redis.kill();
       phase = 'down';
       await eventually(() => refusals.length >= 20, '20 refusals while Redis is down');
-      const ready = await fetch(`${hub.url}/readyz`);
+      const ready = await fetch(`${hub.operatorUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { state: unknown }).state).toEqual({ mode: 'standalone', ok: false, reason: 'redis unreachable' });
+      expect(await redisUp()).toBe(0);
 
       await redis.restart();
       phase = 'after';
@@ -95,6 +99,7 @@ describe('a hub whose Redis is killed under load and restarted', () => {
       await load;
     }
     expect((await fetch(`${hub.url}/readyz`)).status).toBe(200);
+    expect(await redisUp()).toBe(1);
 
     // Fail closed, and fast: a request that cannot be checked for replay or recorded is refused, never served.
     expect(refusals.length).toBeGreaterThanOrEqual(20);

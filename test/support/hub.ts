@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import type { SandboxName } from '../../departments';
@@ -26,6 +26,8 @@ export interface GraphQLReply<T = any> {
 /** A running test hub over in-process sandboxes. */
 export interface TestHub {
   readonly url: string;
+  /** The operator listener (`/metrics`, the detailed `/readyz`, `/__sandbox/*`), unauthenticated, on its own loopback port. */
+  readonly operatorUrl: string;
   readonly sandboxes: SandboxSet;
   readonly gateway: Gateway;
   readonly server: HubServer;
@@ -55,6 +57,10 @@ export async function startTestHub(
     prepareKeys?: (dir: string) => Promise<void>;
     /** OpenTelemetry tracing (docs/tracing.md): the collector's URL, and the service name and sample ratio if not the defaults. */
     tracing?: { otlpEndpoint: string; serviceName?: string; sampleRatio?: number };
+    /** The hub's log (request lines, department transitions). @default silent */
+    logger?: Logger;
+    /** Per-consumer rate limits. @default none */
+    rateLimits?: Record<string, { requestsPerSecond: number; burst: number }>;
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -70,18 +76,28 @@ export async function startTestHub(
       keys: { dir: keysDir },
       ...(options.policyFile ? { policy: { file: options.policyFile } } : {}),
       ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
+      ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
     endpoints,
-    { sandboxes: Object.keys(endpoints) },
+    { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}) },
   );
-  const server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000, explorerExamples: explorerExamples(data), extraRoutes: sandboxSetControl(sandboxes) });
+  const server = await startHubServer({
+    gateway,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    port: 0,
+    operator: { port: 0 },
+    shutdownGraceMs: 1000,
+    explorerExamples: explorerExamples(data),
+    extraRoutes: sandboxSetControl(sandboxes),
+  });
   const clients = new Map<string, DataRunClient>();
   const url = server.url;
   return {
     url,
+    operatorUrl: server.operatorUrl!,
     sandboxes,
     gateway,
     server,

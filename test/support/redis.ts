@@ -328,6 +328,8 @@ export function startHubProcess(options: HubProcessOptions): Promise<HubProcess>
 /** A hub in the test process, on Redis, over in-process sandboxes. */
 export interface InProcessHub {
   readonly url: string;
+  /** Its operator listener (`/metrics`, the detailed `/readyz`), on its own loopback port. */
+  readonly operatorUrl: string;
   readonly gateway: Gateway;
   /** Its temp directory: `keys/` and `audit/` (the archive root). */
   readonly dir: string;
@@ -347,13 +349,14 @@ export async function startHubInProcess(sandboxes: SandboxSet, redisUrl: string 
   const gateway = await createGateway(config, sandboxes.endpoints as DepartmentEndpoints, { sandboxes: Object.keys(sandboxes.endpoints), ...options });
   let server: HubServer;
   try {
-    server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, shutdownGraceMs: 1000 });
+    server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), port: 0, operator: { port: 0 }, shutdownGraceMs: 1000 });
   } catch (error) {
     await gateway.stop();
     throw error;
   }
   return {
     url: server.url,
+    operatorUrl: server.operatorUrl!,
     gateway,
     dir,
     async close() {

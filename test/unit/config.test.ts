@@ -4,7 +4,7 @@ import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
 describe('configuration', () => {
   it('runs on embedded defaults when nothing is configured', () => {
     const config = parseConfig({});
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, bodyLimitBytes: 1048576, shutdownGraceMs: 10000 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, bodyLimitBytes: 1048576, shutdownGraceMs: 10000, operator: { host: '127.0.0.1', port: 4001 } });
     expect(config.sandbox).toEqual({ enabled: true, seed: 1, size: 200 });
     expect(config.connectorTimeoutMs).toBe(2000);
     expect(Object.isFrozen(config.http)).toBe(true);
@@ -150,5 +150,28 @@ describe('trusted proxies', () => {
   it('refuse a malformed entry, naming it', () => {
     expect(() => parseConfig({ trustedProxies: ['10.0.0.0/8', '10.0.0.0/33'] })).toThrow(/trustedProxies\.1: expected a CIDR/);
     expect(() => parseConfig({ trustedProxies: ['proxy.example'] })).toThrow(/trustedProxies\.0/);
+  });
+});
+
+describe('the operator listener', () => {
+  it('is on loopback, on its own port, by default; any free port when the hub takes any free port', () => {
+    expect(parseConfig({}).http.operator).toEqual({ host: '127.0.0.1', port: 4001 });
+    expect(parseConfig({ http: { port: 0 } }).http.operator).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(parseConfig({ http: { port: 0, operator: { port: 9464 } } }).http.operator).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(parseConfig({ http: { operator: false } }).http.operator).toBe(false);
+  });
+
+  it('comes from DATARUN_OPERATOR_PORT and DATARUN_OPERATOR_HOST, or is switched off', () => {
+    const load = (env: Record<string, string>) => loadConfig({ env, warn: () => undefined }).http.operator;
+    expect(load({ DATARUN_OPERATOR_PORT: '9464', DATARUN_OPERATOR_HOST: '10.0.0.5' })).toEqual({ host: '10.0.0.5', port: 9464 });
+    expect(load({ DATARUN_OPERATOR_PORT: '0' })).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(load({ DATARUN_OPERATOR_PORT: 'off' })).toBe(false);
+    expect(() => load({ DATARUN_OPERATOR_PORT: 'nine' })).toThrow(/DATARUN_OPERATOR_PORT must be a number/);
+  });
+
+  it('refuses a bad setting or the hub\'s own port, naming the setting', () => {
+    expect(() => parseConfig({ http: { operator: { port: 70000 } } })).toThrow(/http\.operator/);
+    expect(() => parseConfig({ http: { operator: true } })).toThrow(/http\.operator/);
+    expect(() => parseConfig({ http: { port: 5000, operator: { port: 5000 } } })).toThrow(/http\.operator\.port: the operator listener needs its own port/);
   });
 });

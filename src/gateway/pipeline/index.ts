@@ -23,16 +23,16 @@ import { untracedStage, type RequestTracing } from '../tracing';
 import type { RequestContext } from '../request-context';
 import { sourceOf } from '../source-address';
 import { authenticateStage, type SessionLookup } from './stages/authenticate';
-import { consentStage } from './stages/consent';
+import { consentStage as untimedConsentStage } from './stages/consent';
 import { executeStage } from './stages/execute';
-import { maskStage } from './stages/mask';
+import { maskStage as untimedMaskStage } from './stages/mask';
 import { parseStage, type ParseStage } from './stages/parse';
 import { policyStage } from './stages/policy';
 import { rateLimitStage } from './stages/rate-limit';
-import { receiptStage } from './stages/receipt';
-import { recordStage } from './stages/record';
+import { receiptStage as untimedReceiptStage } from './stages/receipt';
+import { recordStage as untimedRecordStage } from './stages/record';
 import { replayStage } from './stages/replay';
-import { sealStage } from './stages/seal';
+import { sealStage as untimedSealStage } from './stages/seal';
 import { transportStage } from './stages/transport';
 import { validateStage, type ValidateStage } from './stages/validate';
 import type { Flow, GatewayReply, HubReply, HubRequest } from './types';
@@ -76,6 +76,35 @@ export interface PipelineOptions {
   readonly sessions?: SessionLookup;
   /** Request and stage spans (src/gateway/tracing.ts); absent: tracing off, the stages run unwrapped. */
   readonly tracing?: RequestTracing;
+  /** Hears each stage's time and each request's end (metrics, the request log line). @default none */
+  readonly observer?: PipelineObserver;
+}
+
+/** What the pipeline tells its observer: no values, only the flow as the stages left it. */
+export interface PipelineObserver {
+  /** One stage ran (or refused) in this many seconds. */
+  stage(name: string, seconds: number): void;
+  /** One request ended with this reply, this many seconds after it reached the pipeline. */
+  request(flow: Flow, reply: HubReply, seconds: number): void;
+}
+
+/** A stage timed for the observer, sync or async alike. */
+function timed<A extends unknown[], R>(observer: PipelineObserver | undefined, name: string, stage: (...args: A) => R): (...args: A) => R {
+  if (!observer) return stage;
+  return (...args) => {
+    const started = performance.now();
+    const seen = (): void => observer.stage(name, (performance.now() - started) / 1000);
+    let result: R;
+    try {
+      result = stage(...args);
+    } catch (error) {
+      seen();
+      throw error;
+    }
+    if (result instanceof Promise) return result.finally(seen) as R;
+    seen();
+    return result;
+  };
 }
 
 /** The request pipeline of one gateway. */
@@ -106,23 +135,27 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return limits;
   };
 
-  // Traced, each stage runs in its span (the same function when tracing is off: nothing per request).
+  // Each stage timed for the observer and, traced, run in its span (the same function when both are off: nothing per request).
+  const { observer } = options;
   const tracing = options.tracing;
-  const stage = tracing ? tracing.stage : untracedStage;
+  const traceStage = tracing ? tracing.stage : untracedStage;
+  const stage = <F extends (...args: never[]) => unknown>(name: string, fn: F): F => timed(observer, name, traceStage(name, fn) as unknown as (...args: unknown[]) => unknown) as unknown as F;
   const transport = stage('transport', transportStage);
   const authenticate = stage('authenticate', authenticateStage(options.verifier, options.security, options.sessions));
   const rateLimit = stage('rate-limit', rateLimitStage(options.rateLimiter));
   const replay = stage('replay', replayStage(options.verifier, (error, flow) =>
     logger.warn({ requestId: flow.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused'),
   ));
-  const parse = stage('parse', parseStage({ limitsOf }));
-  const validate = stage('validate', validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) }));
+  const parseCaches = parseStage({ limitsOf });
+  const parse = stage('parse', parseCaches);
+  const validateCaches = validateStage({ schema, limitsOf, visibleSchema: (flow) => (flow.caller ? policy.schemaFor(flow.caller.consumer) : schema) });
+  const validate = stage('validate', validateCaches);
   const decide = stage('policy', policyStage(policy));
-  const consent = stage('consent', consentStage);
-  const mask = stage('mask', maskStage);
-  const seal = stage('seal', sealStage);
-  const record = stage('record', recordStage);
-  const receipt = stage('receipt', receiptStage);
+  const consent = stage('consent', untimedConsentStage);
+  const mask = stage('mask', untimedMaskStage);
+  const seal = stage('seal', untimedSealStage);
+  const record = stage('record', untimedRecordStage);
+  const receipt = stage('receipt', untimedReceiptStage);
   const run = stage('execute', executeStage({
     schema,
     createContext: (flow): RequestContext =>
@@ -156,6 +189,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   async function execute(request: HubRequest): Promise<HubReply> {
+    const started = performance.now();
     const requestId = randomUUID();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
@@ -197,6 +231,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Exactly one record, then the receipt that carries its sequence number.
     // Hashed once, and only when the record or the receipt needs it.
     const dataHash = code !== null || reply.data === undefined || (!options.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
+    const done = (answer: HubReply): HubReply => {
+      observer?.request(flow, answer, (performance.now() - started) / 1000);
+      return answer;
+    };
     let auditSeq: number | undefined;
     try {
       auditSeq = await record(targets, flow, code, reply, dataHash);
@@ -206,7 +244,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       if (code === null) {
         // Which failure (DISK_FULL, READ_ONLY, IO_ERROR…): no value and no path, and it tells the caller's operators why.
         const reason = (error as { code?: string; reason?: unknown }).code === HubErrorCode.AUDIT_UNAVAILABLE ? (error as { reason?: unknown }).reason : undefined;
-        return {
+        return done({
           requestId,
           code: HubErrorCode.AUDIT_UNAVAILABLE,
           body: {
@@ -218,13 +256,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             ],
           },
           retryAfterSeconds: 1,
-        };
+        });
       }
     }
     if (code === null) receipt(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
-    return { requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) };
+    return done({ requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
   }
 
   const traced = tracing ? (request: HubRequest): Promise<HubReply> => tracing.request(request, () => execute(request)) : execute;
-  return { execute: traced, caches: { documents: parse.documents, persistedQueries: parse.persistedQueries, validations: validate.outcomes } };
+  return { execute: traced, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
 }
