@@ -209,7 +209,7 @@ describe('the landing page (signed mode) in Chromium', () => {
 
     // One sandbox department down through its fault control: the page says so once the next probe ran.
     const target = ids.includes('housing-fund') ? 'housing-fund' : ids[0]!;
-    const fault = await fetch(`${signed.url}/__sandbox/faults/${target}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'down' }) });
+    const fault = await fetch(`${signed.operatorUrl}/__sandbox/faults/${target}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: 'down' }) });
     expect(fault.status).toBe(200);
     try {
       const state = page.locator(`#departments-body tr[data-department="${target}"] td`).nth(2);
