@@ -454,7 +454,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     rateLimiter: state.rateLimiter,
     policy,
     receipts,
-    audit: audit && timedAppend(audit, (seconds) => metrics.auditAppend(seconds)),
+    audit,
     refusals,
     // Every department call of every connector passes the metrics, cached or not.
     cacheOf: (connectorId, signal) => metrics.connectorCache(connectorId, signal, recordCache?.forConnector(connectorId, signal)),
@@ -522,24 +522,6 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   };
 }
 
-/** The access log as the pipeline appends to it: each append timed until durable. */
-function timedAppend(log: AuditLog, observe: (seconds: number) => void): AuditLog {
-  const append: AuditLog['append'] = async (record) => {
-    const started = performance.now();
-    try {
-      return await log.append(record);
-    } finally {
-      observe((performance.now() - started) / 1000);
-    }
-  };
-  return new Proxy(log, {
-    get(target, property) {
-      if (property === 'append') return append;
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-}
 
 function policyConfidentialPurposes(policy: PolicyEngine): string[] {
   return policy.purposes().filter((p) => p.confidential).map((p) => p.code);
