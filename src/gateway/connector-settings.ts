@@ -144,6 +144,22 @@ export function isSettingsError(error: unknown): error is Error {
   return error instanceof SettingsError;
 }
 
+/**
+ * One connector's own settings (without `enabled`) checked by its module's schema: the settings with
+ * their defaults, or one line per problem naming the setting (`connectors.tax.url: …`).
+ */
+export function parseConnectorSettings(module: ConnectorModule, settings: Readonly<Record<string, unknown>>): { settings: Record<string, unknown> } | { problems: string[] } {
+  const parsed = module.settings.safeParse(settings);
+  if (parsed.success) return { settings: parsed.data as Record<string, unknown> };
+  return {
+    problems: parsed.error.issues.map((issue) => {
+      const where = ['connectors', module.id, ...issue.path.map(String)].join('.');
+      const keys = issue.code === 'unrecognized_keys' ? ` (its settings: ${Object.keys(module.settings.shape).join(', ')})` : '';
+      return `${where}: ${issue.message}${keys}`;
+    }),
+  };
+}
+
 /** What the configuration says about one connector, once validated. */
 export interface ConnectorSettingsEntry {
   /** False: the connector is found but left out of the hub. */
@@ -186,16 +202,9 @@ export function connectorSettingsProblems(config: {
       connectors[id] = { enabled: false };
       continue;
     }
-    const parsed = module.settings.safeParse(own);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const where = ['connectors', id, ...issue.path.map(String)].join('.');
-        const keys = issue.code === 'unrecognized_keys' ? ` (its settings: ${Object.keys(module.settings.shape).join(', ')})` : '';
-        problems.push(`${where}: ${issue.message}${keys}`);
-      }
-      continue;
-    }
-    connectors[id] = parsed.data as Record<string, unknown>;
+    const parsed = parseConnectorSettings(module, own);
+    if ('problems' in parsed) problems.push(...parsed.problems);
+    else connectors[id] = parsed.settings;
   }
   for (const id of Object.keys(config.cache?.ttlSeconds ?? {})) {
     if (!modules.has(id)) problems.push(`cache.ttlSeconds.${id}: there is no connector "${id}" (connectors: ${[...modules.keys()].join(', ')})`);

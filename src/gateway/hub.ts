@@ -29,6 +29,7 @@ import {
 import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule } from '../sdk';
 import { ConfigError, sharedIndexProblem, signedWithoutAuditProblem, type HubConfig } from './config';
 import { modulesOfConfig } from './connector-modules';
+import { parseConnectorSettings } from './connector-settings';
 import {
   createChainProver,
   createChainReader,
@@ -95,12 +96,9 @@ export async function composeConnectors(modules: readonly ConnectorModule[], end
     }
     const { enabled, ...own } = endpoints[id]!;
     if (enabled === false) continue;
-    const parsed = module.settings.safeParse(own);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) problems.push(`${['connectors', id, ...issue.path.map(String)].join('.')}: ${issue.message}`);
-      continue;
-    }
-    chosen.push({ module, settings: parsed.data });
+    const parsed = parseConnectorSettings(module, own);
+    if ('problems' in parsed) problems.push(...parsed.problems);
+    else chosen.push({ module, settings: parsed.settings });
   }
   if (problems.length > 0) throw new ConfigError(`Invalid connector settings:\n  - ${problems.join('\n  - ')}`);
   // The SDL first: a module may derive it (the generic GraphQL connector reads the remote schema) and build the connector on it.

@@ -10,12 +10,11 @@
  * sent) of this host, and `Sec-Fetch-Site: same-origin` (when sent). The export link is a GET
  * with no effect but a download, refused when the browser says it comes from another site.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { consoleSessionView, errorInfo, HubErrorCode, UnauthenticatedError, type ConsoleExportFilter, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
-import { headerValue, mediaTypeOf, readBody, sendJson } from './io';
+import { headerValue, mediaTypeOf, pageSecurityHeaders, readBody, readStaticFolder, sendJson } from './io';
 
 /** The Content-Security-Policy of every console response. */
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -33,31 +32,8 @@ const ASSET_TYPES: Record<string, string> = {
   '.png': 'image/png',
 };
 const API_BODY_LIMIT = 64 * 1024;
-const SECURITY_HEADERS: Record<string, string> = {
-  'content-security-policy': CONSOLE_CSP,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
-};
+const SECURITY_HEADERS = pageSecurityHeaders(CONSOLE_CSP);
 
-/** The console's files, read once at start: a fixed set of names, so no path from a URL ever reaches the file system. */
-function loadAssets(): Map<string, { type: string; bytes: Buffer }> {
-  const assets = new Map<string, { type: string; bytes: Buffer }>();
-  let names: string[] = [];
-  try {
-    names = readdirSync(ASSET_DIR);
-  } catch {
-    return assets;
-  }
-  for (const name of names) {
-    const type = ASSET_TYPES[path.extname(name)];
-    if (type && /^[a-z0-9-]+\.[a-z]+$/.test(name)) assets.set(name, { type, bytes: readFileSync(path.join(ASSET_DIR, name)) });
-  }
-  return assets;
-}
 
 function cookieOf(req: http.IncomingMessage): string | undefined {
   const header = headerValue(req.headers.cookie);
@@ -131,7 +107,8 @@ export function createConsoleRoutes(options: { gateway: Gateway; peerOf: (req: h
   handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> | undefined;
 } {
   const { gateway } = options;
-  const assets = loadAssets();
+  // A fixed set of names, read once at start.
+  const assets = readStaticFolder(ASSET_DIR, ASSET_TYPES);
   const sessions = gateway.consoleSessions;
 
   function reply(res: http.ServerResponse, answer: HubReply): void {

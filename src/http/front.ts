@@ -14,13 +14,12 @@
  * Static files are fixed sets read from known folders: no path from a URL reaches the file
  * system. No personal data is served by any of these routes.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import type { Gateway } from '../gateway';
 import { CONSOLE_CSP } from './console';
-import { headerValue, sendJson } from './io';
+import { headerValue, pageSecurityHeaders, readStaticFolder, sendJson, type StaticFile } from './io';
 
 /** One worked query of the explorer's tabs, with its variables. */
 export interface ExplorerExample {
@@ -53,39 +52,6 @@ const TYPES: Record<string, string> = {
   '.md': 'text/plain; charset=utf-8',
 };
 
-const baseHeaders = (csp: string): Record<string, string> => ({
-  'content-security-policy': csp,
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
-});
-
-interface StaticFile {
-  type: string;
-  bytes: Buffer;
-  gzip?: Buffer;
-}
-
-/** The files of one folder whose names are plain (`name.ext`, `name.ext.ext`) and of a known type. */
-function loadFolder(dir: string, compress = false): Map<string, StaticFile> {
-  const files = new Map<string, StaticFile>();
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return files;
-  }
-  for (const name of names) {
-    const type = TYPES[path.extname(name)];
-    if (!type || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+$/.test(name)) continue;
-    const bytes = readFileSync(path.join(dir, name));
-    files.set(name, { type, bytes, ...(compress && bytes.length > 1024 ? { gzip: gzipSync(bytes) } : {}) });
-  }
-  return files;
-}
 
 /** The project's root (its package.json), from src/http or dist/src/http. */
 function projectRoot(): string | undefined {
@@ -112,9 +78,9 @@ export function createFrontRoutes(options: { gateway: Gateway; examples?: readon
 } {
   const { gateway } = options;
   const open = gateway.security === 'open';
-  const landing = loadFolder(path.join(__dirname, 'landing'));
+  const landing = readStaticFolder(path.join(__dirname, 'landing'), TYPES);
   const root = projectRoot();
-  const docs = root ? loadFolder(path.join(root, 'docs')) : new Map<string, StaticFile>();
+  const docs = root ? readStaticFolder(path.join(root, 'docs'), TYPES) : new Map<string, StaticFile>();
   for (const name of [...docs.keys()]) if (!name.endsWith('.md')) docs.delete(name);
 
   // The explorer's bundle, read when first asked for and again whenever its build.json changes (a rebuild while the hub runs).
@@ -129,7 +95,7 @@ export function createFrontRoutes(options: { gateway: Gateway; examples?: readon
       // A rebuild is replacing the folder this instant: the bundle read before still serves.
       return explorer?.files;
     }
-    if (!explorer || explorer.dir !== dir || explorer.stamp !== stamp) explorer = { dir, stamp, files: loadFolder(dir, true) };
+    if (!explorer || explorer.dir !== dir || explorer.stamp !== stamp) explorer = { dir, stamp, files: readStaticFolder(dir, TYPES, true) };
     return explorer.files;
   }
   const examples = Buffer.from(JSON.stringify({ examples: options.examples ?? [] }), 'utf8');
@@ -156,13 +122,13 @@ export function createFrontRoutes(options: { gateway: Gateway; examples?: readon
 
   function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: StaticFile | undefined, csp: string): void {
     if (!file) {
-      sendJson(res, 404, { error: 'No such file.' }, baseHeaders(csp));
+      sendJson(res, 404, { error: 'No such file.' }, pageSecurityHeaders(csp));
       return;
     }
     const gzip = file.gzip && /\bgzip\b/.test(headerValue(req.headers['accept-encoding']) ?? '');
     const bytes = gzip ? file.gzip! : file.bytes;
     res.writeHead(200, {
-      ...baseHeaders(csp),
+      ...pageSecurityHeaders(csp),
       'content-type': file.type,
       'content-length': bytes.length,
       'cache-control': 'no-cache',
@@ -174,17 +140,17 @@ export function createFrontRoutes(options: { gateway: Gateway; examples?: readon
 
   function explorerPage(req: http.IncomingMessage, res: http.ServerResponse, name: string): void {
     if (!open) {
-      sendJson(res, 404, { error: 'The explorer runs only in the open sandbox mode; see / for how to sign a request.' }, baseHeaders(LANDING_CSP));
+      sendJson(res, 404, { error: 'The explorer runs only in the open sandbox mode; see / for how to sign a request.' }, pageSecurityHeaders(LANDING_CSP));
       return;
     }
     if (name === 'examples.json') {
-      res.writeHead(200, { ...baseHeaders(EXPLORER_CSP), 'content-type': 'application/json; charset=utf-8', 'content-length': examples.length, 'cache-control': 'no-store' });
+      res.writeHead(200, { ...pageSecurityHeaders(EXPLORER_CSP), 'content-type': 'application/json; charset=utf-8', 'content-length': examples.length, 'cache-control': 'no-store' });
       res.end(examples);
       return;
     }
     const files = explorerFiles();
     if (!files) {
-      sendJson(res, 503, { error: 'The explorer is not built: run `npm run build:explorer` (or `npm run build`).' }, baseHeaders(EXPLORER_CSP));
+      sendJson(res, 503, { error: 'The explorer is not built: run `npm run build:explorer` (or `npm run build`).' }, pageSecurityHeaders(EXPLORER_CSP));
       return;
     }
     sendFile(req, res, name === 'build.json' ? undefined : files.get(name), EXPLORER_CSP);
@@ -197,11 +163,11 @@ export function createFrontRoutes(options: { gateway: Gateway; examples?: readon
       if (!ours) return undefined;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         req.resume();
-        sendJson(res, 405, { error: `Use GET for ${p.slice(0, 200)}.` }, { ...baseHeaders(LANDING_CSP), allow: 'GET, HEAD' });
+        sendJson(res, 405, { error: `Use GET for ${p.slice(0, 200)}.` }, { ...pageSecurityHeaders(LANDING_CSP), allow: 'GET, HEAD' });
         return Promise.resolve();
       }
       if (p === '/departments') {
-        return departments().then((body) => sendJson(res, 200, body, { ...baseHeaders(LANDING_CSP), 'cache-control': 'no-store' }));
+        return departments().then((body) => sendJson(res, 200, body, { ...pageSecurityHeaders(LANDING_CSP), 'cache-control': 'no-store' }));
       }
       if (p === '/' || p === '/explorer' || p === '/explorer/') {
         if (open) explorerPage(req, res, 'index.html');

@@ -1,5 +1,8 @@
 /** Small HTTP helpers shared by the hub's routes: JSON answers, header values, bounded body reads. */
+import { readdirSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { HubError, HubErrorCode, type TransportRefusal } from '../gateway';
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -53,3 +56,46 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<Buff
   });
 }
 
+
+/** The headers of every page the hub serves itself (console, landing page, explorer), under the page's own CSP. */
+export function pageSecurityHeaders(csp: string): Record<string, string> {
+  return {
+    'content-security-policy': csp,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+  };
+}
+
+/** One file the hub serves as it is, read once. */
+export interface StaticFile {
+  readonly type: string;
+  readonly bytes: Buffer;
+  /** The gzip of larger files, when the folder was read with `compress`. */
+  readonly gzip?: Buffer;
+}
+
+/**
+ * The files of one folder whose names are plain (`name.ext`, `name.ext.ext`) and of a type in
+ * `types` (extension → media type), read once: routes serve them by name from this map, so no path
+ * from a URL ever reaches the file system. A missing folder is an empty map.
+ */
+export function readStaticFolder(dir: string, types: Readonly<Record<string, string>>, compress = false): Map<string, StaticFile> {
+  const files = new Map<string, StaticFile>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return files;
+  }
+  for (const name of names) {
+    const type = types[path.extname(name)];
+    if (!type || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+$/.test(name)) continue;
+    const bytes = readFileSync(path.join(dir, name));
+    files.set(name, { type, bytes, ...(compress && bytes.length > 1024 ? { gzip: gzipSync(bytes) } : {}) });
+  }
+  return files;
+}
