@@ -112,6 +112,8 @@ export function createHubMetrics(options: HubMetricsOptions): HubMetrics {
   });
   refusals.inc({ guard: 'rate-limit', reason: HubErrorCode.RATE_LIMITED }, 0);
 
+  /** Whether the request line is written (pino's level can change while the hub runs). */
+  const logsRequests = (): boolean => Boolean(logger.info) && (!logger.isLevelEnabled || logger.isLevelEnabled('info'));
   /** The connectors each request's loaders asked, by the request's signal. */
   const asked = new WeakMap<AbortSignal, Set<string>>();
   /** Departments whose last call failed: since when, and why. */
@@ -220,10 +222,10 @@ export function createHubMetrics(options: HubMetricsOptions): HubMetrics {
         if (reply.body.extensions?.receipt !== undefined) receipts.inc();
       }
       // The request line is built only when it is written (a hub logging at warn pays nothing for it).
-      if (!logger.info || (logger.isLevelEnabled && !logger.isLevelEnabled('info'))) return;
+      if (!logsRequests()) return;
       const departments = [...(asked.get(flow.signal) ?? [])].sort();
       const query = flow.body?.query;
-      logger.info(
+      logger.info?.(
         {
           requestId: flow.requestId,
           consumer,
@@ -246,9 +248,13 @@ export function createHubMetrics(options: HubMetricsOptions): HubMetrics {
     registry,
     observer,
     connectorCache(connectorId, signal, cache) {
-      let set = asked.get(signal);
-      if (!set) asked.set(signal, (set = new Set()));
-      set.add(connectorId);
+      // Which departments a request asked matters only to its log line: not tracked when that is not written
+      // (a weak map entry per request is work for the garbage collector on the hottest path).
+      if (logsRequests()) {
+        let set = asked.get(signal);
+        if (!set) asked.set(signal, (set = new Set()));
+        set.add(connectorId);
+      }
       const loaders = new Map<string, LoaderCache>();
       return {
         loader(name) {
