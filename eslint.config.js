@@ -19,11 +19,13 @@ const ALLOWED = {
   seal: ['sdk'],
   state: ['sdk'],
   audit: ['sdk', 'seal', 'state'],
-  gateway: ['sdk', 'policy', 'seal', 'audit', 'state'],
+  push: ['sdk', 'seal', 'state'],
+  cases: ['sdk', 'state'],
+  gateway: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases'],
   http: ['gateway'],
   client: ['seal'],
   testing: ['sdk'],
-  cli: ['sdk', 'policy', 'seal', 'audit', 'state', 'gateway', 'http', 'client'],
+  cli: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases', 'gateway', 'http', 'client'],
 };
 const MODULES = Object.keys(ALLOWED);
 

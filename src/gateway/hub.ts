@@ -20,6 +20,7 @@ import {
   type InvalidationEvent,
   type InvalidationPoller,
   type LoaderCaches,
+  type LoaderCachesObserver,
   type RateLimiter,
   type RedisConnectionEvent,
   type SharedState,
@@ -267,6 +268,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
           cache: state.records,
           version,
           ttlSeconds,
+          // The metrics exist only once the gateway is composed: the cache reports to them through this.
+          observer: {
+            lookups: (connector, hits, misses) => loaderObserver?.lookups(connector, hits, misses),
+            call: (connector, signal, keys, fetchMissing) => (loaderObserver ? loaderObserver.call(connector, signal, keys, fetchMissing) : fetchMissing(keys)),
+          },
           ...(config.cache.maxRecordBytes ? { maxRecordBytes: config.cache.maxRecordBytes } : {}),
         })
       : undefined;
@@ -305,6 +311,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const started: Connector[] = [];
   // The metrics are made with the pipeline; the log opened before them reports its fdatasyncs through this.
   let onDatasync: ((seconds: number) => void) | undefined;
+  let loaderObserver: LoaderCachesObserver | undefined;
   try {
     if (state.mode !== 'memory') await state.waitUntilReady(options.redisStartTimeoutMs ?? 5000);
     if (config.audit.enabled) {
@@ -442,6 +449,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     ...(options.processMetrics === false ? { processMetrics: false } : {}),
   });
   onDatasync = (seconds) => metrics.auditDatasync(seconds);
+  loaderObserver = metrics.loaderObserver;
   const pipeline = createPipeline({
     ...(tracing ? { tracing } : {}),
     observer: metrics.observer,

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { errorInfo, HubErrorCode, isErrorCode, type ConnectorCache, type LoaderCache } from '../sdk';
 import { outcomeOf } from './pipeline/stages/record';
 import type { PipelineObserver } from './pipeline';
+import type { LoaderCachesObserver } from '../state';
 
 /** The label value of a caller or purpose the hub does not know. */
 export const UNKNOWN_LABEL = '-';
@@ -48,7 +49,13 @@ export interface HubMetricsOptions {
 export interface HubMetrics {
   readonly registry: Registry;
   readonly observer: PipelineObserver;
-  /** A connector's record cache for one request, instrumented; a pass-through one when the hub caches nothing for that connector, so every department call is seen. */
+  /** What the record cache reports to: hits, misses, and every department call it makes. */
+  readonly loaderObserver: LoaderCachesObserver;
+  /**
+   * A connector's record cache for one request: the cache itself when the hub caches that connector
+   * (it reports to `loaderObserver`), or a pass-through that calls the department for every key, so
+   * that every department call is seen.
+   */
   connectorCache(connectorId: string, signal: AbortSignal, cache: ConnectorCache | undefined): ConnectorCache;
   /** One fdatasync of the access log took this many seconds. */
   auditDatasync(seconds: number): void;
@@ -134,44 +141,38 @@ export function createHubMetrics(options: HubMetricsOptions): HubMetrics {
     logger.warn?.({ connector, code }, 'department failing');
   }
 
-  function instrumentLoader(connector: string, signal: AbortSignal, inner: LoaderCache | undefined): LoaderCache {
+  /** One department call, timed and counted, and the department's state updated. */
+  async function departmentCall<V>(connector: string, signal: AbortSignal, keys: readonly string[], fetchMissing: (keys: readonly string[]) => Promise<ReadonlyMap<string, V>>): Promise<ReadonlyMap<string, V>> {
+    child(batchSize, { connector }).observe(keys.length);
+    const started = performance.now();
+    try {
+      const found = await fetchMissing(keys);
+      child(callSeconds, { connector, result: 'ok' }).observe((performance.now() - started) / 1000);
+      departmentSucceeded(connector);
+      return found;
+    } catch (error) {
+      callSeconds.observe({ connector, result: 'error' }, (performance.now() - started) / 1000);
+      const code = codeOfError(error);
+      callErrors.inc({ connector, code });
+      if (code === HubErrorCode.CONNECTOR_TIMEOUT) callTimeouts.inc({ connector });
+      // A call cut because its client went away says nothing about the department.
+      const clientGone = signal.aborted && code !== HubErrorCode.CONNECTOR_TIMEOUT;
+      if (DEPARTMENT_FAILURES.has(code) && !clientGone) departmentFailed(connector, code);
+      throw error;
+    }
+  }
+
+  /** A loader of a connector the hub does not cache: one department call for every key, as createBatchLoader makes without a cache. */
+  function uncachedLoader(connector: string, signal: AbortSignal): LoaderCache {
     return {
       async readThrough<V>(keys: readonly string[], fetchMissing: (keys: readonly string[]) => Promise<ReadonlyMap<string, V>>) {
-        let fetched = 0;
-        const call = async (missing: readonly string[]): Promise<ReadonlyMap<string, V>> => {
-          fetched += missing.length;
-          child(batchSize, { connector }).observe(missing.length);
-          const started = performance.now();
-          try {
-            const found = await fetchMissing(missing);
-            child(callSeconds, { connector, result: 'ok' }).observe((performance.now() - started) / 1000);
-            departmentSucceeded(connector);
-            return found;
-          } catch (error) {
-            callSeconds.observe({ connector, result: 'error' }, (performance.now() - started) / 1000);
-            const code = codeOfError(error);
-            callErrors.inc({ connector, code });
-            if (code === HubErrorCode.CONNECTOR_TIMEOUT) callTimeouts.inc({ connector });
-            // A call cut because its client went away says nothing about the department.
-            const clientGone = signal.aborted && code !== HubErrorCode.CONNECTOR_TIMEOUT;
-            if (DEPARTMENT_FAILURES.has(code) && !clientGone) departmentFailed(connector, code);
-            throw error;
-          }
-        };
-        if (!inner) {
-          // No record cache for this connector: one call for every key, as createBatchLoader makes without one.
-          try {
-            const found = await call(keys);
-            return new Map(keys.map((key) => [key, found.get(key) ?? null]));
-          } catch (error) {
-            const failure = error instanceof Error ? error : new Error(String(error));
-            return new Map(keys.map((key) => [key, failure]));
-          }
+        try {
+          const found = await departmentCall(connector, signal, keys, fetchMissing);
+          return new Map(keys.map((key) => [key, found.get(key) ?? null]));
+        } catch (error) {
+          const failure = error instanceof Error ? error : new Error(String(error));
+          return new Map(keys.map((key) => [key, failure]));
         }
-        const outcomes = await inner.readThrough(keys, call);
-        if (keys.length > fetched) child(cacheHits, { connector }).inc(keys.length - fetched);
-        if (fetched > 0) child(cacheMisses, { connector }).inc(fetched);
-        return outcomes;
       },
     };
   }
@@ -247,6 +248,13 @@ export function createHubMetrics(options: HubMetricsOptions): HubMetrics {
   return {
     registry,
     observer,
+    loaderObserver: {
+      lookups(connector, hits, misses) {
+        if (hits > 0) child(cacheHits, { connector }).inc(hits);
+        if (misses > 0) child(cacheMisses, { connector }).inc(misses);
+      },
+      call: departmentCall,
+    },
     connectorCache(connectorId, signal, cache) {
       // Which departments a request asked matters only to its log line: not tracked when that is not written
       // (a weak map entry per request is work for the garbage collector on the hottest path).
@@ -255,11 +263,12 @@ export function createHubMetrics(options: HubMetricsOptions): HubMetrics {
         if (!set) asked.set(signal, (set = new Set()));
         set.add(connectorId);
       }
+      if (cache) return cache;
       const loaders = new Map<string, LoaderCache>();
       return {
         loader(name) {
           let loader = loaders.get(name);
-          if (!loader) loaders.set(name, (loader = instrumentLoader(connectorId, signal, cache?.loader(name))));
+          if (!loader) loaders.set(name, (loader = uncachedLoader(connectorId, signal)));
           return loader;
         },
       };

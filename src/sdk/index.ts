@@ -9,6 +9,8 @@ export { defineConnectorModule, sdlFile, settingSchemas, CONNECTOR_ID_PATTERN } 
 /** The zod the SDK validates settings with: a connector's settings schema must be made with it. */
 export { z } from 'zod';
 export type { ConnectorModule, ConnectorEnvironment, ConnectorSettingsSchema, ChangeFeed, ChangeFeedRead } from './module';
+export { EVENT_TYPE_PATTERN } from './events';
+export type { DepartmentEvent, EventTypeSpec, EventSubjectKind, EventDetailValue } from './events';
 export { createHubContext } from './context';
 export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';
 export {

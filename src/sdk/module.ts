@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Connector } from './connector';
 import { ConnectorDefinitionError } from './errors';
+import { EVENT_TYPE_PATTERN, type DepartmentEvent, type EventTypeSpec } from './events';
 
 /** What the hub hands a module's factory besides the connector's own settings. */
 export interface ConnectorEnvironment {
@@ -22,7 +23,10 @@ export interface ConnectorEnvironment {
  */
 export type ConnectorSettingsSchema = z.ZodObject<z.ZodRawShape>;
 
-/** A change feed of a department: which records changed since a cursor (the hub evicts them from its cache). */
+/**
+ * A change feed of a department: which records changed since a cursor (the hub evicts them from
+ * its cache), and the events of those changes (the hub pushes them to subscribers).
+ */
 export interface ChangeFeed {
   /** The cursor that means "from now on" (changes made before the hub started are not replayed). */
   readonly startCursor: string;
@@ -33,6 +37,8 @@ export interface ChangeFeed {
 /** One page of a change feed. */
 export interface ChangeFeedRead {
   readonly changed: readonly { readonly loader: string; readonly key: string }[];
+  /** The page's events, oldest first, each of a type the module declares in `events`. @default none */
+  readonly events?: readonly DepartmentEvent[];
   readonly nextCursor: string;
   readonly hasMore: boolean;
 }
@@ -56,6 +62,8 @@ export interface ConnectorModule<S extends ConnectorSettingsSchema = ConnectorSe
   create(settings: z.output<S>, environment: ConnectorEnvironment): Connector;
   /** Default lifetime of its records in the hub's record cache, in seconds (0: not cached). @default 60 */
   readonly cacheTtlSeconds?: number;
+  /** The event types its change feed reports (the hub's `EventType` enum is their union). @default none */
+  readonly events?: readonly EventTypeSpec[];
 }
 
 /** The id rule of connectors (and departments in the trust list). */
@@ -72,6 +80,19 @@ export function defineConnectorModule<S extends ConnectorSettingsSchema>(module:
   if (typeof module.typeDefs !== 'function' || typeof module.create !== 'function') throw new ConnectorDefinitionError(`${where}: typeDefs and create must be functions`);
   if (module.cacheTtlSeconds !== undefined && !(Number.isInteger(module.cacheTtlSeconds) && module.cacheTtlSeconds >= 0)) {
     throw new ConnectorDefinitionError(`${where}: cacheTtlSeconds must be a whole number of seconds, 0 or more`);
+  }
+  if (module.events !== undefined) {
+    if (!Array.isArray(module.events)) throw new ConnectorDefinitionError(`${where}: events must be a list of event types`);
+    const seen = new Set<string>();
+    for (const spec of module.events) {
+      if (typeof spec?.type !== 'string' || !EVENT_TYPE_PATTERN.test(spec.type) || spec.type.length > 64) {
+        throw new ConnectorDefinitionError(`${where}: event type ${JSON.stringify(spec?.type)} must be SCREAMING_SNAKE_CASE (two words or more, at most 64 characters)`);
+      }
+      if (seen.has(spec.type)) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} is declared twice`);
+      seen.add(spec.type);
+      if (!['PERSON', 'ENTERPRISE', 'PROPERTY'].includes(spec.subject)) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} names no subject kind (PERSON, ENTERPRISE or PROPERTY)`);
+      if (typeof spec.description !== 'string' || spec.description.trim().length < 3) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} needs a description`);
+    }
   }
   return Object.freeze(module);
 }

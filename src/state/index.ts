@@ -11,7 +11,7 @@ export type { RedisConnectionEvent } from './redis-connection';
 export { createMemoryRecordCache } from './record-cache';
 export type { RecordCache } from './record-cache';
 export { createLoaderCaches, cacheVersionOf } from './read-through';
-export type { LoaderCaches } from './read-through';
+export type { LoaderCaches, LoaderCachesObserver } from './read-through';
 export { createMemoryRateLimiter } from './rate-limit';
 export type { RateLimiter } from './rate-limit';
 export { createMemoryReplayGuard, DEFAULT_MEMORY_REPLAY_GUARD } from './replay-guard';

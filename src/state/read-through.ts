@@ -23,6 +23,19 @@ export interface LoaderCachesOptions {
   ttlSeconds: Readonly<Record<string, number>>;
   /** Records whose serialized form is larger are served but not cached. @default 262144 (256 KiB) */
   maxRecordBytes?: number;
+  /** Sees every read-through and every department call it makes (the hub's metrics). @default none */
+  observer?: LoaderCachesObserver;
+}
+
+/**
+ * What the metrics see of the read-through. Hooks are called once per read-through and once per
+ * department call, never per request: a cache-warm request pays two counter increments.
+ */
+export interface LoaderCachesObserver {
+  /** After a read-through: keys answered without a call of this request (cache, or a call in flight) and keys it fetched. */
+  lookups(connector: string, hits: number, misses: number): void;
+  /** Makes a department call: `fetchMissing(keys)`, timed and counted by the observer. */
+  call<V>(connector: string, signal: AbortSignal, keys: readonly string[], fetchMissing: (keys: readonly string[]) => Promise<ReadonlyMap<string, V>>): Promise<ReadonlyMap<string, V>>;
 }
 
 /** Defaults of the loaders' cache. */
@@ -69,7 +82,7 @@ interface Flight {
 
 /** Creates the loaders' read-through over a cache. */
 export function createLoaderCaches(options: LoaderCachesOptions): LoaderCaches {
-  const { cache, version } = options;
+  const { cache, version, observer } = options;
   const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_LOADER_CACHES.maxRecordBytes;
   const flights = new Map<string, Flight>();
   // Results of calls that finished a moment ago: a read that started before one was written and
@@ -105,7 +118,7 @@ export function createLoaderCaches(options: LoaderCachesOptions): LoaderCaches {
         });
         stats.joined += joined.length;
 
-        const own = missing.length > 0 ? fetchAndStore(prefix, missing, fetchMissing, ttlMs, signal) : undefined;
+        const own = missing.length > 0 ? fetchAndStore(connector, prefix, missing, fetchMissing, ttlMs, signal) : undefined;
         const settled = await Promise.allSettled(joined.map((j) => j.flight.result));
         const retry: string[] = [];
         settled.forEach((s, i) => {
@@ -116,7 +129,11 @@ export function createLoaderCaches(options: LoaderCachesOptions): LoaderCaches {
           else outcomes.set(key, toError(s.reason));
         });
         if (own) for (const [key, outcome] of await own) outcomes.set(key, outcome);
-        if (retry.length > 0) for (const [key, outcome] of await fetchAndStore(prefix, retry, fetchMissing, ttlMs, signal)) outcomes.set(key, outcome);
+        if (retry.length > 0) for (const [key, outcome] of await fetchAndStore(connector, prefix, retry, fetchMissing, ttlMs, signal)) outcomes.set(key, outcome);
+        if (observer) {
+          const fetched = missing.length + retry.length;
+          observer.lookups(connector, keys.length - fetched, fetched);
+        }
         return outcomes;
       },
     };
@@ -124,6 +141,7 @@ export function createLoaderCaches(options: LoaderCachesOptions): LoaderCaches {
 
   /** One department call for `keys`, announced as in flight for each of them, its records written back. */
   async function fetchAndStore<V>(
+    connector: string,
     prefix: string,
     keys: readonly string[],
     fetchMissing: (keys: readonly string[]) => Promise<ReadonlyMap<string, V>>,
@@ -132,7 +150,7 @@ export function createLoaderCaches(options: LoaderCachesOptions): LoaderCaches {
   ): Promise<Map<string, V | null | Error>> {
     stats.fetches++;
     const call = (async () => {
-      const found = await fetchMissing(keys);
+      const found = await (observer ? observer.call(connector, signal, keys, fetchMissing) : fetchMissing(keys));
       const serialized = new Map<string, string>();
       for (const [key, record] of found) serialized.set(key, JSON.stringify(record));
       return { found, serialized };
