@@ -92,12 +92,25 @@ export const ERROR_CODES = Object.freeze({
   CONNECTOR_TIMEOUT: entry(200, PARTIAL, 'field', 'a department did not answer within the connector timeout or the request deadline'),
   UPSTREAM_INVALID_RESPONSE: entry(200, PARTIAL, 'field', 'a department answered something its contract does not allow (invalid JSON, broken XML, rows of the wrong shape)'),
   SEAL_INVALID: entry(200, VERIFY_FAILED, 'field', 'a record seal could not be produced or does not verify'),
+  CASE_NOT_FOUND: entry(200, PARTIAL, 'field', 'no pushed case has the id asked for'),
+  CASE_NOT_RECIPIENT: entry(200, PARTIAL, 'field', 'the department acting on a pushed case is not the one the case was pushed to'),
+  CASE_ALREADY_CLAIMED: entry(200, PARTIAL, 'field', 'the pushed case was claimed before: a case is claimed once'),
+  CASE_NOT_CLAIMED: entry(200, PARTIAL, 'field', 'feedback on a pushed case that has not been claimed: claim it first'),
+  CASE_ALREADY_REPORTED: entry(200, PARTIAL, 'field', 'feedback on the pushed case was given before: a case is reported once'),
 
   // Operator level: the shared state (src/state).
   REDIS_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'Redis could not be reached or did not answer in time'),
   REPLAY_GUARD_FULL: entry(503, UNAVAILABLE, 'operator', 'the in-memory replay guard holds as many live request ids as it may; clients see REPLAY_GUARD_UNAVAILABLE'),
   STREAM_SEQUENCE_CONFLICT: entry(500, INTERNAL, 'operator', 'a sequenced stream does not continue where the writer expects: two writers, or a rewound stream'),
   REDIS_SETTINGS_INVALID: entry(500, USAGE, 'operator', 'a Redis setting cannot be used'),
+
+  // Operator level: pushed cases and the working-day calendar (src/cases).
+  CALENDAR_INVALID: entry(500, USAGE, 'operator', 'the working-day calendar file cannot be used; the message names the date, year or setting at fault'),
+  CALENDAR_YEAR_NOT_CONFIGURED: entry(500, USAGE, 'operator', 'a working-day count reaches a year the calendar has no holidays for: the operator must add that year'),
+  CASES_CONFIG_INVALID: entry(500, USAGE, 'operator', 'the deadlines of pushed cases are configured with a value that cannot be used, or an event type has none'),
+  CASES_STORE_CORRUPT: entry(500, INTERNAL, 'operator', 'the store of pushed cases holds something opening it must not paper over'),
+  CASES_STORE_CONFLICT: entry(503, UNAVAILABLE, 'operator', 'a pushed case kept changing under a transition: retry later'),
+  CASES_STORE_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'the file of pushed cases cannot be written or read, or is closed'),
 
   // Operator level: the access log (src/audit).
   AUDIT_LOG_LOCKED: entry(500, INTERNAL, 'operator', 'another live process holds the access log for appending'),

@@ -1,6 +1,6 @@
 /**
  * The state hub instances share: the record cache, the replay guard, rate limits, leases,
- * shared values, change-feed invalidation and the Redis stream primitives. In memory for one
+ * shared values, versioned documents, change-feed invalidation and the Redis stream primitives. In memory for one
  * instance; in Redis (the only importer of ioredis) for several. It knows nothing of the audit
  * log, the policy or the seals.
  */
@@ -17,6 +17,8 @@ export type { RateLimiter } from './rate-limit';
 export { createMemoryReplayGuard, DEFAULT_MEMORY_REPLAY_GUARD } from './replay-guard';
 export type { ReplayGuard, MemoryReplayGuardOptions } from './replay-guard';
 export type { Lease, SharedValue } from './lease';
+export { createMemoryDocuments } from './documents';
+export type { SharedDocuments, SharedDocument, IndexChange } from './documents';
 export { seqOfEntryId } from './streams';
 export type { RedisStreams, StreamEntry } from './streams';
 export { startInvalidationPoller } from './invalidation';

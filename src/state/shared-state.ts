@@ -4,6 +4,7 @@
  * sees the same record cache, replay guard, rate limits, leases and streams). The gateway asks
  * this module for each piece and never looks at the mode itself.
  */
+import { createMemoryDocuments, createRedisDocuments, type SharedDocuments } from './documents';
 import { createMemoryLease, createMemoryValue, createRedisLease, createRedisValue, newHolderToken, type Lease, type SharedValue } from './lease';
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter, type RateLimitLookup } from './rate-limit';
 import { createMemoryRecordCache, type RecordCache } from './record-cache';
@@ -47,6 +48,8 @@ export interface SharedState {
   lease(name: string, ttlMs?: number): Lease;
   /** A value the instances share. */
   value(name: string): SharedValue;
+  /** A namespace of versioned documents, created and replaced atomically (the same object for the same name). */
+  documents(namespace: string): SharedDocuments;
   /** Stream and consumer-group primitives on Redis (the audit log's Redis sink uses them); undefined in memory mode. */
   readonly streams: RedisStreams | undefined;
   /** Resolves true once Redis answers (at once in memory mode), false after `timeoutMs`. */
@@ -62,6 +65,7 @@ function createMemorySharedState(options: SharedStateOptions): SharedState {
     ...(options.cache?.maxBytes ? { maxBytes: options.cache.maxBytes } : {}),
   });
   const values = new Map<string, SharedValue>();
+  const documents = new Map<string, SharedDocuments>();
   return {
     mode: 'memory',
     description: 'in memory (one instance: record cache, replay guard and rate limits in this process)',
@@ -73,6 +77,11 @@ function createMemorySharedState(options: SharedStateOptions): SharedState {
       let v = values.get(name);
       if (!v) values.set(name, (v = createMemoryValue()));
       return v;
+    },
+    documents(namespace) {
+      let d = documents.get(namespace);
+      if (!d) documents.set(namespace, (d = createMemoryDocuments(namespace)));
+      return d;
     },
     streams: undefined,
     waitUntilReady: async () => true,
@@ -102,6 +111,7 @@ function createRedisSharedState(settings: NonNullable<SharedStateOptions['redis'
     rateLimiter: createRedisRateLimiter(connection, options.rateLimits),
     lease: (name, ttlMs) => createRedisLease(connection, { name, token, ...(ttlMs ? { ttlMs } : {}) }),
     value: (name) => createRedisValue(connection, name),
+    documents: (namespace) => createRedisDocuments(connection, namespace),
     streams: createRedisStreams(connection),
     waitUntilReady: (timeoutMs) => connection.waitUntilReady(timeoutMs),
     health: () => (connection.isReady() ? { mode: connection.mode, ok: true } : { mode: connection.mode, ok: false, reason: 'redis unreachable' }),
