@@ -58,9 +58,9 @@ export interface CaseService {
   report(caseId: string, department: string, by: string, report: ReportInput, now: Date): Promise<CaseTransition>;
   /** One case, or undefined. */
   get(caseId: string): Promise<Case | undefined>;
-  /** The cases of a department (or of all, without one), optionally in one state, oldest first. */
+  /** The cases of a department (or of all, without one), optionally in one state, oldest first (then by department). */
   list(filter?: { department?: string; state?: CaseState }): Promise<Case[]>;
-  /** The overdue steps of a department's cases (or of all, with ALL_DEPARTMENTS) at `now`, most overdue first. */
+  /** The overdue steps of a department's cases (or of all, with ALL_DEPARTMENTS) at `now`: most overdue first, then earliest deadline, oldest case, department. */
   overdue(department: string, now: Date): Promise<OverdueCase[]>;
 }
 
@@ -75,7 +75,7 @@ export interface CaseServiceOptions {
 /** How often a transition reads the case again after losing a race (each loss means the case moved on; it has two steps). */
 const MAX_ATTEMPTS = 5;
 
-const byOpening = (a: Case, b: Case): number => a.openedAt.localeCompare(b.openedAt) || a.caseId.localeCompare(b.caseId);
+const byOpening = (a: Case, b: Case): number => a.openedAt.localeCompare(b.openedAt) || a.department.localeCompare(b.department) || a.caseId.localeCompare(b.caseId);
 
 /** Creates the service over a store, a calendar and the deadlines. */
 export function createCaseService(options: CaseServiceOptions): CaseService {
@@ -171,7 +171,7 @@ export function createCaseService(options: CaseServiceOptions): CaseService {
           found.push({ case: c, step: 'FEEDBACK', deadline: c.feedbackDeadline, overdueWorkingDays: calendar.workingDaysBetween(new Date(c.feedbackDeadline), now) });
         }
       }
-      return found.sort((a, b) => b.overdueWorkingDays - a.overdueWorkingDays || a.deadline.localeCompare(b.deadline));
+      return found.sort((a, b) => b.overdueWorkingDays - a.overdueWorkingDays || a.deadline.localeCompare(b.deadline) || byOpening(a.case, b.case));
     },
   };
 }
