@@ -1,12 +1,13 @@
 /**
  * Pushed cases in Redis, seen from two instances (two shared states, two connections, one
  * server): concurrent claims and reports of one case, exactly one succeeding; concurrent
- * openings of one event giving one case; listings and the overdue cases across instances.
+ * openings of one event giving one case; listings and the overdue cases across instances; the
+ * same on a Redis Cluster (a namespace's keys share one slot, so its scripts run there).
  */
 import { createCaseService, createDocumentCaseStore, defaultWorkingCalendar, parseCaseDeadlines, ALL_DEPARTMENTS, type CaseService } from '../../src/cases';
 import { createSharedState, type SharedState } from '../../src/state';
 import { HANG_DEADLINE_MS } from '../support/deadline';
-import { startRedisServer, type RedisServer } from '../support/redis';
+import { startRedisCluster, startRedisServer, type RedisServer } from '../support/redis';
 
 let redis: RedisServer;
 const states: SharedState[] = [];
@@ -82,5 +83,31 @@ describe('pushed cases in Redis', () => {
       ['audit-office', 'CLAIM'],
       ['audit-office', 'FEEDBACK'],
     ]);
+  });
+});
+
+describe('pushed cases on a Redis Cluster', () => {
+  it('keeps a claim race to one winner, the scripts running in the namespace’s slot', async () => {
+    const cluster = await startRedisCluster();
+    const clusterStates: SharedState[] = [];
+    try {
+      const services = [];
+      for (let i = 0; i < 2; i++) {
+        const state = createSharedState({ redis: { cluster: cluster.nodes }, rateLimits: () => undefined });
+        clusterStates.push(state);
+        expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
+        services.push(createCaseService({ store: createDocumentCaseStore(state.documents('cases')), calendar, deadlines }));
+      }
+      const [a, b] = services as [CaseService, CaseService];
+      const { cases } = await a.open(event('cluster-1'), ['env-bureau', 'fire-safety'], OPENED);
+      const now = at('2026-03-09T09:00:00');
+      const outcomes = await Promise.allSettled([a.claim(cases[0]!.caseId, 'env-bureau', 'officer-a', now), b.claim(cases[0]!.caseId, 'env-bureau', 'officer-b', now)]);
+      expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect((await b.list({ department: 'env-bureau', state: 'CLAIMED' })).map((c) => c.caseId)).toEqual([cases[0]!.caseId]);
+      expect((await b.overdue(ALL_DEPARTMENTS, at('2026-03-13T09:00:00'))).map((o) => o.case.department)).toEqual(['fire-safety']);
+    } finally {
+      await Promise.allSettled(clusterStates.map((s) => s.close()));
+      await cluster.stop();
+    }
   });
 });
