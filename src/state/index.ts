@@ -19,6 +19,7 @@ export type { ReplayGuard, MemoryReplayGuardOptions } from './replay-guard';
 export type { Lease, SharedValue } from './lease';
 export { seqOfEntryId } from './streams';
 export type { RedisStreams, StreamEntry } from './streams';
+export type { RedisDeliveryLanes, LaneEntry, DeadLaneItem } from './delivery-lanes';
 export { startInvalidationPoller } from './invalidation';
 export type { InvalidationPoller, InvalidationEvent } from './invalidation';
 export { StateError, StateErrorCode, RedisUnavailableError, ReplayGuardUnavailableError, ReplayGuardFullError } from './errors';
