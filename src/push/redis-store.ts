@@ -94,6 +94,8 @@ export function createRedisStore(options: RedisStoreOptions): DeliveryStore {
       }
       const out: Claim[] = [];
       for (const entry of await lanes.claim(max, nowMs, idleMs)) {
+        // Our own delivery that went idle (a missed heartbeat) is still running here: not a second time.
+        if (held.has(entry.entryId)) continue;
         const claim = toClaim(entry);
         if (!claim) {
           // Not ours to read (written by something else): leave it dead, listed, rather than loop on it.

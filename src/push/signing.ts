@@ -12,13 +12,13 @@ import { Webhook } from 'standardwebhooks';
 import { PushInputError, WebhookVerifyError } from './errors';
 
 /** The headers of one signed webhook request. */
-export interface WebhookHeaders {
+export type WebhookHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
   /** The `kid` of the hub key that made the `v1a` signature (a hint: receivers may try every key of the JWKS). */
   'webhook-key-id': string;
-}
+};
 
 /** Signs webhook messages. */
 export interface WebhookSigner {
@@ -41,14 +41,14 @@ export interface WebhookSignerOptions {
 }
 
 /** The public JWK of an Ed25519 key (private or public given), as the hub's JWKS publishes it. */
-export interface WebhookPublicJwk {
+export type WebhookPublicJwk = {
   kty: 'OKP';
   crv: 'Ed25519';
   x: string;
   kid: string;
   alg: 'EdDSA';
   use: 'sig';
-}
+};
 
 const ID = /^[\x21-\x7e]{1,256}$/;
 const SECRET = /^whsec_[A-Za-z0-9+/]+={0,2}$/;

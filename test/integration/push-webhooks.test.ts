@@ -63,11 +63,13 @@ afterAll(async () => {
 
 const ok: Handler = (_req, res) => res.end('ok');
 const resolveTo = (address: string): HostResolver & { calls: number } => {
-  const fn = (async () => {
-    fn.calls++;
-    return [{ address, family: address.includes(':') ? 6 : 4 }];
-  }) as HostResolver & { calls: number };
-  fn.calls = 0;
+  const fn = Object.assign(
+    async () => {
+      fn.calls++;
+      return [{ address, family: address.includes(':') ? (6 as const) : (4 as const) }];
+    },
+    { calls: 0 },
+  );
   return fn;
 };
 
@@ -118,8 +120,8 @@ describe('sendWebhook', () => {
     const r = await receiver((req, res) => {
       const status = Number(req.url!.slice(1));
       if (status === 0) return; // never answers
-      if (status === 200) return res.end(Buffer.alloc(1024 * 1024, 'x')); // a large answer, read only up to the bound
-      res.writeHead(status, status === 429 ? { 'retry-after': '7' } : {}).end();
+      if (status === 200) res.end(Buffer.alloc(1024 * 1024, 'x')); // a large answer, read only up to the bound
+      else res.writeHead(status, status === 429 ? { 'retry-after': '7' } : {}).end();
     });
     const allowList = createAllowList([{ url: `http://127.0.0.1:${r.port}/*`, allowPrivate: true }]);
     const send = (status: number) => sendWebhook({ url: `http://127.0.0.1:${r.port}/${status}`, id: `evt-${status}`, body: '{}' }, signer, { allowList, timeoutMs: 500, maxResponseBytes: 1024 });
