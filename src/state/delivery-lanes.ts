@@ -7,7 +7,8 @@
  * XACK: of two instances holding the same head (one took it over from the other), only the first
  * to act moves the lane. Entries idle longer than a bound are taken over (XAUTOCLAIM); a live
  * holder keeps its entries fresh (XCLAIM JUSTID). All keys share one hash tag, so the scripts
- * run on one node of a cluster too. Items are strings `<id>\n<payload>`; this module never
+ * run on one node of a cluster too (the promotion script reaches lane keys it is not given in
+ * KEYS: they hash to the same slot, which Redis Cluster serves; tested on a three-master cluster). Items are strings `<id>\n<payload>`; this module never
  * looks inside a payload.
  */
 import { RedisUnavailableError } from './errors';

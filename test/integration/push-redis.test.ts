@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { createDispatcher, createRedisStore, type Dispatcher, type DeliveryStore, type PushEvent } from '../../src/push';
 import { createSharedState, type SharedState } from '../../src/state';
 import { HANG_DEADLINE_MS } from '../support/deadline';
-import { eventually, startRedisServer, type RedisServer } from '../support/redis';
+import { eventually, startRedisCluster, startRedisServer, type RedisServer } from '../support/redis';
 import { runScenario, scenarioArb } from '../unit/push/store-model';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -163,5 +163,31 @@ describe('the Redis delivery store', () => {
     await eventually(async () => (await q.pending()) === 0, 'the killed instance’s deliveries taken over and the rest delivered');
     expect(new Set(log.map((l) => l.id))).toEqual(new Set([...order.values()].flat()));
     expectLaneOrder(log, order);
+  });
+});
+
+describe('the Redis delivery store on a Redis Cluster', () => {
+  it('keeps every key of a queue on one node: retries, promotions and completions run there', async () => {
+    const cluster = await startRedisCluster();
+    const state = createSharedState({ redis: { cluster: cluster.nodes, commandTimeoutMs: 5000 }, rateLimits: () => undefined });
+    try {
+      expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
+      const q = createRedisStore({ state, name: 'clustered' });
+      for (let i = 0; i < 6; i++) await q.enqueue('s1', ev(`k${i}`, `ENTERPRISE:${i % 2}`));
+      let n = 0;
+      const got: string[] = [];
+      const d = createDispatcher({
+        store: q,
+        backoff: { initialMs: 0, jitter: 0 },
+        deliver: async (_s, e) => (n++ % 2 === 0 ? { outcome: 'retry', reason: 'scripted' } : (got.push(e.id), { outcome: 'ok' })),
+      });
+      await eventually(async () => (await d.runOnce(), (await q.pending()) === 0), 'the clustered queue drained');
+      expect(got.filter((id) => ['k0', 'k2', 'k4'].includes(id))).toEqual(['k0', 'k2', 'k4']);
+      expect(got.filter((id) => ['k1', 'k3', 'k5'].includes(id))).toEqual(['k1', 'k3', 'k5']);
+      await q.close();
+    } finally {
+      await state.close();
+      await cluster.stop();
+    }
   });
 });
