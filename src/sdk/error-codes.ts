@@ -139,6 +139,13 @@ export const ERROR_CODES = Object.freeze({
   ERR_JWKS_UNAVAILABLE: entry(500, USAGE, 'operator', 'a JWKS file or URL cannot be read or does not hold a JWKS'),
   ERR_REVOCATION_TIME_INVALID: entry(500, USAGE, 'operator', 'a key revocation time that is not a time or is before the key’s validFrom'),
 
+  // Operator level: webhook delivery (src/push).
+  PUSH_TARGET_REFUSED: entry(400, REFUSED, 'operator', 'a webhook target is off the operator’s allow-list, or its host resolves to an address the allow-list does not permit (loopback, private, link-local, metadata)'),
+  PUSH_INPUT_INVALID: entry(500, USAGE, 'operator', 'an option, event, key or secret handed to the delivery library cannot be used as given'),
+  PUSH_NOT_DEAD: entry(400, USAGE, 'operator', 'replay or skip named an event that is not in the dead-letter list'),
+  PUSH_QUEUE_CORRUPT: entry(500, INTERNAL, 'operator', 'the delivery queue file is damaged in a way opening it must not paper over'),
+  WEBHOOK_VERIFY_FAILED: entry(401, VERIFY_FAILED, 'operator', 'a received webhook has missing headers, a stale timestamp, an unknown key id or no signature that verifies'),
+
   // Operator level: start-up and configuration.
   CONFIG_INVALID: entry(500, USAGE, 'operator', 'the hub configuration cannot be used; the message names every bad setting'),
   POLICY_CONFIG_INVALID: entry(500, USAGE, 'operator', 'the sharing policy file is invalid; one line per problem, each naming its entry'),

@@ -21,6 +21,7 @@ export { createMemoryDocuments } from './documents';
 export type { SharedDocuments, SharedDocument, IndexChange } from './documents';
 export { seqOfEntryId } from './streams';
 export type { RedisStreams, StreamEntry } from './streams';
+export type { RedisDeliveryLanes, LaneEntry, DeadLaneItem } from './delivery-lanes';
 export { startInvalidationPoller } from './invalidation';
 export type { InvalidationPoller, InvalidationEvent } from './invalidation';
 export { StateError, StateErrorCode, RedisUnavailableError, ReplayGuardUnavailableError, ReplayGuardFullError } from './errors';

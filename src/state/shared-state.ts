@@ -11,6 +11,7 @@ import { createMemoryRecordCache, type RecordCache } from './record-cache';
 import { createRedisConnection, type RedisConnection, type RedisConnectionEvent, type RedisMode, type RedisSettings } from './redis-connection';
 import { createRedisRecordCache, createTieredRecordCache } from './redis-record-cache';
 import { createMemoryReplayGuard, createRedisReplayGuard, type ReplayGuard } from './replay-guard';
+import { createRedisDeliveryLanes, type RedisDeliveryLanes } from './delivery-lanes';
 import { createRedisStreams, type RedisStreams } from './streams';
 
 /** `memory` (one instance) or how Redis is reached. */
@@ -52,6 +53,8 @@ export interface SharedState {
   documents(namespace: string): SharedDocuments;
   /** Stream and consumer-group primitives on Redis (the audit log's Redis sink uses them); undefined in memory mode. */
   readonly streams: RedisStreams | undefined;
+  /** Ordered delivery lanes `name` on Redis, claimed as `consumer` (unique per process), for webhook delivery (src/push); undefined in memory mode. */
+  deliveryLanes(name: string, consumer: string): RedisDeliveryLanes | undefined;
   /** Resolves true once Redis answers (at once in memory mode), false after `timeoutMs`. */
   waitUntilReady(timeoutMs: number): Promise<boolean>;
   health(): SharedStateHealth;
@@ -84,6 +87,7 @@ function createMemorySharedState(options: SharedStateOptions): SharedState {
       return d;
     },
     streams: undefined,
+    deliveryLanes: () => undefined,
     waitUntilReady: async () => true,
     health: () => ({ mode: 'memory', ok: true }),
     close: () => records.close(),
@@ -113,6 +117,7 @@ function createRedisSharedState(settings: NonNullable<SharedStateOptions['redis'
     value: (name) => createRedisValue(connection, name),
     documents: (namespace) => createRedisDocuments(connection, namespace),
     streams: createRedisStreams(connection),
+    deliveryLanes: (name, consumer) => createRedisDeliveryLanes(connection, name, consumer),
     waitUntilReady: (timeoutMs) => connection.waitUntilReady(timeoutMs),
     health: () => (connection.isReady() ? { mode: connection.mode, ok: true } : { mode: connection.mode, ok: false, reason: 'redis unreachable' }),
     async close() {
