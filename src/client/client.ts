@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createClient as createSseClient, NetworkError } from 'graphql-sse';
 import {
   DEFAULT_HUB_ID,
   createRequestSigner,
@@ -35,6 +36,8 @@ export interface DataRunClientOptions {
   readonly audience?: string;
   /** @default '/graphql' */
   readonly graphqlPath?: string;
+  /** Where subscriptions are opened. @default '/graphql/stream' */
+  readonly streamPath?: string;
   /** Where the hub publishes its keys. @default `${hubUrl}/.well-known/jwks.json` */
   readonly jwksUrl?: string;
   /** How long a fetched JWKS is used before it is fetched again, in ms. @default 300_000 */
@@ -79,6 +82,13 @@ export interface DataRunResponse<TData> {
 export interface DataRunClient {
   /** Signs and POSTs a GraphQL query; GraphQL and authentication errors come back in `errors`, not as exceptions. */
   query<TData = Record<string, unknown>>(query: string, variables: Readonly<Record<string, unknown>> | undefined, options: QueryOptions): Promise<DataRunResponse<TData>>;
+  /**
+   * Opens a subscription (GraphQL over Server-Sent Events at `/graphql/stream`), signed like a
+   * query: each delivery comes as a response with its own receipt; the iteration ends when the
+   * hub ends the stream (its last response names why) or `options.signal` aborts. A refusal at
+   * the opening (401, 403, …) is thrown as a DataRunClientError naming the hub's code.
+   */
+  subscribe<TData = Record<string, unknown>>(query: string, variables: Readonly<Record<string, unknown>> | undefined, options: QueryOptions): AsyncIterableIterator<DataRunResponse<TData>>;
   /** Verifies a record seal (SD-JWT) against the hub's published keys. */
   verifySeal(token: string, options?: { now?: Date | number }): Promise<SealVerification>;
   /** Verifies a receipt against the hub's published keys. */
@@ -162,6 +172,39 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
       const receipt = typeof fromExtensions === 'string' ? fromExtensions : (response.headers.get(RECEIPT_HEADER) ?? undefined);
       return { status: response.status, ...json, receipt, request: { query, variables: vars } } as DataRunResponse<TData>;
     },
+    subscribe<TData>(query: string, variables: Readonly<Record<string, unknown>> | undefined, queryOptions: QueryOptions) {
+      const vars = variables ?? {};
+      const { purpose, caseNumber, operator } = queryOptions;
+      const streamUrl = `${hubUrl}${options.streamPath ?? '/graphql/stream'}`;
+      // graphql-sse frames the stream; the body it sends is signed as it goes out, byte for byte.
+      const sse = createSseClient({
+        url: streamUrl,
+        retryAttempts: 0,
+        fetchFn: (url: string, init: RequestInit) =>
+          doFetch(url, {
+            ...init,
+            ...(queryOptions.signal ? { signal: init.signal ? AbortSignal.any([init.signal, queryOptions.signal]) : queryOptions.signal } : {}),
+            headers: {
+              ...(init.headers as Record<string, string>),
+              authorization: signer.authorization(Buffer.from(String(init.body ?? ''), 'utf8'), { purpose, caseNumber, operator }),
+              ...(queryOptions.consents?.length ? { 'x-datarun-consent': queryOptions.consents.join(',') } : {}),
+            },
+          }),
+      });
+      const results = sse.iterate<TData>({ query, variables: { ...vars }, ...(queryOptions.operationName ? { operationName: queryOptions.operationName } : {}) });
+      return (async function* () {
+        try {
+          for await (const result of results) {
+            const fromExtensions = (result.extensions as Record<string, unknown> | undefined)?.receipt;
+            yield { status: 200, ...result, receipt: typeof fromExtensions === 'string' ? fromExtensions : undefined, request: { query, variables: vars } } as DataRunResponse<TData>;
+          }
+        } catch (error) {
+          throw await subscriptionError(error, streamUrl);
+        } finally {
+          sse.dispose();
+        }
+      })();
+    },
     verifySeal: (token, verifyOptions = {}) => withKeys((jwks) => verifySeal(token, { jwks, ...verifyOptions })),
     verifyReceipt: (token, verifyOptions = {}) => withKeys((jwks) => verifyReceipt(token, { jwks, ...verifyOptions })),
     async verifyReply(response) {
@@ -172,4 +215,18 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
     jwks: async () => (await keys()).jwks,
   };
   return client;
+}
+
+/** A subscription that could not open or broke off, as a client error naming the hub's code when it gave one. */
+async function subscriptionError(error: unknown, url: string): Promise<DataRunClientError> {
+  const response = error instanceof NetworkError ? (error.response as Response | undefined) : undefined;
+  if (!response) return new DataRunClientError('ERR_HUB_UNREACHABLE', `the subscription at ${url} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  let first: DataRunGraphQLError | undefined;
+  try {
+    first = ((await response.json()) as { errors?: DataRunGraphQLError[] }).errors?.[0];
+  } catch {
+    // Not the hub's JSON: the status says enough.
+  }
+  const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : `HTTP ${response.status}`;
+  return new DataRunClientError('ERR_SUBSCRIPTION_REFUSED', `the hub refused the subscription (${code}): ${first?.message ?? response.statusText}`, { cause: error });
 }

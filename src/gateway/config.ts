@@ -203,6 +203,17 @@ const configSchema = z.strictObject({
       consumers: z.record(z.string().min(1), rateLimit).default({}),
     })
     .prefault({}),
+  /** Subscriptions over Server-Sent Events (docs/events.md). */
+  subscriptions: z
+    .strictObject({
+      /** The longest a stream lives; the subscriber renews it with a new signed request. */
+      maxLifetimeSeconds: z.number().int().min(10).max(86_400).default(3600),
+      /** Events waiting for a slow subscriber before its stream ends (SUBSCRIPTION_LAGGING). */
+      maxPending: z.number().int().min(1).max(100_000).default(1000),
+      /** Streams one instance serves at most (more are refused with RATE_LIMITED). */
+      maxStreams: z.number().int().min(1).max(100_000).default(1000),
+    })
+    .prefault({}),
   /** OpenTelemetry tracing (docs/tracing.md): off without an endpoint. */
   tracing: z
     .strictObject({

@@ -27,7 +27,7 @@ import {
   type SharedStateHealth,
   type SharedStateMode,
 } from '../state';
-import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule } from '../sdk';
+import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule, type EventTypeSpec } from '../sdk';
 import { ConfigError, sharedIndexProblem, signedWithoutAuditProblem, type HubConfig } from './config';
 import { modulesOfConfig } from './connector-modules';
 import { parseConnectorSettings } from './connector-settings';
@@ -62,7 +62,10 @@ import {
 import { exportForConsole, type ConsoleExport, type ConsoleExportFilter } from './console-export';
 import { createConsoleSessions, type ConsoleSessions } from './console-sessions';
 import { createHubMetrics, type HubLogger, type HubMetrics } from './metrics';
-import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger } from './pipeline';
+import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger, type StandingOperation } from './pipeline';
+import { acceptedEvents, createEventResolvers, declaredEventTypes, eventTypeDefs } from './events';
+import { createSubscriptions, type OpenedSubscription } from './subscriptions';
+import { createLocalEventStream, createSharedEventStream, type EventStream } from './event-stream';
 import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
@@ -162,6 +165,16 @@ export interface Gateway {
   cacheOf(connectorId: string, signal: AbortSignal): ConnectorCache | undefined;
   /** Runs one request through the pipeline (authenticate … receipt); every adapter calls it. */
   execute(request: HubRequest): Promise<HubReply>;
+  /** Admits a subscription (authenticate … consent, and the opening's record); see `Pipeline.open`. */
+  open(request: HubRequest): ReturnType<Pipeline['open']>;
+  /** One delivery of an admitted subscription on an event (policy again … receipt); see `Pipeline.deliver`. */
+  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
+  /** Opens a subscription to department events (src/gateway/subscriptions.ts): a refusal, or a stream of deliveries. */
+  subscribe(request: HubRequest): Promise<OpenedSubscription>;
+  /** The events the change feeds report, as every instance hears them (live: from the moment a listener attaches). */
+  readonly events: EventStream;
+  /** The event types of the graph (the modules' declarations), sorted; empty when none declares any. */
+  readonly eventTypes: readonly string[];
   /** The pipeline's caches, for metrics and tests. */
   readonly pipeline: Pick<Pipeline, 'caches'>;
   /** The newest signed tree head of every instance's access log (this one's, and in a shared store the others'), for /.well-known/audit-head. */
@@ -186,14 +199,21 @@ export interface Gateway {
 
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
-  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing'>> & {
+  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing' | 'subscriptions'>> & {
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
   };
 
 /** Something the gateway's shared state reports for the hub's log (never personal data, keys or passwords). */
-export type GatewayEvent = RedisConnectionEvent | InvalidationEvent | AuditArchiverEvent | ReopeningAuditLogEvent | SharedIndexEvent;
+export type GatewayEvent =
+  | RedisConnectionEvent
+  | InvalidationEvent
+  | AuditArchiverEvent
+  | ReopeningAuditLogEvent
+  | SharedIndexEvent
+  | { type: 'event-refused'; feed: string; problem: string }
+  | { type: 'event-stream-failed'; reason: string };
 
 /** Options of `createGateway`. */
 export interface GatewayOptions {
@@ -231,6 +251,10 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const modules = options.modules ?? modulesOfConfig({ ...(config.connectorDirs ? { connectorDirs: config.connectorDirs } : {}), connectors: endpoints });
   const composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs);
   const { connectors } = composed;
+  // The event types of the graph: the union of the modules' declarations (unique across the hub).
+  const eventTypes = declaredEventTypes(composed.modules);
+  const eventSpecsOf = (department: string): ReadonlyMap<string, EventTypeSpec> => new Map([...eventTypes].filter(([, spec]) => spec.department === department));
+  const eventsSdl = eventTypeDefs(eventTypes);
   const sandboxIds = new Set(options.sandboxes ?? []);
   const keyStore = await createKeyStore(config.keys.dir, {
     departments: composed.modules.filter((m) => sandboxIds.has(m.id)).map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: true })),
@@ -244,6 +268,10 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     rateLimits: (consumer) => rateLimits?.consumers[consumer] ?? rateLimits?.default,
     onEvent: emit,
   });
+  // Events reach every instance's subscribers: through Redis with several instances, in process otherwise.
+  const eventStream: EventStream = state.streams
+    ? createSharedEventStream({ streams: state.streams, onError: (error) => emit({ type: 'event-stream-failed', reason: (error as { code?: string })?.code ?? (error as Error)?.name ?? 'error' }) })
+    : createLocalEventStream();
   let typeDefs: string[];
   let schema: GraphQLSchema;
   let policy: PolicyEngine | undefined;
@@ -261,7 +289,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let prover: ChainProver | undefined;
   const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
-    typeDefs = [...loadSharedTypeDefs(), ...composed.typeDefs];
+    typeDefs = [...loadSharedTypeDefs(), ...composed.typeDefs, ...(eventsSdl ? [eventsSdl] : [])];
     version = cacheVersionOf(typeDefs);
     recordCache = config.cache?.enabled
       ? createLoaderCaches({
@@ -287,6 +315,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
+        ...(eventsSdl ? [createEventResolvers()] : []),
       ]),
     );
     assertSealsCovered(schema, connectors);
@@ -391,10 +420,12 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await c.start();
       started.push(c);
     }
-    // Only a cache that holds a department's records needs to hear which of them changed.
+    // A feed is polled when the cache holds its department's records (to evict what changed) or its module declares events (to push them).
     for (const connector of connectors) {
       const feed = connector.changeFeed;
-      if (!recordCache || !feed || (ttlSeconds[connector.id] ?? 0) <= 0) continue;
+      const cached = recordCache !== undefined && (ttlSeconds[connector.id] ?? 0) > 0;
+      const declared = eventSpecsOf(connector.id);
+      if (!feed || (!cached && declared.size === 0)) continue;
       const cache = recordCache;
       pollers.push(
         startInvalidationPoller({
@@ -403,12 +434,18 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
             startCursor: feed.startCursor,
             async read(cursor, signal) {
               const page = await feed.read(cursor, signal);
-              return { changed: page.changed.map((c) => ({ connector: connector.id, loader: c.loader, key: c.key })), nextCursor: page.nextCursor, hasMore: page.hasMore };
+              return {
+                changed: cached ? page.changed.map((c) => ({ connector: connector.id, loader: c.loader, key: c.key })) : [],
+                events: page.events ?? [],
+                nextCursor: page.nextCursor,
+                hasMore: page.hasMore,
+              };
             },
           },
           lease: state.lease(`feed:${connector.id}`, 2000),
           cursor: state.value(`feed:${connector.id}:cursor:${version}`),
-          evict: (refs) => cache.evict(refs),
+          evict: (refs) => (cache ? cache.evict(refs) : Promise.resolve()),
+          publish: (events) => eventStream.publish(acceptedEvents(connector.id, declared, events, (problem) => emit({ type: 'event-refused', feed: connector.id, problem }))),
           ...(config.cache?.invalidationPollMs ? { intervalMs: config.cache.invalidationPollMs } : {}),
           onEvent: emit,
         }),
@@ -416,6 +453,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     }
   } catch (error) {
     await Promise.allSettled(pollers.map((p) => p.stop()));
+    await eventStream.close();
     await archiver?.stop();
     await Promise.allSettled(started.map((c) => c.stop()));
     await audit?.close();
@@ -468,6 +506,15 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     ...(config.trustedProxies ? { trustedProxies: config.trustedProxies } : {}),
     logger: options.logger ?? { warn: () => undefined, error: () => undefined },
   });
+  const subscriptions = createSubscriptions({
+    schema,
+    open: (request) => pipeline.open(request),
+    deliver: (standing, root, signal) => pipeline.deliver(standing, root, signal),
+    events: eventStream,
+    maxLifetimeMs: (config.subscriptions?.maxLifetimeSeconds ?? 3600) * 1000,
+    maxPending: config.subscriptions?.maxPending ?? 1000,
+    maxStreams: config.subscriptions?.maxStreams ?? 1000,
+  });
   if (security === 'signed') {
     // Tokens carry whole seconds: a token issued in the second the replay guard's memory began
     // cannot be told from one issued just before it, and is refused (REPLAY_STATE_RESET). The hub
@@ -491,6 +538,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     recordCache,
     cacheOf: (connectorId, signal) => recordCache?.forConnector(connectorId, signal),
     execute: (request) => pipeline.execute(request),
+    open: (request) => pipeline.open(request),
+    deliver: (standing, root, signal) => pipeline.deliver(standing, root, signal),
+    events: eventStream,
+    subscribe: (request) => subscriptions.subscribe(request),
+    eventTypes: [...eventTypes.keys()].sort(),
     pipeline: { caches: pipeline.caches },
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,
     consoleSessions,
@@ -516,8 +568,10 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     },
     async stop() {
       // The aggregates of the last seconds go to the log before it closes.
+      subscriptions.close();
       await refusals?.close();
       await Promise.allSettled(pollers.map((p) => p.stop()));
+      await eventStream.close();
       await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();

@@ -9,8 +9,10 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
+import type { ExecutionResult } from 'graphql';
+import { createHandler as createSseHandler } from 'graphql-sse';
 import type { Logger } from 'pino';
-import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
+import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type SubscriptionStream, type TransportRefusal } from '../gateway';
 import { createConsoleRoutes } from './console';
 import { createFrontRoutes, type ExplorerExample } from './front';
 import { acceptsJson, headerValue, mediaTypeOf, readBody, sendJson } from './io';
@@ -154,6 +156,96 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     }
   }
 
+  /** Subscription streams open on this listener: ended when it closes. */
+  const openStreams = new Set<SubscriptionStream>();
+
+  /**
+   * `POST /graphql/stream`: a subscription over Server-Sent Events (the GraphQL over SSE protocol,
+   * distinct connections mode, framed by graphql-sse). The request is signed like one to
+   * /graphql; the pipeline admits it or refuses it with a JSON reply as for any request; admitted,
+   * each delivery is one `next` event, and the stream ends with `complete` (docs/events.md).
+   */
+  async function stream(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const correlationId = headerValue(req.headers['x-request-id']);
+    const base: HubRequest = { ...(correlationId !== undefined ? { correlationId } : {}), peer: peerOf(req), ...traceContextOf(req) };
+    const accept = headerValue(req.headers.accept) ?? '';
+    let refusal: TransportRefusal | undefined;
+    if (closing) refusal = { code: 'SHUTTING_DOWN', message: 'The hub is shutting down: open the subscription on another instance.' };
+    else if (req.method !== 'POST') refusal = { code: 'METHOD_NOT_ALLOWED', message: 'Open a subscription with POST /graphql/stream.' };
+    else if (!/(^|,)\s*text\/event-stream\s*(;|,|$)/i.test(accept)) refusal = { code: 'NOT_ACCEPTABLE', message: 'A subscription answers text/event-stream (GraphQL over Server-Sent Events): accept it.' };
+    if (refusal) {
+      req.resume();
+      reply(res, await gateway.execute({ ...base, refusal }), correlationId);
+      return;
+    }
+    const controller = new AbortController();
+    const abortOnClose = (): void => controller.abort();
+    req.socket.once('close', abortOnClose);
+    let body: Buffer | TransportRefusal;
+    try {
+      body = await readBody(req, bodyLimit);
+    } catch {
+      req.socket.off('close', abortOnClose);
+      await gateway.execute({ ...base, refusal: { code: 'BAD_REQUEST', message: 'The request body was cut off.' } });
+      res.destroy();
+      return;
+    }
+    if (!Buffer.isBuffer(body)) {
+      req.socket.off('close', abortOnClose);
+      res.setHeader('connection', 'close');
+      reply(res, await gateway.execute({ ...base, refusal: body }), correlationId);
+      res.once('finish', () => req.destroy());
+      return;
+    }
+    const contentType = mediaTypeOf(headerValue(req.headers['content-type']));
+    const authorization = headerValue(req.headers.authorization);
+    const consent = headerValue(req.headers[CONSENT_HEADER]);
+    const opened = await gateway.subscribe({
+      ...base,
+      body,
+      ...(contentType !== undefined ? { contentType } : {}),
+      ...(authorization !== undefined ? { authorization } : {}),
+      ...(consent !== undefined ? { consent } : {}),
+      signal: controller.signal,
+    });
+    req.socket.off('close', abortOnClose);
+    if (!opened.stream) {
+      reply(res, opened.reply, correlationId);
+      return;
+    }
+    const subscription = opened.stream;
+    openStreams.add(subscription);
+    try {
+      const text = body.toString('utf8');
+      const handler = createSseHandler({ onSubscribe: () => subscription as AsyncIterable<ExecutionResult> });
+      const [out, init] = await handler({
+        method: 'POST',
+        url: req.url ?? '/graphql/stream',
+        headers: { get: (key: string) => headerValue(req.headers[key.toLowerCase()]) ?? null },
+        body: text,
+        raw: req,
+        context: undefined,
+      });
+      res.writeHead(init.status, init.statusText, { ...init.headers, 'x-request-id': opened.reply.requestId, 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+      if (out === null || typeof out === 'string') {
+        res.end(out ?? undefined);
+        return;
+      }
+      res.once('close', () => {
+        subscription.close();
+        void out.return?.(undefined);
+      });
+      for await (const chunk of out) {
+        if (!res.writable) break;
+        await new Promise<void>((resolve) => res.write(chunk, () => resolve()));
+      }
+      res.end();
+    } finally {
+      subscription.close();
+      openStreams.delete(subscription);
+    }
+  }
+
   /**
    * Readiness is about this instance, so that a load balancer takes it out of rotation only for
    * what another instance would do better: its access log not writable, its shared state not
@@ -229,6 +321,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     let work: Promise<void> | undefined;
     if (url.pathname === '/graphql') {
       work = graphql(req, res);
+    } else if (url.pathname === '/graphql/stream') {
+      work = stream(req, res);
     } else if ((work = consoleRoutes.handle(req, res, url)) !== undefined) {
       // The auditor console (docs/console.md).
     } else if ((work = frontRoutes.handle(req, res, url)) !== undefined) {
@@ -329,6 +423,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         const deadline = Date.now() + grace;
         while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         for (const controller of inFlight) controller.abort();
+        // Streams live as long as their subscribers read: they end now (the subscribers open them again elsewhere).
+        for (const subscription of openStreams) subscription.close();
         server.closeAllConnections();
         await stopped;
         if (operatorServer) {

@@ -82,6 +82,8 @@ export const ERROR_CODES = Object.freeze({
   AUDIT_UNAVAILABLE: entry(503, UNAVAILABLE, 'request', 'the access record could not be written durably, so no data is sent (no audit, no data)'),
   SHUTTING_DOWN: entry(503, UNAVAILABLE, 'request', 'the hub is shutting down and takes no new requests: retry on another instance'),
   DEADLINE_EXCEEDED: entry(504, UNAVAILABLE, 'request', 'the request as a whole did not complete within its deadline'),
+  SUBSCRIPTION_EXPIRED: entry(401, REFUSED, 'request', 'a subscription stream reached its configured lifetime and ended: open it again with a new signed request'),
+  SUBSCRIPTION_LAGGING: entry(429, REFUSED, 'request', 'a subscription stream fell too far behind its events (the client reads too slowly) and ended: open it again'),
 
   // Field level: that field is null, the rest of the reply is complete (HTTP 200).
   BAD_USER_INPUT: entry(200, PARTIAL, 'field', 'an argument failed validation (an identifier with a wrong length or check character, a list that is too long)'),

@@ -1,16 +1,18 @@
 /**
  * Invalidation from a department's change feed: one instance (the holder of a lease) polls the
- * feed every few hundred milliseconds from a cursor the instances share, and evicts the records
- * it names from the cache, every tier of every instance. Whoever takes the lease over continues
+ * feed every few hundred milliseconds from a cursor the instances share, evicts the records it
+ * names from the cache, every tier of every instance, and publishes its events. Whoever takes the lease over continues
  * from the shared cursor, so no change is skipped.
  */
 import type { CachedRecordRef } from './read-through';
 import type { Lease, SharedValue } from './lease';
 
-/** One page of a change feed, as cache keys. */
+/** One page of a change feed, as cache keys, and the page's events for whoever publishes them. */
 export interface ChangeFeedPage {
   /** The records the page's events changed. */
   readonly changed: readonly CachedRecordRef[];
+  /** The page's events, oldest first, opaque here (handed to `publish`). @default none */
+  readonly events?: readonly unknown[];
   readonly nextCursor: string;
   readonly hasMore: boolean;
 }
@@ -37,6 +39,11 @@ export interface InvalidationPollerOptions {
   cursor: SharedValue;
   /** Removes records from the cache. */
   evict(refs: readonly CachedRecordRef[]): Promise<void>;
+  /**
+   * Hands a page's events on (to the hub's event stream), after the eviction and before the
+   * cursor moves: a failure re-reads the page, so an event may be published twice, never lost.
+   */
+  publish?(events: readonly unknown[]): Promise<void>;
   /** Time between polls, in milliseconds. @default 300 */
   intervalMs?: number;
   /** Pages read per poll at most (a long backlog is caught up over several polls). @default 20 */
@@ -74,6 +81,7 @@ export function startInvalidationPoller(options: InvalidationPollerOptions): Inv
         await options.evict(next.changed);
         evicted += next.changed.length;
       }
+      if (next.events && next.events.length > 0 && options.publish) await options.publish(next.events);
       if (next.nextCursor !== cursor) {
         await options.cursor.set(next.nextCursor);
         cursor = next.nextCursor;

@@ -11,7 +11,7 @@
  * before authentication) and only then returns; data leaves only with a written record.
  */
 import { randomUUID } from 'node:crypto';
-import type { GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import type { AuditLog } from '../../audit';
 import type { PolicyEngine } from '../../policy';
 import { clientCode, createHubContext, DeadlineExceededError, errorInfo, HubError, HubErrorCode, type ConnectorCache, type ErrorCode } from '../../sdk';
@@ -20,7 +20,7 @@ import type { RateLimiter } from '../../state';
 import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
 import type { RefusalAggregator } from '../refusals';
 import { untracedStage, type RequestTracing } from '../tracing';
-import type { RequestContext } from '../request-context';
+import type { Caller, RequestContext } from '../request-context';
 import { sourceOf } from '../source-address';
 import { authenticateStage, type SessionLookup } from './stages/authenticate';
 import { consentStage as untimedConsentStage } from './stages/consent';
@@ -35,7 +35,7 @@ import { replayStage } from './stages/replay';
 import { sealStage as untimedSealStage } from './stages/seal';
 import { transportStage } from './stages/transport';
 import { validateStage, type ValidateStage } from './stages/validate';
-import type { Flow, GatewayReply, HubReply, HubRequest } from './types';
+import type { Flow, GatewayReply, GraphQLBody, HubReply, HubRequest } from './types';
 
 export type { ConsoleRequestSession, Flow, GatewayReply, GraphQLBody, HubReply, HubRequest, TransportRefusal } from './types';
 export { MAX_DENIED_LISTED } from './stages/policy';
@@ -120,8 +120,31 @@ function timed<A extends unknown[], R>(observer: PipelineObserver | undefined, n
 /** The request pipeline of one gateway. */
 export interface Pipeline {
   execute(request: HubRequest): Promise<HubReply>;
+  /**
+   * Admits a subscription: every stage up to the consent check, and its record (the opening
+   * carries no data). Admitted, it answers the standing operation each delivery runs again.
+   */
+  open(request: HubRequest): Promise<{ reply: HubReply; standing?: StandingOperation }>;
+  /**
+   * One delivery of a standing operation: the policy and consent again (a grant or consent that
+   * ended refuses it), execution on `root` (the event), masks, seals, its own record and receipt.
+   */
+  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
   /** The pipeline's caches, for metrics and tests. */
   readonly caches: { readonly documents: ParseStage['documents']; readonly persistedQueries: ParseStage['persistedQueries']; readonly validations: ValidateStage['outcomes'] };
+}
+
+/** A subscription the pipeline admitted: what each of its deliveries runs again. */
+export interface StandingOperation {
+  /** The request id of the opening: every delivery's record names it as its correlation id. */
+  readonly id: string;
+  /** The opening request (its consent tokens are checked again at each delivery). */
+  readonly request: HubRequest;
+  readonly source: string;
+  readonly caller: Caller | null;
+  readonly body: GraphQLBody;
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
 }
 
 /** Seconds a client should wait before retrying a refusal with this code, if any. */
@@ -198,49 +221,56 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return { code: HubErrorCode.INTERNAL_SERVER_ERROR, reply: { errors: [{ message: 'Internal server error', extensions: { code: HubErrorCode.INTERNAL_SERVER_ERROR } }] } };
   }
 
-  async function execute(request: HubRequest): Promise<HubReply> {
-    const started = performance.now();
-    const requestId = randomUUID();
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
-    const onClientGone = (): void => controller.abort(request.signal?.reason);
-    if (request.signal?.aborted) onClientGone();
-    else request.signal?.addEventListener('abort', onClientGone, { once: true });
-    const flow: Flow = {
+  /** A flow for a request as it reaches the pipeline: its id, its source, and a signal aborted at the deadline or when the client goes away. */
+  function begin(request: HubRequest, signal: AbortSignal): Flow {
+    return {
       request,
-      requestId,
+      requestId: randomUUID(),
       source: sourceOf(request.peer?.address, request.peer?.forwardedFor, trustedProxies),
-      signal: controller.signal,
+      signal,
       authenticated: false,
       caller: null,
       allowed: null,
     };
-    let code: ErrorCode | null = null;
-    let reply: GatewayReply;
-    let retryAfterSeconds: number | undefined;
-    try {
-      transport(flow);
-      authenticate(flow);
-      await rateLimit(flow);
-      await replay(flow);
-      parse(flow);
-      validate(flow);
-      decide(flow);
-      await consent(flow);
-      reply = await run(flow);
-      mask(flow, reply);
-      seal(flow, reply);
-    } catch (error) {
-      ({ code, reply, retryAfterSeconds } = refusal(error, flow));
-    } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener('abort', onClientGone);
-    }
-    if (tracing) tracing.annotate({ consumer: flow.caller?.consumer, purpose: flow.caller?.purpose, operationType: flow.operation?.operation });
+  }
 
-    // Exactly one record, then the receipt that carries its sequence number.
+  /** One deadline per request, and the client's signal joined to it; `end` clears both. */
+  function deadline(clientSignal: AbortSignal | undefined): { signal: AbortSignal; end(): void } {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
+    const onClientGone = (): void => controller.abort(clientSignal?.reason);
+    if (clientSignal?.aborted) onClientGone();
+    else clientSignal?.addEventListener('abort', onClientGone, { once: true });
+    return {
+      signal: controller.signal,
+      end() {
+        clearTimeout(timer);
+        clientSignal?.removeEventListener('abort', onClientGone);
+      },
+    };
+  }
+
+  /** The stages that admit a request: everything before execution. */
+  async function admit(flow: Flow): Promise<void> {
+    transport(flow);
+    authenticate(flow);
+    await rateLimit(flow);
+    await replay(flow);
+    parse(flow);
+    validate(flow);
+    decide(flow);
+    await consent(flow);
+  }
+
+  /**
+   * The end of every request, whatever happened: exactly one record, then (for data) the receipt
+   * that carries its sequence number. The reply is returned only after its record is written.
+   */
+  async function finish(flow: Flow, started: number, code: ErrorCode | null, reply: GatewayReply, retryAfterSeconds: number | undefined, ending: { receipt: boolean } = { receipt: true }): Promise<HubReply> {
+    const { requestId } = flow;
+    if (tracing) tracing.annotate({ consumer: flow.caller?.consumer, purpose: flow.caller?.purpose, operationType: flow.operation?.operation });
     // Hashed once, and only when the record or the receipt needs it.
-    const dataHash = code !== null || reply.data === undefined || (!options.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
+    const dataHash = code !== null || reply.data === undefined || (!targets.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
     const done = (answer: HubReply): HubReply => {
       observer?.request(flow, answer, (performance.now() - started) / 1000);
       return answer;
@@ -269,10 +299,91 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         });
       }
     }
-    if (code === null) receipt(options.receipts, flow, reply, dataHash, auditSeq, options.audit?.treeHead() ?? null);
+    if (code === null && ending.receipt) receipt(options.receipts, flow, reply, dataHash, auditSeq, targets.audit?.treeHead() ?? null);
     return done({ requestId, code, body: reply, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
   }
 
+  async function execute(request: HubRequest): Promise<HubReply> {
+    const started = performance.now();
+    const limit = deadline(request.signal);
+    const flow = begin(request, limit.signal);
+    let code: ErrorCode | null = null;
+    let reply: GatewayReply;
+    let retryAfterSeconds: number | undefined;
+    try {
+      await admit(flow);
+      reply = await run(flow);
+      mask(flow, reply);
+      seal(flow, reply);
+    } catch (error) {
+      ({ code, reply, retryAfterSeconds } = refusal(error, flow));
+    } finally {
+      limit.end();
+    }
+    return finish(flow, started, code, reply, retryAfterSeconds);
+  }
+
+  async function open(request: HubRequest): Promise<{ reply: HubReply; standing?: StandingOperation }> {
+    const started = performance.now();
+    const limit = deadline(request.signal);
+    const flow = begin({ ...request, subscription: true }, limit.signal);
+    let code: ErrorCode | null = null;
+    let reply: GatewayReply = { data: null };
+    let retryAfterSeconds: number | undefined;
+    try {
+      await admit(flow);
+    } catch (error) {
+      ({ code, reply, retryAfterSeconds } = refusal(error, flow));
+    } finally {
+      limit.end();
+    }
+    // The opening is recorded like any request (what it may read, for which purpose); it carries no data, so no receipt.
+    const answer = await finish(flow, started, code, reply, retryAfterSeconds, { receipt: false });
+    if (answer.code !== null) return { reply: answer };
+    const standing: StandingOperation = Object.freeze({
+      id: answer.requestId,
+      request: { ...flow.request, correlationId: answer.requestId },
+      source: flow.source,
+      caller: flow.caller,
+      body: flow.body!,
+      document: flow.document!,
+      operation: flow.operation!,
+    });
+    return { reply: answer, standing };
+  }
+
+  async function deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply> {
+    const started = performance.now();
+    const limit = deadline(signal);
+    // Authenticated when it was opened; everything from the policy on runs again, now.
+    const flow: Flow = {
+      ...begin(standing.request, limit.signal),
+      authenticated: true,
+      caller: standing.caller,
+      body: standing.body,
+      document: standing.document,
+      operation: standing.operation,
+      rootValue: root,
+    };
+    let code: ErrorCode | null = null;
+    let reply: GatewayReply;
+    let retryAfterSeconds: number | undefined;
+    try {
+      if (flow.caller) {
+        decide(flow);
+        await consent(flow);
+      }
+      reply = await run(flow);
+      mask(flow, reply);
+      seal(flow, reply);
+    } catch (error) {
+      ({ code, reply, retryAfterSeconds } = refusal(error, flow));
+    } finally {
+      limit.end();
+    }
+    return finish(flow, started, code, reply, retryAfterSeconds);
+  }
+
   const traced = tracing ? (request: HubRequest): Promise<HubReply> => tracing.request(request, () => execute(request)) : execute;
-  return { execute: traced, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
+  return { execute: traced, open, deliver, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
 }

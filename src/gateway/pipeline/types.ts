@@ -49,6 +49,8 @@ export interface HubRequest {
   readonly peer?: { readonly address?: string; readonly forwardedFor?: string };
   /** Aborted when the client goes away or the hub stops. */
   readonly signal?: AbortSignal;
+  /** Set by the pipeline's `open`: the request opens a subscription (only a subscription operation is admitted). */
+  readonly subscription?: boolean;
   /** The caller's W3C trace context (`traceparent`, `tracestate` headers): the parent of the request's span when the hub traces (docs/tracing.md). */
   readonly traceparent?: string;
   readonly tracestate?: string;
@@ -102,6 +104,8 @@ export interface Flow {
   decision?: Decision;
   allowed: AllowedDecision | null;
   context?: RequestContext;
+  /** The value execution starts from: a delivery's event (absent for queries and mutations). */
+  rootValue?: unknown;
 }
 
 /** A stage: reads the flow, adds to it, or throws a coded HubError to refuse the request. */

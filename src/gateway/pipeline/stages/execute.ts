@@ -47,6 +47,7 @@ export function executeStage(options: { schema: GraphQLSchema; createContext(flo
       variableValues: body.variables,
       operationName: body.operationName || undefined,
       contextValue: context,
+      ...(flow.rootValue !== undefined ? { rootValue: flow.rootValue } : {}),
     });
     // No data at all: the variables did not coerce, or the operation could not start; the request is refused.
     if (!('data' in result) || result.data === undefined) {

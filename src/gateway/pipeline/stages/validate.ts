@@ -116,7 +116,13 @@ export function validateStage(options: ValidateStageOptions): ValidateStage {
       const name = flow.body!.operationName;
       throw new HubError(HubErrorCode.OPERATION_RESOLUTION_FAILURE, name ? `Unknown operation named "${name.slice(0, 100)}".` : 'The document holds several operations: name the one to run in "operationName".');
     }
-    if (operation.operation !== 'query') throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, `The hub answers queries only, not ${operation.operation}s.`);
+    if (flow.request.subscription === true) {
+      if (operation.operation !== 'subscription') throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, `Only subscriptions are opened here: send ${operation.operation === 'query' ? 'queries' : 'mutations'} to POST /graphql.`);
+    } else if (operation.operation === 'subscription') {
+      throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, 'A subscription is opened at POST /graphql/stream (GraphQL over Server-Sent Events, Accept: text/event-stream), not here.');
+    } else if (operation.operation !== 'query') {
+      throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, `The hub answers queries only, not ${operation.operation}s.`);
+    }
     flow.operation = operation;
   };
   return Object.assign(stage, { outcomes });
