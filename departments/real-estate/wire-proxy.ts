@@ -28,12 +28,20 @@ export interface WireProxyOptions {
    * every socket, so two clients' extended-protocol messages must never interleave there.
    */
   serialize: boolean;
+  /**
+   * A loopback HTTP server of the sandbox's control routes: a connection whose first bytes are
+   * `GET /__sandbox/` or `POST /__sandbox/` is handed to it (before faults apply), so the control
+   * routes live at the database's own address. Anything else not speaking PostgreSQL is dropped.
+   */
+  httpPort?: number;
 }
 
 /** A running proxy. */
 export interface WireProxy {
   readonly host: string;
   readonly port: number;
+  /** Runs `work` while no client's protocol cycle is forwarded (with `serialize`; otherwise at once). */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -161,6 +169,22 @@ export function truncateDataRow(message: Buffer): Buffer {
   return row;
 }
 
+const HTTP_CONTROL_PREFIXES = ['GET /__sandbox/', 'POST /__sandbox/'].map((p) => Buffer.from(p, 'latin1'));
+
+/** Whether a connection's first bytes are a control-route request, a database client, or too few to tell. */
+function connectionKind(head: Buffer): 'http' | 'database' | 'undecided' {
+  if (head[0] === 0) return 'database';
+  let undecided = false;
+  for (const prefix of HTTP_CONTROL_PREFIXES) {
+    const n = Math.min(prefix.length, head.length);
+    if (head.subarray(0, n).equals(prefix.subarray(0, n))) {
+      if (head.length >= prefix.length) return 'http';
+      undecided = true;
+    }
+  }
+  return undecided ? 'undecided' : 'database';
+}
+
 /** Starts the proxy; it forwards to the upstream server until closed. */
 export async function startWireProxy(options: WireProxyOptions): Promise<WireProxy> {
   const { control } = options;
@@ -168,15 +192,50 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   const sockets = new Set<net.Socket>();
 
   const server = net.createServer((client) => {
-    // `down`: the database does not accept connections.
-    if (control.faults.mode === 'down') {
-      client.destroy();
+    if (options.httpPort === undefined) {
+      // `down`: the database does not accept connections.
+      if (control.faults.mode === 'down') client.destroy();
+      else serveClient(client);
       return;
     }
-    serveClient(client);
+    // The first bytes tell a control-route request from a PostgreSQL client (whose first byte is 0).
+    let head: Buffer = Buffer.alloc(0);
+    const onFirst = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const kind = connectionKind(head);
+      if (kind === 'undecided') return;
+      client.off('data', onFirst);
+      client.off('error', onEarlyError);
+      if (kind === 'http') pipeToControl(client, head, options.httpPort!);
+      else if (control.faults.mode === 'down') client.destroy();
+      else serveClient(client, head);
+    };
+    const onEarlyError = (): void => {
+      client.destroy();
+    };
+    client.on('data', onFirst);
+    client.on('error', onEarlyError);
   });
 
-  function serveClient(client: net.Socket): void {
+  /** Hands an HTTP connection to the control server: both ways, closed together. */
+  function pipeToControl(client: net.Socket, head: Buffer, port: number): void {
+    const http = net.connect({ host: '127.0.0.1', port });
+    sockets.add(client);
+    sockets.add(http);
+    const both = (): void => {
+      client.destroy();
+      http.destroy();
+      sockets.delete(client);
+      sockets.delete(http);
+    };
+    client.on('error', both).on('close', both);
+    http.on('error', both).on('close', both);
+    http.write(head);
+    client.pipe(http);
+    http.pipe(client);
+  }
+
+  function serveClient(client: net.Socket, head?: Buffer): void {
     const upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
     client.setNoDelay(true);
     upstream.setNoDelay(true);
@@ -313,7 +372,7 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       }
     }
 
-    client.on('data', (chunk: Buffer) => {
+    const onClientData = (chunk: Buffer): void => {
       if (closed) return;
       if (control.faults.mode === 'down') {
         destroyBoth();
@@ -325,7 +384,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       } catch {
         destroyBoth();
       }
-    });
+    };
+    client.on('data', onClientData);
+    if (head) onClientData(head);
 
     upstream.on('data', (chunk: Buffer) => {
       // Only complete messages are passed on, so a reply is never half raw and half rewritten.
@@ -367,6 +428,15 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   return {
     host: address.address,
     port: address.port,
+    async exclusive(work) {
+      if (!lock) return work();
+      const release = await lock();
+      try {
+        return await work();
+      } finally {
+        release();
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
