@@ -279,7 +279,8 @@ export const routeFields = Object.freeze({
   date(body: Readonly<Record<string, unknown>>, name: string, fallback?: string): string {
     const value = body[name];
     if ((value === undefined || value === null) && fallback !== undefined) return fallback;
-    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || new Date(`${value}T00:00:00Z`).toISOString().slice(0, 10) !== value) {
+    const time = typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value) ? Date.parse(`${value}T00:00:00Z`) : NaN;
+    if (typeof value !== 'string' || !Number.isFinite(time) || new Date(time).toISOString().slice(0, 10) !== value) {
       throw new SandboxRouteError(`"${name}" must be a calendar date YYYY-MM-DD`);
     }
     return value;

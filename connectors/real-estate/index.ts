@@ -82,8 +82,10 @@ export const DEFAULT_REAL_ESTATE_OPTIONS = Object.freeze({
   poolSize: 10,
   schema: 'real_estate',
   applicationName: 'datarun-real-estate',
-  changesPageSize: 500,
 });
+
+/** Default of `RealEstateConnectorOptions.changesPageSize`. */
+export const DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE = 500;
 
 /** The per-request loaders of the connector. */
 export interface RealEstateLoaders {
@@ -403,7 +405,7 @@ function checkOptions(options: RealEstateConnectorOptions): Required<RealEstateC
   const poolSize = options.poolSize ?? DEFAULT_REAL_ESTATE_OPTIONS.poolSize;
   const schema = options.schema ?? DEFAULT_REAL_ESTATE_OPTIONS.schema;
   const applicationName = options.applicationName ?? DEFAULT_REAL_ESTATE_OPTIONS.applicationName;
-  const changesPageSize = options.changesPageSize ?? DEFAULT_REAL_ESTATE_OPTIONS.changesPageSize;
+  const changesPageSize = options.changesPageSize ?? DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE;
   let parsed: URL | undefined;
   try {
     parsed = typeof url === 'string' ? new URL(url) : undefined;

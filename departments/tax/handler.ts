@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import { XMLValidator } from 'fast-xml-parser';
-import { serveControl, type SandboxControl } from '../sandbox-kit';
+import { serveChangeRoutes, serveControl, type SandboxChangeRoute, type SandboxControl } from '../sandbox-kit';
 import { TAX_NAMESPACE, TAX_OPERATIONS, type TaxOperation } from './service';
 
 /** Largest request body the service reads; a batch of 100 ids is about 6 KiB. */
@@ -72,16 +72,19 @@ export interface TaxHandlerOptions {
   wsdl: () => string;
   /** node-soap's request listener, which reads `req.body` when it is set. */
   soap: http.RequestListener;
+  /** The sandbox's change routes (`POST /__sandbox/<route>`), served before the control routes. */
+  routes?: Readonly<Record<string, SandboxChangeRoute>>;
 }
 
 /**
- * The request listener of the tax sandbox. Order: control routes (untouched by faults), `down`
+ * The request listener of the tax sandbox. Order: change and control routes (untouched by faults), `down`
  * (socket dropped), the WSDL, request checks (Client faults), the call counter, latency, error
  * rate (Server fault), `malformed`, and finally node-soap.
  */
 export function createTaxHandler(options: TaxHandlerOptions): http.RequestListener {
   const { control, path } = options;
   return (req, res) => {
+    if (options.routes && serveChangeRoutes(options.routes, req, res)) return;
     if (serveControl(control, req, res)) return;
     if (control.faults.mode === 'down') {
       req.socket.destroy();
