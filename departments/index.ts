@@ -12,7 +12,7 @@ import type { SeedData } from './seed/model';
 
 export { generateSeed, DEFAULT_SEED_OPTIONS, SEED_REFERENCE_DATE } from './seed/generate';
 export type { SeedData } from './seed/model';
-export { SandboxControl, DEFAULT_FAULTS } from './sandbox-kit';
+export { SandboxControl, DEFAULT_FAULTS, CHANGE_FEED_OPERATION } from './sandbox-kit';
 export type { Sandbox, FaultSettings, SandboxModule } from './sandbox-kit';
 
 /** A sandbox name: the id of the connector it stands in for. */

@@ -20,6 +20,13 @@ export interface FaultSettings {
   errorRate: number;
 }
 
+/**
+ * The operation name under which every sandbox counts a read of its change feed (a REST page, a
+ * GetChanges call, a statement on the change table), so that counts of data calls can leave out
+ * the hub's background polls.
+ */
+export const CHANGE_FEED_OPERATION = 'changes.list';
+
 /** Defaults: a well-behaved sandbox. */
 export const DEFAULT_FAULTS: FaultSettings = Object.freeze({ latencyMs: 0, mode: 'none', slowMs: 10_000, errorRate: 0 });
 

@@ -5,7 +5,7 @@
  */
 import type http from 'node:http';
 import { citizenIdProblem, creditCodeProblem } from '../../src/sdk';
-import { SandboxRouteError, routeFields, serveChangeRoutes, serveControl, withFaults, type SandboxChangeRoute, type SandboxControl } from '../sandbox-kit';
+import { CHANGE_FEED_OPERATION, SandboxRouteError, routeFields, serveChangeRoutes, serveControl, withFaults, type SandboxChangeRoute, type SandboxControl } from '../sandbox-kit';
 import type { EnterpriseKind, EnterpriseStatus } from '../seed/model';
 import {
   decodeAbnormalCursor,
@@ -27,7 +27,7 @@ export const MARKET_REGULATION_OPERATIONS = {
   enterpriseGet: 'enterprises.get',
   enterprisesByLegalRep: 'enterprises.byLegalRep',
   abnormalList: 'abnormalOperations.list',
-  changes: 'changes.list',
+  changes: CHANGE_FEED_OPERATION,
   unknown: 'unknown',
 } as const;
 

@@ -5,11 +5,12 @@
  *
  * It reads the frontend protocol (v3) message by message, across TCP chunks: a protocol cycle is
  * the messages up to a Sync (extended protocol) or one Query (simple protocol), and each simple
- * Query 'Q' or extended Execute 'E' in it is one counted statement. Backend messages are scanned
+ * Query 'Q' or extended Execute 'E' in it is one counted statement (a read of the change table
+ * under the kit's CHANGE_FEED_OPERATION, any other under SQL_OPERATION). Backend messages are scanned
  * for ReadyForQuery 'Z' (the end of a cycle) and, in `malformed` mode, rewritten.
  */
 import net from 'node:net';
-import type { SandboxControl } from '../sandbox-kit';
+import { CHANGE_FEED_OPERATION, type SandboxControl } from '../sandbox-kit';
 
 /** The operation name under which every statement is counted. */
 export const SQL_OPERATION = 'sql';
@@ -72,6 +73,21 @@ function noteTraceparent(control: SandboxControl, message: Buffer, type: number)
   if (match) control.lastTraceparent = match[1];
 }
 
+/** A statement that reads the registry's change table (`FROM <schema>.changes`). */
+const CHANGE_TABLE_READ = /\bFROM\s+(?:[a-z_][a-z0-9_]*\.)?changes\b/i;
+
+/** Whether a Query ('Q': the text follows the length) or a Parse ('P': after the statement's name) reads the change table. */
+function readsChangeTable(message: Buffer, type: number): boolean {
+  let start = 5;
+  if (type === BYTE.P) {
+    const end = message.indexOf(0, start);
+    if (end < 0) return false;
+    start = end + 1;
+  }
+  const end = message.indexOf(0, start);
+  return CHANGE_TABLE_READ.test(message.toString('utf8', start, end < 0 ? message.length : end));
+}
+
 /** Collects TCP chunks and hands out complete protocol messages, copying only messages split across chunks. */
 class FrameReader {
   private chunks: Buffer[] = [];
@@ -115,6 +131,8 @@ interface Cycle {
   messages: Buffer[];
   /** Simple Query and Execute messages in it: the counted statements. */
   statements: number;
+  /** Of those, the statements that read the change table (counted as `CHANGE_FEED_OPERATION`). */
+  feedStatements?: number;
   /** ReadyForQuery messages that end the cycle's reply (0 for a Flush, 1 otherwise). */
   readyMessages: number;
   terminate?: boolean;
@@ -252,6 +270,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     let transactionStatus = 0x49; // 'I'
     let pending: Buffer[] = [];
     let pendingStatements = 0;
+    let pendingFeedStatements = 0;
+    /** The last Parse of this client read the change table: its Executes are feed reads. */
+    let parsedFeedRead = false;
     let chain: Promise<void> = Promise.resolve();
     let awaitingReady: { left: number; done: () => void } | undefined;
     const wakeOnClose = new Set<() => void>();
@@ -334,7 +355,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     }
 
     function enqueue(cycle: Cycle): void {
-      for (let i = 0; i < cycle.statements; i++) control.count(SQL_OPERATION);
+      const feed = cycle.feedStatements ?? 0;
+      for (let i = 0; i < cycle.statements - feed; i++) control.count(SQL_OPERATION);
+      for (let i = 0; i < feed; i++) control.count(CHANGE_FEED_OPERATION);
       chain = chain.then(() => run(cycle)).catch(destroyBoth);
     }
 
@@ -364,11 +387,16 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       }
       pending.push(message);
       if (type === BYTE.Q || type === BYTE.P) noteTraceparent(control, message, type);
-      if (type === BYTE.Q || type === BYTE.E) pendingStatements++;
+      if (type === BYTE.P) parsedFeedRead = readsChangeTable(message, type);
+      if (type === BYTE.Q || type === BYTE.E) {
+        pendingStatements++;
+        if (type === BYTE.Q ? readsChangeTable(message, type) : parsedFeedRead) pendingFeedStatements++;
+      }
       if (type === BYTE.S || type === BYTE.Q || type === BYTE.H) {
-        enqueue({ messages: pending, statements: pendingStatements, readyMessages: type === BYTE.H ? 0 : 1 });
+        enqueue({ messages: pending, statements: pendingStatements, feedStatements: pendingFeedStatements, readyMessages: type === BYTE.H ? 0 : 1 });
         pending = [];
         pendingStatements = 0;
+        pendingFeedStatements = 0;
       }
     }
 

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { sandboxSetControl, type SandboxSet } from '../../departments';
+import { CHANGE_FEED_OPERATION, sandboxSetControl, type SandboxSet } from '../../departments';
 import { startRealEstateSandbox, type RealEstateSandbox } from '../../departments/real-estate';
 import { generateSeed } from '../../departments/seed/generate';
 import type { SeedData } from '../../departments/seed/model';
@@ -114,6 +114,8 @@ describe('the real-estate module', () => {
     const cursor = await endCursor();
     expect(cursor).toMatch(/^[1-9]\d*$/);
     expect(await readAll(connector, cursor)).toMatchObject({ events: [], changed: [], pages: 1, cursor });
+    // Reads of the change table count as feed reads, not as data statements; the routes' own writes not at all.
+    expect(sandbox.control.calls).toEqual(new Map([[CHANGE_FEED_OPERATION, 2]]));
   });
 });
 

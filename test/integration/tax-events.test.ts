@@ -84,6 +84,11 @@ describe('the tax module', () => {
     ]);
   });
 
+  it('counts a GetChanges call as a change-feed read', async () => {
+    await endCursor();
+    expect(sandbox.control.calls).toEqual(new Map([['changes.list', 1]]));
+  });
+
   it('offers GetChanges in its WSDL', async () => {
     const wsdl = await (await fetch(`${sandbox.url}?wsdl`)).text();
     expect(wsdl).toContain('<wsdl:operation name="GetChanges">');
