@@ -12,7 +12,7 @@ import type { SeedData } from './seed/model';
 
 export { generateSeed, DEFAULT_SEED_OPTIONS, SEED_REFERENCE_DATE } from './seed/generate';
 export type { SeedData } from './seed/model';
-export { SandboxControl, DEFAULT_FAULTS } from './sandbox-kit';
+export { SandboxControl, DEFAULT_FAULTS, CHANGE_FEED_OPERATION } from './sandbox-kit';
 export type { Sandbox, FaultSettings, SandboxModule } from './sandbox-kit';
 
 /** A sandbox name: the id of the connector it stands in for. */
@@ -101,7 +101,9 @@ export async function startSandboxes(data: SeedData, options: { databaseUrl?: st
  * Control routes over a set of in-process sandboxes, for the hub in embedded mode:
  * `GET /__sandbox/calls` (calls per sandbox department, and which departments are external),
  * `POST /__sandbox/faults/<name>` (a JSON patch of FaultSettings; refused with 409 for a
- * department configured as an external system), `POST /__sandbox/reset`. Returns false for other paths.
+ * department configured as an external system), `POST /__sandbox/reset`, and each sandbox's own
+ * change routes under its name (`POST /__sandbox/<name>/<route>`, e.g. `/__sandbox/tax/arrears`).
+ * Returns false for other paths.
  */
 export function sandboxSetControl(set: SandboxSet, options: { external?: readonly string[] } = {}): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   const names = Object.keys(set.sandboxes).sort();
@@ -114,6 +116,14 @@ export function sandboxSetControl(set: SandboxSet, options: { external?: readonl
       ...Object.fromEntries(external.map((n) => [n, { sandbox: false }])),
     });
     const fault = /^\/__sandbox\/faults\/([a-z0-9-]+)$/.exec(req.url);
+    const change = /^\/__sandbox\/([a-z0-9-]+)(\/[a-z0-9-]+)$/.exec(req.url);
+    if (change && change[1] !== 'faults' && set.sandboxes[change[1]!]?.routes) {
+      // A sandbox's own change route, under its name: /__sandbox/real-estate/seizures → its /__sandbox/seizures.
+      const original = req.url;
+      req.url = `/__sandbox${change[2]!}`;
+      if (set.sandboxes[change[1]!]!.routes!(req, res)) return true;
+      req.url = original;
+    }
     if (req.method === 'GET' && req.url === '/__sandbox/calls') reply(200, calls());
     else if (req.method === 'POST' && req.url === '/__sandbox/reset') {
       for (const n of names) set.sandboxes[n]!.control.reset();

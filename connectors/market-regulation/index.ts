@@ -3,10 +3,22 @@
  * the abnormal-operation list from the department's REST/JSON service, plus its change feed.
  */
 import DataLoader from 'dataloader';
-import { createBatchLoader, createHttpUpstream, defineConnector, defineConnectorModule, DEFAULT_MAX_BATCH_SIZE, sdlFile, settingSchemas, z, type Connector } from '../../src/sdk';
+import {
+  createBatchLoader,
+  createHttpUpstream,
+  defineConnector,
+  defineConnectorModule,
+  DEFAULT_MAX_BATCH_SIZE,
+  sdlFile,
+  settingSchemas,
+  z,
+  type Connector,
+  type DepartmentEvent,
+  type EventTypeSpec,
+} from '../../src/sdk';
 import { createMarketRegulationClient, type ChangeFeedPage } from './client';
 import { createMarketRegulationResolvers, type MarketRegulationLoaders } from './resolvers';
-import type { EnterpriseRecord } from './schemas';
+import type { EnterpriseChangeEvent, EnterpriseRecord } from './schemas';
 
 export type { ChangeFeedPage } from './client';
 export type { MarketRegulationLoaders } from './resolvers';
@@ -20,6 +32,39 @@ export const MARKET_REGULATION_PRIMARY_LOADER = 'enterpriseByCode' satisfies key
 
 /** The `after` cursor that starts the change feed at its current end (skip the history). */
 export const LATEST_CHANGES = 'latest';
+
+/** The event types of the change feed (subject: the enterprise, by credit code). */
+export const MARKET_REGULATION_EVENTS: readonly EventTypeSpec[] = Object.freeze([
+  { type: 'ENTERPRISE_REGISTERED', subject: 'ENTERPRISE', description: 'A new enterprise was registered 设立登记 and its business licence issued; details: licenceNumber.' },
+  { type: 'ENTERPRISE_STATUS_CHANGED', subject: 'ENTERPRISE', description: 'The registration status of an enterprise changed 登记状态变更; details: previousStatus.' },
+  { type: 'ABNORMAL_LISTED', subject: 'ENTERPRISE', description: 'The enterprise was put on the abnormal-operation list 列入经营异常名录; details: reason, listedAt.' },
+  { type: 'ABNORMAL_REMOVED', subject: 'ENTERPRISE', description: 'The enterprise was removed from the abnormal-operation list 移出经营异常名录; details: removalReason, listedAt.' },
+  { type: 'LICENCE_ISSUED', subject: 'ENTERPRISE', description: 'A business licence 营业执照 was issued again (a changed scope or term); details: licenceNumber, previousIssuedAt.' },
+  { type: 'PERMIT_ISSUED', subject: 'ENTERPRISE', description: 'An administrative permit 行政许可 was issued to the enterprise; details: permitNumber, kind.' },
+  { type: 'PENALTY_IMPOSED', subject: 'ENTERPRISE', description: 'An administrative penalty 行政处罚 was imposed on the enterprise; details: decisionNumber, amount.' },
+]);
+
+/** The event type of each kind of change the department reports. */
+const EVENT_TYPE_OF_KIND: Readonly<Record<EnterpriseChangeEvent['kind'], string>> = {
+  REGISTERED: 'ENTERPRISE_REGISTERED',
+  STATUS_CHANGED: 'ENTERPRISE_STATUS_CHANGED',
+  ABNORMAL_LISTED: 'ABNORMAL_LISTED',
+  ABNORMAL_REMOVED: 'ABNORMAL_REMOVED',
+  LICENCE_ISSUED: 'LICENCE_ISSUED',
+  PERMIT_ISSUED: 'PERMIT_ISSUED',
+  PENALTY_IMPOSED: 'PENALTY_IMPOSED',
+};
+
+/** A change of the department's feed as a hub event: its id is the feed position, stable across re-reads. */
+export function toMarketRegulationEvent(change: EnterpriseChangeEvent): DepartmentEvent {
+  return {
+    id: String(change.id),
+    type: EVENT_TYPE_OF_KIND[change.kind],
+    subject: { kind: 'ENTERPRISE', id: change.creditCode },
+    occurredAt: change.at,
+    ...(change.details ? { details: change.details } : {}),
+  };
+}
 
 /** Options of `createMarketRegulationConnector`. */
 export interface MarketRegulationConnectorOptions {
@@ -167,7 +212,12 @@ export function createMarketRegulationConnector(options: MarketRegulationConnect
       startCursor: LATEST_CHANGES,
       async read(cursor, signal) {
         const page = await client.readChanges(cursor, signal);
-        return { changed: page.events.map((e) => ({ loader: MARKET_REGULATION_PRIMARY_LOADER, key: e.creditCode })), nextCursor: page.nextCursor, hasMore: page.hasMore };
+        return {
+          changed: page.events.map((e) => ({ loader: MARKET_REGULATION_PRIMARY_LOADER, key: e.creditCode })),
+          events: page.events.map(toMarketRegulationEvent),
+          nextCursor: page.nextCursor,
+          hasMore: page.hasMore,
+        };
       },
     },
     probe: () => client.probe(),
@@ -193,4 +243,5 @@ export const connectorModule = defineConnectorModule({
   create: (settings, environment) => createMarketRegulationConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
   // Its change feed evicts changed enterprises within a second, so they can stay cached longer.
   cacheTtlSeconds: 600,
+  events: MARKET_REGULATION_EVENTS,
 });

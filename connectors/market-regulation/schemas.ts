@@ -62,14 +62,21 @@ export interface EnterpriseRecord {
   abnormalOperations: AbnormalOperationRecord[];
 }
 
-/** One event of the change feed: a new registration or a status change. */
+/** The kinds of change the department's feed reports. */
+export const ENTERPRISE_CHANGE_KINDS = ['REGISTERED', 'STATUS_CHANGED', 'ABNORMAL_LISTED', 'ABNORMAL_REMOVED', 'LICENCE_ISSUED', 'PERMIT_ISSUED', 'PENALTY_IMPOSED'] as const;
+
+/** One event of the change feed: a registration, a status change, a listing, a licence, a permit or a penalty. */
 export interface EnterpriseChangeEvent {
   /** Increasing position in the feed (for de-duplication; page with cursors, not ids). */
   id: number;
-  kind: 'REGISTERED' | 'STATUS_CHANGED';
+  kind: (typeof ENTERPRISE_CHANGE_KINDS)[number];
   creditCode: string;
+  /** The enterprise's status after the change. */
   status: EnterpriseStatus;
+  /** When the department recorded it (RFC 3339 with offset). */
   at: string;
+  /** Facts of the change itself (previous status, decision number, amount); flat. */
+  details?: Record<string, string | number | boolean | null>;
 }
 
 const kind = z.enum(['LIMITED_LIABILITY', 'JOINT_STOCK', 'SOLE_PROPRIETORSHIP', 'PARTNERSHIP', 'INDIVIDUAL_BUSINESS']);
@@ -108,7 +115,17 @@ export const legalRepPageReply = z.object({ items: z.array(enterprise), nextCurs
 
 /** Reply of `GET /v1/changes`, one page. */
 export const changesPageReply = z.object({
-  events: z.array(z.object({ id: z.number(), kind: z.enum(['REGISTERED', 'STATUS_CHANGED']), creditCode: z.string(), status, at: z.string() })),
+  events: z.array(
+    z.object({
+      id: z.number().int().positive(),
+      kind: z.enum(ENTERPRISE_CHANGE_KINDS),
+      creditCode: z.string(),
+      status,
+      // RFC 3339 with an offset: the hub hands it on as the event's time.
+      at: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/),
+      details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    }),
+  ),
   nextCursor: z.string().min(1),
   hasMore: z.boolean(),
 });

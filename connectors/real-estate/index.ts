@@ -7,6 +7,7 @@
 import DataLoader from 'dataloader';
 import { Pool, type PoolClient, type QueryArrayResult } from 'pg';
 import {
+  BadUserInputError,
   ConnectorTimeoutError,
   ConnectorUnavailableError,
   DEFAULT_MAX_BATCH_SIZE,
@@ -26,12 +27,15 @@ import {
   sqlTraceComment,
   traceDepartmentCall,
   tracingActive,
+  type ChangeFeedRead,
   type Connector,
   type PropertyRef,
 } from '../../src/sdk';
+import { LATEST_CHANGE_CURSOR, REAL_ESTATE_EVENTS, changeFeedStatements, changeRowSchema, parseChangeCursor, toRealEstateEvent, type ChangeRow } from './changes';
 import { RECORD_COLUMN, propertyRecordSchema, realEstateStatements, type OwnerRecord, type PropertyRecord, type TransferRecord } from './records';
 
 export type { PropertyRecord, OwnerRecord, MortgageRecord, SeizureRecord, TransferRecord } from './records';
+export { REAL_ESTATE_EVENTS, LATEST_CHANGE_CURSOR as REAL_ESTATE_LATEST_CHANGES } from './changes';
 
 /** The connector id, named in errors, metrics and the audit log. */
 export const REAL_ESTATE_CONNECTOR_ID = 'real-estate';
@@ -65,6 +69,11 @@ export interface RealEstateConnectorOptions {
    * @default 'datarun-real-estate'
    */
   applicationName?: string;
+  /**
+   * Rows of the change table read per page of the change feed (1 to 1000).
+   * @default 500
+   */
+  changesPageSize?: number;
 }
 
 /** Defaults of `RealEstateConnectorOptions`. */
@@ -74,6 +83,9 @@ export const DEFAULT_REAL_ESTATE_OPTIONS = Object.freeze({
   schema: 'real_estate',
   applicationName: 'datarun-real-estate',
 });
+
+/** Default of `RealEstateConnectorOptions.changesPageSize`. */
+export const DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE = 500;
 
 /** The per-request loaders of the connector. */
 export interface RealEstateLoaders {
@@ -92,6 +104,7 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
   const id = REAL_ESTATE_CONNECTOR_ID;
   const { timeoutMs } = settings;
   const statements = realEstateStatements(settings.schema);
+  const feedStatements = changeFeedStatements(settings.schema);
   let pool: Pool | undefined;
 
   /** The pool, opened on first use (and again after `stop`): creating one opens no connection. */
@@ -192,6 +205,57 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
     return records;
   }
 
+  /** The JSON of each row's single `record` column (a statement of the change feed), unchecked. */
+  async function jsonRows(operation: string, text: string, values: unknown[], signal: AbortSignal): Promise<unknown[]> {
+    const result = tracingActive()
+      ? await traceDepartmentCall({ connector: id, operation, protocol: 'sql' }, (propagation) => run(sqlTraceComment(propagation) + text, values, signal))
+      : await run(text, values, signal);
+    if (result.fields.length !== 1 || result.fields[0]!.name !== RECORD_COLUMN) throw invalid('the result columns do not match the query');
+    return result.rows.map((row) => {
+      const cell = row[0];
+      if (typeof cell !== 'string') throw invalid('a change row is not text');
+      try {
+        return JSON.parse(cell) as unknown;
+      } catch {
+        throw invalid('a change row is not valid JSON');
+      }
+    });
+  }
+
+  /** One page of the change table after `cursor` (its current end for `latest`), by keyset. */
+  async function readChanges(cursor: string, signal: AbortSignal): Promise<ChangeFeedRead> {
+    if (cursor === LATEST_CHANGE_CURSOR) {
+      const [end] = await jsonRows('changes.end', feedStatements.end, [], signal);
+      const endId = (end as { id?: unknown } | null | undefined)?.id;
+      if (typeof endId !== 'string' || parseChangeCursor(endId) === undefined) throw invalid('the end of the change table is not a change id');
+      return { changed: [], events: [], nextCursor: endId, hasMore: false };
+    }
+    const after = parseChangeCursor(cursor);
+    if (after === undefined) throw new BadUserInputError('cursor', 'is not a cursor of the real-estate change feed (a change id, or "latest")');
+    const limit = settings.changesPageSize;
+    const data = await jsonRows('changes', feedStatements.page, [after.toString(), limit + 1], signal);
+    const rows: ChangeRow[] = [];
+    let last = after;
+    for (const item of data.slice(0, limit)) {
+      const parsed = changeRowSchema.safeParse(item);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw invalid(`change ${issue && issue.path.length > 0 ? issue.path.join('.') : 'row'} does not match the contract (${issue?.code ?? 'invalid'})`);
+      }
+      const rowId = BigInt(parsed.data.id);
+      // Keyset order is the feed's guarantee: a row at or before the cursor would repeat a change.
+      if (rowId <= last) throw invalid('the change table returned rows out of order');
+      last = rowId;
+      rows.push(parsed.data);
+    }
+    return {
+      changed: rows.map((r) => ({ loader: REAL_ESTATE_PRIMARY_LOADER, key: r.unitNumber })),
+      events: rows.map(toRealEstateEvent),
+      nextCursor: last.toString(),
+      hasMore: data.length > limit,
+    };
+  }
+
   return defineConnector<RealEstateLoaders>({
     id,
     title: 'Real estate registration 不动产登记',
@@ -289,6 +353,11 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
         }),
       },
     },
+    // Changed units are evicted from the hub's cache, and their events pushed, as the change table reports them.
+    changeFeed: {
+      startCursor: LATEST_CHANGE_CURSOR,
+      read: readChanges,
+    },
     probe: async () => {
       const result = await run('SELECT 1', undefined);
       if (result.rows.length !== 1 || String(result.rows[0]![0]) !== '1') throw invalid('the health statement returned something else than 1');
@@ -336,6 +405,7 @@ function checkOptions(options: RealEstateConnectorOptions): Required<RealEstateC
   const poolSize = options.poolSize ?? DEFAULT_REAL_ESTATE_OPTIONS.poolSize;
   const schema = options.schema ?? DEFAULT_REAL_ESTATE_OPTIONS.schema;
   const applicationName = options.applicationName ?? DEFAULT_REAL_ESTATE_OPTIONS.applicationName;
+  const changesPageSize = options.changesPageSize ?? DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE;
   let parsed: URL | undefined;
   try {
     parsed = typeof url === 'string' ? new URL(url) : undefined;
@@ -358,7 +428,10 @@ function checkOptions(options: RealEstateConnectorOptions): Required<RealEstateC
   if (typeof applicationName !== 'string' || applicationName.length === 0 || applicationName.length > 63) {
     throw new TypeError('real-estate connector: option "applicationName" must be a string of 1 to 63 characters');
   }
-  return { url, timeoutMs, poolSize, schema, applicationName };
+  if (!Number.isInteger(changesPageSize) || changesPageSize < 1 || changesPageSize > 1000) {
+    throw new TypeError(`real-estate connector: option "changesPageSize" must be an integer from 1 to 1000, but got: ${String(changesPageSize)}`);
+  }
+  return { url, timeoutMs, poolSize, schema, applicationName, changesPageSize };
 }
 
 function ignore(): void {}
@@ -386,10 +459,12 @@ export const connectorModule = defineConnectorModule({
     poolSize: z.number().int().min(1).max(100).optional(),
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier').optional(),
     applicationName: z.string().min(1).max(63).optional(),
+    changesPageSize: z.number().int().min(1).max(1000).optional(),
   }),
   legacyEnvironment: { DATARUN_REAL_ESTATE_URL: 'url' },
   typeDefs: sdlFile(`${__dirname}/schema.graphql`),
   create: (settings, environment) => createRealEstateConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
   // A seizure 查封 registered a minute ago must not stay hidden for long: short.
   cacheTtlSeconds: 60,
+  events: REAL_ESTATE_EVENTS,
 });

@@ -16,13 +16,26 @@ import {
   sdlFile,
   settingSchemas,
   z,
+  type ChangeFeedRead,
   type Connector,
+  type DepartmentEvent,
+  type EventTypeSpec,
   type TaxpayerPaymentsArgs,
 } from '../../src/sdk';
-import { getDeedTaxPaymentsResponse, getTaxpayersResponse, pingResponse, toDeedTaxRecords, toTaxpayerRecord, type TaxPaymentRecord, type TaxpayerRecord } from './schemas';
-import { createTaxSoapClient, requestBody, type TaxSoapClient, type TaxSoapOperation } from './soap';
+import {
+  getChangesResponse,
+  getDeedTaxPaymentsResponse,
+  getTaxpayersResponse,
+  pingResponse,
+  toDeedTaxRecords,
+  toTaxpayerRecord,
+  type TaxChangeRecord,
+  type TaxPaymentRecord,
+  type TaxpayerRecord,
+} from './schemas';
+import { createTaxSoapClient, escapeXml, requestBody, type TaxSoapClient, type TaxSoapOperation } from './soap';
 
-export type { TaxArrearRecord, TaxPaymentRecord, TaxpayerRecord } from './schemas';
+export type { TaxArrearRecord, TaxChangeRecord, TaxPaymentRecord, TaxpayerRecord } from './schemas';
 export { TAX_SOAP_NAMESPACE, sanitizeFaultString } from './soap';
 
 /** The connector id, named in errors, metrics and the audit log. */
@@ -30,6 +43,36 @@ export const TAX_CONNECTOR_ID = 'tax';
 
 /** Name of the primary by-identifier loader (taxpayer id → taxpayer record), for the conformance suite. */
 export const TAX_PRIMARY_LOADER = 'taxpayerById' as const;
+
+/** The event types of the tax change feed: about the taxpayer, a person (id number) or an enterprise (credit code). */
+export const TAX_EVENTS: readonly EventTypeSpec[] = Object.freeze([
+  {
+    type: 'ARREARS_ARISEN',
+    subject: 'PERSON',
+    subjects: ['PERSON', 'ENTERPRISE'],
+    description: 'A taxpayer (a person or an enterprise) owes a tax past its due date 产生欠税; details: taxType, amount, since.',
+  },
+  {
+    type: 'ARREARS_SETTLED',
+    subject: 'PERSON',
+    subjects: ['PERSON', 'ENTERPRISE'],
+    description: 'A taxpayer paid off the arrears of one tax type 欠税清缴; details: taxType, amount, since.',
+  },
+]);
+
+/** The GetChanges cursor that starts the feed at the log's current end. */
+export const TAX_LATEST_CHANGES = 'latest';
+
+/** A change of the department's log as a hub event: its id is the department's change id, stable across re-reads. */
+export function toTaxEvent(change: TaxChangeRecord): DepartmentEvent {
+  return {
+    id: change.id,
+    type: change.type,
+    subject: { kind: change.taxpayerKind, id: change.taxpayerId },
+    occurredAt: change.occurredAt,
+    details: { taxType: change.taxType, amount: change.amount, since: change.since },
+  };
+}
 
 /** How to reach the tax department system. */
 export interface TaxConnectorOptions {
@@ -45,12 +88,18 @@ export interface TaxConnectorOptions {
    * @default 16
    */
   connections?: number;
+  /**
+   * Changes asked per GetChanges call of the change feed (the service allows 1 to 1000).
+   * @default 500
+   */
+  changesPageSize?: number;
 }
 
 /** Defaults of `TaxConnectorOptions`. */
 export const DEFAULT_TAX_OPTIONS = Object.freeze({
   timeoutMs: DEFAULT_HTTP_UPSTREAM.timeoutMs,
   connections: DEFAULT_HTTP_UPSTREAM.connections,
+  changesPageSize: 500,
 });
 
 /** The per-request loaders of the connector. */
@@ -80,7 +129,29 @@ function checkOptions(options: TaxConnectorOptions): Required<TaxConnectorOption
   if (!Number.isInteger(connections) || connections < 1) {
     throw new TypeError(`Tax connector option "connections" must be a positive integer, but got: ${String(options.connections)}`);
   }
-  return { url: options.url, timeoutMs, connections };
+  const changesPageSize = options.changesPageSize ?? DEFAULT_TAX_OPTIONS.changesPageSize;
+  if (!Number.isInteger(changesPageSize) || changesPageSize < 1 || changesPageSize > 1000) {
+    throw new TypeError(`Tax connector option "changesPageSize" must be an integer from 1 to 1000, but got: ${String(options.changesPageSize)}`);
+  }
+  return { url: options.url, timeoutMs, connections, changesPageSize };
+}
+
+/** One page of the change log after `cursor` (an opaque cursor of the service, or `latest`). */
+async function readTaxChanges(client: TaxSoapClient, cursor: string, pageSize: number, signal: AbortSignal): Promise<ChangeFeedRead> {
+  const body = `<t:GetChangesRequest><t:cursor>${escapeXml(cursor)}</t:cursor><t:limit>${pageSize}</t:limit></t:GetChangesRequest>`;
+  const reply = validated('GetChanges', getChangesResponse, await client.call('GetChanges', body, signal));
+  const changes = reply.change ?? [];
+  if (changes.length > pageSize) throw new UpstreamInvalidResponseError(TAX_CONNECTOR_ID, 'GetChangesResponse holds more changes than asked for');
+  for (let i = 1; i < changes.length; i++) {
+    if (Number(changes[i]!.id) <= Number(changes[i - 1]!.id)) throw new UpstreamInvalidResponseError(TAX_CONNECTOR_ID, 'GetChangesResponse lists changes out of order');
+  }
+  if (reply.hasMore && reply.nextCursor === cursor) throw new UpstreamInvalidResponseError(TAX_CONNECTOR_ID, 'GetChangesResponse: the cursor did not advance');
+  return {
+    changed: changes.map((c) => ({ loader: TAX_PRIMARY_LOADER, key: c.taxpayerId })),
+    events: changes.map(toTaxEvent),
+    nextCursor: reply.nextCursor,
+    hasMore: reply.hasMore,
+  };
 }
 
 /** Checks a response element against its schema; a mismatch names the operation, never the content. */
@@ -132,7 +203,7 @@ function filterPayments<P extends { taxType: string; period: string }>(payments:
 /** Creates the tax connector; options are checked now, the connection pool opens on first use. */
 export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxLoaders> {
   const settings = checkOptions(options);
-  const client = createTaxSoapClient({ connector: TAX_CONNECTOR_ID, ...settings });
+  const client = createTaxSoapClient({ connector: TAX_CONNECTOR_ID, url: settings.url, timeoutMs: settings.timeoutMs, connections: settings.connections });
 
   return defineConnector<TaxLoaders>({
     id: TAX_CONNECTOR_ID,
@@ -197,6 +268,11 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
         fields: (r: TaxPaymentRecord) => ({ voucherNumber: r.voucherNumber, taxType: r.taxType, amount: r.amount, period: r.period, paidAt: r.paidAt, property: r.property, payer: r.payer }),
       },
     },
+    // Taxpayers whose arrears changed are evicted from the hub's cache, and the changes pushed as events.
+    changeFeed: {
+      startCursor: TAX_LATEST_CHANGES,
+      read: (cursor, signal) => readTaxChanges(client, cursor, settings.changesPageSize, signal),
+    },
     async probe() {
       validated('Ping', pingResponse, await client.call('Ping', requestBody('Ping', '', [])));
     },
@@ -212,9 +288,11 @@ export const connectorModule = defineConnectorModule({
     url: settingSchemas.httpUrl(),
     timeoutMs: settingSchemas.timeoutMs().optional(),
     connections: settingSchemas.connections().optional(),
+    changesPageSize: z.number().int().min(1).max(1000).optional(),
   }),
   legacyEnvironment: { DATARUN_TAX_URL: 'url' },
   typeDefs: sdlFile(`${__dirname}/schema.graphql`),
   create: (settings, environment) => createTaxConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
   cacheTtlSeconds: 60,
+  events: TAX_EVENTS,
 });

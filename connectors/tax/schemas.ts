@@ -130,3 +130,25 @@ export function toDeedTaxRecords(unit: z.infer<typeof unitShape>): TaxPaymentRec
   }));
   return payments.sort(newestFirst);
 }
+
+const changeShape = z.object({
+  id: z.string().regex(/^[1-9]\d{0,14}$/),
+  type: z.enum(['ARREARS_ARISEN', 'ARREARS_SETTLED']),
+  taxpayerId: id,
+  taxpayerKind: kind,
+  // xs:dateTime with an offset: the hub hands it on as the event's time.
+  occurredAt: z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/),
+  taxType,
+  amount: decimal,
+  since: date,
+});
+
+/** One change of the tax department's change log. */
+export type TaxChangeRecord = z.infer<typeof changeShape>;
+
+/** The content of `GetChangesResponse`. */
+export const getChangesResponse = z.object({
+  change: z.array(changeShape).optional(),
+  nextCursor: z.string().min(1),
+  hasMore: z.enum(['true', 'false']).transform((v) => v === 'true'),
+});

@@ -20,7 +20,7 @@ import {
 export const TAX_SOAP_NAMESPACE = 'urn:datarun:sandbox:tax:v1';
 
 /** The operations of the tax WSDL the connector calls. */
-export type TaxSoapOperation = 'GetTaxpayers' | 'GetDeedTaxPayments' | 'GetArrears' | 'GetCreditRating' | 'Ping';
+export type TaxSoapOperation = 'GetTaxpayers' | 'GetDeedTaxPayments' | 'GetArrears' | 'GetCreditRating' | 'GetChanges' | 'Ping';
 
 const SOAP11_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
 const ENVELOPE_OPEN = `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NS}" xmlns:t="${TAX_SOAP_NAMESPACE}">`;
@@ -34,7 +34,7 @@ export const TRACE_CONTEXT_NAMESPACE = 'urn:datarun:trace-context:v1';
 const ENVELOPE_TAIL = '</soap:Body></soap:Envelope>';
 
 /** Elements the WSDL declares with maxOccurs > 1: always arrays, even with one or no occurrence. */
-const REPEATED_ELEMENTS = new Set(['taxpayer', 'notFound', 'payment', 'arrear', 'unit']);
+const REPEATED_ELEMENTS = new Set(['taxpayer', 'notFound', 'payment', 'arrear', 'unit', 'change']);
 
 const XML_SPECIAL = /[<>&"']/;
 const XML_SPECIAL_ALL = /[<>&"']/g;

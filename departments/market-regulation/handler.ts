@@ -5,8 +5,8 @@
  */
 import type http from 'node:http';
 import { citizenIdProblem, creditCodeProblem } from '../../src/sdk';
-import { serveControl, withFaults, type SandboxControl } from '../sandbox-kit';
-import type { EnterpriseStatus } from '../seed/model';
+import { CHANGE_FEED_OPERATION, SandboxRouteError, routeFields, serveChangeRoutes, serveControl, withFaults, type SandboxChangeRoute, type SandboxControl } from '../sandbox-kit';
+import type { EnterpriseKind, EnterpriseStatus } from '../seed/model';
 import {
   decodeAbnormalCursor,
   decodeChangeCursor,
@@ -18,6 +18,8 @@ import {
 } from './cursor';
 import { ENTERPRISE_SECTIONS, type EnterpriseSection, type MarketRegulationStore } from './store';
 
+const ENTERPRISE_KINDS: readonly EnterpriseKind[] = ['LIMITED_LIABILITY', 'JOINT_STOCK', 'SOLE_PROPRIETORSHIP', 'PARTNERSHIP', 'INDIVIDUAL_BUSINESS'];
+
 /** Operation names of the call counters (`control.calls`), one count per HTTP request. */
 export const MARKET_REGULATION_OPERATIONS = {
   health: 'health',
@@ -25,7 +27,7 @@ export const MARKET_REGULATION_OPERATIONS = {
   enterpriseGet: 'enterprises.get',
   enterprisesByLegalRep: 'enterprises.byLegalRep',
   abnormalList: 'abnormalOperations.list',
-  changes: 'changes.list',
+  changes: CHANGE_FEED_OPERATION,
   unknown: 'unknown',
 } as const;
 
@@ -129,6 +131,76 @@ function lowerBound<T>(items: readonly T[], before: (item: T) => boolean): numbe
     else hi = mid;
   }
   return lo;
+}
+
+/**
+ * The run-time changes of the department (`POST /__sandbox/<route>`, see the README), each
+ * appended to the change feed: status-changes, enterprises, abnormal-listings, abnormal-removals,
+ * licences, permits, penalties.
+ */
+export function marketRegulationChangeRoutes(store: MarketRegulationStore): Readonly<Record<string, SandboxChangeRoute>> {
+  /** The enterprise a change route names by `creditCode`: 400 for a malformed code, 404 for an unknown one. */
+  function subject(body: Readonly<Record<string, unknown>>): string {
+    const creditCode = routeFields.text(body, 'creditCode', { max: 18, problem: creditCodeProblem });
+    if (!store.get(creditCode)) throw new SandboxRouteError('"creditCode" names no registered enterprise', 404);
+    return creditCode;
+  }
+
+  /** Runs a store change, turning a refusal of the enterprise's state (RangeError) into a 409. */
+  function change<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      if (error instanceof RangeError) throw new SandboxRouteError(error.message.replace(/^\w+: /, ''), 409);
+      throw error;
+    }
+  }
+
+  return {
+    'status-changes': (body) => {
+      const creditCode = subject(body);
+      try {
+        return { event: store.changeStatus(creditCode, body['status'] as EnterpriseStatus) };
+      } catch (error) {
+        // The store's own message, which names the field and the statuses it accepts.
+        throw error instanceof TypeError ? new SandboxRouteError(error.message) : error;
+      }
+    },
+    enterprises: (body) => {
+      const input = {
+        name: routeFields.text(body, 'name', { max: 100 }),
+        kind: routeFields.oneOf(body, 'kind', ENTERPRISE_KINDS),
+        legalRepIdNumber: routeFields.text(body, 'legalRepIdNumber', { max: 18, problem: citizenIdProblem }),
+        registeredCapital: routeFields.amount(body, 'registeredCapital'),
+        address: routeFields.text(body, 'address', { max: 200 }),
+        industry: routeFields.text(body, 'industry', { max: 100 }),
+        scope: routeFields.text(body, 'scope', { max: 500 }),
+      };
+      return store.registerNew(input);
+    },
+    'abnormal-listings': (body) => {
+      const creditCode = subject(body);
+      return { event: change(() => store.listAbnormal(creditCode, routeFields.text(body, 'reason', { max: 200 }))) };
+    },
+    'abnormal-removals': (body) => {
+      const creditCode = subject(body);
+      return { event: change(() => store.removeAbnormal(creditCode, routeFields.text(body, 'reason', { max: 200 }))) };
+    },
+    licences: (body) => {
+      const creditCode = subject(body);
+      const scope = routeFields.text(body, 'scope', { max: 500 });
+      const validUntil = body['validUntil'] === undefined || body['validUntil'] === null ? null : routeFields.date(body, 'validUntil');
+      return { event: store.issueLicence(creditCode, scope, validUntil) };
+    },
+    permits: (body) => {
+      const creditCode = subject(body);
+      return { event: store.issuePermit(creditCode, routeFields.text(body, 'kind', { max: 100 }), routeFields.date(body, 'validUntil')) };
+    },
+    penalties: (body) => {
+      const creditCode = subject(body);
+      return { event: store.imposePenalty(creditCode, routeFields.text(body, 'reason', { max: 200 }), routeFields.amount(body, 'amount')) };
+    },
+  };
 }
 
 /** Creates the request listener of the sandbox: its own control route, the kit's control routes, then the API under faults. */
@@ -277,7 +349,8 @@ export function createMarketRegulationHandler(store: MarketRegulationStore, cont
   }
 
   /**
-   * GET /v1/changes?after=<cursor>&limit= — new registrations and status changes. The ETag names
+   * GET /v1/changes?after=<cursor>&limit= — registrations, status changes, abnormal-operation
+   * listings and removals, licences, permits and penalties. The ETag names
    * the page's content (first and last event, more to come), so polling an unchanged feed is a 304.
    */
   function changes(req: http.IncomingMessage, res: http.ServerResponse, query: URLSearchParams): void {
@@ -304,18 +377,7 @@ export function createMarketRegulationHandler(store: MarketRegulationStore, cont
     send(res, 200, JSON.stringify({ events: page, nextCursor: encodeChangeCursor(lastId), hasMore }), etag);
   }
 
-  /** POST /__sandbox/status-changes {creditCode, status}: a run-time status change, for cache-invalidation tests and demos. */
-  async function statusChangeRoute(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    try {
-      const body = JSON.parse(await readBody(req)) as { creditCode?: unknown; status?: unknown };
-      if (typeof body.creditCode !== 'string' || !store.get(body.creditCode)) throw new RequestError('"creditCode" must be the credit code of a registered enterprise');
-      const event = store.changeStatus(body.creditCode, body.status as EnterpriseStatus);
-      send(res, 201, JSON.stringify({ event }));
-    } catch (error) {
-      const status = error instanceof RequestError ? error.status : 400;
-      sendError(res, status, error instanceof SyntaxError ? 'the body must be JSON {"creditCode","status"}' : (error as Error).message);
-    }
-  }
+  const changeRoutes = marketRegulationChangeRoutes(store);
 
   function fail(res: http.ServerResponse, error: unknown): void {
     if (res.headersSent) {
@@ -347,10 +409,7 @@ export function createMarketRegulationHandler(store: MarketRegulationStore, cont
 
   return (req, res) => {
     const url = req.url ?? '/';
-    if (req.method === 'POST' && url === '/__sandbox/status-changes') {
-      void statusChangeRoute(req, res);
-      return;
-    }
+    if (serveChangeRoutes(changeRoutes, req, res)) return;
     if (serveControl(control, req, res)) return;
     const q = url.indexOf('?');
     let target: { operation: string; run: Run };

@@ -1,16 +1,17 @@
 /**
  * The market-regulation 市场监管 sandbox: a REST/JSON department system with batch lookups,
- * cursor paging, ETags and a change feed of new registrations and status changes.
+ * cursor paging, ETags and a change feed (registrations, status changes, abnormal-operation
+ * listings, licences, permits, penalties) fed by its `/__sandbox/...` change routes.
  */
 import http from 'node:http';
-import { SandboxControl, closeServer, listen, type Sandbox, type SandboxModule } from '../sandbox-kit';
+import { SandboxControl, closeServer, listen, serveChangeRoutes, type Sandbox, type SandboxModule } from '../sandbox-kit';
 import type { EnterpriseStatus, SeedData, SeedEnterprise } from '../seed/model';
-import { createMarketRegulationHandler } from './handler';
+import { createMarketRegulationHandler, marketRegulationChangeRoutes } from './handler';
 import { MarketRegulationStore, type ChangeEvent } from './store';
 
-export { LATEST_CHANGE_CURSOR, MARKET_REGULATION_OPERATIONS, MAX_IDS_PER_CALL, PAGE_LIMITS } from './handler';
-export { MarketRegulationStore } from './store';
-export type { AbnormalListing, ChangeEvent, StoredEnterprise } from './store';
+export { LATEST_CHANGE_CURSOR, MARKET_REGULATION_OPERATIONS, MAX_IDS_PER_CALL, PAGE_LIMITS, marketRegulationChangeRoutes } from './handler';
+export { CHANGE_KINDS, MarketRegulationStore } from './store';
+export type { AbnormalListing, ChangeEvent, ChangeKind, NewEnterprise, StoredEnterprise } from './store';
 
 /** Options of `startMarketRegulationSandbox`. */
 export interface MarketRegulationSandboxOptions {
@@ -43,6 +44,7 @@ export async function startMarketRegulationSandbox(options: MarketRegulationSand
   const store = new MarketRegulationStore(options.data);
   const control = new SandboxControl();
   const server = http.createServer(createMarketRegulationHandler(store, control));
+  const routes = marketRegulationChangeRoutes(store);
   // Keep connections open longer than Node's 5 s default so benchmark clients rarely reconnect.
   server.keepAliveTimeout = 30_000;
   const host = options.host ?? '127.0.0.1';
@@ -54,6 +56,7 @@ export async function startMarketRegulationSandbox(options: MarketRegulationSand
     store,
     emitStatusChange: (creditCode, status) => store.changeStatus(creditCode, status),
     registerEnterprise: (enterprise) => store.register(enterprise),
+    routes: (req, res) => serveChangeRoutes(routes, req, res),
     close: () => closeServer(server),
   };
 }

@@ -6,6 +6,7 @@
  * in `seq`, so a reader can give them back in the order the registry recorded them.
  */
 import type { SeedData, SeedProperty } from '../seed/model';
+import { createChangeTableSql } from './changes';
 
 /** The schema the sandbox creates its tables in (and the connector reads by default). */
 export const REAL_ESTATE_SCHEMA = 'real_estate';
@@ -84,7 +85,7 @@ CREATE TABLE ${s}.transfer (
   to_id           text NOT NULL,
   transfer_date   date NOT NULL,
   price           numeric(16,2) NOT NULL
-);`;
+);${createChangeTableSql(s)}`;
 }
 
 /**
@@ -106,6 +107,7 @@ ALTER TABLE ${s}.owner ADD FOREIGN KEY (unit_number) REFERENCES ${s}.property;
 ALTER TABLE ${s}.mortgage ADD FOREIGN KEY (unit_number) REFERENCES ${s}.property;
 ALTER TABLE ${s}.seizure ADD FOREIGN KEY (unit_number) REFERENCES ${s}.property;
 ALTER TABLE ${s}.transfer ADD FOREIGN KEY (unit_number) REFERENCES ${s}.property;
+ALTER TABLE ${s}.changes ADD FOREIGN KEY (unit_number) REFERENCES ${s}.property;
 CREATE INDEX owner_by_owner_id ON ${s}.owner (owner_id, unit_number);
 ANALYZE ${s}.property; ANALYZE ${s}.owner; ANALYZE ${s}.mortgage; ANALYZE ${s}.seizure; ANALYZE ${s}.transfer;`;
 }

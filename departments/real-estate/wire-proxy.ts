@@ -5,11 +5,12 @@
  *
  * It reads the frontend protocol (v3) message by message, across TCP chunks: a protocol cycle is
  * the messages up to a Sync (extended protocol) or one Query (simple protocol), and each simple
- * Query 'Q' or extended Execute 'E' in it is one counted statement. Backend messages are scanned
+ * Query 'Q' or extended Execute 'E' in it is one counted statement (a read of the change table
+ * under the kit's CHANGE_FEED_OPERATION, any other under SQL_OPERATION). Backend messages are scanned
  * for ReadyForQuery 'Z' (the end of a cycle) and, in `malformed` mode, rewritten.
  */
 import net from 'node:net';
-import type { SandboxControl } from '../sandbox-kit';
+import { CHANGE_FEED_OPERATION, type SandboxControl } from '../sandbox-kit';
 
 /** The operation name under which every statement is counted. */
 export const SQL_OPERATION = 'sql';
@@ -28,12 +29,20 @@ export interface WireProxyOptions {
    * every socket, so two clients' extended-protocol messages must never interleave there.
    */
   serialize: boolean;
+  /**
+   * A loopback HTTP server of the sandbox's control routes: a connection whose first bytes are
+   * `GET /__sandbox/` or `POST /__sandbox/` is handed to it (before faults apply), so the control
+   * routes live at the database's own address. Anything else not speaking PostgreSQL is dropped.
+   */
+  httpPort?: number;
 }
 
 /** A running proxy. */
 export interface WireProxy {
   readonly host: string;
   readonly port: number;
+  /** Runs `work` while no client's protocol cycle is forwarded (with `serialize`; otherwise at once). */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -62,6 +71,21 @@ function noteTraceparent(control: SandboxControl, message: Buffer, type: number)
   if (message[start] !== 0x2f) return; // '/': no comment, nothing to read
   const match = TRACEPARENT_COMMENT.exec(message.toString('latin1', start, Math.min(message.length, start + 80)));
   if (match) control.lastTraceparent = match[1];
+}
+
+/** A statement that reads the registry's change table (`FROM <schema>.changes`). */
+const CHANGE_TABLE_READ = /\bFROM\s+(?:[a-z_][a-z0-9_]*\.)?changes\b/i;
+
+/** Whether a Query ('Q': the text follows the length) or a Parse ('P': after the statement's name) reads the change table. */
+function readsChangeTable(message: Buffer, type: number): boolean {
+  let start = 5;
+  if (type === BYTE.P) {
+    const end = message.indexOf(0, start);
+    if (end < 0) return false;
+    start = end + 1;
+  }
+  const end = message.indexOf(0, start);
+  return CHANGE_TABLE_READ.test(message.toString('utf8', start, end < 0 ? message.length : end));
 }
 
 /** Collects TCP chunks and hands out complete protocol messages, copying only messages split across chunks. */
@@ -107,6 +131,8 @@ interface Cycle {
   messages: Buffer[];
   /** Simple Query and Execute messages in it: the counted statements. */
   statements: number;
+  /** Of those, the statements that read the change table (counted as `CHANGE_FEED_OPERATION`). */
+  feedStatements?: number;
   /** ReadyForQuery messages that end the cycle's reply (0 for a Flush, 1 otherwise). */
   readyMessages: number;
   terminate?: boolean;
@@ -161,6 +187,22 @@ export function truncateDataRow(message: Buffer): Buffer {
   return row;
 }
 
+const HTTP_CONTROL_PREFIXES = ['GET /__sandbox/', 'POST /__sandbox/'].map((p) => Buffer.from(p, 'latin1'));
+
+/** Whether a connection's first bytes are a control-route request, a database client, or too few to tell. */
+function connectionKind(head: Buffer): 'http' | 'database' | 'undecided' {
+  if (head[0] === 0) return 'database';
+  let undecided = false;
+  for (const prefix of HTTP_CONTROL_PREFIXES) {
+    const n = Math.min(prefix.length, head.length);
+    if (head.subarray(0, n).equals(prefix.subarray(0, n))) {
+      if (head.length >= prefix.length) return 'http';
+      undecided = true;
+    }
+  }
+  return undecided ? 'undecided' : 'database';
+}
+
 /** Starts the proxy; it forwards to the upstream server until closed. */
 export async function startWireProxy(options: WireProxyOptions): Promise<WireProxy> {
   const { control } = options;
@@ -168,15 +210,50 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   const sockets = new Set<net.Socket>();
 
   const server = net.createServer((client) => {
-    // `down`: the database does not accept connections.
-    if (control.faults.mode === 'down') {
-      client.destroy();
+    if (options.httpPort === undefined) {
+      // `down`: the database does not accept connections.
+      if (control.faults.mode === 'down') client.destroy();
+      else serveClient(client);
       return;
     }
-    serveClient(client);
+    // The first bytes tell a control-route request from a PostgreSQL client (whose first byte is 0).
+    let head: Buffer = Buffer.alloc(0);
+    const onFirst = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const kind = connectionKind(head);
+      if (kind === 'undecided') return;
+      client.off('data', onFirst);
+      client.off('error', onEarlyError);
+      if (kind === 'http') pipeToControl(client, head, options.httpPort!);
+      else if (control.faults.mode === 'down') client.destroy();
+      else serveClient(client, head);
+    };
+    const onEarlyError = (): void => {
+      client.destroy();
+    };
+    client.on('data', onFirst);
+    client.on('error', onEarlyError);
   });
 
-  function serveClient(client: net.Socket): void {
+  /** Hands an HTTP connection to the control server: both ways, closed together. */
+  function pipeToControl(client: net.Socket, head: Buffer, port: number): void {
+    const http = net.connect({ host: '127.0.0.1', port });
+    sockets.add(client);
+    sockets.add(http);
+    const both = (): void => {
+      client.destroy();
+      http.destroy();
+      sockets.delete(client);
+      sockets.delete(http);
+    };
+    client.on('error', both).on('close', both);
+    http.on('error', both).on('close', both);
+    http.write(head);
+    client.pipe(http);
+    http.pipe(client);
+  }
+
+  function serveClient(client: net.Socket, head?: Buffer): void {
     const upstream = net.connect({ host: options.upstreamHost, port: options.upstreamPort });
     client.setNoDelay(true);
     upstream.setNoDelay(true);
@@ -193,6 +270,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     let transactionStatus = 0x49; // 'I'
     let pending: Buffer[] = [];
     let pendingStatements = 0;
+    let pendingFeedStatements = 0;
+    /** The last Parse of this client read the change table: its Executes are feed reads. */
+    let parsedFeedRead = false;
     let chain: Promise<void> = Promise.resolve();
     let awaitingReady: { left: number; done: () => void } | undefined;
     const wakeOnClose = new Set<() => void>();
@@ -275,7 +355,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
     }
 
     function enqueue(cycle: Cycle): void {
-      for (let i = 0; i < cycle.statements; i++) control.count(SQL_OPERATION);
+      const feed = cycle.feedStatements ?? 0;
+      for (let i = 0; i < cycle.statements - feed; i++) control.count(SQL_OPERATION);
+      for (let i = 0; i < feed; i++) control.count(CHANGE_FEED_OPERATION);
       chain = chain.then(() => run(cycle)).catch(destroyBoth);
     }
 
@@ -305,15 +387,20 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       }
       pending.push(message);
       if (type === BYTE.Q || type === BYTE.P) noteTraceparent(control, message, type);
-      if (type === BYTE.Q || type === BYTE.E) pendingStatements++;
+      if (type === BYTE.P) parsedFeedRead = readsChangeTable(message, type);
+      if (type === BYTE.Q || type === BYTE.E) {
+        pendingStatements++;
+        if (type === BYTE.Q ? readsChangeTable(message, type) : parsedFeedRead) pendingFeedStatements++;
+      }
       if (type === BYTE.S || type === BYTE.Q || type === BYTE.H) {
-        enqueue({ messages: pending, statements: pendingStatements, readyMessages: type === BYTE.H ? 0 : 1 });
+        enqueue({ messages: pending, statements: pendingStatements, feedStatements: pendingFeedStatements, readyMessages: type === BYTE.H ? 0 : 1 });
         pending = [];
         pendingStatements = 0;
+        pendingFeedStatements = 0;
       }
     }
 
-    client.on('data', (chunk: Buffer) => {
+    const onClientData = (chunk: Buffer): void => {
       if (closed) return;
       if (control.faults.mode === 'down') {
         destroyBoth();
@@ -325,7 +412,9 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
       } catch {
         destroyBoth();
       }
-    });
+    };
+    client.on('data', onClientData);
+    if (head) onClientData(head);
 
     upstream.on('data', (chunk: Buffer) => {
       // Only complete messages are passed on, so a reply is never half raw and half rewritten.
@@ -367,6 +456,15 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
   return {
     host: address.address,
     port: address.port,
+    async exclusive(work) {
+      if (!lock) return work();
+      const release = await lock();
+      try {
+        return await work();
+      } finally {
+        release();
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

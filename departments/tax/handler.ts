@@ -6,7 +6,7 @@
  */
 import type http from 'node:http';
 import { XMLValidator } from 'fast-xml-parser';
-import { serveControl, type SandboxControl } from '../sandbox-kit';
+import { CHANGE_FEED_OPERATION, serveChangeRoutes, serveControl, type SandboxChangeRoute, type SandboxControl } from '../sandbox-kit';
 import { TAX_NAMESPACE, TAX_OPERATIONS, type TaxOperation } from './service';
 
 /** Largest request body the service reads; a batch of 100 ids is about 6 KiB. */
@@ -72,16 +72,19 @@ export interface TaxHandlerOptions {
   wsdl: () => string;
   /** node-soap's request listener, which reads `req.body` when it is set. */
   soap: http.RequestListener;
+  /** The sandbox's change routes (`POST /__sandbox/<route>`), served before the control routes. */
+  routes?: Readonly<Record<string, SandboxChangeRoute>>;
 }
 
 /**
- * The request listener of the tax sandbox. Order: control routes (untouched by faults), `down`
+ * The request listener of the tax sandbox. Order: change and control routes (untouched by faults), `down`
  * (socket dropped), the WSDL, request checks (Client faults), the call counter, latency, error
  * rate (Server fault), `malformed`, and finally node-soap.
  */
 export function createTaxHandler(options: TaxHandlerOptions): http.RequestListener {
   const { control, path } = options;
   return (req, res) => {
+    if (options.routes && serveChangeRoutes(options.routes, req, res)) return;
     if (serveControl(control, req, res)) return;
     if (control.faults.mode === 'down') {
       req.socket.destroy();
@@ -124,7 +127,8 @@ export function createTaxHandler(options: TaxHandlerOptions): http.RequestListen
       if (!xml.includes(SOAP11_ENVELOPE_NS)) return sendFault(res, 'soap:VersionMismatch', `the request must be a SOAP 1.1 envelope (${SOAP11_ENVELOPE_NS})`);
       const named = operationOf(req, xml);
       if ('problem' in named) return sendFault(res, 'soap:Client', named.problem);
-      control.count(named.operation);
+      // A read of the change log counts under the one name every sandbox uses for its feed.
+      control.count(named.operation === 'GetChanges' ? CHANGE_FEED_OPERATION : named.operation);
       // The trace context the hub sends (docs/tracing.md): HTTP header and the envelope's Header block.
       if (typeof req.headers.traceparent === 'string') control.lastTraceparent = req.headers.traceparent;
       const inEnvelope = ENVELOPE_TRACEPARENT.exec(xml);

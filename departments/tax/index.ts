@@ -7,13 +7,17 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as soap from 'soap';
-import { SandboxControl, closeServer, listen, type Sandbox, type SandboxModule } from '../sandbox-kit';
+import { SandboxControl, closeServer, listen, serveChangeRoutes, type Sandbox, type SandboxModule } from '../sandbox-kit';
 import type { SeedData } from '../seed/model';
+import { taxChangeRoutes } from './changes';
 import { createTaxHandler } from './handler';
 import { createTaxServices } from './service';
-import { createTaxStore } from './store';
+import { createTaxStore, type TaxStore } from './store';
 
-export { TAX_NAMESPACE, TAX_OPERATIONS, MAX_BATCH_IDS } from './service';
+export { TAX_NAMESPACE, TAX_OPERATIONS, MAX_BATCH_IDS, CHANGES_LIMITS, LATEST_CHANGES_CURSOR } from './service';
+export { taxChangeRoutes } from './changes';
+export { TAX_CHANGE_TYPES, raiseArrear, settleArrear } from './store';
+export type { TaxChangeEntry, TaxStore } from './store';
 export type { TaxOperation } from './service';
 export { MAX_REQUEST_BYTES } from './handler';
 
@@ -45,8 +49,13 @@ function readWsdl(): string {
   throw new Error(`tax.wsdl not found (looked in ${candidates.join(', ')})`);
 }
 
+/** A running tax sandbox, with its store (read it in tests; change it through the change routes). */
+export interface TaxSandbox extends Sandbox {
+  readonly store: TaxStore;
+}
+
 /** Starts the sandbox; its `url` is the SOAP endpoint (`http://host:port/services/TaxService`), the connector's `url`. */
-export async function startTaxSandbox(options: TaxSandboxOptions): Promise<Sandbox> {
+export async function startTaxSandbox(options: TaxSandboxOptions): Promise<TaxSandbox> {
   const control = new SandboxControl();
   const store = createTaxStore(options.data);
   const wsdl = readWsdl();
@@ -71,8 +80,9 @@ export async function startTaxSandbox(options: TaxSandboxOptions): Promise<Sandb
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}${TAX_ENDPOINT_PATH}`;
   const servedWsdl = wsdl.replace(/(<soap:address location=")[^"]*(")/, `$1${url}$2`);
-  server.on('request', createTaxHandler({ control, path: TAX_ENDPOINT_PATH, wsdl: () => servedWsdl, soap: soapListener }));
-  return { name: 'tax', url, control, close: () => closeServer(server) };
+  const routes = taxChangeRoutes(store);
+  server.on('request', createTaxHandler({ control, path: TAX_ENDPOINT_PATH, wsdl: () => servedWsdl, soap: soapListener, routes }));
+  return { name: 'tax', url, control, store, routes: (req, res) => serveChangeRoutes(routes, req, res), close: () => closeServer(server) };
 }
 
 /** Registers the sandbox with `departments/`: it stands in for the `tax` connector. */

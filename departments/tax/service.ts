@@ -11,7 +11,7 @@
  * writes the envelope.
  */
 import { citizenIdProblem, creditCodeProblem, unitNumberProblem } from '../../src/sdk';
-import type { ArrearEntry, DeedTaxEntry, TaxStore, TaxpayerEntry } from './store';
+import type { ArrearEntry, DeedTaxEntry, TaxChangeEntry, TaxStore, TaxpayerEntry } from './store';
 
 /** The target namespace of the WSDL; SOAPAction values are `<namespace>/<operation>`. */
 export const TAX_NAMESPACE = 'urn:datarun:sandbox:tax:v1';
@@ -20,7 +20,25 @@ export const TAX_NAMESPACE = 'urn:datarun:sandbox:tax:v1';
 export const MAX_BATCH_IDS = 100;
 
 /** The operations of the service, which are also the names of the call counters. */
-export const TAX_OPERATIONS = ['GetTaxpayers', 'GetDeedTaxPayments', 'GetArrears', 'GetCreditRating', 'Ping'] as const;
+export const TAX_OPERATIONS = ['GetTaxpayers', 'GetDeedTaxPayments', 'GetArrears', 'GetCreditRating', 'GetChanges', 'Ping'] as const;
+
+/** Page sizes of GetChanges. */
+export const CHANGES_LIMITS = { default: 100, max: 1000 } as const;
+
+/** The GetChanges cursor that means the log's current end. */
+export const LATEST_CHANGES_CURSOR = 'latest';
+
+/** Encodes a GetChanges cursor: the id of the last change read, opaque to clients. */
+export function encodeChangesCursor(id: number): string {
+  return Buffer.from(`t1.${id}`, 'utf8').toString('base64url');
+}
+
+/** Decodes a GetChanges cursor; undefined for anything this service did not issue. */
+export function decodeChangesCursor(cursor: string): number | undefined {
+  if (!/^[A-Za-z0-9_-]{1,40}$/.test(cursor)) return undefined;
+  const m = /^t1\.(0|[1-9]\d{0,14})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  return m ? Number(m[1]) : undefined;
+}
 
 /** One operation of the tax service. */
 export type TaxOperation = (typeof TAX_OPERATIONS)[number];
@@ -112,6 +130,40 @@ function notFoundXml(ids: readonly string[]): string {
   return xml;
 }
 
+function changeXml(c: TaxChangeEntry): string {
+  return (
+    `<change><id>${c.id}</id><type>${c.type}</type><taxpayerId>${esc(c.taxpayerId)}</taxpayerId><taxpayerKind>${c.taxpayerKind}</taxpayerKind>` +
+    `<occurredAt>${c.occurredAt}</occurredAt><taxType>${c.taxType}</taxType><amount>${c.amount}</amount><since>${c.since}</since></change>`
+  );
+}
+
+/** The changes after a cursor (keyset on the change id), as GetChangesResponse content. */
+function changesPage(store: TaxStore, args: unknown): string {
+  const fields = args !== null && typeof args === 'object' ? (args as Record<string, unknown>) : {};
+  const rawLimit = fields['limit'];
+  let limit: number = CHANGES_LIMITS.default;
+  if (rawLimit !== undefined && rawLimit !== null && rawLimit !== '') {
+    limit = typeof rawLimit === 'number' ? rawLimit : typeof rawLimit === 'string' && /^\d{1,6}$/.test(rawLimit.trim()) ? Number(rawLimit.trim()) : NaN;
+    if (!Number.isInteger(limit) || limit < 1 || limit > CHANGES_LIMITS.max) throw clientFault(`limit must be an integer from 1 to ${CHANGES_LIMITS.max}`);
+  }
+  const changes = store.changes;
+  const end = changes.at(-1)?.id ?? 0;
+  const rawCursor = fields['cursor'];
+  let after = 0;
+  if (rawCursor !== undefined && rawCursor !== null && rawCursor !== '') {
+    const cursor = typeof rawCursor === 'string' ? rawCursor.trim() : '';
+    const decoded = cursor === LATEST_CHANGES_CURSOR ? end : decodeChangesCursor(cursor);
+    if (decoded === undefined) throw clientFault('cursor is not a cursor this service issued');
+    after = decoded;
+  }
+  // Ids are 1, 2, 3...: the change after `after` is at index `after`.
+  const page = changes.slice(after, after + limit);
+  const last = page.at(-1)?.id ?? after;
+  let xml = '';
+  for (const c of page) xml += changeXml(c);
+  return `${xml}<nextCursor>${encodeChangesCursor(last)}</nextCursor><hasMore>${last < end}</hasMore>`;
+}
+
 /** Splits requested ids into the entries found (first occurrence, request order) and the ids not found. */
 function lookUp<T>(ids: readonly string[], find: (entry: TaxpayerEntry) => T, store: TaxStore): { found: T[]; notFound: string[] } {
   const found: T[] = [];
@@ -157,6 +209,9 @@ export function createTaxServices(store: TaxStore): { TaxService: { TaxPort: Rec
             store,
           );
           return { taxpayer: found, notFound };
+        },
+        GetChanges(args) {
+          return { $xml: changesPage(store, args) };
         },
         Ping() {
           return { status: 'OK', taxpayerCount: store.taxpayers.size };

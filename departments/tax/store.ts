@@ -44,10 +44,68 @@ export interface DeedTaxEntry {
   payerId: string;
 }
 
-/** The tax department's indexes. */
+/** The kinds of change the department records in its change log. */
+export const TAX_CHANGE_TYPES = ['ARREARS_ARISEN', 'ARREARS_SETTLED'] as const;
+
+/** A recorded change of a taxpayer, as the WSDL's `Change` type. */
+export interface TaxChangeEntry {
+  /** Increasing position in the log (what the opaque cursor encodes). */
+  id: number;
+  type: (typeof TAX_CHANGE_TYPES)[number];
+  taxpayerId: string;
+  taxpayerKind: OwnerKind;
+  /** xs:dateTime with offset. */
+  occurredAt: string;
+  taxType: TaxType;
+  /** The arrear's amount (yuan, two decimals). */
+  amount: string;
+  /** Since when the tax was owed. */
+  since: string;
+}
+
+/** The tax department's indexes, and its change log (appended to by `raiseArrear` and `settleArrear`). */
 export interface TaxStore {
   readonly taxpayers: ReadonlyMap<string, TaxpayerEntry>;
   readonly deedTaxByUnit: ReadonlyMap<string, readonly DeedTaxEntry[]>;
+  readonly changes: TaxChangeEntry[];
+}
+
+/** A change the taxpayer's state does not allow (an arrear of a type already owed, or none to settle). */
+export class TaxStateError extends Error {}
+
+/** Records an unpaid tax 欠税 of one type (one arrear per tax type) and appends ARREARS_ARISEN. */
+export function raiseArrear(store: TaxStore, taxpayerId: string, taxType: TaxType, amount: number, since: string, occurredAt: string): TaxChangeEntry {
+  const entry = store.taxpayers.get(taxpayerId);
+  if (!entry) throw new TypeError('raiseArrear: no taxpayer has this id');
+  if (entry.arrear.some((a) => a.taxType === taxType)) throw new TaxStateError(`the taxpayer already owes ${taxType} tax: settle it first`);
+  const arrear: ArrearEntry = { taxType, amount: yuan(amount), since };
+  entry.arrear = [...entry.arrear, arrear];
+  return appendChange(store, 'ARREARS_ARISEN', entry, arrear, occurredAt);
+}
+
+/** Settles the arrear of one tax type (paid in full) and appends ARREARS_SETTLED. */
+export function settleArrear(store: TaxStore, taxpayerId: string, taxType: TaxType, occurredAt: string): TaxChangeEntry {
+  const entry = store.taxpayers.get(taxpayerId);
+  if (!entry) throw new TypeError('settleArrear: no taxpayer has this id');
+  const arrear = entry.arrear.find((a) => a.taxType === taxType);
+  if (!arrear) throw new TaxStateError(`the taxpayer owes no ${taxType} tax`);
+  entry.arrear = entry.arrear.filter((a) => a !== arrear);
+  return appendChange(store, 'ARREARS_SETTLED', entry, arrear, occurredAt);
+}
+
+function appendChange(store: TaxStore, type: TaxChangeEntry['type'], entry: TaxpayerEntry, arrear: ArrearEntry, occurredAt: string): TaxChangeEntry {
+  const change: TaxChangeEntry = {
+    id: (store.changes.at(-1)?.id ?? 0) + 1,
+    type,
+    taxpayerId: entry.taxpayerId,
+    taxpayerKind: entry.kind,
+    occurredAt,
+    taxType: arrear.taxType,
+    amount: arrear.amount,
+    since: arrear.since,
+  };
+  store.changes.push(change);
+  return change;
 }
 
 /** Money as the department writes it: yuan with two decimals (xs:decimal). */
@@ -87,5 +145,5 @@ export function createTaxStore(data: Pick<SeedData, 'taxpayers'>): TaxStore {
   }
   // Newest first, as the department lists payments everywhere else.
   for (const list of deedTaxByUnit.values()) list.sort((a, b) => b.paidAt.localeCompare(a.paidAt) || a.voucherNumber.localeCompare(b.voucherNumber));
-  return { taxpayers, deedTaxByUnit };
+  return { taxpayers, deedTaxByUnit, changes: [] };
 }

@@ -12,8 +12,13 @@ export type EventSubjectKind = 'PERSON' | 'ENTERPRISE' | 'PROPERTY';
 export interface EventTypeSpec {
   /** SCREAMING_SNAKE_CASE, unique across the hub: `ENTERPRISE_REGISTERED`. */
   readonly type: string;
-  /** The kind of subject every event of this type names. */
+  /** The kind of subject every event of this type names (the first of `subjects` when there are several). */
   readonly subject: EventSubjectKind;
+  /**
+   * Every kind of subject events of this type may name, when there are several: a taxpayer's
+   * arrears are about a person or an enterprise. Each event names its own kind. @default [subject]
+   */
+  readonly subjects?: readonly EventSubjectKind[];
   /** One sentence for the catalogue and the schema's description (English, with the Chinese term). */
   readonly description: string;
 }

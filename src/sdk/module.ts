@@ -91,6 +91,12 @@ export function defineConnectorModule<S extends ConnectorSettingsSchema>(module:
       if (seen.has(spec.type)) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} is declared twice`);
       seen.add(spec.type);
       if (!['PERSON', 'ENTERPRISE', 'PROPERTY'].includes(spec.subject)) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} names no subject kind (PERSON, ENTERPRISE or PROPERTY)`);
+      if (spec.subjects !== undefined) {
+        const kinds: readonly unknown[] = Array.isArray(spec.subjects) ? spec.subjects : [];
+        if (kinds[0] !== spec.subject || kinds.some((k) => !['PERSON', 'ENTERPRISE', 'PROPERTY'].includes(k as string)) || new Set(kinds).size !== kinds.length) {
+          throw new ConnectorDefinitionError(`${where}: event type ${spec.type}: subjects must list distinct subject kinds, starting with its subject ${spec.subject}`);
+        }
+      }
       if (typeof spec.description !== 'string' || spec.description.trim().length < 3) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} needs a description`);
     }
   }
