@@ -201,6 +201,8 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
         } catch (error) {
           throw await subscriptionError(error, streamUrl);
         } finally {
+          // Leaving the loop (break, return) closes the request, and the hub ends the stream.
+          await results.return?.(undefined);
           sse.dispose();
         }
       })();

@@ -6,8 +6,8 @@
  * An event carries no record: its `enterprise`, `property` or `person` field is a link to the
  * entity it names, resolved by the connectors' loaders when the event is rendered for a
  * subscriber, so what a delivery carries passes the same grants, masks, seals and access record
- * as a query asking for the same fields. The SDL is generated here (only when some module
- * declares events), with every field classified like the rest of the graph.
+ * as a query asking for the same fields. The SDL is schema/events.graphql; each connector's SDL
+ * adds its types to `EventType`, and the hub checks they are the ones its module declares.
  */
 import type { IResolvers } from '@graphql-tools/utils';
 import { ConfigError } from './config';
@@ -15,6 +15,9 @@ import { HubError, HubErrorCode, type ConnectorModule, type DepartmentEvent, typ
 
 /** Pseudo-department of the event fields: the hub's own envelope around a department's change. */
 export const EVENTS_DEPARTMENT = 'events';
+
+/** Details one event carries at most (`DepartmentEvent.details` is a list of at most this many). */
+export const MAX_EVENT_DETAILS = 32;
 
 /** Types one subscription may ask for at most (the enum is small; a longer list is a mistake). */
 export const MAX_EVENT_TYPES_PER_SUBSCRIPTION = 64;
@@ -43,72 +46,16 @@ export function declaredEventTypes(modules: readonly Pick<ConnectorModule, 'id' 
   return types;
 }
 
-const share = (extra = ''): string => `@share(class: UNCONDITIONAL${extra}, department: "${EVENTS_DEPARTMENT}", updateCycle: REAL_TIME)`;
-const quote = (text: string): string => JSON.stringify(text.replace(/\s+/g, ' ').trim());
-
-/** The SDL of events for the declared types; undefined when no module declares any (the graph then has no Subscription). */
-export function eventTypeDefs(types: ReadonlyMap<string, EventTypeSpec & { department: string }>): string | undefined {
-  if (types.size === 0) return undefined;
-  const values = [...types.values()]
-    .sort((a, b) => a.type.localeCompare(b.type))
-    .map((t) => `  ${quote(`${t.description} (${t.department}; subject: ${t.subject})`)}\n  ${t.type}`)
-    .join('\n');
-  return `"""
-What happened at a department, as the connectors declare it. A subscription names the types it
-wants; every type names the kind of subject its events are about.
-"""
-enum EventType {
-${values}
-}
-
-"The kind of entity an event is about."
-enum EventSubjectKind {
-  PERSON
-  ENTERPRISE
-  PROPERTY
-}
-
-"""
-One change at a department, pushed to subscribers (审管联动). The event names its subject; the
-record comes through the link for that subject's kind (enterprise, property or person), read
-from the department when the event is delivered and shown as the subscriber's grants allow,
-under the department's seal.
-"""
-type DepartmentEvent {
-  "The event's id: the department's, prefixed with the department (unique across the hub, the same on every delivery)."
-  id: ID! ${share()}
-  type: EventType! ${share()}
-  "The department (connector id) that reported the change."
-  department: String! ${share()}
-  "When the department recorded the change (RFC 3339)."
-  occurredAt: String! ${share()}
-  subjectKind: EventSubjectKind! ${share()}
-  "The enterprise the event is about (subject kind ENTERPRISE)."
-  enterprise: Enterprise ${share()}
-  "The real-estate unit the event is about (subject kind PROPERTY)."
-  property: Property ${share()}
-  "The person the event is about (subject kind PERSON); a linked person, so under a purpose that needs consent, only with theirs."
-  person: Person ${share()}
-  "Facts of the change the record does not hold (a previous status, a document number), by name."
-  details: [EventDetail!]! ${share()}
-}
-
-"One fact of a change: its name and its value as text."
-type EventDetail {
-  name: String! ${share()}
-  value: String ${share()}
-}
-
-type Subscription {
-  """
-  The events of the given types, as they happen, from the moment the subscription is opened.
-  Opened by a signed request stating a purpose; each delivery is checked against the grants
-  again and recorded in the access log; the stream ends when its lifetime bound passes or the
-  grant it relied on ends.
-  """
-  departmentEvents(types: [EventType!]!): DepartmentEvent! ${share()}
-}
-`;
+/**
+ * Checks that the graph's `EventType` enum (schema/events.graphql, extended by each connector's
+ * SDL) holds exactly the types the modules declare, naming every difference.
+ */
+export function eventTypeProblems(enumValues: readonly string[], types: ReadonlyMap<string, EventTypeSpec & { department: string }>): string[] {
+  const inSchema = new Set(enumValues);
+  const problems: string[] = [];
+  for (const [type, spec] of types) if (!inSchema.has(type)) problems.push(`connector "${spec.department}" declares event type ${type}, but its SDL does not add it to EventType (extend enum EventType { ${type} })`);
+  for (const value of inSchema) if (!types.has(value)) problems.push(`EventType.${value} is in the SDL, but no connector module declares it in its events`);
+  return problems;
 }
 
 /** The entity reference of an event's subject, for the link of that kind; null for the other links. */
@@ -168,12 +115,12 @@ export function acceptedEvents(department: string, declared: ReadonlyMap<string,
           ? 'an event without an id (1 to 200 characters)'
           : !spec
             ? `an event of type ${JSON.stringify(String(event.type).slice(0, 64))} that the module does not declare`
-            : event.subject?.kind !== spec.subject || typeof event.subject.id !== 'string' || event.subject.id.length === 0 || event.subject.id.length > 64
-              ? `a ${spec.type} event whose subject is not a ${spec.subject} identifier`
+            : !(spec.subjects ?? [spec.subject]).includes(event.subject?.kind as EventSubjectKind) || typeof event.subject?.id !== 'string' || event.subject.id.length === 0 || event.subject.id.length > 64
+              ? `a ${spec.type} event whose subject is not a ${(spec.subjects ?? [spec.subject]).join(' or ')} identifier`
               : typeof event.occurredAt !== 'string' || Number.isNaN(Date.parse(event.occurredAt))
                 ? `a ${spec.type} event without an RFC 3339 occurredAt`
-                : event.details !== undefined && (event.details === null || typeof event.details !== 'object' || Object.values(event.details).some((v) => v !== null && typeof v === 'object'))
-                  ? `a ${spec.type} event whose details are not flat values`
+                : event.details !== undefined && (event.details === null || typeof event.details !== 'object' || Object.keys(event.details).length > MAX_EVENT_DETAILS || Object.values(event.details).some((v) => v !== null && typeof v === 'object'))
+                  ? `a ${spec.type} event whose details are not at most ${MAX_EVENT_DETAILS} flat values`
                   : undefined;
     if (problem !== undefined) {
       report(`${department} reported ${problem}: dropped`);

@@ -1,4 +1,4 @@
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
 import {
   createConsentVerifier,
@@ -63,13 +63,13 @@ import { exportForConsole, type ConsoleExport, type ConsoleExportFilter } from '
 import { createConsoleSessions, type ConsoleSessions } from './console-sessions';
 import { createHubMetrics, type HubLogger, type HubMetrics } from './metrics';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger, type StandingOperation } from './pipeline';
-import { acceptedEvents, createEventResolvers, declaredEventTypes, eventTypeDefs } from './events';
+import { acceptedEvents, createEventResolvers, declaredEventTypes, eventTypeProblems } from './events';
 import { createSubscriptions, type OpenedSubscription } from './subscriptions';
 import { createLocalEventStream, createSharedEventStream, type EventStream } from './event-stream';
 import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
-import { buildHubSchema, loadSharedTypeDefs } from './schema';
+import { buildHubSchema, EVENTS_SDL_FILE, loadSharedTypeDefs } from './schema';
 import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 
@@ -197,6 +197,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** How long the start waits for the first read of the departments' change feeds (which sets their cursors). */
+const FIRST_POLL_WAIT_MS = 3000;
+
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
   Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing' | 'subscriptions'>> & {
@@ -254,7 +257,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   // The event types of the graph: the union of the modules' declarations (unique across the hub).
   const eventTypes = declaredEventTypes(composed.modules);
   const eventSpecsOf = (department: string): ReadonlyMap<string, EventTypeSpec> => new Map([...eventTypes].filter(([, spec]) => spec.department === department));
-  const eventsSdl = eventTypeDefs(eventTypes);
+  const withEvents = eventTypes.size > 0;
   const sandboxIds = new Set(options.sandboxes ?? []);
   const keyStore = await createKeyStore(config.keys.dir, {
     departments: composed.modules.filter((m) => sandboxIds.has(m.id)).map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: true })),
@@ -289,7 +292,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let prover: ChainProver | undefined;
   const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
-    typeDefs = [...loadSharedTypeDefs(), ...composed.typeDefs, ...(eventsSdl ? [eventsSdl] : [])];
+    // Without a connector that reports events, the graph has no EventType values, hence no events and no Subscription.
+    typeDefs = [...loadSharedTypeDefs(undefined, withEvents ? [] : [EVENTS_SDL_FILE]), ...composed.typeDefs];
     version = cacheVersionOf(typeDefs);
     recordCache = config.cache?.enabled
       ? createLoaderCaches({
@@ -315,9 +319,12 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
-        ...(eventsSdl ? [createEventResolvers()] : []),
+        ...(withEvents ? [createEventResolvers()] : []),
       ]),
     );
+    const eventEnum = schema.getType('EventType');
+    const problems = eventTypeProblems(eventEnum && 'getValues' in eventEnum ? (eventEnum as GraphQLEnumType).getValues().map((v) => v.name) : [], eventTypes);
+    if (problems.length > 0) throw new ConfigError(`The event types of the graph and of the connector modules differ:\n  - ${problems.join('\n  - ')}`);
     assertSealsCovered(schema, connectors);
     policy = createPolicyEngine({
       schema,
@@ -451,6 +458,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         }),
       );
     }
+    // The feeds' cursors are set before the hub serves: an event after start is never skipped (a department that is down does not hold the start for long).
+    await Promise.race([Promise.all(pollers.map((p) => p.started)), new Promise((resolve) => setTimeout(resolve, FIRST_POLL_WAIT_MS).unref())]);
   } catch (error) {
     await Promise.allSettled(pollers.map((p) => p.stop()));
     await eventStream.close();

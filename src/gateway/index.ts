@@ -17,7 +17,7 @@ export { createSubscriptions } from './subscriptions';
 export type { Subscriptions, SubscriptionStream, OpenedSubscription, SubscriptionsOptions } from './subscriptions';
 export { createLocalEventStream, createSharedEventStream, DEFAULT_EVENT_STREAM } from './event-stream';
 export type { EventStream, SharedEventStreamOptions } from './event-stream';
-export { acceptedEvents, declaredEventTypes, eventTypeDefs, eventKeyOf, EVENTS_DEPARTMENT, MAX_EVENT_TYPES_PER_SUBSCRIPTION } from './events';
+export { acceptedEvents, declaredEventTypes, eventTypeProblems, eventKeyOf, EVENTS_DEPARTMENT, MAX_EVENT_TYPES_PER_SUBSCRIPTION } from './events';
 export type { HubEvent } from './events';
 export type { Caller, RequestContext } from './request-context';
 export { auditHeadFile, auditSigner, auditSubjectSecret, auditVerifier, openHubAuditLog } from './audit';

@@ -9,9 +9,12 @@ import { rootResolvers } from './root-resolvers';
 /** Where the hub's own SDL lives (the shared entities, seals, the catalogue, the access log): `schema/` at the project root (also from `dist/`). */
 export const SCHEMA_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../schema' : '../../schema');
 
-/** The hub's own SDL files, shared part first, as one string per file. */
-export function loadSharedTypeDefs(dir: string = SCHEMA_DIR): string[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.graphql')).sort((a, b) => (a === 'shared.graphql' ? -1 : b === 'shared.graphql' ? 1 : a.localeCompare(b)));
+/** The shared SDL of department events: left out of a graph whose connectors report none (its EventType would be empty). */
+export const EVENTS_SDL_FILE = 'events.graphql';
+
+/** The hub's own SDL files, shared part first, as one string per file (but the files named in `without`). */
+export function loadSharedTypeDefs(dir: string = SCHEMA_DIR, without: readonly string[] = []): string[] {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.graphql') && !without.includes(f)).sort((a, b) => (a === 'shared.graphql' ? -1 : b === 'shared.graphql' ? 1 : a.localeCompare(b)));
   if (files.length === 0) throw new Error(`No .graphql files in ${dir}`);
   return files.map((f) => readFileSync(path.join(dir, f), 'utf8'));
 }

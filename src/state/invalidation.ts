@@ -58,6 +58,11 @@ export const DEFAULT_INVALIDATION_POLLER = Object.freeze({ intervalMs: 300, maxP
 export interface InvalidationPoller {
   /** Runs one poll now (if this instance holds the lease); resolves to the records evicted. */
   pollOnce(): Promise<number>;
+  /**
+   * The first poll, run at start: once it settled, the shared cursor is set (a fresh one at the
+   * feed's current end), so no change made after it is skipped. A failed first poll settles too.
+   */
+  readonly started: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,8 +111,10 @@ export function startInvalidationPoller(options: InvalidationPollerOptions): Inv
 
   const timer = setInterval(() => void pollOnce(), intervalMs);
   timer.unref();
+  const started = pollOnce().then(() => undefined);
   return {
     pollOnce,
+    started,
     async stop() {
       stopped = true;
       clearInterval(timer);

@@ -28,7 +28,7 @@ describe('configuration', () => {
   });
 
   it('refuses a setting a connector does not have, naming the ones it has', () => {
-    expect(() => parseConfig({ connectors: { tax: { url: 'http://127.0.0.1:1/tax', uri: 'x' } } })).toThrow(/connectors\.tax: Unrecognized key: "uri" \(its settings: url, timeoutMs, connections\)/);
+    expect(() => parseConfig({ connectors: { tax: { url: 'http://127.0.0.1:1/tax', uri: 'x' } } })).toThrow(/connectors\.tax: Unrecognized key: "uri" \(its settings: url, timeoutMs, connections, changesPageSize\)/);
   });
 
   it('requires every department\'s settings when the sandboxes are off, naming the variable to set', () => {
@@ -70,7 +70,7 @@ describe('configuration', () => {
     const load = (env: Record<string, string>) => () => loadConfig({ env, warn: () => undefined });
     expect(load({ DATARUN_CONNECTORS__TAX: 'x' })).toThrow('DATARUN_CONNECTORS__TAX: expected DATARUN_CONNECTORS__<ID>__<KEY>');
     expect(load({ DATARUN_CONNECTORS__TAXES__URL: 'x' })).toThrow(/DATARUN_CONNECTORS__TAXES__URL: there is no connector "taxes"/);
-    expect(load({ DATARUN_CONNECTORS__TAX__URI: 'x' })).toThrow('DATARUN_CONNECTORS__TAX__URI: connector "tax" has no setting URI (its settings: URL, TIMEOUT_MS, CONNECTIONS, ENABLED)');
+    expect(load({ DATARUN_CONNECTORS__TAX__URI: 'x' })).toThrow('DATARUN_CONNECTORS__TAX__URI: connector "tax" has no setting URI (its settings: URL, TIMEOUT_MS, CONNECTIONS, CHANGES_PAGE_SIZE, ENABLED)');
     expect(load({ DATARUN_CONNECTORS__TAX__TIMEOUT_MS: 'soon' })).toThrow('DATARUN_CONNECTORS__TAX__TIMEOUT_MS must be a number, but got: "soon"');
     expect(load({ DATARUN_CONNECTORS__TAX__URL: 'ftp://x' })).toThrow(/connectors\.tax\.url: expected an absolute http\(s\) URL/);
   });

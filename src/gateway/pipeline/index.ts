@@ -328,7 +328,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const limit = deadline(request.signal);
     const flow = begin({ ...request, subscription: true }, limit.signal);
     let code: ErrorCode | null = null;
-    let reply: GatewayReply = { data: null };
+    let reply: GatewayReply = {};
     let retryAfterSeconds: number | undefined;
     try {
       await admit(flow);

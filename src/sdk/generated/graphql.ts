@@ -211,6 +211,32 @@ export type CreditRating =
   | 'D'
   | 'M';
 
+/**
+ * One change at a department, pushed to subscribers (审管联动). The event names its subject; the
+ * record comes through the link for that subject's kind (enterprise, property or person), read
+ * from the department when the event is delivered and shown as the subscriber's grants allow,
+ * under the department's seal.
+ */
+export type DepartmentEvent = {
+  __typename?: 'DepartmentEvent';
+  /** The department (connector id) that reported the change. */
+  department: Scalars['String']['output'];
+  /** Facts of the change the record does not hold (a previous status, a document number), by name. */
+  details: Array<EventDetail>;
+  /** The enterprise the event is about (subject kind ENTERPRISE). */
+  enterprise?: Maybe<Enterprise>;
+  /** The event's id: the department's, prefixed with the department (unique across the hub, the same on every delivery). */
+  id: Scalars['ID']['output'];
+  /** When the department recorded the change (RFC 3339). */
+  occurredAt: Scalars['String']['output'];
+  /** The person the event is about (subject kind PERSON); a linked person, so under a purpose that needs consent, only with theirs. */
+  person?: Maybe<Person>;
+  /** The real-estate unit the event is about (subject kind PROPERTY). */
+  property?: Maybe<Property>;
+  subjectKind: EventSubjectKind;
+  type: EventType;
+};
+
 export type DepartmentFields = {
   __typename?: 'DepartmentFields';
   coordinates: Array<Scalars['String']['output']>;
@@ -286,6 +312,53 @@ export type EnterpriseStatus =
   | 'ACTIVE'
   | 'CANCELLED'
   | 'REVOKED';
+
+/** One fact of a change: its name and its value as text. */
+export type EventDetail = {
+  __typename?: 'EventDetail';
+  name: Scalars['String']['output'];
+  value?: Maybe<Scalars['String']['output']>;
+};
+
+/** The kind of entity an event is about. */
+export type EventSubjectKind =
+  | 'ENTERPRISE'
+  | 'PERSON'
+  | 'PROPERTY';
+
+/**
+ * What happened at a department, as the connectors declare it. A subscription names the types it
+ * wants; every type names the kind of subject its events are about.
+ */
+export type EventType =
+  /** The enterprise was put on the abnormal-operation list 列入经营异常名录; details: reason, listedAt. */
+  | 'ABNORMAL_LISTED'
+  /** The enterprise was removed from the abnormal-operation list 移出经营异常名录; details: removalReason, listedAt. */
+  | 'ABNORMAL_REMOVED'
+  /** A taxpayer (a person or an enterprise) owes a tax past its due date 产生欠税; details: taxType, amount, since. */
+  | 'ARREARS_ARISEN'
+  /** A taxpayer paid off the arrears of one tax type 欠税清缴; details: taxType, amount, since. */
+  | 'ARREARS_SETTLED'
+  /** A new enterprise was registered 设立登记 and its business licence issued; details: licenceNumber. */
+  | 'ENTERPRISE_REGISTERED'
+  /** The registration status of an enterprise changed 登记状态变更; details: previousStatus. */
+  | 'ENTERPRISE_STATUS_CHANGED'
+  /** A business licence 营业执照 was issued again (a changed scope or term); details: licenceNumber, previousIssuedAt. */
+  | 'LICENCE_ISSUED'
+  /** A mortgage 抵押权登记 on the unit was registered; details: registrationNumber, amount. */
+  | 'MORTGAGE_REGISTERED'
+  /** A mortgage on the unit was released 抵押权注销; details: registrationNumber. */
+  | 'MORTGAGE_RELEASED'
+  /** An administrative penalty 行政处罚 was imposed on the enterprise; details: decisionNumber, amount. */
+  | 'PENALTY_IMPOSED'
+  /** An administrative permit 行政许可 was issued to the enterprise; details: permitNumber, kind. */
+  | 'PERMIT_ISSUED'
+  /** A court seized the unit 查封登记; details: seizureNumber, caseNumber. */
+  | 'SEIZURE_REGISTERED'
+  /** A seizure of the unit was lifted 解除查封; details: seizureNumber. */
+  | 'SEIZURE_RELEASED'
+  /** A transfer of the unit 转移登记 was registered: it has a new sole owner; details: transferNumber, price, previousOwnerCount. */
+  | 'TRANSFER_REGISTERED';
 
 export type FundAccount = {
   __typename?: 'FundAccount';
@@ -866,6 +939,22 @@ export type SubjectKind =
   | 'PERSON'
   | 'PROPERTY';
 
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * The events of the given types, as they happen, from the moment the subscription is opened.
+   * Opened by a signed request stating a purpose; each delivery is checked against the grants
+   * again and recorded in the access log; the stream ends when its lifetime bound passes or the
+   * grant it relied on ends.
+   */
+  departmentEvents: DepartmentEvent;
+};
+
+
+export type SubscriptionDepartmentEventsArgs = {
+  types: Array<EventType>;
+};
+
 export type TaxArrear = {
   __typename?: 'TaxArrear';
   amount: Scalars['Float']['output'];
@@ -1042,6 +1131,7 @@ export type ResolversTypes = {
   CitizenAccessEdge: ResolverTypeWrapper<CitizenAccessEdge>;
   Contribution: ResolverTypeWrapper<Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversTypes['Enterprise']> }>;
   CreditRating: CreditRating;
+  DepartmentEvent: ResolverTypeWrapper<Omit<DepartmentEvent, 'enterprise' | 'person' | 'property'> & { enterprise?: Maybe<ResolversTypes['Enterprise']>, person?: Maybe<ResolversTypes['Person']>, property?: Maybe<ResolversTypes['Property']> }>;
   DepartmentFields: ResolverTypeWrapper<DepartmentFields>;
   DisclosedField: ResolverTypeWrapper<DisclosedField>;
   EmployerAccount: ResolverTypeWrapper<EmployerAccount>;
@@ -1049,6 +1139,9 @@ export type ResolversTypes = {
   Enterprise: ResolverTypeWrapper<EnterpriseRef>;
   EnterpriseKind: EnterpriseKind;
   EnterpriseStatus: EnterpriseStatus;
+  EventDetail: ResolverTypeWrapper<EventDetail>;
+  EventSubjectKind: EventSubjectKind;
+  EventType: EventType;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   FundAccount: ResolverTypeWrapper<Omit<FundAccount, 'contributions' | 'employer' | 'holder' | 'loans'> & { contributions: Array<ResolversTypes['FundContribution']>, employer?: Maybe<ResolversTypes['Enterprise']>, holder: ResolversTypes['Person'], loans: Array<ResolversTypes['FundLoan']> }>;
   FundAccountStatus: FundAccountStatus;
@@ -1091,6 +1184,7 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   SubjectInput: SubjectInput;
   SubjectKind: SubjectKind;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TaxArrear: ResolverTypeWrapper<TaxArrear>;
   TaxPayment: ResolverTypeWrapper<Omit<TaxPayment, 'payer' | 'property'> & { payer?: Maybe<ResolversTypes['Party']>, property?: Maybe<ResolversTypes['Property']> }>;
   TaxType: TaxType;
@@ -1117,10 +1211,12 @@ export type ResolversParentTypes = {
   CitizenAccessConnection: CitizenAccessConnection;
   CitizenAccessEdge: CitizenAccessEdge;
   Contribution: Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversParentTypes['Enterprise']> };
+  DepartmentEvent: Omit<DepartmentEvent, 'enterprise' | 'person' | 'property'> & { enterprise?: Maybe<ResolversParentTypes['Enterprise']>, person?: Maybe<ResolversParentTypes['Person']>, property?: Maybe<ResolversParentTypes['Property']> };
   DepartmentFields: DepartmentFields;
   DisclosedField: DisclosedField;
   EmployerAccount: EmployerAccount;
   Enterprise: EnterpriseRef;
+  EventDetail: EventDetail;
   Float: Scalars['Float']['output'];
   FundAccount: Omit<FundAccount, 'contributions' | 'employer' | 'holder' | 'loans'> & { contributions: Array<ResolversParentTypes['FundContribution']>, employer?: Maybe<ResolversParentTypes['Enterprise']>, holder: ResolversParentTypes['Person'], loans: Array<ResolversParentTypes['FundLoan']> };
   FundContribution: FundContribution;
@@ -1148,6 +1244,7 @@ export type ResolversParentTypes = {
   SocialInsurance: Omit<SocialInsurance, 'contributions' | 'employer'> & { contributions: Array<ResolversParentTypes['Contribution']>, employer?: Maybe<ResolversParentTypes['Enterprise']> };
   String: Scalars['String']['output'];
   SubjectInput: SubjectInput;
+  Subscription: Record<PropertyKey, never>;
   TaxArrear: TaxArrear;
   TaxPayment: Omit<TaxPayment, 'payer' | 'property'> & { payer?: Maybe<ResolversParentTypes['Party']>, property?: Maybe<ResolversParentTypes['Property']> };
   Taxpayer: Omit<Taxpayer, 'payments'> & { payments: Array<ResolversParentTypes['TaxPayment']> };
@@ -1291,6 +1388,18 @@ export type ContributionResolvers<ContextType = HubContext, ParentType extends R
   period?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type DepartmentEventResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['DepartmentEvent'] = ResolversParentTypes['DepartmentEvent']> = {
+  department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  details?: Resolver<Array<ResolversTypes['EventDetail']>, ParentType, ContextType>;
+  enterprise?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  person?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType>;
+  property?: Resolver<Maybe<ResolversTypes['Property']>, ParentType, ContextType>;
+  subjectKind?: Resolver<ResolversTypes['EventSubjectKind'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['EventType'], ParentType, ContextType>;
+};
+
 export type DepartmentFieldsResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['DepartmentFields'] = ResolversParentTypes['DepartmentFields']> = {
   coordinates?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1331,6 +1440,11 @@ export type EnterpriseResolvers<ContextType = HubContext, ParentType extends Res
   status?: Resolver<Maybe<ResolversTypes['EnterpriseStatus']>, ParentType, ContextType>;
   taxStatus?: Resolver<Maybe<ResolversTypes['Taxpayer']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type EventDetailResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['EventDetail'] = ResolversParentTypes['EventDetail']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type FundAccountResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['FundAccount'] = ResolversParentTypes['FundAccount']> = {
@@ -1540,6 +1654,10 @@ export type SocialInsuranceResolvers<ContextType = HubContext, ParentType extend
   status?: Resolver<ResolversTypes['InsuredStatus'], ParentType, ContextType>;
 };
 
+export type SubscriptionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  departmentEvents?: SubscriptionResolver<ResolversTypes['DepartmentEvent'], "departmentEvents", ParentType, ContextType, RequireFields<SubscriptionDepartmentEventsArgs, 'types'>>;
+};
+
 export type TaxArrearResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['TaxArrear'] = ResolversParentTypes['TaxArrear']> = {
   amount?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   since?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1592,10 +1710,12 @@ export type Resolvers<ContextType = HubContext> = {
   CitizenAccessConnection?: CitizenAccessConnectionResolvers<ContextType>;
   CitizenAccessEdge?: CitizenAccessEdgeResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
+  DepartmentEvent?: DepartmentEventResolvers<ContextType>;
   DepartmentFields?: DepartmentFieldsResolvers<ContextType>;
   DisclosedField?: DisclosedFieldResolvers<ContextType>;
   EmployerAccount?: EmployerAccountResolvers<ContextType>;
   Enterprise?: EnterpriseResolvers<ContextType>;
+  EventDetail?: EventDetailResolvers<ContextType>;
   FundAccount?: FundAccountResolvers<ContextType>;
   FundContribution?: FundContributionResolvers<ContextType>;
   FundEmployer?: FundEmployerResolvers<ContextType>;
@@ -1618,6 +1738,7 @@ export type Resolvers<ContextType = HubContext> = {
   Seizure?: SeizureResolvers<ContextType>;
   SharingPurpose?: SharingPurposeResolvers<ContextType>;
   SocialInsurance?: SocialInsuranceResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   TaxArrear?: TaxArrearResolvers<ContextType>;
   TaxPayment?: TaxPaymentResolvers<ContextType>;
   Taxpayer?: TaxpayerResolvers<ContextType>;
