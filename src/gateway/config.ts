@@ -214,6 +214,26 @@ const configSchema = z.strictObject({
       maxStreams: z.number().int().min(1).max(100_000).default(1000),
     })
     .prefault({}),
+  /** Registered webhooks for department events (docs/webhooks.md). */
+  webhooks: z
+    .strictObject({
+      /**
+       * Targets a webhook may be registered to: `https://host/path/*`, `https://*.domain`, or
+       * `{ "url": …, "allowPrivate": true }` for a target on a private network. Empty: none.
+       */
+      allow: z.array(z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), allowPrivate: z.boolean().optional() })])).max(1000).default([]),
+      /** Attempts before an event is dead (its subject's later events wait for an operator). */
+      maxAttempts: z.number().int().min(1).max(100).default(12),
+      /** Age after which a failing event is dead, in hours. */
+      maxAgeHours: z.number().int().min(1).max(24 * 30).default(72),
+      /** Per delivery. */
+      timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+      /** Deliveries at once per instance. */
+      concurrency: z.number().int().min(1).max(256).default(8),
+      /** Where the embedded registry and queue are kept. @default a `webhooks` folder beside the access log's */
+      dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** OpenTelemetry tracing (docs/tracing.md): off without an endpoint. */
   tracing: z
     .strictObject({

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
 import {
@@ -65,6 +66,7 @@ import { createHubMetrics, type HubLogger, type HubMetrics } from './metrics';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger, type StandingOperation } from './pipeline';
 import { acceptedEvents, createEventResolvers, declaredEventTypes, eventTypeProblems } from './events';
 import { createSubscriptions, type OpenedSubscription } from './subscriptions';
+import { createWebhookResolvers, startWebhooks, type Webhooks } from './webhooks';
 import { createLocalEventStream, createSharedEventStream, type EventStream } from './event-stream';
 import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
@@ -169,6 +171,12 @@ export interface Gateway {
   open(request: HubRequest): ReturnType<Pipeline['open']>;
   /** One delivery of an admitted subscription on an event (policy again … receipt); see `Pipeline.deliver`. */
   deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
+  /** Subscription streams open on this instance now. */
+  readonly openSubscriptions: number;
+  /** Registered webhooks (their dead letters for operators); undefined when no connector reports events. */
+  readonly webhooks: Webhooks | undefined;
+  /** The hub's published keys: the key store's, and the webhook signing key (Ed25519) when webhooks run. */
+  publicJwks(): { keys: readonly unknown[] };
   /** Opens a subscription to department events (src/gateway/subscriptions.ts): a refusal, or a stream of deliveries. */
   subscribe(request: HubRequest): Promise<OpenedSubscription>;
   /** The events the change feeds report, as every instance hears them (live: from the moment a listener attaches). */
@@ -202,7 +210,7 @@ const FIRST_POLL_WAIT_MS = 3000;
 
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
-  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing' | 'subscriptions'>> & {
+  Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing' | 'subscriptions' | 'webhooks'>> & {
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -216,7 +224,8 @@ export type GatewayEvent =
   | ReopeningAuditLogEvent
   | SharedIndexEvent
   | { type: 'event-refused'; feed: string; problem: string }
-  | { type: 'event-stream-failed'; reason: string };
+  | { type: 'event-stream-failed'; reason: string }
+  | { type: 'webhook'; detail: string; reason?: string };
 
 /** Options of `createGateway`. */
 export interface GatewayOptions {
@@ -319,7 +328,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
-        ...(withEvents ? [createEventResolvers()] : []),
+        ...(withEvents ? [createEventResolvers(), createWebhookResolvers(() => webhooks)] : []),
       ]),
     );
     const eventEnum = schema.getType('EventType');
@@ -348,6 +357,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   // The metrics are made with the pipeline; the log opened before them reports its fdatasyncs through this.
   let onDatasync: ((seconds: number) => void) | undefined;
   let loaderObserver: LoaderCachesObserver | undefined;
+  let webhooks: Webhooks | undefined;
   try {
     if (state.mode !== 'memory') await state.waitUntilReady(options.redisStartTimeoutMs ?? 5000);
     if (config.audit.enabled) {
@@ -524,6 +534,21 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     maxPending: config.subscriptions?.maxPending ?? 1000,
     maxStreams: config.subscriptions?.maxStreams ?? 1000,
   });
+  // Webhooks deliver events through the same pipeline, to targets on the operator's allow-list.
+  if (withEvents) {
+    webhooks = await startWebhooks({
+      settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, ...config.webhooks },
+      schema,
+      state,
+      dataDir: config.webhooks?.dir ?? path.join(path.dirname(config.audit.dir), 'webhooks'),
+      keysDir: config.keys.dir,
+      instanceId: config.audit.instanceId,
+      events: eventStream,
+      admitFor: (caller, request) => pipeline.admitFor(caller, request),
+      deliver: (standing, root, signal) => pipeline.deliver(standing, root, signal),
+      onEvent: (event) => emit({ type: 'webhook', detail: event.type, ...('reason' in event ? { reason: String(event.reason) } : {}) }),
+    });
+  }
   if (security === 'signed') {
     // Tokens carry whole seconds: a token issued in the second the replay guard's memory began
     // cannot be told from one issued just before it, and is refused (REPLAY_STATE_RESET). The hub
@@ -551,6 +576,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     deliver: (standing, root, signal) => pipeline.deliver(standing, root, signal),
     events: eventStream,
     subscribe: (request) => subscriptions.subscribe(request),
+    get openSubscriptions() {
+      return subscriptions.open;
+    },
+    webhooks,
+    publicJwks: () => (webhooks ? { keys: [...keyStore.publicJwks().keys, webhooks.publicJwk] } : keyStore.publicJwks()),
     eventTypes: [...eventTypes.keys()].sort(),
     pipeline: { caches: pipeline.caches },
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,
@@ -578,6 +608,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     async stop() {
       // The aggregates of the last seconds go to the log before it closes.
       subscriptions.close();
+      await webhooks?.stop();
       await refusals?.close();
       await Promise.allSettled(pollers.map((p) => p.stop()));
       await eventStream.close();

@@ -284,8 +284,36 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       res.end(text);
     } else if (url.pathname === '/readyz' && req.method === 'GET') {
       await readiness(res, true);
+    } else if (url.pathname.startsWith('/webhooks/dead') && gateway.webhooks) {
+      await deadLetters(req, res, url, gateway.webhooks);
     } else if (!options.extraRoutes?.(req, res)) {
       notFound(req, res, url);
+    }
+  }
+
+  /**
+   * The webhooks' dead letters (docs/webhooks.md): `GET /webhooks/dead[?webhook=]` lists them;
+   * `POST /webhooks/dead/replay?event=<id>[&webhook=<id>]` puts one back at the head of its subject
+   * with fresh attempts, `POST /webhooks/dead/skip?…` drops it (its subject's later events move on).
+   */
+  async function deadLetters(req: http.IncomingMessage, res: http.ServerResponse, url: URL, webhooks: NonNullable<Gateway['webhooks']>): Promise<void> {
+    req.resume();
+    const webhook = url.searchParams.get('webhook') ?? undefined;
+    if (url.pathname === '/webhooks/dead' && req.method === 'GET') {
+      const dead = await webhooks.store.listDead(webhook);
+      sendJson(res, 200, { dead: dead.map((d) => ({ webhook: d.subscriberId, event: d.event.id, type: d.event.type, subject: d.event.subject, attempts: d.attempts, reason: d.reason, at: new Date(d.at).toISOString() })) }, { 'cache-control': 'no-store' });
+      return;
+    }
+    const action = url.pathname === '/webhooks/dead/replay' ? 'replay' : url.pathname === '/webhooks/dead/skip' ? 'skip' : undefined;
+    const event = url.searchParams.get('event');
+    if (!action || req.method !== 'POST') return sendJson(res, 404, { error: 'GET /webhooks/dead, POST /webhooks/dead/replay?event=<id>, POST /webhooks/dead/skip?event=<id>' });
+    if (!event) return sendJson(res, 400, { error: 'name the dead event: ?event=<id> (and ?webhook=<id> for one webhook only)' });
+    try {
+      const count = await webhooks.store[action](event, webhook);
+      sendJson(res, 200, { [action === 'replay' ? 'replayed' : 'skipped']: count });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'PUSH_NOT_DEAD') return sendJson(res, 404, { error: (error as Error).message });
+      throw error;
     }
   }
 
@@ -330,7 +358,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     } else if (url.pathname === '/healthz' && req.method === 'GET') {
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }));
     } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {
-      work = Promise.resolve(sendJson(res, 200, gateway.keyStore.publicJwks(), { 'cache-control': 'public, max-age=300' }));
+      work = Promise.resolve(sendJson(res, 200, gateway.publicJwks(), { 'cache-control': 'public, max-age=300' }));
     } else if (url.pathname === '/.well-known/audit-head' && req.method === 'GET') {
       // Every instance's newest signed tree head, public like the JWKS: save one, and check the log against it later.
       work = gateway.auditHeads().then((heads) =>

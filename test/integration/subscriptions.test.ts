@@ -78,7 +78,7 @@ describe('subscriptions to department events', () => {
   });
   afterEach(async () => {
     // A stream the client left is ended by the hub when its connection closes.
-    await eventually(() => hub.gateway.events.listeners === 0);
+    await eventually(() => hub.gateway.openSubscriptions === 0);
   });
 
   it('pushes a new enterprise to the tax bureau, sealed, with a receipt and an access record per delivery', async () => {
@@ -86,7 +86,7 @@ describe('subscriptions to department events', () => {
     const stream = client.subscribe<any>(NEW_ENTERPRISES, {}, STARTUP);
     // The stream is open once the first read is pending and the hub has a listener for it.
     const first = next(stream);
-    await eventually(() => hub.gateway.events.listeners > 0);
+    await eventually(() => hub.gateway.openSubscriptions > 0);
     const creditCode = await registerEnterprise('泰安云数科技有限公司');
     const delivery = await first;
     expect(delivery.errors).toBeUndefined();
@@ -123,7 +123,7 @@ describe('subscriptions to department events', () => {
   it('masks what the grant masks in every delivery', async () => {
     const stream = hub.clientFor('hrss-bureau').subscribe<any>(NEW_ENTERPRISES.replace(' seal { token }', ''), {}, { ...STARTUP, operator: 'hrss-7' });
     const first = next(stream);
-    await eventually(() => hub.gateway.events.listeners > 0);
+    await eventually(() => hub.gateway.openSubscriptions > 0);
     await registerEnterprise('泰安社保测试有限公司');
     const delivery = await first;
     expect(delivery.errors).toBeUndefined();
@@ -138,7 +138,7 @@ describe('subscriptions to department events', () => {
     const stream = hub.clientFor('tax-bureau').subscribe<any>(denied, {}, { ...STARTUP, caseNumber: 'QYKB-DENIED-1' });
     await expect(next(stream)).rejects.toMatchObject({ code: 'ERR_SUBSCRIPTION_REFUSED', message: expect.stringMatching(/POLICY_DENIED/) });
     // Refused before it started: it never listened.
-    expect(hub.gateway.events.listeners).toBe(0);
+    expect(hub.gateway.openSubscriptions).toBe(0);
     const records = await auditorReads({ consumer: 'tax-bureau', caseNumber: 'QYKB-DENIED-1' });
     expect(records).toHaveLength(1);
     expect(records[0].outcome).toBe('DENIED');
@@ -171,7 +171,7 @@ describe('a subscription whose grant ends', () => {
   it('ends the stream with POLICY_DENIED at the next event after the grant ended', async () => {
     const stream = hub.clientFor('hrss-bureau').subscribe<any>('subscription { departmentEvents(types: [ENTERPRISE_REGISTERED]) { id enterprise { name } } }', {}, { ...STARTUP, caseNumber: 'QYKB-ENDING-1', operator: 'hrss-7' });
     const first = next(stream);
-    await eventually(() => hub.gateway.events.listeners > 0);
+    await eventually(() => hub.gateway.openSubscriptions > 0);
     await registerEnterprise('泰安授权到期有限公司');
     expect((await first).errors).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, soon - Date.now() + 1500)));

@@ -61,6 +61,8 @@ export async function startTestHub(
     logger?: Logger;
     /** Per-consumer rate limits. @default none */
     rateLimits?: Record<string, { requestsPerSecond: number; burst: number }>;
+    /** Webhook settings (docs/webhooks.md), e.g. the allow-list of targets. @default none allowed */
+    webhooks?: { allow: (string | { url: string; allowPrivate?: boolean })[]; maxAttempts?: number };
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -77,6 +79,7 @@ export async function startTestHub(
       ...(options.policyFile ? { policy: { file: options.policyFile } } : {}),
       ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
       ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
+      ...(options.webhooks ? { webhooks: { maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, ...options.webhooks } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },

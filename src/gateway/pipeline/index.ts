@@ -126,6 +126,12 @@ export interface Pipeline {
    */
   open(request: HubRequest): Promise<{ reply: HubReply; standing?: StandingOperation }>;
   /**
+   * Admits a subscription for a caller authenticated elsewhere (a webhook registered by a signed
+   * request, its deliveries run later): parse, validate, policy and consent, no record of its own
+   * (the registering request has one). Throws the coded refusal.
+   */
+  admitFor(caller: Caller, request: HubRequest): Promise<StandingOperation>;
+  /**
    * One delivery of a standing operation: the policy and consent again (a grant or consent that
    * ended refuses it), execution on `root` (the event), masks, seals, its own record and receipt.
    */
@@ -352,6 +358,20 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return { reply: answer, standing };
   }
 
+  async function admitFor(caller: Caller, request: HubRequest): Promise<StandingOperation> {
+    const limit = deadline(undefined);
+    const flow: Flow = { ...begin({ ...request, subscription: true }, limit.signal), authenticated: true, caller };
+    try {
+      parse(flow);
+      validate(flow);
+      decide(flow);
+      await consent(flow);
+    } finally {
+      limit.end();
+    }
+    return Object.freeze({ id: flow.requestId, request: flow.request, source: flow.source, caller, body: flow.body!, document: flow.document!, operation: flow.operation! });
+  }
+
   async function deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply> {
     const started = performance.now();
     const limit = deadline(signal);
@@ -385,5 +405,5 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   const traced = tracing ? (request: HubRequest): Promise<HubReply> => tracing.request(request, () => execute(request)) : execute;
-  return { execute: traced, open, deliver, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
+  return { execute: traced, open, admitFor, deliver, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
 }

@@ -1,0 +1,354 @@
+/**
+ * Registered webhooks: the durable way to receive department events. A consumer registers a
+ * target URL and a subscription selection with a signed request (`registerWebhook`); the hub
+ * admits the selection against the consumer's grants for the request's purpose then, and keeps
+ * the registration (Redis documents with several instances, a file embedded). Every event of an
+ * asked type is queued for every registration (src/push: in order per subject, at least once,
+ * idempotent by event id, retried with backoff, dead letters that hold their subject), and each
+ * attempt runs the registration's operation again through the pipeline (`deliver`: the policy at
+ * that moment, the record read from the department, masks, seals, an access record and receipt)
+ * before it is signed per Standard Webhooks (v1a with the hub's Ed25519 key, published in the
+ * JWKS; v1 with the registration's secret when it asked for one) and sent to the target, which
+ * must be on the operator's allow-list (docs/webhooks.md).
+ */
+import { createPrivateKey, createHash, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import {
+  createAllowList,
+  createDispatcher,
+  createRedisStore,
+  createWebhookSigner,
+  openFileStore,
+  PushInputError,
+  sendWebhook,
+  TargetRefusedError,
+  webhookPublicJwk,
+  type AllowListEntry,
+  type DeliveryStore,
+  type Dispatcher,
+  type DispatcherEvent,
+  type PushEvent,
+  type WebhookPublicJwk,
+} from '../push';
+import { HubError, HubErrorCode } from '../sdk';
+import { ConfigError } from './config';
+import type { SharedState } from '../state';
+import { deliveryRoot, eventKeyOf, requestedTypes, type HubEvent } from './events';
+import type { EventStream } from './event-stream';
+import type { HubReply, HubRequest, StandingOperation } from './pipeline';
+import type { Caller, RequestContext } from './request-context';
+import { Kind, valueFromAST, type FieldNode, type GraphQLSchema } from 'graphql';
+
+/** A webhook as registered (what the registry keeps). */
+export interface WebhookRegistration {
+  readonly id: string;
+  readonly consumer: string;
+  /** The consumer's roles when it registered. */
+  readonly roles: readonly string[];
+  readonly url: string;
+  /** The subscription document its deliveries run (one `departmentEvents` field). */
+  readonly query: string;
+  readonly types: readonly string[];
+  /** Why it was registered: every delivery is made, and recorded, for this purpose and case. */
+  readonly purpose: string;
+  readonly caseNumber: string;
+  readonly operator: string;
+  /** The `whsec_` secret of its v1 signatures, when it asked for one. */
+  readonly secret?: string;
+  readonly createdAt: string;
+  /** Set when the target answered 410 Gone, or the grant it relied on ended: nothing more is sent. */
+  readonly disabled?: string;
+}
+
+/** The operator's settings of webhooks. */
+export interface WebhooksSettings {
+  /** Targets a webhook may be registered to (docs/webhooks.md): none, no webhooks. */
+  readonly allow: readonly (string | AllowListEntry)[];
+  readonly maxAttempts: number;
+  readonly maxAgeHours: number;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+}
+
+/** What the webhooks run on. */
+export interface WebhooksOptions {
+  readonly settings: WebhooksSettings;
+  readonly schema: GraphQLSchema;
+  readonly state: SharedState;
+  /** Where the embedded registry and queue live, and where the hub's webhook key is kept (`private/`). */
+  readonly dataDir: string;
+  readonly keysDir: string;
+  readonly instanceId: string;
+  readonly events: EventStream;
+  admitFor(caller: Caller, request: HubRequest): Promise<StandingOperation>;
+  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
+  onEvent?(event: DispatcherEvent | { type: 'webhook-disabled'; webhook: string; reason: string }): void;
+}
+
+/** The webhooks of one gateway. */
+export interface Webhooks {
+  /** Registers a webhook for an authenticated caller; refuses a target off the allow-list or a selection its grants do not allow. */
+  register(caller: Caller, input: { url: string; query: string; withSecret: boolean }): Promise<WebhookRegistration>;
+  remove(caller: Caller, id: string): Promise<boolean>;
+  list(consumer?: string): Promise<WebhookRegistration[]>;
+  /** The hub's webhook key, for the JWKS. */
+  readonly publicJwk: WebhookPublicJwk;
+  readonly store: DeliveryStore;
+  stop(): Promise<void>;
+}
+
+const REGISTRY_FILE = 'webhooks.json';
+const QUEUE_FILE = 'webhook-queue.jsonl';
+const KEY_FILE = 'datarun-hub.webhook.pem';
+/** How long an instance trusts its copy of the shared registry (with several instances). */
+const REGISTRY_REFRESH_MS = 2000;
+
+/** The hub's Ed25519 webhook key: made on first use, kept under keys/private (0600). */
+function webhookKey(keysDir: string): { key: KeyObject; kid: string } {
+  const file = path.join(keysDir, 'private', KEY_FILE);
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const { privateKey } = generateKeyPairSync('ed25519');
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  }
+  const key = createPrivateKey(readFileSync(file));
+  const raw = key.export({ format: 'jwk' }).x!;
+  return { key, kid: `datarun-hub.webhook.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}` };
+}
+
+/** The registry: every instance's view of the registrations. */
+interface Registry {
+  all(): Promise<WebhookRegistration[]>;
+  put(registration: WebhookRegistration): Promise<void>;
+  delete(id: string): Promise<void>;
+}
+
+/** One instance: a JSON file, written whole and atomically. */
+function fileRegistry(dir: string): Registry {
+  const file = path.join(dir, REGISTRY_FILE);
+  let items: WebhookRegistration[] = [];
+  if (existsSync(file)) {
+    try {
+      items = JSON.parse(readFileSync(file, 'utf8')) as WebhookRegistration[];
+      if (!Array.isArray(items)) throw new Error('not a list');
+    } catch (error) {
+      throw new ConfigError(`The webhook registry ${file} cannot be read (${(error as Error).message}): restore it from a backup or remove it (its webhooks are then forgotten).`);
+    }
+  }
+  const save = (): void => {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(items, null, 2));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
+  };
+  return {
+    all: async () => items,
+    async put(registration) {
+      items = [...items.filter((r) => r.id !== registration.id), registration];
+      save();
+    },
+    async delete(id) {
+      items = items.filter((r) => r.id !== id);
+      save();
+    },
+  };
+}
+
+/** Several instances: the shared documents, read again every few seconds. */
+function sharedRegistry(state: SharedState): Registry {
+  const docs = state.documents('webhooks');
+  let cached: { at: number; items: WebhookRegistration[] } | undefined;
+  return {
+    async all() {
+      if (cached && Date.now() - cached.at < REGISTRY_REFRESH_MS) return cached.items;
+      const ids = await docs.members('all');
+      const found = await docs.getMany(ids);
+      const items = found.filter((d) => d !== undefined).map((d) => JSON.parse(d!.value) as WebhookRegistration);
+      cached = { at: Date.now(), items };
+      return items;
+    },
+    async put(registration) {
+      const existing = await docs.get(registration.id);
+      if (!existing) await docs.create(registration.id, JSON.stringify(registration), ['all']);
+      else await docs.replace(registration.id, existing.version, JSON.stringify(registration));
+      cached = undefined;
+    },
+    async delete(id) {
+      const existing = await docs.get(id);
+      if (existing) await docs.replace(id, existing.version, JSON.stringify({ ...(JSON.parse(existing.value) as object), disabled: 'removed' }), { remove: ['all'] });
+      cached = undefined;
+    },
+  };
+}
+
+/** The event types of a subscription document (its one `departmentEvents` field's `types`). */
+function typesOfDocument(schema: GraphQLSchema, standing: StandingOperation): string[] {
+  const field = standing.operation.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && s.name.value !== '__typename');
+  const argument = field ? schema.getSubscriptionType()?.getFields()[field.name.value]?.args.find((a) => a.name === 'types') : undefined;
+  const node = field?.arguments?.find((a) => a.name.value === 'types');
+  if (!argument || !node) throw new HubError(HubErrorCode.BAD_USER_INPUT, 'A webhook subscribes with departmentEvents(types: [...]).');
+  return [...requestedTypes(valueFromAST(node.value, argument.type, standing.body.variables))].sort();
+}
+
+export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks> {
+  const { settings, state } = options;
+  const allowList = createAllowList(settings.allow);
+  const { key, kid } = webhookKey(options.keysDir);
+  const signer = createWebhookSigner({ privateKey: key, kid });
+  if (state.mode === 'memory') mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const registry = state.mode === 'memory' ? fileRegistry(options.dataDir) : sharedRegistry(state);
+  const store: DeliveryStore = state.mode === 'memory' ? await openFileStore({ file: path.join(options.dataDir, QUEUE_FILE) }) : createRedisStore({ state, name: 'webhooks', consumer: options.instanceId });
+  const standing = new Map<string, StandingOperation>();
+  const emit = options.onEvent ?? (() => undefined);
+
+  const requestOf = (registration: WebhookRegistration): HubRequest => ({
+    body: Buffer.from(JSON.stringify({ query: registration.query, variables: {} }), 'utf8'),
+    contentType: 'application/json',
+    correlationId: registration.id,
+  });
+
+  const callerOf = (registration: WebhookRegistration): Caller => ({
+    consumer: registration.consumer,
+    roles: registration.roles,
+    purpose: registration.purpose,
+    caseNumber: registration.caseNumber,
+    operator: registration.operator,
+    requestTokenId: `webhook:${registration.id}`,
+  });
+
+  async function disable(registration: WebhookRegistration, reason: string): Promise<void> {
+    await registry.put({ ...registration, disabled: reason });
+    standing.delete(registration.id);
+    emit({ type: 'webhook-disabled', webhook: registration.id, reason });
+  }
+
+  const dispatcher: Dispatcher = createDispatcher({
+    store,
+    concurrency: settings.concurrency,
+    maxAttempts: settings.maxAttempts,
+    maxAgeMs: settings.maxAgeHours * 3600_000,
+    onEvent: (event) => emit(event),
+    async deliver(subscriberId, pushed, { signal }) {
+      const registration = (await registry.all()).find((r) => r.id === subscriberId);
+      if (!registration || registration.disabled) return { outcome: 'permanent', reason: registration ? `webhook disabled: ${registration.disabled}` : 'webhook removed' };
+      const event = (pushed as PushEvent & { event: HubEvent }).event;
+      let operation = standing.get(registration.id);
+      if (!operation) {
+        // After a restart (or on another instance): admitted again, under the grants as they are now.
+        try {
+          operation = await options.admitFor(callerOf(registration), requestOf(registration));
+        } catch (error) {
+          if ((error as { code?: string }).code === HubErrorCode.POLICY_DENIED) {
+            await disable(registration, 'POLICY_DENIED');
+            return { outcome: 'permanent', reason: 'the grant the webhook relied on ended' };
+          }
+          return { outcome: 'retry', reason: (error as { code?: string }).code ?? 'admission failed' };
+        }
+        standing.set(registration.id, operation);
+      }
+      // Each attempt is an access: the record read again, under the grants as they are now, recorded.
+      const reply = await options.deliver(operation, deliveryRoot(event), signal);
+      if (reply.code === HubErrorCode.POLICY_DENIED) {
+        await disable(registration, 'POLICY_DENIED');
+        return { outcome: 'permanent', reason: 'the grant the webhook relied on ended' };
+      }
+      if (reply.code !== null) return { outcome: 'retry', reason: reply.code, ...(reply.retryAfterSeconds ? { retryAfterMs: reply.retryAfterSeconds * 1000 } : {}) };
+      const body = JSON.stringify({ type: event.type, timestamp: event.occurredAt, data: reply.body, requestId: reply.requestId });
+      const sender = registration.secret ? createWebhookSigner({ privateKey: key, kid, secret: registration.secret }) : signer;
+      const result = await sendWebhook({ url: registration.url, id: pushed.id, body }, sender, { allowList, timeoutMs: settings.timeoutMs });
+      if (result.outcome === 'permanent' && result.disable) await disable(registration, 'GONE');
+      return result;
+    },
+  });
+  dispatcher.start();
+
+  // Every instance hears every event; the queue is idempotent by event id per webhook, so each is queued once.
+  const unlisten = options.events.listen((event) => {
+    void (async () => {
+      const registrations = (await registry.all()).filter((r) => !r.disabled && r.types.includes(event.type));
+      for (const registration of registrations) {
+        await store.enqueue(registration.id, { id: eventKeyOf(event), subject: `${event.subject.kind}:${event.subject.id}`, type: event.type, occurredAt: event.occurredAt, event });
+      }
+      if (registrations.length > 0) dispatcher.wake();
+    })().catch((error: unknown) => emit({ type: 'error', error } as unknown as DispatcherEvent));
+  });
+
+  return {
+    publicJwk: webhookPublicJwk(key, kid),
+    store,
+    async register(caller, input) {
+      allowList.match(input.url);
+      const registration: Omit<WebhookRegistration, 'types'> = {
+        id: randomUUID(),
+        consumer: caller.consumer,
+        roles: [...caller.roles],
+        url: input.url,
+        query: input.query,
+        purpose: caller.purpose,
+        caseNumber: caller.caseNumber,
+        operator: caller.operator,
+        ...(input.withSecret ? { secret: `whsec_${randomBytes(24).toString('base64')}` } : {}),
+        createdAt: new Date().toISOString(),
+      };
+      // Admitted now, against the grants for this purpose: a selection it may not read is refused before anything is kept.
+      const operation = await options.admitFor(caller, requestOf(registration as WebhookRegistration));
+      const complete: WebhookRegistration = { ...registration, types: typesOfDocument(options.schema, operation) };
+      await registry.put(complete);
+      standing.set(complete.id, operation);
+      return complete;
+    },
+    async remove(caller, id) {
+      const registration = (await registry.all()).find((r) => r.id === id && r.consumer === caller.consumer);
+      if (!registration) return false;
+      await registry.delete(id);
+      standing.delete(id);
+      return true;
+    },
+    async list(consumer) {
+      return (await registry.all()).filter((r) => consumer === undefined || r.consumer === consumer);
+    },
+    async stop() {
+      unlisten();
+      await dispatcher.stop(2000);
+      await store.close();
+    },
+  };
+}
+
+/** The GraphQL side: registering, removing and listing the caller's webhooks (a signed caller only). */
+export function createWebhookResolvers(webhooks: () => Webhooks | undefined): Record<string, Record<string, unknown>> {
+  const callerOf = (ctx: RequestContext): Caller => {
+    if (!ctx.caller) throw new HubError(HubErrorCode.FORBIDDEN, 'Webhooks are registered by a signed request of a consumer.');
+    return ctx.caller;
+  };
+  const running = (): Webhooks => {
+    const w = webhooks();
+    if (!w) throw new HubError(HubErrorCode.FORBIDDEN, 'This hub delivers no webhooks.');
+    return w;
+  };
+  const shown = ({ secret: _secret, ...rest }: WebhookRegistration): Omit<WebhookRegistration, 'secret'> => rest;
+  return {
+    Mutation: {
+      async registerWebhook(_: unknown, args: { url: string; subscription: string; withSecret?: boolean }, ctx: RequestContext) {
+        try {
+          return await running().register(callerOf(ctx), { url: args.url, query: args.subscription, withSecret: args.withSecret === true });
+        } catch (error) {
+          // The allow-list's refusal names the problem; it is the caller's input, not an operator's fault.
+          if (error instanceof TargetRefusedError || error instanceof PushInputError) throw new HubError(HubErrorCode.BAD_USER_INPUT, error.message);
+          throw error;
+        }
+      },
+      removeWebhook: (_: unknown, args: { id: string }, ctx: RequestContext) => running().remove(callerOf(ctx), args.id),
+    },
+    Query: {
+      webhooks: async (_: unknown, _args: unknown, ctx: RequestContext) => (await running().list(callerOf(ctx).consumer)).map(shown),
+    },
+  };
+}
