@@ -69,6 +69,7 @@ import type { RequestContext } from './request-context';
 import { buildHubSchema, loadSharedTypeDefs } from './schema';
 import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
+import { createCaseResolvers, createHubCases, defaultCasesFile, type HubCases } from './cases';
 
 /** The settings of each connector the hub runs, by connector id (`connectors.<id>.*`, or a sandbox's). */
 export type DepartmentEndpoints = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -181,12 +182,16 @@ export interface Gateway {
    * the `admin` role. `missing`: no token; `invalid`: it does not verify; `refused`: not an admin.
    */
   operatorAccess(authorization: string | undefined, body: Uint8Array): Promise<'admin' | 'missing' | 'invalid' | 'refused'>;
+  /** Pushed cases (docs/cases.md): `cases.open(event, departments)` when an event is delivered to departments. */
+  readonly cases: HubCases;
   stop(): Promise<void>;
 }
 
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
   Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing'>> & {
+    /** Pushed cases' deadlines, calendar and file; the defaults when absent. */
+    cases?: Partial<HubConfig['cases']>;
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -215,6 +220,8 @@ export interface GatewayOptions {
   modules?: readonly ConnectorModule[];
   /** Connectors served by in-process sandboxes: their departments are registered in the trust list, with a seal key, when missing. */
   sandboxes?: readonly string[];
+  /** The clock of pushed cases (openings, claims, reports, overdue listings). @default () => new Date() */
+  now?: () => Date;
 }
 
 /**
@@ -259,6 +266,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   // With several instances, each one's newest head is in the shared store.
   const otherHeads = async (): Promise<SignedTreeHead[]> => (state.streams ? newestHeadsInStore(state.streams).catch(() => []) : []);
   let prover: ChainProver | undefined;
+  // Pushed cases: their clock, and the service (opened below, once the state is made; read by the resolvers per request).
+  const now = options.now ?? (() => new Date());
+  let cases: HubCases | undefined;
   const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
     typeDefs = [...loadSharedTypeDefs(), ...composed.typeDefs];
@@ -287,6 +297,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
+        createCaseResolvers(() => cases!, now),
       ]),
     );
     assertSealsCovered(schema, connectors);
@@ -303,8 +314,17 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}),
     });
     receipts = createReceiptSigner({ keyStore });
+    cases = await createHubCases({
+      ...(config.cases?.deadlines ? { deadlines: config.cases.deadlines } : {}),
+      ...(config.cases?.calendar ? { calendarFile: config.cases.calendar } : {}),
+      store: state.mode === 'memory' ? { file: config.cases?.file ?? defaultCasesFile(config.audit.dir) } : { documents: state.documents('cases') },
+      now,
+      onProvisionalYear: (year) =>
+        options.logger?.warn({ year }, `the working-day calendar has no data for ${year}: deadlines reaching it count weekends only and are provisional; add the year (docs/cases.md)`),
+    });
   } catch (error) {
     // A bad policy file or schema must not leave a Redis connection holding the process open.
+    await cases?.close();
     await state.close();
     throw error;
   }
@@ -420,11 +440,13 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     await Promise.allSettled(started.map((c) => c.stop()));
     await audit?.close();
     await sharedIndex?.close();
+    await cases.close();
     await state.close();
     throw error;
   }
   const security = config.security?.mode ?? 'signed';
   const log = audit;
+  const hubCases = cases;
   const refusals: RefusalAggregator | undefined = log
     ? createRefusalAggregator({
         append: (record) => log.append(record),
@@ -495,6 +517,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,
     consoleSessions,
     metrics,
+    cases: hubCases,
     async operatorAccess(authorization, body) {
       const token = readRequestToken(authorization);
       if (token === undefined) return 'missing';
@@ -521,6 +544,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();
+      await hubCases.close();
       await state.close();
       // The spans of the last requests go to the collector before the exporter stops.
       await tracing?.shutdown();

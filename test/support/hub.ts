@@ -61,6 +61,10 @@ export async function startTestHub(
     logger?: Logger;
     /** Per-consumer rate limits. @default none */
     rateLimits?: Record<string, { requestsPerSecond: number; burst: number }>;
+    /** The clock of pushed cases (GatewayOptions.now). @default the system clock */
+    now?: () => Date;
+    /** Pushed cases' settings (deadlines, calendar file). @default the hub's defaults */
+    cases?: { deadlines?: Record<string, unknown>; calendar?: string };
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -77,12 +81,13 @@ export async function startTestHub(
       ...(options.policyFile ? { policy: { file: options.policyFile } } : {}),
       ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
       ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
+      ...(options.cases ? { cases: options.cases } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
     endpoints,
-    { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}) },
+    { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}), ...(options.now ? { now: options.now } : {}) },
   );
   const server = await startHubServer({
     gateway,

@@ -7,7 +7,9 @@
  * Suggestions ("Did you mean …?") come only from what the caller may see: a failing document is
  * validated again against the caller's own view of the schema (its grants and the catalogue), and
  * those messages are the ones reported, so a typo never reveals a field the caller is not granted.
- * Outcomes are cached per document and limits, bounded by bytes.
+ * Outcomes are cached per document and limits, bounded by bytes. Queries and mutations pass (a
+ * mutation's root fields are coordinates the policy grants like any other, `Mutation.claimCase`);
+ * subscriptions are refused.
  */
 import { getOperationAST, specifiedRules, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type SourceLocation } from 'graphql';
 import { createByteLru, HubError, HubErrorCode, type ByteLru } from '../../../sdk';
@@ -116,7 +118,8 @@ export function validateStage(options: ValidateStageOptions): ValidateStage {
       const name = flow.body!.operationName;
       throw new HubError(HubErrorCode.OPERATION_RESOLUTION_FAILURE, name ? `Unknown operation named "${name.slice(0, 100)}".` : 'The document holds several operations: name the one to run in "operationName".');
     }
-    if (operation.operation !== 'query') throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, `The hub answers queries only, not ${operation.operation}s.`);
+    // Queries and mutations (their root fields run one after another); subscriptions are not served here.
+    if (operation.operation === 'subscription') throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, 'The hub answers queries and mutations here, not subscriptions.');
     flow.operation = operation;
   };
   return Object.assign(stage, { outcomes });
