@@ -178,7 +178,12 @@ function remember(ctx: RequestContext, change: CaseChange): void {
  * runs, so the schema can be built before the store opens). Who may call each field is the
  * sharing policy's grant of its coordinate; the department is the caller's consumer id.
  */
-export function createCaseResolvers(cases: () => HubCases, now: () => Date): Resolvers {
+export function createCaseResolvers(cases: () => HubCases, now: () => Date, logWritable: () => boolean = () => true): Resolvers {
+  // A step is recorded after it is taken: with the access log known to be unwritable it is not
+  // taken at all (the reply would be withheld, and the change left without its record).
+  const checkLog = (): void => {
+    if (!logWritable()) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log cannot be written: no pushed case changes without its record.');
+  };
   return {
     Query: {
       async cases(_parent: unknown, args: { state?: string | null }, ctx: RequestContext) {
@@ -196,6 +201,7 @@ export function createCaseResolvers(cases: () => HubCases, now: () => Date): Res
     Mutation: {
       async claimCase(_parent: unknown, args: { caseId: string }, ctx: RequestContext) {
         const { consumer, operator } = callerOf(ctx);
+        checkLog();
         const done = await cases().service.claim(args.caseId, consumer, actorOf(operator), now());
         remember(ctx, done.change);
         return caseOut(done.case, ctx);
@@ -203,6 +209,7 @@ export function createCaseResolvers(cases: () => HubCases, now: () => Date): Res
       async reportCase(_parent: unknown, args: { caseId: string; outcome: string; note?: string | null }, ctx: RequestContext) {
         const { consumer, operator } = callerOf(ctx);
         if (!CASE_OUTCOMES.includes(args.outcome as never)) throw new BadUserInputError('outcome', `must be one of ${CASE_OUTCOMES.join(', ')}`);
+        checkLog();
         const report = { outcome: args.outcome as (typeof CASE_OUTCOMES)[number], ...(args.note != null ? { note: args.note } : {}) };
         const done = await cases().service.report(args.caseId, consumer, actorOf(operator), report, now());
         remember(ctx, done.change);

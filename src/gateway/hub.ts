@@ -297,7 +297,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
-        createCaseResolvers(() => cases!, now),
+        createCaseResolvers(() => cases!, now, () => audit?.health().writable ?? true),
       ]),
     );
     assertSealsCovered(schema, connectors);

@@ -199,6 +199,11 @@ describe('electronic supervision', () => {
     const reply = await hub.clientFor('tax-bureau').query<any>('query { __type(name: "Mutation") { fields { name } } }', {}, FEEDBACK('CAT-1'));
     expect(reply.errors).toBeUndefined();
     expect(reply.data.__type.fields.map((f: any) => f.name).sort()).toEqual(['claimCase', 'reportCase']);
+    const catalogue = await hub.clientFor('tax-bureau').query<any>('query { catalog(department: "cases") { coordinate class } myGrants(purpose: "CASE_FEEDBACK") { fields { coordinate purpose } } }', {}, FEEDBACK('CAT-0'));
+    expect(catalogue.errors).toBeUndefined();
+    expect(catalogue.data.catalog).toEqual(expect.arrayContaining([{ coordinate: 'Mutation.claimCase', class: 'UNCONDITIONAL' }, { coordinate: 'Mutation.reportCase', class: 'UNCONDITIONAL' }, { coordinate: 'Query.overdueCases', class: 'UNCONDITIONAL' }]));
+    expect(catalogue.data.myGrants.fields).toEqual(expect.arrayContaining([{ coordinate: 'Mutation.claimCase', purpose: 'CASE_FEEDBACK' }, { coordinate: 'Mutation.reportCase', purpose: 'CASE_FEEDBACK' }]));
+    expect(catalogue.data.myGrants.fields.map((f: any) => f.coordinate)).not.toContain('Query.overdueCases');
     const none = await hub.clientFor('civil-affairs').query<any>('query { __type(name: "Mutation") { fields { name } } }', {}, { purpose: 'LIVING_ALLOWANCE', caseNumber: 'CAT-2', operator: 'x-1' });
     // A type the consumer may not see is refused like a field it is not granted.
     expect(none.status).toBe(403);

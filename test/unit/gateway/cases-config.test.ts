@@ -81,3 +81,34 @@ describe('changes in the access record', () => {
     expect(() => toStoredBody({ ...base, changes: changes as never }, keyer)).toThrow(expect.objectContaining({ message: expect.stringContaining('changes') }));
   });
 });
+
+describe('the case resolvers', () => {
+  const setup = async (writable: boolean) => {
+    const { createMemoryDocuments } = await import('../../../src/state');
+    const { createCaseResolvers } = await import('../../../src/gateway/cases');
+    const now = () => new Date('2026-03-02T02:00:00Z');
+    const cases = await createHubCases({ store: { documents: createMemoryDocuments('cases') }, now });
+    const { cases: [opened] } = await cases.open({ id: 'e:1', type: 'LICENCE_ISSUED', subject: { kind: 'ENTERPRISE', id: '91350100M000100Y43' }, occurredAt: '2026-03-02T00:00:00Z' }, ['tax-bureau']);
+    const resolvers = createCaseResolvers(() => cases, now, () => writable) as any;
+    const ctx = (consumer: string | null) => ({ caller: consumer === null ? null : { consumer, operator: 'staff-1', roles: ['consumer'], purpose: 'CASE_FEEDBACK', caseNumber: 'C-1', requestTokenId: 't' }, replySubjects: new Map() }) as any;
+    return { cases, caseId: opened!.caseId, resolvers, ctx };
+  };
+
+  it('take no step while the access log cannot be written', async () => {
+    const { cases, caseId, resolvers, ctx } = await setup(false);
+    await expect(resolvers.Mutation.claimCase(null, { caseId }, ctx('tax-bureau'))).rejects.toMatchObject({ code: 'AUDIT_UNAVAILABLE' });
+    expect((await cases.service.get(caseId))!.state).toBe('PUSHED');
+  });
+
+  it('take the department from the caller, record the change, and refuse an unauthenticated caller', async () => {
+    const { cases, caseId, resolvers, ctx } = await setup(true);
+    await expect(resolvers.Mutation.claimCase(null, { caseId }, ctx(null))).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(resolvers.Mutation.claimCase(null, { caseId }, ctx('civil-affairs'))).rejects.toMatchObject({ code: 'CASE_NOT_RECIPIENT' });
+    const context = ctx('tax-bureau');
+    const claimed = await resolvers.Mutation.claimCase(null, { caseId }, context);
+    expect(claimed).toMatchObject({ id: caseId, state: 'CLAIMED', claimedBy: 'staff-1', department: 'tax-bureau' });
+    expect(context.caseChanges).toEqual([expect.objectContaining({ action: 'CLAIM', from: 'PUSHED', to: 'CLAIMED' })]);
+    expect([...context.replySubjects.keys()]).toEqual(['ENTERPRISE:91350100M000100Y43']);
+    expect((await cases.service.get(caseId))!.state).toBe('CLAIMED');
+  });
+});
