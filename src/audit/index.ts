@@ -19,8 +19,8 @@ export type {
   InclusionProof,
   ConsistencyProof,
 } from './audit-log';
-export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind } from './record';
-export { createSubjectKeyer } from './record';
+export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind, AuditChange } from './record';
+export { createSubjectKeyer, hashedValue, MAX_CHANGES } from './record';
 export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint, AuditTreeHead } from './checkpoint';
 export { checkTreeHeadLine, headHash, TREE_HEAD_TYPE, RETENTION_TYPE } from './checkpoint';
 export { leafHash, verifyInclusion, verifyConsistency, MerkleTree } from './merkle';

@@ -54,7 +54,21 @@ export interface AuditRecordInput {
   count?: number;
   /** An aggregate record: the half-open time window [from, to) of the requests it counts (ISO 8601). */
   window?: AuditWindow;
+  /** The state changes the request made (a mutation: a pushed case claimed, reported on), in order; absent when it changed nothing. */
+  changes?: readonly AuditChange[];
 }
+
+/**
+ * One state change a request made, flat: names (1 to 32 letters and digits, starting with a
+ * lower-case letter) to strings, booleans, safe integers or null. The gateway's are pushed
+ * cases' steps (`{ entity: "case", caseId, action: "CLAIM", from, to, by, at, late, … }`, docs/audit-log.md).
+ */
+export type AuditChange = Readonly<Record<string, string | number | boolean | null>>;
+
+/** The most state changes one record holds (more is a programming error). */
+export const MAX_CHANGES = 100;
+const CHANGE_KEY = /^[a-z][A-Za-z0-9]{0,31}$/;
+const MAX_CHANGE_KEYS = 32;
 
 /** The time window of an aggregate record, ISO 8601: from inclusive, to exclusive. */
 export interface AuditWindow {
@@ -113,6 +127,8 @@ export interface AuditRecord {
   count?: number;
   /** v2, aggregates only: the window [from, to) they arrived in. */
   window?: AuditWindow;
+  /** v3, only on a record of a request that changed state (a mutation): each change, in order (text values as `storable` keeps them). */
+  changes?: Record<string, string | number | boolean | null>[];
   /** sha256(previous hash ‖ canonical(this record without `hash`)), hex. */
   hash: string;
 }
@@ -323,6 +339,27 @@ export function toStoredBody(input: AuditRecordInput, keyer: SubjectKeyer): Stor
     aggregate.window = { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString() };
   }
 
+  const changes: Pick<StoredBody, 'changes'> = {};
+  if (input.changes !== undefined) {
+    if (!Array.isArray(input.changes) || input.changes.length === 0 || input.changes.length > MAX_CHANGES) throw new AuditRecordError('changes', `must be a list of 1 to ${MAX_CHANGES} changes when given`);
+    changes.changes = input.changes.map((change) => {
+      if (!change || typeof change !== 'object' || Array.isArray(change)) throw new AuditRecordError('changes', 'must hold flat objects');
+      const entries = Object.entries(change);
+      if (entries.length === 0 || entries.length > MAX_CHANGE_KEYS) throw new AuditRecordError('changes', `must hold objects of 1 to ${MAX_CHANGE_KEYS} names`);
+      const out: Record<string, string | number | boolean | null> = {};
+      for (const [key, value] of entries) {
+        if (!CHANGE_KEY.test(key)) throw new AuditRecordError('changes', `has a name that is not 1 to 32 letters and digits: ${JSON.stringify(key.slice(0, 40))}`);
+        if (value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isSafeInteger(value))) out[key] = value;
+        else if (typeof value === 'string') {
+          const s = storable(value);
+          if (s.hashed) hashed.add('changes');
+          out[key] = s.value;
+        } else throw new AuditRecordError('changes', `${key} must be a string, a boolean, a safe integer or null`);
+      }
+      return out;
+    });
+  }
+
   const body: StoredBody = {
     requestId: text(raw, 'requestId', false)!,
     correlationId: clientText('correlationId'),
@@ -340,6 +377,7 @@ export function toStoredBody(input: AuditRecordInput, keyer: SubjectKeyer): Stor
     replyHash: text(raw, 'replyHash', true),
     receiptId: text(raw, 'receiptId', true),
     ...aggregate,
+    ...changes,
   };
   body.hashed = [...hashed].sort();
   return body;

@@ -51,6 +51,24 @@ export interface WorkingCalendar {
    * addWorkingDays(from, n)) === n`.
    */
   workingDaysBetween(from: Date, to: Date): number;
+  /**
+   * Whether a count from `from` to `to` (the local days strictly after `from`'s up to `to`'s)
+   * reaches a year the calendar does not hold: counted on weekends alone when the calendar was
+   * made with `unconfiguredYears: 'weekends'`, refused otherwise.
+   */
+  provisionalBetween(from: Date, to: Date): boolean;
+}
+
+/** What a calendar does with a year its data does not hold. */
+export interface WorkingCalendarOptions {
+  /**
+   * `refuse` (the default): any count reaching such a year fails with
+   * CALENDAR_YEAR_NOT_CONFIGURED. `weekends`: the year's Mondays to Fridays count as working days
+   * (no holidays, no make-up days), and `provisionalBetween` says which counts did so.
+   */
+  readonly unconfiguredYears?: 'refuse' | 'weekends';
+  /** Told once per year (per calendar) the first time a count reaches a year counted on weekends alone. */
+  onUnconfiguredYear?(year: number): void;
 }
 
 /** The default time zone of the calendar. */
@@ -83,7 +101,12 @@ function checkInstant(value: Date, name: string): void {
 }
 
 /** Checks calendar data and builds the calendar, or throws CalendarInvalidError naming every problem (`name`: the file, for messages). */
-export function createWorkingCalendar(data: unknown, name = 'the calendar'): WorkingCalendar {
+export function createWorkingCalendar(data: unknown, name = 'the calendar', options: WorkingCalendarOptions = {}): WorkingCalendar {
+  const weekendsOnly = options.unconfiguredYears === 'weekends';
+  if (options.unconfiguredYears !== undefined && options.unconfiguredYears !== 'refuse' && !weekendsOnly) {
+    throw new CalendarInvalidError([`unconfiguredYears must be "refuse" or "weekends", but got ${JSON.stringify(options.unconfiguredYears)}`]);
+  }
+  const warned = new Set<number>();
   const problems: string[] = [];
   const holidays = new Set<number>();
   const workdays = new Set<number>();
@@ -164,7 +187,15 @@ export function createWorkingCalendar(data: unknown, name = 'the calendar'): Wor
   }
   function working(day: number): boolean {
     const year = yearOf(day);
-    if (!configured.has(year)) throw new CalendarYearNotConfiguredError(year, years);
+    if (!configured.has(year)) {
+      if (!weekendsOnly) throw new CalendarYearNotConfiguredError(year, years);
+      if (!warned.has(year)) {
+        warned.add(year);
+        options.onUnconfiguredYear?.(year);
+      }
+      const weekday = weekdayOf(day);
+      return weekday !== 0 && weekday !== 6;
+    }
     if (holidays.has(day)) return false;
     if (workdays.has(day)) return true;
     const weekday = weekdayOf(day);
@@ -203,16 +234,24 @@ export function createWorkingCalendar(data: unknown, name = 'the calendar'): Wor
       for (let day = first + 1; day <= last; day++) if (working(day)) count++;
       return count;
     },
+    provisionalBetween(from, to) {
+      checkInstant(from, 'from');
+      checkInstant(to, 'to');
+      const first = yearOf(localDay(from) + 1);
+      const last = yearOf(localDay(to));
+      for (let year = first; year <= last; year++) if (!configured.has(year)) return true;
+      return false;
+    },
   };
 }
 
 /** The shipped calendar: the PRC's public holidays and make-up working days (src/cases/calendar-cn.json), in Asia/Shanghai. */
-export function defaultWorkingCalendar(): WorkingCalendar {
-  return createWorkingCalendar(shipped, 'src/cases/calendar-cn.json');
+export function defaultWorkingCalendar(options: WorkingCalendarOptions = {}): WorkingCalendar {
+  return createWorkingCalendar(shipped, 'src/cases/calendar-cn.json', options);
 }
 
 /** Reads a calendar file (the format of src/cases/calendar-cn.json), or throws CalendarInvalidError naming the file and every problem. */
-export function loadWorkingCalendar(file: string): WorkingCalendar {
+export function loadWorkingCalendar(file: string, options: WorkingCalendarOptions = {}): WorkingCalendar {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -225,5 +264,5 @@ export function loadWorkingCalendar(file: string): WorkingCalendar {
   } catch (error) {
     throw new CalendarInvalidError([`${file} is not JSON (${(error as Error).message})`]);
   }
-  return createWorkingCalendar(data, file);
+  return createWorkingCalendar(data, file, options);
 }

@@ -65,6 +65,11 @@ export interface Case {
   readonly openedAt: string;
   readonly claimDeadline: string;
   readonly feedbackDeadline: string;
+  /**
+   * Present (true) when a deadline was counted through a year the calendar does not hold, on
+   * weekends alone (the calendar's `unconfiguredYears: 'weekends'`): the operator must add the year.
+   */
+  readonly deadlineProvisional?: true;
   readonly state: CaseState;
   readonly claimed?: CaseStep;
   readonly reported?: CaseReport;

@@ -66,7 +66,11 @@ export class CalendarYearNotConfiguredError extends CasesError {
 
 /** The deadlines configuration cannot be used: the message names every problem. */
 export class CasesConfigError extends CasesError {
+  /** Every problem found, each naming its setting. */
+  readonly problems: readonly string[];
+
   constructor(problems: readonly string[]) {
     super(CasesErrorCode.CASES_CONFIG_INVALID, `The pushed-case configuration is invalid: ${problems.join('; ')}.`);
+    this.problems = problems;
   }
 }

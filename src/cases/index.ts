@@ -5,7 +5,7 @@
  * Redis (through src/state). docs/cases.md.
  */
 export { createWorkingCalendar, loadWorkingCalendar, defaultWorkingCalendar, DEFAULT_TIME_ZONE, MAX_WORKING_DAYS } from './calendar';
-export type { WorkingCalendar, CalendarData, CalendarYearData } from './calendar';
+export type { WorkingCalendar, WorkingCalendarOptions, CalendarData, CalendarYearData } from './calendar';
 export { CASE_STATES, CASE_OUTCOMES, MAX_NOTE_LENGTH, ACTOR_ID_PATTERN, EVENT_ID_PATTERN, caseIdOf } from './case';
 export type { Case, CaseState, CaseOutcome, CaseStep, CaseReport, CaseChange, CaseTransition, PushedEvent, ReportInput } from './case';
 export { parseCaseDeadlines } from './deadlines';

@@ -105,6 +105,8 @@ export function createCaseService(options: CaseServiceOptions): CaseService {
       const openedAt = now.toISOString();
       const claimDeadline = calendar.addWorkingDays(now, limits.claimDays).toISOString();
       const feedbackDeadline = calendar.addWorkingDays(now, limits.feedbackDays).toISOString();
+      // The feedback deadline is the later one: its count covers the claim's.
+      const provisional = calendar.provisionalBetween(now, new Date(feedbackDeadline)) ? { deadlineProvisional: true as const } : {};
       const cases: Case[] = [];
       const changes: CaseChange[] = [];
       for (const department of new Set(departments)) {
@@ -117,6 +119,7 @@ export function createCaseService(options: CaseServiceOptions): CaseService {
           openedAt,
           claimDeadline,
           feedbackDeadline,
+          ...provisional,
           state: 'PUSHED',
           version: 1,
         };

@@ -20,6 +20,7 @@ import {
   type AuditSigner,
   type SubjectKind,
   type SubjectRef,
+  type AuditChange,
   type SignedTreeHead,
   type ChainProver,
 } from '../audit';
@@ -392,6 +393,8 @@ export interface AccessFacts {
   replyHash: string | null;
   /** Entities the reply carries beyond those the operation names (linked persons, owners …). */
   replySubjects?: readonly SubjectRef[];
+  /** The state changes the request made (mutations), in order. */
+  changes?: readonly AuditChange[];
 }
 
 /** The access record of one request: who, on whose behalf, why, which subjects and fields, the outcome; no values. */
@@ -432,6 +435,7 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
     errorCodes: [...new Set(facts.errorCodes)].sort(),
     replyHash: facts.replyHash,
     receiptId: facts.replyHash === null ? null : facts.requestId,
+    ...(facts.changes && facts.changes.length > 0 ? { changes: facts.changes } : {}),
   };
 }
 

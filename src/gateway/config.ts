@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseCidr } from './source-address';
+import { CasesConfigError, parseCaseDeadlines } from '../cases';
 import { CONNECTOR_ID_PATTERN, HubError } from '../sdk';
+import { DEFAULT_CASE_DEADLINES } from './cases';
 import { connectorEnvironment, connectorSettingsProblems, isSettingsError, legacyConnectorEnvironment } from './connector-settings';
 
 /** Where the access log lives by default: `.data/audit` in the project (git-ignored). */
@@ -256,6 +258,31 @@ const configSchema = z.strictObject({
       serviceName: z.string().min(1).max(128).default('datarun-hub'),
       /** Share of requests sampled when the caller's traceparent does not decide (DATARUN_TRACE_SAMPLE_RATIO). */
       sampleRatio: z.number().min(0).max(1).default(1),
+    })
+    .prefault({}),
+  /** Pushed cases (审管联动, docs/cases.md): deadlines, the working-day calendar, where cases are kept. */
+  cases: z
+    .strictObject({
+      /**
+       * Working days to claim and to report back, by event type (`{ "LICENCE_ISSUED": { "claimDays": 3,
+       * "feedbackDays": 10 } }`): each entry replaces the default of its type (DEFAULT_CASE_DEADLINES).
+       */
+      deadlines: z
+        .record(z.string(), z.unknown())
+        .superRefine((deadlines, ctx) => {
+          try {
+            parseCaseDeadlines({ ...DEFAULT_CASE_DEADLINES, ...deadlines });
+          } catch (error) {
+            if (!(error instanceof CasesConfigError)) throw error;
+            const { problems } = error;
+            for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem.replace(/^deadlines[.:] ?/, '') });
+          }
+        })
+        .default({}),
+      /** The working-day calendar file (format of src/cases/calendar-cn.json); the shipped one when unset. */
+      calendar: z.string().min(1).optional(),
+      /** The embedded store's file (one instance, no Redis): `cases/cases.jsonl` beside audit.dir when unset. With Redis, cases are kept there. */
+      file: z.string().min(1).optional(),
     })
     .prefault({}),
   /** Log level of the hub's own log (never personal data). */

@@ -64,7 +64,7 @@ import { exportForConsole, type ConsoleExport, type ConsoleExportFilter } from '
 import { createConsoleSessions, type ConsoleSessions } from './console-sessions';
 import { createHubMetrics, type HubLogger, type HubMetrics } from './metrics';
 import { createPipeline, type HubReply, type HubRequest, type Pipeline, type PipelineLogger, type StandingOperation } from './pipeline';
-import { acceptedEvents, createEventResolvers, declaredEventTypes, eventTypeProblems } from './events';
+import { acceptedEvents, createEventResolvers, declaredEventTypes, eventKeyOf, eventTypeProblems } from './events';
 import { createSubscriptions, type OpenedSubscription } from './subscriptions';
 import { createWebhookResolvers, startWebhooks, type Webhooks } from './webhooks';
 import { createLocalEventStream, createSharedEventStream, type EventStream } from './event-stream';
@@ -74,6 +74,7 @@ import type { RequestContext } from './request-context';
 import { buildHubSchema, EVENTS_SDL_FILE, loadSharedTypeDefs } from './schema';
 import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
+import { createCaseResolvers, createHubCases, defaultCasesFile, type HubCases } from './cases';
 
 /** The settings of each connector the hub runs, by connector id (`connectors.<id>.*`, or a sandbox's). */
 export type DepartmentEndpoints = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -202,6 +203,8 @@ export interface Gateway {
    * the `admin` role. `missing`: no token; `invalid`: it does not verify; `refused`: not an admin.
    */
   operatorAccess(authorization: string | undefined, body: Uint8Array): Promise<'admin' | 'missing' | 'invalid' | 'refused'>;
+  /** Pushed cases (docs/cases.md): `cases.open(event, departments)` when an event is delivered to departments. */
+  readonly cases: HubCases;
   stop(): Promise<void>;
 }
 
@@ -211,6 +214,8 @@ const FIRST_POLL_WAIT_MS = 3000;
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
   Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing' | 'subscriptions' | 'webhooks'>> & {
+    /** Pushed cases' deadlines, calendar and file; the defaults when absent. */
+    cases?: Partial<HubConfig['cases']>;
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -247,6 +252,8 @@ export interface GatewayOptions {
   modules?: readonly ConnectorModule[];
   /** Connectors served by in-process sandboxes: their departments are registered in the trust list, with a seal key, when missing. */
   sandboxes?: readonly string[];
+  /** The clock of pushed cases (openings, claims, reports, overdue listings). @default () => new Date() */
+  now?: () => Date;
 }
 
 /**
@@ -299,6 +306,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   // With several instances, each one's newest head is in the shared store.
   const otherHeads = async (): Promise<SignedTreeHead[]> => (state.streams ? newestHeadsInStore(state.streams).catch(() => []) : []);
   let prover: ChainProver | undefined;
+  // Pushed cases: their clock, and the service (opened below, once the state is made; read by the resolvers per request).
+  const now = options.now ?? (() => new Date());
+  let cases: HubCases | undefined;
   const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
     // Without a connector that reports events, the graph has no EventType values, hence no events and no Subscription.
@@ -329,6 +339,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
         ...(withEvents ? [createEventResolvers(), createWebhookResolvers(() => webhooks)] : []),
+        createCaseResolvers(() => cases!, now, () => audit?.health().writable ?? true),
       ]),
     );
     const eventEnum = schema.getType('EventType');
@@ -348,8 +359,17 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       ...(config.security ? { clockSkewSec: config.security.clockSkewSec } : {}),
     });
     receipts = createReceiptSigner({ keyStore });
+    cases = await createHubCases({
+      ...(config.cases?.deadlines ? { deadlines: config.cases.deadlines } : {}),
+      ...(config.cases?.calendar ? { calendarFile: config.cases.calendar } : {}),
+      store: state.mode === 'memory' ? { file: config.cases?.file ?? defaultCasesFile(config.audit.dir) } : { documents: state.documents('cases') },
+      now,
+      onProvisionalYear: (year) =>
+        options.logger?.warn({ year }, `the working-day calendar has no data for ${year}: deadlines reaching it count weekends only and are provisional; add the year (docs/cases.md)`),
+    });
   } catch (error) {
     // A bad policy file or schema must not leave a Redis connection holding the process open.
+    await cases?.close();
     await state.close();
     throw error;
   }
@@ -477,11 +497,13 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     await Promise.allSettled(started.map((c) => c.stop()));
     await audit?.close();
     await sharedIndex?.close();
+    await cases.close();
     await state.close();
     throw error;
   }
   const security = config.security?.mode ?? 'signed';
   const log = audit;
+  const hubCases = cases;
   const refusals: RefusalAggregator | undefined = log
     ? createRefusalAggregator({
         append: (record) => log.append(record),
@@ -545,7 +567,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       instanceId: config.audit.instanceId,
       events: eventStream,
       admitFor: (caller, request) => pipeline.admitFor(caller, request),
-      deliver: (standing, root, signal) => pipeline.deliver(standing, root, signal),
+      deliver: (standing, root, signal, effects) => pipeline.deliver(standing, root, signal, effects),
+      openCases: async (event, department) => (await cases!.open({ id: eventKeyOf(event), type: event.type, subject: event.subject, occurredAt: event.occurredAt }, [department])).changes,
       onEvent: (event) => emit({ type: 'webhook', detail: event.type, ...('reason' in event ? { reason: String(event.reason) } : {}) }),
     });
   }
@@ -586,6 +609,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,
     consoleSessions,
     metrics,
+    cases: hubCases,
     async operatorAccess(authorization, body) {
       const token = readRequestToken(authorization);
       if (token === undefined) return 'missing';
@@ -615,6 +639,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();
+      await hubCases.close();
       await state.close();
       // The spans of the last requests go to the collector before the exporter stops.
       await tracing?.shutdown();

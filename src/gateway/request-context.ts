@@ -1,4 +1,5 @@
 import type { SubjectRef } from '../audit';
+import type { CaseChange } from '../cases';
 import type { AllowedDecision } from '../policy';
 import type { HubContext } from '../sdk';
 import type { SealRegistry } from './seals';
@@ -27,4 +28,6 @@ export interface RequestContext extends HubContext {
   readonly replySubjects: Map<string, SubjectRef>;
   /** Response paths whose values the execution schema masked (for `extensions.masked`). */
   readonly maskedPaths: (readonly (string | number)[])[];
+  /** The state changes the request's mutations made (pushed cases), in order: its access record carries them. */
+  caseChanges?: CaseChange[];
 }

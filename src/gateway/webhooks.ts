@@ -36,7 +36,8 @@ import { ConfigError } from './config';
 import type { SharedState } from '../state';
 import { deliveryRoot, eventKeyOf, requestedTypes, type HubEvent } from './events';
 import type { EventStream } from './event-stream';
-import type { HubReply, HubRequest, StandingOperation } from './pipeline';
+import type { CaseChange } from '../cases';
+import type { DeliveryEffects, HubReply, HubRequest, StandingOperation } from './pipeline';
 import type { Caller, RequestContext } from './request-context';
 import { Kind, valueFromAST, type FieldNode, type GraphQLSchema } from 'graphql';
 
@@ -82,7 +83,9 @@ export interface WebhooksOptions {
   readonly instanceId: string;
   readonly events: EventStream;
   admitFor(caller: Caller, request: HubRequest): Promise<StandingOperation>;
-  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
+  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply>;
+  /** Opens the cases an event pushed to this department starts (审管联动); their changes go into the delivery's record. */
+  openCases?(event: HubEvent, department: string): Promise<readonly CaseChange[]>;
   onEvent?(event: DispatcherEvent | { type: 'webhook-disabled'; webhook: string; reason: string }): void;
 }
 
@@ -129,12 +132,17 @@ function fileRegistry(dir: string): Registry {
   const file = path.join(dir, REGISTRY_FILE);
   let items: WebhookRegistration[] = [];
   if (existsSync(file)) {
+    let read: unknown;
     try {
-      items = JSON.parse(readFileSync(file, 'utf8')) as WebhookRegistration[];
-      if (!Array.isArray(items)) throw new Error('not a list');
+      read = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new ConfigError(`The webhook registry ${file} cannot be read (${(error as Error).message}): restore it from a backup or remove it (its webhooks are then forgotten).`);
+      read = error;
     }
+    if (!Array.isArray(read)) {
+      const why = read instanceof Error ? read.message : 'not a list of webhooks';
+      throw new ConfigError(`The webhook registry ${file} cannot be read (${why}): restore it from a backup or remove it (its webhooks are then forgotten).`);
+    }
+    items = read as WebhookRegistration[];
   }
   const save = (): void => {
     mkdirSync(dir, { recursive: true });
@@ -253,8 +261,10 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
         }
         standing.set(registration.id, operation);
       }
+      // The case this push starts for the department (once: opening again changes nothing), recorded with the delivery.
+      const caseChanges = (await options.openCases?.(event, registration.consumer)) ?? [];
       // Each attempt is an access: the record read again, under the grants as they are now, recorded.
-      const reply = await options.deliver(operation, deliveryRoot(event), signal);
+      const reply = await options.deliver(operation, deliveryRoot(event), signal, { caseChanges });
       if (reply.code === HubErrorCode.POLICY_DENIED) {
         await disable(registration, 'POLICY_DENIED');
         return { outcome: 'permanent', reason: 'the grant the webhook relied on ended' };

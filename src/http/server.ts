@@ -105,7 +105,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     const base: HubRequest = { ...(correlationId !== undefined ? { correlationId } : {}), peer: peerOf(req), ...traceContextOf(req) };
     let refusal: TransportRefusal | undefined;
     if (closing) refusal = { code: 'SHUTTING_DOWN', message: 'The hub is shutting down: retry on another instance.' };
-    else if (req.method !== 'POST') refusal = { code: 'METHOD_NOT_ALLOWED', message: 'Use POST for /graphql.' };
+    else if (req.method !== 'POST') refusal = { code: 'METHOD_NOT_ALLOWED', message: 'Use POST for /graphql: queries and mutations alike (GraphQL over HTTP: a mutation is never accepted over GET).' };
     else if (!acceptsJson(headerValue(req.headers.accept))) refusal = { code: 'NOT_ACCEPTABLE', message: 'The hub answers application/json only: accept it.' };
     if (refusal) {
       req.resume();

@@ -370,7 +370,9 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
     const filtered = pruneSchema(
       filterSchema({
         schema,
-        rootFieldFilter: (_operation, fieldName) => sees(schema.getQueryType()?.name ?? 'Query', fieldName),
+        // Each root field under its own root type: `Mutation.claimCase` is granted like `Query.person`.
+        rootFieldFilter: (operation, fieldName) =>
+          sees((operation === 'Query' ? schema.getQueryType() : operation === 'Mutation' ? schema.getMutationType() : schema.getSubscriptionType())?.name ?? operation, fieldName),
         objectFieldFilter: (typeName, fieldName) => sees(typeName, fieldName),
         // An interface keeps a field only when every implementation does, so the filtered schema stays valid.
         interfaceFieldFilter: (typeName, fieldName) => {

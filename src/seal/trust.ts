@@ -89,7 +89,10 @@ export const DEMO_OWNERS: readonly OwnerSpec[] = [
   { id: 'real-estate-centre', kind: 'consumer', name: 'Real-estate registration centre 不动产登记中心', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'tax-bureau', kind: 'consumer', name: 'Tax bureau 税务局', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'civil-affairs', kind: 'consumer', name: 'Civil affairs bureau 民政局', roles: ['consumer'], custody: true, sandbox: true },
-  { id: 'hrss-bureau', kind: 'consumer', name: 'Human resources and social security bureau 人社局', roles: ['consumer'], custody: true, sandbox: true },
+  { id: 'social-security-bureau', kind: 'consumer', name: 'Human resources and social security bureau 人力资源和社会保障局', roles: ['consumer'], custody: true, sandbox: true },
+  { id: 'market-regulation-bureau', kind: 'consumer', name: 'Market regulation bureau 市场监督管理局', roles: ['consumer'], custody: true, sandbox: true },
+  // Electronic supervision 电子监察: lists the overdue steps of pushed cases; reads no department data.
+  { id: 'supervision-office', kind: 'consumer', name: 'Government service supervision office 政务服务电子监察', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'auditor', kind: 'consumer', name: 'Audit office 审计', roles: ['auditor'], custody: true, sandbox: true },
   { id: 'hub-admin', kind: 'consumer', name: 'Hub operator 枢纽运维', roles: ['admin'], custody: true, sandbox: true },
   // Signs citizens' consent tokens after it has identified the citizen; it reads no data itself.

@@ -24,10 +24,10 @@ const NEW_ENTERPRISES = `subscription NewEnterprises {
 
 let hub: TestHub;
 
-/** The demo policy with hrss-bureau's grants changed: `edit` gets its consumer entry. */
-function policyFile(edit: (hrss: { grants: Record<string, unknown>[] }) => void): string {
+/** The demo policy with social-security-bureau's grants changed: `edit` gets its consumer entry. */
+function policyFile(edit: (consumer: { grants: Record<string, unknown>[] }) => void): string {
   const policy = JSON.parse(JSON.stringify(DEMO_POLICY));
-  edit(policy.consumers.find((c: { id: string }) => c.id === 'hrss-bureau'));
+  edit(policy.consumers.find((c: { id: string }) => c.id === 'social-security-bureau'));
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'datarun-policy-')), 'policy.json');
   writeFileSync(file, JSON.stringify(policy));
   return file;
@@ -69,8 +69,8 @@ async function auditorReads(filter: Record<string, unknown>): Promise<any[]> {
 
 describe('subscriptions to department events', () => {
   beforeAll(async () => {
-    // hrss-bureau also sees legal representatives, their identity numbers masked.
-    const masked = policyFile((hrss) => hrss.grants.push({ fields: ['Enterprise.legalRepresentative', 'Person.idNumber', 'Person.name'], purposes: ['ENTERPRISE_STARTUP'], mask: ['ID_NUMBER'] }));
+    // social-security-bureau also sees legal representatives, their identity numbers masked.
+    const masked = policyFile((ss) => ss.grants.push({ fields: ['Enterprise.legalRepresentative', 'Person.idNumber', 'Person.name'], purposes: ['ENTERPRISE_STARTUP'], mask: ['ID_NUMBER'] }));
     hub = await startTestHub({ security: 'signed', policyFile: masked });
   });
   afterAll(async () => {
@@ -121,7 +121,7 @@ describe('subscriptions to department events', () => {
   });
 
   it('masks what the grant masks in every delivery', async () => {
-    const stream = hub.clientFor('hrss-bureau').subscribe<any>(NEW_ENTERPRISES.replace(' seal { token }', ''), {}, { ...STARTUP, operator: 'hrss-7' });
+    const stream = hub.clientFor('social-security-bureau').subscribe<any>(NEW_ENTERPRISES.replace(' seal { token }', ''), {}, { ...STARTUP, operator: 'ss-7' });
     const first = next(stream);
     await eventually(() => hub.gateway.openSubscriptions > 0);
     await registerEnterprise('泰安社保测试有限公司');
@@ -161,7 +161,7 @@ describe('a subscription whose grant ends', () => {
   beforeAll(async () => {
     // A grant that ends 20 s from now: long enough for a busy machine to start the hub and deliver once.
     soon = Date.now() + 20_000;
-    const ending = policyFile((hrss) => (hrss.grants[0]!.validTo = new Date(soon).toISOString().replace(/\.\d+Z$/, 'Z')));
+    const ending = policyFile((ss) => (ss.grants[ss.grants.length - 1]!.validTo = new Date(soon).toISOString().replace(/\.\d+Z$/, 'Z')));
     hub = await startTestHub({ security: 'signed', policyFile: ending });
   });
   afterAll(async () => {
@@ -169,7 +169,7 @@ describe('a subscription whose grant ends', () => {
   });
 
   it('ends the stream with POLICY_DENIED at the next event after the grant ended', async () => {
-    const stream = hub.clientFor('hrss-bureau').subscribe<any>('subscription { departmentEvents(types: [ENTERPRISE_REGISTERED]) { id enterprise { name } } }', {}, { ...STARTUP, caseNumber: 'QYKB-ENDING-1', operator: 'hrss-7' });
+    const stream = hub.clientFor('social-security-bureau').subscribe<any>('subscription { departmentEvents(types: [ENTERPRISE_REGISTERED]) { id enterprise { name } } }', {}, { ...STARTUP, caseNumber: 'QYKB-ENDING-1', operator: 'ss-7' });
     const first = next(stream);
     await eventually(() => hub.gateway.openSubscriptions > 0);
     await registerEnterprise('泰安授权到期有限公司');

@@ -63,6 +63,10 @@ export async function startTestHub(
     rateLimits?: Record<string, { requestsPerSecond: number; burst: number }>;
     /** Webhook settings (docs/webhooks.md), e.g. the allow-list of targets. @default none allowed */
     webhooks?: { allow: (string | { url: string; allowPrivate?: boolean })[]; maxAttempts?: number };
+    /** The clock of pushed cases (GatewayOptions.now). @default the system clock */
+    now?: () => Date;
+    /** Pushed cases' settings (deadlines, calendar file). @default the hub's defaults */
+    cases?: { deadlines?: Record<string, unknown>; calendar?: string };
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -80,12 +84,13 @@ export async function startTestHub(
       ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
       ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
       ...(options.webhooks ? { webhooks: { maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, ...options.webhooks } } : {}),
+      ...(options.cases ? { cases: options.cases } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
     endpoints,
-    { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}) },
+    { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}), ...(options.now ? { now: options.now } : {}) },
   );
   const server = await startHubServer({
     gateway,

@@ -20,6 +20,7 @@ import type { RateLimiter } from '../../state';
 import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
 import type { RefusalAggregator } from '../refusals';
 import { untracedStage, type RequestTracing } from '../tracing';
+import type { CaseChange } from '../../cases';
 import type { Caller, RequestContext } from '../request-context';
 import { sourceOf } from '../source-address';
 import { authenticateStage, type SessionLookup } from './stages/authenticate';
@@ -135,9 +136,14 @@ export interface Pipeline {
    * One delivery of a standing operation: the policy and consent again (a grant or consent that
    * ended refuses it), execution on `root` (the event), masks, seals, its own record and receipt.
    */
-  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
+  deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply>;
   /** The pipeline's caches, for metrics and tests. */
   readonly caches: { readonly documents: ParseStage['documents']; readonly persistedQueries: ParseStage['persistedQueries']; readonly validations: ValidateStage['outcomes'] };
+}
+
+/** What a delivery did besides reading: the cases it opened (their changes go into its record). */
+export interface DeliveryEffects {
+  readonly caseChanges?: readonly CaseChange[];
 }
 
 /** A subscription the pipeline admitted: what each of its deliveries runs again. */
@@ -198,7 +204,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const run = stage('execute', executeStage({
     schema,
     createContext: (flow): RequestContext =>
-      Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), { caller: flow.caller, decision: flow.allowed, seals: { pending: [] }, maskedPaths: [], replySubjects: new Map() }),
+      Object.assign(createHubContext({ requestId: flow.requestId, signal: flow.signal, cacheOf: options.cacheOf }), {
+        caller: flow.caller,
+        decision: flow.allowed,
+        seals: { pending: [] },
+        maskedPaths: [],
+        replySubjects: new Map(),
+        // A delivery that opened cases before it ran: its record carries their changes.
+        ...(flow.caseChanges ? { caseChanges: [...flow.caseChanges] } : {}),
+      }),
     report: (error, path) => logger.error({ err: { name: (error as Error | undefined)?.name, stack: (error as Error | undefined)?.stack?.split('\n').slice(1, 6).join('\n') }, path }, 'unexpected resolver error'),
   }));
   const targets = { audit: options.audit, refusals: options.refusals };
@@ -372,7 +386,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     return Object.freeze({ id: flow.requestId, request: flow.request, source: flow.source, caller, body: flow.body!, document: flow.document!, operation: flow.operation! });
   }
 
-  async function deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply> {
+  async function deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply> {
     const started = performance.now();
     const limit = deadline(signal);
     // Authenticated when it was opened; everything from the policy on runs again, now.
@@ -384,6 +398,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       document: standing.document,
       operation: standing.operation,
       rootValue: root,
+      ...(effects?.caseChanges ? { caseChanges: effects.caseChanges } : {}),
     };
     let code: ErrorCode | null = null;
     let reply: GatewayReply;

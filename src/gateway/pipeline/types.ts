@@ -7,6 +7,7 @@ import type { DocumentNode, OperationDefinitionNode } from 'graphql';
 import type { AllowedDecision, Decision, GrantedOperation } from '../../policy';
 import type { ErrorCode } from '../../sdk';
 import type { VerifiedRequest } from '../../seal';
+import type { CaseChange } from '../../cases';
 import type { Caller, RequestContext } from '../request-context';
 
 /** A refusal the transport made before the pipeline could read the request (wrong method, body too large…). */
@@ -106,6 +107,8 @@ export interface Flow {
   context?: RequestContext;
   /** The value execution starts from: a delivery's event (absent for queries and mutations). */
   rootValue?: unknown;
+  /** Cases a delivery opened before it ran: its record carries their changes. */
+  caseChanges?: readonly CaseChange[];
 }
 
 /** A stage: reads the flow, adds to it, or throws a coded HubError to refuse the request. */

@@ -147,6 +147,67 @@ export type AuditTreeHead = {
   time: Scalars['String']['output'];
 };
 
+/** One pushed event for one receiving department. Instants are RFC 3339, UTC. */
+export type Case = {
+  __typename?: 'Case';
+  /** The end of the last working day to claim in. */
+  claimDeadline: Scalars['String']['output'];
+  claimedAt?: Maybe<Scalars['String']['output']>;
+  /** The operator (经办人) who claimed. */
+  claimedBy?: Maybe<Scalars['String']['output']>;
+  claimedLate?: Maybe<Scalars['Boolean']['output']>;
+  /** True when a deadline was counted through a year the hub's calendar does not hold yet (weekends only, no holidays): it may move once the year is added. */
+  deadlineProvisional: Scalars['Boolean']['output'];
+  /** The receiving department (a consumer id): the only one that may claim and report. */
+  department: Scalars['String']['output'];
+  eventId: Scalars['String']['output'];
+  /** LICENCE_ISSUED, ENTERPRISE_REGISTERED… */
+  eventType: Scalars['String']['output'];
+  /** The end of the last working day to report back in. */
+  feedbackDeadline: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  note?: Maybe<Scalars['String']['output']>;
+  openedAt: Scalars['String']['output'];
+  outcome?: Maybe<CaseOutcome>;
+  reportedAt?: Maybe<Scalars['String']['output']>;
+  /** The operator (经办人) who reported back. */
+  reportedBy?: Maybe<Scalars['String']['output']>;
+  reportedLate?: Maybe<Scalars['Boolean']['output']>;
+  state: CaseState;
+  subject: CaseSubject;
+};
+
+/** What the department reports back. */
+export type CaseOutcome =
+  /** Inspected, compliant. */
+  | 'INSPECTED_COMPLIANT'
+  /** Inspected, problems found and handled under the department's own procedures. */
+  | 'INSPECTED_NONCOMPLIANT'
+  /** Not within the department's remit. */
+  | 'NOT_APPLICABLE'
+  /** Put under the department's routine supervision (e.g. its random inspection plan) without inspecting now. */
+  | 'SUPERVISION_SCHEDULED';
+
+/** Where a case is: pushed to the department, claimed by it, reported back on. */
+export type CaseState =
+  | 'CLAIMED'
+  | 'PUSHED'
+  | 'REPORTED';
+
+/** The step of a case that is overdue. */
+export type CaseStep =
+  | 'CLAIM'
+  | 'FEEDBACK';
+
+/** What a pushed event is about. */
+export type CaseSubject = {
+  __typename?: 'CaseSubject';
+  /** The identity number, credit code or unit number. */
+  id: Scalars['ID']['output'];
+  /** PERSON, ENTERPRISE or PROPERTY. */
+  kind: Scalars['String']['output'];
+};
+
 /** One data item 信息项 of the catalogue: a field of the graph. */
 export type CatalogEntry = {
   __typename?: 'CatalogEntry';
@@ -497,6 +558,29 @@ export type MortgageStatus =
   | 'ACTIVE'
   | 'RELEASED';
 
+/** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Claims (认领) a case pushed to the calling consumer: PUSHED → CLAIMED (late after the claim deadline). */
+  claimCase: Case;
+  /** Reports back (反馈) on a claimed case of the calling consumer: CLAIMED → REPORTED (late after the feedback deadline). The note: at most 500 characters, plain text. */
+  reportCase: Case;
+};
+
+
+/** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
+export type MutationClaimCaseArgs = {
+  caseId: Scalars['ID']['input'];
+};
+
+
+/** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
+export type MutationReportCaseArgs = {
+  caseId: Scalars['ID']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
+  outcome: CaseOutcome;
+};
+
 /** The caller's grants, as they apply now. */
 export type MyGrants = {
   __typename?: 'MyGrants';
@@ -506,6 +590,16 @@ export type MyGrants = {
   /** The purposes named by the caller's grants. */
   purposes: Array<SharingPurpose>;
   roles: Array<Scalars['String']['output']>;
+};
+
+/** A step of a case whose deadline has passed without it. */
+export type OverdueCase = {
+  __typename?: 'OverdueCase';
+  case: Case;
+  deadline: Scalars['String']['output'];
+  /** Working days begun since the deadline, today included (0 when only days off have passed). */
+  overdueWorkingDays: Scalars['Int']['output'];
+  step: CaseStep;
 };
 
 /** One owner's right in a property. */
@@ -619,6 +713,8 @@ export type Query = {
   auditHeads: Array<AuditTreeHead>;
   /** Auditors only: record `seq`'s inclusion proof (RFC 9162) in the tree of `treeSize` records of the instance's log; without `treeSize`, against the newest signed head (signed at once if none covers the record yet). */
   auditProof?: Maybe<AuditInclusionProof>;
+  /** The calling consumer's own cases (at most 1000, oldest first), in one state if given. */
+  cases: Array<Case>;
   /** The resource catalogue 共享目录: every data item of the graph, optionally of one department or class. */
   catalog: Array<CatalogEntry>;
   /** The one-window hall, with the citizen's consent: who accessed this person's data, newest first. */
@@ -631,6 +727,8 @@ export type Query = {
   fundEmployer?: Maybe<FundEmployer>;
   /** What the caller may request now, and for which purposes (like X-Road's allowedMethods). */
   myGrants: MyGrants;
+  /** Electronic supervision: every step whose deadline has passed without it (at most 1000, most overdue first), of one department's cases if given, else of all. */
+  overdueCases: Array<OverdueCase>;
   /** Several persons, in the order given (at most 100). */
   people: Array<Maybe<Person>>;
   /** One person by citizen identity number 公民身份号码 (18 characters, GB 11643). */
@@ -683,6 +781,18 @@ export type QueryAuditProofArgs = {
   instance: Scalars['String']['input'];
   seq: Scalars['Int']['input'];
   treeSize?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryCasesArgs = {
+  state?: InputMaybe<CaseState>;
 };
 
 
@@ -770,6 +880,18 @@ export type QueryFundEmployerArgs = {
  */
 export type QueryMyGrantsArgs = {
   purpose?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * The shared part of the graph: the three entities every department knows by identifier, and
+ * the root fields. Root fields take identifiers only (never a free search over citizens), and
+ * list arguments take at most 100 identifiers. Department fields are added by the department
+ * files beside this one and are nullable: a department that fails yields null for its fields
+ * and an error naming its connector, never a failed query.
+ */
+export type QueryOverdueCasesArgs = {
+  department?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -1125,6 +1247,11 @@ export type ResolversTypes = {
   AuditInclusionProof: ResolverTypeWrapper<AuditInclusionProof>;
   AuditTreeHead: ResolverTypeWrapper<AuditTreeHead>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Case: ResolverTypeWrapper<Case>;
+  CaseOutcome: CaseOutcome;
+  CaseState: CaseState;
+  CaseStep: CaseStep;
+  CaseSubject: ResolverTypeWrapper<CaseSubject>;
   CatalogEntry: ResolverTypeWrapper<CatalogEntry>;
   CitizenAccess: ResolverTypeWrapper<CitizenAccess>;
   CitizenAccessConnection: ResolverTypeWrapper<CitizenAccessConnection>;
@@ -1162,7 +1289,9 @@ export type ResolversTypes = {
   Licence: ResolverTypeWrapper<Licence>;
   Mortgage: ResolverTypeWrapper<Mortgage>;
   MortgageStatus: MortgageStatus;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   MyGrants: ResolverTypeWrapper<MyGrants>;
+  OverdueCase: ResolverTypeWrapper<OverdueCase>;
   Ownership: ResolverTypeWrapper<Omit<Ownership, 'owner'> & { owner?: Maybe<ResolversTypes['Party']> }>;
   OwnershipKind: OwnershipKind;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -1206,6 +1335,8 @@ export type ResolversParentTypes = {
   AuditInclusionProof: AuditInclusionProof;
   AuditTreeHead: AuditTreeHead;
   Boolean: Scalars['Boolean']['output'];
+  Case: Case;
+  CaseSubject: CaseSubject;
   CatalogEntry: CatalogEntry;
   CitizenAccess: CitizenAccess;
   CitizenAccessConnection: CitizenAccessConnection;
@@ -1228,7 +1359,9 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   Licence: Licence;
   Mortgage: Mortgage;
+  Mutation: Record<PropertyKey, never>;
   MyGrants: MyGrants;
+  OverdueCase: OverdueCase;
   Ownership: Omit<Ownership, 'owner'> & { owner?: Maybe<ResolversParentTypes['Party']> };
   PageInfo: PageInfo;
   Party: ResolversUnionTypes<ResolversParentTypes>['Party'];
@@ -1345,6 +1478,32 @@ export type AuditTreeHeadResolvers<ContextType = HubContext, ParentType extends 
   root?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type CaseResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Case'] = ResolversParentTypes['Case']> = {
+  claimDeadline?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  claimedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  claimedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  claimedLate?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  deadlineProvisional?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  feedbackDeadline?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  note?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  openedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  outcome?: Resolver<Maybe<ResolversTypes['CaseOutcome']>, ParentType, ContextType>;
+  reportedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reportedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reportedLate?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  state?: Resolver<ResolversTypes['CaseState'], ParentType, ContextType>;
+  subject?: Resolver<ResolversTypes['CaseSubject'], ParentType, ContextType>;
+};
+
+export type CaseSubjectResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CaseSubject'] = ResolversParentTypes['CaseSubject']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type CatalogEntryResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CatalogEntry'] = ResolversParentTypes['CatalogEntry']> = {
@@ -1522,11 +1681,23 @@ export type MortgageResolvers<ContextType = HubContext, ParentType extends Resol
   status?: Resolver<ResolversTypes['MortgageStatus'], ParentType, ContextType>;
 };
 
+export type MutationResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  claimCase?: Resolver<ResolversTypes['Case'], ParentType, ContextType, RequireFields<MutationClaimCaseArgs, 'caseId'>>;
+  reportCase?: Resolver<ResolversTypes['Case'], ParentType, ContextType, RequireFields<MutationReportCaseArgs, 'caseId' | 'outcome'>>;
+};
+
 export type MyGrantsResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['MyGrants'] = ResolversParentTypes['MyGrants']> = {
   consumer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   fields?: Resolver<Array<ResolversTypes['GrantedField']>, ParentType, ContextType>;
   purposes?: Resolver<Array<ResolversTypes['SharingPurpose']>, ParentType, ContextType>;
   roles?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type OverdueCaseResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['OverdueCase'] = ResolversParentTypes['OverdueCase']> = {
+  case?: Resolver<ResolversTypes['Case'], ParentType, ContextType>;
+  deadline?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  overdueWorkingDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  step?: Resolver<ResolversTypes['CaseStep'], ParentType, ContextType>;
 };
 
 export type OwnershipResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Ownership'] = ResolversParentTypes['Ownership']> = {
@@ -1593,6 +1764,7 @@ export type QueryResolvers<ContextType = HubContext, ParentType extends Resolver
   auditConsistency?: Resolver<Maybe<ResolversTypes['AuditConsistencyProof']>, ParentType, ContextType, RequireFields<QueryAuditConsistencyArgs, 'from' | 'instance' | 'to'>>;
   auditHeads?: Resolver<Array<ResolversTypes['AuditTreeHead']>, ParentType, ContextType>;
   auditProof?: Resolver<Maybe<ResolversTypes['AuditInclusionProof']>, ParentType, ContextType, RequireFields<QueryAuditProofArgs, 'instance' | 'seq'>>;
+  cases?: Resolver<Array<ResolversTypes['Case']>, ParentType, ContextType, Partial<QueryCasesArgs>>;
   catalog?: Resolver<Array<ResolversTypes['CatalogEntry']>, ParentType, ContextType, Partial<QueryCatalogArgs>>;
   dataAccesses?: Resolver<ResolversTypes['CitizenAccessConnection'], ParentType, ContextType, RequireFields<QueryDataAccessesArgs, 'first' | 'idNumber'>>;
   enterprise?: Resolver<Maybe<ResolversTypes['Enterprise']>, ParentType, ContextType, RequireFields<QueryEnterpriseArgs, 'creditCode'>>;
@@ -1600,6 +1772,7 @@ export type QueryResolvers<ContextType = HubContext, ParentType extends Resolver
   fundAccount?: Resolver<Maybe<ResolversTypes['FundAccount']>, ParentType, ContextType, RequireFields<QueryFundAccountArgs, 'accountNumber'>>;
   fundEmployer?: Resolver<Maybe<ResolversTypes['FundEmployer']>, ParentType, ContextType, RequireFields<QueryFundEmployerArgs, 'employerAccountNumber'>>;
   myGrants?: Resolver<ResolversTypes['MyGrants'], ParentType, ContextType, Partial<QueryMyGrantsArgs>>;
+  overdueCases?: Resolver<Array<ResolversTypes['OverdueCase']>, ParentType, ContextType, Partial<QueryOverdueCasesArgs>>;
   people?: Resolver<Array<Maybe<ResolversTypes['Person']>>, ParentType, ContextType, RequireFields<QueryPeopleArgs, 'idNumbers'>>;
   person?: Resolver<Maybe<ResolversTypes['Person']>, ParentType, ContextType, RequireFields<QueryPersonArgs, 'idNumber'>>;
   properties?: Resolver<Array<Maybe<ResolversTypes['Property']>>, ParentType, ContextType, RequireFields<QueryPropertiesArgs, 'unitNumbers'>>;
@@ -1705,6 +1878,8 @@ export type Resolvers<ContextType = HubContext> = {
   AuditConsistencyProof?: AuditConsistencyProofResolvers<ContextType>;
   AuditInclusionProof?: AuditInclusionProofResolvers<ContextType>;
   AuditTreeHead?: AuditTreeHeadResolvers<ContextType>;
+  Case?: CaseResolvers<ContextType>;
+  CaseSubject?: CaseSubjectResolvers<ContextType>;
   CatalogEntry?: CatalogEntryResolvers<ContextType>;
   CitizenAccess?: CitizenAccessResolvers<ContextType>;
   CitizenAccessConnection?: CitizenAccessConnectionResolvers<ContextType>;
@@ -1724,7 +1899,9 @@ export type Resolvers<ContextType = HubContext> = {
   GrantedField?: GrantedFieldResolvers<ContextType>;
   Licence?: LicenceResolvers<ContextType>;
   Mortgage?: MortgageResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   MyGrants?: MyGrantsResolvers<ContextType>;
+  OverdueCase?: OverdueCaseResolvers<ContextType>;
   Ownership?: OwnershipResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Party?: PartyResolvers<ContextType>;

@@ -8,6 +8,7 @@
 import type { AuditLog, AuditOutcome } from '../../../audit';
 import { HubErrorCode } from '../../../sdk';
 import { accessRecord } from '../../audit';
+import { auditChangeOf } from '../../cases';
 import { namedSubjects } from '../../named-subjects';
 import type { RefusalAggregator } from '../../refusals';
 import type { Flow, GatewayReply } from '../types';
@@ -60,6 +61,8 @@ export async function recordStage(targets: RecordTargets, flow: Flow, code: stri
     errorCodes: reason ? [...codes, reason] : codes,
     replyHash,
     ...(flow.context && flow.context.replySubjects.size > 0 ? { replySubjects: [...flow.context.replySubjects.values()] } : named.length > 0 ? { replySubjects: named } : {}),
+    // What the request's mutations changed (a pushed case claimed…): in the same record as the request.
+    ...(flow.context?.caseChanges && flow.context.caseChanges.length > 0 ? { changes: flow.context.caseChanges.map(auditChangeOf) } : {}),
   });
   return (await targets.audit.append(record)).seq;
 }

@@ -7,7 +7,9 @@
  * Suggestions ("Did you mean …?") come only from what the caller may see: a failing document is
  * validated again against the caller's own view of the schema (its grants and the catalogue), and
  * those messages are the ones reported, so a typo never reveals a field the caller is not granted.
- * Outcomes are cached per document and limits, bounded by bytes.
+ * Outcomes are cached per document and limits, bounded by bytes. Queries and mutations pass (a
+ * mutation's root fields are coordinates the policy grants like any other, `Mutation.claimCase`);
+ * subscriptions are refused.
  */
 import { getOperationAST, specifiedRules, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type SourceLocation } from 'graphql';
 import { createByteLru, HubError, HubErrorCode, type ByteLru } from '../../../sdk';
@@ -119,9 +121,8 @@ export function validateStage(options: ValidateStageOptions): ValidateStage {
     if (flow.request.subscription === true) {
       if (operation.operation !== 'subscription') throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, `Only subscriptions are opened here: send ${operation.operation === 'query' ? 'queries' : 'mutations'} to POST /graphql.`);
     } else if (operation.operation === 'subscription') {
+      // Queries and mutations (their root fields run one after another) here; subscriptions on their own route.
       throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, 'A subscription is opened at POST /graphql/stream (GraphQL over Server-Sent Events, Accept: text/event-stream), not here.');
-    } else if (operation.operation !== 'query') {
-      throw new HubError(HubErrorCode.GRAPHQL_VALIDATION_FAILED, `The hub answers queries only, not ${operation.operation}s.`);
     }
     flow.operation = operation;
   };
