@@ -198,7 +198,7 @@ describe('electronic supervision', () => {
   it('shows the write grants in the catalogue of the consumer', async () => {
     const reply = await hub.clientFor('tax-bureau').query<any>('query { __type(name: "Mutation") { fields { name } } }', {}, FEEDBACK('CAT-1'));
     expect(reply.errors).toBeUndefined();
-    expect(reply.data.__type.fields.map((f: any) => f.name).sort()).toEqual(['claimCase', 'reportCase']);
+    expect(reply.data.__type.fields.map((f: any) => f.name).sort()).toEqual(['claimCase', 'registerWebhook', 'removeWebhook', 'reportCase']);
     const catalogue = await hub.clientFor('tax-bureau').query<any>('query { catalog(department: "cases") { coordinate class } myGrants(purpose: "CASE_FEEDBACK") { fields { coordinate purpose } } }', {}, FEEDBACK('CAT-0'));
     expect(catalogue.errors).toBeUndefined();
     expect(catalogue.data.catalog).toEqual(expect.arrayContaining([{ coordinate: 'Mutation.claimCase', class: 'UNCONDITIONAL' }, { coordinate: 'Mutation.reportCase', class: 'UNCONDITIONAL' }, { coordinate: 'Query.overdueCases', class: 'UNCONDITIONAL' }]));

@@ -563,6 +563,13 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Claims (认领) a case pushed to the calling consumer: PUSHED → CLAIMED (late after the claim deadline). */
   claimCase: Case;
+  /**
+   * Registers a webhook: the target must be on the operator's allow-list, and the subscription (a
+   * document selecting departmentEvents) must be granted for the request's purpose.
+   */
+  registerWebhook: Webhook;
+  /** Removes one of the caller's webhooks; false when it has none with this id. */
+  removeWebhook: Scalars['Boolean']['output'];
   /** Reports back (反馈) on a claimed case of the calling consumer: CLAIMED → REPORTED (late after the feedback deadline). The note: at most 500 characters, plain text. */
   reportCase: Case;
 };
@@ -571,6 +578,20 @@ export type Mutation = {
 /** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
 export type MutationClaimCaseArgs = {
   caseId: Scalars['ID']['input'];
+};
+
+
+/** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
+export type MutationRegisterWebhookArgs = {
+  subscription: Scalars['String']['input'];
+  url: Scalars['String']['input'];
+  withSecret?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+/** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
+export type MutationRemoveWebhookArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -739,6 +760,8 @@ export type Query = {
   property?: Maybe<Property>;
   /** Checks a seal token against the hub's trust list, without asking any department. */
   verifySeal: SealVerification;
+  /** The caller's webhooks. */
+  webhooks: Array<Webhook>;
 };
 
 
@@ -1156,6 +1179,26 @@ export type UpdateCycle =
   | 'WEEKLY'
   | 'YEARLY';
 
+/**
+ * A webhook registered for department events (docs/webhooks.md): every event of its types is
+ * delivered to its URL, in order per subject, signed per Standard Webhooks, each delivery checked
+ * against the grants and recorded like a query.
+ */
+export type Webhook = {
+  __typename?: 'Webhook';
+  caseNumber: Scalars['String']['output'];
+  createdAt: Scalars['String']['output'];
+  /** Why nothing more is sent (GONE: the target answered 410; POLICY_DENIED: the grant ended), or null. */
+  disabled?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** The purpose and case it was registered for: every delivery is made, and recorded, under them. */
+  purpose: Scalars['String']['output'];
+  /** The whsec_ secret of its v1 signatures, when it asked for one: shown once, in the reply that registers it. */
+  secret?: Maybe<Scalars['String']['output']>;
+  types: Array<EventType>;
+  url: Scalars['String']['output'];
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -1321,6 +1364,7 @@ export type ResolversTypes = {
   TaxpayerKind: TaxpayerKind;
   Transfer: ResolverTypeWrapper<Omit<Transfer, 'from' | 'to'> & { from?: Maybe<ResolversTypes['Party']>, to?: Maybe<ResolversTypes['Party']> }>;
   UpdateCycle: UpdateCycle;
+  Webhook: ResolverTypeWrapper<Webhook>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -1382,6 +1426,7 @@ export type ResolversParentTypes = {
   TaxPayment: Omit<TaxPayment, 'payer' | 'property'> & { payer?: Maybe<ResolversParentTypes['Party']>, property?: Maybe<ResolversParentTypes['Property']> };
   Taxpayer: Omit<Taxpayer, 'payments'> & { payments: Array<ResolversParentTypes['TaxPayment']> };
   Transfer: Omit<Transfer, 'from' | 'to'> & { from?: Maybe<ResolversParentTypes['Party']>, to?: Maybe<ResolversParentTypes['Party']> };
+  Webhook: Webhook;
 };
 
 export type ListSizeDirectiveArgs = {
@@ -1683,6 +1728,8 @@ export type MortgageResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type MutationResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   claimCase?: Resolver<ResolversTypes['Case'], ParentType, ContextType, RequireFields<MutationClaimCaseArgs, 'caseId'>>;
+  registerWebhook?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'subscription' | 'url' | 'withSecret'>>;
+  removeWebhook?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveWebhookArgs, 'id'>>;
   reportCase?: Resolver<ResolversTypes['Case'], ParentType, ContextType, RequireFields<MutationReportCaseArgs, 'caseId' | 'outcome'>>;
 };
 
@@ -1778,6 +1825,7 @@ export type QueryResolvers<ContextType = HubContext, ParentType extends Resolver
   properties?: Resolver<Array<Maybe<ResolversTypes['Property']>>, ParentType, ContextType, RequireFields<QueryPropertiesArgs, 'unitNumbers'>>;
   property?: Resolver<Maybe<ResolversTypes['Property']>, ParentType, ContextType, RequireFields<QueryPropertyArgs, 'unitNumber'>>;
   verifySeal?: Resolver<ResolversTypes['SealVerification'], ParentType, ContextType, RequireFields<QueryVerifySealArgs, 'token'>>;
+  webhooks?: Resolver<Array<ResolversTypes['Webhook']>, ParentType, ContextType>;
 };
 
 export type SealResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Seal'] = ResolversParentTypes['Seal']> = {
@@ -1869,6 +1917,17 @@ export type TransferResolvers<ContextType = HubContext, ParentType extends Resol
   transferNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
+export type WebhookResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Webhook'] = ResolversParentTypes['Webhook']> = {
+  caseNumber?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  disabled?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  purpose?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  secret?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  types?: Resolver<Array<ResolversTypes['EventType']>, ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = HubContext> = {
   AbnormalOperation?: AbnormalOperationResolvers<ContextType>;
   AccessRecord?: AccessRecordResolvers<ContextType>;
@@ -1920,6 +1979,7 @@ export type Resolvers<ContextType = HubContext> = {
   TaxPayment?: TaxPaymentResolvers<ContextType>;
   Taxpayer?: TaxpayerResolvers<ContextType>;
   Transfer?: TransferResolvers<ContextType>;
+  Webhook?: WebhookResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = HubContext> = {
