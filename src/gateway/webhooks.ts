@@ -12,7 +12,7 @@
  * must be on the operator's allow-list (docs/webhooks.md).
  */
 import { createPrivateKey, createHash, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import {
   createAllowList,
@@ -32,6 +32,7 @@ import {
   type WebhookPublicJwk,
 } from '../push';
 import { HubError, HubErrorCode } from '../sdk';
+import { DEFAULT_HUB_ID } from '../seal';
 import { ConfigError } from './config';
 import type { SharedState } from '../state';
 import { deliveryRoot, eventKeyOf, requestedTypes, type HubEvent } from './events';
@@ -95,8 +96,8 @@ export interface Webhooks {
   register(caller: Caller, input: { url: string; query: string; withSecret: boolean }): Promise<WebhookRegistration>;
   remove(caller: Caller, id: string): Promise<boolean>;
   list(consumer?: string): Promise<WebhookRegistration[]>;
-  /** The hub's webhook key, for the JWKS. */
-  readonly publicJwk: WebhookPublicJwk;
+  /** The hub's webhook key, for the JWKS (with the `datarun` member every published key has: owner, use, validity). */
+  readonly publicJwk: WebhookPublicJwk & { readonly datarun: Record<string, unknown> };
   readonly store: DeliveryStore;
   stop(): Promise<void>;
 }
@@ -108,7 +109,7 @@ const KEY_FILE = 'datarun-hub.webhook.pem';
 const REGISTRY_REFRESH_MS = 2000;
 
 /** The hub's Ed25519 webhook key: made on first use, kept under keys/private (0600). */
-function webhookKey(keysDir: string): { key: KeyObject; kid: string } {
+function webhookKey(keysDir: string): { key: KeyObject; kid: string; createdAt: string } {
   const file = path.join(keysDir, 'private', KEY_FILE);
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -117,7 +118,7 @@ function webhookKey(keysDir: string): { key: KeyObject; kid: string } {
   }
   const key = createPrivateKey(readFileSync(file));
   const raw = key.export({ format: 'jwk' }).x!;
-  return { key, kid: `datarun-hub.webhook.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}` };
+  return { key, kid: `${DEFAULT_HUB_ID}.webhook.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}`, createdAt: statSync(file).mtime.toISOString() };
 }
 
 /** The registry: every instance's view of the registrations. */
@@ -208,7 +209,7 @@ function typesOfDocument(schema: GraphQLSchema, standing: StandingOperation): st
 export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks> {
   const { settings, state } = options;
   const allowList = createAllowList(settings.allow);
-  const { key, kid } = webhookKey(options.keysDir);
+  const { key, kid, createdAt } = webhookKey(options.keysDir);
   const signer = createWebhookSigner({ privateKey: key, kid });
   if (state.mode === 'memory') mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const registry = state.mode === 'memory' ? fileRegistry(options.dataDir) : sharedRegistry(state);
@@ -291,7 +292,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   });
 
   return {
-    publicJwk: webhookPublicJwk(key, kid),
+    publicJwk: { ...webhookPublicJwk(key, kid), datarun: { owner: DEFAULT_HUB_ID, ownerKind: 'hub', use: 'webhook', validFrom: createdAt, validTo: null, revokedAt: null } },
     store,
     async register(caller, input) {
       allowList.match(input.url);
