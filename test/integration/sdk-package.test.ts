@@ -1,7 +1,8 @@
 /**
  * The SDK from outside the repository: `npm pack` (which builds), a new project in the system's
  * temporary directory that installs the tarball with TypeScript, jest and @swc/jest from the npm
- * cache (offline), `datarun connector new` through the installed bin, the new connector compiled
+ * cache (preferring it: npm 11 wants the full metadata of some packages, which an install from
+ * the lockfile does not cache, so what the cache lacks comes from the registry), `datarun connector new` through the installed bin, the new connector compiled
  * by `tsc` (strict; node16, node10 and bundler resolution) and its conformance test run by jest untouched; then the kit, from the
  * tarball, against the five connectors and sandboxes the tarball ships (real estate and tax through
  * the kit's TCP fault proxy). Slow by nature (a build, an install, three jest and tsc runs): its
@@ -190,7 +191,7 @@ describe('the datarun package, outside the repository', () => {
   });
 
   it(
-    'packs, installs offline, writes a connector with `datarun connector new`, compiles it strict and passes the kit untouched; the kit passes against the shipped connectors and sandboxes',
+    'packs, installs from the npm cache, writes a connector with `datarun connector new`, compiles it strict and passes the kit untouched; the kit passes against the shipped connectors and sandboxes',
     () => {
       temp = mkdtempSync(path.join(os.tmpdir(), 'datarun-sdk-package-'));
       expect(path.relative(root, temp).startsWith('..')).toBe(true);
@@ -213,7 +214,7 @@ describe('the datarun package, outside the repository', () => {
       writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
       writeFileSync(path.join(project, 'jest.config.js'), JEST_CONFIG);
       const tools = ['typescript', 'jest', '@swc/jest', '@swc/core', '@types/jest', '@types/node'].map((name) => `${name}@${installed(name)}`);
-      run(npm, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...tools], project);
+      run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball, ...tools], project);
 
       // 3. A new connector, through the installed bin.
       const bin = path.join(project, 'node_modules', '.bin', 'datarun');
