@@ -262,10 +262,10 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
         }
         standing.set(registration.id, operation);
       }
-      // The case this push starts for the department (once: opening again changes nothing), recorded with the delivery.
-      const caseChanges = (await options.openCases?.(event, registration.consumer)) ?? [];
-      // Each attempt is an access: the record read again, under the grants as they are now, recorded.
-      const reply = await options.deliver(operation, deliveryRoot(event), signal, { caseChanges });
+      // Each attempt is an access: the record read again, under the grants as they are now, recorded. Once admitted,
+      // it opens the case this push starts for the department (once: opening again changes nothing), recorded with it.
+      const openCases = options.openCases;
+      const reply = await options.deliver(operation, deliveryRoot(event), signal, openCases ? { openCases: () => openCases(event, registration.consumer) } : undefined);
       if (reply.code === HubErrorCode.POLICY_DENIED) {
         await disable(registration, 'POLICY_DENIED');
         return { outcome: 'permanent', reason: 'the grant the webhook relied on ended' };

@@ -4,7 +4,8 @@
  * made through the market-regulation sandbox's routes. Each delivery verifies per Standard
  * Webhooks (v1a against the hub's JWKS, v1 with the registration's secret), carries only what the
  * grants allow, and is recorded; a receiver that is down gets every event afterwards, in order;
- * a target off the allow-list and a selection not granted are refused at registration.
+ * a target off the allow-list and a selection not granted are refused at registration. The push
+ * opens the tax bureau's case (审管联动), which it claims and reports back on.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -103,6 +104,18 @@ describe('webhooks', () => {
     expect(body.type).toBe('ENTERPRISE_REGISTERED');
     expect(body.data.data.departmentEvents.enterprise).toEqual({ creditCode, name: '泰安钩子科技有限公司', status: 'ACTIVE' });
     expect(headers['webhook-id']).toMatch(/^market-regulation:/);
+
+    // 审管联动: the push opened the tax bureau's case; it claims it and reports back.
+    const FEEDBACK = { purpose: 'CASE_FEEDBACK', caseNumber: 'SG-2026-0001', operator: 'tax-0042' };
+    const tax = hub.clientFor('tax-bureau');
+    const cases = await tax.query<any>('{ cases { id eventId eventType state subject { kind id } } }', {}, FEEDBACK);
+    expect(cases.errors).toBeUndefined();
+    const pushed = cases.data.cases.find((c: { eventId: string }) => c.eventId === headers['webhook-id']);
+    expect(pushed).toMatchObject({ eventType: 'ENTERPRISE_REGISTERED', state: 'PUSHED', subject: { kind: 'ENTERPRISE', id: creditCode } });
+    const claimed = await tax.query<any>('mutation($id: ID!) { claimCase(caseId: $id) { state } }', { id: pushed.id }, FEEDBACK);
+    expect(claimed.data?.claimCase?.state).toBe('CLAIMED');
+    const reported = await tax.query<any>('mutation($id: ID!) { reportCase(caseId: $id, outcome: INSPECTED_COMPLIANT, note: "税务登记已确认") { state } }', { id: pushed.id }, FEEDBACK);
+    expect(reported.data?.reportCase?.state).toBe('REPORTED');
 
     const log = await hub.clientFor('auditor').query<any>('query($f: AccessLogFilter) { accessLog(filter: $f, first: 20) { edges { node { correlationId consumer outcome receiptId } } } }', { f: { consumer: 'tax-bureau', caseNumber: STARTUP.caseNumber } }, AUDIT);
     const deliveries = log.data.accessLog.edges.map((e: any) => e.node).filter((n: any) => n.correlationId === webhookId);

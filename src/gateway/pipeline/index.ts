@@ -141,9 +141,13 @@ export interface Pipeline {
   readonly caches: { readonly documents: ParseStage['documents']; readonly persistedQueries: ParseStage['persistedQueries']; readonly validations: ValidateStage['outcomes'] };
 }
 
-/** What a delivery did besides reading: the cases it opened (their changes go into its record). */
+/**
+ * What a delivery does besides reading: `openCases` runs once the policy and consent admitted the
+ * delivery, just before execution, and the changes it answers go into the delivery's record (a
+ * refused delivery opens nothing).
+ */
 export interface DeliveryEffects {
-  readonly caseChanges?: readonly CaseChange[];
+  readonly openCases?: () => Promise<readonly CaseChange[]>;
 }
 
 /** A subscription the pipeline admitted: what each of its deliveries runs again. */
@@ -398,7 +402,6 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       document: standing.document,
       operation: standing.operation,
       rootValue: root,
-      ...(effects?.caseChanges ? { caseChanges: effects.caseChanges } : {}),
     };
     let code: ErrorCode | null = null;
     let reply: GatewayReply;
@@ -408,6 +411,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         decide(flow);
         await consent(flow);
       }
+      if (effects?.openCases) flow.caseChanges = await effects.openCases();
       reply = await run(flow);
       mask(flow, reply);
       seal(flow, reply);
