@@ -167,7 +167,9 @@ describe('the audit log', () => {
     await log.checkpoint();
     await log.close();
     const heads = lines(dir, 'checkpoints.jsonl').map((l) => JSON.parse(l) as { checkpoint: { size: number; reason: string; prev: string | null; typ: string }; jws: string });
-    expect(heads.map((h) => [h.checkpoint.size, h.checkpoint.reason])).toEqual([[0, 'start'], [5, 'count'], [10, 'count'], [12, 'manual'], [12, 'close']]);
+    // A busy machine may take more than a second over the twelve appends: the once-a-second heads ('tick') it then signs
+    // are in the chain like the others, but not what this test counts.
+    expect(heads.filter((h) => h.checkpoint.reason !== 'tick').map((h) => [h.checkpoint.size, h.checkpoint.reason])).toEqual([[0, 'start'], [5, 'count'], [10, 'count'], [12, 'manual'], [12, 'close']]);
     expect(heads[0]!.checkpoint.prev).toBeNull();
     for (let i = 1; i < heads.length; i++) expect(heads[i]!.checkpoint.prev).toBe(createHash('sha256').update(heads[i - 1]!.jws).digest('base64url'));
     expect(heads.every((h) => h.checkpoint.typ === 'datarun-audit/1 tree-head')).toBe(true);
