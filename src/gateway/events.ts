@@ -10,6 +10,7 @@
  * adds its types to `EventType`, and the hub checks they are the ones its module declares.
  */
 import type { IResolvers } from '@graphql-tools/utils';
+import { Kind, valueFromAST, type FieldNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { ConfigError } from './config';
 import { HubError, HubErrorCode, type ConnectorModule, type DepartmentEvent, type EventSubjectKind, type EventTypeSpec } from '../sdk';
 
@@ -86,6 +87,15 @@ export function createEventResolvers(): IResolvers {
 /** The root value a delivery executes the subscription's selection on. */
 export function deliveryRoot(event: HubEvent): { departmentEvents: HubEvent } {
   return { departmentEvents: event };
+}
+
+/** The event types a subscription operation asks for: the `types` argument of its one root field, variables applied. */
+export function subscribedTypes(schema: GraphQLSchema, operation: OperationDefinitionNode, variables: Record<string, unknown>): ReadonlySet<string> {
+  const field = operation.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && s.name.value !== '__typename');
+  const argument = field ? schema.getSubscriptionType()?.getFields()[field.name.value]?.args.find((a) => a.name === 'types') : undefined;
+  const node = field?.arguments?.find((a) => a.name.value === 'types');
+  if (!argument || !node) throw new HubError(HubErrorCode.BAD_USER_INPUT, 'A subscription selects departmentEvents(types: [...]).');
+  return requestedTypes(valueFromAST(node.value, argument.type, variables));
 }
 
 /** The types a subscription asks for (its `types` argument, variables applied); a clear error when absent or too many. */

@@ -13,9 +13,9 @@
  * hub stops (SHUTTING_DOWN). Streams are live: events that happen while none is open are not
  * replayed (registered webhooks are the durable way).
  */
-import { Kind, valueFromAST, type FieldNode, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { HubError, HubErrorCode, type ErrorCode } from '../sdk';
-import { deliveryRoot, requestedTypes, type HubEvent } from './events';
+import { deliveryRoot, subscribedTypes, type HubEvent } from './events';
 import type { EventStream } from './event-stream';
 import type { GatewayReply, HubReply, HubRequest, StandingOperation } from './pipeline';
 
@@ -60,16 +60,6 @@ function ending(code: ErrorCode, message: string): GatewayReply {
   return { errors: [{ message, extensions: { code } }] };
 }
 
-/** The event types a standing operation asks for: the `types` argument of its one root field, variables applied. */
-function typesOf(schema: GraphQLSchema, standing: StandingOperation): ReadonlySet<string> {
-  const field = standing.operation.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && s.name.value !== '__typename');
-  const definition = field ? schema.getSubscriptionType()?.getFields()[field.name.value] : undefined;
-  const argument = definition?.args.find((a) => a.name === 'types');
-  const node = field?.arguments?.find((a) => a.name.value === 'types');
-  if (!argument || !node) throw new HubError(HubErrorCode.BAD_USER_INPUT, 'A subscription selects departmentEvents(types: [...]).');
-  return requestedTypes(valueFromAST(node.value, argument.type, standing.body.variables));
-}
-
 export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
   const now = options.now ?? Date.now;
   const streams = new Set<{ end(reply: GatewayReply): void }>();
@@ -83,7 +73,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     if (streams.size >= options.maxStreams) {
       return { reply: { requestId: opened.reply.requestId, code: HubErrorCode.RATE_LIMITED, body: ending(HubErrorCode.RATE_LIMITED, `This instance serves ${options.maxStreams} streams already: retry later or on another instance.`), retryAfterSeconds: 5 } };
     }
-    const types = typesOf(options.schema, standing);
+    const types = subscribedTypes(options.schema, standing.operation, standing.body.variables);
     return { reply: opened.reply, stream: openStream(standing, types) };
   }
 

@@ -35,12 +35,12 @@ import { HubError, HubErrorCode } from '../sdk';
 import { DEFAULT_HUB_ID } from '../seal';
 import { ConfigError } from './config';
 import type { SharedState } from '../state';
-import { deliveryRoot, eventKeyOf, requestedTypes, type HubEvent } from './events';
+import { deliveryRoot, eventKeyOf, subscribedTypes, type HubEvent } from './events';
 import type { EventStream } from './event-stream';
 import type { CaseChange } from '../cases';
 import type { DeliveryEffects, HubReply, HubRequest, StandingOperation } from './pipeline';
 import type { Caller, RequestContext } from './request-context';
-import { Kind, valueFromAST, type FieldNode, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 
 /** A webhook as registered (what the registry keeps). */
 export interface WebhookRegistration {
@@ -197,15 +197,6 @@ function sharedRegistry(state: SharedState): Registry {
   };
 }
 
-/** The event types of a subscription document (its one `departmentEvents` field's `types`). */
-function typesOfDocument(schema: GraphQLSchema, standing: StandingOperation): string[] {
-  const field = standing.operation.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && s.name.value !== '__typename');
-  const argument = field ? schema.getSubscriptionType()?.getFields()[field.name.value]?.args.find((a) => a.name === 'types') : undefined;
-  const node = field?.arguments?.find((a) => a.name.value === 'types');
-  if (!argument || !node) throw new HubError(HubErrorCode.BAD_USER_INPUT, 'A webhook subscribes with departmentEvents(types: [...]).');
-  return [...requestedTypes(valueFromAST(node.value, argument.type, standing.body.variables))].sort();
-}
-
 export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks> {
   const { settings, state } = options;
   const allowList = createAllowList(settings.allow);
@@ -310,7 +301,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       };
       // Admitted now, against the grants for this purpose: a selection it may not read is refused before anything is kept.
       const operation = await options.admitFor(caller, requestOf(registration as WebhookRegistration));
-      const complete: WebhookRegistration = { ...registration, types: typesOfDocument(options.schema, operation) };
+      const complete: WebhookRegistration = { ...registration, types: [...subscribedTypes(options.schema, operation.operation, operation.body.variables)].sort() };
       await registry.put(complete);
       standing.set(complete.id, operation);
       return complete;
