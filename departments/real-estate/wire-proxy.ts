@@ -52,7 +52,7 @@ const CANCEL_REQUEST = 80877102;
 /** Messages larger than this are not PostgreSQL clients talking: the connection is dropped. */
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
-const BYTE = { Q: 0x51, E: 0x45, S: 0x53, H: 0x48, X: 0x58, Z: 0x5a, D: 0x44, P: 0x50 } as const;
+const BYTE = { Q: 0x51, E: 0x45, S: 0x53, H: 0x48, X: 0x58, Z: 0x5a, D: 0x44, P: 0x50, p: 0x70 } as const;
 
 /** The trace context comment the hub prefixes to a statement (docs/tracing.md). */
 const TRACEPARENT_COMMENT = /^\/\* traceparent='([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})' \*\//;
@@ -377,7 +377,10 @@ export async function startWireProxy(options: WireProxyOptions): Promise<WirePro
         return;
       }
       const type = message[0];
-      if (authenticating) {
+      // Only the authentication exchange ('p': password, SASL) goes straight through while the server
+      // authenticates; a statement a client pipelines behind it is queued, counted and faulted like any
+      // other, and runs once the start-up cycle has seen its ReadyForQuery.
+      if (authenticating && type === BYTE.p) {
         upstream.write(message);
         return;
       }
