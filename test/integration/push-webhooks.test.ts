@@ -124,7 +124,7 @@ describe('sendWebhook', () => {
       else res.writeHead(status, status === 429 ? { 'retry-after': '7' } : {}).end();
     });
     const allowList = createAllowList([{ url: `http://127.0.0.1:${r.port}/*`, allowPrivate: true }]);
-    const send = (status: number) => sendWebhook({ url: `http://127.0.0.1:${r.port}/${status}`, id: `evt-${status}`, body: '{}' }, signer, { allowList, timeoutMs: 500, maxResponseBytes: 1024 });
+    const send = (status: number) => sendWebhook({ url: `http://127.0.0.1:${r.port}/${status}`, id: `evt-${status}`, body: '{}' }, signer, { allowList, timeoutMs: 3000, maxResponseBytes: 1024 });
     expect(await send(200)).toEqual({ outcome: 'ok', status: 200 });
     expect(await send(204)).toEqual({ outcome: 'ok', status: 204 });
     expect(await send(429)).toEqual({ outcome: 'retry', status: 429, retryAfterMs: 7000, reason: expect.any(String) });
