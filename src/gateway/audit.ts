@@ -439,6 +439,17 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
   };
 }
 
+/** The text names of an `AccessChange` (schema/audit.graphql); `late` is its one flag. */
+const CHANGE_TEXTS = ['caseId', 'eventId', 'department', 'action', 'by', 'at', 'from', 'to', 'outcome', 'noteHash'] as const;
+
+/** A recorded state change as the auditor reads it: the names the graph knows, each of its type or null. */
+function accessChangeOut(change: Readonly<Record<string, string | number | boolean | null>>): Record<string, string | boolean | null> {
+  const out: Record<string, string | boolean | null> = { entity: typeof change.entity === 'string' ? change.entity : 'unknown' };
+  for (const name of CHANGE_TEXTS) out[name] = typeof change[name] === 'string' ? (change[name] as string) : null;
+  out.late = typeof change.late === 'boolean' ? change.late : null;
+  return out;
+}
+
 function requireRole(ctx: RequestContext, role: string): void {
   if (!ctx.caller?.roles.includes(role)) throw new HubError(HubErrorCode.FORBIDDEN, `This field needs the "${role}" role.`);
 }
@@ -519,6 +530,7 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
               windowTo: node.window?.to ?? null,
               subjects: node.subjects.map((s) => ({ kind: s.kind, mask: s.mask })),
               fields: Object.entries(node.fields).map(([department, coordinates]) => ({ department, coordinates })),
+              changes: (node.changes ?? []).map(accessChangeOut),
             },
           })),
         } as never;

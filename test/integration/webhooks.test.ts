@@ -121,6 +121,21 @@ describe('webhooks', () => {
     const deliveries = log.data.accessLog.edges.map((e: any) => e.node).filter((n: any) => n.correlationId === webhookId);
     expect(deliveries.length).toBeGreaterThanOrEqual(1);
     expect(deliveries.every((d: any) => d.outcome === 'GRANTED' && d.receiptId !== null)).toBe(true);
+
+    // The auditor sees each step's state change in the record of the request that made it.
+    const CHANGES = 'query($f: AccessLogFilter) { accessLog(filter: $f, first: 50) { edges { node { correlationId operator changes { entity caseId eventId department action by from to late outcome noteHash } } } } }';
+    const opened = await hub.clientFor('auditor').query<any>(CHANGES, { f: { consumer: 'tax-bureau', caseNumber: STARTUP.caseNumber } }, AUDIT);
+    const openings = opened.data.accessLog.edges.flatMap((e: any) => e.node.changes).filter((c: any) => c.caseId === pushed.id);
+    expect(openings).toEqual([{ entity: 'case', caseId: pushed.id, eventId: headers['webhook-id'], department: 'tax-bureau', action: 'OPEN', by: 'hub', from: null, to: 'PUSHED', late: false, outcome: null, noteHash: null }]);
+    const steps = await hub.clientFor('auditor').query<any>(CHANGES, { f: { consumer: 'tax-bureau', caseNumber: FEEDBACK.caseNumber } }, AUDIT);
+    const changes = steps.data.accessLog.edges.flatMap((e: any) => e.node.changes).filter((c: any) => c.caseId === pushed.id);
+    expect(changes.map((c: any) => [c.action, c.by, c.from, c.to, c.outcome])).toEqual(
+      expect.arrayContaining([
+        ['CLAIM', 'tax-0042', 'PUSHED', 'CLAIMED', null],
+        ['REPORT', 'tax-0042', 'CLAIMED', 'REPORTED', 'INSPECTED_COMPLIANT'],
+      ]),
+    );
+    expect(changes.find((c: any) => c.action === 'REPORT').noteHash).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
   it('gets every event to a receiver that was failing, in order per subject, duplicates under the same webhook-id', async () => {

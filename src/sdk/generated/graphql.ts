@@ -24,6 +24,33 @@ export type AbnormalOperation = {
   removedAt?: Maybe<Scalars['String']['output']>;
 };
 
+/** One state change a request made, as its record keeps it (no free text: a report's note only as its hash). */
+export type AccessChange = {
+  __typename?: 'AccessChange';
+  /** OPEN, CLAIM or REPORT. */
+  action?: Maybe<Scalars['String']['output']>;
+  /** ISO 8601. */
+  at?: Maybe<Scalars['String']['output']>;
+  /** Who acted: the operator (经办人), or hub for an opening. */
+  by?: Maybe<Scalars['String']['output']>;
+  caseId?: Maybe<Scalars['String']['output']>;
+  /** The department (consumer id) the case belongs to. */
+  department?: Maybe<Scalars['String']['output']>;
+  /** What changed: "case" (a pushed case 审管联动). */
+  entity: Scalars['String']['output'];
+  /** The pushed event the case is about. */
+  eventId?: Maybe<Scalars['String']['output']>;
+  /** The state before (null for an opening) and after. */
+  from?: Maybe<Scalars['String']['output']>;
+  /** Whether the step came after its deadline. */
+  late?: Maybe<Scalars['Boolean']['output']>;
+  /** SHA-256 of a report's note. */
+  noteHash?: Maybe<Scalars['String']['output']>;
+  /** A report's outcome. */
+  outcome?: Maybe<Scalars['String']['output']>;
+  to?: Maybe<Scalars['String']['output']>;
+};
+
 /** Conditions on access records; all given conditions must hold. */
 export type AccessLogFilter = {
   caseNumber?: InputMaybe<Scalars['String']['input']>;
@@ -50,6 +77,8 @@ export type AccessOutcome =
 export type AccessRecord = {
   __typename?: 'AccessRecord';
   caseNumber?: Maybe<Scalars['String']['output']>;
+  /** The state changes the request made, in order (a pushed case opened by a delivery, claimed, reported on); empty for a read. */
+  changes: Array<AccessChange>;
   consumer?: Maybe<Scalars['String']['output']>;
   /** The client's own id for the request (its x-request-id), kept apart from the hub-made requestId. */
   correlationId?: Maybe<Scalars['String']['output']>;
@@ -1280,6 +1309,7 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
   AbnormalOperation: ResolverTypeWrapper<AbnormalOperation>;
+  AccessChange: ResolverTypeWrapper<AccessChange>;
   AccessLogFilter: AccessLogFilter;
   AccessOutcome: AccessOutcome;
   AccessRecord: ResolverTypeWrapper<AccessRecord>;
@@ -1370,6 +1400,7 @@ export type ResolversTypes = {
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   AbnormalOperation: AbnormalOperation;
+  AccessChange: AccessChange;
   AccessLogFilter: AccessLogFilter;
   AccessRecord: AccessRecord;
   AccessRecordConnection: AccessRecordConnection;
@@ -1454,8 +1485,24 @@ export type AbnormalOperationResolvers<ContextType = HubContext, ParentType exte
   removedAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type AccessChangeResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessChange'] = ResolversParentTypes['AccessChange']> = {
+  action?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  at?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  by?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  caseId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  department?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  eventId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  from?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  late?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  noteHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  outcome?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  to?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type AccessRecordResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecord'] = ResolversParentTypes['AccessRecord']> = {
   caseNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  changes?: Resolver<Array<ResolversTypes['AccessChange']>, ParentType, ContextType>;
   consumer?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   correlationId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1930,6 +1977,7 @@ export type WebhookResolvers<ContextType = HubContext, ParentType extends Resolv
 
 export type Resolvers<ContextType = HubContext> = {
   AbnormalOperation?: AbnormalOperationResolvers<ContextType>;
+  AccessChange?: AccessChangeResolvers<ContextType>;
   AccessRecord?: AccessRecordResolvers<ContextType>;
   AccessRecordConnection?: AccessRecordConnectionResolvers<ContextType>;
   AccessRecordEdge?: AccessRecordEdgeResolvers<ContextType>;
