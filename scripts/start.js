@@ -1,6 +1,6 @@
 // `npm start`: runs the hub from dist/, building it first only when a source changed since the
 // last build (a build takes tens of seconds; checking the sources' times takes milliseconds).
-// Anything after `npm start --` goes to `datarun serve`.
+// Anything after `npm start --` goes to `datarun serve`; `npm run demo` (start.js demo) runs `datarun demo`.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -46,5 +46,8 @@ if (sourcesChanged >= built()) {
   fs.utimesSync(STAMP, startedAt, startedAt);
 }
 
-process.argv = [process.argv[0], path.join(root, 'dist/src/cli/main.js'), 'serve', ...process.argv.slice(2)];
+// `npm run demo` runs the worked scenario instead of the hub (`datarun demo`), built the same way.
+const args = process.argv.slice(2);
+const command = args[0] === 'demo' ? args.shift() : 'serve';
+process.argv = [process.argv[0], path.join(root, 'dist/src/cli/main.js'), command, ...args];
 require(path.join(root, 'dist/src/cli/main.js'));

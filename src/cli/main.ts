@@ -62,6 +62,18 @@ program
   });
 
 program
+  .command('demo')
+  .description('run a worked scenario end to end on a hub of its own (embedded sandboxes, temporary keys and log), every step checked')
+  .argument('[scenario]', 'enterprise-startup: 企业开办一链办理 and 审管联动 (webhook, subscription, case claimed and reported, the audit trail)', 'enterprise-startup')
+  .option('--size <persons>', 'persons in the sandbox seed', integer('size', 10, 100_000), 200)
+  .option('--keep', 'keep the temporary directory (keys, access log, cases) and print where it is')
+  .action(async (scenario: string, o: { size: number; keep?: boolean }) => {
+    // Loaded on use: the other commands do not pay for the hub and the sandboxes.
+    const { runDemo } = await import('./demo');
+    process.exitCode = await runDemo({ scenario, size: o.size, ...(o.keep ? { keep: true } : {}) });
+  });
+
+program
   .command('sandbox')
   .description('run one sandbox department system as its own process')
   .argument('<name>', 'a registered sandbox: the id of the connector it stands in for (an unknown name lists them)')
