@@ -5,7 +5,7 @@
  * It starts the embedded sandbox departments and a signed hub on free loopback ports, with its
  * keys, access log, webhook queue and cases in a temporary directory (nothing of the project's own
  * keys/ or .data/ is read or written), and a webhook receiver standing for the tax bureau's system.
- * Then: the tax bureau registers a webhook and the social-security bureau opens a subscription,
+ * Then: the tax bureau registers a webhook and the social insurance bureau opens a subscription,
  * both for a stated purpose; market regulation registers a new enterprise in its sandbox; the
  * webhook delivery arrives signed per Standard Webhooks (verified against the hub's JWKS) with the
  * enterprise under market regulation's seal (verified), and the subscription gets it too; the push
@@ -22,7 +22,7 @@ import pino from 'pino';
 import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import { verifyAuditLog } from '../audit';
 import { createDataRunClient, type DataRunClient, type DataRunResponse } from '../client';
-import { auditVerifier, createGateway, loadConfig, modulesOfConfig, type DepartmentEndpoints, type Gateway } from '../gateway';
+import { auditVerifier, createGateway, declaredEventTypes, loadConfig, modulesOfConfig, type DepartmentEndpoints, type Gateway } from '../gateway';
 import { startHubServer, type HubServer } from '../http';
 import { verifyWebhook } from '../push';
 import { CliUsageError } from './exit';
@@ -153,8 +153,8 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void 
     const webhook = registered.data!.registerWebhook;
     out(`1. tax-bureau registered webhook ${webhook.id} → ${receiver.url} for ${webhook.types.join(', ')} (purpose ${STARTUP.purpose}, case ${STARTUP.caseNumber})`);
 
-    // 2. The social-security bureau opens a subscription over Server-Sent Events.
-    step = '2 open the social-security bureau\'s subscription';
+    // 2. The social insurance bureau opens a subscription over Server-Sent Events.
+    step = '2 open the social insurance bureau\'s subscription';
     stream.iterator = socialSecurity.subscribe<any>(SUBSCRIPTION, {}, SS_STARTUP);
     const firstEvent = stream.iterator.next();
     // Its rejection is read below; until then it must not count as unhandled.
@@ -165,14 +165,17 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void 
     // 3. Market regulation registers a new enterprise in its own system (the sandbox's route).
     step = '3 register an enterprise at market regulation';
     const name = '泰安云数链办科技有限公司';
-    const res = await fetch(`${operatorUrl}/__sandbox/market-regulation/enterprises`, {
+    // The department whose feed reports new enterprises, as its connector declares (its sandbox has the route).
+    const registry = declaredEventTypes(modules).get('ENTERPRISE_REGISTERED')?.department;
+    if (!registry) throw new DemoStepError(step, 'no connector declares the ENTERPRISE_REGISTERED event');
+    const res = await fetch(`${operatorUrl}/__sandbox/${registry}/enterprises`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name, kind: 'LIMITED_LIABILITY', legalRepIdNumber: data.persons[0]!.idNumber, registeredCapital: 1_000_000, address: '泰安市泰山区东岳大街1号', industry: 'I65', scope: '软件开发；信息技术咨询服务' }),
     });
     if (res.status !== 201) throw new DemoStepError(step, `the sandbox answered ${res.status}: ${await res.text()}`);
     const creditCode = ((await res.json()) as { enterprise: { creditCode: string } }).enterprise.creditCode;
-    out(`3. market regulation registered ${name}, unified social credit code ${creditCode}`);
+    out(`3. ${registry} registered ${name} in its own system, unified social credit code ${creditCode}`);
 
     // 4. The webhook delivery: Standard Webhooks signature against the hub's JWKS, the record under its department's seal.
     step = '4 the tax bureau\'s webhook delivery';
@@ -192,7 +195,7 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void 
     out(`4. tax-bureau's webhook received ${payload.type} (webhook-id ${delivery.headers['webhook-id']}): v1a signature verified against the hub's JWKS (key ${delivery.headers['webhook-key-id']}), v1 against its secret; status ${pushed.status}, sealed by ${pushed.seal.issuer}, seal verified`);
 
     // 5. The subscription's delivery, with its own receipt.
-    step = '5 the social-security bureau\'s subscription delivery';
+    step = '5 the social insurance bureau\'s subscription delivery';
     const streamed = await Promise.race([
       firstEvent,
       new Promise<never>((_, reject) => setTimeout(() => reject(new DemoStepError(step, `no delivery within ${Math.round(waitMs / 1000)} s`)), waitMs).unref()),

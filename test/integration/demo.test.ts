@@ -11,7 +11,7 @@ describe('datarun demo enterprise-startup', () => {
     const lines: string[] = [];
     await expect(runDemo({ scenario: 'enterprise-startup', size: 50 }, (line) => lines.push(line))).resolves.toBe(0);
     const text = lines.join('\n');
-    for (const step of ['1. tax-bureau registered webhook', '2. social-security-bureau opened a subscription', '3. market regulation registered', '4. tax-bureau\'s webhook received ENTERPRISE_REGISTERED', '5. social-security-bureau\'s subscription received it too', '6. the push opened case', '7. tax-bureau claimed it', '8. tax-bureau reported back', '9. the auditor reads', '10. the access log\'s hash chain verifies']) {
+    for (const step of ['1. tax-bureau registered webhook', '2. social-security-bureau opened a subscription', '3. market-regulation registered', '4. tax-bureau\'s webhook received ENTERPRISE_REGISTERED', '5. social-security-bureau\'s subscription received it too', '6. the push opened case', '7. tax-bureau claimed it', '8. tax-bureau reported back', '9. the auditor reads', '10. the access log\'s hash chain verifies']) {
       expect(text).toContain(step);
     }
     expect(text).toMatch(/sealed by market-regulation, seal verified/);
