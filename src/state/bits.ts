@@ -94,7 +94,7 @@ export function createMemoryBits(namespace = 'bits'): SharedBits {
     },
     async firstClear(name, fromByte) {
       checkName(name);
-      checkOffset('start byte', fromByte, MAX_OFFSET >> 3);
+      checkOffset('start byte', fromByte, Math.floor(MAX_OFFSET / 8));
       const buf = maps.get(name) ?? Buffer.alloc(0);
       for (let i = fromByte; i < buf.length; i++) {
         if (buf[i] !== 0xff) for (let b = 0; b < 8; b++) if (!bitOf(buf, i * 8 + b)) return i * 8 + b;
@@ -155,7 +155,7 @@ export function createRedisBits(connection: RedisConnection, namespace: string):
     },
     async firstClear(name, fromByte) {
       const k = key(name);
-      checkOffset('start byte', fromByte, MAX_OFFSET >> 3);
+      checkOffset('start byte', fromByte, Math.floor(MAX_OFFSET / 8));
       return run('finding a clear bit', async () => {
         const length = await client.strlen(k);
         // Past the end every bit is clear; BITPOS with a start only pads the string with zeros on the right.

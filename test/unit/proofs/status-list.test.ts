@@ -17,7 +17,7 @@ function referencePack(statuses: readonly number[], bits: number): number[] {
   statuses.forEach((status, i) => {
     for (let k = 0; k < bits; k++) {
       const position = i * bits + k;
-      if (Math.floor(status / 2 ** k) % 2 === 1) out[Math.floor(position / 8)] += 2 ** (position % 8);
+      if (Math.floor(status / 2 ** k) % 2 === 1) out[Math.floor(position / 8)]! += 2 ** (position % 8);
     }
   });
   return out;
