@@ -21,6 +21,7 @@ const ALLOWED = {
   audit: ['sdk', 'seal', 'state'],
   push: ['sdk', 'seal', 'state'],
   cases: ['sdk', 'state'],
+  proofs: ['sdk', 'seal', 'state'],
   gateway: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases'],
   http: ['gateway'],
   client: ['seal'],

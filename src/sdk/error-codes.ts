@@ -114,6 +114,16 @@ export const ERROR_CODES = Object.freeze({
   CASES_STORE_CONFLICT: entry(503, UNAVAILABLE, 'operator', 'a pushed case kept changing under a transition: retry later'),
   CASES_STORE_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'the file of pushed cases cannot be written or read, or is closed'),
 
+  // Operator level: status lists of proofs (src/proofs).
+  STATUS_LIST_BITS_INVALID: entry(500, INTERNAL, 'operator', 'a status list was asked for with bits other than 1, 2, 4 or 8'),
+  STATUS_LIST_ENCODING_INVALID: entry(500, INTERNAL, 'operator', 'a status list lst is not base64url, not ZLIB/DEFLATE data, or inflates beyond the limit'),
+  STATUS_VALUE_INVALID: entry(500, INTERNAL, 'operator', 'a status is not an integer that fits the list’s bits per entry'),
+  STATUS_INDEX_OUT_OF_RANGE: entry(500, INTERNAL, 'operator', 'a status list index is not an integer inside the list, or was never handed out'),
+  STATUS_LIST_TOKEN_INVALID: entry(500, INTERNAL, 'operator', 'a Status List Token cannot be signed as asked, or is read before it verified'),
+  STATUS_LIST_OPTIONS_INVALID: entry(500, USAGE, 'operator', 'a status list allocator or store is configured with a value it cannot use'),
+  STATUS_LIST_STORE_CORRUPT: entry(500, INTERNAL, 'operator', 'the file of a status list holds something opening it must not paper over'),
+  STATUS_LIST_STORE_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'a status list cannot be written or read, or an index could not be handed out: retry later'),
+
   // Operator level: the access log (src/audit).
   AUDIT_LOG_LOCKED: entry(500, INTERNAL, 'operator', 'another live process holds the access log for appending'),
   AUDIT_LOG_CORRUPT: entry(500, VERIFY_FAILED, 'operator', 'the access log is damaged in a way opening it must not paper over'),

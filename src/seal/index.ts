@@ -126,3 +126,4 @@ export {
   type ConsoleLoginVerifierOptions,
   type VerifiedConsoleLogin,
 } from './console-login';
+export { createHubStatementSigner, verifyHubStatement, type HubStatementSigner, type HubStatementVerification } from './hub-jwt';

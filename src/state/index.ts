@@ -19,6 +19,8 @@ export type { ReplayGuard, MemoryReplayGuardOptions } from './replay-guard';
 export type { Lease, SharedValue } from './lease';
 export { createMemoryDocuments } from './documents';
 export type { SharedDocuments, SharedDocument, IndexChange } from './documents';
+export { createMemoryBits } from './bits';
+export type { SharedBits } from './bits';
 export { seqOfEntryId } from './streams';
 export type { RedisStreams, StreamEntry } from './streams';
 export type { RedisDeliveryLanes, LaneEntry, DeadLaneItem } from './delivery-lanes';

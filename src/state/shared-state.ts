@@ -4,6 +4,7 @@
  * sees the same record cache, replay guard, rate limits, leases and streams). The gateway asks
  * this module for each piece and never looks at the mode itself.
  */
+import { createMemoryBits, createRedisBits, type SharedBits } from './bits';
 import { createMemoryDocuments, createRedisDocuments, type SharedDocuments } from './documents';
 import { createMemoryLease, createMemoryValue, createRedisLease, createRedisValue, newHolderToken, type Lease, type SharedValue } from './lease';
 import { createMemoryRateLimiter, createRedisRateLimiter, type RateLimiter, type RateLimitLookup } from './rate-limit';
@@ -51,6 +52,8 @@ export interface SharedState {
   value(name: string): SharedValue;
   /** A namespace of versioned documents, created and replaced atomically (the same object for the same name). */
   documents(namespace: string): SharedDocuments;
+  /** A namespace of bitmaps (claim a bit atomically, count, find a clear one, small fields; the same object for the same name). */
+  bits(namespace: string): SharedBits;
   /** Stream and consumer-group primitives on Redis (the audit log's Redis sink uses them); undefined in memory mode. */
   readonly streams: RedisStreams | undefined;
   /** Ordered delivery lanes `name` on Redis, claimed as `consumer` (unique per process), for webhook delivery (src/push); undefined in memory mode. */
@@ -69,6 +72,7 @@ function createMemorySharedState(options: SharedStateOptions): SharedState {
   });
   const values = new Map<string, SharedValue>();
   const documents = new Map<string, SharedDocuments>();
+  const bitmaps = new Map<string, SharedBits>();
   return {
     mode: 'memory',
     description: 'in memory (one instance: record cache, replay guard and rate limits in this process)',
@@ -85,6 +89,11 @@ function createMemorySharedState(options: SharedStateOptions): SharedState {
       let d = documents.get(namespace);
       if (!d) documents.set(namespace, (d = createMemoryDocuments(namespace)));
       return d;
+    },
+    bits(namespace) {
+      let b = bitmaps.get(namespace);
+      if (!b) bitmaps.set(namespace, (b = createMemoryBits(namespace)));
+      return b;
     },
     streams: undefined,
     deliveryLanes: () => undefined,
@@ -116,6 +125,7 @@ function createRedisSharedState(settings: NonNullable<SharedStateOptions['redis'
     lease: (name, ttlMs) => createRedisLease(connection, { name, token, ...(ttlMs ? { ttlMs } : {}) }),
     value: (name) => createRedisValue(connection, name),
     documents: (namespace) => createRedisDocuments(connection, namespace),
+    bits: (namespace) => createRedisBits(connection, namespace),
     streams: createRedisStreams(connection),
     deliveryLanes: (name, consumer) => createRedisDeliveryLanes(connection, name, consumer),
     waitUntilReady: (timeoutMs) => connection.waitUntilReady(timeoutMs),
