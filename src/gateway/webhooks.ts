@@ -71,6 +71,8 @@ export interface WebhooksSettings {
   readonly maxAgeHours: number;
   readonly timeoutMs: number;
   readonly concurrency: number;
+  /** With several instances: how long a claim of a dead instance is idle before another takes it over. */
+  readonly takeoverSeconds: number;
 }
 
 /** What the webhooks run on. */
@@ -204,7 +206,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   const signer = createWebhookSigner({ privateKey: key, kid });
   if (state.mode === 'memory') mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const registry = state.mode === 'memory' ? fileRegistry(options.dataDir) : sharedRegistry(state);
-  const store: DeliveryStore = state.mode === 'memory' ? await openFileStore({ file: path.join(options.dataDir, QUEUE_FILE) }) : createRedisStore({ state, name: 'webhooks', consumer: options.instanceId });
+  const store: DeliveryStore = state.mode === 'memory' ? await openFileStore({ file: path.join(options.dataDir, QUEUE_FILE) }) : createRedisStore({ state, name: 'webhooks', consumer: options.instanceId, takeoverIdleMs: settings.takeoverSeconds * 1000 });
   const standing = new Map<string, StandingOperation>();
   const emit = options.onEvent ?? (() => undefined);
 
