@@ -143,6 +143,7 @@ afterAll(async () => {
   await Promise.allSettled(hubs.map((hub) => hub.stop()));
   await observer?.close();
   await observerState?.close();
+  receiver?.closeAllConnections();
   await new Promise((resolve) => receiver?.close(resolve));
   await Promise.allSettled([sandboxes?.close(), redis?.stop(), pg?.stop()]);
   rmSync(dir, { recursive: true, force: true });
