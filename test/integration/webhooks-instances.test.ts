@@ -253,7 +253,8 @@ describe('webhooks from two hub instances on one Redis', () => {
       const got = new Set(mine().map(keyOf));
       return expected.every((k) => got.has(k));
     }, 'every event at every webhook');
-    // A little longer for any duplicate to show: the instances' poll cycles are a quarter of a second.
+    // Nothing left to send, and a little longer for a duplicate to show: the instances' poll cycles are a quarter of a second.
+    await eventually(async () => (await observer!.pending()) === 0, 'an empty queue');
     const settledAt = Date.now();
     await eventually(() => Date.now() - settledAt > 3000, 'a few more poll cycles');
 
@@ -265,13 +266,13 @@ describe('webhooks from two hub instances on one Redis', () => {
     expectStableIds(requests);
     expectOrderPerSubject(requests, creditCodes);
     await expectRecorded(a, requests);
-    await eventually(async () => (await observer!.pending()) === 0, 'an empty queue');
 
     await Promise.all([a.stop(), b.stop()]);
   });
 
   it('lose nothing when an instance is killed mid-delivery: another takes its deliveries over under the same webhook-id', async () => {
     expect(webhookIds.size).toBe(2);
+    await Promise.all(hubs.map((hub) => hub.stop()));
     // The only instance running while the events are queued and claimed: every delivery in flight is its own.
     const c = await startHub('hub-c', { takeoverSeconds: 2, timeoutMs: 60_000 });
     holding = true;
