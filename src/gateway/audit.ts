@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AuditUnavailableError,
@@ -28,6 +27,7 @@ import type { Decision, PolicyEngine } from '../policy';
 import { createCheckpointSigner, hashText, importJwks, verifyCheckpoint, type Jwks, type KeyStore } from '../seal';
 import { BadUserInputError, HubError, HubErrorCode, type Resolvers } from '../sdk';
 import { ConfigError } from './config';
+import { readOrCreateFile } from './write-once';
 import type { Caller, RequestContext } from './request-context';
 
 /** Departments that are the hub itself: never listed as departments read in an access record. */
@@ -57,21 +57,8 @@ function hubSecret(keysDir: string, fileName: string, variable: string, given?: 
     if (Buffer.byteLength(given) < 32) throw new ConfigError(`${variable} must be at least 32 bytes`);
     return given;
   }
-  const file = path.join(keysDir, 'private', fileName);
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const secret = randomBytes(32).toString('base64url');
-    try {
-      writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      // Another instance sharing the keys directory generated it first: use theirs.
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
-      throw error;
-    }
-    return secret;
-  }
+  // Another instance sharing the keys directory that generates it at the same moment: one of the two is used by both.
+  return readOrCreateFile(path.join(keysDir, 'private', fileName), () => `${randomBytes(32).toString('base64url')}\n`).trim();
 }
 
 /** Signs audit checkpoints and export manifests with the hub's checkpoint key. */

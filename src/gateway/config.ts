@@ -232,6 +232,12 @@ const configSchema = z.strictObject({
       timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
       /** Deliveries at once per instance. */
       concurrency: z.number().int().min(1).max(256).default(8),
+      /**
+       * With several instances on Redis: a delivery whose instance has not renewed its claim for
+       * this long (it died) is taken over by another instance, with the same `webhook-id`.
+       * Claims are renewed every third of it, so it must comfortably exceed a stalled process's pauses.
+       */
+      takeoverSeconds: z.number().int().min(1).max(3600).default(30),
       /** Where the embedded registry and queue are kept. @default a `webhooks` folder beside the access log's */
       dir: z.string().min(1).optional(),
     })

@@ -559,7 +559,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   // Webhooks deliver events through the same pipeline, to targets on the operator's allow-list.
   if (withEvents) {
     webhooks = await startWebhooks({
-      settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, ...config.webhooks },
+      settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, ...config.webhooks },
       schema,
       state,
       dataDir: config.webhooks?.dir ?? path.join(path.dirname(config.audit.dir), 'webhooks'),

@@ -36,6 +36,7 @@ import { DEFAULT_HUB_ID } from '../seal';
 import { ConfigError } from './config';
 import type { SharedState } from '../state';
 import { deliveryRoot, eventKeyOf, subscribedTypes, type HubEvent } from './events';
+import { readOrCreateFile } from './write-once';
 import type { EventStream } from './event-stream';
 import type { CaseChange } from '../cases';
 import type { DeliveryEffects, HubReply, HubRequest, StandingOperation } from './pipeline';
@@ -71,6 +72,8 @@ export interface WebhooksSettings {
   readonly maxAgeHours: number;
   readonly timeoutMs: number;
   readonly concurrency: number;
+  /** With several instances: how long a claim of a dead instance is idle before another takes it over. */
+  readonly takeoverSeconds: number;
 }
 
 /** What the webhooks run on. */
@@ -111,12 +114,8 @@ const REGISTRY_REFRESH_MS = 2000;
 /** The hub's Ed25519 webhook key: made on first use, kept under keys/private (0600). */
 function webhookKey(keysDir: string): { key: KeyObject; kid: string; createdAt: string } {
   const file = path.join(keysDir, 'private', KEY_FILE);
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const { privateKey } = generateKeyPairSync('ed25519');
-    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-  }
-  const key = createPrivateKey(readFileSync(file));
+  // Instances sharing the keys directory and starting at once all end up with the one key that was linked first.
+  const key = createPrivateKey(readOrCreateFile(file, () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string));
   const raw = key.export({ format: 'jwk' }).x!;
   return { key, kid: `${DEFAULT_HUB_ID}.webhook.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}`, createdAt: statSync(file).mtime.toISOString() };
 }
@@ -204,7 +203,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   const signer = createWebhookSigner({ privateKey: key, kid });
   if (state.mode === 'memory') mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const registry = state.mode === 'memory' ? fileRegistry(options.dataDir) : sharedRegistry(state);
-  const store: DeliveryStore = state.mode === 'memory' ? await openFileStore({ file: path.join(options.dataDir, QUEUE_FILE) }) : createRedisStore({ state, name: 'webhooks', consumer: options.instanceId });
+  const store: DeliveryStore = state.mode === 'memory' ? await openFileStore({ file: path.join(options.dataDir, QUEUE_FILE) }) : createRedisStore({ state, name: 'webhooks', consumer: options.instanceId, takeoverIdleMs: settings.takeoverSeconds * 1000 });
   const standing = new Map<string, StandingOperation>();
   const emit = options.onEvent ?? (() => undefined);
 

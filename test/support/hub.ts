@@ -84,7 +84,7 @@ export async function startTestHub(
       ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
       ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
       // The hub's other data (webhooks, cases) in the keys directory, not beside the access log: a test that remounts the log's file system read-only needs it to hold no other open file.
-      webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
+      webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
       cases: { file: path.join(keysDir, 'cases', 'cases.jsonl'), ...options.cases },
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.

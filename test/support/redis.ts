@@ -246,6 +246,8 @@ export interface HubProcess {
   output(): string;
   /** SIGTERM, then SIGKILL if it does not exit within 5 s. */
   stop(): Promise<void>;
+  /** SIGKILL at once (a crash: nothing finished, nothing released), resolving once it exited. */
+  kill(): Promise<void>;
 }
 
 /** Options of `startHubProcess`. */
@@ -317,6 +319,15 @@ export function startHubProcess(options: HubProcessOptions): Promise<HubProcess>
           const timeout = setTimeout(() => child.kill('SIGKILL'), 5000);
           await exited;
           clearTimeout(timeout);
+          if (configFile) fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
+        },
+        async kill() {
+          stopping = true;
+          if (child.exitCode === null && child.signalCode === null) {
+            const exited = new Promise<void>((r) => child.once('exit', () => r()));
+            child.kill('SIGKILL');
+            await exited;
+          }
           if (configFile) fs.rmSync(path.dirname(configFile), { recursive: true, force: true });
         },
       });

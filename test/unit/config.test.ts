@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../src/gateway/config';
 import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
 
@@ -173,5 +176,33 @@ describe('the operator listener', () => {
     expect(() => parseConfig({ http: { operator: { port: 70000 } } })).toThrow(/http\.operator/);
     expect(() => parseConfig({ http: { operator: true } })).toThrow(/http\.operator/);
     expect(() => parseConfig({ http: { port: 5000, operator: { port: 5000 } } })).toThrow(/http\.operator\.port: the operator listener needs its own port/);
+  });
+});
+
+describe('the webhooks\' takeover time', () => {
+  it('is 30 s unless configured, and whole seconds from 1 to 3600 from the file', () => {
+    expect(parseConfig({}).webhooks.takeoverSeconds).toBe(30);
+    expect(parseConfig({ webhooks: { takeoverSeconds: 2 } }).webhooks.takeoverSeconds).toBe(2);
+    expect(parseConfig({ webhooks: { takeoverSeconds: 3600 } }).webhooks).toMatchObject({ takeoverSeconds: 3600, maxAttempts: 12, timeoutMs: 10_000 });
+  });
+
+  it('refuses a value that is not whole seconds in range, naming the setting', () => {
+    for (const bad of [0, -5, 1.5, 3601, '30', null, Number.NaN]) {
+      expect(() => parseConfig({ webhooks: { takeoverSeconds: bad } })).toThrow(ConfigError);
+      expect(() => parseConfig({ webhooks: { takeoverSeconds: bad } })).toThrow(/webhooks\.takeoverSeconds: /);
+    }
+  });
+
+  it('is read from the configuration file like the other webhooks settings', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'datarun-config-'));
+    try {
+      const file = path.join(dir, 'datarun.json');
+      writeFileSync(file, JSON.stringify({ webhooks: { takeoverSeconds: 5 } }));
+      expect(loadConfig({ file, env: {} }).webhooks.takeoverSeconds).toBe(5);
+      writeFileSync(file, JSON.stringify({ webhooks: { takeoverSeconds: 0 } }));
+      expect(() => loadConfig({ file, env: {} })).toThrow(/webhooks\.takeoverSeconds: Too small/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
