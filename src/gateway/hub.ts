@@ -378,6 +378,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let onDatasync: ((seconds: number) => void) | undefined;
   let loaderObserver: LoaderCachesObserver | undefined;
   let webhooks: Webhooks | undefined;
+  // The pollers' events wait for the webhooks' queue (started after the pipeline): none is published before it could be queued.
+  let webhooksStarted!: () => void;
+  const webhooksReady = new Promise<void>((resolve) => (webhooksStarted = resolve));
   try {
     if (state.mode !== 'memory') await state.waitUntilReady(options.redisStartTimeoutMs ?? 5000);
     if (config.audit.enabled) {
@@ -482,14 +485,18 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
           lease: state.lease(`feed:${connector.id}`, 2000),
           cursor: state.value(`feed:${connector.id}:cursor:${version}`),
           evict: (refs) => (cache ? cache.evict(refs) : Promise.resolve()),
-          publish: (events) => eventStream.publish(acceptedEvents(connector.id, declared, events, (problem) => emit({ type: 'event-refused', feed: connector.id, problem }))),
+          // Into the webhooks' durable queue first, then to the live streams; the cursor moves only after both.
+          publish: async (events) => {
+            const accepted = acceptedEvents(connector.id, declared, events, (problem) => emit({ type: 'event-refused', feed: connector.id, problem }));
+            await webhooksReady;
+            await webhooks?.enqueue(accepted);
+            await eventStream.publish(accepted);
+          },
           ...(config.cache?.invalidationPollMs ? { intervalMs: config.cache.invalidationPollMs } : {}),
           onEvent: emit,
         }),
       );
     }
-    // The feeds' cursors are set before the hub serves: an event after start is never skipped (a department that is down does not hold the start for long).
-    await Promise.race([Promise.all(pollers.map((p) => p.started)), new Promise((resolve) => setTimeout(resolve, FIRST_POLL_WAIT_MS).unref())]);
   } catch (error) {
     await Promise.allSettled(pollers.map((p) => p.stop()));
     await eventStream.close();
@@ -558,20 +565,25 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   });
   // Webhooks deliver events through the same pipeline, to targets on the operator's allow-list.
   if (withEvents) {
-    webhooks = await startWebhooks({
-      settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, ...config.webhooks },
-      schema,
-      state,
-      dataDir: config.webhooks?.dir ?? path.join(path.dirname(config.audit.dir), 'webhooks'),
-      keysDir: config.keys.dir,
-      instanceId: config.audit.instanceId,
-      events: eventStream,
-      admitFor: (caller, request) => pipeline.admitFor(caller, request),
-      deliver: (standing, root, signal, effects) => pipeline.deliver(standing, root, signal, effects),
-      openCases: async (event, department) => (await cases!.open({ id: eventKeyOf(event), type: event.type, subject: event.subject, occurredAt: event.occurredAt }, [department])).changes,
-      onEvent: (event) => emit({ type: 'webhook', detail: event.type, ...('reason' in event ? { reason: String(event.reason) } : {}) }),
-    });
-  }
+    try {
+      webhooks = await startWebhooks({
+        settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, ...config.webhooks },
+        schema,
+        state,
+        dataDir: config.webhooks?.dir ?? path.join(path.dirname(config.audit.dir), 'webhooks'),
+        keysDir: config.keys.dir,
+        instanceId: config.audit.instanceId,
+        admitFor: (caller, request) => pipeline.admitFor(caller, request),
+        deliver: (standing, root, signal, effects) => pipeline.deliver(standing, root, signal, effects),
+        openCases: async (event, department) => (await cases!.open({ id: eventKeyOf(event), type: event.type, subject: event.subject, occurredAt: event.occurredAt }, [department])).changes,
+        onEvent: (event) => emit({ type: 'webhook', detail: event.type, ...('reason' in event ? { reason: String(event.reason) } : {}) }),
+      });
+    } finally {
+      webhooksStarted();
+    }
+  } else webhooksStarted();
+  // The feeds' cursors are set before the hub serves: an event after start is never skipped (a department that is down does not hold the start for long).
+  await Promise.race([Promise.all(pollers.map((p) => p.started)), new Promise((resolve) => setTimeout(resolve, FIRST_POLL_WAIT_MS).unref())]);
   if (security === 'signed') {
     // Tokens carry whole seconds: a token issued in the second the replay guard's memory began
     // cannot be told from one issued just before it, and is refused (REPLAY_STATE_RESET). The hub

@@ -3,7 +3,10 @@
  * target URL and a subscription selection with a signed request (`registerWebhook`); the hub
  * admits the selection against the consumer's grants for the request's purpose then, and keeps
  * the registration (Redis documents with several instances, a file embedded). Every event of an
- * asked type is queued for every registration (src/push: in order per subject, at least once,
+ * asked type is queued for every registration by the instance that read it from its department's
+ * feed, before the feed's cursor moves (`enqueue`: a crash in between re-reads the page and queues
+ * it again, idempotent by event id, so an event read is never lost to webhooks), and delivered
+ * from the durable queue (src/push: in order per subject, at least once,
  * idempotent by event id, retried with backoff, dead letters that hold their subject), and each
  * attempt runs the registration's operation again through the pipeline (`deliver`: the policy at
  * that moment, the record read from the department, masks, seals, an access record and receipt)
@@ -85,7 +88,6 @@ export interface WebhooksOptions {
   readonly dataDir: string;
   readonly keysDir: string;
   readonly instanceId: string;
-  readonly events: EventStream;
   admitFor(caller: Caller, request: HubRequest): Promise<StandingOperation>;
   deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply>;
   /** Opens the cases an event pushed to this department starts (审管联动); their changes go into the delivery's record. */
@@ -99,6 +101,12 @@ export interface Webhooks {
   register(caller: Caller, input: { url: string; query: string; withSecret: boolean }): Promise<WebhookRegistration>;
   remove(caller: Caller, id: string): Promise<boolean>;
   list(consumer?: string): Promise<WebhookRegistration[]>;
+  /**
+   * Queues events (in order) for every registration asking for their types, read from the
+   * registry as it is now; resolves once they are in the durable queue. The change-feed poller
+   * calls it before it moves the feed's cursor.
+   */
+  enqueue(events: readonly HubEvent[]): Promise<void>;
   /** The hub's webhook key, for the JWKS (with the `datarun` member every published key has: owner, use, validity). */
   readonly publicJwk: WebhookPublicJwk & { readonly datarun: Record<string, unknown> };
   readonly store: DeliveryStore;
@@ -122,7 +130,8 @@ function webhookKey(keysDir: string): { key: KeyObject; kid: string; createdAt: 
 
 /** The registry: every instance's view of the registrations. */
 interface Registry {
-  all(): Promise<WebhookRegistration[]>;
+  /** The registrations; `fresh` reads past any copy an instance keeps. */
+  all(fresh?: boolean): Promise<WebhookRegistration[]>;
   put(registration: WebhookRegistration): Promise<void>;
   delete(id: string): Promise<void>;
 }
@@ -174,8 +183,8 @@ function sharedRegistry(state: SharedState): Registry {
   const docs = state.documents('webhooks');
   let cached: { at: number; items: WebhookRegistration[] } | undefined;
   return {
-    async all() {
-      if (cached && Date.now() - cached.at < REGISTRY_REFRESH_MS) return cached.items;
+    async all(fresh = false) {
+      if (!fresh && cached && Date.now() - cached.at < REGISTRY_REFRESH_MS) return cached.items;
       const ids = await docs.members('all');
       const found = await docs.getMany(ids);
       const items = found.filter((d) => d !== undefined).map((d) => JSON.parse(d!.value) as WebhookRegistration);
@@ -270,18 +279,22 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   });
   dispatcher.start();
 
-  // Every instance hears every event; the queue is idempotent by event id per webhook, so each is queued once.
-  const unlisten = options.events.listen((event) => {
-    void (async () => {
-      const registrations = (await registry.all()).filter((r) => !r.disabled && r.types.includes(event.type));
-      for (const registration of registrations) {
-        await store.enqueue(registration.id, { id: eventKeyOf(event), subject: `${event.subject.kind}:${event.subject.id}`, type: event.type, occurredAt: event.occurredAt, event });
-      }
-      if (registrations.length > 0) dispatcher.wake();
-    })().catch((error: unknown) => emit({ type: 'error', error } as unknown as DispatcherEvent));
-  });
-
   return {
+    async enqueue(events) {
+      if (events.length === 0) return;
+      // Fresh: a webhook registered a moment ago on another instance gets the events after its registration.
+      const registrations = (await registry.all(true)).filter((r) => !r.disabled);
+      let queued = false;
+      for (const event of events) {
+        for (const registration of registrations) {
+          if (!registration.types.includes(event.type)) continue;
+          // Idempotent by event id per webhook: a page read again after a crash queues nothing twice.
+          await store.enqueue(registration.id, { id: eventKeyOf(event), subject: `${event.subject.kind}:${event.subject.id}`, type: event.type, occurredAt: event.occurredAt, event });
+          queued = true;
+        }
+      }
+      if (queued) dispatcher.wake();
+    },
     publicJwk: { ...webhookPublicJwk(key, kid), datarun: { owner: DEFAULT_HUB_ID, ownerKind: 'hub', use: 'webhook', validFrom: createdAt, validTo: null, revokedAt: null } },
     store,
     async register(caller, input) {
@@ -316,7 +329,6 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       return (await registry.all()).filter((r) => consumer === undefined || r.consumer === consumer);
     },
     async stop() {
-      unlisten();
       await dispatcher.stop(2000);
       await store.close();
     },
