@@ -3,6 +3,7 @@ import type { LoaderCache, RequestScope } from './context';
 import { ConnectorDefinitionError } from './errors';
 import type { Resolvers } from './generated/graphql';
 import type { ChangeFeed } from './module';
+import type { ProofEstablisher } from './proofs';
 
 /** A connector's answer to "can you reach your department system?". */
 export interface ConnectorHealth {
@@ -38,6 +39,8 @@ export interface Connector<L = unknown> {
   readonly seals: Readonly<Record<string, SealSpec<L>>>;
   /** The department's change feed, when it offers one: the hub evicts changed records from its cache. */
   readonly changeFeed?: ChangeFeed;
+  /** Establishes the proof kinds its module declares (`ConnectorModule.proofs`), asking the department directly. */
+  readonly proofs?: ProofEstablisher;
 }
 
 /**
@@ -72,6 +75,8 @@ export interface ConnectorDefinition<L> {
   seals?: Record<string, SealSpec<L>>;
   /** The department's change feed, if any. */
   changeFeed?: ChangeFeed;
+  /** Establishes the module's proof kinds, if it declares any. */
+  proofs?: ProofEstablisher;
   start?(): Promise<void>;
   stop?(): Promise<void>;
 }
@@ -100,6 +105,7 @@ export function defineConnector<L>(definition: ConnectorDefinition<L>): Connecto
     stop: async () => definition.stop?.(),
     seals: Object.freeze({ ...definition.seals }),
     ...(definition.changeFeed ? { changeFeed: definition.changeFeed } : {}),
+    ...(definition.proofs ? { proofs: definition.proofs } : {}),
   };
   (connector as { resolvers: Resolvers }).resolvers = definition.resolvers((context) => context.loadersOf(connector));
   return connector;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Connector } from './connector';
 import { ConnectorDefinitionError } from './errors';
 import { EVENT_TYPE_PATTERN, type DepartmentEvent, type EventTypeSpec } from './events';
+import { PROOF_KIND_PATTERN, type ProofKindSpec } from './proofs';
 
 /** What the hub hands a module's factory besides the connector's own settings. */
 export interface ConnectorEnvironment {
@@ -64,6 +65,8 @@ export interface ConnectorModule<S extends ConnectorSettingsSchema = ConnectorSe
   readonly cacheTtlSeconds?: number;
   /** The event types its change feed reports (the hub's `EventType` enum is their union). @default none */
   readonly events?: readonly EventTypeSpec[];
+  /** The proof kinds its connector establishes (`Connector.proofs`; the hub's `ProofKind` enum is their union). @default none */
+  readonly proofs?: readonly ProofKindSpec[];
 }
 
 /** The id rule of connectors (and departments in the trust list). */
@@ -100,7 +103,36 @@ export function defineConnectorModule<S extends ConnectorSettingsSchema>(module:
       if (typeof spec.description !== 'string' || spec.description.trim().length < 3) throw new ConnectorDefinitionError(`${where}: event type ${spec.type} needs a description`);
     }
   }
+  if (module.proofs !== undefined) checkProofKinds(where, module.proofs, new Set((module.events ?? []).map((e) => e.type)));
   return Object.freeze(module);
+}
+
+const SUBJECT_KINDS: readonly string[] = ['PERSON', 'ENTERPRISE', 'PROPERTY'];
+
+/** A module's proof kinds: well named, once each, a subject, a validity, revoked only by the module's own event types. */
+function checkProofKinds(where: string, proofs: readonly ProofKindSpec[], eventTypes: ReadonlySet<string>): void {
+  if (!Array.isArray(proofs)) throw new ConnectorDefinitionError(`${where}: proofs must be a list of proof kinds`);
+  const seen = new Set<string>();
+  for (const spec of proofs) {
+    if (typeof spec?.kind !== 'string' || !PROOF_KIND_PATTERN.test(spec.kind) || spec.kind.length > 64) {
+      throw new ConnectorDefinitionError(`${where}: proof kind ${JSON.stringify(spec?.kind)} must be SCREAMING_SNAKE_CASE (two words or more, at most 64 characters)`);
+    }
+    if (seen.has(spec.kind)) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} is declared twice`);
+    seen.add(spec.kind);
+    if (!SUBJECT_KINDS.includes(spec.subject)) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} names no subject kind (PERSON, ENTERPRISE or PROPERTY)`);
+    if (spec.subjects !== undefined) {
+      const kinds: readonly unknown[] = Array.isArray(spec.subjects) ? spec.subjects : [];
+      if (kinds[0] !== spec.subject || kinds.some((k) => !SUBJECT_KINDS.includes(k as string)) || new Set(kinds).size !== kinds.length) {
+        throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind}: subjects must list distinct subject kinds, starting with its subject ${spec.subject}`);
+      }
+    }
+    if (typeof spec.title !== 'string' || spec.title.trim().length < 2) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} needs a title`);
+    if (typeof spec.description !== 'string' || spec.description.trim().length < 3) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} needs a description`);
+    if (!Number.isInteger(spec.validityDays) || spec.validityDays < 1 || spec.validityDays > 366) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind}: validityDays must be a whole number of days from 1 to 366`);
+    for (const type of spec.revokedBy ?? []) {
+      if (!eventTypes.has(type)) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} is revoked by ${JSON.stringify(type)}, which is not one of the module's event types`);
+    }
+  }
 }
 
 /** The SDL of a file next to the module (`sdlFile(__dirname + '/schema.graphql')`), read once. */

@@ -1,0 +1,61 @@
+/**
+ * Proofs 无证明: statements a department vouches for about one subject (无欠税, 无房, 社保缴费…),
+ * issued by the hub as SD-JWT VCs signed with the department's own key. A connector declares the
+ * kinds it can establish (`ConnectorModule.proofs`) and establishes one by asking its department
+ * directly (`Connector.proofs.establish`): never a cache, so the proof states the moment the
+ * department answered. The hub turns the facts into the proof; the connector never signs.
+ */
+import type { EventSubjectKind } from './events';
+
+/** A proof kind a connector declares: its name in the graph (`ProofKind`), what it states, how long it holds. */
+export interface ProofKindSpec {
+  /** SCREAMING_SNAKE_CASE, unique across the hub: `NO_TAX_ARREARS`. */
+  readonly kind: string;
+  /** The document's name as printed, Chinese first: "无欠税证明 Certificate of no tax arrears". */
+  readonly title: string;
+  /** The kind of subject it is about (the first of `subjects` when there are several). */
+  readonly subject: EventSubjectKind;
+  /** Every kind of subject it may be about (a taxpayer is a person or an enterprise). @default [subject] */
+  readonly subjects?: readonly EventSubjectKind[];
+  /** One sentence: what the proof states, in English with the Chinese term. */
+  readonly description: string;
+  /** How long a proof of this kind is valid after issuance, in days (1 to 366). */
+  readonly validityDays: number;
+  /**
+   * Event types of the same connector that change the fact: an event of one of these types about
+   * a proof's subject revokes the proof (its status list entry turns INVALID). @default none
+   */
+  readonly revokedBy?: readonly string[];
+}
+
+/** What the department answered for one proof. */
+export interface ProofFacts {
+  /** When the department answered (RFC 3339, with offset): the proof's "as of". */
+  readonly asOf: string;
+  /**
+   * Whether the statement holds for the subject: a proof is issued only when it does (a person with
+   * arrears gets no 无欠税证明; the refusal names `reason`).
+   */
+  readonly holds: boolean;
+  /** Why the statement does not hold, in words an official can read, without personal data. */
+  readonly reason?: string;
+  /**
+   * The proof's claims, each a top-level name the holder may disclose or withhold (JSON values:
+   * strings, numbers, booleans, arrays and objects of them). A negative statement says what was
+   * searched: `{ registry: "…", propertiesFound: 0 }`.
+   */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** The connector side of proofs: establishes a kind it declared for one subject. */
+export interface ProofEstablisher {
+  /**
+   * Asks the department, now and directly (no cache), whether the kind's statement holds for the
+   * subject, and what it shows. A malformed subject identifier is a BAD_USER_INPUT HubError; a
+   * department that cannot answer throws its connector error (CONNECTOR_UNAVAILABLE, …) like any call.
+   */
+  establish(kind: string, subject: { readonly kind: EventSubjectKind; readonly id: string }, signal: AbortSignal): Promise<ProofFacts>;
+}
+
+/** Proof kind names: SCREAMING_SNAKE_CASE, 3 to 64 characters (the event types' rule). */
+export const PROOF_KIND_PATTERN = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
