@@ -12,7 +12,7 @@ export type { ConnectorModule, ConnectorEnvironment, ConnectorSettingsSchema, Ch
 export { EVENT_TYPE_PATTERN } from './events';
 export type { DepartmentEvent, EventTypeSpec, EventSubjectKind, EventDetailValue } from './events';
 export { PROOF_KIND_PATTERN } from './proofs';
-export type { ProofEstablisher, ProofFacts, ProofKindSpec } from './proofs';
+export type { ProofEstablisher, ProofFacts, ProofKindSpec, ProofSubject } from './proofs';
 export { createHubContext } from './context';
 export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';
 export {

@@ -5,7 +5,7 @@
  * directly (`Connector.proofs.establish`): never a cache, so the proof states the moment the
  * department answered. The hub turns the facts into the proof; the connector never signs.
  */
-import type { EventSubjectKind } from './events';
+import type { DepartmentEvent, EventSubjectKind } from './events';
 
 /** A proof kind a connector declares: its name in the graph (`ProofKind`), what it states, how long it holds. */
 export interface ProofKindSpec {
@@ -45,6 +45,17 @@ export interface ProofFacts {
    * searched: `{ registry: "…", propertiesFound: 0 }`.
    */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * Other subjects the statement rests on, whose revoking events revoke the proof too: the units a
+   * 不动产登记信息 lists (a mortgage on one changes it). @default none
+   */
+  readonly dependsOn?: readonly { readonly kind: EventSubjectKind; readonly id: string }[];
+}
+
+/** A subject as proofs name it. */
+export interface ProofSubject {
+  readonly kind: EventSubjectKind;
+  readonly id: string;
 }
 
 /** The connector side of proofs: establishes a kind it declared for one subject. */
@@ -54,7 +65,14 @@ export interface ProofEstablisher {
    * subject, and what it shows. A malformed subject identifier is a BAD_USER_INPUT HubError; a
    * department that cannot answer throws its connector error (CONNECTOR_UNAVAILABLE, …) like any call.
    */
-  establish(kind: string, subject: { readonly kind: EventSubjectKind; readonly id: string }, signal: AbortSignal): Promise<ProofFacts>;
+  establish(kind: string, subject: ProofSubject, signal: AbortSignal): Promise<ProofFacts>;
+  /**
+   * The subjects, besides the event's own, whose facts one of the module's events changes: a
+   * transfer of a unit gives its new owners property (their 无房证明 no longer holds). The hub
+   * revokes every live proof of a kind the event's type revokes whose subject, or one of whose
+   * `dependsOn`, is among them. May ask the department. @default the event's subject only
+   */
+  affectedSubjects?(event: DepartmentEvent, signal: AbortSignal): Promise<readonly ProofSubject[]>;
 }
 
 /** Proof kind names: SCREAMING_SNAKE_CASE, 3 to 64 characters (the event types' rule). */
