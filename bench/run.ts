@@ -8,7 +8,9 @@
  * --connections <n>, --rounds <n>, --duration <s>, --warmup <s>, --real-estate postgres|pglite
  * (default: a throw-away PostgreSQL server when the Debian binaries are installed, else the
  * embedded PGlite engine, which runs one statement at a time), --events <n> (changes per burst of
- * rows E/Ew), --event-poll-ms <n> (the hub's change-feed poll interval in rows E/Ew).
+ * rows E/Ew), --event-poll-ms <n> (the hub's change-feed poll interval in rows E/Ew),
+ * --event-subscribers <n> (streams or webhooks in rows E/Ew, each delivered every event),
+ * --webhook-concurrency <n> (the hub's webhooks.concurrency in row Ew; default the hub's, 8).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -60,10 +62,14 @@ interface Plan {
   eventBurst: number;
   /** Rows E/Ew: the hub's change-feed poll interval, in milliseconds (the hub's default: 300). */
   eventPollMs: number;
+  /** Rows E/Ew: subscribers (streams or webhooks), each delivered every event. */
+  eventSubscribers: number;
+  /** Row Ew: the hub's webhooks.concurrency (unset: the hub's default, 8). */
+  webhookConcurrency?: number;
 }
 
-const FULL: Plan = { warmupSec: 8, rounds: 3, roundSec: 10, connections: 32, latencyConnections: 8, profile: true, departmentWarmupSec: 10, eventBurst: 1000, eventPollMs: 300 };
-const QUICK: Plan = { warmupSec: 1, rounds: 1, roundSec: 2, connections: 32, latencyConnections: 8, profile: false, departmentWarmupSec: 2, eventBurst: 300, eventPollMs: 300 };
+const FULL: Plan = { warmupSec: 8, rounds: 3, roundSec: 10, connections: 32, latencyConnections: 8, profile: true, departmentWarmupSec: 10, eventBurst: 1000, eventPollMs: 300, eventSubscribers: 4 };
+const QUICK: Plan = { warmupSec: 1, rounds: 1, roundSec: 2, connections: 32, latencyConnections: 8, profile: false, departmentWarmupSec: 2, eventBurst: 300, eventPollMs: 300, eventSubscribers: 4 };
 /** Latency of every department in S4, in milliseconds. */
 const FAN_OUT_LATENCY_MS = 20;
 /** What the hub may add per request on top of the slowest department per level (S4 target). */
@@ -73,7 +79,7 @@ const DISTURBED_PERCENT = 10;
 /** Disturbed rounds run again per row before a disturbed one is kept (and flagged). */
 const MAX_DISCARDED_ROUNDS = 3;
 /** Rows E/Ew: changes per second of the paced phase (latency with nothing queued), parallel change requests of a burst, changes before measuring. */
-const EVENT_PACED_PER_SECOND = 20;
+const EVENT_PACED_PER_SECOND = 5;
 const EVENT_BURST_CONCURRENCY = 8;
 const EVENT_WARMUP = 50;
 /** Rows E/Ew: the target of secure deliveries against the same deliveries unsigned and unaudited. */
@@ -128,6 +134,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--warmup') plan.warmupSec = int(0);
     else if (a === '--events') plan.eventBurst = int(10);
     else if (a === '--event-poll-ms') plan.eventPollMs = int(50);
+    else if (a === '--event-subscribers') plan.eventSubscribers = int(1);
+    else if (a === '--webhook-concurrency') plan.webhookConcurrency = int(1);
     else if (a === '--profile') plan.profile = true;
     else if (a === '--no-profile') plan.profile = false;
     else if (a === '--real-estate') {
@@ -500,13 +508,14 @@ async function main(): Promise<void> {
     ];
     if (eventRows.some((r) => args.only.has(r.id))) {
       const configFile = path.join(tmpDir, 'hub-events.json');
-      writeFileSync(configFile, JSON.stringify(eventHubConfig(plan.eventPollMs)));
+      writeFileSync(configFile, JSON.stringify(eventHubConfig(plan.eventPollMs, plan.webhookConcurrency)));
       const eventPlan: EventPlan = {
         burst: plan.eventBurst,
         burstConcurrency: EVENT_BURST_CONCURRENCY,
-        paced: Math.max(20, EVENT_PACED_PER_SECOND * plan.roundSec),
+        paced: Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec),
         pacedPerSecond: EVENT_PACED_PER_SECOND,
         warmup: EVENT_WARMUP,
+        subscribers: plan.eventSubscribers,
         rounds: plan.rounds,
         deadlineMs: 120_000,
       };
@@ -518,7 +527,7 @@ async function main(): Promise<void> {
             () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, configFile, ...(serverCpus ? { cpus: serverCpus } : {}) }),
             async (hub) => {
               const signAs = mode === 'unsecured' ? undefined : (body: string) => security.authorizationAs(EVENT_SUBSCRIBER.consumerId, EVENT_SUBSCRIBER.context, body);
-              const { rounds, extra } = await runEventRow({
+              const { rounds, discarded, extra } = await runEventRow({
                 hubUrl: hub.url,
                 hubPid: hub.process.pid,
                 mode,
@@ -529,6 +538,9 @@ async function main(): Promise<void> {
                 plan: eventPlan,
                 serial,
                 departmentCpu,
+                pinnedToCore0: serverCpus !== undefined,
+                disturbedPercent: DISTURBED_PERCENT,
+                maxDiscarded: MAX_DISCARDED_ROUNDS,
                 log,
               });
               const spec = {
@@ -536,9 +548,9 @@ async function main(): Promise<void> {
                 scenario: transport === 'sse' ? 'events: new enterprise → subscription (SSE)' : 'events: new enterprise → webhook',
                 server: 'hub',
                 mode,
-                connections: 1,
+                connections: eventPlan.subscribers,
               };
-              const row: RowResult = { ...spec, poolSize: eventPlan.burst, rounds, summary: summarize(rounds) };
+              const row: RowResult = { ...spec, poolSize: eventPlan.burst, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
               const s = row.summary;
               log(`  ${id.padEnd(5)} ${transport.padEnd(10)} ${mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} events/s  latency p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/event  failures ${s.failures}`);
               rows.push(row);
@@ -667,7 +679,8 @@ async function main(): Promise<void> {
       const share = (auditOff.summary.serverCpuMsPerReq - openS2.summary.serverCpuMsPerReq) / auditOff.summary.serverCpuMsPerReq;
       notes.push(`signed mode without audit costs ${auditOff.summary.serverCpuMsPerReq.toFixed(2)} CPU ms/req against ${openS2.summary.serverCpuMsPerReq.toFixed(2)} open: ${(share * 100).toFixed(0)} % of its CPU is authentication, policy, masks, seals and receipts.`);
     }
-    const hubRss = Math.max(0, ...rows.filter((r) => r.server === 'hub').map((r) => r.summary.rssPeakMiB));
+    // Under query load: the event rows (E, Ew) show their RSS in the table, outside this target.
+    const hubRss = Math.max(0, ...rows.filter((r) => r.server === 'hub' && r.id !== 'E' && r.id !== 'Ew').map((r) => r.summary.rssPeakMiB));
     if (hubRss > 0) {
       checks.push({ target: 'hub RSS ≤ 250 MB under load (100 000 persons; peak over all hub rows, cache bounded by its defaults)', measured: `${hubRss.toFixed(0)} MiB peak (${(hubRss * 1.048576).toFixed(0)} MB)`, status: hubRss * 1.048576 <= 250 ? 'met' : 'missed' });
     }
@@ -686,10 +699,12 @@ async function main(): Promise<void> {
 
     if (eventExtras.size > 0) {
       const burstLines = [...eventExtras.entries()].map(([key, e]) => `${key} p50 ${e.burstLatencyMs.p50.toFixed(0)} ms, p99 ${e.burstLatencyMs.p99.toFixed(0)} ms${e.duplicates ? ` (${e.duplicates} duplicates)` : ''}`);
+      const errorLines = [...eventExtras.entries()].filter(([, e]) => Object.keys(e.errors).length > 0).map(([key, e]) => `${key}: ${Object.entries(e.errors).map(([k, n]) => `${n}× ${k}`).join(', ')}`);
+      if (errorLines.length > 0) notes.push(`E/Ew deliveries that carried errors (counted in "fail"): ${errorLines.join(' | ')}`);
       notes.push(
-        `E/Ew: ${EVENT_WARMUP} warm-up changes, then per round ${Math.max(20, EVENT_PACED_PER_SECOND * plan.roundSec)} paced changes (${EVENT_PACED_PER_SECOND}/s: p50/p99 ms are the latency from sending the change to the market-regulation sandbox to the delivery's arrival, nothing queued) and a burst of ${plan.eventBurst} (${EVENT_BURST_CONCURRENCY} change requests at a time: "req/s" is events/s from the first change sent to the last delivery received, CPU ms/req the hub's CPU per delivered event). ` +
-          `Changes are new enterprises (ENTERPRISE_REGISTERED); the subscriber is tax-bureau (ENTERPRISE_STARTUP); each delivery reads the enterprise from the department (cache off). secure: signed opening / registration, the department's seal selected, policy, receipt and durable access record per delivery; Ew also queues each event durably and signs it per Standard Webhooks. unsecured: open stream, no seal selected, no receipt, no access log. ` +
-          `The feed is polled every ${pollMs} ms (up to 20 pages of 500 events per poll, so a burst is not bounded by the feed); the webhook dispatcher is woken by each enqueue (its 250 ms poll only when idle), 8 deliveries at a time (webhooks.concurrency). Latency during the burst (queued): ${burstLines.join(' | ')}.`,
+        `E/Ew: ${EVENT_WARMUP} warm-up changes, then per round ${Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec)} paced changes (${EVENT_PACED_PER_SECOND}/s: p50/p99 ms are the latency from sending the change to the market-regulation sandbox to the delivery's arrival, nothing queued) and a burst of ${plan.eventBurst} changes made while the sandbox holds its feed (503), then released: the hub reads the backlog at its next poll. ${plan.eventSubscribers} subscribers ("conn"), each delivered every event: "req/s" is deliveries per second (all subscribers) from the burst's first delivery to its last, CPU ms/req the hub's CPU per delivery. ` +
+          `Changes are new enterprises (ENTERPRISE_REGISTERED); the subscribers are tax-bureau (ENTERPRISE_STARTUP); each delivery reads the enterprise from the department (cache off). secure: signed opening / registration, the department's seal selected, policy, receipt and durable access record per delivery; Ew also queues each event durably and signs it per Standard Webhooks. unsecured: open stream, no seal selected, no receipt, no access log. ` +
+          `The feed is polled every ${pollMs} ms (up to 20 pages of 500 events per poll, so a burst is not bounded by the feed); a subscription stream delivers one event at a time (in order), the webhook dispatcher ${plan.webhookConcurrency ?? 8} at a time over all webhooks (webhooks.concurrency), woken by each enqueue (its 250 ms poll only when idle). Latency during the burst (queued, from the feed's release): ${burstLines.join(' | ')}.`,
       );
     }
     const retried = rows.filter((r) => r.discardedRounds);

@@ -10,14 +10,15 @@
  * - `sse`: a subscription stream (`POST /graphql/stream`), signed opening in secure mode, open in
  *   unsecured mode.
  * Each round has a paced phase (changes a few per second: the latency from the change to the
- * delivery, with nothing queued) and a burst (K changes as fast as the sandbox takes them: events
- * per second, from the first change sent to the last delivery received).
+ * delivery, with nothing queued) and a burst (K changes made while the sandbox holds its feed,
+ * then released: the hub reads the backlog at its next poll; deliveries per second from the
+ * first delivery of the burst to the last).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhook } from '../../src/push';
 import type { LoadResult } from './load';
-import { cpuMeter, sampleRss } from './proc-stats';
+import { coreBusySeconds, cpuMeter, sampleRss } from './proc-stats';
 import type { RoundResult } from './report';
 import type { HubMode } from './servers';
 
@@ -42,11 +43,17 @@ interface Arrival {
 class Arrivals {
   readonly byCode = new Map<string, Arrival>();
   duplicates = 0;
+  /** The codes of the errors deliveries carried, counted. */
+  readonly errorCodes = new Map<string, number>();
   private waiters: (() => void)[] = [];
 
   add(reply: unknown, at: number): void {
-    const r = reply as { data?: { departmentEvents?: { enterprise?: { creditCode?: string } } }; errors?: unknown[] } | undefined;
+    const r = reply as { data?: { departmentEvents?: { enterprise?: { creditCode?: string } } }; errors?: { message?: string; extensions?: { code?: string } }[] } | undefined;
     const code = r?.data?.departmentEvents?.enterprise?.creditCode;
+    for (const e of r?.errors ?? []) {
+      const key = `${e.extensions?.code ?? 'no code'}: ${String(e.message).slice(0, 120)}`;
+      this.errorCodes.set(key, (this.errorCodes.get(key) ?? 0) + 1);
+    }
     if (!code) {
       this.byCode.set(`?${this.byCode.size}`, { at, errors: true });
     } else if (this.byCode.has(code)) {
@@ -83,9 +90,12 @@ interface Receiver {
 /** Signs a request as the subscriber (secure mode). */
 export type SignAs = (body: string) => string;
 
-/** A local webhook target; the first `verifyFirst` deliveries are checked against the hub's JWKS (v1a). */
-async function startWebhookReceiver(jwksUrl: string, verifyFirst = 20): Promise<Receiver & { url: string }> {
-  const arrivals = new Arrivals();
+/**
+ * Local webhook targets, one path per subscriber (`/hooks/bench/<i>`) on one server; the first
+ * `verifyFirst` deliveries are checked against the hub's JWKS (v1a).
+ */
+async function startWebhookReceivers(jwksUrl: string, count: number, verifyFirst = 20): Promise<{ urls: string[]; receivers: Receiver[] }> {
+  const arrivals = Array.from({ length: count }, () => new Arrivals());
   const problems: string[] = [];
   let jwks: unknown;
   let verified = 0;
@@ -94,11 +104,17 @@ async function startWebhookReceiver(jwksUrl: string, verifyFirst = 20): Promise<
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const at = performance.now();
+      const target = arrivals[Number(/^\/hooks\/bench\/(\d+)$/.exec(req.url ?? '')?.[1] ?? -1)];
+      if (!target) {
+        problems.push(`a delivery to an unknown path ${req.url}`);
+        res.writeHead(404).end();
+        return;
+      }
       res.writeHead(204).end();
       const body = Buffer.concat(chunks).toString('utf8');
       try {
         const parsed = JSON.parse(body) as { data?: unknown };
-        arrivals.add(parsed.data, at);
+        target.add(parsed.data, at);
       } catch {
         problems.push('a delivery that is not JSON');
       }
@@ -113,11 +129,12 @@ async function startWebhookReceiver(jwksUrl: string, verifyFirst = 20): Promise<
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= new Promise((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/bench`,
-    arrivals,
-    problems,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    urls: arrivals.map((_, i) => `http://127.0.0.1:${port}/hooks/bench/${i}`),
+    receivers: arrivals.map((a) => ({ arrivals: a, problems, close })),
   };
 }
 
@@ -223,31 +240,55 @@ async function makeChanges(sandboxUrl: string, legalRepIdNumber: string, count: 
   return sent;
 }
 
+/** Holds the sandbox's change feed (and every data route: nothing is read from it meanwhile) by answering 503, or releases it (`POST /__sandbox/faults`; the change routes are untouched). */
+async function setFeedHeld(sandboxUrl: string, held: boolean): Promise<void> {
+  const res = await fetch(new URL('/__sandbox/faults', sandboxUrl), { method: 'POST', body: JSON.stringify({ errorRate: held ? 1 : 0 }) });
+  if (!res.ok) throw new Error(`could not ${held ? 'hold' : 'release'} the market-regulation sandbox's feed: HTTP ${res.status}`);
+}
+
 const percentile = (sorted: readonly number[], p: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!);
 
-/** Latencies (ms) of the changes that arrived, sorted; and how many did not arrive / arrived with errors. */
-function latencies(sent: Map<string, number>, arrivals: Arrivals): { sorted: number[]; missing: number; withErrors: number; last: number } {
+/** Latencies (ms) of the deliveries of the changes to every receiver, sorted; and how many did not arrive / arrived with errors. */
+function latencies(sent: Map<string, number>, receivers: readonly Receiver[]): { sorted: number[]; delivered: number; missing: number; withErrors: number; first: number; last: number } {
   const values: number[] = [];
   let missing = 0;
   let withErrors = 0;
+  let first = Infinity;
   let last = 0;
-  for (const [code, at] of sent) {
-    const arrival = arrivals.byCode.get(code);
-    if (!arrival) {
-      missing++;
-      continue;
+  for (const { arrivals } of receivers) {
+    for (const [code, at] of sent) {
+      const arrival = arrivals.byCode.get(code);
+      if (!arrival) {
+        missing++;
+        continue;
+      }
+      if (arrival.errors) withErrors++;
+      values.push(arrival.at - at);
+      first = Math.min(first, arrival.at);
+      last = Math.max(last, arrival.at);
     }
-    if (arrival.errors) withErrors++;
-    values.push(arrival.at - at);
-    last = Math.max(last, arrival.at);
   }
-  return { sorted: values.sort((a, b) => a - b), missing, withErrors, last };
+  return { sorted: values.sort((a, b) => a - b), delivered: values.length, missing, withErrors, first, last };
+}
+
+/** The errors every receiver's deliveries carried, counted. */
+function errorCounts(receivers: readonly Receiver[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of receivers) for (const [k, n] of r.arrivals.errorCodes) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
+/** Waits until every receiver has every change, or the deadline. */
+async function waitForAll(receivers: readonly Receiver[], sent: Map<string, number>, deadlineMs: number): Promise<void> {
+  const codes = [...sent.keys()];
+  const until = performance.now() + deadlineMs;
+  for (const r of receivers) await r.arrivals.waitFor(codes, Math.max(0, until - performance.now()));
 }
 
 /** The hub's configuration file for row E: the receiver's loopback target allowed, no stream ends for lagging in a burst, the feeds polled every `pollMs`. */
-export function eventHubConfig(pollMs: number): Record<string, unknown> {
+export function eventHubConfig(pollMs: number, webhookConcurrency?: number): Record<string, unknown> {
   return {
-    webhooks: { allow: [{ url: 'http://127.0.0.1:*/hooks/*', allowPrivate: true }] },
+    webhooks: { allow: [{ url: 'http://127.0.0.1:*/hooks/*', allowPrivate: true }], ...(webhookConcurrency ? { concurrency: webhookConcurrency } : {}) },
     subscriptions: { maxPending: 100_000 },
     cache: { invalidationPollMs: pollMs },
   };
@@ -264,6 +305,8 @@ export interface EventPlan {
   pacedPerSecond: number;
   /** Changes before measuring (the code paths run once). */
   warmup: number;
+  /** Subscribers (streams or webhooks), each delivered every event. */
+  subscribers: number;
   rounds: number;
   /** Longest wait for the deliveries of a phase. */
   deadlineMs: number;
@@ -275,6 +318,8 @@ export interface EventRowExtra {
   mode: HubMode;
   burstLatencyMs: { p50: number; p99: number };
   duplicates: number;
+  /** Errors the deliveries carried (code: message), counted. */
+  errors: Record<string, number>;
   problems: string[];
 }
 
@@ -294,56 +339,88 @@ export async function runEventRow(options: {
   serial: { next: number };
   /** CPU of the department sandboxes during a burst. */
   departmentCpu?: () => { stop(): number };
+  /** The hub runs alone on core 0: a burst during which other processes used ≥ `disturbedPercent` of core 0 is run again (at most `maxDiscarded` times per row). */
+  pinnedToCore0?: boolean;
+  disturbedPercent?: number;
+  maxDiscarded?: number;
   log: (line: string) => void;
-}): Promise<{ rounds: RoundResult[]; extra: EventRowExtra }> {
+}): Promise<{ rounds: RoundResult[]; discarded: number; extra: EventRowExtra }> {
   const { plan, mode, transport } = options;
   const sealed = options.signAs !== undefined;
-  let receiver: Receiver;
-  if (transport === 'webhook') {
-    if (!options.signAs) throw new Error('a webhook is registered by a signed caller: the webhook row runs in a signed mode only');
-    const hook = await startWebhookReceiver(new URL('/.well-known/jwks.json', options.hubUrl).toString());
-    receiver = hook;
-    await registerWebhook(options.hubUrl, hook.url, options.signAs);
-  } else {
-    receiver = await openStream(options.hubUrl, sealed, options.signAs);
-  }
+  const receivers: Receiver[] = [];
+  const problems = (): string[] => [...new Set(receivers.flatMap((r) => r.problems))];
   const change = (count: number, pace: { perSecond: number } | { concurrency: number }): Promise<Map<string, number>> => makeChanges(options.sandboxUrl, options.legalRepIdNumber, count, pace, options.serial);
   const check = (what: string, sent: Map<string, number>): ReturnType<typeof latencies> => {
-    const result = latencies(sent, receiver.arrivals);
-    if (receiver.problems.length > 0) throw new Error(`E ${transport} ${mode}, ${what}: ${receiver.problems.join('; ')}`);
+    const result = latencies(sent, receivers);
+    if (problems().length > 0) throw new Error(`E ${transport} ${mode}, ${what}: ${problems().join('; ')}`);
     return result;
   };
   try {
+    if (transport === 'webhook') {
+      if (!options.signAs) throw new Error('a webhook is registered by a signed caller: the webhook row runs in a signed mode only');
+      const hooks = await startWebhookReceivers(new URL('/.well-known/jwks.json', options.hubUrl).toString(), plan.subscribers);
+      receivers.push(...hooks.receivers);
+      for (const url of hooks.urls) await registerWebhook(options.hubUrl, url, options.signAs);
+    } else {
+      for (let i = 0; i < plan.subscribers; i++) receivers.push(await openStream(options.hubUrl, sealed, options.signAs));
+    }
     if (plan.warmup > 0) {
       const sent = await change(plan.warmup, { concurrency: 4 });
-      await receiver.arrivals.waitFor([...sent.keys()], plan.deadlineMs);
+      await waitForAll(receivers, sent, plan.deadlineMs);
       const w = check('warm-up', sent);
-      if (w.missing > 0) throw new Error(`E ${transport} ${mode}: ${w.missing} of ${plan.warmup} warm-up events were not delivered within ${plan.deadlineMs} ms`);
+      if (w.missing > 0) throw new Error(`E ${transport} ${mode}: ${w.missing} of ${plan.warmup * receivers.length} warm-up deliveries did not arrive within ${plan.deadlineMs} ms`);
     }
     const rounds: RoundResult[] = [];
     const burstLatencies: number[] = [];
+    let discarded = 0;
     for (let r = 0; r < plan.rounds; r++) {
       const paced = await change(plan.paced, { perSecond: plan.pacedPerSecond });
-      await receiver.arrivals.waitFor([...paced.keys()], plan.deadlineMs);
+      await waitForAll(receivers, paced, plan.deadlineMs);
       const p = check('paced', paced);
+      // The burst is made while the feed answers 503 (the hub's polls fail and try again), then the feed is released: the hub
+      // reads the whole backlog at its next poll, so the rate measured is the hub's, not that of the bench making changes.
+      const changing = performance.now();
+      await setFeedHeld(options.sandboxUrl, true);
+      let burst: Map<string, number>;
+      try {
+        burst = await change(plan.burst, { concurrency: plan.burstConcurrency });
+      } finally {
+        await setFeedHeld(options.sandboxUrl, false);
+      }
+      const changedSec = (performance.now() - changing) / 1000;
       const rss = sampleRss(options.hubPid);
       const serverCpu = cpuMeter([options.hubPid]);
       const departmentsCpu = options.departmentCpu?.();
+      const coresBefore = coreBusySeconds();
       const start = performance.now();
-      const burst = await change(plan.burst, { concurrency: plan.burstConcurrency });
-      const changedSec = (performance.now() - start) / 1000;
-      await receiver.arrivals.waitFor([...burst.keys()], plan.deadlineMs);
+      await waitForAll(receivers, burst, plan.deadlineMs);
       const cpu = serverCpu.stop();
       const departmentSec = departmentsCpu?.stop() ?? 0;
+      const wallSec = (performance.now() - start) / 1000;
+      const coreBusyPercent = coreBusySeconds().map((busy, i) => (100 * (busy - (coresBefore[i] ?? busy))) / wallSec);
+      const foreignCore0Percent = options.pinnedToCore0 && coreBusyPercent[0] !== undefined ? Math.max(0, coreBusyPercent[0] - (100 * cpu) / wallSec) : undefined;
       const memory = rss.stop();
       const b = check('burst', burst);
-      burstLatencies.push(...b.sorted);
-      const durationSec = Math.max(1e-3, (b.last - start) / 1000);
-      const delivered = plan.burst - b.missing;
+      if ((foreignCore0Percent ?? 0) >= (options.disturbedPercent ?? Infinity) && discarded < (options.maxDiscarded ?? 0)) {
+        discarded++;
+        options.log(`  E ${transport} ${mode}: round disturbed (${foreignCore0Percent!.toFixed(0)} % of core 0 used outside the benchmark), running it again`);
+        r--;
+        continue;
+      }
+      // Queued latency: from the feed's release to each delivery.
+      for (const { arrivals } of receivers) {
+        for (const code of burst.keys()) {
+          const arrival = arrivals.byCode.get(code);
+          if (arrival) burstLatencies.push(arrival.at - start);
+        }
+      }
+      // From the first delivery of the burst to the last: the hub delivering a backlog, without the wait for its next poll.
+      const durationSec = Math.max(1e-3, (b.last - b.first) / 1000);
+      const delivered = b.delivered;
       const load: LoadResult = {
         requests: delivered,
         durationSec,
-        reqPerSec: delivered / durationSec,
+        reqPerSec: Math.max(0, delivered - 1) / durationSec,
         latencyMs: { p50: percentile(p.sorted, 50), p90: percentile(p.sorted, 90), p99: percentile(p.sorted, 99), mean: p.sorted.reduce((s, v) => s + v, 0) / Math.max(1, p.sorted.length), max: p.sorted.at(-1) ?? NaN },
         non2xx: 0,
         errors: b.missing + p.missing,
@@ -351,15 +428,16 @@ export async function runEventRow(options: {
         graphqlErrors: b.withErrors + p.withErrors,
         cpuSec: 0,
       };
-      options.log(`  E ${transport} ${mode} round ${r + 1}: ${plan.burst} changes in ${changedSec.toFixed(1)} s, delivered ${delivered} in ${durationSec.toFixed(1)} s = ${load.reqPerSec.toFixed(0)} events/s; paced latency p50 ${load.latencyMs.p50.toFixed(0)} ms p99 ${load.latencyMs.p99.toFixed(0)} ms`);
-      rounds.push({ load, rssPeakMiB: memory.peakMiB, rssMeanMiB: memory.meanMiB, cpuSec: { server: cpu, departments: departmentSec, loadGenerator: 0 } });
+      options.log(`  E ${transport} ${mode} round ${r + 1}: ${plan.burst} changes in ${changedSec.toFixed(1)} s, released, ${delivered} deliveries to ${receivers.length} subscriber(s) from the first to the last in ${durationSec.toFixed(1)} s = ${load.reqPerSec.toFixed(0)} events/s; paced latency p50 ${load.latencyMs.p50.toFixed(0)} ms p99 ${load.latencyMs.p99.toFixed(0)} ms`);
+      rounds.push({ load, rssPeakMiB: memory.peakMiB, rssMeanMiB: memory.meanMiB, cpuSec: { server: cpu, departments: departmentSec, loadGenerator: 0 }, coreBusyPercent, ...(foreignCore0Percent !== undefined ? { foreignCore0Percent } : {}) });
     }
     burstLatencies.sort((a, b) => a - b);
     return {
       rounds,
-      extra: { transport, mode, burstLatencyMs: { p50: percentile(burstLatencies, 50), p99: percentile(burstLatencies, 99) }, duplicates: receiver.arrivals.duplicates, problems: [...receiver.problems] },
+      discarded,
+      extra: { transport, mode, burstLatencyMs: { p50: percentile(burstLatencies, 50), p99: percentile(burstLatencies, 99) }, duplicates: receivers.reduce((n, r) => n + r.arrivals.duplicates, 0), errors: errorCounts(receivers), problems: problems() },
     };
   } finally {
-    await receiver.close();
+    await Promise.all(receivers.map((r) => r.close()));
   }
 }
