@@ -219,13 +219,16 @@ async function makeChanges(sandboxUrl: string, legalRepIdNumber: string, count: 
   if ('perSecond' in pace) {
     const start = performance.now();
     const running: Promise<void>[] = [];
-    for (let i = 0; i < count; i++) {
+    // The first failure is kept (and thrown once all are sent): a rejection is never left unhandled while the pacing waits.
+    let failure: unknown;
+    for (let i = 0; i < count && failure === undefined; i++) {
       const due = start + (i * 1000) / pace.perSecond;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      running.push(one());
+      running.push(one().catch((error: unknown) => void (failure ??= error)));
     }
     await Promise.all(running);
+    if (failure !== undefined) throw failure;
   } else {
     let left = count;
     await Promise.all(
