@@ -7,13 +7,17 @@
  * Flags: --quick, --size <persons>, --seed <n>, --only <row,row>, --profile / --no-profile,
  * --connections <n>, --rounds <n>, --duration <s>, --warmup <s>, --real-estate postgres|pglite
  * (default: a throw-away PostgreSQL server when the Debian binaries are installed, else the
- * embedded PGlite engine, which runs one statement at a time).
+ * embedded PGlite engine, which runs one statement at a time), --events <n> (changes per burst of
+ * rows E/Ew), --event-poll-ms <n> (the hub's change-feed poll interval in rows E/Ew),
+ * --event-subscribers <n> (streams or webhooks in rows E/Ew, each delivered every event),
+ * --webhook-concurrency <n> (the hub's webhooks.concurrency in row Ew; default the hub's, 8).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateSeed } from '../departments';
 import { PROPERTY_TRANSFER_QUERY } from '../src/cli/examples';
+import { EVENT_SUBSCRIBER, eventHubConfig, runEventRow, type EventPlan, type EventRowExtra, type EventTransport } from './lib/events';
 import { runLoad } from './lib/load';
 import { buildPools, type Pools, type TransferCase } from './lib/pools';
 import { repin, stopAll, TASKSET_AVAILABLE } from './lib/processes';
@@ -54,10 +58,18 @@ interface Plan {
   profile: boolean;
   /** Load through the hub before its first row, so that every department has run its code paths and touched its data once. */
   departmentWarmupSec: number;
+  /** Rows E/Ew: department changes per burst (one burst per round). */
+  eventBurst: number;
+  /** Rows E/Ew: the hub's change-feed poll interval, in milliseconds (the hub's default: 300). */
+  eventPollMs: number;
+  /** Rows E/Ew: subscribers (streams or webhooks), each delivered every event. */
+  eventSubscribers: number;
+  /** Row Ew: the hub's webhooks.concurrency (unset: the hub's default, 8). */
+  webhookConcurrency?: number;
 }
 
-const FULL: Plan = { warmupSec: 8, rounds: 3, roundSec: 10, connections: 32, latencyConnections: 8, profile: true, departmentWarmupSec: 10 };
-const QUICK: Plan = { warmupSec: 1, rounds: 1, roundSec: 2, connections: 32, latencyConnections: 8, profile: false, departmentWarmupSec: 2 };
+const FULL: Plan = { warmupSec: 8, rounds: 3, roundSec: 10, connections: 32, latencyConnections: 8, profile: true, departmentWarmupSec: 10, eventBurst: 1000, eventPollMs: 300, eventSubscribers: 4 };
+const QUICK: Plan = { warmupSec: 1, rounds: 1, roundSec: 2, connections: 32, latencyConnections: 8, profile: false, departmentWarmupSec: 2, eventBurst: 300, eventPollMs: 300, eventSubscribers: 4 };
 /** Latency of every department in S4, in milliseconds. */
 const FAN_OUT_LATENCY_MS = 20;
 /** What the hub may add per request on top of the slowest department per level (S4 target). */
@@ -66,16 +78,24 @@ const FAN_OUT_ALLOWANCE_MS = 5;
 const DISTURBED_PERCENT = 10;
 /** Disturbed rounds run again per row before a disturbed one is kept (and flagged). */
 const MAX_DISCARDED_ROUNDS = 3;
+/** Rows E/Ew: changes per second of the paced phase (latency with nothing queued), parallel change requests of a burst, changes before measuring. */
+const EVENT_PACED_PER_SECOND = 5;
+const EVENT_BURST_CONCURRENCY = 8;
+const EVENT_WARMUP = 50;
+/** Rows E/Ew: the target of secure deliveries against the same deliveries unsigned and unaudited. */
+const EVENT_RATIO_TARGET = 0.7;
 /** Replies compared between the hub and each baseline before measuring. */
 const CHECKED_REPLIES = 20;
-/** The hub rows each mode runs: everything secure and unsecured; the audit-off baseline only where the audit target is judged. */
+/** The hub rows each mode runs: everything secure and unsecured; the audit-off baseline where the audit target is judged (S2) and to split the event gap (E). */
 const HUB_ROWS: Readonly<Record<HubMode, readonly string[]>> = {
-  secure: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4'],
-  'secure-audit-off': ['S2'],
-  unsecured: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4'],
+  secure: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4', 'E', 'Ew'],
+  // E: how much of the event gap is the access log (one durable record per delivery).
+  'secure-audit-off': ['S2', 'E'],
+  // A webhook is registered by a signed caller: Ew runs in signed mode only.
+  unsecured: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4', 'E'],
 };
 /** All row ids, in table order. */
-const ROW_IDS = ['B1', 'S1', 'S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4', 'B2-S4'] as const;
+const ROW_IDS = ['B1', 'S1', 'S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4', 'B2-S4', 'E', 'Ew'] as const;
 
 interface Args {
   plan: Plan;
@@ -112,6 +132,10 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--rounds') plan.rounds = int(1);
     else if (a === '--duration') plan.roundSec = int(1);
     else if (a === '--warmup') plan.warmupSec = int(0);
+    else if (a === '--events') plan.eventBurst = int(10);
+    else if (a === '--event-poll-ms') plan.eventPollMs = int(50);
+    else if (a === '--event-subscribers') plan.eventSubscribers = int(1);
+    else if (a === '--webhook-concurrency') plan.webhookConcurrency = int(1);
     else if (a === '--profile') plan.profile = true;
     else if (a === '--no-profile') plan.profile = false;
     else if (a === '--real-estate') {
@@ -208,7 +232,10 @@ async function main(): Promise<void> {
     // The fifth department runs beside the others, as in the hub's own graph (its demo policy grants its fields); only S3f asks it, and no baseline does.
     const fundStart = startSandbox(FUND_DEPARTMENT, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}) });
     const seedStart = performance.now();
-    const pools: Pools = buildPools(generateSeed({ seed: args.seed, size: args.size }));
+    const seedData = generateSeed({ seed: args.seed, size: args.size });
+    const pools: Pools = buildPools(seedData);
+    // Rows E/Ew: the legal representative of the enterprises the bench registers (a person of the seed).
+    const eventLegalRep = seedData.persons[3]!.idNumber;
     startup['seed+pools (runner)'] = performance.now() - seedStart;
     const sandboxes = await Promise.all(sandboxStarts);
     const slowRe = slowRealEstate ? await slowRealEstate : undefined;
@@ -473,6 +500,67 @@ async function main(): Promise<void> {
       }
     }
 
+    // 6b. E/Ew: department events delivered by one hub: a subscription stream in each mode (E), a webhook in signed mode (Ew).
+    const eventExtras = new Map<string, EventRowExtra>();
+    const eventRows: { id: 'E' | 'Ew'; transport: EventTransport }[] = [
+      { id: 'E', transport: 'sse' },
+      { id: 'Ew', transport: 'webhook' },
+    ];
+    if (eventRows.some((r) => args.only.has(r.id))) {
+      const configFile = path.join(tmpDir, 'hub-events.json');
+      writeFileSync(configFile, JSON.stringify(eventHubConfig(plan.eventPollMs, plan.webhookConcurrency)));
+      const eventPlan: EventPlan = {
+        burst: plan.eventBurst,
+        burstConcurrency: EVENT_BURST_CONCURRENCY,
+        paced: Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec),
+        pacedPerSecond: EVENT_PACED_PER_SECOND,
+        warmup: EVENT_WARMUP,
+        subscribers: plan.eventSubscribers,
+        rounds: plan.rounds,
+        deadlineMs: 120_000,
+      };
+      const serial = { next: 0 };
+      for (const { id, transport } of eventRows.filter((r) => args.only.has(r.id))) {
+        for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes(id))) {
+          // A fresh hub per row: a webhook registered on it would otherwise be delivered to during the stream's rows.
+          await withServer(
+            () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, configFile, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+            async (hub) => {
+              const signAs = mode === 'unsecured' ? undefined : (body: string) => security.authorizationAs(EVENT_SUBSCRIBER.consumerId, EVENT_SUBSCRIBER.context, body);
+              const { rounds, discarded, extra } = await runEventRow({
+                hubUrl: hub.url,
+                hubPid: hub.process.pid,
+                mode,
+                transport,
+                sandboxUrl: endpoints['market-regulation'],
+                legalRepIdNumber: eventLegalRep,
+                signAs,
+                plan: eventPlan,
+                serial,
+                departmentCpu,
+                pinnedToCore0: serverCpus !== undefined,
+                disturbedPercent: DISTURBED_PERCENT,
+                maxDiscarded: MAX_DISCARDED_ROUNDS,
+                log,
+              });
+              const spec = {
+                id,
+                scenario: transport === 'sse' ? 'events: new enterprise → subscription (SSE)' : 'events: new enterprise → webhook',
+                server: 'hub',
+                mode,
+                connections: eventPlan.subscribers,
+              };
+              const row: RowResult = { ...spec, poolSize: eventPlan.burst, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
+              const s = row.summary;
+              log(`  ${id.padEnd(5)} ${transport.padEnd(10)} ${mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} events/s  latency p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/event  failures ${s.failures}`);
+              rows.push(row);
+              eventExtras.set(`${id}/${mode}`, extra);
+            },
+          );
+        }
+      }
+    }
+
     // 7. A CPU profile of the hub under S2 load, in each mode (the hub writes it when it exits).
     if (plan.profile) {
       for (const mode of HUB_MODES.filter((m) => m !== 'secure-audit-off')) {
@@ -547,6 +635,40 @@ async function main(): Promise<void> {
       ratios.set(rowKey(auditOff), `with audit (secure) = ${x(rate)} this req/s`);
       checks.push({ target: 'durable audit ≥ 0.9× the same hub with audit off (S2 secure vs secure-audit-off)', measured: `${x(rate)} req/s, CPU/req ${x(auditOn.summary.serverCpuMsPerReq / auditOff.summary.serverCpuMsPerReq)}`, status: rate >= 0.9 ? 'met' : 'missed', ...(rate < 0.9 ? { gap: `${((0.9 - rate) * 100).toFixed(0)} points short` } : {}) });
     }
+    // Events: secure deliveries against the same deliveries unsigned (no seal selected, no receipt, no signed request) and unaudited.
+    const pollMs = plan.eventPollMs;
+    const multiples = (r: RowResult): string => `latency p50 ${(r.summary.p50Ms / pollMs).toFixed(2)}×, p99 ${(r.summary.p99Ms / pollMs).toFixed(2)}× poll (${pollMs} ms)`;
+    const openEvents = get('E', 'unsecured');
+    for (const r of rows.filter((row) => row.id === 'E' || row.id === 'Ew')) {
+      const base = openEvents && r !== openEvents ? `; ${x(r.summary.reqPerSec / openEvents.summary.reqPerSec)} E unsecured events/s` : '';
+      ratios.set(rowKey(r), `${multiples(r)}${base}`);
+    }
+    const secureEvents = get('E', 'secure');
+    if (secureEvents && openEvents) {
+      const rate = secureEvents.summary.reqPerSec / openEvents.summary.reqPerSec;
+      checks.push({
+        target: `events/s with seals and audit ≥ ${EVENT_RATIO_TARGET}× the same deliveries unsigned and unaudited (E secure vs E unsecured, subscription stream, burst of ${plan.eventBurst})`,
+        measured: `${x(rate)} (${secureEvents.summary.reqPerSec.toFixed(0)} vs ${openEvents.summary.reqPerSec.toFixed(0)} events/s), CPU/event ${x(secureEvents.summary.serverCpuMsPerReq / openEvents.summary.serverCpuMsPerReq)}`,
+        status: rate >= EVENT_RATIO_TARGET ? 'met' : 'missed',
+        ...(rate < EVENT_RATIO_TARGET ? { gap: `needs ${x(EVENT_RATIO_TARGET / rate)} its throughput` } : {}),
+      });
+    }
+    const auditOffEvents = get('E', 'secure-audit-off');
+    if (secureEvents && auditOffEvents) {
+      notes.push(`E: with the access log (secure) = ${x(secureEvents.summary.reqPerSec / auditOffEvents.summary.reqPerSec)} the events/s of the same signed, sealed deliveries without it (secure-audit-off): the rest of the gap to unsecured is policy, seals and receipts.`);
+    }
+    const webhookEvents = get('Ew', 'secure');
+    if (webhookEvents && openEvents) {
+      const rate = webhookEvents.summary.reqPerSec / openEvents.summary.reqPerSec;
+      checks.push({
+        target: `webhook events/s (signed, queued, sealed, audited) ≥ ${EVENT_RATIO_TARGET}× the unsigned, unaudited subscription stream (Ew secure vs E unsecured: a webhook needs a signed caller, so it has no unsecured run)`,
+        measured: `${x(rate)} (${webhookEvents.summary.reqPerSec.toFixed(0)} vs ${openEvents.summary.reqPerSec.toFixed(0)} events/s)`,
+        status: rate >= EVENT_RATIO_TARGET ? 'met' : 'missed',
+        ...(rate < EVENT_RATIO_TARGET ? { gap: `needs ${x(EVENT_RATIO_TARGET / rate)} its throughput` } : {}),
+      });
+    }
+    const eventLatencies = rows.filter((row) => row.id === 'E' || row.id === 'Ew').map((r) => `${rowKey(r)} p50 ${r.summary.p50Ms.toFixed(0)} ms = ${(r.summary.p50Ms / pollMs).toFixed(2)}×, p99 ${r.summary.p99Ms.toFixed(0)} ms = ${(r.summary.p99Ms / pollMs).toFixed(2)}×`);
+    if (eventLatencies.length > 0) notes.push(`E/Ew latency from a change at the department to its delivery, paced changes, as a multiple of the feed's poll interval (${pollMs} ms): ${eventLatencies.join(' | ')}.`);
     // Sealing and receipts: the seal module and node:crypto in the secure hub's profile (request verification included, so an upper bound).
     const secureProfile = profiles.find((p) => p.mode === 'secure');
     if (secureProfile) {
@@ -557,7 +679,8 @@ async function main(): Promise<void> {
       const share = (auditOff.summary.serverCpuMsPerReq - openS2.summary.serverCpuMsPerReq) / auditOff.summary.serverCpuMsPerReq;
       notes.push(`signed mode without audit costs ${auditOff.summary.serverCpuMsPerReq.toFixed(2)} CPU ms/req against ${openS2.summary.serverCpuMsPerReq.toFixed(2)} open: ${(share * 100).toFixed(0)} % of its CPU is authentication, policy, masks, seals and receipts.`);
     }
-    const hubRss = Math.max(0, ...rows.filter((r) => r.server === 'hub').map((r) => r.summary.rssPeakMiB));
+    // Under query load: the event rows (E, Ew) show their RSS in the table, outside this target.
+    const hubRss = Math.max(0, ...rows.filter((r) => r.server === 'hub' && r.id !== 'E' && r.id !== 'Ew').map((r) => r.summary.rssPeakMiB));
     if (hubRss > 0) {
       checks.push({ target: 'hub RSS ≤ 250 MB under load (100 000 persons; peak over all hub rows, cache bounded by its defaults)', measured: `${hubRss.toFixed(0)} MiB peak (${(hubRss * 1.048576).toFixed(0)} MB)`, status: hubRss * 1.048576 <= 250 ? 'met' : 'missed' });
     }
@@ -574,6 +697,16 @@ async function main(): Promise<void> {
       .map((r) => `${r.id}: ${Object.entries(r.summary.callsPerRequest!).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
     if (callLines.length) notes.push(`upstream calls per request (HTTP departments): ${callLines.join(' | ')}`);
 
+    if (eventExtras.size > 0) {
+      const burstLines = [...eventExtras.entries()].map(([key, e]) => `${key} p50 ${e.burstLatencyMs.p50.toFixed(0)} ms, p99 ${e.burstLatencyMs.p99.toFixed(0)} ms${e.duplicates ? ` (${e.duplicates} duplicates)` : ''}`);
+      const errorLines = [...eventExtras.entries()].filter(([, e]) => Object.keys(e.errors).length > 0).map(([key, e]) => `${key}: ${Object.entries(e.errors).map(([k, n]) => `${n}× ${k}`).join(', ')}`);
+      if (errorLines.length > 0) notes.push(`E/Ew deliveries that carried errors (counted in "fail"): ${errorLines.join(' | ')}`);
+      notes.push(
+        `E/Ew: ${EVENT_WARMUP} warm-up changes, then per round ${Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec)} paced changes (${EVENT_PACED_PER_SECOND}/s: p50/p99 ms are the latency from sending the change to the market-regulation sandbox to the delivery's arrival, nothing queued) and a burst of ${plan.eventBurst} changes made while the sandbox holds its feed (503), then released: the hub reads the backlog at its next poll. ${plan.eventSubscribers} subscribers ("conn"), each delivered every event: "req/s" is deliveries per second (all subscribers) from the burst's first delivery to its last, CPU ms/req the hub's CPU per delivery. ` +
+          `Changes are new enterprises (ENTERPRISE_REGISTERED); the subscribers are tax-bureau (ENTERPRISE_STARTUP); each delivery reads the enterprise from the department (cache off). secure: signed opening / registration, the department's seal selected, policy, receipt and durable access record per delivery; Ew also queues each event durably and signs it per Standard Webhooks. unsecured: open stream, no seal selected, no receipt, no access log. ` +
+          `The feed is polled every ${pollMs} ms (up to 20 pages of 500 events per poll, so a burst is not bounded by the feed); a subscription stream delivers one event at a time (in order), the webhook dispatcher ${plan.webhookConcurrency ?? 8} at a time over all webhooks (webhooks.concurrency), woken by each enqueue (its 250 ms poll only when idle). Latency during the burst (queued, from the feed's release): ${burstLines.join(' | ')}.`,
+      );
+    }
     const retried = rows.filter((r) => r.discardedRounds);
     if (retried.length > 0) notes.push(`rounds run again because processes outside the benchmark used core 0: ${retried.map((r) => `${rowKey(r)} ${r.discardedRounds}`).join(', ')}.`);
     const disturbed = rows.filter((r) => (r.summary.foreignCore0Percent ?? 0) >= DISTURBED_PERCENT);

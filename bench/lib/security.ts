@@ -39,6 +39,8 @@ export interface SecurityKit {
   livingAllowance(mode: HubMode, families: readonly string[][]): ModeRequests;
   /** Headers for one request (the runner's own checks before measuring). */
   headersFor(requests: ModeRequests, body: string, index: number): Record<string, string>;
+  /** The `Authorization` of one request of a demo consumer (row E: the subscriber's opening or webhook registration). */
+  authorizationAs(consumerId: string, context: SigningSpec['context'], body: string): string;
 }
 
 /** Creates the keys directory under `tmpDir` (what the hub would create at its first start) and the signers. */
@@ -73,6 +75,9 @@ export async function prepareSecurity(tmpDir: string): Promise<SecurityKit> {
         [CONSENT_HEADER]: family.map((subject) => consentSigner.sign({ subject, purpose: LIVING_ALLOWANCE.context.purpose, expiresAt })).join(','),
       }));
       return { signing: { ...LIVING_ALLOWANCE, keyFile: keyFile(LIVING_ALLOWANCE.consumerId) }, bodyHeaders };
+    },
+    authorizationAs(consumerId, context, body) {
+      return signerFor({ consumerId, keyFile: keyFile(consumerId), context }).authorization(body, context);
     },
     headersFor(requests, body, index) {
       const headers: Record<string, string> = { ...requests.bodyHeaders?.[index % requests.bodyHeaders.length] };

@@ -116,7 +116,17 @@ function hubConnectorEnv(endpoints: Partial<Record<string, string>>): NodeJS.Pro
 /** Starts the hub on the given departments, pinned to `cpus`; `nodeArgs` are Node flags (e.g. --cpu-prof). Its access log goes to a fresh directory under `tmpDir`. */
 export async function startHub(
   endpoints: Endpoints & { 'housing-fund'?: string },
-  options: { mode: HubMode; keysDir: string; tmpDir: string; cpus?: string; nodeArgs?: string[]; /** The record cache (default on). */ cache?: boolean },
+  options: {
+    mode: HubMode;
+    keysDir: string;
+    tmpDir: string;
+    cpus?: string;
+    nodeArgs?: string[];
+    /** The record cache (default on). */
+    cache?: boolean;
+    /** A configuration file (DATARUN_CONFIG) under the environment's settings (row E: webhooks' allow-list, the feeds' poll interval). */
+    configFile?: string;
+  },
 ): Promise<Running> {
   const env = cleanEnv({
     ...hubConnectorEnv(endpoints),
@@ -128,6 +138,7 @@ export async function startHub(
     // Each start is a fresh log: a fresh instance too (a hub refuses a known instance's log that is gone).
     DATARUN_INSTANCE_ID: `bench-${hubStarts}`,
     DATARUN_CACHE_ENABLED: options.cache === false ? 'false' : 'true',
+    ...(options.configFile ? { DATARUN_CONFIG: options.configFile } : {}),
   });
   const { process: p, match } = await startAndWait({
     name: `hub (${options.mode}${options.cache === false ? ', no cache' : ''})`,
