@@ -6,10 +6,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-/** Written after every successful build: its time is the build's. */
+/** Written by every successful build (scripts/build.js): its time is the build's start. */
 const STAMP = path.join(root, 'dist', '.build-stamp');
 /** What the build reads: a newer file here means dist/ is stale. */
-const SOURCES = ['src', 'connectors', 'departments', 'schema', 'scripts/copy-assets.js', 'scripts/build-explorer.js', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+const SOURCES = ['src', 'connectors', 'departments', 'schema', 'scripts/build.js', 'scripts/copy-assets.js', 'scripts/build-explorer.js', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
 
 function newestIn(target) {
   let stat;
@@ -37,13 +37,10 @@ function built() {
 
 const sourcesChanged = Math.max(...SOURCES.map((s) => newestIn(path.join(root, s))));
 if (sourcesChanged >= built()) {
-  // The stamp carries the time the build started: a file saved during the build is newer, and the next start builds again.
-  const startedAt = new Date();
+  // The build (scripts/build.js) writes the stamp with the time it started.
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const result = spawnSync(npm, ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
-  fs.writeFileSync(STAMP, `${startedAt.toISOString()}\n`);
-  fs.utimesSync(STAMP, startedAt, startedAt);
 }
 
 // `npm run demo` runs the worked scenario instead of the hub (`datarun demo`), built the same way.
