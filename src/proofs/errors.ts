@@ -1,5 +1,5 @@
 /**
- * Errors of the status lists: one base class with a stable code (a HubError, like every coded
+ * Errors of the status lists and proofs: one base class with a stable code (a HubError, like every coded
  * error of the hub). Messages name the setting, index or problem at fault, never a token.
  */
 import { HubError, type ErrorCode } from '../sdk';
@@ -22,6 +22,8 @@ export const ProofsErrorCode = {
   STATUS_LIST_STORE_CORRUPT: 'STATUS_LIST_STORE_CORRUPT',
   /** A list that cannot be written or read, or an index that could not be handed out. */
   STATUS_LIST_STORE_UNAVAILABLE: 'STATUS_LIST_STORE_UNAVAILABLE',
+  /** A proof, presentation or bundle that cannot be made from its input (a reserved claim name, no validity, a malformed token…). */
+  PROOF_INPUT_INVALID: 'PROOF_INPUT_INVALID',
 } as const satisfies Record<string, ErrorCode>;
 
 /** One of the codes of src/proofs. */

@@ -2,7 +2,8 @@
  * Proofs the hub issues and revokes: the Token Status List (draft-ietf-oauth-status-list) that
  * says whether each proof still holds — the list codec, the signed Status List Token, the
  * allocator handing out random entries, and its stores (a file, or src/state's shared bitmaps in
- * memory or Redis). README.md.
+ * memory or Redis) — and the proofs themselves: SD-JWT VCs issued, presented with key binding,
+ * verified, and bundled under a hub envelope. README.md, docs/proofs.md.
  */
 export { ProofsError, ProofsErrorCode } from './errors';
 export {
@@ -43,3 +44,38 @@ export {
 } from './store';
 export { openFileStatusListStore, type FileStatusListStoreOptions } from './file-store';
 export { createStatusListAllocator, type StatusListAllocator, type StatusEntry, type StatusListSnapshot } from './allocator';
+export {
+  PROOF_TOKEN_TYPE,
+  KEY_BINDING_TOKEN_TYPE,
+  PROOF_VCT_PREFIX,
+  PROOF_CLEAR_CLAIMS,
+  MAX_PURPOSE_LENGTH,
+  issueProofVc,
+  presentProof,
+  type HolderBinding,
+  type IssueProofInput,
+  type IssuedProof,
+  type PresentProofOptions,
+} from './vc';
+export {
+  verifyProof,
+  type ProofRejectReason,
+  type ProofStatus,
+  type ProofVerified,
+  type ProofRejected,
+  type ProofVerification,
+  type StatusListSource,
+  type VerifyProofOptions,
+} from './verify-vc';
+export {
+  PROOF_BUNDLE_TOKEN_TYPE,
+  MAX_BUNDLE_PARTS,
+  issueProofBundle,
+  verifyProofBundle,
+  type IssueProofBundleInput,
+  type IssuedProofBundle,
+  type BundlePartClaim,
+  type ProofBundleRejectReason,
+  type ProofBundleVerified,
+  type ProofBundleRejected,
+} from './bundle';

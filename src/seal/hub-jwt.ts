@@ -20,9 +20,10 @@ const RESERVED_TYPES: ReadonlySet<string> = new Set([SEAL_TOKEN_TYPE, RECEIPT_TO
 /** A media-type-like `typ`: lower-case letters, digits and `.+-`, at most 64 characters. */
 const TYP = /^[a-z0-9][a-z0-9.+-]{0,63}$/;
 
-function checkTyp(typ: unknown): string {
-  if (typeof typ !== 'string' || !TYP.test(typ)) throw new SealInputError('a hub statement needs a typ of lower-case letters, digits and ".+-" (at most 64)');
-  if (RESERVED_TYPES.has(typ)) throw new SealInputError(`typ ${typ} belongs to the seal module and cannot be signed as a hub statement`);
+/** Checks the `typ` of a statement of another module: media-type-like, and not one of the seal module's own (internal to src/seal). */
+export function checkTyp(typ: unknown): string {
+  if (typeof typ !== 'string' || !TYP.test(typ)) throw new SealInputError('a statement needs a typ of lower-case letters, digits and ".+-" (at most 64)');
+  if (RESERVED_TYPES.has(typ)) throw new SealInputError(`typ ${typ} belongs to the seal module and cannot be signed as another module's statement`);
   return typ;
 }
 

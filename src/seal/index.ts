@@ -127,3 +127,6 @@ export {
   type VerifiedConsoleLogin,
 } from './console-login';
 export { createHubStatementSigner, verifyHubStatement, type HubStatementSigner, type HubStatementVerification } from './hub-jwt';
+export { createDepartmentStatementSigner, verifyDepartmentStatement, type DepartmentStatementSigner, type DepartmentStatementVerification } from './department-jwt';
+export { SD_ALG, createDisclosure, decodeDisclosure, sdHashOf, type IssuedDisclosure, type DecodedDisclosure } from './sd-jwt';
+export { holderPublicJwk, readPublicJwk, signHolderJwt, verifyHolderJwt, type HolderPrivateKey, type HolderJwtProblem, type HolderJwtVerification } from './holder-jwt';
