@@ -90,11 +90,13 @@ export const DEFAULT_REAL_ESTATE_OPTIONS = Object.freeze({
   poolSize: 10,
   schema: 'real_estate',
   applicationName: 'datarun-real-estate',
-  registryName: '不动产登记簿 Real-estate register',
 });
 
 /** Default of `RealEstateConnectorOptions.changesPageSize`. */
 export const DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE = 500;
+
+/** Default of `RealEstateConnectorOptions.registryName`. */
+export const DEFAULT_REAL_ESTATE_REGISTRY_NAME = '不动产登记簿 Real-estate register';
 
 /** The per-request loaders of the connector. */
 export interface RealEstateLoaders {
@@ -421,7 +423,7 @@ function checkOptions(options: RealEstateConnectorOptions): Required<RealEstateC
   const schema = options.schema ?? DEFAULT_REAL_ESTATE_OPTIONS.schema;
   const applicationName = options.applicationName ?? DEFAULT_REAL_ESTATE_OPTIONS.applicationName;
   const changesPageSize = options.changesPageSize ?? DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE;
-  const registryName = options.registryName ?? DEFAULT_REAL_ESTATE_OPTIONS.registryName;
+  const registryName = options.registryName ?? DEFAULT_REAL_ESTATE_REGISTRY_NAME;
   let parsed: URL | undefined;
   try {
     parsed = typeof url === 'string' ? new URL(url) : undefined;
