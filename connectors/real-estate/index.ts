@@ -372,8 +372,16 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
     // Proofs run statements of their own (operations `proofs.*`): never a loader, never the cache.
     proofs: createRealEstateProofs({
       registryName: settings.registryName,
-      propertiesOwnedBy: (ownerId, signal) => fetchRecords('proofs.propertiesByOwner', statements.byOwner, [ownerId], signal),
-      property: async (unitNumber, signal) => (await fetchRecords('proofs.propertyByUnit', statements.byUnit, [unitNumber], signal)).find((r) => r.unitNumber === unitNumber) ?? null,
+      async propertiesOwnedBy(ownerId, signal) {
+        const records = await fetchRecords('proofs.propertiesByOwner', statements.byOwner, [ownerId], signal);
+        if (records.some((r) => !r.owners.some((o) => o.ownerId === ownerId))) throw invalid('the reply holds a property not owned by the party asked for');
+        return records;
+      },
+      async property(unitNumber, signal) {
+        const records = await fetchRecords('proofs.propertyByUnit', statements.byUnit, [unitNumber], signal);
+        if (records.some((r) => r.unitNumber !== unitNumber)) throw invalid('the reply holds a property that was not asked for');
+        return records[0] ?? null;
+      },
     }),
     probe: async () => {
       const result = await run('SELECT 1', undefined);

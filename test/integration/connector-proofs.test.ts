@@ -305,6 +305,18 @@ describe('real-estate: PROPERTY_RECORD 不动产登记信息 and NO_PROPERTY 无
     expect(sandbox.control.totalCalls()).toBe(0);
   });
 
+  it('answers UPSTREAM_INVALID_RESPONSE when the database answers garbage, never a proof', async () => {
+    const fresh = createRealEstateConnector({ url: sandbox.url, timeoutMs: 10_000 });
+    try {
+      sandbox.control.setFaults({ mode: 'malformed' });
+      // The sandbox's malformed mode cuts data rows: an owner's rows come back broken.
+      expect((await failure(fresh, PROPERTY_RECORD, { kind: 'PERSON', id: personOwner.idNumber })).code).toBe('UPSTREAM_INVALID_RESPONSE');
+    } finally {
+      sandbox.control.setFaults({ mode: 'none' });
+      await fresh.stop();
+    }
+  });
+
   it('answers CONNECTOR_UNAVAILABLE when the database is down', async () => {
     // A connector of its own: no pooled connection of the shared one survives into the outage.
     const fresh = createRealEstateConnector({ url: sandbox.url, timeoutMs: 10_000 });
@@ -453,8 +465,10 @@ describe('market-regulation: ENTERPRISE_REGISTRATION 企业登记状态', () => 
     expect(sandbox.control.totalCalls()).toBe(0);
   });
 
-  it('answers CONNECTOR_UNAVAILABLE when the department is down', async () => {
+  it('answers CONNECTOR_UNAVAILABLE when the department is down, UPSTREAM_INVALID_RESPONSE for a malformed reply', async () => {
     sandbox.control.setFaults({ mode: 'down' });
     expect((await failure(connector, ENTERPRISE_REGISTRATION, { kind: 'ENTERPRISE', id: active[0]!.creditCode })).code).toBe('CONNECTOR_UNAVAILABLE');
+    sandbox.control.setFaults({ mode: 'malformed' });
+    expect((await failure(connector, ENTERPRISE_REGISTRATION, { kind: 'ENTERPRISE', id: active[0]!.creditCode })).code).toBe('UPSTREAM_INVALID_RESPONSE');
   });
 });
