@@ -19,9 +19,11 @@ import {
 import { createMarketRegulationClient, type ChangeFeedPage } from './client';
 import { createMarketRegulationResolvers, type MarketRegulationLoaders } from './resolvers';
 import type { EnterpriseChangeEvent, EnterpriseRecord } from './schemas';
+import { MARKET_REGULATION_PROOFS, createMarketRegulationProofs } from './proofs';
 
 export type { ChangeFeedPage } from './client';
 export type { MarketRegulationLoaders } from './resolvers';
+export { ENTERPRISE_REGISTRATION, MARKET_REGULATION_PROOFS } from './proofs';
 export type { AbnormalOperationRecord, EnterpriseChangeEvent, EnterpriseRecord, LicenceRecord, PenaltyRecord, PermitRecord } from './schemas';
 
 /** The connector id, named in errors, metrics and the audit log. */
@@ -220,6 +222,8 @@ export function createMarketRegulationConnector(options: MarketRegulationConnect
         };
       },
     },
+    // A proof asks the department itself, one call of its own: never a loader or the cache.
+    proofs: createMarketRegulationProofs(async (creditCode, signal) => (await client.enterprisesByCode([creditCode], signal)).get(creditCode) ?? null),
     probe: () => client.probe(),
     stop: () => upstream.close(),
   });
@@ -244,4 +248,5 @@ export const connectorModule = defineConnectorModule({
   // Its change feed evicts changed enterprises within a second, so they can stay cached longer.
   cacheTtlSeconds: 600,
   events: MARKET_REGULATION_EVENTS,
+  proofs: MARKET_REGULATION_PROOFS,
 });

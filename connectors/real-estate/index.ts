@@ -33,9 +33,11 @@ import {
 } from '../../src/sdk';
 import { LATEST_CHANGE_CURSOR, REAL_ESTATE_EVENTS, changeFeedStatements, changeRowSchema, parseChangeCursor, toRealEstateEvent, type ChangeRow } from './changes';
 import { RECORD_COLUMN, propertyRecordSchema, realEstateStatements, type OwnerRecord, type PropertyRecord, type TransferRecord } from './records';
+import { REAL_ESTATE_PROOFS, createRealEstateProofs } from './proofs';
 
 export type { PropertyRecord, OwnerRecord, MortgageRecord, SeizureRecord, TransferRecord } from './records';
 export { REAL_ESTATE_EVENTS, LATEST_CHANGE_CURSOR as REAL_ESTATE_LATEST_CHANGES } from './changes';
+export { NO_PROPERTY, PROPERTY_RECORD, REAL_ESTATE_PROOFS } from './proofs';
 
 /** The connector id, named in errors, metrics and the audit log. */
 export const REAL_ESTATE_CONNECTOR_ID = 'real-estate';
@@ -74,6 +76,12 @@ export interface RealEstateConnectorOptions {
    * @default 500
    */
   changesPageSize?: number;
+  /**
+   * The registry's name, as a proof names what was searched (`registry` of a 无房证明): the
+   * registration authority whose register the exchange database copies.
+   * @default '不动产登记簿 Real-estate register'
+   */
+  registryName?: string;
 }
 
 /** Defaults of `RealEstateConnectorOptions`. */
@@ -86,6 +94,9 @@ export const DEFAULT_REAL_ESTATE_OPTIONS = Object.freeze({
 
 /** Default of `RealEstateConnectorOptions.changesPageSize`. */
 export const DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE = 500;
+
+/** Default of `RealEstateConnectorOptions.registryName`. */
+export const DEFAULT_REAL_ESTATE_REGISTRY_NAME = '不动产登记簿 Real-estate register';
 
 /** The per-request loaders of the connector. */
 export interface RealEstateLoaders {
@@ -358,6 +369,20 @@ export function createRealEstateConnector(options: RealEstateConnectorOptions): 
       startCursor: LATEST_CHANGE_CURSOR,
       read: readChanges,
     },
+    // Proofs run statements of their own (operations `proofs.*`): never a loader, never the cache.
+    proofs: createRealEstateProofs({
+      registryName: settings.registryName,
+      async propertiesOwnedBy(ownerId, signal) {
+        const records = await fetchRecords('proofs.propertiesByOwner', statements.byOwner, [ownerId], signal);
+        if (records.some((r) => !r.owners.some((o) => o.ownerId === ownerId))) throw invalid('the reply holds a property not owned by the party asked for');
+        return records;
+      },
+      async property(unitNumber, signal) {
+        const records = await fetchRecords('proofs.propertyByUnit', statements.byUnit, [unitNumber], signal);
+        if (records.some((r) => r.unitNumber !== unitNumber)) throw invalid('the reply holds a property that was not asked for');
+        return records[0] ?? null;
+      },
+    }),
     probe: async () => {
       const result = await run('SELECT 1', undefined);
       if (result.rows.length !== 1 || String(result.rows[0]![0]) !== '1') throw invalid('the health statement returned something else than 1');
@@ -406,6 +431,7 @@ function checkOptions(options: RealEstateConnectorOptions): Required<RealEstateC
   const schema = options.schema ?? DEFAULT_REAL_ESTATE_OPTIONS.schema;
   const applicationName = options.applicationName ?? DEFAULT_REAL_ESTATE_OPTIONS.applicationName;
   const changesPageSize = options.changesPageSize ?? DEFAULT_REAL_ESTATE_CHANGES_PAGE_SIZE;
+  const registryName = options.registryName ?? DEFAULT_REAL_ESTATE_REGISTRY_NAME;
   let parsed: URL | undefined;
   try {
     parsed = typeof url === 'string' ? new URL(url) : undefined;
@@ -431,7 +457,10 @@ function checkOptions(options: RealEstateConnectorOptions): Required<RealEstateC
   if (!Number.isInteger(changesPageSize) || changesPageSize < 1 || changesPageSize > 1000) {
     throw new TypeError(`real-estate connector: option "changesPageSize" must be an integer from 1 to 1000, but got: ${String(changesPageSize)}`);
   }
-  return { url, timeoutMs, poolSize, schema, applicationName, changesPageSize };
+  if (typeof registryName !== 'string' || registryName.trim().length === 0 || registryName.length > 100) {
+    throw new TypeError('real-estate connector: option "registryName" must be a string of 1 to 100 characters');
+  }
+  return { url, timeoutMs, poolSize, schema, applicationName, changesPageSize, registryName };
 }
 
 function ignore(): void {}
@@ -460,6 +489,7 @@ export const connectorModule = defineConnectorModule({
     schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL identifier').optional(),
     applicationName: z.string().min(1).max(63).optional(),
     changesPageSize: z.number().int().min(1).max(1000).optional(),
+    registryName: z.string().trim().min(1).max(100).optional(),
   }),
   legacyEnvironment: { DATARUN_REAL_ESTATE_URL: 'url' },
   typeDefs: sdlFile(`${__dirname}/schema.graphql`),
@@ -467,4 +497,5 @@ export const connectorModule = defineConnectorModule({
   // A seizure 查封 registered a minute ago must not stay hidden for long: short.
   cacheTtlSeconds: 60,
   events: REAL_ESTATE_EVENTS,
+  proofs: REAL_ESTATE_PROOFS,
 });

@@ -23,6 +23,8 @@ export interface SocialSecurityClientOptions {
 export interface SocialSecurityClient {
   /** Insured persons by citizen identity number, in one call (at most 100 ids). */
   insuredByIds(ids: readonly string[], signal?: AbortSignal): Promise<Map<string, InsuredRecord>>;
+  /** One insured person with the whole contribution history the department holds (no `months` limit), in one call; null when not insured. */
+  insuredWithHistory(id: string, signal?: AbortSignal): Promise<InsuredRecord | null>;
   /** Employer accounts by credit code, in one call (at most 100 codes). */
   employersByCodes(codes: readonly string[], signal?: AbortSignal): Promise<Map<string, EmployerAccountRecord>>;
   /** Resolves when the department answers its health check with this API key. */
@@ -106,6 +108,12 @@ export function createSocialSecurityClient(options: SocialSecurityClientOptions)
       const found = indexReply(ids, reply.items, reply.notFound, (item) => item.idNumber);
       for (const item of reply.items) sortNewestFirst(item);
       return found;
+    },
+    async insuredWithHistory(id, signal) {
+      const reply = await call('POST', '/api/v1/insured/batch', JSON.stringify({ ids: [id] }), insuredBatchReplySchema, signal, 'insured.batch', 1);
+      const found = indexReply([id], reply.items, reply.notFound, (item) => item.idNumber).get(id);
+      if (found) sortNewestFirst(found);
+      return found ?? null;
     },
     async employersByCodes(codes, signal) {
       const reply = await call('POST', '/api/v1/employers/batch', JSON.stringify({ ids: codes }), employerBatchReplySchema, signal, 'employers.batch', codes.length);

@@ -20,8 +20,10 @@ import {
 } from '../../src/sdk';
 import { MAX_CONTRIBUTION_MONTHS, createSocialSecurityClient } from './client';
 import type { ContributionRecord, EmployerAccountRecord, InsuredRecord } from './schemas';
+import { SOCIAL_SECURITY_PROOFS, createSocialSecurityProofs } from './proofs';
 
 export type { ContributionRecord, EmployerAccountRecord, InsuredRecord } from './schemas';
+export { SOCIAL_INSURANCE_CONTRIBUTIONS, SOCIAL_SECURITY_PROOFS } from './proofs';
 
 /** The connector id, named in errors, metrics and the audit log. */
 export const SOCIAL_SECURITY_CONNECTOR_ID = 'social-security';
@@ -116,6 +118,8 @@ export function createSocialSecurityConnector(options: SocialSecurityConnectorOp
         fields: (r: EmployerAccountRecord) => ({ status: r.status, openedAt: r.openedAt, employeeCount: r.employeeCount, arrears: r.arrears }),
       },
     },
+    // A proof asks the agency itself, one call of its own for the whole history: never a loader or the cache.
+    proofs: createSocialSecurityProofs((idNumber, signal) => client.insuredWithHistory(idNumber, signal)),
     probe: () => client.health(),
     stop: () => client.close(),
   });
@@ -196,4 +200,5 @@ export const connectorModule = defineConnectorModule({
   create: (settings, environment) => createSocialSecurityConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
   // Contributions are booked monthly: five minutes is fresh enough.
   cacheTtlSeconds: 300,
+  proofs: SOCIAL_SECURITY_PROOFS,
 });

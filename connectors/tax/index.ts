@@ -34,9 +34,11 @@ import {
   type TaxpayerRecord,
 } from './schemas';
 import { createTaxSoapClient, escapeXml, requestBody, type TaxSoapClient, type TaxSoapOperation } from './soap';
+import { TAX_PROOFS, createTaxProofs } from './proofs';
 
 export type { TaxArrearRecord, TaxChangeRecord, TaxPaymentRecord, TaxpayerRecord } from './schemas';
 export { TAX_SOAP_NAMESPACE, sanitizeFaultString } from './soap';
+export { NO_TAX_ARREARS, TAX_PROOFS } from './proofs';
 
 /** The connector id, named in errors, metrics and the audit log. */
 export const TAX_CONNECTOR_ID = 'tax';
@@ -273,6 +275,8 @@ export function createTaxConnector(options: TaxConnectorOptions): Connector<TaxL
       startCursor: TAX_LATEST_CHANGES,
       read: (cursor, signal) => readTaxChanges(client, cursor, settings.changesPageSize, signal),
     },
+    // A proof asks the service itself, one GetTaxpayers call of its own: never a loader or the cache.
+    proofs: createTaxProofs(async (taxpayerId, signal) => (await fetchTaxpayers(client, [taxpayerId], signal)).get(taxpayerId) ?? null),
     async probe() {
       validated('Ping', pingResponse, await client.call('Ping', requestBody('Ping', '', [])));
     },
@@ -295,4 +299,5 @@ export const connectorModule = defineConnectorModule({
   create: (settings, environment) => createTaxConnector({ ...settings, timeoutMs: settings.timeoutMs ?? environment.defaultTimeoutMs }),
   cacheTtlSeconds: 60,
   events: TAX_EVENTS,
+  proofs: TAX_PROOFS,
 });

@@ -1,0 +1,66 @@
+/**
+ * The market-regulation connector's proof 企业登记状态: asks the department, with a call of its own
+ * (never the hub's cache), whether the enterprise is registered, in operation 存续 (ACTIVE) and off
+ * the abnormal-operation list 经营异常名录. A part of the hub's ENTERPRISE_GOOD_STANDING bundle.
+ */
+import {
+  BadUserInputError,
+  creditCodeProblem,
+  type ProofEstablisher,
+  type ProofFacts,
+  type ProofKindSpec,
+  type ProofSubject,
+} from '../../src/sdk';
+import type { EnterpriseRecord } from './schemas';
+
+/** 企业登记状态: registered, ACTIVE, not on the abnormal-operation list. */
+export const ENTERPRISE_REGISTRATION = 'ENTERPRISE_REGISTRATION';
+
+/** The proof kinds of the market-regulation connector. */
+export const MARKET_REGULATION_PROOFS: readonly ProofKindSpec[] = Object.freeze([
+  {
+    kind: ENTERPRISE_REGISTRATION,
+    title: '企业登记状态 Enterprise registration status',
+    subject: 'ENTERPRISE',
+    description:
+      'The enterprise is registered with market regulation 市场监管, its registration status is ACTIVE 存续, and it is not on the abnormal-operation list 经营异常名录.',
+    validityDays: 30,
+    revokedBy: ['ENTERPRISE_STATUS_CHANGED', 'ABNORMAL_LISTED'],
+  },
+]);
+
+/** Now (or `ms`) in China Standard Time with its offset, to the second: `2026-05-01T10:00:00+08:00`. */
+export function chinaTime(ms: number = Date.now()): string {
+  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
+}
+
+/** The establisher over a lookup of one enterprise (a call of its own). */
+export function createMarketRegulationProofs(lookup: (creditCode: string, signal: AbortSignal) => Promise<EnterpriseRecord | null>): ProofEstablisher {
+  return {
+    async establish(kind: string, subject: ProofSubject, signal: AbortSignal): Promise<ProofFacts> {
+      if (kind !== ENTERPRISE_REGISTRATION) {
+        throw new BadUserInputError('kind', `is not a proof kind of the market-regulation connector (it establishes ${ENTERPRISE_REGISTRATION}), but got: ${JSON.stringify(kind)}`);
+      }
+      if (subject?.kind !== 'ENTERPRISE') throw new BadUserInputError('subject.kind', `must be ENTERPRISE for ${kind}, but got: ${JSON.stringify(subject?.kind)}`);
+      if (typeof subject.id !== 'string') throw new BadUserInputError('creditCode', 'must be a string');
+      const problem = creditCodeProblem(subject.id);
+      if (problem !== undefined) throw new BadUserInputError('creditCode', problem);
+      const record = await lookup(subject.id, signal);
+      const asOf = chinaTime();
+      if (record === null) return { asOf, holds: false, reason: 'market regulation has no enterprise registered under this credit code', claims: { creditCode: subject.id, registered: false } };
+      const listings = record.abnormalOperations.filter((a) => a.removedAt === null).length;
+      const claims = {
+        creditCode: record.creditCode,
+        name: record.name,
+        status: record.status,
+        establishedAt: record.establishedAt,
+        // The department holds the representative by identity number only: it keeps no name.
+        legalRepresentative: { idNumber: record.legalRepIdNumber },
+        onAbnormalList: listings > 0,
+      };
+      if (record.status !== 'ACTIVE') return { asOf, holds: false, reason: `the enterprise's registration status is ${record.status}, not ACTIVE`, claims };
+      if (listings > 0) return { asOf, holds: false, reason: 'the enterprise is on the abnormal-operation list', claims };
+      return { asOf, holds: true, claims };
+    },
+  };
+}
