@@ -22,11 +22,11 @@ const ALLOWED = {
   push: ['sdk', 'seal', 'state'],
   cases: ['sdk', 'state'],
   proofs: ['sdk', 'seal', 'state'],
-  gateway: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases'],
+  gateway: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases', 'proofs'],
   http: ['gateway'],
   client: ['seal'],
   testing: ['sdk'],
-  cli: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases', 'gateway', 'http', 'client'],
+  cli: ['sdk', 'policy', 'seal', 'audit', 'state', 'push', 'cases', 'proofs', 'gateway', 'http', 'client'],
 };
 const MODULES = Object.keys(ALLOWED);
 
