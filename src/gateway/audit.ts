@@ -426,14 +426,15 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
   };
 }
 
-/** The text names of an `AccessChange` (schema/audit.graphql); `late` is its one flag. */
-const CHANGE_TEXTS = ['caseId', 'eventId', 'department', 'action', 'by', 'at', 'from', 'to', 'outcome', 'noteHash'] as const;
+/** The text names of an `AccessChange` (schema/audit.graphql); `late` is its one flag, `statusIndex` its one number. */
+const CHANGE_TEXTS = ['caseId', 'eventId', 'department', 'action', 'by', 'at', 'from', 'to', 'outcome', 'noteHash', 'kind', 'reference', 'statusList'] as const;
 
 /** A recorded state change as the auditor reads it: the names the graph knows, each of its type or null. */
-function accessChangeOut(change: Readonly<Record<string, string | number | boolean | null>>): Record<string, string | boolean | null> {
-  const out: Record<string, string | boolean | null> = { entity: typeof change.entity === 'string' ? change.entity : 'unknown' };
+function accessChangeOut(change: Readonly<Record<string, string | number | boolean | null>>): Record<string, string | number | boolean | null> {
+  const out: Record<string, string | number | boolean | null> = { entity: typeof change.entity === 'string' ? change.entity : 'unknown' };
   for (const name of CHANGE_TEXTS) out[name] = typeof change[name] === 'string' ? (change[name] as string) : null;
   out.late = typeof change.late === 'boolean' ? change.late : null;
+  out.statusIndex = typeof change.statusIndex === 'number' ? change.statusIndex : null;
   return out;
 }
 

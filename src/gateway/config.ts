@@ -291,6 +291,29 @@ const configSchema = z.strictObject({
       file: z.string().min(1).optional(),
     })
     .prefault({}),
+  /** Proofs 无证明 (docs/proofs.md): the status lists that revoke them, where the embedded hub keeps them. */
+  proofs: z
+    .strictObject({
+      /** The hub's public base URL (`https://hub.example.gov.cn`): the status lists' URIs and the printable pages' links. @default the HTTP server's own URL */
+      baseUrl: z
+        .string()
+        .refine((s) => {
+          try {
+            const url = new URL(s);
+            return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+          } catch {
+            return false;
+          }
+        }, 'expected an http:// or https:// URL without credentials, query or fragment')
+        .optional(),
+      /** Entries per status list: at least 16 384 (herd privacy: a verifier fetching the list learns nothing of which proof it checks). */
+      statusListSize: z.number().int().min(16_384).max(16_777_216).multipleOf(8).default(131_072),
+      /** How long a verifier may cache a status list, in seconds (the token's `ttl`). */
+      statusTtlSeconds: z.number().int().min(10).max(86_400).default(300),
+      /** Where the embedded hub keeps issued proofs and status lists: `proofs` beside audit.dir when unset. With Redis, they are kept there. */
+      dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
   /** Log level of the hub's own log (never personal data). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
 });

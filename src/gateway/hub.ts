@@ -71,7 +71,8 @@ import { createLocalEventStream, createSharedEventStream, type EventStream } fro
 import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
-import { buildHubSchema, EVENTS_SDL_FILE, loadSharedTypeDefs } from './schema';
+import { buildHubSchema, EVENTS_SDL_FILE, loadSharedTypeDefs, PROOFS_SDL_FILE } from './schema';
+import { createProofResolvers, declaredProofKinds, proofKindProblems, startProofs, type HubProofs } from './proofs';
 import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 import { createCaseResolvers, createHubCases, defaultCasesFile, type HubCases } from './cases';
@@ -205,6 +206,8 @@ export interface Gateway {
   operatorAccess(authorization: string | undefined, body: Uint8Array): Promise<'admin' | 'missing' | 'invalid' | 'refused'>;
   /** Pushed cases (docs/cases.md): `cases.open(event, departments)` when an event is delivered to departments. */
   readonly cases: HubCases;
+  /** Proofs 无证明 (docs/proofs.md), when a connector declares a proof kind: the status lists for `GET /status/<list>`, kept proofs for `/p/<reference>`. */
+  readonly proofs: HubProofs | undefined;
   stop(): Promise<void>;
 }
 
@@ -214,6 +217,8 @@ const FIRST_POLL_WAIT_MS = 3000;
 /** What the gateway needs from the configuration; `cache` absent means no record cache (tests that count department calls). */
 export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
   Partial<Pick<HubConfig, 'security' | 'policy' | 'redis' | 'rateLimits' | 'trustedProxies' | 'requestDeadlineMs' | 'connectorDirs' | 'tracing' | 'subscriptions' | 'webhooks'>> & {
+    /** Proofs' status lists and files; the defaults when absent. */
+    proofs?: Partial<HubConfig['proofs']>;
     /** Pushed cases' deadlines, calendar and file; the defaults when absent. */
     cases?: Partial<HubConfig['cases']>;
     keys: { dir: string };
@@ -274,6 +279,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const eventTypes = declaredEventTypes(composed.modules);
   const eventSpecsOf = (department: string): ReadonlyMap<string, EventTypeSpec> => new Map([...eventTypes].filter(([, spec]) => spec.department === department));
   const withEvents = eventTypes.size > 0;
+  // The proof kinds of the graph: the union of the modules' declarations, each established by its connector.
+  const proofKinds = declaredProofKinds(composed.modules, connectors);
+  const withProofs = proofKinds.size > 0;
   const sandboxIds = new Set(options.sandboxes ?? []);
   const keyStore = await createKeyStore(config.keys.dir, {
     departments: composed.modules.filter((m) => sandboxIds.has(m.id)).map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: true })),
@@ -312,7 +320,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
     // Without a connector that reports events, the graph has no EventType values, hence no events and no Subscription.
-    typeDefs = [...loadSharedTypeDefs(undefined, withEvents ? [] : [EVENTS_SDL_FILE]), ...composed.typeDefs];
+    typeDefs = [...loadSharedTypeDefs(undefined, [...(withEvents ? [] : [EVENTS_SDL_FILE]), ...(withProofs ? [] : [PROOFS_SDL_FILE])]), ...composed.typeDefs];
     version = cacheVersionOf(typeDefs);
     recordCache = config.cache?.enabled
       ? createLoaderCaches({
@@ -340,11 +348,15 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
         ...(withEvents ? [createEventResolvers(), createWebhookResolvers(() => webhooks)] : []),
         createCaseResolvers(() => cases!, now, () => audit?.health().writable ?? true),
+        ...(withProofs ? [createProofResolvers(() => proofs)] : []),
       ]),
     );
     const eventEnum = schema.getType('EventType');
     const problems = eventTypeProblems(eventEnum && 'getValues' in eventEnum ? (eventEnum as GraphQLEnumType).getValues().map((v) => v.name) : [], eventTypes);
     if (problems.length > 0) throw new ConfigError(`The event types of the graph and of the connector modules differ:\n  - ${problems.join('\n  - ')}`);
+    const proofEnum = schema.getType('ProofKind');
+    const proofProblems = proofKindProblems(proofEnum && 'getValues' in proofEnum ? (proofEnum as GraphQLEnumType).getValues().map((v) => v.name) : [], proofKinds);
+    if (proofProblems.length > 0) throw new ConfigError(`The proof kinds of the graph and of the connector modules differ:\n  - ${proofProblems.join('\n  - ')}`);
     assertSealsCovered(schema, connectors);
     policy = createPolicyEngine({
       schema,
@@ -378,6 +390,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   let onDatasync: ((seconds: number) => void) | undefined;
   let loaderObserver: LoaderCachesObserver | undefined;
   let webhooks: Webhooks | undefined;
+  let proofs: HubProofs | undefined;
   // The pollers' events wait for the webhooks' queue (started after the pipeline): none is published before it could be queued.
   let webhooksStarted!: () => void;
   const webhooksReady = new Promise<void>((resolve) => (webhooksStarted = resolve));
@@ -456,6 +469,21 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         audit = await openHubAuditLog(hubAudit);
       }
     }
+    // Proofs keep what they issued, and their status lists, in the shared store or beside the access log.
+    if (withProofs) {
+      proofs = startProofs({
+        kinds: proofKinds,
+        settings: {
+          ...(config.proofs?.baseUrl ? { baseUrl: config.proofs.baseUrl } : {}),
+          statusListSize: config.proofs?.statusListSize ?? 131_072,
+          statusTtlSeconds: config.proofs?.statusTtlSeconds ?? 300,
+          dir: config.proofs?.dir ?? path.join(path.dirname(config.audit.dir), 'proofs'),
+        },
+        state,
+        keyStore,
+        now,
+      });
+    }
     for (const c of connectors) {
       await c.start();
       started.push(c);
@@ -490,6 +518,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
             const accepted = acceptedEvents(connector.id, declared, events, (problem) => emit({ type: 'event-refused', feed: connector.id, problem }));
             await webhooksReady;
             await webhooks?.enqueue(accepted);
+            // A proof whose fact the event changes is revoked before the cursor moves (a crash re-reads the page and revokes again).
+            await proofs?.revokeFor(connector.id, accepted, AbortSignal.timeout(60_000));
             await eventStream.publish(accepted);
           },
           ...(config.cache?.invalidationPollMs ? { intervalMs: config.cache.invalidationPollMs } : {}),
@@ -505,6 +535,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     await audit?.close();
     await sharedIndex?.close();
     await cases.close();
+    await proofs?.close();
     await state.close();
     throw error;
   }
@@ -622,6 +653,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     consoleSessions,
     metrics,
     cases: hubCases,
+    proofs,
     async operatorAccess(authorization, body) {
       const token = readRequestToken(authorization);
       if (token === undefined) return 'missing';
@@ -652,6 +684,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await Promise.allSettled(connectors.map((c) => c.stop()));
       await audit?.close();
       await hubCases.close();
+      await proofs?.close();
       await state.close();
       // The spans of the last requests go to the collector before the exporter stops.
       await tracing?.shutdown();

@@ -1,4 +1,4 @@
-import type { SubjectRef } from '../audit';
+import type { AuditChange, SubjectRef } from '../audit';
 import type { CaseChange } from '../cases';
 import type { AllowedDecision } from '../policy';
 import type { HubContext } from '../sdk';
@@ -30,4 +30,6 @@ export interface RequestContext extends HubContext {
   readonly maskedPaths: (readonly (string | number)[])[];
   /** The state changes the request's mutations made (pushed cases), in order: its access record carries them. */
   caseChanges?: CaseChange[];
+  /** The other state changes its mutations made (a proof issued), as its access record keeps them. */
+  auditChanges?: AuditChange[];
 }

@@ -11,6 +11,8 @@ export const SCHEMA_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep
 
 /** The shared SDL of department events: left out of a graph whose connectors report none (its EventType would be empty). */
 export const EVENTS_SDL_FILE = 'events.graphql';
+/** The hub's SDL of proofs, dropped when no connector declares a proof kind. */
+export const PROOFS_SDL_FILE = 'proofs.graphql';
 
 /** The hub's own SDL files, shared part first, as one string per file (but the files named in `without`). */
 export function loadSharedTypeDefs(dir: string = SCHEMA_DIR, without: readonly string[] = []): string[] {

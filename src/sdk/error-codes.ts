@@ -99,6 +99,7 @@ export const ERROR_CODES = Object.freeze({
   CASE_ALREADY_CLAIMED: entry(200, PARTIAL, 'field', 'the pushed case was claimed before: a case is claimed once'),
   CASE_NOT_CLAIMED: entry(200, PARTIAL, 'field', 'feedback on a pushed case that has not been claimed: claim it first'),
   CASE_ALREADY_REPORTED: entry(200, PARTIAL, 'field', 'feedback on the pushed case was given before: a case is reported once'),
+  PROOF_NOT_ESTABLISHED: entry(200, PARTIAL, 'field', 'the department says the statement of the proof asked for does not hold for this subject (a 无欠税证明 for a taxpayer with arrears): no proof is issued'),
 
   // Operator level: the shared state (src/state).
   REDIS_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'Redis could not be reached or did not answer in time'),

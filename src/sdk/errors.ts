@@ -35,6 +35,7 @@ export const HubErrorCode = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   SUBSCRIPTION_EXPIRED: 'SUBSCRIPTION_EXPIRED',
   SUBSCRIPTION_LAGGING: 'SUBSCRIPTION_LAGGING',
+  PROOF_NOT_ESTABLISHED: 'PROOF_NOT_ESTABLISHED',
 } as const satisfies Record<string, ErrorCode>;
 
 /** One of the public error codes. */

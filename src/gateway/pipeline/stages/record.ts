@@ -5,7 +5,7 @@
  * record, durably, and gets the record's sequence number for its receipt. The append can fail:
  * the pipeline then withholds the data (no record, no data).
  */
-import type { AuditLog, AuditOutcome } from '../../../audit';
+import type { AuditChange, AuditLog, AuditOutcome } from '../../../audit';
 import { HubErrorCode } from '../../../sdk';
 import { accessRecord } from '../../audit';
 import { auditChangeOf } from '../../cases';
@@ -62,9 +62,15 @@ export async function recordStage(targets: RecordTargets, flow: Flow, code: stri
     replyHash,
     ...(flow.context && flow.context.replySubjects.size > 0 ? { replySubjects: [...flow.context.replySubjects.values()] } : named.length > 0 ? { replySubjects: named } : {}),
     // What the request's mutations changed (a pushed case claimed…): in the same record as the request.
-    ...(flow.context?.caseChanges && flow.context.caseChanges.length > 0 ? { changes: flow.context.caseChanges.map(auditChangeOf) } : {}),
+    ...changesOf(flow),
   });
   return (await targets.audit.append(record)).seq;
+}
+
+/** The state changes the request made, for its record: pushed cases' steps, then the others (a proof issued), in order. */
+function changesOf(flow: Flow): { changes?: AuditChange[] } {
+  const changes = [...(flow.context?.caseChanges ?? []).map(auditChangeOf), ...(flow.context?.auditChanges ?? [])];
+  return changes.length > 0 ? { changes } : {};
 }
 
 /** The `extensions.reason` of a refusal's error, when it is a code (UNAUTHENTICATED's MISSING, REPLAYED…). */

@@ -1,0 +1,352 @@
+/**
+ * Proofs 无证明 in the gateway: `issueProof` asks the owning department, through its connector and
+ * never the cache, whether the kind's statement holds for the subject now, and issues it as an
+ * SD-JWT VC signed with the department's own key (src/proofs), with an entry in a status list the
+ * hub signs and publishes (`GET /status/<list>`). Every issued proof is kept, with the subjects
+ * it rests on, so that a department event that changes the fact revokes it: the feed's poller
+ * calls `revokeFor` before the feed's cursor moves (a crash re-reads the page and revokes again),
+ * for each event of a type the kind is `revokedBy`, about the proof's subject or one it rests on
+ * (`dependsOn`, `affectedSubjects`). docs/proofs.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { AuditChange } from '../audit';
+import {
+  createSharedStatusListStore,
+  createStatusListAllocator,
+  createStatusListSigner,
+  issueProofVc,
+  openFileStatusListStore,
+  signStatusListToken,
+  STATUS,
+  type StatusListAllocator,
+} from '../proofs';
+import { BadUserInputError, HubError, HubErrorCode, type Connector, type ConnectorModule, type ProofKindSpec, type ProofSubject } from '../sdk';
+import { readPublicJwk, type KeyStore } from '../seal';
+import type { SharedState } from '../state';
+import { ConfigError } from './config';
+import type { HubEvent } from './events';
+import type { Caller, RequestContext } from './request-context';
+
+/** A kind the hub can issue: its declaration and the connector that establishes it. */
+export interface HubProofKind {
+  readonly spec: ProofKindSpec;
+  readonly department: string;
+  readonly connector: Connector;
+}
+
+/** A proof as `issueProof` returns it. */
+export interface IssuedHubProof {
+  readonly kind: string;
+  readonly title: string;
+  readonly department: string;
+  /** The SD-JWT VC, every claim disclosable (the holder chooses what to show). */
+  readonly token: string;
+  readonly asOf: string;
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+  readonly holderBinding: 'cnf' | 'none';
+  readonly statusList: string;
+  readonly statusIndex: number;
+  /** The hub's reference of the kept proof: its printable page is `/p/<reference>`. */
+  readonly reference: string;
+}
+
+/** The settings of proofs (`proofs.*`). */
+export interface ProofsSettings {
+  /** The hub's public base URL, for the status lists' URIs and the printable pages; else the HTTP server's own. */
+  readonly baseUrl?: string;
+  /** Entries per status list (herd privacy: at least 16 384). */
+  readonly statusListSize: number;
+  /** How long a verifier may cache a status list token, in seconds. */
+  readonly statusTtlSeconds: number;
+  /** Where the embedded registry and status lists live. */
+  readonly dir: string;
+}
+
+/** The proofs of one gateway. */
+export interface HubProofs {
+  readonly kinds: ReadonlyMap<string, HubProofKind>;
+  issue(ctx: RequestContext, input: { kind: string; subject: ProofSubject; holderKey?: string }): Promise<IssuedHubProof>;
+  /** The signed Status List Token of list `list`, or undefined for a list never used. */
+  statusListToken(list: number): Promise<string | undefined>;
+  /** Revokes every live proof the events change (their connector's kinds `revokedBy` their types); resolves to how many. */
+  revokeFor(connectorId: string, events: readonly HubEvent[], signal: AbortSignal): Promise<number>;
+  /** A kept proof's token by its reference, while it is valid. */
+  byReference(reference: string): Promise<string | undefined>;
+  /** The base URL the HTTP server listens at, when `proofs.baseUrl` is not set. */
+  setBaseUrl(url: string): void;
+  close(): Promise<void>;
+}
+
+/** What the hub keeps of an issued proof. */
+interface IssuedRecord {
+  readonly reference: string;
+  readonly kind: string;
+  readonly department: string;
+  readonly list: number;
+  readonly idx: number;
+  /** `KIND:id` of the subject and every subject it rests on. */
+  readonly subjects: readonly string[];
+  readonly expiresAt: number;
+  readonly token: string;
+  readonly revoked?: string;
+}
+
+/** Where issued proofs are kept: one file embedded, shared documents with several instances. */
+interface ProofRegistry {
+  add(record: IssuedRecord): Promise<void>;
+  bySubject(key: string): Promise<IssuedRecord[]>;
+  byReference(reference: string): Promise<IssuedRecord | undefined>;
+  revoke(reference: string, reason: string): Promise<void>;
+  close(): void;
+}
+
+const subjectKey = (s: ProofSubject): string => `${s.kind}:${s.id}`;
+
+/** One instance: an append-only file, every line fsync'd before the call returns, read whole at start. */
+function fileRegistry(dir: string): ProofRegistry {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'issued.jsonl');
+  const records = new Map<string, IssuedRecord>();
+  const bySubject = new Map<string, Set<string>>();
+  const index = (record: IssuedRecord): void => {
+    records.set(record.reference, record);
+    for (const key of record.subjects) {
+      let refs = bySubject.get(key);
+      if (!refs) bySubject.set(key, (refs = new Set()));
+      refs.add(record.reference);
+    }
+  };
+  if (existsSync(file)) {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      let entry: { add?: IssuedRecord; revoke?: { reference: string; reason: string } };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        // A line cut short by a crash is the last one: what it was writing never returned.
+        if (i >= lines.length - 2) return;
+        throw new ConfigError(`The proof registry ${file} is damaged at line ${i + 1}: restore it from a backup.`);
+      }
+      if (entry.add) index(entry.add);
+      else if (entry.revoke) {
+        const found = records.get(entry.revoke.reference);
+        if (found) records.set(found.reference, { ...found, revoked: entry.revoke.reason });
+      }
+    });
+  }
+  const fd = openSync(file, 'a', 0o600);
+  const append = (entry: unknown): void => {
+    writeSync(fd, `${JSON.stringify(entry)}\n`);
+    fsyncSync(fd);
+  };
+  return {
+    async add(record) {
+      append({ add: record });
+      index(record);
+    },
+    async bySubject(key) {
+      return [...(bySubject.get(key) ?? [])].map((ref) => records.get(ref)!);
+    },
+    async byReference(reference) {
+      return records.get(reference);
+    },
+    async revoke(reference, reason) {
+      const found = records.get(reference);
+      if (!found || found.revoked) return;
+      append({ revoke: { reference, reason } });
+      records.set(reference, { ...found, revoked: reason });
+    },
+    close: () => closeSync(fd),
+  };
+}
+
+/** Several instances: the shared documents, indexed by subject. */
+function sharedRegistry(state: SharedState): ProofRegistry {
+  const docs = state.documents('proofs');
+  const parse = (value: string): IssuedRecord => JSON.parse(value) as IssuedRecord;
+  return {
+    async add(record) {
+      await docs.create(record.reference, JSON.stringify(record), record.subjects.map((k) => `s:${k}`));
+    },
+    async bySubject(key) {
+      const ids = await docs.members(`s:${key}`);
+      return (await docs.getMany(ids)).filter((d) => d !== undefined).map((d) => parse(d!.value));
+    },
+    async byReference(reference) {
+      const found = await docs.get(reference);
+      return found ? parse(found.value) : undefined;
+    },
+    async revoke(reference, reason) {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const found = await docs.get(reference);
+        if (!found) return;
+        const record = parse(found.value);
+        if (record.revoked) return;
+        if (await docs.replace(reference, found.version, JSON.stringify({ ...record, revoked: reason }))) return;
+      }
+    },
+    close: () => undefined,
+  };
+}
+
+/** The kinds the modules declare, each with the connector that establishes it (a kind declared twice is refused). */
+export function declaredProofKinds(modules: readonly Pick<ConnectorModule, 'id' | 'proofs'>[], connectors: readonly Connector[]): Map<string, HubProofKind> {
+  const kinds = new Map<string, HubProofKind>();
+  for (const module of modules) {
+    const connector = connectors.find((c) => c.id === module.id);
+    if (!connector) continue;
+    for (const spec of module.proofs ?? []) {
+      const other = kinds.get(spec.kind);
+      if (other) throw new ConfigError(`Proof kind ${spec.kind} is declared by both "${other.department}" and "${module.id}": proof kinds are unique across the hub.`);
+      if (!connector.proofs) throw new ConfigError(`Connector "${module.id}" declares proof kind ${spec.kind} but establishes none (Connector.proofs is missing).`);
+      kinds.set(spec.kind, { spec, department: module.id, connector });
+    }
+  }
+  return kinds;
+}
+
+/** Starts the proofs of a gateway over its connectors. */
+export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>; settings: ProofsSettings; state: SharedState; keyStore: KeyStore; now?: () => Date }): HubProofs {
+  const { kinds, settings, state, keyStore } = options;
+  const now = options.now ?? (() => new Date());
+  const registry = state.mode === 'memory' ? fileRegistry(settings.dir) : sharedRegistry(state);
+  const store =
+    state.mode === 'memory'
+      ? openFileStatusListStore({ dir: path.join(settings.dir, 'status-lists'), size: settings.statusListSize })
+      : createSharedStatusListStore({ bitmaps: state.bits('status-lists'), size: settings.statusListSize });
+  const allocator: StatusListAllocator = createStatusListAllocator({ store });
+  const signer = createStatusListSigner({ keyStore });
+  let baseUrl = settings.baseUrl?.replace(/\/+$/, '');
+
+  const listUri = (list: number): string => {
+    if (!baseUrl) throw new HubError(HubErrorCode.INTERNAL_SERVER_ERROR, 'The hub does not know its public URL for status lists: set proofs.baseUrl.');
+    return `${baseUrl}/status/${list}`;
+  };
+
+  return {
+    kinds,
+    setBaseUrl(url) {
+      baseUrl ??= url.replace(/\/+$/, '');
+    },
+    async issue(ctx, input) {
+      const caller: Caller | null = ctx.caller;
+      if (!caller) throw new HubError(HubErrorCode.FORBIDDEN, 'Proofs are issued to a signed request of a consumer, for its stated purpose.');
+      const found = kinds.get(input.kind);
+      if (!found) throw new BadUserInputError('kind', `is ${JSON.stringify(input.kind)}, which no department of this hub issues`);
+      const { spec, department, connector } = found;
+      const subjectKinds = spec.subjects ?? [spec.subject];
+      if (!subjectKinds.includes(input.subject.kind)) {
+        throw new BadUserInputError(input.subject.kind === 'PERSON' ? 'idNumber' : 'creditCode', `names a ${input.subject.kind.toLowerCase()}, but a ${spec.kind} proof is about ${subjectKinds.map((k) => `a ${k.toLowerCase()}`).join(' or ')}`);
+      }
+      let holderJwk: Record<string, unknown> | undefined;
+      if (input.holderKey !== undefined) {
+        try {
+          holderJwk = readPublicJwk(JSON.parse(input.holderKey)) as unknown as Record<string, unknown>;
+        } catch (error) {
+          throw new BadUserInputError('holderKey', `must be the holder's public key as a JWK (EC P-256, P-384 or Ed25519): ${(error as Error).message}`);
+        }
+      }
+      // The department, now: never the cache (the proof states when the department answered).
+      const facts = await connector.proofs!.establish(spec.kind, input.subject, ctx.signal);
+      if (!facts.holds) throw new HubError(HubErrorCode.PROOF_NOT_ESTABLISHED, `${department} does not establish ${spec.kind} for this ${input.subject.kind.toLowerCase()}${facts.reason ? `: ${facts.reason}` : ''}.`);
+      const entry = await allocator.allocate();
+      const uri = listUri(entry.list);
+      const issued = issueProofVc({
+        keyStore,
+        department,
+        kind: spec.kind,
+        purpose: caller.purpose,
+        asOf: new Date(facts.asOf),
+        subjectKind: input.subject.kind,
+        claims: facts.claims,
+        validitySeconds: spec.validityDays * 86_400,
+        ...(holderJwk ? { holderJwk: holderJwk as never } : {}),
+        status: { idx: entry.idx, uri },
+        now: now(),
+      });
+      const reference = randomBytes(16).toString('base64url');
+      const subjects = [...new Set([subjectKey(input.subject), ...(facts.dependsOn ?? []).map(subjectKey)])];
+      await registry.add({ reference, kind: spec.kind, department, list: entry.list, idx: entry.idx, subjects, expiresAt: issued.expiresAt.getTime(), token: issued.token });
+      // The issuance is a state change of this request: its access record carries it.
+      const change: AuditChange = { entity: 'proof', action: 'ISSUE', kind: spec.kind, department, reference, statusList: uri, statusIndex: entry.idx, at: issued.issuedAt.toISOString() };
+      (ctx.auditChanges ??= []).push(change);
+      return {
+        kind: spec.kind,
+        title: spec.title,
+        department,
+        token: issued.token,
+        asOf: facts.asOf,
+        issuedAt: issued.issuedAt.toISOString(),
+        expiresAt: issued.expiresAt.toISOString(),
+        holderBinding: issued.holderBinding,
+        statusList: uri,
+        statusIndex: entry.idx,
+        reference,
+      };
+    },
+    async statusListToken(list) {
+      if (!Number.isSafeInteger(list) || list < 0) return undefined;
+      const snapshot = await allocator.snapshot(list).catch(() => undefined);
+      if (!snapshot) return undefined;
+      return signStatusListToken({ uri: listUri(list), bits: allocator.bits, statuses: snapshot.bytes, packed: true, ttlSeconds: settings.statusTtlSeconds, sign: signer, now: now() });
+    },
+    async revokeFor(connectorId, events, signal) {
+      let revoked = 0;
+      const ofConnector = [...kinds.values()].filter((k) => k.department === connectorId && (k.spec.revokedBy?.length ?? 0) > 0);
+      if (ofConnector.length === 0) return 0;
+      for (const event of events) {
+        const revoking = new Set(ofConnector.filter((k) => k.spec.revokedBy!.includes(event.type)).map((k) => k.spec.kind));
+        if (revoking.size === 0) continue;
+        const establisher = ofConnector[0]!.connector.proofs!;
+        const affected = [event.subject, ...((await establisher.affectedSubjects?.(event, signal)) ?? [])];
+        const at = now().getTime();
+        for (const key of new Set(affected.map(subjectKey))) {
+          for (const record of await registry.bySubject(key)) {
+            if (record.revoked || record.expiresAt <= at || !revoking.has(record.kind)) continue;
+            await allocator.setStatus(record.list, record.idx, STATUS.INVALID);
+            await registry.revoke(record.reference, `${event.type} ${event.id}`);
+            revoked++;
+          }
+        }
+      }
+      return revoked;
+    },
+    async byReference(reference) {
+      if (typeof reference !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(reference)) return undefined;
+      const record = await registry.byReference(reference);
+      return record && record.expiresAt > now().getTime() ? record.token : undefined;
+    },
+    async close() {
+      registry.close();
+    },
+  };
+}
+
+/** The GraphQL side: `issueProof` for a signed caller, about the one subject its arguments name. */
+export function createProofResolvers(proofs: () => HubProofs | undefined): Record<string, Record<string, unknown>> {
+  return {
+    Mutation: {
+      async issueProof(_: unknown, args: { kind: string; idNumber?: string | null; creditCode?: string | null; holderKey?: string | null }, ctx: RequestContext) {
+        const running = proofs();
+        if (!running) throw new HubError(HubErrorCode.FORBIDDEN, 'This hub issues no proofs.');
+        const named = [args.idNumber ? { kind: 'PERSON' as const, id: args.idNumber } : undefined, args.creditCode ? { kind: 'ENTERPRISE' as const, id: args.creditCode } : undefined].filter((s) => s !== undefined);
+        if (named.length !== 1) throw new BadUserInputError('idNumber', 'name exactly one subject: a person by idNumber or an enterprise by creditCode');
+        const subject = named[0]!;
+        ctx.replySubjects.set(subjectKey(subject), subject);
+        return running.issue(ctx, { kind: args.kind, subject, ...(args.holderKey ? { holderKey: args.holderKey } : {}) });
+      },
+    },
+  };
+}
+
+/** The problems between the graph's `ProofKind` values and the kinds the modules declare (none when they agree). */
+export function proofKindProblems(graphValues: readonly string[], declared: ReadonlyMap<string, HubProofKind>): string[] {
+  const problems: string[] = [];
+  for (const value of graphValues) if (!declared.has(value)) problems.push(`ProofKind.${value} is in the graph but no connector module declares it`);
+  for (const [kind, { department }] of declared) if (!graphValues.includes(kind)) problems.push(`${department} declares proof kind ${kind}, but its schema does not extend ProofKind with it`);
+  return problems;
+}
