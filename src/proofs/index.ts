@@ -91,3 +91,4 @@ export {
   type EncodeProofForQrOptions,
   type DecodedProofQr,
 } from './qr-payload';
+export { PROOF_REASON_ZH, PROOF_STATUS_ZH, proofReasonZh, maskIdentifier, beijingTime } from './words-zh';
