@@ -230,8 +230,8 @@ export function createProofPageRoutes(options: ProofPageRoutesOptions): {
 } {
   const { source } = options;
   const files = readStaticFolder(path.join(__dirname, 'proof'), { '.css': 'text/css; charset=utf-8' });
-  const publicUrl = source.publicUrl.replace(/\/+$/, '');
-  const publicOrigin = new URL(publicUrl).origin;
+  // Read per request: the source may learn its address once the server listens.
+  const publicUrlOf = (): string => source.publicUrl.replace(/\/+$/, '');
 
   async function storedPage(res: http.ServerResponse, ref: string): Promise<void> {
     const token = await source.byReference(ref);
@@ -240,6 +240,7 @@ export function createProofPageRoutes(options: ProofPageRoutesOptions): {
       return;
     }
     const display = await source.display(token);
+    const publicUrl = publicUrlOf();
     const qrText = encodeProofForQr(token, { referenceUrl: `${publicUrl}/p/${ref}` }).text;
     sendHtml(res, 200, renderProofPage(display, { qrText, hubUrl: publicUrl }));
   }
@@ -257,7 +258,7 @@ export function createProofPageRoutes(options: ProofPageRoutesOptions): {
         return { problem: problemText(error), status: 200 };
       }
       if ('token' in decoded) return { token: decoded.token };
-      if (new URL(decoded.reference).origin !== publicOrigin) return { problem: `该二维码指向另一个网站（${new URL(decoded.reference).origin}），请在该网站核验。`, status: 200 };
+      if (new URL(decoded.reference).origin !== new URL(publicUrlOf()).origin) return { problem: `该二维码指向另一个网站（${new URL(decoded.reference).origin}），请在该网站核验。`, status: 200 };
       const token = await source.byReference(decoded.ref);
       return token === undefined ? { problem: '证明编号不存在或已过期。', status: 200 } : { token };
     }
