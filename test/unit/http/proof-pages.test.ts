@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import jsQR from 'jsqr';
 import type { ProofDisplay, ProofVerified } from '../../../src/gateway';
 import { escapeHtml, qrSvg, renderProofPage, renderVerifyForm, renderVerifyResult } from '../../../src/http/proof-pages';
-import { encodeProofForQr, issueProofVc, presentProof, verifyProof, PROOF_REASON_ZH, type KeyStore } from '../../../src/proofs';
+import { encodeProofForQr, issueProofVc, presentProof, verifyProof, PROOF_REASON_ZH } from '../../../src/proofs';
+import type { KeyStore } from '../../../src/seal';
 import { generateKeyPairSync } from 'node:crypto';
 import { demoKeyStore, removeTempDirs } from '../seal/fixture';
 
