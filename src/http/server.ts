@@ -92,7 +92,7 @@ function peerOf(req: http.IncomingMessage): HubRequest['peer'] {
   return { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) };
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`. */
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`; with `proofPages`, `/p/<ref>` and `/verify`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;

@@ -18,9 +18,9 @@ export const PROOF_QR_PREFIX = 'DRP1:';
 
 /**
  * The longest QR text that still embeds the proof: the alphanumeric capacity of a QR code of
- * version 25 (117 × 117 modules) at error correction M, 1451 characters. Printed 5 cm wide a
- * module is 0.43 mm, which a phone camera reads from paper; beyond it the QR code holds the
- * reference URL instead.
+ * version 25 (117 × 117 modules) at error correction M, 1451 characters. Printed 55 mm wide
+ * (the proof page) a module is 0.47 mm, which a phone camera reads from paper; beyond it the QR
+ * code holds the reference URL instead.
  */
 export const MAX_PROOF_QR_CHARS = 1451;
 
