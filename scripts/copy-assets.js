@@ -22,3 +22,5 @@ copy('connectors', /\.(graphql|json)$/);
 copy('src/http/console', /\.(html|css|js|svg|png)$/);
 // The signed hub's landing page. (The explorer's sources are not copied: scripts/build-explorer.js bundles them.)
 copy('src/http/landing', /\.(html|css|js)$/);
+// The proof pages' stylesheet (src/http/proof-pages.ts).
+copy('src/http/proof', /\.css$/);

@@ -132,12 +132,15 @@ keys
 
 program
   .command('verify')
-  .description('verify a seal (SD-JWT), a receipt or a checkpoint offline against a JWKS file or URL')
+  .description('verify a seal (SD-JWT), a receipt, a checkpoint or a proof (dc+sd-jwt, or a QR payload DRP1:…) against a JWKS file or URL')
   .argument('<token>', 'the token, @file, or - for stdin')
   .requiredOption('--jwks <file|url>', 'JWKS: keys/jwks.json or https://hub/.well-known/jwks.json')
   .option('--show-values', 'print the disclosed values of a seal')
-  .action(async (token: string, o: { jwks: string; showValues?: boolean }) => {
-    process.exitCode = await runVerify({ token, jwks: o.jwks, showValues: o.showValues ?? false });
+  .option('--offline', 'a proof: do not fetch its status list (the status is reported unchecked)')
+  .option('--nonce <nonce>', 'a bound proof: the nonce you gave the holder')
+  .option('--aud <id>', 'a bound proof: your verifier id, the audience of the key binding JWT')
+  .action(async (token: string, o: { jwks: string; showValues?: boolean; offline?: boolean; nonce?: string; aud?: string }) => {
+    process.exitCode = await runVerify({ token, jwks: o.jwks, showValues: o.showValues ?? false, offline: o.offline ?? false, ...(o.nonce !== undefined ? { nonce: o.nonce } : {}), ...(o.aud !== undefined ? { aud: o.aud } : {}) });
   });
 
 program

@@ -10,7 +10,18 @@ import {
   verifySeal,
   type TrustedKeys,
 } from '../seal';
+import {
+  PROOF_QR_PREFIX,
+  PROOF_STATUS_ZH,
+  PROOF_TOKEN_TYPE,
+  beijingTime,
+  decodeProofFromQr,
+  proofReasonZh,
+  verifyProof,
+  type StatusListSource,
+} from '../proofs';
 import { CLI_EXIT } from '../sdk';
+import { CliUsageError } from './exit';
 import type { Output } from './keys';
 
 const stdout: Output = (line) => process.stdout.write(`${line}\n`);
@@ -26,6 +37,26 @@ export interface VerifyCommandOptions {
   /** @default now */
   readonly now?: Date;
   readonly out?: Output;
+  /** A proof: do not fetch its status list (the status is reported unchecked). @default false */
+  readonly offline?: boolean;
+  /** A bound proof: the nonce this verifier gave the holder (the KB-JWT's `nonce` must equal it). */
+  readonly nonce?: string;
+  /** A bound proof: this verifier's id (the KB-JWT's `aud` must equal it). */
+  readonly aud?: string;
+  /** How a proof's Status List Token is fetched from its `uri`. @default an http(s) GET, 10 s at most */
+  readonly fetchStatusList?: (uri: string) => Promise<string>;
+}
+
+/** Longest wait for a status list, in ms. */
+const STATUS_TIMEOUT_MS = 10_000;
+
+/** GET of a Status List Token over http(s): the body of a 200, anything else an error naming the status. */
+async function fetchStatusList(uri: string): Promise<string> {
+  const url = new URL(uri);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`the status list URI ${uri} is not http(s)`);
+  const res = await fetch(url, { headers: { accept: 'application/statuslist+jwt' }, signal: AbortSignal.timeout(STATUS_TIMEOUT_MS), redirect: 'error' });
+  if (!res.ok) throw new Error(`GET ${uri} answered ${res.status}`);
+  return (await res.text()).trim();
 }
 
 async function readToken(source: string): Promise<string> {
@@ -48,7 +79,7 @@ function typeOf(token: string): string | undefined {
 }
 
 /**
- * `datarun verify <token> --jwks <file|url>`: verifies a seal (SD-JWT), a receipt or a
+ * `datarun verify <token> --jwks <file|url>`: verifies a proof (see verifyProofToken), a seal (SD-JWT), a receipt or a
  * checkpoint offline against a JWKS, prints a human result, and returns the exit code
  * (0 valid, 6 invalid: CLI_EXIT.VERIFY_FAILED). An unreadable token file or JWKS throws (exit 2).
  */
@@ -58,6 +89,7 @@ export async function runVerify(options: VerifyCommandOptions): Promise<number> 
   const keys: TrustedKeys = importJwks(await loadJwks(options.jwks));
   const now = options.now ?? new Date();
   const typ = typeOf(token);
+  if (token.startsWith(PROOF_QR_PREFIX) || /^https?:\/\//i.test(token) || typ === PROOF_TOKEN_TYPE) return verifyProofToken(token, keys, now, options, out);
   const kind = token.includes('~') || typ === SEAL_TOKEN_TYPE ? 'seal' : typ === RECEIPT_TOKEN_TYPE ? 'receipt' : typ === CHECKPOINT_TOKEN_TYPE ? 'checkpoint' : undefined;
   if (kind === 'seal') {
     const result = verifySeal(token, { jwks: keys, now });
@@ -93,7 +125,56 @@ export async function runVerify(options: VerifyCommandOptions): Promise<number> 
     for (const [name, value] of Object.entries(result.claims)) if (name !== 'iss' && name !== 'iat') out(`  ${name.padEnd(10)} ${JSON.stringify(value)}`);
     return 0;
   }
-  return invalid(out, 'not a datarun seal, receipt or checkpoint', 'MALFORMED', undefined);
+  return invalid(out, 'not a datarun seal, receipt, checkpoint or proof', 'MALFORMED', undefined);
+}
+
+/** The value of a disclosed claim on one line. */
+const claimText = (value: unknown): string => (value === true ? '是 (true)' : value === false ? '否 (false)' : typeof value === 'string' ? value : JSON.stringify(value));
+
+/**
+ * A proof (an SD-JWT VC `dc+sd-jwt`, or a QR payload `DRP1:…`): verified against the JWKS, its
+ * status fetched from its list's `uri` unless offline; what it proves printed in Chinese. Exit 0
+ * when valid and not suspended, 6 otherwise; a QR code holding only a reference URL is a usage error.
+ */
+async function verifyProofToken(text: string, keys: TrustedKeys, now: Date, options: VerifyCommandOptions, out: Output): Promise<number> {
+  let token = text;
+  if (!text.includes('~') || text.startsWith(PROOF_QR_PREFIX)) {
+    let decoded;
+    try {
+      decoded = decodeProofFromQr(text);
+    } catch (error) {
+      return invalid(out, `二维码内容无法识别：${(error as Error).message}`, 'PROOF_QR_INVALID', undefined);
+    }
+    if (!('token' in decoded)) throw new CliUsageError(`this QR code holds only the address of a stored proof (${decoded.reference}): open it in a browser, or verify it at the hub's /verify page`);
+    token = decoded.token;
+  }
+  const statusList: StatusListSource | undefined = options.offline ? undefined : (options.fetchStatusList ?? fetchStatusList);
+  const result = await verifyProof(token, {
+    keys: { jwks: keys },
+    now,
+    statusTimeoutMs: STATUS_TIMEOUT_MS,
+    ...(statusList ? { statusList } : {}),
+    ...(options.nonce !== undefined ? { expectedNonce: options.nonce } : {}),
+    ...(options.aud !== undefined ? { expectedAudience: options.aud } : {}),
+  });
+  if (!result.valid) {
+    out(`无效 INVALID: ${proofReasonZh(result.reason)} (${result.reason})`);
+    out(`  详情       ${result.detail}`);
+    return CLI_EXIT.VERIFY_FAILED;
+  }
+  const suspended = result.status === 'SUSPENDED';
+  out(`${suspended ? '已暂停 SUSPENDED' : '有效 VALID'} 证明 ${result.kind}`);
+  const claims = Object.entries(result.disclosed);
+  if (claims.length === 0) out('  证明内容   （未出示任何项目）');
+  for (const [i, [name, value]] of claims.entries()) out(`  ${i === 0 ? '证明内容' : '        '}   ${name}: ${claimText(value)}`);
+  out(`  签发部门   ${result.department}（密钥 ${result.keyId}）`);
+  out(`  截至时间   ${beijingTime(result.asOf)}`);
+  out(`  事由       ${result.purpose}`);
+  out(`  签发时间   ${beijingTime(result.issuedAt)}`);
+  out(`  有效期至   ${beijingTime(result.expiresAt)}`);
+  out(`  持有人     ${result.holderBound ? `已绑定，持有人签名已核验${result.presentedAt ? `（出示于 ${beijingTime(result.presentedAt)}）` : ''}${options.nonce === undefined ? '；未给 --nonce：无法排除重放' : ''}` : '未绑定持有人，适用于纸质'}`);
+  out(`  状态       ${PROOF_STATUS_ZH[result.status]}${options.offline ? '（--offline）' : ''}`);
+  return suspended ? CLI_EXIT.VERIFY_FAILED : 0;
 }
 
 function invalid(out: Output, message: string, reason: string, keyId: string | undefined): number {

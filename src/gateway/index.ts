@@ -32,3 +32,7 @@ export { createConsoleSessionStore, createConsoleSessions, viewOf as consoleSess
 export type { ConsoleSession, ConsoleSessionPrincipal, ConsoleSessionStore, ConsoleSessionStoreOptions, ConsoleSessions, ConsoleSessionView } from './console-sessions';
 export type { ConsoleExport, ConsoleExportFilter } from './console-export';
 export { UnauthenticatedError } from '../seal';
+// What the proof pages (src/http) need: their data source, and the QR payload and words of src/proofs.
+export type { ProofDisplay, ProofPagesSource } from './proof-pages';
+export { encodeProofForQr, decodeProofFromQr, proofReasonZh, maskIdentifier, beijingTime, PROOF_STATUS_ZH, PROOF_QR_PREFIX, MAX_PROOF_QR_CHARS } from '../proofs';
+export type { ProofVerification, ProofVerified, ProofRejected, DecodedProofQr, ProofQrPayload } from '../proofs';

@@ -12,10 +12,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 import { createHandler as createSseHandler } from 'graphql-sse';
 import type { Logger } from 'pino';
-import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type SubscriptionStream, type TransportRefusal } from '../gateway';
+import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type ProofPagesSource, type SubscriptionStream, type TransportRefusal } from '../gateway';
 import { createConsoleRoutes } from './console';
 import { createFrontRoutes, type ExplorerExample } from './front';
 import { acceptsJson, headerValue, mediaTypeOf, readBody, sendJson } from './io';
+import { createProofPageRoutes } from './proof-pages';
 
 /** Settings of the hub's HTTP server. */
 export interface HubServerOptions {
@@ -42,6 +43,11 @@ export interface HubServerOptions {
    * one. Absent or false: none, and those routes answer only an administrator on the main listener.
    */
   operator?: { host?: string; port?: number } | false;
+  /**
+   * The proof pages (`proof-pages.ts`): `GET /p/<ref>` (a stored proof, printable), `GET /verify`
+   * and `POST /verify` (paste a proof, read the verdict). Absent: those routes do not exist.
+   */
+  proofPages?: ProofPagesSource;
 }
 
 /** A running hub. */
@@ -86,7 +92,7 @@ function peerOf(req: http.IncomingMessage): HubRequest['peer'] {
   return { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) };
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`. */
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`; with `proofPages`, `/p/<ref>` and `/verify`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;
@@ -272,6 +278,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   }
 
   const consoleRoutes = createConsoleRoutes({ gateway, peerOf });
+  const proofRoutes = options.proofPages ? createProofPageRoutes({ source: options.proofPages }) : undefined;
   const frontRoutes = createFrontRoutes({ gateway, ...(options.explorerExamples ? { examples: options.explorerExamples } : {}) });
 
   const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
@@ -351,6 +358,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = graphql(req, res);
     } else if (url.pathname === '/graphql/stream') {
       work = stream(req, res);
+    } else if (proofRoutes && (work = proofRoutes.handle(req, res, url)) !== undefined) {
+      // The proof pages: /p/<ref>, /verify (docs/proofs.md); nothing of them is logged.
     } else if ((work = consoleRoutes.handle(req, res, url)) !== undefined) {
       // The auditor console (docs/console.md).
     } else if ((work = frontRoutes.handle(req, res, url)) !== undefined) {

@@ -24,6 +24,8 @@ export const ProofsErrorCode = {
   STATUS_LIST_STORE_UNAVAILABLE: 'STATUS_LIST_STORE_UNAVAILABLE',
   /** A proof, presentation or bundle that cannot be made from its input (a reserved claim name, no validity, a malformed token…). */
   PROOF_INPUT_INVALID: 'PROOF_INPUT_INVALID',
+  /** A QR payload that cannot be read, or a proof too large for a QR code and no reference URL. */
+  PROOF_QR_INVALID: 'PROOF_QR_INVALID',
 } as const satisfies Record<string, ErrorCode>;
 
 /** One of the codes of src/proofs. */

@@ -79,3 +79,16 @@ export {
   type ProofBundleVerified,
   type ProofBundleRejected,
 } from './bundle';
+export {
+  PROOF_QR_PREFIX,
+  MAX_PROOF_QR_CHARS,
+  BASE45_ALPHABET,
+  base45Encode,
+  base45Decode,
+  encodeProofForQr,
+  decodeProofFromQr,
+  type ProofQrPayload,
+  type EncodeProofForQrOptions,
+  type DecodedProofQr,
+} from './qr-payload';
+export { PROOF_REASON_ZH, PROOF_STATUS_ZH, proofReasonZh, maskIdentifier, beijingTime } from './words-zh';

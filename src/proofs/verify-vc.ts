@@ -52,6 +52,11 @@ export interface ProofVerified {
   readonly status: Exclude<ProofStatus, 'INVALID'>;
   /** The KB-JWT's `iat`, when there is one. */
   readonly presentedAt: Date | undefined;
+  /**
+   * Only with `allowMissingKeyBinding`: the proof is bound to a holder key and came without its
+   * KB-JWT, so only the issuer's part verified; whoever showed it has not proven to be the holder.
+   */
+  readonly keyBindingMissing?: true;
 }
 
 /** A refused proof: its reason code and a text naming the check. */
@@ -91,6 +96,12 @@ export interface VerifyProofOptions {
   readonly statusTimeoutMs?: number;
   /** Refuse an unbound proof (MISSING_KEY_BINDING). @default false: a bound proof always needs its KB-JWT */
   readonly requireHolderBinding?: boolean;
+  /**
+   * Verify a bound proof presented without its KB-JWT as far as it goes (issuer, disclosures,
+   * status) and answer it with `keyBindingMissing: true` instead of MISSING_KEY_BINDING: for a page
+   * that shows what a proof says, never for accepting it. @default false
+   */
+  readonly allowMissingKeyBinding?: boolean;
 }
 
 const reject = (reason: ProofRejectReason, detail: string): ProofRejected => ({ valid: false, reason, detail });
@@ -175,8 +186,8 @@ async function verifyUnsafe(presentation: string, options: VerifyProofOptions): 
   const kb = parts[parts.length - 1]!;
   let presentedAt: Date | undefined;
   if (kb === '') {
-    if (boundJwk) return reject('MISSING_KEY_BINDING', 'the proof is bound to a holder key and was presented without a key binding JWT');
-    if (options.requireHolderBinding) return reject('MISSING_KEY_BINDING', 'this verifier requires a holder-bound proof; the proof is unbound (holderBinding none)');
+    if (boundJwk && !options.allowMissingKeyBinding) return reject('MISSING_KEY_BINDING', 'the proof is bound to a holder key and was presented without a key binding JWT');
+    if (!boundJwk && options.requireHolderBinding) return reject('MISSING_KEY_BINDING', 'this verifier requires a holder-bound proof; the proof is unbound (holderBinding none)');
   } else {
     if (!boundJwk) return reject('MALFORMED', 'a key binding JWT was presented with a proof bound to no holder key');
     const verified = verifyHolderJwt(kb, KEY_BINDING_TOKEN_TYPE, boundJwk);
@@ -234,8 +245,9 @@ async function verifyUnsafe(presentation: string, options: VerifyProofOptions): 
     issuedAt: issuer.issuedAt,
     expiresAt: new Date(exp * 1000),
     disclosed,
-    holderBound: boundJwk !== undefined,
+    holderBound: boundJwk !== undefined && kb !== '',
     status,
     presentedAt,
+    ...(boundJwk !== undefined && kb === '' ? { keyBindingMissing: true as const } : {}),
   };
 }

@@ -125,6 +125,7 @@ export const ERROR_CODES = Object.freeze({
   STATUS_LIST_STORE_CORRUPT: entry(500, INTERNAL, 'operator', 'the file of a status list holds something opening it must not paper over'),
   STATUS_LIST_STORE_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'a status list cannot be written or read, or an index could not be handed out: retry later'),
   PROOF_INPUT_INVALID: entry(500, INTERNAL, 'operator', 'a proof, a presentation or a proof bundle cannot be made from what it was given; the message names the input at fault'),
+  PROOF_QR_INVALID: entry(400, VERIFY_FAILED, 'operator', 'a QR payload of a proof cannot be read (not DRP1:, not Base45, not ZLIB, a damaged layout), or a proof too large for a QR code was given no reference URL'),
 
   // Operator level: the access log (src/audit).
   AUDIT_LOG_LOCKED: entry(500, INTERNAL, 'operator', 'another live process holds the access log for appending'),

@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { CHANGE_FEED_OPERATION, generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import type { SandboxName } from '../../departments';
-import { connectorEnvName, createGateway, discoverConnectorModules, type DepartmentEndpoints, type Gateway } from '../../src/gateway';
+import { connectorEnvName, createGateway, discoverConnectorModules, type DepartmentEndpoints, type Gateway, type ProofPagesSource } from '../../src/gateway';
 import type { OwnerSpec } from '../../src/seal';
 import { startHubServer, type HubServer } from '../../src/http';
 import { explorerExamples } from '../../src/cli/examples';
@@ -67,6 +67,8 @@ export async function startTestHub(
     now?: () => Date;
     /** Pushed cases' settings (deadlines, calendar file). @default the hub's defaults */
     cases?: { deadlines?: Record<string, unknown>; calendar?: string };
+    /** The proof pages' source (`startHubServer({ proofPages })`), made from the gateway. @default none */
+    proofPages?: (gateway: Gateway) => ProofPagesSource;
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -101,6 +103,7 @@ export async function startTestHub(
     shutdownGraceMs: 1000,
     explorerExamples: explorerExamples(data),
     extraRoutes: sandboxSetControl(sandboxes),
+    ...(options.proofPages ? { proofPages: options.proofPages(gateway) } : {}),
   });
   const clients = new Map<string, DataRunClient>();
   const url = server.url;

@@ -96,7 +96,7 @@ describe('datarun verify', () => {
     expect(out.text()).toContain('  audit seq  7');
     const other = collector();
     expect(await runVerify({ token: 'hello', jwks: join(dir, 'jwks.json'), out: other.out })).toBe(6);
-    expect(other.text()).toBe('INVALID: not a datarun seal, receipt or checkpoint (MALFORMED)');
+    expect(other.text()).toBe('INVALID: not a datarun seal, receipt, checkpoint or proof (MALFORMED)');
   });
 
   it('says where a JWKS could not be read or fetched', async () => {
