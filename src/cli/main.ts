@@ -161,6 +161,37 @@ program
     process.exitCode = await runQuery({ ...o, keysDir: keysDir(), ...(query ? { query } : {}) });
   });
 
+const proof = program.command('proof').description('proof documents 无证明: have the hub issue one');
+proof
+  .command('issue')
+  .description('have the hub issue a proof document for a person (--id) or an enterprise (--code), with the person\'s consent (demo keys); the SD-JWT VC on stdout, what it says on stderr')
+  .requiredOption('--kind <kind>', 'NO_TAX_ARREARS | PROPERTY_RECORD | NO_PROPERTY | SOCIAL_INSURANCE_CONTRIBUTIONS | ENTERPRISE_REGISTRATION')
+  .option('--id <idNumber>', 'the person: citizen identity number')
+  .option('--code <creditCode>', 'the enterprise: unified social credit code')
+  .option('--holder-key <file>', 'bind the proof to this public JWK (the holder presents it with a key-binding JWT)')
+  .option('--as <consumer>', 'the consumer signing the request', 'one-window-hall')
+  .option('--purpose <code>', '事由', 'PROOF_ISSUANCE')
+  .option('--case <number>', '办件编号', 'WZM-DEMO-0001')
+  .option('--operator <name>', '经办人', 'hall-001')
+  .option('--out <file>', 'write the token to this file instead of stdout')
+  .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
+  .action(async (o: { kind: string; id?: string; code?: string; holderKey?: string; as: string; purpose: string; case: string; operator: string; out?: string; hub: string }) => {
+    const { runProofIssue } = await import('./proof');
+    process.exitCode = await runProofIssue({
+      hub: o.hub,
+      keysDir: keysDir(),
+      kind: o.kind,
+      ...(o.id !== undefined ? { idNumber: o.id } : {}),
+      ...(o.code !== undefined ? { creditCode: o.code } : {}),
+      ...(o.holderKey ? { holderKey: o.holderKey } : {}),
+      as: o.as,
+      purpose: o.purpose,
+      case: o.case,
+      operator: o.operator,
+      ...(o.out ? { out: o.out } : {}),
+    });
+  });
+
 const audit = program.command('audit').description('the access log: verify it, prove records in it, export records');
 const auditDir = (dir?: string) => dir ?? process.env.DATARUN_AUDIT_DIR ?? DEFAULT_AUDIT_DIR;
 

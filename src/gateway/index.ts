@@ -34,5 +34,6 @@ export type { ConsoleExport, ConsoleExportFilter } from './console-export';
 export { UnauthenticatedError } from '../seal';
 // What the proof pages (src/http) need: their data source, and the QR payload and words of src/proofs.
 export type { ProofDisplay, ProofPagesSource } from './proof-pages';
+export { declaredProofKinds, type HubProofs, type HubProofKind, type IssuedHubProof, type ProofsSettings } from './proofs';
 export { encodeProofForQr, decodeProofFromQr, proofReasonZh, maskIdentifier, beijingTime, PROOF_STATUS_ZH, PROOF_QR_PREFIX, MAX_PROOF_QR_CHARS } from '../proofs';
 export type { ProofVerification, ProofVerified, ProofRejected, DecodedProofQr, ProofQrPayload } from '../proofs';

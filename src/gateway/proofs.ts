@@ -17,7 +17,9 @@ import {
   createStatusListAllocator,
   createStatusListSigner,
   issueProofVc,
+  maskIdentifier,
   openFileStatusListStore,
+  verifyProof,
   signStatusListToken,
   STATUS,
   type StatusListAllocator,
@@ -27,6 +29,7 @@ import { readPublicJwk, type KeyStore } from '../seal';
 import type { SharedState } from '../state';
 import { ConfigError } from './config';
 import type { HubEvent } from './events';
+import type { ProofDisplay, ProofPagesSource } from './proof-pages';
 import type { Caller, RequestContext } from './request-context';
 
 /** A kind the hub can issue: its declaration and the connector that establishes it. */
@@ -68,6 +71,8 @@ export interface ProofsSettings {
 /** The proofs of one gateway. */
 export interface HubProofs {
   readonly kinds: ReadonlyMap<string, HubProofKind>;
+  /** How long a verifier may cache a status list (`proofs.statusTtlSeconds`). */
+  readonly statusTtlSeconds: number;
   issue(ctx: RequestContext, input: { kind: string; subject: ProofSubject; holderKey?: string }): Promise<IssuedHubProof>;
   /** The signed Status List Token of list `list`, or undefined for a list never used. */
   statusListToken(list: number): Promise<string | undefined>;
@@ -77,6 +82,8 @@ export interface HubProofs {
   byReference(reference: string): Promise<string | undefined>;
   /** The base URL the HTTP server listens at, when `proofs.baseUrl` is not set. */
   setBaseUrl(url: string): void;
+  /** What the printable page and `/verify` show (src/http): a token verified against the hub's keys and its own status lists, labelled. */
+  readonly pages: ProofPagesSource;
   close(): Promise<void>;
 }
 
@@ -93,6 +100,9 @@ interface IssuedRecord {
   readonly token: string;
   readonly revoked?: string;
 }
+
+/** The hub's own department names, for the pages: the trust list's. */
+const subjectKindZh: Readonly<Record<string, string>> = { PERSON: '自然人', ENTERPRISE: '企业', PROPERTY: '不动产' };
 
 /** Where issued proofs are kept: one file embedded, shared documents with several instances. */
 interface ProofRegistry {
@@ -227,8 +237,56 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
     return `${baseUrl}/status/${list}`;
   };
 
+  const statusListToken = async (list: number): Promise<string | undefined> => {
+    if (!Number.isSafeInteger(list) || list < 0) return undefined;
+    // A list no proof has an entry in is not published (nothing refers to it).
+    if ((await store.claimedCount(list).catch(() => 0)) === 0) return undefined;
+    const snapshot = await allocator.snapshot(list).catch(() => undefined);
+    if (!snapshot) return undefined;
+    return signStatusListToken({ uri: listUri(list), bits: allocator.bits, statuses: snapshot.bytes, packed: true, ttlSeconds: settings.statusTtlSeconds, sign: signer, now: now() });
+  };
+
+  /** Only this hub's own lists: /verify never fetches a URL a pasted proof names (no SSRF). */
+  const ownStatusList = async (uri: string): Promise<string> => {
+    const prefix = baseUrl ? `${baseUrl}/status/` : undefined;
+    const list = prefix && uri.startsWith(prefix) ? Number(uri.slice(prefix.length)) : Number.NaN;
+    const token = Number.isInteger(list) ? await statusListToken(list) : undefined;
+    if (!token) throw new HubError(HubErrorCode.NOT_FOUND, 'not a status list of this hub');
+    return token;
+  };
+
+  const pages: ProofPagesSource = {
+    get publicUrl() {
+      return baseUrl ?? '';
+    },
+    byReference: (reference) => byReference(reference),
+    async display(token): Promise<ProofDisplay> {
+      const result = await verifyProof(token, { keys: { keyStore }, statusList: ownStatusList, allowMissingKeyBinding: true, now: now() });
+      if (!result.valid) return { result };
+      const found = kinds.get(result.kind);
+      const [title, titleEn] = found ? splitTitle(found.spec.title) : [undefined, undefined];
+      const owner = keyStore.owner(result.department);
+      const id = identifierOf(result.disclosed);
+      return {
+        result,
+        ...(title ? { title } : {}),
+        ...(titleEn ? { titleEn } : {}),
+        ...(owner?.name ? { departmentName: owner.name } : {}),
+        ...(id ? { subject: `${subjectKindZh[result.subjectKind] ?? ''} ${maskIdentifier(id)}`.trim() } : {}),
+      };
+    },
+  };
+
+  async function byReference(reference: string): Promise<string | undefined> {
+    if (typeof reference !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(reference)) return undefined;
+    const record = await registry.byReference(reference);
+    return record && !record.revoked && record.expiresAt > now().getTime() ? record.token : undefined;
+  }
+
   return {
     kinds,
+    statusTtlSeconds: settings.statusTtlSeconds,
+    pages,
     setBaseUrl(url) {
       baseUrl ??= url.replace(/\/+$/, '');
     },
@@ -244,11 +302,16 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
       }
       let holderJwk: Record<string, unknown> | undefined;
       if (input.holderKey !== undefined) {
+        let parsed: unknown;
         try {
-          holderJwk = readPublicJwk(JSON.parse(input.holderKey)) as unknown as Record<string, unknown>;
-        } catch (error) {
-          throw new BadUserInputError('holderKey', `must be the holder's public key as a JWK (EC P-256, P-384 or Ed25519): ${(error as Error).message}`);
+          parsed = JSON.parse(input.holderKey);
+        } catch {
+          parsed = undefined;
         }
+        // A key it cannot bind to (not JSON, a symmetric or private key, another curve) is refused, never issued unbound.
+        const jwk = readPublicJwk(parsed);
+        if (!jwk) throw new BadUserInputError('holderKey', "must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part)");
+        holderJwk = jwk as unknown as Record<string, unknown>;
       }
       // The department, now: never the cache (the proof states when the department answered).
       const facts = await connector.proofs!.establish(spec.kind, input.subject, ctx.signal);
@@ -288,12 +351,7 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
         reference,
       };
     },
-    async statusListToken(list) {
-      if (!Number.isSafeInteger(list) || list < 0) return undefined;
-      const snapshot = await allocator.snapshot(list).catch(() => undefined);
-      if (!snapshot) return undefined;
-      return signStatusListToken({ uri: listUri(list), bits: allocator.bits, statuses: snapshot.bytes, packed: true, ttlSeconds: settings.statusTtlSeconds, sign: signer, now: now() });
-    },
+    statusListToken,
     async revokeFor(connectorId, events, signal) {
       let revoked = 0;
       const ofConnector = [...kinds.values()].filter((k) => k.department === connectorId && (k.spec.revokedBy?.length ?? 0) > 0);
@@ -315,15 +373,24 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
       }
       return revoked;
     },
-    async byReference(reference) {
-      if (typeof reference !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(reference)) return undefined;
-      const record = await registry.byReference(reference);
-      return record && record.expiresAt > now().getTime() ? record.token : undefined;
-    },
+    byReference,
     async close() {
       registry.close();
+      await store.close();
     },
   };
+}
+
+/** "无欠税证明 Certificate of no tax arrears" → the Chinese title and the English one. */
+function splitTitle(title: string): [string, string | undefined] {
+  const at = title.search(/ [A-Za-z]/);
+  return at < 0 ? [title, undefined] : [title.slice(0, at), title.slice(at + 1)];
+}
+
+/** The subject's identifier among a proof's disclosed claims, if it shows one. */
+function identifierOf(claims: Readonly<Record<string, unknown>>): string | undefined {
+  for (const name of ['idNumber', 'creditCode', 'taxpayerId']) if (typeof claims[name] === 'string') return claims[name] as string;
+  return undefined;
 }
 
 /** The GraphQL side: `issueProof` for a signed caller, about the one subject its arguments name. */

@@ -278,7 +278,18 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   }
 
   const consoleRoutes = createConsoleRoutes({ gateway, peerOf });
-  const proofRoutes = options.proofPages ? createProofPageRoutes({ source: options.proofPages }) : undefined;
+  // The gateway's own proofs, unless the caller gives another source (tests).
+  const proofPages = options.proofPages ?? gateway.proofs?.pages;
+  const proofRoutes = proofPages ? createProofPageRoutes({ source: proofPages }) : undefined;
+
+  /** `GET /status/<list>`: the Status List Token of a list of the hub's proofs, public, cacheable for its ttl. */
+  async function statusList(res: http.ServerResponse, url: URL): Promise<void> {
+    const list = /^\/status\/(0|[1-9][0-9]{0,8})$/.exec(url.pathname);
+    const token = list && gateway.proofs ? await gateway.proofs.statusListToken(Number(list[1])) : undefined;
+    if (!token) return notFound({ method: 'GET' } as http.IncomingMessage, res, url);
+    res.writeHead(200, { 'content-type': 'application/statuslist+jwt', 'content-length': Buffer.byteLength(token), 'cache-control': `public, max-age=${gateway.proofs!.statusTtlSeconds}` });
+    res.end(token);
+  }
   const frontRoutes = createFrontRoutes({ gateway, ...(options.explorerExamples ? { examples: options.explorerExamples } : {}) });
 
   const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
@@ -358,6 +369,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = graphql(req, res);
     } else if (url.pathname === '/graphql/stream') {
       work = stream(req, res);
+    } else if (url.pathname.startsWith('/status/') && req.method === 'GET') {
+      work = statusList(res, url);
     } else if (proofRoutes && (work = proofRoutes.handle(req, res, url)) !== undefined) {
       // The proof pages: /p/<ref>, /verify (docs/proofs.md); nothing of them is logged.
     } else if ((work = consoleRoutes.handle(req, res, url)) !== undefined) {
@@ -447,6 +460,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     }
   }
 
+  // Status list URIs and printable pages name the hub's URL: this one, unless proofs.baseUrl says otherwise.
+  gateway.proofs?.setBaseUrl(urlOf(server));
   let closed: Promise<void> | undefined;
   return {
     url: urlOf(server),

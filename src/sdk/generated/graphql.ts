@@ -27,7 +27,7 @@ export type AbnormalOperation = {
 /** One state change a request made, as its record keeps it (no free text: a report's note only as its hash). */
 export type AccessChange = {
   __typename?: 'AccessChange';
-  /** OPEN, CLAIM or REPORT. */
+  /** OPEN, CLAIM or REPORT (a case); ISSUE (a proof). */
   action?: Maybe<Scalars['String']['output']>;
   /** ISO 8601. */
   at?: Maybe<Scalars['String']['output']>;
@@ -36,18 +36,23 @@ export type AccessChange = {
   caseId?: Maybe<Scalars['String']['output']>;
   /** The department (consumer id) the case belongs to. */
   department?: Maybe<Scalars['String']['output']>;
-  /** What changed: "case" (a pushed case 审管联动). */
+  /** What changed: "case" (a pushed case 审管联动) or "proof" (a proof issued 无证明). */
   entity: Scalars['String']['output'];
   /** The pushed event the case is about. */
   eventId?: Maybe<Scalars['String']['output']>;
   /** The state before (null for an opening) and after. */
   from?: Maybe<Scalars['String']['output']>;
+  /** A proof issued (entity "proof"): its kind, the hub's reference of it, and its status list entry. */
+  kind?: Maybe<Scalars['String']['output']>;
   /** Whether the step came after its deadline. */
   late?: Maybe<Scalars['Boolean']['output']>;
   /** SHA-256 of a report's note. */
   noteHash?: Maybe<Scalars['String']['output']>;
   /** A report's outcome. */
   outcome?: Maybe<Scalars['String']['output']>;
+  reference?: Maybe<Scalars['String']['output']>;
+  statusIndex?: Maybe<Scalars['Int']['output']>;
+  statusList?: Maybe<Scalars['String']['output']>;
   to?: Maybe<Scalars['String']['output']>;
 };
 
@@ -562,6 +567,29 @@ export type InsuredStatus =
   | 'RETIRED'
   | 'SUSPENDED';
 
+/** A proof as issued: the SD-JWT VC (every claim disclosable: the holder chooses what to show) and what it says. */
+export type IssuedProof = {
+  __typename?: 'IssuedProof';
+  /** When the department answered (RFC 3339): what the proof states held then. */
+  asOf: Scalars['String']['output'];
+  /** The department that established it and whose key signed it. */
+  department: Scalars['String']['output'];
+  expiresAt: Scalars['String']['output'];
+  /** cnf (bound to the holder's key: presenting it needs a key-binding JWT) or none (for paper). */
+  holderBinding: Scalars['String']['output'];
+  issuedAt: Scalars['String']['output'];
+  kind: ProofKind;
+  /** The hub's reference of the proof: its printable page is /p/<reference> while it is valid. */
+  reference: Scalars['String']['output'];
+  statusIndex: Scalars['Int']['output'];
+  /** The status list (a URL the hub publishes) and the proof's entry in it. */
+  statusList: Scalars['String']['output'];
+  /** The document's name, Chinese first. */
+  title: Scalars['String']['output'];
+  /** The SD-JWT VC (typ dc+sd-jwt): `<issuer JWT>~<disclosure>~…~`. */
+  token: Scalars['String']['output'];
+};
+
 export type Licence = {
   __typename?: 'Licence';
   authority: Scalars['String']['output'];
@@ -592,6 +620,8 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Claims (认领) a case pushed to the calling consumer: PUSHED → CLAIMED (late after the claim deadline). */
   claimCase: Case;
+  /** Issues a proof document of `kind` about a person (idNumber) or an enterprise (creditCode), for the request's purpose, with the person's consent; bound to the holder's public key (a JWK, as JSON) when given, else unbound (for paper). */
+  issueProof: IssuedProof;
   /**
    * Registers a webhook: the target must be on the operator's allow-list, and the subscription (a
    * document selecting departmentEvents) must be granted for the request's purpose.
@@ -607,6 +637,15 @@ export type Mutation = {
 /** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
 export type MutationClaimCaseArgs = {
   caseId: Scalars['ID']['input'];
+};
+
+
+/** Writes: each one a step of a pushed case, recorded in the access log with the state change it made. */
+export type MutationIssueProofArgs = {
+  creditCode?: InputMaybe<Scalars['ID']['input']>;
+  holderKey?: InputMaybe<Scalars['String']['input']>;
+  idNumber?: InputMaybe<Scalars['ID']['input']>;
+  kind: ProofKind;
 };
 
 
@@ -714,6 +753,22 @@ export type Person = {
   /** Tax registration, payments and arrears; null when the person is not a registered taxpayer. */
   taxRecords?: Maybe<Taxpayer>;
 };
+
+/**
+ * The proof documents the departments issue through the hub, as their connectors declare them
+ * (each connector's schema extends this enum).
+ */
+export type ProofKind =
+  /** 企业登记状态: the enterprise is registered, active and not on the abnormal operations list. */
+  | 'ENTERPRISE_REGISTRATION'
+  /** 无房证明: no unit is registered to the person in this registry. */
+  | 'NO_PROPERTY'
+  /** 无欠税证明: the taxpayer (a person or an enterprise) has no tax arrears, or is not registered with the tax administration. */
+  | 'NO_TAX_ARREARS'
+  /** 不动产登记信息: the units registered to the person or enterprise, with shares, mortgages and seizures in force. */
+  | 'PROPERTY_RECORD'
+  /** 社保缴费证明: the person's social insurance and the months contributed per insurance type. */
+  | 'SOCIAL_INSURANCE_CONTRIBUTIONS';
 
 /** A real-estate unit 不动产单元. */
 export type Property = {
@@ -1359,6 +1414,7 @@ export type ResolversTypes = {
   InsuranceType: InsuranceType;
   InsuredStatus: InsuredStatus;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  IssuedProof: ResolverTypeWrapper<IssuedProof>;
   Licence: ResolverTypeWrapper<Licence>;
   Mortgage: ResolverTypeWrapper<Mortgage>;
   MortgageStatus: MortgageStatus;
@@ -1372,6 +1428,7 @@ export type ResolversTypes = {
   Penalty: ResolverTypeWrapper<Penalty>;
   Permit: ResolverTypeWrapper<Permit>;
   Person: ResolverTypeWrapper<PersonRef>;
+  ProofKind: ProofKind;
   Property: ResolverTypeWrapper<PropertyRef>;
   PropertyUsage: PropertyUsage;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -1432,6 +1489,7 @@ export type ResolversParentTypes = {
   GrantedField: GrantedField;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
+  IssuedProof: IssuedProof;
   Licence: Licence;
   Mortgage: Mortgage;
   Mutation: Record<PropertyKey, never>;
@@ -1494,9 +1552,13 @@ export type AccessChangeResolvers<ContextType = HubContext, ParentType extends R
   entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   eventId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   from?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  kind?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   late?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   noteHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   outcome?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  reference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  statusIndex?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  statusList?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   to?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
@@ -1756,6 +1818,20 @@ export type GrantedFieldResolvers<ContextType = HubContext, ParentType extends R
   validTo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type IssuedProofResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['IssuedProof'] = ResolversParentTypes['IssuedProof']> = {
+  asOf?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  department?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  holderBinding?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  issuedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ProofKind'], ParentType, ContextType>;
+  reference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  statusIndex?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  statusList?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type LicenceResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Licence'] = ResolversParentTypes['Licence']> = {
   authority?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   issuedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1775,6 +1851,7 @@ export type MortgageResolvers<ContextType = HubContext, ParentType extends Resol
 
 export type MutationResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   claimCase?: Resolver<ResolversTypes['Case'], ParentType, ContextType, RequireFields<MutationClaimCaseArgs, 'caseId'>>;
+  issueProof?: Resolver<ResolversTypes['IssuedProof'], ParentType, ContextType, RequireFields<MutationIssueProofArgs, 'kind'>>;
   registerWebhook?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'subscription' | 'url' | 'withSecret'>>;
   removeWebhook?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRemoveWebhookArgs, 'id'>>;
   reportCase?: Resolver<ResolversTypes['Case'], ParentType, ContextType, RequireFields<MutationReportCaseArgs, 'caseId' | 'outcome'>>;
@@ -2004,6 +2081,7 @@ export type Resolvers<ContextType = HubContext> = {
   FundLoan?: FundLoanResolvers<ContextType>;
   FundWithdrawal?: FundWithdrawalResolvers<ContextType>;
   GrantedField?: GrantedFieldResolvers<ContextType>;
+  IssuedProof?: IssuedProofResolvers<ContextType>;
   Licence?: LicenceResolvers<ContextType>;
   Mortgage?: MortgageResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
