@@ -148,10 +148,15 @@ function fileRegistry(dir: string): ProofRegistry {
       }
     });
   }
-  const fd = openSync(file, 'a', 0o600);
+  // Opened for each line only: issuances are few, and nothing stays open for writing between them.
   const append = (entry: unknown): void => {
-    writeSync(fd, `${JSON.stringify(entry)}\n`);
-    fsyncSync(fd);
+    const fd = openSync(file, 'a', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   };
   return {
     async add(record) {
@@ -170,7 +175,7 @@ function fileRegistry(dir: string): ProofRegistry {
       append({ revoke: { reference, reason } });
       records.set(reference, { ...found, revoked: reason });
     },
-    close: () => closeSync(fd),
+    close: () => undefined,
   };
 }
 

@@ -136,7 +136,11 @@ export function createRedisConnection(settings: RedisSettings, onEvent: (event: 
     connectTimeout,
     maxRetriesPerRequest: DEFAULT_REDIS_SETTINGS.maxRetriesPerRequest,
     autoResendUnfulfilledCommands: false,
-    enableAutoPipelining: true,
+    // Off: ioredis 5's auto-pipelining can call its callbacks with no results after a connection
+    // trouble (`results[i] is not iterable`, ioredis #1931), thrown where nothing catches it, which
+    // ended a hub process that started while Redis was busy. Commands are pipelined by the code
+    // that sends several at once (MULTI, pipelines) instead.
+    enableAutoPipelining: false,
     // ioredis waits this long for a socket that is already gone before it lets go of it on close.
     disconnectTimeout: 200,
     ...(settings.password ? { password: settings.password } : {}),

@@ -88,6 +88,7 @@ export async function startTestHub(
       // The hub's other data (webhooks, cases) in the keys directory, not beside the access log: a test that remounts the log's file system read-only needs it to hold no other open file.
       webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
       cases: { file: path.join(keysDir, 'cases', 'cases.jsonl'), ...options.cases },
+      proofs: { dir: path.join(keysDir, 'proofs') },
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
