@@ -226,7 +226,8 @@ describe('the shared state in Redis', () => {
     // ioredis's auto-pipelining routes a script call by its key count, not its key: on a cluster the
     // call then joins another node's pipeline and fails. The hub's audit streams use scripts.
     const cluster = await startRedisCluster();
-    const state = createSharedState({ redis: { cluster: cluster.nodes }, rateLimits: limits });
+    // A generous command timeout: 120 commands at once on a busy machine; what is tested is where each goes.
+    const state = createSharedState({ redis: { cluster: cluster.nodes, commandTimeoutMs: 30_000 }, rateLimits: limits });
     try {
       expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
       const streams = state.streams!;
