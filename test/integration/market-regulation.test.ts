@@ -148,6 +148,8 @@ describe('market-regulation connector against its sandbox', () => {
   describe('resolvers', () => {
     it('resolve the market-regulation fields of the schema with one call per nesting level', async () => {
       const sdl = ['schema/shared.graphql', 'schema/seal.graphql', 'schema/events.graphql', 'connectors/market-regulation/schema.graphql'].map((f) => readFileSync(path.join(__dirname, '../..', f), 'utf8'));
+      // The enum the connector's proof kinds extend (schema/proofs.graphql declares it with the hub's mutation).
+      sdl.push('enum ProofKind');
       const schema = makeExecutableSchema({
         typeDefs: sdl,
         resolvers: [
