@@ -101,7 +101,7 @@ interface IssuedRecord {
   readonly revoked?: string;
 }
 
-/** The hub's own department names, for the pages: the trust list's. */
+/** How the pages name a subject's kind. */
 const subjectKindZh: Readonly<Record<string, string>> = { PERSON: '自然人', ENTERPRISE: '企业', PROPERTY: '不动产' };
 
 /** Where issued proofs are kept: one file embedded, shared documents with several instances. */
