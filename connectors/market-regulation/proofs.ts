@@ -5,6 +5,8 @@
  */
 import {
   BadUserInputError,
+  chinaTime,
+  proofSubjectId,
   creditCodeProblem,
   type ProofEstablisher,
   type ProofFacts,
@@ -29,10 +31,6 @@ export const MARKET_REGULATION_PROOFS: readonly ProofKindSpec[] = Object.freeze(
   },
 ]);
 
-/** Now (or `ms`) in China Standard Time with its offset, to the second: `2026-05-01T10:00:00+08:00`. */
-export function chinaTime(ms: number = Date.now()): string {
-  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
-}
 
 /** The establisher over a lookup of one enterprise (a call of its own). */
 export function createMarketRegulationProofs(lookup: (creditCode: string, signal: AbortSignal) => Promise<EnterpriseRecord | null>): ProofEstablisher {
@@ -41,11 +39,8 @@ export function createMarketRegulationProofs(lookup: (creditCode: string, signal
       if (kind !== ENTERPRISE_REGISTRATION) {
         throw new BadUserInputError('kind', `is not a proof kind of the market-regulation connector (it establishes ${ENTERPRISE_REGISTRATION}), but got: ${JSON.stringify(kind)}`);
       }
-      if (subject?.kind !== 'ENTERPRISE') throw new BadUserInputError('subject.kind', `must be ENTERPRISE for ${kind}, but got: ${JSON.stringify(subject?.kind)}`);
-      if (typeof subject.id !== 'string') throw new BadUserInputError('creditCode', 'must be a string');
-      const problem = creditCodeProblem(subject.id);
-      if (problem !== undefined) throw new BadUserInputError('creditCode', problem);
-      const record = await lookup(subject.id, signal);
+      const creditCode = proofSubjectId(kind, subject, ['ENTERPRISE']);
+      const record = await lookup(creditCode, signal);
       const asOf = chinaTime();
       if (record === null) return { asOf, holds: false, reason: 'market regulation has no enterprise registered under this credit code', claims: { creditCode: subject.id, registered: false } };
       const listings = record.abnormalOperations.filter((a) => a.removedAt === null).length;

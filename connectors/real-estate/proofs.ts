@@ -6,6 +6,8 @@
  */
 import {
   BadUserInputError,
+  chinaTime,
+  proofSubjectId,
   citizenIdProblem,
   creditCodeProblem,
   unitNumberProblem,
@@ -44,10 +46,6 @@ export const REAL_ESTATE_PROOFS: readonly ProofKindSpec[] = Object.freeze([
   },
 ]);
 
-/** Now (or `ms`) in China Standard Time with its offset, to the second: `2026-05-01T10:00:00+08:00`. */
-export function chinaTime(ms: number = Date.now()): string {
-  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
-}
 
 /** What the establisher asks the registry, each one statement of its own. */
 export interface RealEstateProofSource {
@@ -59,19 +57,6 @@ export interface RealEstateProofSource {
   property(unitNumber: string, signal: AbortSignal): Promise<PropertyRecord | null>;
 }
 
-function checked(argument: string, value: unknown, problemOf: (value: string) => string | undefined): string {
-  if (typeof value !== 'string') throw new BadUserInputError(argument, 'must be a string');
-  const problem = problemOf(value);
-  if (problem !== undefined) throw new BadUserInputError(argument, problem);
-  return value;
-}
-
-/** The subject's identifier, checked for the kinds the proof kind allows. */
-function subjectId(kind: string, subject: ProofSubject, allowed: readonly ('PERSON' | 'ENTERPRISE')[]): string {
-  if (subject?.kind === 'PERSON' && allowed.includes('PERSON')) return checked('idNumber', subject.id, citizenIdProblem);
-  if (subject?.kind === 'ENTERPRISE' && allowed.includes('ENTERPRISE')) return checked('creditCode', subject.id, creditCodeProblem);
-  throw new BadUserInputError('subject.kind', `must be ${allowed.join(' or ')} for ${kind}, but got: ${JSON.stringify(subject?.kind)}`);
-}
 
 /** One unit as a 不动产登记信息 lists it, for the owner asked about: its share, and only what is in force on it. */
 function listed(record: PropertyRecord, ownerKind: string, ownerId: string): Record<string, unknown> {
@@ -105,7 +90,7 @@ export function createRealEstateProofs(source: RealEstateProofSource): ProofEsta
   return {
     async establish(kind: string, subject: ProofSubject, signal: AbortSignal): Promise<ProofFacts> {
       if (kind === PROPERTY_RECORD) {
-        const ownerId = subjectId(kind, subject, ['PERSON', 'ENTERPRISE']);
+        const ownerId = proofSubjectId(kind, subject, ['PERSON', 'ENTERPRISE']);
         const records = await ownedBy(subject, ownerId, signal);
         const asOf = chinaTime();
         const idClaim = subject.kind === 'PERSON' ? { idNumber: ownerId } : { creditCode: ownerId };
@@ -120,7 +105,7 @@ export function createRealEstateProofs(source: RealEstateProofSource): ProofEsta
         };
       }
       if (kind === NO_PROPERTY) {
-        const idNumber = subjectId(kind, subject, ['PERSON']);
+        const idNumber = proofSubjectId(kind, subject, ['PERSON']);
         const found = (await ownedBy(subject, idNumber, signal)).length;
         const asOf = chinaTime();
         if (found > 0) return { asOf, holds: false, reason: `the registry has ${found} unit(s) registered to the person`, claims: { idNumber, registry: source.registryName } };
@@ -136,7 +121,9 @@ export function createRealEstateProofs(source: RealEstateProofSource): ProofEsta
      */
     async affectedSubjects(event: DepartmentEvent, signal: AbortSignal): Promise<readonly ProofSubject[]> {
       if (event.type !== 'TRANSFER_REGISTERED' || event.subject.kind !== 'PROPERTY') return [];
-      const unitNumber = checked('event.subject.id', event.subject.id, unitNumberProblem);
+      const unitNumber = event.subject.id;
+      const problem = typeof unitNumber === 'string' ? unitNumberProblem(unitNumber) : 'must be a string';
+      if (problem !== undefined) throw new BadUserInputError('event.subject.id', problem);
       const record = await source.property(unitNumber, signal);
       if (record === null) return [];
       return record.owners.map((o) => ({ kind: o.kind, id: o.ownerId }));

@@ -5,6 +5,8 @@
  */
 import {
   BadUserInputError,
+  chinaTime,
+  proofSubjectId,
   citizenIdProblem,
   type ProofEstablisher,
   type ProofFacts,
@@ -28,10 +30,6 @@ export const SOCIAL_SECURITY_PROOFS: readonly ProofKindSpec[] = Object.freeze([
   },
 ]);
 
-/** Now (or `ms`) in China Standard Time with its offset, to the second: `2026-05-01T10:00:00+08:00`. */
-export function chinaTime(ms: number = Date.now()): string {
-  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
-}
 
 /** The claims of an insured person: what the agency holds of their contributions (months are distinct periods). */
 export function contributionClaims(record: InsuredRecord): Record<string, unknown> {
@@ -66,11 +64,8 @@ export function createSocialSecurityProofs(lookup: (idNumber: string, signal: Ab
       if (kind !== SOCIAL_INSURANCE_CONTRIBUTIONS) {
         throw new BadUserInputError('kind', `is not a proof kind of the social-security connector (it establishes ${SOCIAL_INSURANCE_CONTRIBUTIONS}), but got: ${JSON.stringify(kind)}`);
       }
-      if (subject?.kind !== 'PERSON') throw new BadUserInputError('subject.kind', `must be PERSON for ${kind}, but got: ${JSON.stringify(subject?.kind)}`);
-      if (typeof subject.id !== 'string') throw new BadUserInputError('idNumber', 'must be a string');
-      const problem = citizenIdProblem(subject.id);
-      if (problem !== undefined) throw new BadUserInputError('idNumber', problem);
-      const record = await lookup(subject.id, signal);
+      const idNumber = proofSubjectId(kind, subject, ['PERSON']);
+      const record = await lookup(idNumber, signal);
       const asOf = chinaTime();
       if (record === null) return { asOf, holds: false, reason: 'the social security agency has no insured person with this identity number', claims: { idNumber: subject.id } };
       return { asOf, holds: true, claims: contributionClaims(record) };

@@ -4,6 +4,8 @@
  */
 import {
   BadUserInputError,
+  chinaTime,
+  proofSubjectId,
   citizenIdProblem,
   creditCodeProblem,
   type ProofEstablisher,
@@ -30,24 +32,6 @@ export const TAX_PROOFS: readonly ProofKindSpec[] = Object.freeze([
   },
 ]);
 
-/** Now (or `ms`) in China Standard Time with its offset, to the second: `2026-05-01T10:00:00+08:00`. */
-export function chinaTime(ms: number = Date.now()): string {
-  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
-}
-
-/** The taxpayer id of a subject, checked: a citizen identity number for a PERSON, a credit code for an ENTERPRISE. */
-function taxpayerIdOf(subject: ProofSubject): string {
-  if (subject?.kind === 'PERSON') return checked('idNumber', subject.id, citizenIdProblem);
-  if (subject?.kind === 'ENTERPRISE') return checked('creditCode', subject.id, creditCodeProblem);
-  throw new BadUserInputError('subject.kind', `must be PERSON or ENTERPRISE for ${NO_TAX_ARREARS}, but got: ${JSON.stringify(subject?.kind)}`);
-}
-
-function checked(argument: string, value: unknown, problemOf: (value: string) => string | undefined): string {
-  if (typeof value !== 'string') throw new BadUserInputError(argument, 'must be a string');
-  const problem = problemOf(value);
-  if (problem !== undefined) throw new BadUserInputError(argument, problem);
-  return value;
-}
 
 /**
  * The establisher over a lookup of one taxpayer (a GetTaxpayers call of its own). A taxpayer of
@@ -58,7 +42,7 @@ export function createTaxProofs(lookup: (taxpayerId: string, signal: AbortSignal
   return {
     async establish(kind: string, subject: ProofSubject, signal: AbortSignal): Promise<ProofFacts> {
       if (kind !== NO_TAX_ARREARS) throw new BadUserInputError('kind', `is not a proof kind of the tax connector (it establishes ${NO_TAX_ARREARS}), but got: ${JSON.stringify(kind)}`);
-      const taxpayerId = taxpayerIdOf(subject);
+      const taxpayerId = proofSubjectId(NO_TAX_ARREARS, subject, ['PERSON', 'ENTERPRISE']);
       const found = await lookup(taxpayerId, signal);
       const asOf = chinaTime();
       const record = found !== null && found.kind === subject.kind ? found : null;

@@ -11,7 +11,7 @@ export { z } from 'zod';
 export type { ConnectorModule, ConnectorEnvironment, ConnectorSettingsSchema, ChangeFeed, ChangeFeedRead } from './module';
 export { EVENT_TYPE_PATTERN } from './events';
 export type { DepartmentEvent, EventTypeSpec, EventSubjectKind, EventDetailValue } from './events';
-export { PROOF_KIND_PATTERN } from './proofs';
+export { PROOF_KIND_PATTERN, chinaTime, proofSubjectId } from './proofs';
 export type { ProofEstablisher, ProofFacts, ProofKindSpec, ProofSubject } from './proofs';
 export { createHubContext } from './context';
 export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';

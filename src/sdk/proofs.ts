@@ -5,7 +5,9 @@
  * directly (`Connector.proofs.establish`): never a cache, so the proof states the moment the
  * department answered. The hub turns the facts into the proof; the connector never signs.
  */
+import { BadUserInputError } from './errors';
 import type { DepartmentEvent, EventSubjectKind } from './events';
+import { citizenIdProblem, creditCodeProblem } from './identifiers';
 
 /** A proof kind a connector declares: its name in the graph (`ProofKind`), what it states, how long it holds. */
 export interface ProofKindSpec {
@@ -77,3 +79,22 @@ export interface ProofEstablisher {
 
 /** Proof kind names: SCREAMING_SNAKE_CASE, 3 to 64 characters (the event types' rule). */
 export const PROOF_KIND_PATTERN = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
+
+/** Now (or `ms`) in China Standard Time with its offset, to the second (`2026-05-01T10:00:00+08:00`): a proof's `asOf` as departments state times. */
+export function chinaTime(ms: number = Date.now()): string {
+  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 19) + '+08:00';
+}
+
+/**
+ * The identifier of a proof's subject, checked before any department call: a citizen identity
+ * number (`idNumber`) for a PERSON, a unified social credit code (`creditCode`) for an ENTERPRISE,
+ * of the kinds `allowed` for the proof kind; anything else a BAD_USER_INPUT naming the argument.
+ */
+export function proofSubjectId(kind: string, subject: ProofSubject, allowed: readonly ('PERSON' | 'ENTERPRISE')[]): string {
+  const rule = subject?.kind === 'PERSON' ? { argument: 'idNumber', problemOf: citizenIdProblem } : subject?.kind === 'ENTERPRISE' ? { argument: 'creditCode', problemOf: creditCodeProblem } : undefined;
+  if (!rule || !allowed.includes(subject.kind as 'PERSON' | 'ENTERPRISE')) throw new BadUserInputError('subject.kind', `must be ${allowed.join(' or ')} for ${kind}, but got: ${JSON.stringify(subject?.kind)}`);
+  if (typeof subject.id !== 'string') throw new BadUserInputError(rule.argument, 'must be a string');
+  const problem = rule.problemOf(subject.id);
+  if (problem !== undefined) throw new BadUserInputError(rule.argument, problem);
+  return subject.id;
+}

@@ -4,7 +4,7 @@
  * records (the integration suite checks the same against the real sandboxes).
  */
 import fc from 'fast-check';
-import { chinaTime } from '../../connectors/tax/proofs';
+import { chinaTime } from '../../src/sdk';
 import { contributionClaims } from '../../connectors/social-security/proofs';
 import { ENTERPRISE_REGISTRATION, createMarketRegulationProofs } from '../../connectors/market-regulation/proofs';
 import { NO_PROPERTY, PROPERTY_RECORD, createRealEstateProofs } from '../../connectors/real-estate/proofs';
