@@ -103,11 +103,11 @@ function factsTable(display: ProofDisplay, result: ProofVerified): string {
       ? '<p class="muted">（未出示任何项目）<span class="en">No claim disclosed</span></p>'
       : `<dl class="claims">${claims
           .map(([name, value]) => {
-            const label = Object.prototype.hasOwnProperty.call(labels, name) ? labels[name]! : name;
+            const label = Object.hasOwn(labels, name) ? labels[name]! : name;
             return `<div><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(valueText(value))}</dd></div>`;
           })
           .join('')}</dl>`;
-  const subjectKind = SUBJECT_KIND_ZH[result.subjectKind] ?? result.subjectKind;
+  const subjectKind = Object.hasOwn(SUBJECT_KIND_ZH, result.subjectKind) ? SUBJECT_KIND_ZH[result.subjectKind]! : result.subjectKind;
   return `<table class="facts"><tbody>
 ${row('证明对象', 'Subject', `${display.subject !== undefined ? `${escapeHtml(display.subject)} · ` : ''}${escapeHtml(subjectKind)}`)}
 ${row('证明内容', 'What is proven', proven)}

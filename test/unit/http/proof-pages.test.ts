@@ -117,7 +117,7 @@ describe('renderVerifyResult', () => {
 
 describe('escaping', () => {
   const tagsOf = (html: string): string[] => [...html.matchAll(/<\/?([a-zA-Z][a-zA-Z0-9-]*)/g)].map((m) => m[0]);
-  const hostile = fc.oneof(fc.string(), fc.constantFrom('<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'&lt;", '</td></tr></table><a href="x">', '<svg onload=alert(1)>'));
+  const hostile = fc.oneof(fc.string(), fc.constantFrom('<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "'&lt;", '</td></tr></table><a href="x">', '<svg onload=alert(1)>', 'toString', 'constructor', '__proto__'));
 
   it('no claim name, value, label, title, purpose, department or subject adds markup', () => {
     const base: ProofVerified = {
