@@ -47,7 +47,7 @@ export function createMarketRegulationProofs(lookup: (creditCode: string, signal
       const claims = {
         creditCode: record.creditCode,
         name: record.name,
-        status: record.status,
+        registrationStatus: record.status,
         establishedAt: record.establishedAt,
         // The department holds the representative by identity number only: it keeps no name.
         legalRepresentative: { idNumber: record.legalRepIdNumber },

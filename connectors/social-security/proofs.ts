@@ -48,7 +48,7 @@ export function contributionClaims(record: InsuredRecord): Record<string, unknow
     idNumber: record.idNumber,
     name: record.name,
     scheme: record.scheme,
-    status: record.status,
+    insuredStatus: record.status,
     insuredSince: record.insuredSince,
     insuranceTypes,
     monthsByType,

@@ -368,7 +368,7 @@ describe('social-security: SOCIAL_INSURANCE_CONTRIBUTIONS 社保缴费证明', (
       idNumber: insured.idNumber,
       name: insured.name,
       scheme: insured.scheme,
-      status: insured.status,
+      insuredStatus: insured.status,
       insuredSince: insured.insuredSince,
       insuranceTypes: types,
       monthsByType: Object.fromEntries(types.map((t) => [t, months.get(t)!.size])),
@@ -436,13 +436,13 @@ describe('market-regulation: ENTERPRISE_REGISTRATION 企业登记状态', () => 
     expect(facts).toEqual({
       asOf: expect.any(String),
       holds: true,
-      claims: { creditCode: e.creditCode, name: e.name, status: 'ACTIVE', establishedAt: e.establishedAt, legalRepresentative: { idNumber: e.legalRepIdNumber }, onAbnormalList: false },
+      claims: { creditCode: e.creditCode, name: e.name, registrationStatus: 'ACTIVE', establishedAt: e.establishedAt, legalRepresentative: { idNumber: e.legalRepIdNumber }, onAbnormalList: false },
     });
   });
 
   it('does not hold for an enterprise that is not ACTIVE, nor for an unknown credit code', async () => {
     const facts = await establish(connector, ENTERPRISE_REGISTRATION, { kind: 'ENTERPRISE', id: inactive.creditCode });
-    expect(facts).toMatchObject({ holds: false, claims: { status: inactive.status } });
+    expect(facts).toMatchObject({ holds: false, claims: { registrationStatus: inactive.status } });
     expect(facts.reason).toContain(inactive.status);
     expect(await establish(connector, ENTERPRISE_REGISTRATION, { kind: 'ENTERPRISE', id: unknownCreditCode() })).toMatchObject({ holds: false, claims: { registered: false } });
   });

@@ -1,7 +1,8 @@
 /**
  * The connectors' proof logic without a department: the time format of `asOf`, the claims of a
  * 社保缴费证明, and when 企业登记状态 and 不动产登记信息 / 无房证明 hold, as properties over generated
- * records (the integration suite checks the same against the real sandboxes).
+ * records (the integration suite checks the same against the real sandboxes). No claim is named
+ * like one the proof signs in the clear (`status` is its status-list entry): issuing it would fail.
  */
 import fc from 'fast-check';
 import { chinaTime } from '../../src/sdk';
@@ -12,6 +13,10 @@ import type { InsuredRecord } from '../../connectors/social-security';
 import type { EnterpriseRecord } from '../../connectors/market-regulation';
 import type { PropertyRecord } from '../../connectors/real-estate';
 import { citizenIdCheckChar, creditCodeCheckChar } from '../../src/sdk';
+import { PROOF_CLEAR_CLAIMS } from '../../src/proofs';
+
+/** Claim names the proof signs in the clear (`status` is its status-list entry): a department claim of that name cannot be issued. */
+const reserved = (claims: Record<string, unknown>): string[] => Object.keys(claims).filter((name) => PROOF_CLEAR_CLAIMS.has(name));
 
 const signal = new AbortController().signal;
 const CREDIT_CODE = '91110000111111110' + creditCodeCheckChar('91110000111111110');
@@ -49,6 +54,8 @@ describe('社保缴费证明 claims', () => {
         }
         expect(claims['lastContributionPeriod']).toBe(contributions.length === 0 ? null : contributions.map((c) => c.period).sort().at(-1));
         expect(claims['employer']).toBeNull();
+        expect(claims['insuredStatus']).toBe('ACTIVE');
+        expect(reserved(claims)).toEqual([]);
       }),
     );
   });
@@ -67,6 +74,8 @@ describe('企业登记状态', () => {
         const open = abnormalOperations.some((a) => a.removedAt === null);
         expect(facts.holds).toBe(s === 'ACTIVE' && !open);
         expect(facts.claims['onAbnormalList']).toBe(open);
+        expect(facts.claims['registrationStatus']).toBe(s);
+        expect(reserved(facts.claims)).toEqual([]);
       }),
     );
   });
