@@ -6,7 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createDataRunClient, DataRunClientError } from '../client';
-import { verifyProof } from '../proofs';
+import { splitProofBundle, verifyProof, verifyProofBundle, type VerifyProofOptions } from '../proofs';
 import { CLI_EXIT } from '../sdk';
 import { createConsentSigner, loadKeyStore, type PrivateJwk } from '../seal';
 import { CliUsageError, exitCodeOfError, exitCodeOfReply } from './exit';
@@ -87,12 +87,14 @@ export async function runProofIssue(options: ProofIssueOptions, out: (s: string)
   }
   if (options.out) writeFileSync(options.out, `${issued.token}\n`, { mode: 0o600 });
   else out(`${issued.token}\n`);
-  const verified = await verifyProof(issued.token, {
+  const verifyOptions: VerifyProofOptions = {
     keys: { jwks: (await client.jwks()) as never },
     statusList: async (uri) => (await fetch(uri, { signal: AbortSignal.timeout(10_000) })).text(),
     requireStatus: true,
     allowMissingKeyBinding: true,
-  });
+  };
+  const bundle = splitProofBundle(issued.token);
+  const verified = bundle ? await verifyProofBundle(bundle.envelope, bundle.parts, verifyOptions) : await verifyProof(issued.token, verifyOptions);
   err(`${issued.title} (${issued.kind}) issued by ${issued.department} as of ${issued.asOf}, valid until ${issued.expiresAt}; holder binding ${issued.holderBinding}\n`);
   err(`status: ${issued.statusList} #${issued.statusIndex}; printable page: ${options.hub.replace(/\/+$/, '')}/p/${issued.reference}${options.out ? `; written to ${options.out}` : ''}\n`);
   err(verified.valid ? `verified: signature, disclosures and status (${verified.status})\n` : `does NOT verify: ${verified.reason}\n`);

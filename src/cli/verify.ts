@@ -11,14 +11,19 @@ import {
   type TrustedKeys,
 } from '../seal';
 import {
+  PROOF_BUNDLE_TOKEN_TYPE,
   PROOF_QR_PREFIX,
   PROOF_STATUS_ZH,
   PROOF_TOKEN_TYPE,
   beijingTime,
   decodeProofFromQr,
   proofReasonZh,
+  splitProofBundle,
   verifyProof,
+  verifyProofBundle,
+  type ProofVerified,
   type StatusListSource,
+  type VerifyProofOptions,
 } from '../proofs';
 import { CLI_EXIT } from '../sdk';
 import { CliUsageError } from './exit';
@@ -89,7 +94,7 @@ export async function runVerify(options: VerifyCommandOptions): Promise<number> 
   const keys: TrustedKeys = importJwks(await loadJwks(options.jwks));
   const now = options.now ?? new Date();
   const typ = typeOf(token);
-  if (token.startsWith(PROOF_QR_PREFIX) || /^https?:\/\//i.test(token) || typ === PROOF_TOKEN_TYPE) return verifyProofToken(token, keys, now, options, out);
+  if (token.startsWith(PROOF_QR_PREFIX) || /^https?:\/\//i.test(token) || typ === PROOF_TOKEN_TYPE || typ === PROOF_BUNDLE_TOKEN_TYPE) return verifyProofToken(token, keys, now, options, out);
   const kind = token.includes('~') || typ === SEAL_TOKEN_TYPE ? 'seal' : typ === RECEIPT_TOKEN_TYPE ? 'receipt' : typ === CHECKPOINT_TOKEN_TYPE ? 'checkpoint' : undefined;
   if (kind === 'seal') {
     const result = verifySeal(token, { jwks: keys, now });
@@ -132,7 +137,7 @@ export async function runVerify(options: VerifyCommandOptions): Promise<number> 
 const claimText = (value: unknown): string => (value === true ? '是 (true)' : value === false ? '否 (false)' : typeof value === 'string' ? value : JSON.stringify(value));
 
 /**
- * A proof (an SD-JWT VC `dc+sd-jwt`, or a QR payload `DRP1:…`): verified against the JWKS, its
+ * A proof (an SD-JWT VC `dc+sd-jwt`, a bundle `<envelope>,<part>,…`, or a QR payload `DRP1:…`): verified against the JWKS, its
  * status fetched from its list's `uri` unless offline; what it proves printed in Chinese. Exit 0
  * when valid and not suspended, 6 otherwise; a QR code holding only a reference URL is a usage error.
  */
@@ -149,14 +154,37 @@ async function verifyProofToken(text: string, keys: TrustedKeys, now: Date, opti
     token = decoded.token;
   }
   const statusList: StatusListSource | undefined = options.offline ? undefined : (options.fetchStatusList ?? fetchStatusList);
-  const result = await verifyProof(token, {
+  const verifyOptions: VerifyProofOptions = {
     keys: { jwks: keys },
     now,
     statusTimeoutMs: STATUS_TIMEOUT_MS,
     ...(statusList ? { statusList } : {}),
     ...(options.nonce !== undefined ? { expectedNonce: options.nonce } : {}),
     ...(options.aud !== undefined ? { expectedAudience: options.aud } : {}),
-  });
+  };
+  const bundle = splitProofBundle(token);
+  if (bundle) {
+    // A bundle: the hub's envelope, then each department's own proof.
+    const checked = await verifyProofBundle(bundle.envelope, bundle.parts, verifyOptions);
+    if (!checked.valid) {
+      out(`无效 INVALID: ${proofReasonZh(checked.partReason ?? checked.reason)} (${checked.reason}${checked.partReason ? `: ${checked.partReason}` : ''})`);
+      out(`  详情       ${checked.detail}`);
+      return CLI_EXIT.VERIFY_FAILED;
+    }
+    const suspended = checked.status === 'SUSPENDED' || checked.parts.some((p) => p.status === 'SUSPENDED');
+    out(`${suspended ? '已暂停 SUSPENDED' : '有效 VALID'} 组合证明 ${checked.kind}（${checked.parts.length} 份部门证明，平台签名封套）`);
+    out(`  证明对象   ${checked.subject}`);
+    out(`  事由       ${checked.purpose}`);
+    out(`  签发时间   ${beijingTime(checked.issuedAt)}`);
+    out(`  有效期至   ${beijingTime(checked.expiresAt)}`);
+    out(`  状态       ${PROOF_STATUS_ZH[checked.status]}${options.offline ? '（--offline）' : ''}`);
+    for (const [i, part] of checked.parts.entries()) {
+      out(`  ${i + 1}. 证明 ${part.kind}`);
+      printProof(part, options, out, '     ');
+    }
+    return suspended ? CLI_EXIT.VERIFY_FAILED : 0;
+  }
+  const result = await verifyProof(token, verifyOptions);
   if (!result.valid) {
     out(`无效 INVALID: ${proofReasonZh(result.reason)} (${result.reason})`);
     out(`  详情       ${result.detail}`);
@@ -164,17 +192,22 @@ async function verifyProofToken(text: string, keys: TrustedKeys, now: Date, opti
   }
   const suspended = result.status === 'SUSPENDED';
   out(`${suspended ? '已暂停 SUSPENDED' : '有效 VALID'} 证明 ${result.kind}`);
-  const claims = Object.entries(result.disclosed);
-  if (claims.length === 0) out('  证明内容   （未出示任何项目）');
-  for (const [i, [name, value]] of claims.entries()) out(`  ${i === 0 ? '证明内容' : '        '}   ${name}: ${claimText(value)}`);
-  out(`  签发部门   ${result.department}（密钥 ${result.keyId}）`);
-  out(`  截至时间   ${beijingTime(result.asOf)}`);
-  out(`  事由       ${result.purpose}`);
-  out(`  签发时间   ${beijingTime(result.issuedAt)}`);
-  out(`  有效期至   ${beijingTime(result.expiresAt)}`);
-  out(`  持有人     ${result.holderBound ? `已绑定，持有人签名已核验${result.presentedAt ? `（出示于 ${beijingTime(result.presentedAt)}）` : ''}${options.nonce === undefined ? '；未给 --nonce：无法排除重放' : ''}` : '未绑定持有人，适用于纸质'}`);
-  out(`  状态       ${PROOF_STATUS_ZH[result.status]}${options.offline ? '（--offline）' : ''}`);
+  printProof(result, options, out, '  ');
   return suspended ? CLI_EXIT.VERIFY_FAILED : 0;
+}
+
+/** What a verified proof says, one line a fact, in Chinese. */
+function printProof(result: ProofVerified, options: VerifyCommandOptions, out: Output, indent: string): void {
+  const claims = Object.entries(result.disclosed);
+  if (claims.length === 0) out(`${indent}证明内容   （未出示任何项目）`);
+  for (const [i, [name, value]] of claims.entries()) out(`${indent}${i === 0 ? '证明内容' : '        '}   ${name}: ${claimText(value)}`);
+  out(`${indent}签发部门   ${result.department}（密钥 ${result.keyId}）`);
+  out(`${indent}截至时间   ${beijingTime(result.asOf)}`);
+  out(`${indent}事由       ${result.purpose}`);
+  out(`${indent}签发时间   ${beijingTime(result.issuedAt)}`);
+  out(`${indent}有效期至   ${beijingTime(result.expiresAt)}`);
+  out(`${indent}持有人     ${result.holderBound ? `已绑定，持有人签名已核验${result.presentedAt ? `（出示于 ${beijingTime(result.presentedAt)}）` : ''}${options.nonce === undefined ? '；未给 --nonce：无法排除重放' : ''}` : '未绑定持有人，适用于纸质'}`);
+  out(`${indent}状态       ${PROOF_STATUS_ZH[result.status]}${options.offline ? '（--offline）' : ''}`);
 }
 
 function invalid(out: Output, message: string, reason: string, keyId: string | undefined): number {

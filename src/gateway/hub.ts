@@ -72,7 +72,7 @@ import { startTracing } from './tracing';
 import { createRefusalAggregator, type RefusalAggregator } from './refusals';
 import type { RequestContext } from './request-context';
 import { buildHubSchema, EVENTS_SDL_FILE, loadSharedTypeDefs, PROOFS_SDL_FILE } from './schema';
-import { createProofResolvers, declaredProofKinds, proofKindProblems, startProofs, type HubProofs } from './proofs';
+import { createProofResolvers, declaredProofKinds, offeredProofBundles, proofBundlesSdl, proofKindProblems, startProofs, type HubProofs } from './proofs';
 import { subjectRecordingSchema } from './subjects';
 import { assertSealsCovered, createSealResolvers, createSealService, type SealService } from './seals';
 import { createCaseResolvers, createHubCases, defaultCasesFile, type HubCases } from './cases';
@@ -281,6 +281,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const withEvents = eventTypes.size > 0;
   // The proof kinds of the graph: the union of the modules' declarations, each established by its connector.
   const proofKinds = declaredProofKinds(composed.modules, connectors);
+  // And the hub's bundles of them (ENTERPRISE_GOOD_STANDING), when every part is declared.
+  const proofBundles = offeredProofBundles(proofKinds);
   const withProofs = proofKinds.size > 0;
   const sandboxIds = new Set(options.sandboxes ?? []);
   const keyStore = await createKeyStore(config.keys.dir, {
@@ -320,7 +322,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const ttlSeconds: Record<string, number> = { ...Object.fromEntries(composed.modules.map((m) => [m.id, m.cacheTtlSeconds ?? 60])), ...config.cache?.ttlSeconds };
   try {
     // Without a connector that reports events, the graph has no EventType values, hence no events and no Subscription.
-    typeDefs = [...loadSharedTypeDefs(undefined, [...(withEvents ? [] : [EVENTS_SDL_FILE]), ...(withProofs ? [] : [PROOFS_SDL_FILE])]), ...composed.typeDefs];
+    typeDefs = [...loadSharedTypeDefs(undefined, [...(withEvents ? [] : [EVENTS_SDL_FILE]), ...(withProofs ? [] : [PROOFS_SDL_FILE])]), ...composed.typeDefs, ...proofBundlesSdl(proofBundles)];
     version = cacheVersionOf(typeDefs);
     recordCache = config.cache?.enabled
       ? createLoaderCaches({
@@ -355,7 +357,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     const problems = eventTypeProblems(eventEnum && 'getValues' in eventEnum ? (eventEnum as GraphQLEnumType).getValues().map((v) => v.name) : [], eventTypes);
     if (problems.length > 0) throw new ConfigError(`The event types of the graph and of the connector modules differ:\n  - ${problems.join('\n  - ')}`);
     const proofEnum = schema.getType('ProofKind');
-    const proofProblems = proofKindProblems(proofEnum && 'getValues' in proofEnum ? (proofEnum as GraphQLEnumType).getValues().map((v) => v.name) : [], proofKinds);
+    const proofProblems = proofKindProblems(proofEnum && 'getValues' in proofEnum ? (proofEnum as GraphQLEnumType).getValues().map((v) => v.name).filter((v) => !proofBundles.has(v)) : [], proofKinds);
     if (proofProblems.length > 0) throw new ConfigError(`The proof kinds of the graph and of the connector modules differ:\n  - ${proofProblems.join('\n  - ')}`);
     assertSealsCovered(schema, connectors);
     policy = createPolicyEngine({
@@ -473,6 +475,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     if (withProofs) {
       proofs = startProofs({
         kinds: proofKinds,
+        bundles: proofBundles,
         settings: {
           ...(config.proofs?.baseUrl ? { baseUrl: config.proofs.baseUrl } : {}),
           statusListSize: config.proofs?.statusListSize ?? 131_072,

@@ -3,12 +3,12 @@
  * stored proofs by reference, and a proof verified with the hub's keys and status lists, with the
  * names people read. The gateway implements it; the pages only render what it answers.
  */
-import type { ProofVerification } from '../proofs';
+import type { ProofBundleRejected, ProofVerification } from '../proofs';
 
 /** A proof verified, with the human labels of what it says. */
 export interface ProofDisplay {
   /** `verifyProof` of the token with the hub's keys and status lists, `allowMissingKeyBinding` set (a bound proof shown without its KB-JWT comes back with `keyBindingMissing`). */
-  readonly result: ProofVerification;
+  readonly result: ProofVerification | ProofBundleRejected;
   /** The document's title, e.g. 无欠税证明; absent: the kind code is shown. */
   readonly title?: string;
   /** Its English title, the second line. */
@@ -21,6 +21,8 @@ export interface ProofDisplay {
   readonly subject?: string;
   /** Claim name → its label (e.g. hasArrears → 是否欠税); a claim without one shows its name. */
   readonly claimLabels?: Readonly<Record<string, string>>;
+  /** A bundle's parts (each a department's proof, labelled), shown after the bundle's own facts; `result` is then the envelope's. */
+  readonly parts?: readonly ProofDisplay[];
 }
 
 /** The source of the proof pages, given to `startHubServer({ proofPages })`. */
@@ -29,6 +31,6 @@ export interface ProofPagesSource {
   readonly publicUrl: string;
   /** The stored proof (its SD-JWT, every disclosure) of reference `ref`, or undefined when unknown or expired. */
   byReference(ref: string): Promise<string | undefined>;
-  /** Verifies a token (an SD-JWT presentation) and labels it; never throws for a bad token (the refusal is in `result`). */
+  /** Verifies a token (an SD-JWT presentation, or a bundle `<envelope>,<part>,…`) and labels it; never throws for a bad token (the refusal is in `result`). */
   display(token: string): Promise<ProofDisplay>;
 }

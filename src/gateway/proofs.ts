@@ -16,15 +16,20 @@ import {
   createSharedStatusListStore,
   createStatusListAllocator,
   createStatusListSigner,
+  issueProofBundle,
   issueProofVc,
+  joinProofBundle,
   maskIdentifier,
+  splitProofBundle,
+  verifyProofBundle,
   openFileStatusListStore,
   verifyProof,
   signStatusListToken,
   STATUS,
+  type ProofVerified,
   type StatusListAllocator,
 } from '../proofs';
-import { BadUserInputError, HubError, HubErrorCode, type Connector, type ConnectorModule, type ProofKindSpec, type ProofSubject } from '../sdk';
+import { BadUserInputError, HubError, HubErrorCode, type Connector, type ConnectorModule, type ProofFacts, type ProofKindSpec, type ProofSubject } from '../sdk';
 import { readPublicJwk, type KeyStore } from '../seal';
 import type { SharedState } from '../state';
 import { ConfigError } from './config';
@@ -39,12 +44,55 @@ export interface HubProofKind {
   readonly connector: Connector;
 }
 
+/**
+ * A bundle kind: the departments' own proofs of `parts`, issued together for one subject and
+ * purpose, under an envelope the hub signs (src/proofs bundles). Offered when every part is.
+ */
+export interface ProofBundleSpec {
+  readonly kind: string;
+  /** Chinese first, then English. */
+  readonly title: string;
+  readonly subject: 'PERSON' | 'ENTERPRISE';
+  /** The part kinds, in the envelope's order. */
+  readonly parts: readonly string[];
+  /** The envelope's validity; never beyond a part's. */
+  readonly validityDays: number;
+}
+
+/** The bundles the hub knows, each offered when the connectors declare all its parts. */
+export const PROOF_BUNDLES: readonly ProofBundleSpec[] = Object.freeze([
+  {
+    kind: 'ENTERPRISE_GOOD_STANDING',
+    title: '企业良好信用状态证明 Certificate of enterprise good standing',
+    subject: 'ENTERPRISE',
+    // Market regulation: registered, in operation, off the abnormal list; tax: no arrears.
+    parts: ['ENTERPRISE_REGISTRATION', 'NO_TAX_ARREARS'],
+    validityDays: 30,
+  },
+]);
+
+/** The bundles of `PROOF_BUNDLES` whose parts the hub's connectors all establish. */
+export function offeredProofBundles(kinds: ReadonlyMap<string, HubProofKind>, bundles: readonly ProofBundleSpec[] = PROOF_BUNDLES): Map<string, ProofBundleSpec> {
+  const offered = new Map<string, ProofBundleSpec>();
+  for (const bundle of bundles) {
+    if (kinds.has(bundle.kind)) throw new ConfigError(`Proof kind ${bundle.kind} is declared by "${kinds.get(bundle.kind)!.department}", but it is the hub's bundle of ${bundle.parts.join(' and ')}.`);
+    if (bundle.parts.every((part) => kinds.get(part)?.spec.subject === bundle.subject || kinds.get(part)?.spec.subjects?.includes(bundle.subject))) offered.set(bundle.kind, bundle);
+  }
+  return offered;
+}
+
+/** The SDL adding the offered bundles to the graph's `ProofKind` (empty when none is offered). */
+export function proofBundlesSdl(bundles: ReadonlyMap<string, ProofBundleSpec>): string[] {
+  return [...bundles.values()].map((b) => `extend enum ProofKind {\n  "${b.title} (the hub's bundle of ${b.parts.join(' and ')})"\n  ${b.kind}\n}\n`);
+}
+
 /** A proof as `issueProof` returns it. */
 export interface IssuedHubProof {
   readonly kind: string;
   readonly title: string;
+  /** The department whose key signed it; for a bundle, the hub. */
   readonly department: string;
-  /** The SD-JWT VC, every claim disclosable (the holder chooses what to show). */
+  /** The SD-JWT VC, every claim disclosable (the holder chooses what to show); a bundle: `<envelope>,<part>,…`. */
   readonly token: string;
   readonly asOf: string;
   readonly issuedAt: string;
@@ -54,6 +102,8 @@ export interface IssuedHubProof {
   readonly statusIndex: number;
   /** The hub's reference of the kept proof: its printable page is `/p/<reference>`. */
   readonly reference: string;
+  /** A bundle's parts, each a department's proof; absent for a department's own proof. */
+  readonly parts?: readonly IssuedHubProof[];
 }
 
 /** The settings of proofs (`proofs.*`). */
@@ -71,6 +121,8 @@ export interface ProofsSettings {
 /** The proofs of one gateway. */
 export interface HubProofs {
   readonly kinds: ReadonlyMap<string, HubProofKind>;
+  /** The bundle kinds offered (their parts are all among `kinds`). */
+  readonly bundles: ReadonlyMap<string, ProofBundleSpec>;
   /** How long a verifier may cache a status list (`proofs.statusTtlSeconds`). */
   readonly statusTtlSeconds: number;
   issue(ctx: RequestContext, input: { kind: string; subject: ProofSubject; holderKey?: string }): Promise<IssuedHubProof>;
@@ -99,6 +151,8 @@ interface IssuedRecord {
   readonly expiresAt: number;
   readonly token: string;
   readonly revoked?: string;
+  /** A bundle's part kinds: revoking a part revokes the bundle. */
+  readonly partKinds?: readonly string[];
 }
 
 /** How the pages name a subject's kind. */
@@ -225,8 +279,16 @@ export function declaredProofKinds(modules: readonly Pick<ConnectorModule, 'id' 
 }
 
 /** Starts the proofs of a gateway over its connectors. */
-export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>; settings: ProofsSettings; state: SharedState; keyStore: KeyStore; now?: () => Date }): HubProofs {
+export function startProofs(options: {
+  kinds: ReadonlyMap<string, HubProofKind>;
+  bundles?: ReadonlyMap<string, ProofBundleSpec>;
+  settings: ProofsSettings;
+  state: SharedState;
+  keyStore: KeyStore;
+  now?: () => Date;
+}): HubProofs {
   const { kinds, settings, state, keyStore } = options;
+  const bundles = options.bundles ?? new Map<string, ProofBundleSpec>();
   const now = options.now ?? (() => new Date());
   const registry = state.mode === 'memory' ? fileRegistry(settings.dir) : sharedRegistry(state);
   const store =
@@ -266,21 +328,52 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
     },
     byReference: (reference) => byReference(reference),
     async display(token): Promise<ProofDisplay> {
-      const result = await verifyProof(token, { keys: { keyStore }, statusList: ownStatusList, allowMissingKeyBinding: true, now: now() });
-      if (!result.valid) return { result };
-      const found = kinds.get(result.kind);
-      const [title, titleEn] = found ? splitTitle(found.spec.title) : [undefined, undefined];
-      const owner = keyStore.owner(result.department);
-      const id = identifierOf(result.disclosed);
-      return {
-        result,
-        ...(title ? { title } : {}),
-        ...(titleEn ? { titleEn } : {}),
-        ...(owner?.name ? { departmentName: owner.name } : {}),
-        ...(id ? { subject: `${subjectKindZh[result.subjectKind] ?? ''} ${maskIdentifier(id)}`.trim() } : {}),
-      };
+      const verifyOptions = { keys: { keyStore }, statusList: ownStatusList, allowMissingKeyBinding: true, now: now() };
+      const bundle = splitProofBundle(token);
+      if (bundle) {
+        const checked = await verifyProofBundle(bundle.envelope, bundle.parts, verifyOptions);
+        if (!checked.valid) return { result: checked.partReason ? { valid: false, reason: checked.partReason, detail: checked.detail } : checked };
+        const spec = bundles.get(checked.kind);
+        const [title, titleEn] = spec ? splitTitle(spec.title) : [undefined, undefined];
+        const parts = checked.parts.map((part) => labelled(part));
+        const first = checked.parts[0]!;
+        const result: ProofVerified = {
+          ...first,
+          kind: checked.kind,
+          vct: `urn:datarun:proof-bundle:${checked.kind}`,
+          department: keyStore.hubId,
+          purpose: checked.purpose,
+          // What the bundle states held at the earliest of its parts' times.
+          asOf: new Date(Math.min(...checked.parts.map((p) => p.asOf.getTime()))),
+          issuedAt: checked.issuedAt,
+          expiresAt: checked.expiresAt,
+          disclosed: {},
+          holderBound: checked.parts.every((p) => p.holderBound),
+          status: checked.status,
+          ...(checked.parts.some((p) => p.keyBindingMissing) ? { keyBindingMissing: true as const } : {}),
+        };
+        const id = parts.map((p) => p.subject).find((s) => s !== undefined);
+        return { result, parts, ...(title ? { title } : {}), ...(titleEn ? { titleEn } : {}), departmentName: '数据共享平台 datarun hub', ...(id ? { subject: id } : {}) };
+      }
+      const result = await verifyProof(token, verifyOptions);
+      return result.valid ? labelled(result) : { result };
     },
   };
+
+  /** A verified proof with the names people read. */
+  function labelled(result: ProofVerified): ProofDisplay {
+    const found = kinds.get(result.kind);
+    const [title, titleEn] = found ? splitTitle(found.spec.title) : [undefined, undefined];
+    const owner = keyStore.owner(result.department);
+    const id = identifierOf(result.disclosed);
+    return {
+      result,
+      ...(title ? { title } : {}),
+      ...(titleEn ? { titleEn } : {}),
+      ...(owner?.name ? { departmentName: owner.name } : {}),
+      ...(id ? { subject: `${subjectKindZh[result.subjectKind] ?? ''} ${maskIdentifier(id)}`.trim() } : {}),
+    };
+  }
 
   async function byReference(reference: string): Promise<string | undefined> {
     if (typeof reference !== 'string' || !/^[A-Za-z0-9_-]{22}$/.test(reference)) return undefined;
@@ -288,61 +381,40 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
     return record && !record.revoked && record.expiresAt > now().getTime() ? record.token : undefined;
   }
 
-  return {
-    kinds,
-    statusTtlSeconds: settings.statusTtlSeconds,
-    pages,
-    setBaseUrl(url) {
-      baseUrl ??= url.replace(/\/+$/, '');
-    },
-    async issue(ctx, input) {
-      const caller: Caller | null = ctx.caller;
-      if (!caller) throw new HubError(HubErrorCode.FORBIDDEN, 'Proofs are issued to a signed request of a consumer, for its stated purpose.');
-      const found = kinds.get(input.kind);
-      if (!found) throw new BadUserInputError('kind', `is ${JSON.stringify(input.kind)}, which no department of this hub issues`);
-      const { spec, department, connector } = found;
-      const subjectKinds = spec.subjects ?? [spec.subject];
-      if (!subjectKinds.includes(input.subject.kind)) {
-        throw new BadUserInputError(input.subject.kind === 'PERSON' ? 'idNumber' : 'creditCode', `names a ${input.subject.kind.toLowerCase()}, but a ${spec.kind} proof is about ${subjectKinds.map((k) => `a ${k.toLowerCase()}`).join(' or ')}`);
-      }
-      let holderJwk: Record<string, unknown> | undefined;
-      if (input.holderKey !== undefined) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(input.holderKey);
-        } catch {
-          parsed = undefined;
-        }
-        // A key it cannot bind to (not JSON, a symmetric or private key, another curve) is refused, never issued unbound.
-        const jwk = readPublicJwk(parsed);
-        if (!jwk) throw new BadUserInputError('holderKey', "must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part)");
-        holderJwk = jwk as unknown as Record<string, unknown>;
-      }
-      // The department, now: never the cache (the proof states when the department answered).
-      const facts = await connector.proofs!.establish(spec.kind, input.subject, ctx.signal);
-      if (!facts.holds) throw new HubError(HubErrorCode.PROOF_NOT_ESTABLISHED, `${department} does not establish ${spec.kind} for this ${input.subject.kind.toLowerCase()}${facts.reason ? `: ${facts.reason}` : ''}.`);
-      const entry = await allocator.allocate();
-      const uri = listUri(entry.list);
-      const issued = issueProofVc({
-        keyStore,
-        department,
-        kind: spec.kind,
-        purpose: caller.purpose,
-        asOf: new Date(facts.asOf),
-        subjectKind: input.subject.kind,
-        claims: facts.claims,
-        validitySeconds: spec.validityDays * 86_400,
-        ...(holderJwk ? { holderJwk: holderJwk as never } : {}),
-        status: { idx: entry.idx, uri },
-        now: now(),
-      });
-      const reference = randomBytes(16).toString('base64url');
-      const subjects = [...new Set([subjectKey(input.subject), ...(facts.dependsOn ?? []).map(subjectKey)])];
-      await registry.add({ reference, kind: spec.kind, department, list: entry.list, idx: entry.idx, subjects, expiresAt: issued.expiresAt.getTime(), token: issued.token });
-      // The issuance is a state change of this request: its access record carries it.
-      const change: AuditChange = { entity: 'proof', action: 'ISSUE', kind: spec.kind, department, reference, statusList: uri, statusIndex: entry.idx, at: issued.issuedAt.toISOString() };
-      (ctx.auditChanges ??= []).push(change);
-      return {
+  /** The department, now: never the cache (the proof states when the department answered). */
+  async function establish(found: HubProofKind, subject: ProofSubject, signal: AbortSignal): Promise<ProofFacts> {
+    const facts = await found.connector.proofs!.establish(found.spec.kind, subject, signal);
+    if (!facts.holds) throw new HubError(HubErrorCode.PROOF_NOT_ESTABLISHED, `${found.department} does not establish ${found.spec.kind} for this ${subject.kind.toLowerCase()}${facts.reason ? `: ${facts.reason}` : ''}.`);
+    return facts;
+  }
+
+  /** Issues a department's proof of established facts: a status entry, the SD-JWT VC, the kept record, the audit change. */
+  async function mint(ctx: RequestContext, caller: Caller, found: HubProofKind, subject: ProofSubject, facts: ProofFacts, holderJwk: Record<string, unknown> | undefined): Promise<Minted> {
+    const { spec, department } = found;
+    const entry = await allocator.allocate();
+    const uri = listUri(entry.list);
+    const issued = issueProofVc({
+      keyStore,
+      department,
+      kind: spec.kind,
+      purpose: caller.purpose,
+      asOf: new Date(facts.asOf),
+      subjectKind: subject.kind,
+      claims: facts.claims,
+      validitySeconds: spec.validityDays * 86_400,
+      ...(holderJwk ? { holderJwk: holderJwk as never } : {}),
+      status: { idx: entry.idx, uri },
+      now: now(),
+    });
+    const reference = randomBytes(16).toString('base64url');
+    const subjects = [...new Set([subjectKey(subject), ...(facts.dependsOn ?? []).map(subjectKey)])];
+    await registry.add({ reference, kind: spec.kind, department, list: entry.list, idx: entry.idx, subjects, expiresAt: issued.expiresAt.getTime(), token: issued.token });
+    // The issuance is a state change of this request: its access record carries it.
+    const change: AuditChange = { entity: 'proof', action: 'ISSUE', kind: spec.kind, department, reference, statusList: uri, statusIndex: entry.idx, at: issued.issuedAt.toISOString() };
+    (ctx.auditChanges ??= []).push(change);
+    return {
+      subjects,
+      issued: {
         kind: spec.kind,
         title: spec.title,
         department,
@@ -354,6 +426,64 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
         statusList: uri,
         statusIndex: entry.idx,
         reference,
+      },
+    };
+  }
+
+  return {
+    kinds,
+    bundles,
+    statusTtlSeconds: settings.statusTtlSeconds,
+    pages,
+    setBaseUrl(url) {
+      baseUrl ??= url.replace(/\/+$/, '');
+    },
+    async issue(ctx, input) {
+      const caller: Caller | null = ctx.caller;
+      if (!caller) throw new HubError(HubErrorCode.FORBIDDEN, 'Proofs are issued to a signed request of a consumer, for its stated purpose.');
+      const bundle = bundles.get(input.kind);
+      const found = kinds.get(input.kind);
+      if (!found && !bundle) throw new BadUserInputError('kind', `is ${JSON.stringify(input.kind)}, which no department of this hub issues`);
+      const subjectKinds = bundle ? [bundle.subject] : (found!.spec.subjects ?? [found!.spec.subject]);
+      if (!subjectKinds.includes(input.subject.kind)) {
+        throw new BadUserInputError(input.subject.kind === 'PERSON' ? 'idNumber' : 'creditCode', `names a ${input.subject.kind.toLowerCase()}, but a ${input.kind} proof is about ${subjectKinds.map((k) => `a ${k.toLowerCase()}`).join(' or ')}`);
+      }
+      const holderJwk = holderKeyOf(input.holderKey);
+      if (!bundle) {
+        const facts = await establish(found!, input.subject, ctx.signal);
+        return (await mint(ctx, caller, found!, input.subject, facts, holderJwk)).issued;
+      }
+      // Every department is asked first: nothing is issued unless every part holds.
+      const partKinds = bundle.parts.map((kind) => kinds.get(kind)!);
+      const facts = await Promise.all(partKinds.map((kind) => establish(kind, input.subject, ctx.signal)));
+      const minted: Minted[] = [];
+      for (const [i, kind] of partKinds.entries()) minted.push(await mint(ctx, caller, kind, input.subject, facts[i]!, holderJwk));
+      const parts = minted.map((m) => m.issued);
+      const entry = await allocator.allocate();
+      const uri = listUri(entry.list);
+      const issuedAt = now();
+      const expiresAt = Math.min(issuedAt.getTime() + bundle.validityDays * 86_400_000, ...parts.map((p) => Date.parse(p.expiresAt)));
+      const envelope = issueProofBundle({ keyStore, kind: bundle.kind, subject: input.subject.id, purpose: caller.purpose, parts: parts.map((p) => p.token), expiresAt, status: { idx: entry.idx, uri }, now: issuedAt });
+      const token = joinProofBundle(envelope.envelope, parts.map((p) => p.token));
+      const reference = randomBytes(16).toString('base64url');
+      const subjects = [...new Set(minted.flatMap((m) => m.subjects))];
+      await registry.add({ reference, kind: bundle.kind, department: keyStore.hubId, list: entry.list, idx: entry.idx, subjects, expiresAt: envelope.expiresAt.getTime(), token, partKinds: bundle.parts });
+      const change: AuditChange = { entity: 'proof', action: 'ISSUE', kind: bundle.kind, department: keyStore.hubId, reference, statusList: uri, statusIndex: entry.idx, at: envelope.issuedAt.toISOString() };
+      (ctx.auditChanges ??= []).push(change);
+      return {
+        kind: bundle.kind,
+        title: bundle.title,
+        department: keyStore.hubId,
+        token,
+        // What the bundle states held at the earliest of its parts' times.
+        asOf: parts.map((p) => p.asOf).sort((x, y) => Date.parse(x) - Date.parse(y))[0]!,
+        issuedAt: envelope.issuedAt.toISOString(),
+        expiresAt: envelope.expiresAt.toISOString(),
+        holderBinding: parts[0]!.holderBinding,
+        statusList: uri,
+        statusIndex: entry.idx,
+        reference,
+        parts,
       };
     },
     statusListToken,
@@ -369,7 +499,8 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
         const at = now().getTime();
         for (const key of new Set(affected.map(subjectKey))) {
           for (const record of await registry.bySubject(key)) {
-            if (record.revoked || record.expiresAt <= at || !revoking.has(record.kind)) continue;
+            // A bundle falls with any of its parts.
+            if (record.revoked || record.expiresAt <= at || !(revoking.has(record.kind) || record.partKinds?.some((k) => revoking.has(k)))) continue;
             await allocator.setStatus(record.list, record.idx, STATUS.INVALID);
             await registry.revoke(record.reference, `${event.type} ${event.id}`);
             revoked++;
@@ -384,6 +515,26 @@ export function startProofs(options: { kinds: ReadonlyMap<string, HubProofKind>;
       await store.close();
     },
   };
+}
+
+/** A part issued for a bundle, or a proof, with the subjects it rests on. */
+interface Minted {
+  readonly issued: IssuedHubProof;
+  readonly subjects: readonly string[];
+}
+
+/** The holder's public key from `issueProof`'s `holderKey`; a key it cannot bind to is refused, never issued unbound. */
+function holderKeyOf(holderKey: string | undefined): Record<string, unknown> | undefined {
+  if (holderKey === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(holderKey);
+  } catch {
+    parsed = undefined;
+  }
+  const jwk = readPublicJwk(parsed);
+  if (!jwk) throw new BadUserInputError('holderKey', "must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part)");
+  return jwk as unknown as Record<string, unknown>;
 }
 
 /** "无欠税证明 Certificate of no tax arrears" → the Chinese title and the English one. */

@@ -98,8 +98,9 @@ function holderText(result: ProofVerified): string {
 function factsTable(display: ProofDisplay, result: ProofVerified): string {
   const labels = display.claimLabels ?? {};
   const claims = Object.entries(result.disclosed);
-  const proven =
-    claims.length === 0
+  const proven = display.parts
+    ? `<ul class="parts">${display.parts.map((part) => `<li>${escapeHtml(part.title ?? (part.result.valid ? part.result.kind : ''))}（${escapeHtml(part.departmentName ?? (part.result.valid ? part.result.department : ''))}，见下）</li>`).join('')}</ul>`
+    : claims.length === 0
       ? '<p class="muted">（未出示任何项目）<span class="en">No claim disclosed</span></p>'
       : `<dl class="claims">${claims
           .map(([name, value]) => {
@@ -119,6 +120,20 @@ ${row('有效期至', 'Valid until', escapeHtml(beijingTime(result.expiresAt)))}
 ${row('持有人绑定', 'Holder binding', holderText(result))}
 ${row('状态', 'Status', `${escapeHtml(PROOF_STATUS_ZH[result.status])}<span class="en">${result.status}</span>`)}
 </tbody></table>`;
+}
+
+/** A bundle's parts, each a department's proof with its own facts (nothing for a single proof). */
+function partsSections(display: ProofDisplay): string {
+  return (display.parts ?? [])
+    .map((part, i) => {
+      if (!part.result.valid) return '';
+      const title = titleOf(part, part.result);
+      return `<section class="part">
+<h2>${i + 1}. ${escapeHtml(title.zh)}<span class="en">${escapeHtml(title.en)}</span></h2>
+${factsTable(part, part.result)}
+</section>`;
+    })
+    .join('\n');
 }
 
 function titleOf(display: ProofDisplay, result: ProofVerified): { zh: string; en: string } {
@@ -158,6 +173,7 @@ ${qrSvg(options.qrText, `${title.zh}的二维码`)}
 <figcaption>${embedded ? '二维码内含完整证明，可离线核验<span class="en">The QR code holds the whole proof: verifiable offline</span>' : '二维码为证明的查询地址<span class="en">The QR code is the proof’s address on the hub</span>'}</figcaption>
 </figure>
 </div>
+${partsSections(display)}
 <section class="how">
 <h2>状态与核验<span class="en">Status and verification</span></h2>
 <p>签发部门可随时撤销本证明（状态列表登记）：请以核验时的结果为准，不要只看纸面。<span class="en">The issuing department can revoke this proof at any time (status list): rely on a verification made now, not on the paper.</span></p>
@@ -195,6 +211,7 @@ ${again}`, 'verify');
   return page(`核验结果 ${title.zh}`, `<h1>核验结果：${escapeHtml(title.zh)}<span class="en">Verification result: ${escapeHtml(title.en)}</span></h1>
 ${verdict}
 ${factsTable(display, result)}
+${partsSections(display)}
 ${again}`, 'verify');
 }
 

@@ -5,7 +5,7 @@
  */
 import { DEFAULT_CLOCK_SKEW_SEC, createHubStatementSigner, sha256Base64url, verifyHubStatement, type KeyStore } from '../seal';
 import { ProofsError, ProofsErrorCode } from './errors';
-import { verifyProof, type ProofRejectReason, type ProofVerified, type VerifyProofOptions } from './verify-vc';
+import { checkStatusEntry, verifyProof, type ProofRejectReason, type ProofVerified, type VerifyProofOptions } from './verify-vc';
 import { MAX_PURPOSE_LENGTH } from './vc';
 
 /** The `typ` of a bundle envelope, a hub statement. */
@@ -13,6 +13,12 @@ export const PROOF_BUNDLE_TOKEN_TYPE = 'datarun-proof-bundle+jwt';
 
 /** Most parts in a bundle. */
 export const MAX_BUNDLE_PARTS = 16;
+
+/**
+ * Between the envelope and the parts in a bundle's one-string form, `<envelope>,<part>,<part>…`:
+ * a character neither a JWT nor an SD-JWT presentation contains.
+ */
+export const PROOF_BUNDLE_SEPARATOR = ',';
 
 /** What `issueProofBundle` signs. */
 export interface IssueProofBundleInput {
@@ -29,6 +35,8 @@ export interface IssueProofBundleInput {
   /** How long the envelope is valid from `now`; exactly one of `validitySeconds` and `expiresAt`. Never beyond a part's own `exp`. */
   readonly validitySeconds?: number;
   readonly expiresAt?: Date | number;
+  /** The envelope's own entry in a status list (the `status` claim): the whole bundle can be revoked. */
+  readonly status?: { readonly idx: number; readonly uri: string };
   /** @default now */
   readonly now?: Date | number;
 }
@@ -91,7 +99,11 @@ export function issueProofBundle(input: IssueProofBundleInput): IssuedProofBundl
     return { digest: sha256Base64url(jwt), iss: claims.iss, kind: claims.kind };
   });
   const signer = createHubStatementSigner({ keyStore: input.keyStore, typ: PROOF_BUNDLE_TOKEN_TYPE });
-  const envelope = signer.sign({ sub: input.subject, exp, kind: input.kind, purpose: input.purpose, parts }, iat * 1000);
+  if (input.status !== undefined && (!Number.isSafeInteger(input.status.idx) || input.status.idx < 0 || typeof input.status.uri !== 'string' || input.status.uri === '')) {
+    throw invalid('status must be { idx: a whole number ≥ 0, uri: the status list URL }');
+  }
+  const status = input.status ? { status: { status_list: { idx: input.status.idx, uri: input.status.uri } } } : {};
+  const envelope = signer.sign({ sub: input.subject, exp, kind: input.kind, purpose: input.purpose, parts, ...status }, iat * 1000);
   return { envelope, parts, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) };
 }
 
@@ -106,6 +118,8 @@ export interface ProofBundleVerified {
   readonly purpose: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
+  /** The envelope's status (its own entry, when it has one); each part has its own. */
+  readonly status: ProofVerified['status'];
   readonly parts: readonly ProofVerified[];
 }
 
@@ -123,7 +137,7 @@ export interface ProofBundleRejected {
  * `iat`, `exp`), then that `parts` are exactly the envelope's, in order, by the digest of each
  * issuer JWT, of the named department and kind (`PART_MISMATCH`), and each part with
  * `verifyProof` and the same options (`PART_INVALID` with the part's reason), for the bundle's
- * purpose. Never throws.
+ * purpose, then the envelope's own status entry (REVOKED). Never throws.
  */
 export async function verifyProofBundle(envelope: string, parts: readonly string[], options: VerifyProofOptions): Promise<ProofBundleVerified | ProofBundleRejected> {
   const reject = (reason: ProofBundleRejectReason, detail: string, extra: { part?: number; partReason?: ProofRejectReason } = {}): ProofBundleRejected => ({ valid: false, reason, detail, ...extra });
@@ -148,5 +162,25 @@ export async function verifyProofBundle(envelope: string, parts: readonly string
     if (result.purpose !== purpose) return reject('PART_MISMATCH', `part ${i + 1} was issued for another purpose than the bundle`, { part: i });
     results.push(result);
   }
-  return { valid: true, kind, subject: sub, purpose, issuedAt: verified.issuedAt, expiresAt: new Date(exp * 1000), parts: results };
+  const checked = await checkStatusEntry((verified.claims as Record<string, unknown>).status, options, nowMs, skewSec);
+  if (!checked.ok) return reject(checked.reason, `envelope: ${checked.detail}`);
+  return { valid: true, kind, subject: sub, purpose, issuedAt: verified.issuedAt, expiresAt: new Date(exp * 1000), status: checked.status, parts: results };
+}
+
+/** A bundle in one string: `<envelope>,<part>,<part>…` (what `issueProof` returns, what /verify and `datarun verify` read). */
+export function joinProofBundle(envelope: string, parts: readonly string[]): string {
+  return [envelope, ...parts].join(PROOF_BUNDLE_SEPARATOR);
+}
+
+/** The envelope and parts of a bundle's one-string form, or undefined when `text` is not one (a single proof, say). */
+export function splitProofBundle(text: string): { envelope: string; parts: string[] } | undefined {
+  if (typeof text !== 'string' || !text.includes(PROOF_BUNDLE_SEPARATOR)) return undefined;
+  const [envelope, ...parts] = text.trim().split(PROOF_BUNDLE_SEPARATOR);
+  let typ: unknown;
+  try {
+    typ = (JSON.parse(Buffer.from(envelope!.split('.')[0]!, 'base64url').toString('utf8')) as { typ?: unknown }).typ;
+  } catch {
+    return undefined;
+  }
+  return typ === PROOF_BUNDLE_TOKEN_TYPE && parts.length > 0 ? { envelope: envelope!, parts } : undefined;
 }

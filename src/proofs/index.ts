@@ -70,8 +70,11 @@ export {
 export {
   PROOF_BUNDLE_TOKEN_TYPE,
   MAX_BUNDLE_PARTS,
+  PROOF_BUNDLE_SEPARATOR,
   issueProofBundle,
   verifyProofBundle,
+  joinProofBundle,
+  splitProofBundle,
   type IssueProofBundleInput,
   type IssuedProofBundle,
   type BundlePartClaim,
@@ -91,4 +94,4 @@ export {
   type EncodeProofForQrOptions,
   type DecodedProofQr,
 } from './qr-payload';
-export { PROOF_REASON_ZH, PROOF_STATUS_ZH, proofReasonZh, maskIdentifier, beijingTime } from './words-zh';
+export { PROOF_REASON_ZH, PROOF_BUNDLE_REASON_ZH, PROOF_STATUS_ZH, proofReasonZh, maskIdentifier, beijingTime } from './words-zh';

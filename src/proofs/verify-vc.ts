@@ -207,30 +207,9 @@ async function verifyUnsafe(presentation: string, options: VerifyProofOptions): 
   }
 
   // Status.
-  let status: ProofVerified['status'] = 'UNCHECKED';
-  const reference = (claims.status as { status_list?: { idx?: unknown; uri?: unknown } } | undefined)?.status_list;
-  if (claims.status !== undefined && (!reference || !Number.isSafeInteger(reference.idx) || (reference.idx as number) < 0 || !isText(reference.uri))) {
-    return reject('MALFORMED', 'the proof\'s status must be { status_list: { idx, uri } }');
-  }
-  if (reference && options.statusList !== undefined) {
-    const uri = reference.uri as string;
-    const fetched = await fetchStatusToken(options.statusList, uri, options.statusTimeoutMs ?? 10_000);
-    if ('problem' in fetched) return reject('STATUS_UNAVAILABLE', `the status list ${uri} could not be fetched: ${fetched.problem}`);
-    const list = verifyStatusListToken(fetched.token, { keys: options.statusKeys ?? options.keys, expectedUri: uri, now: nowMs, clockSkewSec: skewSec });
-    if (!list.valid) return reject('STATUS_UNAVAILABLE', `the status list token of ${uri} is refused (${list.reason}: ${list.message})`);
-    let value: number;
-    try {
-      value = statusAt(list, reference.idx as number);
-    } catch {
-      return reject('STATUS_UNAVAILABLE', `the status list ${uri} has no entry ${String(reference.idx)}`);
-    }
-    if (value === STATUS.INVALID) return reject('REVOKED', `the proof is revoked (status list ${uri}, entry ${String(reference.idx)})`);
-    if (value === STATUS.VALID) status = 'VALID';
-    else if (value === STATUS.SUSPENDED) status = 'SUSPENDED';
-    else return reject('STATUS_UNAVAILABLE', `the status list ${uri} holds an unknown status ${value} at entry ${String(reference.idx)}`);
-  } else if (options.requireStatus) {
-    return reject('STATUS_UNAVAILABLE', reference ? 'this verifier requires the status to be checked and was given no status list' : 'this verifier requires a status entry; the proof has none');
-  }
+  const checked = await checkStatusEntry(claims.status, options, nowMs, skewSec);
+  if (!checked.ok) return reject(checked.reason, checked.detail);
+  const status = checked.status;
 
   return {
     valid: true,
@@ -250,4 +229,42 @@ async function verifyUnsafe(presentation: string, options: VerifyProofOptions): 
     presentedAt,
     ...(boundJwk !== undefined && kb === '' ? { keyBindingMissing: true as const } : {}),
   };
+}
+
+/** What the status entry of a token says: its status, or why the token is refused. */
+export type StatusCheck = { readonly ok: true; readonly status: ProofVerified['status'] } | { readonly ok: false; readonly reason: 'MALFORMED' | 'REVOKED' | 'STATUS_UNAVAILABLE'; readonly detail: string };
+
+/**
+ * Checks a token's `status` claim (`{ status_list: { idx, uri } }`, or absent) against its Status
+ * List Token from `options.statusList`: REVOKED for INVALID, STATUS_UNAVAILABLE when the list
+ * cannot be fetched or verified or lacks the entry, `UNCHECKED` when no list source is given
+ * (unless `requireStatus`). Shared by proofs and bundle envelopes.
+ */
+export async function checkStatusEntry(claim: unknown, options: VerifyProofOptions, nowMs: number, skewSec: number): Promise<StatusCheck> {
+  const fail = (reason: 'MALFORMED' | 'REVOKED' | 'STATUS_UNAVAILABLE', detail: string): StatusCheck => ({ ok: false, reason, detail });
+  const reference = (claim as { status_list?: { idx?: unknown; uri?: unknown } } | undefined)?.status_list;
+  if (claim !== undefined && (!reference || !Number.isSafeInteger(reference.idx) || (reference.idx as number) < 0 || !isText(reference.uri))) {
+    return fail('MALFORMED', 'the status must be { status_list: { idx, uri } }');
+  }
+  if (reference && options.statusList !== undefined) {
+    const uri = reference.uri as string;
+    const fetched = await fetchStatusToken(options.statusList, uri, options.statusTimeoutMs ?? 10_000);
+    if ('problem' in fetched) return fail('STATUS_UNAVAILABLE', `the status list ${uri} could not be fetched: ${fetched.problem}`);
+    const list = verifyStatusListToken(fetched.token, { keys: options.statusKeys ?? options.keys, expectedUri: uri, now: nowMs, clockSkewSec: skewSec });
+    if (!list.valid) return fail('STATUS_UNAVAILABLE', `the status list token of ${uri} is refused (${list.reason}: ${list.message})`);
+    let value: number;
+    try {
+      value = statusAt(list, reference.idx as number);
+    } catch {
+      return fail('STATUS_UNAVAILABLE', `the status list ${uri} has no entry ${String(reference.idx)}`);
+    }
+    if (value === STATUS.INVALID) return fail('REVOKED', `revoked (status list ${uri}, entry ${String(reference.idx)})`);
+    if (value === STATUS.VALID) return { ok: true, status: 'VALID' };
+    if (value === STATUS.SUSPENDED) return { ok: true, status: 'SUSPENDED' };
+    return fail('STATUS_UNAVAILABLE', `the status list ${uri} holds an unknown status ${value} at entry ${String(reference.idx)}`);
+  }
+  if (options.requireStatus) {
+    return fail('STATUS_UNAVAILABLE', reference ? 'this verifier requires the status to be checked and was given no status list' : 'this verifier requires a status entry; there is none');
+  }
+  return { ok: true, status: 'UNCHECKED' };
 }

@@ -36,6 +36,12 @@ export const PROOF_REASON_ZH: Readonly<Record<ProofRejectReason, string>> = {
   UNSUPPORTED_VERSION: '证明的版本不被支持。',
 };
 
+/** The refusals of a bundle's envelope (`verifyProofBundle`), in Chinese. */
+export const PROOF_BUNDLE_REASON_ZH: Readonly<Record<'PART_MISMATCH' | 'PART_INVALID', string>> = {
+  PART_MISMATCH: '组合证明中的部门证明与平台签名的封套不符：有证明被替换、缺失或顺序被改动。',
+  PART_INVALID: '组合证明中有一份部门证明未通过验证。',
+};
+
 /** The status of a verified proof, in Chinese. */
 export const PROOF_STATUS_ZH: Readonly<Record<ProofVerified['status'], string>> = {
   VALID: '有效（已查询状态列表，未撤销）',
@@ -45,7 +51,9 @@ export const PROOF_STATUS_ZH: Readonly<Record<ProofVerified['status'], string>> 
 
 /** The Chinese sentence of a refusal reason; an unknown reason is named as it is. */
 export function proofReasonZh(reason: string): string {
-  return Object.prototype.hasOwnProperty.call(PROOF_REASON_ZH, reason) ? PROOF_REASON_ZH[reason as ProofRejectReason] : `证明未通过验证（${reason}）。`;
+  if (Object.hasOwn(PROOF_REASON_ZH, reason)) return PROOF_REASON_ZH[reason as ProofRejectReason];
+  if (Object.hasOwn(PROOF_BUNDLE_REASON_ZH, reason)) return PROOF_BUNDLE_REASON_ZH[reason as keyof typeof PROOF_BUNDLE_REASON_ZH];
+  return `证明未通过验证（${reason}）。`;
 }
 
 /**

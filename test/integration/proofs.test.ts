@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { runProofIssue } from '../../src/cli/proof';
-import { presentProof, verifyProof } from '../../src/proofs';
+import { joinProofBundle, presentProof, splitProofBundle, statusAt, STATUS, verifyProof, verifyProofBundle, verifyStatusListToken } from '../../src/proofs';
 import { createConsentSigner, type PrivateJwk } from '../../src/seal';
 import { startTestHub, type TestHub } from '../support/hub';
 
@@ -172,6 +172,62 @@ describe('proofs 无证明', () => {
     const { idNumber: _id, ...rest } = options;
     await expect(runProofIssue(person ? { ...options, idNumber: owing } : { ...rest, creditCode: owing }, () => undefined, (s) => (said += s))).resolves.toBe(4);
     expect(said).toContain('not issued: PROOF_NOT_ESTABLISHED');
+  });
+
+  it('issues ENTERPRISE_GOOD_STANDING: market regulation\'s and tax\'s own proofs under the hub\'s envelope, verified offline, printed, and revoked with a part', async () => {
+    const { enterprises, taxpayers } = hub.sandboxes.data;
+    const withoutArrears = new Set(taxpayers.filter((t) => t.kind === 'ENTERPRISE' && t.arrears.length === 0).map((t) => t.taxpayerId));
+    const code = enterprises.find((e) => e.status === 'ACTIVE' && e.abnormalOperations.every((a) => a.removedAt !== null) && withoutArrears.has(e.creditCode))!.creditCode;
+    const BUNDLE = `mutation Issue($code: ID!) { issueProof(kind: ENTERPRISE_GOOD_STANDING, creditCode: $code) { kind title department token statusList statusIndex reference parts { kind department token } } }`;
+    const reply = await hub.clientFor('one-window-hall').query<any>(BUNDLE, { code }, PROOF);
+    expect(reply.errors).toBeUndefined();
+    const issued = reply.data.issueProof;
+    expect(issued).toMatchObject({ kind: 'ENTERPRISE_GOOD_STANDING', department: hub.gateway.keyStore.hubId, parts: [{ kind: 'ENTERPRISE_REGISTRATION', department: 'market-regulation' }, { kind: 'NO_TAX_ARREARS', department: 'tax' }] });
+    const bundle = splitProofBundle(issued.token)!;
+    expect(bundle.parts).toEqual(issued.parts.map((p: { token: string }) => p.token));
+
+    // Offline: the JWKS and the status lists fetched once, then nothing from the hub.
+    const jwks = await (await fetch(`${hub.url}/.well-known/jwks.json`)).json();
+    const uris = [...new Set([issued.statusList, ...bundle.parts.map((p) => JSON.parse(Buffer.from(p.split('.')[1]!, 'base64url').toString()).status.status_list.uri as string)])];
+    const lists = Object.fromEntries(await Promise.all(uris.map(async (uri) => [uri, await statusList(uri)] as const)));
+    const options = { keys: { jwks: jwks as never }, statusList: lists, requireStatus: true };
+    const verified = await verifyProofBundle(bundle.envelope, bundle.parts, options);
+    expect(verified).toMatchObject({ valid: true, kind: 'ENTERPRISE_GOOD_STANDING', subject: code, purpose: 'PROOF_ISSUANCE', status: 'VALID' });
+    expect(verified.valid && verified.parts.map((p) => [p.department, p.disclosed.creditCode ?? p.disclosed.taxpayerId])).toEqual([
+      ['market-regulation', code],
+      ['tax', code],
+    ]);
+    // The parts swapped, or one left out, do not make the bundle.
+    expect(await verifyProofBundle(bundle.envelope, [...bundle.parts].reverse(), options)).toMatchObject({ valid: false, reason: 'PART_MISMATCH' });
+    expect(await verifyProofBundle(bundle.envelope, bundle.parts.slice(0, 1), options)).toMatchObject({ valid: false, reason: 'PART_MISMATCH' });
+
+    // Printed: the bundle's page names both parts; /verify reads the one-string form.
+    const page = await (await fetch(`${hub.url}/p/${issued.reference}`)).text();
+    expect(page).toContain('企业良好信用状态证明');
+    expect(page).toContain('企业登记状态');
+    expect(page).toContain('无欠税证明');
+    const form = (proof: string) => fetch(`${hub.url}/verify`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ proof }).toString() });
+    expect(await (await form(issued.token)).text()).toContain('证明有效');
+    expect(await (await form(joinProofBundle(bundle.envelope, [...bundle.parts].reverse()))).text()).toContain('封套不符');
+
+    // An enterprise that is not in operation gets nothing.
+    const closed = enterprises.find((e) => e.status !== 'ACTIVE' && withoutArrears.has(e.creditCode)) ?? enterprises.find((e) => e.status !== 'ACTIVE')!;
+    const refused = await hub.clientFor('one-window-hall').query<any>(BUNDLE, { code: closed.creditCode }, PROOF);
+    expect(refused.data?.issueProof ?? null).toBeNull();
+    expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'PROOF_NOT_ESTABLISHED' } });
+    expect(refused.errors?.[0]?.message).toContain('market-regulation');
+
+    // New arrears at the tax administration revoke its part, and the envelope with it.
+    const res = await fetch(`${hub.operatorUrl}/__sandbox/tax/arrears`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ taxpayerId: code, taxType: 'VALUE_ADDED', amount: 12_345.6, since: '2026-11-20' }) });
+    expect(res.status).toBe(201);
+    const revoked = await eventually(async () => {
+      const v = await verifyProofBundle(bundle.envelope, bundle.parts, { ...options, statusList: (uri: string) => statusList(uri) });
+      return v.valid ? undefined : v;
+    });
+    expect(revoked).toMatchObject({ valid: false, reason: 'PART_INVALID', part: 1, partReason: 'REVOKED' });
+    const envelopeList = verifyStatusListToken(await statusList(issued.statusList), { keys: { jwks: jwks as never }, expectedUri: issued.statusList });
+    expect(envelopeList.valid && statusAt(envelopeList, issued.statusIndex)).toBe(STATUS.INVALID);
+    expect((await fetch(`${hub.url}/p/${issued.reference}`)).status).toBe(404);
   });
 
   it('answers an unknown status list with 404', async () => {

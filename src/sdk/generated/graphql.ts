@@ -579,6 +579,8 @@ export type IssuedProof = {
   holderBinding: Scalars['String']['output'];
   issuedAt: Scalars['String']['output'];
   kind: ProofKind;
+  /** A bundle's parts (ENTERPRISE_GOOD_STANDING: market regulation's and tax's own proofs), each as issued; null for a department's own proof. The bundle's token is `<envelope>,<part>,…`, its department the hub. */
+  parts?: Maybe<Array<IssuedProof>>;
   /** The hub's reference of the proof: its printable page is /p/<reference> while it is valid. */
   reference: Scalars['String']['output'];
   statusIndex: Scalars['Int']['output'];
@@ -586,7 +588,7 @@ export type IssuedProof = {
   statusList: Scalars['String']['output'];
   /** The document's name, Chinese first. */
   title: Scalars['String']['output'];
-  /** The SD-JWT VC (typ dc+sd-jwt): `<issuer JWT>~<disclosure>~…~`. */
+  /** The SD-JWT VC (typ dc+sd-jwt): `<issuer JWT>~<disclosure>~…~`; a bundle's: `<envelope>,<part>,…`. */
   token: Scalars['String']['output'];
 };
 
@@ -756,7 +758,8 @@ export type Person = {
 
 /**
  * The proof documents the departments issue through the hub, as their connectors declare them
- * (each connector's schema extends this enum).
+ * (each connector's schema extends this enum), and the hub's bundles of them (ENTERPRISE_GOOD_STANDING,
+ * added when every part is issued here).
  */
 export type ProofKind =
   /** 企业登记状态: the enterprise is registered, active and not on the abnormal operations list. */
@@ -1825,6 +1828,7 @@ export type IssuedProofResolvers<ContextType = HubContext, ParentType extends Re
   holderBinding?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   issuedAt?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['ProofKind'], ParentType, ContextType>;
+  parts?: Resolver<Maybe<Array<ResolversTypes['IssuedProof']>>, ParentType, ContextType>;
   reference?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   statusIndex?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   statusList?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
