@@ -108,9 +108,8 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 90
 }
 
 /** An A4 page in print media; 3 device pixels per CSS pixel, so that a module of a large QR code gets several pixels. */
-async function printContext(): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 794, height: 1123 }, deviceScaleFactor: 3, locale: 'zh-CN' });
-  return context;
+function printContext(): Promise<BrowserContext> {
+  return browser.newContext({ viewport: { width: 794, height: 1123 }, deviceScaleFactor: 3, locale: 'zh-CN' });
 }
 
 /** Opens `/p/<reference>` for print, checks the page is whole, and answers its text and its QR code's text. */
