@@ -15,6 +15,7 @@ import {
   beijingTime,
   decodeProofFromQr,
   encodeProofForQr,
+  maskIdentifier,
   PROOF_QR_PREFIX,
   PROOF_STATUS_ZH,
   proofReasonZh,
@@ -52,6 +53,21 @@ export function qrSvg(text: string, label: string): string {
     for (let col = 0; col < count; col++) if (qr.isDark(row, col)) d += `M${col + 4} ${row + 4}h1v1h-1z`;
   }
   return `<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${size} ${size}" shape-rendering="crispEdges" role="img" aria-label="${escapeHtml(label)}"><rect width="${size}" height="${size}" fill="#fff"/><path fill="#000" d="${d}"/></svg>`;
+}
+
+/** A citizen identity number (18 characters, the last a digit or X) or a unified social credit code, as a whole string. */
+const IDENTIFIER = /^(?:\d{17}[\dX]|[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})$/;
+
+/**
+ * A claim's value for print: every identity number and credit code in it, at any depth, masked
+ * (`3701**********1234`). Paper is read by whoever holds it; the whole value is in the QR code,
+ * for a verifier.
+ */
+export function maskIdentifiers(value: unknown): unknown {
+  if (typeof value === 'string') return IDENTIFIER.test(value) ? maskIdentifier(value) : value;
+  if (Array.isArray(value)) return value.map(maskIdentifiers);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskIdentifiers(v)]));
+  return value;
 }
 
 /** A claim's value as people read it: 是/否 for booleans, text as it is, anything else as compact JSON. */
@@ -94,8 +110,8 @@ function holderText(result: ProofVerified): string {
   return '未绑定持有人，适用于纸质<span class="en">Not bound to a holder: a paper document, valid for whoever presents it</span>';
 }
 
-/** The facts of a verified proof: subject, what is proven, by whom, as of when, purpose, validity, holder, status. */
-function factsTable(display: ProofDisplay, result: ProofVerified): string {
+/** The facts of a verified proof: subject, what is proven, by whom, as of when, purpose, validity, holder, status; `forPrint`: identifiers among the claims masked (`maskIdentifiers`). */
+function factsTable(display: ProofDisplay, result: ProofVerified, forPrint = false): string {
   const labels = display.claimLabels ?? {};
   const claims = Object.entries(result.disclosed);
   const proven = display.parts
@@ -105,7 +121,7 @@ function factsTable(display: ProofDisplay, result: ProofVerified): string {
       : `<dl class="claims">${claims
           .map(([name, value]) => {
             const label = Object.hasOwn(labels, name) ? labels[name]! : name;
-            return `<div><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(valueText(value))}</dd></div>`;
+            return `<div><dt>${escapeHtml(label)}</dt><dd>${escapeHtml(valueText(forPrint ? maskIdentifiers(value) : value))}</dd></div>`;
           })
           .join('')}</dl>`;
   const subjectKind = Object.hasOwn(SUBJECT_KIND_ZH, result.subjectKind) ? SUBJECT_KIND_ZH[result.subjectKind]! : result.subjectKind;
@@ -151,7 +167,8 @@ export interface ProofPageOptions {
 /**
  * The printable page of a proof (A4, no navigation): title, subject, what is proven, by whom, as
  * of when, purpose, validity, holder binding, the status-list hint, how to verify, and the QR
- * code. A proof that does not verify gets a page saying so and why, without its contents.
+ * code; identity numbers and credit codes among the claims masked (the QR code holds them). A
+ * proof that does not verify gets a page saying so and why, without its contents.
  */
 export function renderProofPage(display: ProofDisplay, options: ProofPageOptions): string {
   const { result } = display;
@@ -167,7 +184,7 @@ export function renderProofPage(display: ProofDisplay, options: ProofPageOptions
 <p class="issuer">${escapeHtml(display.departmentName ?? result.department)}</p>
 </header>
 <div class="doc-body">
-${factsTable(display, result)}
+${factsTable(display, result, true)}
 <figure class="qr-box">
 ${qrSvg(options.qrText, `${title.zh}的二维码`)}
 <figcaption>${embedded ? '二维码内含完整证明，可离线核验<span class="en">The QR code holds the whole proof: verifiable offline</span>' : '二维码为证明的查询地址<span class="en">The QR code is the proof’s address on the hub</span>'}</figcaption>

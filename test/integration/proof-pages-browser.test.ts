@@ -5,82 +5,30 @@
  * paste the QR text, submit, read the verdict. No CSP violation, no page error. Screenshots go to
  * the git-ignored test-artifacts/proof-pages/.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import jsQR from 'jsqr';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { decodeProofFromQr, verifyProof } from '../../src/proofs';
-import { HANG_DEADLINE_MS } from '../support/deadline';
+import { launchChromium, newCheckedPage as newPage, readQrCode } from '../support/chromium';
 import { startTestHub, type TestHub } from '../support/hub';
 import { testProofPages, type TestProofPages } from '../support/proof-pages';
 
-// Browser globals, inside the callbacks that run in the page (the project's TypeScript has no DOM library).
-declare const document: any;
-declare const Image: any;
-declare const btoa: any;
-
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/proof-pages');
-const CHROMIUM = process.env.DATARUN_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const WAIT = { timeout: HANG_DEADLINE_MS / 2 };
 
 let hub: TestHub;
 let pages: TestProofPages;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!CHROMIUM) throw new Error('Chromium is missing: run scripts/ensure-test-services.sh as root (it installs Debian\'s chromium and fonts-noto-cjk), or set DATARUN_CHROMIUM');
   mkdirSync(ARTIFACTS, { recursive: true });
   hub = await startTestHub({ proofPages: (gateway) => (pages = testProofPages(gateway)) });
   pages.publicUrl = hub.url;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--lang=zh-CN'], timeout: WAIT.timeout });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   await hub?.close();
 });
-
-/** A page that collects CSP violations and page errors. */
-async function newPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT.timeout);
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) problems.push(`console: ${message.text()}`);
-  });
-  // Every resource the page loads is there (the browser's own favicon request aside).
-  page.on('response', (response) => {
-    if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) problems.push(`${response.status()} ${response.url()}`);
-  });
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e: { violatedDirective: string; blockedURI: string }) => console.error(`Refused to: CSP ${e.violatedDirective} ${e.blockedURI}`));
-  });
-  return { page, problems };
-}
-
-/** The RGBA pixels of a PNG, decoded by the browser itself on a blank page (no PNG decoder in node_modules). */
-async function pixelsOf(context: BrowserContext, png: Buffer): Promise<{ data: Uint8ClampedArray; width: number; height: number }> {
-  const blank = await context.newPage();
-  try {
-    const out = await blank.evaluate(async (b64: string) => {
-      const img = new Image();
-      img.src = `data:image/png;base64,${b64}`;
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.width;
-      canvas.height = img.height;
-      const ctx = canvas.getContext('2d');
-      ctx.drawImage(img, 0, 0);
-      const bytes: Uint8ClampedArray = ctx.getImageData(0, 0, img.width, img.height).data;
-      let binary = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return { b64: btoa(binary) as string, width: img.width as number, height: img.height as number };
-    }, png.toString('base64'));
-    return { data: new Uint8ClampedArray(Buffer.from(out.b64, 'base64')), width: out.width, height: out.height };
-  } finally {
-    await blank.close();
-  }
-}
 
 describe('the printed proof in Chromium', () => {
   it('prints on A4 with a QR code that, read from a screenshot, holds the proof, which verifies', async () => {
@@ -96,13 +44,10 @@ describe('the printed proof in Chromium', () => {
       await expect(page.locator('h1').innerText()).resolves.toContain('无欠税证明');
       expect(await page.locator('nav, script, a').count()).toBe(0);
       writeFileSync(path.join(ARTIFACTS, 'printed-proof.png'), await page.screenshot({ fullPage: true }));
-      const box = (await page.locator('svg.qr').boundingBox())!;
-      const shot = await page.screenshot({ clip: { x: box.x - 12, y: box.y - 12, width: box.width + 24, height: box.height + 24 } });
-      writeFileSync(path.join(ARTIFACTS, 'printed-qr.png'), shot);
-      const { data, width, height } = await pixelsOf(context, shot);
-      const read = jsQR(data, width, height);
-      expect(read).not.toBeNull();
-      const decoded = decodeProofFromQr(read!.data);
+      const read = await readQrCode(context, page, page.locator('svg.qr'));
+      writeFileSync(path.join(ARTIFACTS, 'printed-qr.png'), read.png);
+      expect(read.text).not.toBeNull();
+      const decoded = decodeProofFromQr(read.text!);
       expect(decoded).toEqual({ token });
       const result = await verifyProof((decoded as { token: string }).token, { keys: { keyStore: hub.gateway.keyStore } });
       expect(result).toMatchObject({ valid: true, kind: 'NO_TAX_ARREARS', department: 'tax', disclosed: { hasArrears: false } });

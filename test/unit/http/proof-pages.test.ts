@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import jsQR from 'jsqr';
 import type { ProofDisplay, ProofVerified } from '../../../src/gateway';
-import { escapeHtml, qrSvg, renderProofPage, renderVerifyForm, renderVerifyResult } from '../../../src/http/proof-pages';
+import { escapeHtml, maskIdentifiers, qrSvg, renderProofPage, renderVerifyForm, renderVerifyResult } from '../../../src/http/proof-pages';
 import { encodeProofForQr, issueProofVc, presentProof, verifyProof, PROOF_REASON_ZH } from '../../../src/proofs';
 import type { KeyStore } from '../../../src/seal';
 import { generateKeyPairSync } from 'node:crypto';
@@ -70,6 +70,38 @@ describe('renderProofPage', () => {
     expect(html).not.toMatch(/<script|<nav|<a /);
     const svg = /<svg[\s\S]*?<\/svg>/.exec(html)![0];
     expect(readSvgQr(svg)).toBe(qr.text);
+  });
+
+  it('masks identity numbers and credit codes among the claims, at any depth, on paper only: /verify shows what was disclosed', async () => {
+    const id = '37010219900101123X';
+    const code = '91370100MA3C4XY01K';
+    const claims = { taxpayerId: id, name: '张三', registered: true, owners: [{ creditCode: code, share: '1/2' }], unitNumber: '370102001001GB00001F00010001', phone: '0531-12345678' };
+    const result = await verifyProof(issueProofVc({ keyStore: store, department: 'tax', kind: 'NO_TAX_ARREARS', purpose: '办理贷款', asOf: NOW - 3_600_000, subjectKind: 'PERSON', claims, validitySeconds: 86_400, now: NOW }).token, { keys: { keyStore: store }, now: NOW + 60_000 });
+    const printed = renderProofPage({ result, ...labels }, { qrText: 'DRP1:ABC', hubUrl: HUB });
+    expect(printed).not.toContain(id);
+    expect(printed).not.toContain(code);
+    for (const text of ['3701**********123X', '9137**********Y01K', '张三', '370102001001GB00001F00010001', '0531-12345678']) expect(printed).toContain(text);
+    const verified = renderVerifyResult({ result, ...labels });
+    expect(verified).toContain(id);
+    expect(verified).toContain(code);
+  });
+
+  it('maskIdentifiers: no identity number or credit code survives in any JSON value, and nothing else changes', () => {
+    const idNumber = fc.tuple(fc.stringMatching(/^\d{17}$/), fc.constantFrom(...'0123456789X')).map(([a, b]) => a + b);
+    const creditCode = fc.stringMatching(/^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/);
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), idNumber, creditCode, fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(fc.string(), tie('v'), { maxKeys: 4 })),
+    })).v;
+    fc.assert(
+      fc.property(value, (v) => {
+        const masked = JSON.stringify(maskIdentifiers(v)) ?? '';
+        const strings = (x: unknown): string[] => (typeof x === 'string' ? [x] : Array.isArray(x) ? x.flatMap(strings) : x !== null && typeof x === 'object' ? Object.values(x).flatMap(strings) : []);
+        for (const s of strings(maskIdentifiers(v))) expect(s).not.toMatch(/^(?:\d{17}[\dX]|[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})$/);
+        // Only the identifiers change: same shape, same length.
+        expect(masked.length).toBe((JSON.stringify(v) ?? '').length);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('says a proof that does not verify is not valid, and why, without its contents', () => {
