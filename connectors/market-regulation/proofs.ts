@@ -26,6 +26,7 @@ export const MARKET_REGULATION_PROOFS: readonly ProofKindSpec[] = Object.freeze(
     subject: 'ENTERPRISE',
     description:
       'The enterprise is registered with market regulation 市场监管, its registration status is ACTIVE 存续, and it is not on the abnormal-operation list 经营异常名录.',
+    claimLabels: { creditCode: '统一社会信用代码 Credit code', name: '企业名称 Enterprise', registrationStatus: '登记状态 Registration status', establishedAt: '成立日期 Established', legalRepresentative: '法定代表人 Legal representative', onAbnormalList: '列入经营异常名录 On the abnormal list', registered: '已登记 Registered' },
     validityDays: 30,
     revokedBy: ['ENTERPRISE_STATUS_CHANGED', 'ABNORMAL_LISTED'],
   },

@@ -33,6 +33,7 @@ export const REAL_ESTATE_PROOFS: readonly ProofKindSpec[] = Object.freeze([
     subjects: ['PERSON', 'ENTERPRISE'],
     description:
       'The units 不动产单元 the registry has registered to the party (a person or an enterprise), with its share, and the mortgages 抵押 and seizures 查封 in force on them.',
+    claimLabels: { idNumber: '公民身份号码 Identity number', creditCode: '统一社会信用代码 Credit code', registry: '登记机构 Registry', properties: '登记的不动产 Units registered', propertiesFound: '登记的不动产数 Units found' },
     validityDays: 30,
     revokedBy: ['TRANSFER_REGISTERED', 'MORTGAGE_REGISTERED', 'MORTGAGE_RELEASED', 'SEIZURE_REGISTERED', 'SEIZURE_RELEASED'],
   },
@@ -41,6 +42,7 @@ export const REAL_ESTATE_PROOFS: readonly ProofKindSpec[] = Object.freeze([
     title: '无房证明 Certificate of no registered property',
     subject: 'PERSON',
     description: 'The registry 不动产登记 has no unit registered to the person, wholly or in part, as of the time it answered.',
+    claimLabels: { idNumber: '公民身份号码 Identity number', creditCode: '统一社会信用代码 Credit code', registry: '登记机构 Registry', properties: '登记的不动产 Units registered', propertiesFound: '登记的不动产数 Units found' },
     validityDays: 30,
     revokedBy: ['TRANSFER_REGISTERED'],
   },

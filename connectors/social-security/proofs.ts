@@ -26,6 +26,7 @@ export const SOCIAL_SECURITY_PROOFS: readonly ProofKindSpec[] = Object.freeze([
     subject: 'PERSON',
     description:
       'The person is insured 参保 with the social security agency, which states the insurance types contributed to, the months contributed per type, the last period contributed and the employer it holds.',
+    claimLabels: { idNumber: '公民身份号码 Identity number', name: '姓名 Name', scheme: '险种 Scheme', insuredStatus: '参保状态 Insured status', insuredSince: '参保日期 Insured since', insuranceTypes: '缴费险种 Insurance types', monthsByType: '各险种缴费月数 Months by type', lastContributionPeriod: '最近缴费期 Last period', employer: '参保单位 Employer' },
     validityDays: 30,
   },
 ]);

@@ -27,6 +27,7 @@ export const TAX_PROOFS: readonly ProofKindSpec[] = Object.freeze([
     subjects: ['PERSON', 'ENTERPRISE'],
     description:
       'The tax bureau holds no arrears 欠税 of the taxpayer (a person or an enterprise) as of the time it answered; an identifier with no tax registration owes nothing and is stated as registered: false.',
+    claimLabels: { taxpayerId: '纳税人识别号 Taxpayer id', name: '纳税人名称 Taxpayer', registered: '已办理税务登记 Registered for tax', hasArrears: '是否欠税 Arrears', taxOffice: '主管税务机关 Tax office' },
     validityDays: 30,
     revokedBy: ['ARREARS_ARISEN'],
   },

@@ -484,6 +484,12 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         },
         state,
         keyStore,
+        // The policy's registry says what a purpose is: "无证明: a proof document …" → 无证明（PROOF_ISSUANCE）.
+        purposeName: (code) => {
+          const description = policy?.purpose(code)?.description;
+          const name = description?.split(/[:：]/)[0]?.trim();
+          return name && name !== description && /[\u3400-\u9fff]/u.test(name) ? `${name}（${code}）` : undefined;
+        },
         now,
       });
     }

@@ -155,9 +155,6 @@ interface IssuedRecord {
   readonly partKinds?: readonly string[];
 }
 
-/** How the pages name a subject's kind. */
-const subjectKindZh: Readonly<Record<string, string>> = { PERSON: '自然人', ENTERPRISE: '企业', PROPERTY: '不动产' };
-
 /** Where issued proofs are kept: one file embedded, shared documents with several instances. */
 interface ProofRegistry {
   add(record: IssuedRecord): Promise<void>;
@@ -285,6 +282,8 @@ export function startProofs(options: {
   settings: ProofsSettings;
   state: SharedState;
   keyStore: KeyStore;
+  /** A purpose code as people read it (the pages' 事由), e.g. from the policy's purpose registry. */
+  purposeName?: (code: string) => string | undefined;
   now?: () => Date;
 }): HubProofs {
   const { kinds, settings, state, keyStore } = options;
@@ -353,7 +352,8 @@ export function startProofs(options: {
           ...(checked.parts.some((p) => p.keyBindingMissing) ? { keyBindingMissing: true as const } : {}),
         };
         const id = parts.map((p) => p.subject).find((s) => s !== undefined);
-        return { result, parts, ...(title ? { title } : {}), ...(titleEn ? { titleEn } : {}), departmentName: '数据共享平台 datarun hub', ...(id ? { subject: id } : {}) };
+        const purposeName = options.purposeName?.(checked.purpose);
+        return { result, parts, ...(title ? { title } : {}), ...(titleEn ? { titleEn } : {}), departmentName: '数据共享平台 datarun hub', ...(purposeName ? { purposeName } : {}), ...(id ? { subject: id } : {}) };
       }
       const result = await verifyProof(token, verifyOptions);
       return result.valid ? labelled(result) : { result };
@@ -366,12 +366,16 @@ export function startProofs(options: {
     const [title, titleEn] = found ? splitTitle(found.spec.title) : [undefined, undefined];
     const owner = keyStore.owner(result.department);
     const id = identifierOf(result.disclosed);
+    const purposeName = options.purposeName?.(result.purpose);
     return {
       result,
       ...(title ? { title } : {}),
       ...(titleEn ? { titleEn } : {}),
-      ...(owner?.name ? { departmentName: owner.name } : {}),
-      ...(id ? { subject: `${subjectKindZh[result.subjectKind] ?? ''} ${maskIdentifier(id)}`.trim() } : {}),
+      ...(owner?.name ? { departmentName: chineseFirst(owner.name) } : {}),
+      ...(purposeName ? { purposeName } : {}),
+      ...(found?.spec.claimLabels ? { claimLabels: found.spec.claimLabels } : {}),
+      // The page names the subject's kind itself.
+      ...(id ? { subject: maskIdentifier(id) } : {}),
     };
   }
 
@@ -535,6 +539,12 @@ function holderKeyOf(holderKey: string | undefined): Record<string, unknown> | u
   const jwk = readPublicJwk(parsed);
   if (!jwk) throw new BadUserInputError('holderKey', "must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part)");
   return jwk as unknown as Record<string, unknown>;
+}
+
+/** "Tax administration 税务" → "税务 Tax administration": Chinese first, as the pages print everything. */
+export function chineseFirst(name: string): string {
+  const match = /^([^\u3400-\u9fff]+?)\s+([\u3400-\u9fff][^A-Za-z]*)$/u.exec(name.trim());
+  return match ? `${match[2]!.trim()} ${match[1]!.trim()}` : name;
 }
 
 /** "无欠税证明 Certificate of no tax arrears" → the Chinese title and the English one. */

@@ -129,6 +129,12 @@ function checkProofKinds(where: string, proofs: readonly ProofKindSpec[], eventT
     if (typeof spec.title !== 'string' || spec.title.trim().length < 2) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} needs a title`);
     if (typeof spec.description !== 'string' || spec.description.trim().length < 3) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} needs a description`);
     if (!Number.isInteger(spec.validityDays) || spec.validityDays < 1 || spec.validityDays > 366) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind}: validityDays must be a whole number of days from 1 to 366`);
+    if (spec.claimLabels !== undefined) {
+      const labels: unknown = spec.claimLabels;
+      if (labels === null || typeof labels !== 'object' || Array.isArray(labels) || Object.values(labels).some((l) => typeof l !== 'string' || l.trim() === '' || l.length > 80)) {
+        throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind}: claimLabels must map claim names to labels (non-empty text of at most 80 characters)`);
+      }
+    }
     for (const type of spec.revokedBy ?? []) {
       if (!eventTypes.has(type)) throw new ConnectorDefinitionError(`${where}: proof kind ${spec.kind} is revoked by ${JSON.stringify(type)}, which is not one of the module's event types`);
     }

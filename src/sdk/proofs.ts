@@ -28,6 +28,11 @@ export interface ProofKindSpec {
    * a proof's subject revokes the proof (its status list entry turns INVALID). @default none
    */
   readonly revokedBy?: readonly string[];
+  /**
+   * What the printed page and /verify call each top-level claim, Chinese first: `{ hasArrears:
+   * '是否欠税 Arrears' }`. A claim without a label is shown under its name. @default none
+   */
+  readonly claimLabels?: Readonly<Record<string, string>>;
 }
 
 /** What the department answered for one proof. */

@@ -150,9 +150,11 @@ function expectPrintedFacts(text: string, html: string, issued: Issued, id: stri
   expect(html).not.toContain(id);
   expect(text).toContain('证明内容');
   expect(text).toContain('签发部门');
-  expect(text).toContain(hub.gateway.keyStore.owner(issued.department)!.name);
+  // The department's name Chinese first ("税务 Tax administration"), the purpose as the policy names it.
+  const [en, zh] = /^(.*?) (\S+)$/.exec(hub.gateway.keyStore.owner(issued.department)!.name)!.slice(1);
+  expect(text).toContain(`${zh} ${en}`);
   expect(text).toContain('事由');
-  expect(text).toContain(verified.purpose);
+  expect(text).toContain(`无证明（${verified.purpose}）`);
   expect(text).toContain('有效期至');
   expect(text).toContain(new Date(verified.expiresAt.getTime() + 8 * 3_600_000).toISOString().slice(0, 10));
   expect(text).toContain('未绑定持有人');
@@ -162,8 +164,8 @@ function expectPrintedFacts(text: string, html: string, issued: Issued, id: stri
 describe('proofs the hub issued, printed and verified in Chromium', () => {
   it('prints a 无欠税证明 and a 无房证明 whose QR codes, read from screenshots, verify offline against the hub\'s keys and status list', async () => {
     const cases = [
-      { kind: 'NO_TAX_ARREARS', id: taxpayerWithoutArrears(0), proven: ['hasArrears', '否'], name: 'no-tax-arrears' },
-      { kind: 'NO_PROPERTY', id: personWithoutProperty(0), proven: ['propertiesFound', '0'], name: 'no-property' },
+      { kind: 'NO_TAX_ARREARS', id: taxpayerWithoutArrears(0), proven: ['是否欠税', '否'], name: 'no-tax-arrears' },
+      { kind: 'NO_PROPERTY', id: personWithoutProperty(0), proven: ['登记的不动产数', '0'], name: 'no-property' },
     ];
     const context = await printContext();
     try {
@@ -226,7 +228,7 @@ describe('proofs the hub issued, printed and verified in Chromium', () => {
       const valid = await pasteIntoVerify(page, qrText);
       expect(valid.verdict).toContain('证明有效');
       expect(valid.body).toContain('无欠税证明');
-      expect(valid.body).toContain('hasArrears');
+      expect(valid.body).toContain('是否欠税');
       expect(valid.body).toContain('否');
       expect(valid.body).toContain('有效（已查询状态列表');
       writeFileSync(path.join(ARTIFACTS, 'verify-valid.png'), await page.screenshot({ fullPage: true }));

@@ -34,6 +34,8 @@ describe('proof kinds of a module', () => {
     ['a description', [{ ...GOOD, description: ' ' }], 'proof kind NO_WATER_DEBT needs a description'],
     ['a validity of whole days', [{ ...GOOD, validityDays: 0.5 }], 'validityDays must be a whole number of days from 1 to 366'],
     ['a validity of at most a year', [{ ...GOOD, validityDays: 400 }], 'validityDays must be a whole number of days from 1 to 366'],
+    ['labels that are text', [{ ...GOOD, claimLabels: { hasArrears: 7 } }], 'claimLabels must map claim names to labels'],
+    ['labels as a map', [{ ...GOOD, claimLabels: ['是否欠税'] }], 'claimLabels must map claim names to labels'],
     ['revoking events of its own', [{ ...GOOD, revokedBy: ['TRANSFER_REGISTERED'] }], 'is revoked by "TRANSFER_REGISTERED", which is not one of the module\'s event types'],
   ])('need %s', (_what, proofs, message) => {
     expect(moduleWith(proofs)).toThrow(message);
