@@ -289,7 +289,8 @@ function subjectsOf(analysis: OperationAnalysis, variables: Readonly<Record<stri
   for (const s of analysis.subjects) {
     const value = resolveValue(s.value, variables, analysis.variableDefaults);
     const at = `${s.responseKey}.${s.argument}`;
-    if (value === null) continue; // a null identifier reads nothing
+    // A null identifier reads nothing; nor does an argument whose variable was not sent (GraphQL leaves it out).
+    if (value === null || (value === undefined && s.value.kind === Kind.VARIABLE)) continue;
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
         if (item !== null) subjects.push({ kind: s.kind, id: asIdentifier(item), at: `${at}[${i}]` });

@@ -62,6 +62,14 @@ describe('the worked queries', () => {
     expect(people[0]!.properties[0]!.address).toBe('山东省菏泽市牡丹区');
   });
 
+  it('names no subject for an argument whose variable was not sent, nor for one sent null', async () => {
+    const document = 'query($seller: ID, $buyer: ID) { seller: enterprise(creditCode: $seller) { name } buyer: person(idNumber: $buyer) { name } }';
+    for (const variables of [{ seller: 'E1' }, { seller: 'E1', buyer: null }]) {
+      const decision = await engine.check({ consumer: 'real-estate-centre', purpose: 'PROPERTY_TRANSFER', document, variables });
+      expect(decision.subjects).toEqual([{ kind: 'enterprise', id: 'E1', at: 'seller.creditCode' }]);
+    }
+  });
+
   it('denies the living-allowance query without consents, naming each family member by position', async () => {
     const decision = denied(
       await engine.check({ consumer: 'civil-affairs', purpose: 'LIVING_ALLOWANCE', document: LIVING_ALLOWANCE_QUERY, variables: { family: ['P1', 'P2'] } }),
