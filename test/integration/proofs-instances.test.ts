@@ -1,0 +1,107 @@
+/**
+ * Proofs of two hub instances sharing one Redis (src/gateway/proofs over two shared states, two
+ * connections, one server): what one issues, the other publishes in its status list and prints by
+ * reference; a department event the other instance's poller reads revokes it for both; issuing
+ * at once on both never hands out one status entry twice. The department is a stand-in answering
+ * the tax connector's declared kind (the store is what is tested here; the connector's own proof
+ * is tested against the tax sandbox in connector-proofs.test.ts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TAX_PROOFS } from '../../connectors/tax/proofs';
+import { startProofs, type HubProofKind, type HubProofs } from '../../src/gateway/proofs';
+import type { RequestContext } from '../../src/gateway/request-context';
+import { STATUS, statusAt, verifyProof, verifyStatusListToken } from '../../src/proofs';
+import { chinaTime, type Connector } from '../../src/sdk';
+import type { KeyStore } from '../../src/seal';
+import { createSharedState, type SharedState } from '../../src/state';
+import { HANG_DEADLINE_MS } from '../support/deadline';
+import { startRedisServer, type RedisServer } from '../support/redis';
+import { demoKeyStore, removeTempDirs } from '../unit/seal/fixture';
+
+const BASE = 'https://hub.example.gov.cn';
+let redis: RedisServer;
+let keyStore: KeyStore;
+const states: SharedState[] = [];
+const running: HubProofs[] = [];
+const dirs: string[] = [];
+
+/** The tax department as the proofs see it: every taxpayer owes nothing. */
+const taxKind: HubProofKind = {
+  spec: TAX_PROOFS[0]!,
+  department: 'tax',
+  connector: {
+    id: 'tax',
+    proofs: { establish: async (_kind: string, subject: { id: string }) => ({ asOf: chinaTime(), holds: true, claims: { taxpayerId: subject.id, hasArrears: false } }) },
+  } as unknown as Connector,
+};
+
+async function instance(): Promise<HubProofs> {
+  const state = createSharedState({ redis: { url: redis.url }, rateLimits: () => undefined });
+  states.push(state);
+  expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
+  const dir = mkdtempSync(path.join(tmpdir(), 'datarun-proofs-'));
+  dirs.push(dir);
+  const proofs = startProofs({ kinds: new Map([[taxKind.spec.kind, taxKind]]), settings: { baseUrl: BASE, statusListSize: 16_384, statusTtlSeconds: 60, dir }, state, keyStore });
+  running.push(proofs);
+  return proofs;
+}
+
+/** What issueProof's resolver hands the proofs: a signed caller and the request's signal. */
+function request(): RequestContext {
+  const caller = { consumer: 'one-window-hall', roles: [], purpose: 'PROOF_ISSUANCE', caseNumber: 'WZM-1', operator: 'hall-1', requestTokenId: 'r' };
+  return { caller, signal: AbortSignal.timeout(HANG_DEADLINE_MS) } as unknown as RequestContext;
+}
+
+async function statusOf(proofs: HubProofs, list: number, idx: number): Promise<number> {
+  const token = await proofs.statusListToken(list);
+  expect(token).toBeDefined();
+  const verified = verifyStatusListToken(token!, { keys: { keyStore }, expectedUri: `${BASE}/status/${list}` });
+  if (!verified.valid) throw new Error(verified.message);
+  return statusAt(verified, idx);
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  keyStore = await demoKeyStore();
+});
+afterAll(async () => {
+  await Promise.allSettled(running.map((p) => p.close()));
+  await Promise.allSettled(states.map((s) => s.close()));
+  await redis?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await removeTempDirs();
+});
+
+describe('proofs of two instances over one Redis', () => {
+  it('publish and print what the other issued, and a revocation by either holds for both', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const subject = { kind: 'PERSON' as const, id: '370102199001011234' };
+    const issued = await a.issue(request(), { kind: 'NO_TAX_ARREARS', subject });
+    const list = Number(issued.statusList.slice(`${BASE}/status/`.length));
+    expect(await statusOf(b, list, issued.statusIndex)).toBe(STATUS.VALID);
+    expect(await b.byReference(issued.reference)).toBe(issued.token);
+    const shown = await b.pages.display(issued.token);
+    expect(shown.result).toMatchObject({ valid: true, status: 'VALID', kind: 'NO_TAX_ARREARS' });
+
+    // B's poller reads the tax administration's new arrears of the taxpayer.
+    const event = { id: 'chg-1', type: 'ARREARS_ARISEN', subject, occurredAt: chinaTime(), department: 'tax' };
+    expect(await b.revokeFor('tax', [event], AbortSignal.timeout(HANG_DEADLINE_MS))).toBe(1);
+    expect(await statusOf(a, list, issued.statusIndex)).toBe(STATUS.INVALID);
+    expect(await a.byReference(issued.reference)).toBeUndefined();
+    const token = await a.statusListToken(list);
+    expect(await verifyProof(issued.token, { keys: { keyStore }, statusList: { [issued.statusList]: token! } })).toMatchObject({ valid: false, reason: 'REVOKED' });
+    // Read again after a crash, the page revokes nothing twice.
+    expect(await a.revokeFor('tax', [event], AbortSignal.timeout(HANG_DEADLINE_MS))).toBe(0);
+  });
+
+  it('never hand out one status entry twice when both issue at once', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const issue = (proofs: HubProofs, i: number) => proofs.issue(request(), { kind: 'NO_TAX_ARREARS', subject: { kind: 'PERSON', id: `37010219900101${String(1000 + i)}` } });
+    const issued = await Promise.all(Array.from({ length: 40 }, (_, i) => issue(i % 2 === 0 ? a : b, i)));
+    const entries = issued.map((p) => `${p.statusList}#${p.statusIndex}`);
+    expect(new Set(entries).size).toBe(entries.length);
+    expect(new Set(issued.map((p) => p.reference)).size).toBe(issued.length);
+  });
+});
