@@ -21,6 +21,7 @@
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
 import { request as httpRequest } from 'node:http';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { presentProof, verifyProof, type ProofVerification, type VerifyProofOptions } from '../../src/proofs';
@@ -202,6 +203,18 @@ async function statusToken(uri: string): Promise<string> {
 }
 
 // ---- The independent implementation: node:crypto and the published JWKS, nothing of src/seal or src/proofs.
+
+/** Entry `idx` of a Status List Token, by hand: its signature by the hub's key, `lst` inflated, the draft's bit order (0 VALID, 1 INVALID). */
+function handStatus(token: string, idx: number): number {
+  const [h, p, sig] = token.split('.');
+  expect(jwksVerifier('hub', 'checkpoint')(`${h}.${p}`, sig!)).toBe(true);
+  const { status_list: packed } = b64json(p!);
+  const bits = packed.bits as number;
+  expect([1, 2, 4, 8]).toContain(bits);
+  const bytes = inflateSync(Buffer.from(packed.lst, 'base64url'));
+  const perByte = 8 / bits;
+  return (bytes[Math.floor(idx / perByte)]! >> ((idx % perByte) * bits)) & ((1 << bits) - 1);
+}
 
 const b64json = (segment: string): Record<string, any> => JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as Record<string, any>;
 
@@ -418,6 +431,53 @@ describe('proofs 无证明: every kind the hub issues, verified by @sd-jwt/sd-jw
     });
   });
 
+  it('issues ENTERPRISE_GOOD_STANDING: each part verified by @sd-jwt/sd-jwt-vc, the envelope by node:crypto and the documented digests, its status entry read from the list', async () => {
+    const data = hub.sandboxes.data;
+    const withoutArrears = new Set(data.taxpayers.filter((t) => t.kind === 'ENTERPRISE' && t.arrears.length === 0).map((t) => t.taxpayerId));
+    const code = [...activeEnterprises(data)].reverse().find((e) => withoutArrears.has(e.creditCode))!.creditCode;
+    const reply = await hub.clientFor('one-window-hall').query<any>(
+      'mutation Issue($code: ID!) { issueProof(kind: ENTERPRISE_GOOD_STANDING, creditCode: $code) { token statusList statusIndex expiresAt } }',
+      { code },
+      PROOF,
+    );
+    expect(reply.errors).toBeUndefined();
+    const { token, statusList, statusIndex, expiresAt } = reply.data.issueProof;
+    // The one-string form, as docs/proofs.md gives it: <envelope>,<part>,<part>.
+    const [envelope, ...parts] = (token as string).split(',');
+    expect(parts).toHaveLength(2);
+
+    // Each part is a department's own SD-JWT VC: the independent library verifies it, status included.
+    const partPayloads: Record<string, any>[] = [];
+    for (const part of parts) {
+      const payload = b64json(part.split('~')[0]!.split('.')[1]!);
+      await statusToken(payload.status.status_list.uri);
+      const names = disclosuresOf(part).map((d) => d.name);
+      const theirs = await independentVerifier().verify(part, { requiredClaimKeys: names });
+      expect(theirs.payload).toMatchObject({ purpose: PROOF.purpose });
+      partPayloads.push(theirs.payload);
+    }
+    expect(partPayloads.map((p) => [p.iss, p.kind])).toEqual([
+      ['market-regulation', 'ENTERPRISE_REGISTRATION'],
+      ['tax', 'NO_TAX_ARREARS'],
+    ]);
+
+    // The envelope: the hub's checkpoint key from the JWKS, typ, and each part's issuer JWT by its SHA-256.
+    const [h, p, sig] = envelope!.split('.');
+    expect(b64json(h!)).toMatchObject({ typ: 'datarun-proof-bundle+jwt' });
+    expect(jwksVerifier('hub', 'checkpoint')(`${h}.${p}`, sig!)).toBe(true);
+    expect(jwksVerifier('hub', 'checkpoint')(`${h}.${p}`, `${sig!.slice(0, -4)}AAAA`)).toBe(false);
+    const claims = b64json(p!);
+    expect(claims).toMatchObject({ kind: 'ENTERPRISE_GOOD_STANDING', sub: code, purpose: PROOF.purpose, exp: Date.parse(expiresAt) / 1000 });
+    expect(claims.parts).toEqual(
+      parts.map((part, i) => ({ digest: createHash('sha256').update(part.split('~')[0]!).digest('base64url'), iss: partPayloads[i]!.iss, kind: partPayloads[i]!.kind })),
+    );
+    expect(partPayloads.every((pp) => pp.exp >= claims.exp)).toBe(true);
+
+    // Its own status entry: the list token verified with the hub's key, its bits inflated by hand.
+    expect(claims.status).toEqual({ status_list: { idx: statusIndex, uri: statusList } });
+    expect(handStatus(await (await fetch(statusList)).text(), statusIndex)).toBe(0);
+  });
+
   it('revokes 无欠税证明 when the tax administration records new arrears (its change feed): both refuse it, the other proofs on the list stay valid', async () => {
     const row = KINDS[0]!;
     const { token, subject, statusList } = issued.get(row.name)!;
@@ -433,6 +493,11 @@ describe('proofs 无证明: every kind the hub issues, verified by @sd-jwt/sd-jw
     }
     expect(ours).toMatchObject({ valid: false, reason: 'REVOKED' });
     await expect(independentVerifier().verify(presentAll(row, token, 'n-r'), { keyBindingNonce: 'n-r' })).rejects.toThrow('Status is not valid');
+    // Read by hand too: INVALID at the proof's entry, VALID at another proof's on the list.
+    const revokedAt = b64json(token.split('.')[1]!).status.status_list.idx as number;
+    expect(handStatus(statusTokens.get(statusList)!, revokedAt)).toBe(1);
+    const other = issued.get(KINDS[1]!.name)!;
+    if (other.statusList === statusList) expect(handStatus(statusTokens.get(statusList)!, b64json(other.token.split('.')[1]!).status.status_list.idx as number)).toBe(0);
     // The same status list token: every other proof is still VALID in it, for both.
     for (const other of KINDS.slice(1)) {
       const kept = issued.get(other.name)!;
