@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConnectorDefinitionError, defineConnectorModule, graphqlModuleFromSettings, type ConnectorModule } from '../sdk';
+import { peerHubModuleFromSettings } from './federation/peer-connector';
 
 /** The project's own connectors (also from dist/, where they are compiled). */
 export const BUILTIN_CONNECTORS_DIR = path.resolve(__dirname, '../../connectors');
@@ -89,7 +90,7 @@ export function modulesOfConfig(config: { readonly connectorDirs?: readonly stri
   const found = discoverConnectorModules(connectorDirsOf(config)).map((f) => f.module);
   const ids = new Set(found.map((m) => m.id));
   const generic = Object.entries(config.connectors ?? {})
-    .filter(([id, settings]) => !ids.has(id) && settings.type === 'graphql')
-    .map(([id]) => graphqlModuleFromSettings(id));
+    .filter(([id, settings]) => !ids.has(id) && (settings.type === 'graphql' || settings.type === 'hub'))
+    .map(([id, settings]) => (settings.type === 'hub' ? peerHubModuleFromSettings(id) : graphqlModuleFromSettings(id)));
   return [...found, ...generic].sort((a, b) => (a.id < b.id ? -1 : 1));
 }

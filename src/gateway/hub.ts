@@ -128,6 +128,7 @@ export async function composeConnectors(modules: readonly ConnectorModule[], end
 function assertSealKeys(keyStore: KeyStore, modules: readonly ConnectorModule[]): void {
   const problems: string[] = [];
   for (const module of modules) {
+    if (module.sealsNothing) continue;
     const owner = keyStore.owner(module.id);
     if (!owner) problems.push(`department "${module.id}" is not in the trust list ${keyStore.dir}/trust.json: run \`datarun keys init\` to register it and create its seal key`);
     else if (owner.kind !== 'department') problems.push(`"${module.id}" is a ${owner.kind} in the trust list, not a department: its connector cannot seal`);

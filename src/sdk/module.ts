@@ -67,6 +67,11 @@ export interface ConnectorModule<S extends ConnectorSettingsSchema = ConnectorSe
   readonly events?: readonly EventTypeSpec[];
   /** The proof kinds its connector establishes (`Connector.proofs`; the hub's `ProofKind` enum is their union). @default none */
   readonly proofs?: readonly ProofKindSpec[];
+  /**
+   * Its records come sealed by their own departments (a peer hub's): the hub holds no seal key
+   * for it and signs nothing for it. @default false
+   */
+  readonly sealsNothing?: boolean;
 }
 
 /** The id rule of connectors (and departments in the trust list). */

@@ -81,6 +81,7 @@ export {
   createSealer,
   presentSeal,
   presentSealForReply,
+  sealedFromPresentation,
   verifySeal,
   type Sealer,
   type SealRecordInput,

@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { canonicalize } from './canonicalize';
 import { SealInputError, UnknownOwnerError } from './errors';
 import { sha256Base64url } from './hash';
+import { decodeDisclosure } from './sd-jwt';
 import { base64url, fromBase64url } from './jws';
 import type { KeyStore } from './key-store';
 import { failureMessage, signIssuerJwt, trustedKeysOf, verifyIssuerJwt, type VerificationFailureReason, type VerifyOptions } from './signed-jwt';
@@ -168,6 +169,44 @@ export function presentSealForReply(sealed: SealedRecord, reply: Readonly<Record
     if (shown === sealedCanonical(sealed, name)) names.push(name);
   }
   return presentSeal(sealed, names);
+}
+
+/**
+ * A seal as another hub presented it (`<jwt>~<disclosure>~…~`), taken apart so that this hub can
+ * present it again with fewer disclosures (`presentSeal`, `presentSealForReply`) without signing
+ * anything: the JWT stays the department's. Read, not verified (the consumer verifies it against
+ * the other hub's keys); undefined when it is not a seal presentation.
+ */
+export function sealedFromPresentation(token: string): SealedRecord | undefined {
+  if (typeof token !== 'string' || token.length > 1024 * 1024) return undefined;
+  const parts = token.split('~');
+  if (parts.length < 2 || parts[parts.length - 1] !== '') return undefined;
+  const jwt = parts[0]!;
+  let header: Record<string, unknown>;
+  let claims: Record<string, unknown>;
+  try {
+    const [h, p] = jwt.split('.');
+    header = JSON.parse(Buffer.from(h ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (header === null || claims === null || typeof header !== 'object' || typeof claims !== 'object') return undefined;
+  const disclosures: Record<string, string> = {};
+  for (const encoded of parts.slice(1, -1)) {
+    const decoded = decodeDisclosure(encoded);
+    if (!decoded || Object.prototype.hasOwnProperty.call(disclosures, decoded.name)) return undefined;
+    Object.defineProperty(disclosures, decoded.name, { value: encoded, enumerable: true, writable: false, configurable: false });
+  }
+  return {
+    jwt,
+    disclosures,
+    department: typeof claims.iss === 'string' ? claims.iss : '',
+    recordType: typeof claims.vct === 'string' ? claims.vct : '',
+    subject: typeof claims.sub === 'string' ? claims.sub : '',
+    keyId: typeof header.kid === 'string' ? header.kid : '',
+    issuedAt: typeof claims.iat === 'number' ? claims.iat : 0,
+  };
 }
 
 /** A seal that verified: who sealed which record, and the disclosed fields. */

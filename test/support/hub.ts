@@ -69,6 +69,8 @@ export async function startTestHub(
     cases?: { deadlines?: Record<string, unknown>; calendar?: string };
     /** The proof pages' source (`startHubServer({ proofPages })`), made from the gateway. @default none */
     proofPages?: (gateway: Gateway) => ProofPagesSource;
+    /** More connectors' settings (`connectors.<id>`), e.g. a peer hub (`type: "hub"`). @default none */
+    connectors?: Record<string, Record<string, unknown>>;
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -93,7 +95,7 @@ export async function startTestHub(
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },
     },
-    endpoints,
+    { ...endpoints, ...(options.connectors as DepartmentEndpoints | undefined) },
     { sandboxes: Object.keys(endpoints), ...(options.logger ? { logger: options.logger } : {}), ...(options.now ? { now: options.now } : {}) },
   );
   const server = await startHubServer({
