@@ -1,6 +1,7 @@
 /**
  * The in-memory index that answers auditor and citizen queries without scanning the log: one
- * posting list (ascending seqs) per subject key, consumer, case, purpose, outcome and department,
+ * posting list (ascending seqs) per subject key, consumer, case, purpose, outcome, department and
+ * federation request id,
  * plus each record's time by seq. A query intersects posting lists and reads from the sink only
  * the records it returns. It is rebuilt from the sink at open and kept current with each batch;
  * it holds no record values, only what a query filters on.
@@ -15,6 +16,7 @@ export const term = {
   purpose: (purpose: string) => `p:${purpose}`,
   outcome: (outcome: string) => `o:${outcome}`,
   department: (department: string) => `d:${department}`,
+  federationRequestId: (id: string) => `f:${id}`,
 };
 
 function termsOf(record: AuditRecord): string[] {
@@ -24,6 +26,7 @@ function termsOf(record: AuditRecord): string[] {
   if (record.purpose !== null) terms.push(term.purpose(record.purpose));
   terms.push(term.outcome(record.outcome));
   for (const department of Object.keys(record.fields)) terms.push(term.department(department));
+  if (typeof record.federationRequestId === 'string') terms.push(term.federationRequestId(record.federationRequestId));
   return terms;
 }
 

@@ -121,6 +121,8 @@ export interface AccessLogFilter {
   purpose?: string;
   caseNumber?: string;
   outcome?: AuditOutcome;
+  /** The federation request id of a request between hubs: every record of it in this log. */
+  federationRequestId?: string;
   /** Inclusive time window (ISO 8601 or Date). */
   from?: Date | string;
   to?: Date | string;
@@ -152,6 +154,8 @@ export interface CitizenAccess {
   reason: string | null;
   /** How many refusals the entry stands for (refusals before authentication are counted per second); 1 otherwise. */
   count: number;
+  /** An access made through another hub (跨域通办): that hub and the consumer there who asked; `consumer` is then that hub's consumer id here. Null otherwise. */
+  via: { hub: string; consumer: string } | null;
 }
 
 /** What the citizen sees of a record: who, why, when, which departments, the outcome and a refusal's reason; never the other subjects. */
@@ -165,6 +169,7 @@ export function citizenAccessOf(r: AuditRecord): CitizenAccess {
     outcome: r.outcome,
     reason: r.outcome === 'GRANTED' ? null : (r.errorCodes.find((c) => c !== 'UNAUTHENTICATED') ?? r.errorCodes[0] ?? null),
     count: r.count ?? 1,
+    via: r.onBehalfOf ? { hub: r.onBehalfOf.hub, consumer: r.onBehalfOf.consumer } : null,
   };
 }
 
@@ -701,6 +706,7 @@ class FileAuditLog implements AuditLog {
     if (filter.caseNumber !== undefined) terms.push(term.caseNumber(filter.caseNumber));
     if (filter.purpose !== undefined) terms.push(term.purpose(filter.purpose));
     if (filter.department !== undefined) terms.push(term.department(filter.department));
+    if (filter.federationRequestId !== undefined) terms.push(term.federationRequestId(filter.federationRequestId));
     if (filter.outcome !== undefined) {
       if (!AUDIT_OUTCOMES.includes(filter.outcome)) throw new BadUserInputError('outcome', `must be one of ${AUDIT_OUTCOMES.join(', ')}`);
       terms.push(term.outcome(filter.outcome));

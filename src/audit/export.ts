@@ -78,11 +78,12 @@ export interface ExportAuditRecordsResult {
   manifestPath: string;
 }
 
-/** The CSV columns, in order; the record format's later fields come last (empty for version 1 records, and `count` and the window for records that are not aggregates). */
+/** The CSV columns, in order; the record format's later fields come last (empty for version 1 records, `count` and the window for records that are not aggregates, the federation columns for requests within the hub). */
 export const CSV_COLUMNS = [
   'seq', 'time', 'instance', 'requestId', 'consumer', 'operator', 'purpose', 'caseNumber', 'operationName', 'operationHash',
   'subjects', 'subjectKeys', 'fields', 'outcome', 'errorCodes', 'replyHash', 'receiptId', 'hash',
   'v', 'correlationId', 'source', 'hashed', 'count', 'windowFrom', 'windowTo',
+  'federationRequestId', 'onBehalfOfHub', 'onBehalfOfConsumer', 'onBehalfOfRequest',
 ] as const;
 
 // RFC 4180 quoting; a cell starting with = + - @ or a tab is prefixed with ' so that a spreadsheet shows it instead of running it (OWASP CSV injection).
@@ -120,6 +121,10 @@ export function csvRow(r: AuditRecord): string {
     count: r.count ?? null,
     windowFrom: r.window?.from ?? null,
     windowTo: r.window?.to ?? null,
+    federationRequestId: r.federationRequestId ?? null,
+    onBehalfOfHub: r.onBehalfOf?.hub ?? null,
+    onBehalfOfConsumer: r.onBehalfOf?.consumer ?? null,
+    onBehalfOfRequest: r.onBehalfOf?.request ?? null,
   };
   return CSV_COLUMNS.map((c) => csvCell(cells[c])).join(',') + '\r\n';
 }

@@ -19,7 +19,7 @@ export type {
   InclusionProof,
   ConsistencyProof,
 } from './audit-log';
-export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind, AuditChange } from './record';
+export type { AuditRecord, AuditRecordInput, AuditSubject, AuditOutcome, SubjectRef, SubjectKind, AuditChange, AuditOnBehalfOf } from './record';
 export { createSubjectKeyer, hashedValue, MAX_CHANGES } from './record';
 export type { AuditSigner, AuditSignatureVerifier, AuditSignatureCheck, AuditCheckpoint, AuditTreeHead } from './checkpoint';
 export { checkTreeHeadLine, headHash, TREE_HEAD_TYPE, RETENTION_TYPE } from './checkpoint';

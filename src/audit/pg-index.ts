@@ -4,8 +4,9 @@
  * instance answers `accessLog` and `dataAccesses` over every instance's records from it.
  *
  * A row holds what a query filters on, never a record value or a raw identifier: instance, seq,
- * time, consumer, purpose, case number, outcome, the departments read, and the subjects as their
- * keyed HMAC `key` and `mask`. Rows are written idempotently (primary key (instance, seq)), in
+ * time, consumer, purpose, case number, outcome, the departments read, the federation request id
+ * of a request between hubs (schema version 2), and the subjects as their keyed HMAC `key` and
+ * `mask`. Rows are written idempotently (primary key (instance, seq)), in
  * chain order, with the instance's progress in the same statement, so the index may lag but
  * never loses or duplicates a record: at start and after a database outage the writer catches
  * up from the chain itself (Redis stream, then archive files). The index is a cache of the
@@ -42,6 +43,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_index_subject_keys ON audit_index USING gin (subject_keys jsonb_path_ops);
    CREATE INDEX audit_index_departments ON audit_index USING gin (departments jsonb_path_ops);
    CREATE TABLE audit_index_progress (instance text PRIMARY KEY, seq bigint NOT NULL);`,
+  // 2: requests between hubs (跨域通办), found by their federation request id; null for every other record.
+  `ALTER TABLE audit_index ADD COLUMN federation_request_id text;
+   CREATE INDEX audit_index_federation ON audit_index (federation_request_id, time DESC) WHERE federation_request_id IS NOT NULL;`,
 ];
 
 /** The newest schema version this code writes. */
@@ -85,6 +89,7 @@ function rowOf(record: AuditRecord) {
     case_number: record.caseNumber,
     outcome: record.outcome,
     departments: Object.keys(record.fields).sort(),
+    federation_request_id: record.federationRequestId ?? null,
     subject_keys: [...new Set(record.subjects.map((s) => s.key))],
     subjects: record.subjects.map((s) => ({ kind: s.kind, key: s.key, mask: s.mask })),
   };
@@ -98,10 +103,10 @@ async function insertRows(db: Pool | PoolClient, instance: string, records: read
   if (records.length === 0) return;
   await db.query(
     `WITH rows AS (
-       INSERT INTO audit_index (instance, seq, time, consumer, purpose, case_number, outcome, departments, subject_keys, subjects)
-       SELECT instance, seq, time, consumer, purpose, case_number, outcome, departments, subject_keys, subjects
+       INSERT INTO audit_index (instance, seq, time, consumer, purpose, case_number, outcome, departments, federation_request_id, subject_keys, subjects)
+       SELECT instance, seq, time, consumer, purpose, case_number, outcome, departments, federation_request_id, subject_keys, subjects
        FROM jsonb_to_recordset($1::jsonb) AS x(instance text, seq bigint, time timestamptz, consumer text, purpose text, case_number text,
-                                               outcome text, departments jsonb, subject_keys jsonb, subjects jsonb)
+                                               outcome text, departments jsonb, federation_request_id text, subject_keys jsonb, subjects jsonb)
        ON CONFLICT (instance, seq) DO NOTHING
        RETURNING 1
      )
@@ -428,6 +433,7 @@ export async function openSharedAccessIndex(options: SharedAccessIndexOptions): 
       if (filter.caseNumber !== undefined) where.add(`case_number = ${where.param(filter.caseNumber)}`);
       if (filter.purpose !== undefined) where.add(`purpose = ${where.param(filter.purpose)}`);
       if (filter.department !== undefined) where.add(`departments @> ${where.param(JSON.stringify([filter.department]))}::jsonb`);
+      if (filter.federationRequestId !== undefined) where.add(`federation_request_id = ${where.param(filter.federationRequestId)}`);
       if (filter.outcome !== undefined) {
         if (!AUDIT_OUTCOMES.includes(filter.outcome)) throw new BadUserInputError('outcome', `must be one of ${AUDIT_OUTCOMES.join(', ')}`);
         where.add(`outcome = ${where.param(filter.outcome)}`);

@@ -26,6 +26,8 @@ export interface RecordConditions {
   purpose?: string;
   caseNumber?: string;
   outcome?: AuditOutcome;
+  /** The federation request id a request between hubs carries. */
+  federationRequestId?: string;
 }
 
 /** Parses the confidential purposes' disclosure rules, naming a bad one. */
@@ -77,6 +79,7 @@ export function recordMatches(record: AuditRecord, filter: RecordConditions, sub
     (filter.purpose === undefined || record.purpose === filter.purpose) &&
     (filter.department === undefined || Object.hasOwn(record.fields, filter.department)) &&
     (filter.outcome === undefined || record.outcome === filter.outcome) &&
+    (filter.federationRequestId === undefined || record.federationRequestId === filter.federationRequestId) &&
     (fromMs === undefined || time >= fromMs) &&
     (toMs === undefined || time <= toMs)
   );

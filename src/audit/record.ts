@@ -56,6 +56,17 @@ export interface AuditRecordInput {
   window?: AuditWindow;
   /** The state changes the request made (a mutation: a pushed case claimed, reported on), in order; absent when it changed nothing. */
   changes?: readonly AuditChange[];
+  /** A request a peer hub made on behalf of its own consumer (跨域通办): that hub, the original consumer there and that hub's request id; absent otherwise. */
+  onBehalfOf?: AuditOnBehalfOf;
+  /** The federation request id a request between hubs carries, the same in both hubs' records; absent for a request within the hub. */
+  federationRequestId?: string;
+}
+
+/** On whose behalf a peer hub asked (docs/federation.md): its id, the original consumer there, its request id. */
+export interface AuditOnBehalfOf {
+  hub: string;
+  consumer: string;
+  request: string;
 }
 
 /**
@@ -129,6 +140,10 @@ export interface AuditRecord {
   window?: AuditWindow;
   /** v3, only on a record of a request that changed state (a mutation): each change, in order (text values as `storable` keeps them). */
   changes?: Record<string, string | number | boolean | null>[];
+  /** v3, only on a request a peer hub made on behalf of its consumer: `{ hub, consumer, request }` (values as `storable` keeps them). */
+  onBehalfOf?: AuditOnBehalfOf;
+  /** v3, only on a request between hubs: the federation request id both hubs' records share (as `storable` keeps it). */
+  federationRequestId?: string;
   /** sha256(previous hash ‖ canonical(this record without `hash`)), hex. */
   hash: string;
 }
@@ -360,6 +375,25 @@ export function toStoredBody(input: AuditRecordInput, keyer: SubjectKeyer): Stor
     });
   }
 
+  // A request between hubs: present only then, so every record before (and every other record) hashes as it did.
+  const federation: Pick<StoredBody, 'onBehalfOf' | 'federationRequestId'> = {};
+  if (input.onBehalfOf !== undefined) {
+    const obo = input.onBehalfOf as unknown as Record<string, unknown> | null;
+    if (!obo || typeof obo !== 'object' || Array.isArray(obo)) throw new AuditRecordError('onBehalfOf', 'must be {hub, consumer, request} when given');
+    const member = (name: 'hub' | 'consumer' | 'request'): string => {
+      if (obo[name] === undefined || obo[name] === null) throw new AuditRecordError('onBehalfOf', `must be {hub, consumer, request} when given: ${name} is missing`);
+      const s = storable(obo[name]);
+      if (s.hashed) hashed.add('onBehalfOf');
+      return s.value;
+    };
+    federation.onBehalfOf = { hub: member('hub'), consumer: member('consumer'), request: member('request') };
+  }
+  if (input.federationRequestId !== undefined) {
+    const s = storable(input.federationRequestId);
+    if (s.hashed) hashed.add('federationRequestId');
+    federation.federationRequestId = s.value;
+  }
+
   const body: StoredBody = {
     requestId: text(raw, 'requestId', false)!,
     correlationId: clientText('correlationId'),
@@ -378,6 +412,7 @@ export function toStoredBody(input: AuditRecordInput, keyer: SubjectKeyer): Stor
     receiptId: text(raw, 'receiptId', true),
     ...aggregate,
     ...changes,
+    ...federation,
   };
   body.hashed = [...hashed].sort();
   return body;

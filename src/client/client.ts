@@ -50,7 +50,7 @@ export interface DataRunClientOptions {
   readonly fetch?: typeof fetch;
 }
 
-/** Why a query is made (事由, 办件编号, 经办人), plus GraphQL extras. */
+/** Why a query is made (事由, 办件编号, 经办人; a peer hub's `onBehalfOf`, signed as the `obo` claim), plus GraphQL extras. */
 export interface QueryOptions extends RequestContext {
   readonly operationName?: string;
   /** Consent tokens 授权 signed by a consent issuer (the citizen-identity platform in the demo), for purposes that require the subject's consent. */
@@ -144,13 +144,13 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
     async query<TData>(query: string, variables: Readonly<Record<string, unknown>> | undefined, queryOptions: QueryOptions) {
       const vars = variables ?? {};
       const body = Buffer.from(JSON.stringify({ query, variables: vars, ...(queryOptions.operationName ? { operationName: queryOptions.operationName } : {}) }), 'utf8');
-      const { purpose, caseNumber, operator } = queryOptions;
+      const { purpose, caseNumber, operator, onBehalfOf } = queryOptions;
       const signal = queryOptions.signal ? AbortSignal.any([queryOptions.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
       let response: Response;
       try {
         response = await doFetch(endpoint, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: signer.authorization(body, { purpose, caseNumber, operator }),
+          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: signer.authorization(body, { purpose, caseNumber, operator, ...(onBehalfOf ? { onBehalfOf } : {}) }),
             ...(queryOptions.consents?.length ? { 'x-datarun-consent': queryOptions.consents.join(',') } : {}),
           },
           body,
@@ -174,7 +174,7 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
     },
     subscribe<TData>(query: string, variables: Readonly<Record<string, unknown>> | undefined, queryOptions: QueryOptions) {
       const vars = variables ?? {};
-      const { purpose, caseNumber, operator } = queryOptions;
+      const { purpose, caseNumber, operator, onBehalfOf } = queryOptions;
       const streamUrl = `${hubUrl}${options.streamPath ?? '/graphql/stream'}`;
       // graphql-sse frames the stream; the body it sends is signed as it goes out, byte for byte.
       const sse = createSseClient({
@@ -186,7 +186,7 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
             ...(queryOptions.signal ? { signal: init.signal ? AbortSignal.any([init.signal, queryOptions.signal]) : queryOptions.signal } : {}),
             headers: {
               ...(init.headers as Record<string, string>),
-              authorization: signer.authorization(Buffer.from(String(init.body ?? ''), 'utf8'), { purpose, caseNumber, operator }),
+              authorization: signer.authorization(Buffer.from(String(init.body ?? ''), 'utf8'), { purpose, caseNumber, operator, ...(onBehalfOf ? { onBehalfOf } : {}) }),
               ...(queryOptions.consents?.length ? { 'x-datarun-consent': queryOptions.consents.join(',') } : {}),
             },
           }),

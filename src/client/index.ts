@@ -14,6 +14,7 @@ export {
   createRequestSigner,
   type Jwks,
   type RequestContext,
+  type OnBehalfOf,
   type SealVerification,
   type ReceiptVerification,
   type PrivateJwk,

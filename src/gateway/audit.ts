@@ -423,6 +423,13 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
     replyHash: facts.replyHash,
     receiptId: facts.replyHash === null ? null : facts.requestId,
     ...(facts.changes && facts.changes.length > 0 ? { changes: facts.changes } : {}),
+    // A peer hub's request (跨域通办): whom it asked for, and the id both hubs' records share.
+    ...(caller?.onBehalfOf
+      ? {
+          onBehalfOf: { hub: caller.onBehalfOf.hub, consumer: caller.onBehalfOf.consumer, request: caller.onBehalfOf.request },
+          federationRequestId: caller.onBehalfOf.federation,
+        }
+      : {}),
   };
 }
 
@@ -485,6 +492,7 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
       accessLog: async (_p, args, ctx) => {
         requireRole(ctx as RequestContext, 'auditor');
         const f = args.filter ?? {};
+        if (f.federationRequestId === '') throw new BadUserInputError('filter.federationRequestId', 'must not be empty: give the federation request id, or leave it out');
         // Who watches the auditors: a lookup by subject is an access to that subject, recorded
         // with it, so the citizen sees that the audit office looked at their records.
         if (f.subject && typeof f.subject.id === 'string' && f.subject.id.length > 0) {
@@ -499,6 +507,7 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
             ...(f.purpose ? { purpose: f.purpose } : {}),
             ...(f.caseNumber ? { caseNumber: f.caseNumber } : {}),
             ...(f.outcome ? { outcome: f.outcome } : {}),
+            ...(typeof f.federationRequestId === 'string' ? { federationRequestId: f.federationRequestId } : {}),
             ...(f.from ? { from: f.from } : {}),
             ...(f.to ? { to: f.to } : {}),
           },
@@ -519,6 +528,8 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
               subjects: node.subjects.map((s) => ({ kind: s.kind, mask: s.mask })),
               fields: Object.entries(node.fields).map(([department, coordinates]) => ({ department, coordinates })),
               changes: (node.changes ?? []).map(accessChangeOut),
+              onBehalfOf: node.onBehalfOf ?? null,
+              federationRequestId: node.federationRequestId ?? null,
             },
           })),
         } as never;

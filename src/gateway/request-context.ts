@@ -2,6 +2,7 @@ import type { AuditChange, SubjectRef } from '../audit';
 import type { CaseChange } from '../cases';
 import type { AllowedDecision } from '../policy';
 import type { HubContext } from '../sdk';
+import type { OnBehalfOf } from '../seal';
 import type { SealRegistry } from './seals';
 
 /** The authenticated caller of a request: a registered consumer, and why it asks. */
@@ -16,6 +17,12 @@ export interface Caller {
   readonly operator: string;
   /** The one-time id of the signed request. */
   readonly requestTokenId: string;
+  /**
+   * A peer hub's request (its consumer has the `federation-peer` role): the original consumer at
+   * that hub, that hub's request id and the federation request id, from the token's `obo` claim.
+   * Recorded, never authorised: the policy decides for `consumer` (the peer hub) as for anyone.
+   */
+  readonly onBehalfOf?: OnBehalfOf;
 }
 
 /** The context of one request in the gateway: the SDK context plus who asks, the policy decision and the seals made. */

@@ -298,6 +298,8 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     publicJwk: { ...webhookPublicJwk(key, kid), datarun: { owner: DEFAULT_HUB_ID, ownerKind: 'hub', use: 'webhook', validFrom: createdAt, validTo: null, revokedAt: null } },
     store,
     async register(caller, input) {
+      // A registration keeps no obo: its deliveries would be recorded without the original consumer, so none is taken.
+      if (caller.onBehalfOf) throw new HubError(HubErrorCode.BAD_REQUEST, "A webhook cannot be registered on behalf of another hub's consumer: its deliveries could not name that consumer in their records. Register it without obo, as the peer hub itself.");
       allowList.match(input.url);
       const registration: Omit<WebhookRegistration, 'types'> = {
         id: randomUUID(),

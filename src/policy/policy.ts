@@ -5,10 +5,15 @@ import { AUDIT_DEPARTMENT, OPEN_DEPARTMENTS, type Classification } from './class
 import { DEFAULT_CONSENT_MAX_LIFETIME_SEC } from './consent';
 import { PolicyConfigError } from './errors';
 
-/** What a consumer is to the hub: a department system reading data, a consent issuer signing citizens' consents, an auditor, an administrator. */
-export type Role = 'consumer' | 'consent-issuer' | 'auditor' | 'admin';
+/**
+ * What a consumer is to the hub: a department system reading data, a consent issuer signing
+ * citizens' consents, an auditor, an administrator; a `federation-peer` is another city's hub
+ * (also a `consumer`), the only consumer that may ask on behalf of its own consumers (跨域通办,
+ * docs/federation.md).
+ */
+export type Role = 'consumer' | 'consent-issuer' | 'auditor' | 'admin' | 'federation-peer';
 
-const ROLES = ['consumer', 'consent-issuer', 'auditor', 'admin'] as const;
+const ROLES = ['consumer', 'consent-issuer', 'auditor', 'admin', 'federation-peer'] as const;
 const SENSITIVITIES: readonly string[] = ['ID_NUMBER', 'PHONE', 'NAME', 'ADDRESS'];
 const PURPOSE_CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/;
 const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -315,6 +320,8 @@ export function parsePolicy(input: unknown, classification: Classification): Pol
     const grants = c.grants ?? [];
     if (grants.length > 0 && !roles.has('consumer') && !roles.has('auditor')) problems.push(`${who}: holds grants but lacks the "consumer" or "auditor" role`);
     if (roles.has('auditor') && roles.has('consumer')) problems.push(`${who}: an auditor may hold no department data, so it cannot also be a consumer`);
+    if (roles.has('federation-peer') && !roles.has('consumer')) problems.push(`${who}: a "federation-peer" (another hub) asks for data as a consumer, so it needs the "consumer" role too`);
+    if (roles.has('federation-peer') && (roles.has('consent-issuer') || roles.has('admin'))) problems.push(`${who}: a "federation-peer" (another hub) cannot also be a consent issuer or an administrator here`);
     const parsedGrants = grants.map((g, i) => parseGrant(g, `${who} grant[${i}]`, i, classification, purposes, problems));
     // Separation of roles (三员分立): auditors read the access log and nothing else; only auditors read it.
     parsedGrants.forEach((grant, i) => {

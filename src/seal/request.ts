@@ -1,5 +1,5 @@
 import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { InvalidKeyError, UnauthenticatedError, type UnauthenticatedReason } from './errors';
+import { InvalidKeyError, SealInputError, UnauthenticatedError, type UnauthenticatedReason } from './errors';
 import { sha256Base64url } from './hash';
 import { checkHeader, checkSignature, decodeCompact, HIGH_S_MESSAGE, isSigningAlgorithm, signCompact, type SigningAlgorithm } from './jws';
 import type { KeyStore } from './key-store';
@@ -41,13 +41,70 @@ export interface RequestClaims {
   readonly operator: string;
   /** Optional: not valid before, seconds since the epoch; refused (NOT_YET_VALID) until then, less the clock skew. */
   readonly nbf?: number;
+  /**
+   * Optional, only from a consumer the sharing policy marks as a hub (role `federation-peer`):
+   * the request is made on behalf of a consumer of that hub (跨域通办, docs/federation.md).
+   */
+  readonly obo?: OnBehalfOf;
 }
 
-/** Why a request is made: purpose 事由, case number 办件编号, operator 经办人. */
+/**
+ * On whose behalf a peer hub asks: its own id, the original consumer there, that hub's request
+ * id, and the federation request id both hubs' records share. Purpose, case number and operator
+ * are the token's own claims (the requesting hub passes on the original ones).
+ */
+export interface OnBehalfOf {
+  /** The requesting hub's id (kebab-case, at most 64 characters). */
+  readonly hub: string;
+  /** The original consumer at that hub (kebab-case, at most 64 characters). */
+  readonly consumer: string;
+  /** That hub's request id (1 to 128 of `A-Z a-z 0-9 . _ : -`). */
+  readonly request: string;
+  /** The federation request id the requesting hub made, e.g. a UUID (1 to 128 of `A-Z a-z 0-9 . _ : -`). */
+  readonly federation: string;
+}
+
+/** Why a request is made: purpose 事由, case number 办件编号, operator 经办人; and, from a peer hub, on whose behalf. */
 export interface RequestContext {
   readonly purpose: string;
   readonly caseNumber: string;
   readonly operator: string;
+  /** Signed as the `obo` claim: only a peer hub's consumer may send it (docs/federation.md). */
+  readonly onBehalfOf?: OnBehalfOf;
+}
+
+/** The members of the `obo` claim, in order. */
+export const OBO_MEMBERS = ['hub', 'consumer', 'request', 'federation'] as const;
+/** Longest hub or consumer id in an `obo` claim. */
+export const MAX_OBO_ID_LENGTH = 64;
+/** Longest request or federation id in an `obo` claim. */
+export const MAX_OBO_REQUEST_ID_LENGTH = 128;
+const OBO_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const OBO_REQUEST_ID = /^[A-Za-z0-9._:-]+$/;
+
+/**
+ * What is wrong with an `obo` claim, as `{ member, problem }` (the member is `obo` itself or
+ * `obo.<name>`; the problem a fixed sentence, never the value); undefined when it is well formed.
+ */
+export function oboProblem(value: unknown): { member: string; problem: string } | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { member: 'obo', problem: 'must be an object with hub, consumer, request and federation' };
+  const members = Object.keys(value);
+  const unknown = members.find((m) => !(OBO_MEMBERS as readonly string[]).includes(m));
+  if (unknown !== undefined) return { member: 'obo', problem: 'has a member other than hub, consumer, request and federation' };
+  const obo = value as Record<string, unknown>;
+  for (const name of ['hub', 'consumer'] as const) {
+    const v = obo[name];
+    if (v === undefined) return { member: `obo.${name}`, problem: 'is missing' };
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_OBO_ID_LENGTH || !OBO_ID.test(v)) return { member: `obo.${name}`, problem: `must be a kebab-case id of 1 to ${MAX_OBO_ID_LENGTH} characters` };
+  }
+  for (const name of ['request', 'federation'] as const) {
+    const v = obo[name];
+    if (v === undefined) return { member: `obo.${name}`, problem: 'is missing' };
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_OBO_REQUEST_ID_LENGTH || !OBO_REQUEST_ID.test(v)) {
+      return { member: `obo.${name}`, problem: `must be 1 to ${MAX_OBO_REQUEST_ID_LENGTH} characters of A-Z a-z 0-9 . _ : -` };
+    }
+  }
+  return undefined;
 }
 
 /** A private JWK as read from a key file: key members plus `kid` and `alg`. */
@@ -116,6 +173,12 @@ export function createRequestSigner(options: RequestSignerOptions): RequestSigne
   const header = { alg, kid: keyId, typ: REQUEST_TOKEN_TYPE };
   const audience = options.audience ?? DEFAULT_HUB_ID;
   const sign = (body: string | Uint8Array, context: RequestContext, now?: Date | number): string => {
+    const { onBehalfOf } = context;
+    if (onBehalfOf !== undefined) {
+      const problem = oboProblem(onBehalfOf);
+      if (problem) throw new SealInputError(`onBehalfOf cannot be signed: ${problem.member.replace(/^obo/, 'onBehalfOf')} ${problem.problem}`);
+      if (onBehalfOf.hub === audience) throw new SealInputError('onBehalfOf cannot be signed: onBehalfOf.hub names the hub the request is for');
+    }
     const iat = Math.floor(toMillis(now) / 1000);
     const claims: RequestClaims = {
       iss: options.consumerId,
@@ -127,6 +190,7 @@ export function createRequestSigner(options: RequestSignerOptions): RequestSigne
       purpose: context.purpose,
       case: context.caseNumber,
       operator: context.operator,
+      ...(onBehalfOf ? { obo: { hub: onBehalfOf.hub, consumer: onBehalfOf.consumer, request: onBehalfOf.request, federation: onBehalfOf.federation } } : {}),
     };
     return signCompact(header, { ...claims }, alg, privateKey);
   };
@@ -210,6 +274,10 @@ function readClaims(payload: Record<string, unknown>): RequestClaims {
   if (typeof bh !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(bh)) fail('MALFORMED', 'bh');
   const { nbf } = payload;
   if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf))) fail('MALFORMED', 'nbf');
+  if (payload.obo !== undefined) {
+    const problem = oboProblem(payload.obo);
+    if (problem) throw new UnauthenticatedError('MALFORMED', `request token claim "${problem.member}" ${problem.problem}`, problem.member);
+  }
   return payload as unknown as RequestClaims;
 }
 
@@ -258,6 +326,8 @@ export function createRequestVerifier(options: RequestVerifierOptions): RequestV
     if (problem) fail(problem === 'WRONG_TYPE' ? 'MALFORMED' : problem);
     const claims = readClaims(decoded.payload);
     if (Array.isArray(claims.aud) ? !claims.aud.includes(audience) : claims.aud !== audience) fail('WRONG_AUDIENCE');
+    // A hub never asks itself on someone's behalf (a loop between hubs, or a forged origin).
+    if (claims.obo?.hub === audience) throw new UnauthenticatedError('MALFORMED', 'request token claim "obo.hub" names this hub: a request on behalf of another hub\'s consumer comes from that hub', 'obo.hub');
     if (claims.exp - claims.iat > MAX_REQUEST_LIFETIME_SEC) fail('LIFETIME_TOO_LONG');
     const nowMs = toMillis(now);
     const nowSec = nowMs / 1000;

@@ -91,6 +91,8 @@ export const DEMO_OWNERS: readonly OwnerSpec[] = [
   { id: 'civil-affairs', kind: 'consumer', name: 'Civil affairs bureau 民政局', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'social-security-bureau', kind: 'consumer', name: 'Human resources and social security bureau 人力资源和社会保障局', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'market-regulation-bureau', kind: 'consumer', name: 'Market regulation bureau 市场监督管理局', roles: ['consumer'], custody: true, sandbox: true },
+  // Another city's hub (跨域通办): asks on behalf of its own consumers, named in each request's obo claim (docs/federation.md).
+  { id: 'taian-hub', kind: 'consumer', name: "Tai'an hub 泰安市数据共享枢纽", roles: ['consumer', 'federation-peer'], custody: true, sandbox: true },
   // Electronic supervision 电子监察: lists the overdue steps of pushed cases; reads no department data.
   { id: 'supervision-office', kind: 'consumer', name: 'Government service supervision office 政务服务电子监察', roles: ['consumer'], custody: true, sandbox: true },
   { id: 'auditor', kind: 'consumer', name: 'Audit office 审计', roles: ['auditor'], custody: true, sandbox: true },

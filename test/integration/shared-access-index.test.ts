@@ -137,7 +137,26 @@ async function expectContiguous(): Promise<void> {
 describe('the shared auditor index', () => {
   it('creates its schema once, versioned, whichever instance started first', async () => {
     const versions = await sql<{ version: number }>('SELECT version FROM audit_index_migrations ORDER BY version');
-    expect(versions.map((v) => v.version)).toEqual([1]);
+    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+  });
+
+  it('finds the records of a federation request on both instances by its id, and shows the citizen the other hub (docs/federation.md)', async () => {
+    const federation = `fed-${Date.now()}`;
+    for (const [hub, caseNumber, request] of [[a, 'IDX-FED-A', 'taian-1'], [b, 'IDX-FED-B', 'taian-2']] as const) {
+      const reply = await client(hub, 'taian-hub').query<any>('query($b: ID!) { person(idNumber: $b) { name } }', { b: person }, { ...TRANSFER, caseNumber, onBehalfOf: { hub: 'taian', consumer: 'real-estate-centre', request, federation } });
+      expect(reply.status).toBe(200);
+    }
+    for (const hub of [a, b]) {
+      await eventually(async () => (await auditorReads(hub, { federationRequestId: federation })).edges.length === 2, 'both records of the federation request in the index', INDEX_DEADLINE_MS);
+      const { edges } = await auditorReads(hub, { federationRequestId: federation });
+      expect(edges.map((e) => [e.node.caseNumber, e.node.instance, e.node.consumer])).toEqual([['IDX-FED-B', 'hub-b', 'taian-hub'], ['IDX-FED-A', 'hub-a', 'taian-hub']]);
+      const reply = await client(hub, 'one-window-hall').query<any>('query($id: ID!) { dataAccesses(idNumber: $id, first: 100) { edges { node { caseNumber via { hub consumer } } } } }', { id: person }, { ...VIEW, consents: [consent(person)] });
+      const nodes = reply.data.dataAccesses.edges.map((e: any) => e.node);
+      expect(nodes.find((n: any) => n.caseNumber === 'IDX-FED-B')).toEqual({ caseNumber: 'IDX-FED-B', via: { hub: 'taian', consumer: 'real-estate-centre' } });
+      expect(nodes.find((n: any) => n.caseNumber === 'IDX-FED-A')).toEqual({ caseNumber: 'IDX-FED-A', via: { hub: 'taian', consumer: 'real-estate-centre' } });
+    }
+    const rows = await sql<{ n: string }>('SELECT count(*) AS n FROM audit_index WHERE federation_request_id = $1', [federation]);
+    expect(Number(rows[0]!.n)).toBe(2);
   });
 
   it('answers the auditor and the citizen with the records of both instances, from either instance, newest first', async () => {

@@ -190,7 +190,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   const traceStage = tracing ? tracing.stage : untracedStage;
   const stage = <F extends (...args: never[]) => unknown>(name: string, fn: F): F => timed(observer, name, traceStage(name, fn) as unknown as (...args: unknown[]) => unknown) as unknown as F;
   const transport = stage('transport', transportStage);
-  const authenticate = stage('authenticate', authenticateStage(options.verifier, options.security, options.sessions));
+  const authenticate = stage('authenticate', authenticateStage(options.verifier, options.security, options.sessions, (consumer) => policy.rolesOf(consumer).has('federation-peer')));
   const rateLimit = stage('rate-limit', rateLimitStage(options.rateLimiter));
   const replay = stage('replay', replayStage(options.verifier, (error, flow) =>
     logger.warn({ requestId: flow.requestId, code: error.code, cause: (error.cause as Error | undefined)?.message }, 'replay guard unavailable: request refused'),

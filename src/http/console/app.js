@@ -151,9 +151,14 @@ async function start() {
   else signedOut();
 }
 
+/** A consumer as shown: a peer hub's request names the consumer there it was made for (跨域通办). */
+function viaText(consumer, via) {
+  return via ? `${via.consumer} @ ${via.hub}(经 via ${consumer ?? '—'})` : consumer;
+}
+
 // ── Search ──────────────────────────────────────────────────────────────────────────────────
 
-const RECORD_FIELDS = 'seq time instance requestId consumer operator purpose caseNumber operationName operationHash outcome errorCodes subjects { kind mask } fields { department coordinates } replyHash receiptId correlationId source count windowFrom windowTo hash';
+const RECORD_FIELDS = 'seq time instance requestId consumer operator purpose caseNumber operationName operationHash outcome errorCodes subjects { kind mask } fields { department coordinates } replyHash receiptId correlationId source count windowFrom windowTo onBehalfOf { hub consumer request } federationRequestId hash';
 const SEARCH_QUERY = `query ConsoleSearch($f: AccessLogFilter, $n: Int, $after: String) { accessLog(filter: $f, first: $n, after: $after) { edges { cursor node { ${RECORD_FIELDS} } } pageInfo { hasNextPage endCursor } } }`;
 
 function isoOf(local) {
@@ -166,7 +171,7 @@ function filterFromForm() {
   const f = {};
   const subjectId = $('subject-id').value.trim();
   if (subjectId) f.subject = { kind: $('subject-kind').value, id: subjectId };
-  for (const [id, key] of [['consumer', 'consumer'], ['department', 'department'], ['purpose', 'purpose'], ['case-number', 'caseNumber'], ['outcome', 'outcome']]) {
+  for (const [id, key] of [['consumer', 'consumer'], ['department', 'department'], ['purpose', 'purpose'], ['case-number', 'caseNumber'], ['outcome', 'outcome'], ['federation-request-id', 'federationRequestId']]) {
     const value = $(id).value.trim();
     if (value) f[key] = value;
   }
@@ -191,7 +196,7 @@ function updateExportLink() {
   if (f.from) q.set('from', f.from);
   if (f.to) q.set('to', f.to);
   $('export-link').href = `/console/export?${q.toString()}`;
-  const dropped = ['department', 'purpose', 'outcome'].filter((k) => f[k]);
+  const dropped = ['department', 'purpose', 'outcome', 'federationRequestId'].filter((k) => f[k]);
   $('export-note').textContent = dropped.length
     ? `导出按调用方、主体、办件编号和时间筛选,不含 ${dropped.join('、')} 条件。The export filters by consumer, subject, case and time only.`
     : '导出文件附带本中心签名的清单(记录数、序号范围、SHA-256)。The export carries the hub-signed manifest.';
@@ -221,7 +226,7 @@ async function runSearch(pageIndex) {
     const row = document.createElement('tr');
     cell(row, node.seq);
     cell(row, localTime(node.time));
-    cell(row, node.consumer);
+    cell(row, viaText(node.consumer, node.onBehalfOf));
     cell(row, node.operator);
     cell(row, node.purpose);
     cell(row, node.caseNumber);
@@ -335,6 +340,8 @@ function openRecord(index, opener) {
   field(list, '时间 Time', `${localTime(node.time)} (${node.time})`);
   field(list, '请求编号 Request id', node.requestId);
   field(list, '调用方 Consumer', node.consumer);
+  if (node.onBehalfOf) field(list, '代办 On behalf of', `${node.onBehalfOf.consumer} @ ${node.onBehalfOf.hub} (对方请求编号 its request id ${node.onBehalfOf.request})`);
+  if (node.federationRequestId) field(list, '跨域请求编号 Federation request id', node.federationRequestId);
   field(list, '经办人 Operator', node.operator);
   field(list, '事由 Purpose', node.purpose);
   field(list, '办件编号 Case', node.caseNumber);
@@ -383,7 +390,7 @@ async function loadHeads() {
 
 // ── Citizen view ────────────────────────────────────────────────────────────────────────────
 
-const CITIZEN_QUERY = 'query ConsoleCitizen($id: ID!, $n: Int) { dataAccesses(idNumber: $id, first: $n) { edges { node { time consumer purpose caseNumber departments outcome } } pageInfo { hasNextPage } } }';
+const CITIZEN_QUERY = 'query ConsoleCitizen($id: ID!, $n: Int) { dataAccesses(idNumber: $id, first: $n) { edges { node { time consumer via { hub consumer } purpose caseNumber departments outcome } } pageInfo { hasNextPage } } }';
 
 async function runCitizen() {
   const idNumber = $('citizen-id').value.trim();
@@ -403,7 +410,7 @@ async function runCitizen() {
   for (const { node } of edges) {
     const row = document.createElement('tr');
     cell(row, localTime(node.time));
-    cell(row, node.consumer);
+    cell(row, viaText(node.consumer, node.via));
     cell(row, node.purpose);
     cell(row, node.caseNumber);
     cell(row, node.departments.join('、'));

@@ -62,6 +62,8 @@ export type AccessLogFilter = {
   consumer?: InputMaybe<Scalars['String']['input']>;
   /** A department whose fields were read. */
   department?: InputMaybe<Scalars['String']['input']>;
+  /** The federation request id of a request between hubs (跨域通办): every record of it in this hub's log. */
+  federationRequestId?: InputMaybe<Scalars['String']['input']>;
   /** ISO 8601 date-time, inclusive. */
   from?: InputMaybe<Scalars['String']['input']>;
   outcome?: InputMaybe<AccessOutcome>;
@@ -70,6 +72,17 @@ export type AccessLogFilter = {
   subject?: InputMaybe<SubjectInput>;
   /** ISO 8601 date-time, inclusive. */
   to?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** On whose behalf a peer hub asked, as its signed request named it (recorded, not authorised: this hub's policy decided for the peer hub's consumer). */
+export type AccessOnBehalfOf = {
+  __typename?: 'AccessOnBehalfOf';
+  /** The original consumer at that hub. */
+  consumer: Scalars['String']['output'];
+  /** The requesting hub's id. */
+  hub: Scalars['String']['output'];
+  /** That hub's request id (its own record of the request has it as requestId). */
+  request: Scalars['String']['output'];
 };
 
 export type AccessOutcome =
@@ -90,6 +103,8 @@ export type AccessRecord = {
   /** For an aggregate of refusals before authentication: how many requests it counts (1 for every other record). */
   count: Scalars['Int']['output'];
   errorCodes: Array<Scalars['String']['output']>;
+  /** The federation request id of a request between hubs, the same in both hubs' records (filter `federationRequestId` finds them all); null for a request within the hub. */
+  federationRequestId?: Maybe<Scalars['String']['output']>;
   /** Field coordinates read, by department. */
   fields: Array<DepartmentFields>;
   /** This record's link in the hash chain. */
@@ -97,6 +112,8 @@ export type AccessRecord = {
   /** Fields stored as sha256:<hex> because their value could not be stored as given (too long, not well-formed text). */
   hashed: Array<Scalars['String']['output']>;
   instance: Scalars['String']['output'];
+  /** A request a peer hub made on behalf of its own consumer (跨域通办): that hub, the original consumer there and that hub's request id; `consumer` is the peer hub's consumer id here. Null for every other request. */
+  onBehalfOf?: Maybe<AccessOnBehalfOf>;
   /** SHA-256 (base64url) of the query document. */
   operationHash?: Maybe<Scalars['String']['output']>;
   operationName?: Maybe<Scalars['String']['output']>;
@@ -273,6 +290,8 @@ export type CitizenAccess = {
   /** Why a refused request was refused (MISSING, BAD_SIGNATURE, REPLAYED, POLICY_DENIED…); null when it was served. */
   reason?: Maybe<Scalars['String']['output']>;
   time: Scalars['String']['output'];
+  /** An access made through another city's hub (跨域通办): that hub and the department system there that asked; `consumer` is then that hub's account here. Null for an access made here directly. */
+  via?: Maybe<CitizenAccessVia>;
 };
 
 export type CitizenAccessConnection = {
@@ -285,6 +304,15 @@ export type CitizenAccessEdge = {
   __typename?: 'CitizenAccessEdge';
   cursor: Scalars['String']['output'];
   node: CitizenAccess;
+};
+
+/** The other hub an access came through, and who asked there. */
+export type CitizenAccessVia = {
+  __typename?: 'CitizenAccessVia';
+  /** The department system at that hub that asked. */
+  consumer: Scalars['String']['output'];
+  /** The other hub's id. */
+  hub: Scalars['String']['output'];
 };
 
 export type Contribution = {
@@ -1369,6 +1397,7 @@ export type ResolversTypes = {
   AbnormalOperation: ResolverTypeWrapper<AbnormalOperation>;
   AccessChange: ResolverTypeWrapper<AccessChange>;
   AccessLogFilter: AccessLogFilter;
+  AccessOnBehalfOf: ResolverTypeWrapper<AccessOnBehalfOf>;
   AccessOutcome: AccessOutcome;
   AccessRecord: ResolverTypeWrapper<AccessRecord>;
   AccessRecordConnection: ResolverTypeWrapper<AccessRecordConnection>;
@@ -1387,6 +1416,7 @@ export type ResolversTypes = {
   CitizenAccess: ResolverTypeWrapper<CitizenAccess>;
   CitizenAccessConnection: ResolverTypeWrapper<CitizenAccessConnection>;
   CitizenAccessEdge: ResolverTypeWrapper<CitizenAccessEdge>;
+  CitizenAccessVia: ResolverTypeWrapper<CitizenAccessVia>;
   Contribution: ResolverTypeWrapper<Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversTypes['Enterprise']> }>;
   CreditRating: CreditRating;
   DepartmentEvent: ResolverTypeWrapper<Omit<DepartmentEvent, 'enterprise' | 'person' | 'property'> & { enterprise?: Maybe<ResolversTypes['Enterprise']>, person?: Maybe<ResolversTypes['Person']>, property?: Maybe<ResolversTypes['Property']> }>;
@@ -1462,6 +1492,7 @@ export type ResolversParentTypes = {
   AbnormalOperation: AbnormalOperation;
   AccessChange: AccessChange;
   AccessLogFilter: AccessLogFilter;
+  AccessOnBehalfOf: AccessOnBehalfOf;
   AccessRecord: AccessRecord;
   AccessRecordConnection: AccessRecordConnection;
   AccessRecordEdge: AccessRecordEdge;
@@ -1476,6 +1507,7 @@ export type ResolversParentTypes = {
   CitizenAccess: CitizenAccess;
   CitizenAccessConnection: CitizenAccessConnection;
   CitizenAccessEdge: CitizenAccessEdge;
+  CitizenAccessVia: CitizenAccessVia;
   Contribution: Omit<Contribution, 'employer'> & { employer?: Maybe<ResolversParentTypes['Enterprise']> };
   DepartmentEvent: Omit<DepartmentEvent, 'enterprise' | 'person' | 'property'> & { enterprise?: Maybe<ResolversParentTypes['Enterprise']>, person?: Maybe<ResolversParentTypes['Person']>, property?: Maybe<ResolversParentTypes['Property']> };
   DepartmentFields: DepartmentFields;
@@ -1565,6 +1597,12 @@ export type AccessChangeResolvers<ContextType = HubContext, ParentType extends R
   to?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
+export type AccessOnBehalfOfResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessOnBehalfOf'] = ResolversParentTypes['AccessOnBehalfOf']> = {
+  consumer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  hub?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  request?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type AccessRecordResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['AccessRecord'] = ResolversParentTypes['AccessRecord']> = {
   caseNumber?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   changes?: Resolver<Array<ResolversTypes['AccessChange']>, ParentType, ContextType>;
@@ -1572,10 +1610,12 @@ export type AccessRecordResolvers<ContextType = HubContext, ParentType extends R
   correlationId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   errorCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  federationRequestId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   fields?: Resolver<Array<ResolversTypes['DepartmentFields']>, ParentType, ContextType>;
   hash?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   hashed?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   instance?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  onBehalfOf?: Resolver<Maybe<ResolversTypes['AccessOnBehalfOf']>, ParentType, ContextType>;
   operationHash?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   operator?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1684,6 +1724,7 @@ export type CitizenAccessResolvers<ContextType = HubContext, ParentType extends 
   purpose?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   time?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  via?: Resolver<Maybe<ResolversTypes['CitizenAccessVia']>, ParentType, ContextType>;
 };
 
 export type CitizenAccessConnectionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccessConnection'] = ResolversParentTypes['CitizenAccessConnection']> = {
@@ -1694,6 +1735,11 @@ export type CitizenAccessConnectionResolvers<ContextType = HubContext, ParentTyp
 export type CitizenAccessEdgeResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccessEdge'] = ResolversParentTypes['CitizenAccessEdge']> = {
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   node?: Resolver<ResolversTypes['CitizenAccess'], ParentType, ContextType>;
+};
+
+export type CitizenAccessViaResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['CitizenAccessVia'] = ResolversParentTypes['CitizenAccessVia']> = {
+  consumer?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  hub?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type ContributionResolvers<ContextType = HubContext, ParentType extends ResolversParentTypes['Contribution'] = ResolversParentTypes['Contribution']> = {
@@ -2059,6 +2105,7 @@ export type WebhookResolvers<ContextType = HubContext, ParentType extends Resolv
 export type Resolvers<ContextType = HubContext> = {
   AbnormalOperation?: AbnormalOperationResolvers<ContextType>;
   AccessChange?: AccessChangeResolvers<ContextType>;
+  AccessOnBehalfOf?: AccessOnBehalfOfResolvers<ContextType>;
   AccessRecord?: AccessRecordResolvers<ContextType>;
   AccessRecordConnection?: AccessRecordConnectionResolvers<ContextType>;
   AccessRecordEdge?: AccessRecordEdgeResolvers<ContextType>;
@@ -2072,6 +2119,7 @@ export type Resolvers<ContextType = HubContext> = {
   CitizenAccess?: CitizenAccessResolvers<ContextType>;
   CitizenAccessConnection?: CitizenAccessConnectionResolvers<ContextType>;
   CitizenAccessEdge?: CitizenAccessEdgeResolvers<ContextType>;
+  CitizenAccessVia?: CitizenAccessViaResolvers<ContextType>;
   Contribution?: ContributionResolvers<ContextType>;
   DepartmentEvent?: DepartmentEventResolvers<ContextType>;
   DepartmentFields?: DepartmentFieldsResolvers<ContextType>;

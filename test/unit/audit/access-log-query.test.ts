@@ -142,6 +142,8 @@ describe("the citizen's view", () => {
             outcome: 'GRANTED',
             reason: null,
             count: 1,
+            // Made here, not through another hub (docs/federation.md).
+            via: null,
           },
         },
       ],

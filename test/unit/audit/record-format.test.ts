@@ -128,8 +128,9 @@ describe('records whatever the client sent', () => {
     const out = path.join(dir, 'export.csv');
     await exportAuditRecords({ dir, filter: {}, format: 'csv', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET });
     const [header, row] = readFileSync(out, 'utf8').split('\r\n');
-    expect(header!.endsWith(',v,correlationId,source,hashed,count,windowFrom,windowTo')).toBe(true);
-    expect(row!.endsWith(',3,trace-1,198.51.100.1,operator,,,')).toBe(true);
+    // Then the federation columns (docs/federation.md), empty for a request within the hub.
+    expect(header!.endsWith(',v,correlationId,source,hashed,count,windowFrom,windowTo,federationRequestId,onBehalfOfHub,onBehalfOfConsumer,onBehalfOfRequest')).toBe(true);
+    expect(row!.endsWith(',3,trace-1,198.51.100.1,operator,,,,,,,')).toBe(true);
   });
 });
 
@@ -179,7 +180,7 @@ describe('logs written before record version 3 and tree heads', () => {
     await exportAuditRecords({ dir, filter: {}, format: 'csv', out, sign: keys.sign, verify: keys.verify, subjectKeySecret: SECRET });
     const rows = readFileSync(out, 'utf8').split('\r\n').filter(Boolean);
     expect(rows).toHaveLength(5);
-    expect(rows[1]!.endsWith(',1,,,,,,')).toBe(true);
+    expect(rows[1]!.endsWith(',1,,,,,,,,,,')).toBe(true);
   });
 
   it('names a record of a version it does not know', async () => {

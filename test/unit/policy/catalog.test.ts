@@ -64,6 +64,6 @@ describe('myGrants', () => {
     const coordinates: string[] = data.myGrants.fields.map((f: { coordinate: string }) => f.coordinate);
     expect(coordinates).toContain('Query.accessLog');
     expect(coordinates).toEqual(expect.arrayContaining(['Query.auditHeads', 'Query.auditProof', 'Query.auditConsistency']));
-    expect(coordinates.filter((c) => !/^(Query\.(accessLog|auditHeads|auditProof|auditConsistency)|AccessRecord|AccessSubject|AccessChange|DepartmentFields|PageInfo|AuditTreeHead|AuditInclusionProof|AuditConsistencyProof)/.test(c))).toEqual([]);
+    expect(coordinates.filter((c) => !/^(Query\.(accessLog|auditHeads|auditProof|auditConsistency)|AccessRecord|AccessSubject|AccessChange|AccessOnBehalfOf|DepartmentFields|PageInfo|AuditTreeHead|AuditInclusionProof|AuditConsistencyProof)/.test(c))).toEqual([]);
   });
 });

@@ -133,6 +133,19 @@ describe('the sharing policy file', () => {
     ]);
   });
 
+  it('marks a peer hub with the federation-peer role, which needs the consumer role and excludes consent issuing and administration', () => {
+    expect(createPolicyEngine({ schema, policy: DEMO_POLICY }).rolesOf('taian-hub')).toEqual(new Set(['consumer', 'federation-peer']));
+    const alone = structuredClone(DEMO_POLICY) as PolicyInput;
+    alone.consumers.find((c) => c.id === 'taian-hub')!.roles = ['federation-peer'];
+    expect(problemsOf(alone)).toEqual([
+      'consumer "taian-hub": holds grants but lacks the "consumer" or "auditor" role',
+      'consumer "taian-hub": a "federation-peer" (another hub) asks for data as a consumer, so it needs the "consumer" role too',
+    ]);
+    const issuer = structuredClone(DEMO_POLICY) as PolicyInput;
+    issuer.consumers.find((c) => c.id === 'taian-hub')!.roles = ['consumer', 'federation-peer', 'consent-issuer'];
+    expect(problemsOf(issuer)).toEqual(['consumer "taian-hub": a "federation-peer" (another hub) cannot also be a consent issuer or an administrator here']);
+  });
+
   it('refuses grants to a consumer without the consumer role', () => {
     const policy = structuredClone(DEMO_POLICY) as PolicyInput;
     policy.consumers.find((c) => c.id === 'hub-admin')!.grants = [{ fields: ['Query.person'] }];

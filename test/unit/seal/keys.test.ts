@@ -48,7 +48,7 @@ describe('keys', () => {
     expect(uses).toEqual(
       expect.arrayContaining(['datarun-hub/receipt/ES256', 'datarun-hub/checkpoint/ES256', 'tax/seal/ES256', 'real-estate/seal/ES256', 'one-window-hall/request/ES256', 'auditor/request/ES256']),
     );
-    expect(uses).toHaveLength(2 + WITH_DEPARTMENTS.departments.length + 10); // hub receipt + checkpoint, one seal per department, nine demo consumers and the consent issuer
+    expect(uses).toHaveLength(2 + WITH_DEPARTMENTS.departments.length + 11); // hub receipt + checkpoint, one seal per department, nine demo consumers, the peer hub and the consent issuer
   });
 
   it('publishes seal, receipt and checkpoint keys in the JWKS, but not consumers\' request keys', async () => {
@@ -73,7 +73,7 @@ describe('keys', () => {
   it('writes private keys as 0600 files under private/, and no "d" member into the public files', async () => {
     const store = await demoKeyStore(T0);
     const files = await readdir(join(store.dir, 'private'));
-    expect(files).toHaveLength(12 + WITH_DEPARTMENTS.departments.length);
+    expect(files).toHaveLength(13 + WITH_DEPARTMENTS.departments.length);
     for (const file of files) {
       const path = join(store.dir, 'private', file);
       if (process.platform !== 'win32') expect((await stat(path)).mode & 0o777).toBe(0o600);
@@ -111,7 +111,7 @@ describe('keys', () => {
     for (const file of ['trust.json', 'jwks.json']) await copyFile(join(original.dir, file), join(clone, file));
     const report = await initKeys(clone, { ...WITH_DEPARTMENTS, now: days(1) });
     expect([...report.replaced].sort()).toEqual(original.trustList().keys.map((k) => k.kid).sort());
-    expect(report.created).toHaveLength(12 + WITH_DEPARTMENTS.departments.length);
+    expect(report.created).toHaveLength(13 + WITH_DEPARTMENTS.departments.length);
     expect(report.changed).toBe(true);
     const store = await loadKeyStore(clone);
     expect(store.owners()).toEqual(original.owners());

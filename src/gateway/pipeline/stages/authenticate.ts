@@ -7,6 +7,10 @@
  * by exchanging a one-time sign-in token signed with the consumer's registered key. The session's
  * consumer, roles and operator become the caller, with the purpose and case the request states;
  * every later stage (rate limit, policy, consent, record, receipt) treats it like a signed request.
+ *
+ * A token's `obo` claim (a request on behalf of another hub's consumer, docs/federation.md) is
+ * accepted from a peer hub only (`isFederationPeer`: the policy's `federation-peer` role); from
+ * any other consumer it is refused (POLICY_DENIED, reason OBO_NOT_ALLOWED) and recorded.
  */
 import { HubError, HubErrorCode } from '../../../sdk';
 import { readRequestToken, UnauthenticatedError, type RequestVerifier } from '../../../seal';
@@ -20,7 +24,10 @@ export interface SessionLookup {
 
 const MAX_CLAIM_LENGTH = 256;
 
-export function authenticateStage(verifier: RequestVerifier, security: 'signed' | 'open', sessions?: SessionLookup): (flow: Flow) => void {
+/** Whether a consumer is a peer hub (the sharing policy's `federation-peer` role): the only consumers that may sign an `obo` claim. */
+export type FederationPeerTest = (consumer: string) => boolean;
+
+export function authenticateStage(verifier: RequestVerifier, security: 'signed' | 'open', sessions?: SessionLookup, isFederationPeer: FederationPeerTest = () => false): (flow: Flow) => void {
   return (flow) => {
     if (security === 'open') {
       flow.authenticated = true;
@@ -55,7 +62,12 @@ export function authenticateStage(verifier: RequestVerifier, security: 'signed' 
       caseNumber: verified.claims.case,
       operator: verified.claims.operator,
       requestTokenId: verified.claims.jti,
+      ...(verified.claims.obo ? { onBehalfOf: verified.claims.obo } : {}),
     };
     flow.authenticated = true;
+    // Refused after authentication, so recorded with the consumer that tried (and on whose behalf it said).
+    if (verified.claims.obo && !isFederationPeer(verified.consumer)) {
+      throw new HubError(HubErrorCode.POLICY_DENIED, `Only a peer hub (a consumer with the "federation-peer" role in the sharing policy) may make a request on behalf of another hub's consumer; "${verified.consumer}" is not one.`, { reason: 'OBO_NOT_ALLOWED' });
+    }
   };
 }
