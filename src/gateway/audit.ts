@@ -382,6 +382,8 @@ export interface AccessFacts {
   replySubjects?: readonly SubjectRef[];
   /** The state changes the request made (mutations), in order. */
   changes?: readonly AuditChange[];
+  /** The id shared with a peer hub's records of the calls this request made to it (跨域通办). */
+  federationRequestId?: string;
 }
 
 /** The access record of one request: who, on whose behalf, why, which subjects and fields, the outcome; no values. */
@@ -429,7 +431,9 @@ export function accessRecord(facts: AccessFacts): AuditRecordInput {
           onBehalfOf: { hub: caller.onBehalfOf.hub, consumer: caller.onBehalfOf.consumer, request: caller.onBehalfOf.request },
           federationRequestId: caller.onBehalfOf.federation,
         }
-      : {}),
+      : facts.federationRequestId !== undefined
+        ? { federationRequestId: facts.federationRequestId }
+        : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
 import {
+  DEFAULT_HUB_ID,
   createConsentVerifier,
   createConsoleLoginVerifier,
   createKeyStore,
@@ -92,7 +93,7 @@ export interface ComposedConnectors {
  * its module's schema (an error names `connectors.<id>.<key>`), the hub's default timeout for a
  * connector that sets none, and each module's SDL. An id without a module is an error naming it.
  */
-export async function composeConnectors(modules: readonly ConnectorModule[], endpoints: DepartmentEndpoints, defaultTimeoutMs: number): Promise<ComposedConnectors> {
+export async function composeConnectors(modules: readonly ConnectorModule[], endpoints: DepartmentEndpoints, defaultTimeoutMs: number, hubId?: () => string): Promise<ComposedConnectors> {
   const byId = new Map(modules.map((m) => [m.id, m]));
   const problems: string[] = [];
   const chosen: { module: ConnectorModule; settings: unknown }[] = [];
@@ -112,7 +113,7 @@ export async function composeConnectors(modules: readonly ConnectorModule[], end
   // The SDL first: a module may derive it (the generic GraphQL connector reads the remote schema) and build the connector on it.
   const typeDefs = await Promise.all(chosen.map(({ module, settings }) => module.typeDefs(settings as never)));
   const connectors = chosen.map(({ module, settings }) => {
-    const connector = module.create(settings as never, { defaultTimeoutMs });
+    const connector = module.create(settings as never, { defaultTimeoutMs, ...(hubId ? { hubId } : {}) });
     if (connector.id !== module.id) throw new ConfigError(`connector module "${module.id}" made a connector with id "${connector.id}"`);
     return connector;
   });
@@ -274,7 +275,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const withoutIndex = sharedIndexProblem(config);
   if (withoutIndex) throw new ConfigError(withoutIndex);
   const modules = options.modules ?? modulesOfConfig({ ...(config.connectorDirs ? { connectorDirs: config.connectorDirs } : {}), connectors: endpoints });
-  const composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs);
+  // The keys are loaded after the connectors are made; a peer hub connector asks for the hub's id only when it calls.
+  let hubIdOf: (() => string) | undefined;
+  const composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs, () => hubIdOf?.() ?? DEFAULT_HUB_ID);
   const { connectors } = composed;
   // The event types of the graph: the union of the modules' declarations (unique across the hub).
   const eventTypes = declaredEventTypes(composed.modules);
@@ -290,6 +293,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     departments: composed.modules.filter((m) => sandboxIds.has(m.id)).map((m) => ({ id: m.id, kind: 'department' as const, name: m.title, custody: true, sandbox: true })),
   });
   assertSealKeys(keyStore, composed.modules);
+  hubIdOf = () => keyStore.hubId;
   const emit = options.onEvent ?? (() => undefined);
   const rateLimits = config.rateLimits;
   const state: SharedState = createSharedState({

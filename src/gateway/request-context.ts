@@ -39,4 +39,9 @@ export interface RequestContext extends HubContext {
   caseChanges?: CaseChange[];
   /** The other state changes its mutations made (a proof issued), as its access record keeps them. */
   auditChanges?: AuditChange[];
+  /**
+   * Set when the request asks a peer hub (src/gateway/federation): the id its access record and
+   * the peer's record of the call share (the `obo` claim's `federation`).
+   */
+  federationRequestId?: string;
 }

@@ -5,6 +5,7 @@
  * transport refusal (405, 413, 431, the hub stopping) goes through the pipeline too, so it is
  * recorded like any other outcome.
  */
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -294,7 +295,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
 
-  /** The operator routes themselves, once access is settled. */
+  /** The operator routes themselves, once access is settled: /metrics, /readyz, /federation/schema.graphql, the webhooks' dead letters, the extra routes. */
   async function operatorRoute(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     if (url.pathname === '/metrics' && req.method === 'GET') {
       const { contentType, text } = await gateway.metrics.scrape();
@@ -302,6 +303,11 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       res.end(text);
     } else if (url.pathname === '/readyz' && req.method === 'GET') {
       await readiness(res, true);
+    } else if (url.pathname === '/federation/schema.graphql' && req.method === 'GET') {
+      // What a peer hub's operator needs to put part of this graph behind theirs (docs/federation.md).
+      const sdl = printSchemaWithDirectives(gateway.schema);
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(sdl), 'cache-control': 'no-store' });
+      res.end(sdl);
     } else if (url.pathname.startsWith('/webhooks/dead') && gateway.webhooks) {
       await deadLetters(req, res, url, gateway.webhooks);
     } else if (!options.extraRoutes?.(req, res)) {

@@ -15,6 +15,8 @@ import { PROOF_KIND_PATTERN, type ProofKindSpec } from './proofs';
 export interface ConnectorEnvironment {
   /** The hub's default per-call timeout, for a connector whose settings set none (milliseconds). */
   readonly defaultTimeoutMs: number;
+  /** This hub's id (its trust list's), once the keys are loaded: what a peer hub is told it asks from. */
+  readonly hubId?: () => string;
 }
 
 /**

@@ -7,17 +7,42 @@
  * B's; B's policy refusing A gives POLICY_DENIED naming B, for B's fields only.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { DEMO_POLICY } from '../../src/policy';
-import { verifySeal } from '../../src/seal';
+import { createKeyStore, DEMO_OWNERS, verifySeal } from '../../src/seal';
 import { startTestHub, type TestHub } from '../support/hub';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-FED-001', operator: 'clerk-7' };
 let a: TestHub;
 let b: TestHub;
 let dir: string;
+let proxy: http.Server;
+/** The requests A sent to B, as they went through the recording proxy between them. */
+const sent: { authorization: string; body: string }[] = [];
+
+/** A proxy in front of B that keeps a copy of each request (to replay one). */
+async function recordingProxy(target: string): Promise<string> {
+  proxy = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      if (req.method === 'POST') sent.push({ authorization: String(req.headers.authorization), body });
+      try {
+        const answer = await fetch(`${target}${req.url}`, { method: req.method!, headers: { 'content-type': 'application/json', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) }, ...(req.method === 'POST' ? { body } : {}) });
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+        res.end(await answer.text());
+      } catch {
+        res.writeHead(502).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+}
 
 /** A's policy: the demo policy, and the real-estate centre may read B's persons for property transfers. */
 function policyOfA(): string {
@@ -31,22 +56,31 @@ function policyOfA(): string {
   return file;
 }
 
+/** A keys directory whose trust list names the hub `hubId` (the demo parties otherwise). */
+const keysOf = (hubId: string) => async (dir: string) => {
+  await createKeyStore(dir, { hubId, owners: DEMO_OWNERS.map((o) => (o.kind === 'hub' ? { ...o, id: hubId } : o)) });
+};
+
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'datarun-federation-'));
-  b = await startTestHub({ security: 'signed' });
+  b = await startTestHub({ security: 'signed', prepareKeys: keysOf('heze') });
   const schemaFile = path.join(dir, 'heze.graphql');
-  writeFileSync(schemaFile, printSchemaWithDirectives(b.gateway.schema));
+  // B's operator hands A's the snapshot of B's graph (its operator listener serves it).
+  const snapshot = await fetch(`${b.operatorUrl}/federation/schema.graphql`);
+  expect(snapshot.status).toBe(200);
+  writeFileSync(schemaFile, await snapshot.text());
   a = await startTestHub({
     security: 'signed',
+    prepareKeys: keysOf('taian'),
     policyFile: policyOfA(),
     connectors: {
       heze: {
         type: 'hub',
-        url: `${b.url}/graphql`,
+        url: `${await recordingProxy(b.url)}/graphql`,
         hub: b.gateway.keyStore.hubId,
-        // A is B's consumer "real-estate-centre" here; its key is B's demo key for it.
-        consumer: 'real-estate-centre',
-        keyFile: b.gateway.keyStore.privateKeyPath('real-estate-centre')!,
+        // A is B's consumer "taian-hub" (a federation peer); its key is B's demo key for it.
+        consumer: 'taian-hub',
+        keyFile: b.gateway.keyStore.privateKeyPath('taian-hub')!,
         prefix: 'Heze',
         fields: ['person', 'property'],
         schemaFile,
@@ -55,10 +89,22 @@ beforeAll(async () => {
   });
 }, 240_000);
 afterAll(async () => {
+  proxy?.close();
   await a?.close();
   await b?.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The access records an auditor of `hub` finds. */
+async function records(hub: TestHub, filter: Record<string, unknown>): Promise<any[]> {
+  const reply = await hub.clientFor('auditor').query<any>(
+    'query($f: AccessLogFilter) { accessLog(filter: $f, first: 10) { edges { node { requestId consumer purpose caseNumber operator federationRequestId onBehalfOf { hub consumer request } fields { department } } } } }',
+    { f: filter },
+    { purpose: 'AUDIT', caseNumber: 'SJ-2026-FED', operator: 'auditor-1' },
+  );
+  expect(reply.errors).toBeUndefined();
+  return reply.data.accessLog.edges.map((e: { node: unknown }) => e.node);
+}
 
 const QUERY = `query($unit: ID!, $seller: ID!) {
   property(unitNumber: $unit) { unitNumber address }
@@ -81,13 +127,40 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
       TRANSFER,
     );
     expect(direct.errors).toBeUndefined();
-    const { seal, ...records } = reply.data.seller.taxRecords;
-    expect({ ...reply.data.seller, taxRecords: records }).toEqual(direct.data.person);
+    const { seal, ...taxRecords } = reply.data.seller.taxRecords;
+    // B masks the identity number for the Tai'an hub; otherwise what B's centre would read itself.
+    expect(reply.data.seller.idNumber).toMatch(/\*/);
+    expect({ ...reply.data.seller, idNumber: seller, taxRecords }).toEqual(direct.data.person);
     expect(seal.issuer).toBe('tax');
     const verified = verifySeal(seal.token, { keyStore: b.gateway.keyStore });
     expect(verified).toMatchObject({ valid: true, issuer: 'tax' });
     // A's keys do not know B's department keys: a seal A had made would verify there.
     expect(verifySeal(seal.token, { keyStore: a.gateway.keyStore })).toMatchObject({ valid: false });
+
+    // Both logs: A's record and B's share one federation id; B's names A, its request and the consumer at A.
+    const mine = await records(a, { caseNumber: TRANSFER.caseNumber });
+    expect(mine).toHaveLength(1);
+    const fid = mine[0].federationRequestId as string;
+    expect(fid).toMatch(/^taian:/);
+    expect(mine[0].fields.map((f: { department: string }) => f.department)).toEqual(expect.arrayContaining(['heze', 'real-estate']));
+    const theirs = await records(b, { federationRequestId: fid });
+    expect(theirs).toHaveLength(1);
+    expect(theirs[0]).toMatchObject({ consumer: 'taian-hub', purpose: 'PROPERTY_TRANSFER', caseNumber: TRANSFER.caseNumber, operator: TRANSFER.operator, onBehalfOf: { hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId } });
+  });
+
+  it('is refused by B when A\'s signed request is replayed, or its on-behalf-of claim changed', async () => {
+    expect(sent.length).toBeGreaterThan(0);
+    const { authorization, body } = sent[0]!;
+    const replayed = await fetch(`${b.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body });
+    expect(replayed.status).toBe(401);
+    expect(await replayed.json()).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } }] });
+    // The token names its on-behalf-of claim under the signature: another consumer at A cannot be put there.
+    const [h, p, sig] = authorization.replace(/^DatarunRequest /, '').split('.');
+    const claims = JSON.parse(Buffer.from(p!, 'base64url').toString('utf8'));
+    expect(claims.obo).toMatchObject({ hub: 'taian', consumer: 'real-estate-centre' });
+    const forged = Buffer.from(JSON.stringify({ ...claims, jti: `${claims.jti}x`, obo: { ...claims.obo, consumer: 'tax-bureau' } })).toString('base64url');
+    const tampered = await fetch(`${b.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `DatarunRequest ${h}.${forged}.${sig}` }, body });
+    expect(tampered.status).toBe(401);
   });
 
   it('answers A\'s fields and POLICY_DENIED naming B, for B\'s fields only, when B\'s policy refuses', async () => {

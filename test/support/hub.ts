@@ -129,7 +129,7 @@ export async function startTestHub(
     clientFor(consumer) {
       let client = clients.get(consumer);
       if (!client) {
-        client = createDataRunClient({ hubUrl: url, consumerId: consumer, keyFile: gateway.keyStore.privateKeyPath(consumer) });
+        client = createDataRunClient({ hubUrl: url, consumerId: consumer, keyFile: gateway.keyStore.privateKeyPath(consumer), audience: gateway.keyStore.hubId });
         clients.set(consumer, client);
       }
       return client;

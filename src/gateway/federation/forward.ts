@@ -12,6 +12,7 @@ import {
   isInterfaceType,
   isObjectType,
   Kind,
+  OperationTypeNode,
   print,
   visit,
   type FieldNode,
@@ -126,7 +127,7 @@ export function forwardDocument(fields: readonly ForwardedField[], scope: Forwar
   }
   const document: OperationDefinitionNode = {
     kind: Kind.OPERATION_DEFINITION,
-    operation: 'query' as never,
+    operation: OperationTypeNode.QUERY,
     name: { kind: Kind.NAME, value: 'DatarunFederated' },
     variableDefinitions: definitions,
     selectionSet: root,

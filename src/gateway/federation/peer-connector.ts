@@ -8,6 +8,7 @@
  * and the peer's department seals pass through: this hub only withholds disclosures its own
  * reply does not show, and never signs them (docs/federation.md).
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import DataLoader from 'dataloader';
 import type { GraphQLError, GraphQLResolveInfo } from 'graphql';
@@ -102,7 +103,7 @@ export function peerHubModuleFromSettings(id: string): ConnectorModule {
     // The peer's departments seal its records.
     sealsNothing: true,
     typeDefs: (settings) => schemaOf(settings).typeDefs,
-    create: (settings, environment) => createPeerHubConnector(id, settings, schemaOf(settings), environment.defaultTimeoutMs),
+    create: (settings, environment) => createPeerHubConnector(id, settings, schemaOf(settings), environment.defaultTimeoutMs, environment.hubId ?? (() => 'datarun')),
   }) as unknown as ConnectorModule;
 }
 
@@ -116,7 +117,7 @@ function readKey(id: string, file: string): PrivateJwk {
 }
 
 /** The connector of a peer hub. */
-export function createPeerHubConnector(id: string, settings: PeerHubSettings, schema: PeerSchema, defaultTimeoutMs: number): Connector & { readonly passedSeals: readonly string[] } {
+export function createPeerHubConnector(id: string, settings: PeerHubSettings, schema: PeerSchema, defaultTimeoutMs: number, hubId: () => string): Connector & { readonly passedSeals: readonly string[] } {
   const url = new URL(settings.url);
   const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs;
   const upstream = createHttpUpstream({ connector: id, baseUrl: url.origin, timeoutMs });
@@ -134,6 +135,9 @@ export function createPeerHubConnector(id: string, settings: PeerHubSettings, sc
       { schema: info.schema, fragments: info.fragments, operation: info.operation, variableValues: info.variableValues, remoteNames: schema.remoteNames },
     );
     const body = JSON.stringify(document);
+    // The peer records the call under the same federation id as this hub's record of the request.
+    ctx.federationRequestId ??= `${hubId()}:${randomUUID()}`;
+    const onBehalfOf = { hub: hubId(), consumer: caller.consumer, request: ctx.requestId, federation: ctx.federationRequestId };
     let reply: PeerReply;
     try {
       const answer = await upstream.json<PeerReply>({
@@ -147,7 +151,7 @@ export function createPeerHubConnector(id: string, settings: PeerHubSettings, sc
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
-          authorization: signer.authorization(body, { purpose: caller.purpose, caseNumber: caller.caseNumber, operator: caller.operator }),
+          authorization: signer.authorization(body, { purpose: caller.purpose, caseNumber: caller.caseNumber, operator: caller.operator, onBehalfOf }),
         },
       });
       reply = answer.data;

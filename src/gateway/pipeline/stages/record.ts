@@ -63,6 +63,8 @@ export async function recordStage(targets: RecordTargets, flow: Flow, code: stri
     ...(flow.context && flow.context.replySubjects.size > 0 ? { replySubjects: [...flow.context.replySubjects.values()] } : named.length > 0 ? { replySubjects: named } : {}),
     // What the request's mutations changed (a pushed case claimed…): in the same record as the request.
     ...changesOf(flow),
+    // It asked a peer hub: the id the peer's record of the call carries too.
+    ...(flow.context?.federationRequestId !== undefined ? { federationRequestId: flow.context.federationRequestId } : {}),
   });
   return (await targets.audit.append(record)).seq;
 }
