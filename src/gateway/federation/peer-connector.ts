@@ -30,7 +30,11 @@ import { createRequestSigner, sealedFromPresentation, type PrivateJwk } from '..
 import type { RequestContext } from '../request-context';
 import type { SealingContext } from '../seals';
 import { forwardAlias, forwardDocument, type ForwardedField } from './forward';
+import { coordinatesRead, openCoordinates, peerGrantsOf, type PeerGrants } from './peer-grants';
 import { derivePeerSchema, type PeerSchema } from './peer-schema';
+
+/** How long the peer's grants for one purpose are trusted before they are asked again, in ms. */
+export const PEER_GRANTS_TTL_MS = 60_000;
 
 /** The settings of a peer hub connector (`connectors.<id>`). */
 export const peerHubSettings = z.strictObject({
@@ -125,20 +129,15 @@ export function createPeerHubConnector(id: string, settings: PeerHubSettings, sc
   const path = `${url.pathname}${url.search}`;
   const named = (message: string): string => `peer hub ${settings.hub} (${id}): ${message}`;
 
-  /** One call for the root fields of one tick, all asked for the same caller. */
-  async function call(batch: readonly { field: ForwardedField; info: GraphQLResolveInfo; ctx: RequestContext }[]): Promise<unknown[]> {
-    const { info, ctx } = batch[0]!;
-    const caller = ctx.caller;
-    if (!caller) return batch.map(() => new HubError(HubErrorCode.FORBIDDEN, named('a peer hub answers signed requests only: this request has no signed caller to ask for')));
-    const document = forwardDocument(
-      batch.map((b) => b.field),
-      { schema: info.schema, fragments: info.fragments, operation: info.operation, variableValues: info.variableValues, remoteNames: schema.remoteNames },
-    );
+  const open = openCoordinates(schema.remote);
+  const grantsByPurpose = new Map<string, { until: number; grants: Promise<PeerGrants | undefined> }>();
+
+  /** Signs and posts one GraphQL request to the peer for the caller; its reply, or the error to give each field. */
+  async function post(document: { query: string; variables: Record<string, unknown> }, ctx: RequestContext, caller: NonNullable<RequestContext['caller']>, size: number): Promise<PeerReply | HubError> {
     const body = JSON.stringify(document);
     // The peer records the call under the same federation id as this hub's record of the request.
     ctx.federationRequestId ??= `${hubId()}:${randomUUID()}`;
     const onBehalfOf = { hub: hubId(), consumer: caller.consumer, request: ctx.requestId, federation: ctx.federationRequestId };
-    let reply: PeerReply;
     try {
       const answer = await upstream.json<PeerReply>({
         method: 'POST',
@@ -146,7 +145,7 @@ export function createPeerHubConnector(id: string, settings: PeerHubSettings, sc
         body,
         signal: ctx.signal,
         operation: 'federated.query',
-        batchSize: batch.length,
+        batchSize: size,
         acceptStatus: [400, 401, 403, 429, 503],
         headers: {
           'content-type': 'application/json',
@@ -154,28 +153,76 @@ export function createPeerHubConnector(id: string, settings: PeerHubSettings, sc
           authorization: signer.authorization(body, { purpose: caller.purpose, caseNumber: caller.caseNumber, operator: caller.operator, onBehalfOf }),
         },
       });
-      reply = answer.data;
+      const reply = answer.data;
+      if (reply === null || typeof reply !== 'object' || (reply.data !== undefined && reply.data !== null && typeof reply.data !== 'object')) {
+        return new UpstreamInvalidResponseError(id, 'the peer hub did not answer a GraphQL response');
+      }
+      return reply;
     } catch (error) {
-      return batch.map(() => (error instanceof HubError ? error : new HubError(HubErrorCode.CONNECTOR_UNAVAILABLE, named('the call failed'))));
+      return error instanceof HubError ? error : new HubError(HubErrorCode.CONNECTOR_UNAVAILABLE, named('the call failed'));
     }
-    if (reply === null || typeof reply !== 'object' || (reply.data !== undefined && reply.data !== null && typeof reply.data !== 'object')) {
-      return batch.map(() => new UpstreamInvalidResponseError(id, 'the peer hub did not answer a GraphQL response'));
+  }
+
+  /** What the peer grants this hub for the caller's purpose (its `myGrants`), kept a minute; undefined when it cannot say. */
+  function grantsFor(ctx: RequestContext, caller: NonNullable<RequestContext['caller']>): Promise<PeerGrants | undefined> {
+    const now = Date.now();
+    const kept = grantsByPurpose.get(caller.purpose);
+    if (kept && kept.until > now) return kept.grants;
+    const grants = post({ query: 'query DatarunPeerGrants($purpose: String) { myGrants(purpose: $purpose) { fields { coordinate purpose } } }', variables: { purpose: caller.purpose } }, ctx, caller, 1).then((reply) => {
+      const fields = reply instanceof HubError ? undefined : (reply.data?.myGrants as { fields?: unknown } | undefined)?.fields;
+      if (!Array.isArray(fields)) {
+        // Not known: ask again next time, and let the peer's own policy decide this time.
+        grantsByPurpose.delete(caller.purpose);
+        return undefined;
+      }
+      return peerGrantsOf(fields as { coordinate?: unknown; purpose?: unknown }[], caller.purpose, open);
+    });
+    grantsByPurpose.set(caller.purpose, { until: now + PEER_GRANTS_TTL_MS, grants });
+    return grants;
+  }
+
+  /** One call for the root fields of one tick, all asked for the same caller. */
+  async function call(batch: readonly { field: ForwardedField; info: GraphQLResolveInfo; ctx: RequestContext }[]): Promise<unknown[]> {
+    const { info, ctx } = batch[0]!;
+    const caller = ctx.caller;
+    if (!caller) return batch.map(() => new HubError(HubErrorCode.FORBIDDEN, named('a peer hub answers signed requests only: this request has no signed caller to ask for')));
+    // The peer's grants first: a root field reading what the peer does not grant this hub is refused here, without a call.
+    const grants = await grantsFor(ctx, caller);
+    const results: unknown[] = new Array(batch.length);
+    const asked: number[] = [];
+    batch.forEach((b, i) => {
+      const denied = grants ? [...coordinatesRead(b.field, b.info.schema, b.info.fragments, schema.remoteNames)].filter((c) => !grants.allows(c)) : [];
+      if (denied.length === 0) asked.push(i);
+      else results[i] = new HubError(HubErrorCode.POLICY_DENIED, named(`does not grant this hub ${denied.sort().join(', ')} for ${caller.purpose}`), { hub: settings.hub, denied });
+    });
+    if (asked.length === 0) return results;
+    const document = forwardDocument(
+      asked.map((i) => batch[i]!.field),
+      { schema: info.schema, fragments: info.fragments, operation: info.operation, variableValues: info.variableValues, remoteNames: schema.remoteNames },
+    );
+    const reply = await post(document, ctx, caller, asked.length);
+    if (reply instanceof HubError) {
+      for (const i of asked) results[i] = reply;
+      return results;
     }
     const data = reply.data ?? null;
     const errors = Array.isArray(reply.errors) ? reply.errors : [];
     // Errors without a path (a refused request): every field of the batch carries the first.
     const general = errors.find((e) => !Array.isArray(e.path) || e.path.length === 0 || !/^f\d+$/.test(String(e.path[0])));
-    return batch.map((_, i) => {
-      const alias = forwardAlias(i);
+    asked.forEach((i, n) => {
+      const alias = forwardAlias(n);
       const value = data && Object.prototype.hasOwnProperty.call(data, alias) ? data[alias] : null;
-      if (general && (value === null || value === undefined)) return peerError(general);
-      for (const error of errors) {
-        if (error === general || !Array.isArray(error.path) || error.path[0] !== alias) continue;
-        if (error.path.length === 1) return peerError(error);
-        placeError(value, error.path.slice(1), peerError(error));
-      }
-      return value ?? null;
+      results[i] = (() => {
+        if (general && (value === null || value === undefined)) return peerError(general);
+        for (const error of errors) {
+          if (error === general || !Array.isArray(error.path) || error.path[0] !== alias) continue;
+          if (error.path.length === 1) return peerError(error);
+          placeError(value, error.path.slice(1), peerError(error));
+        }
+        return value ?? null;
+      })();
     });
+    return results;
   }
 
   /** A peer's error as this hub's: its code when the caller can act on it, a message naming the peer. */
