@@ -45,29 +45,33 @@ export interface PeerTrust {
 }
 
 /** Zod schema of `federation.peers` (the configuration's trust list of peer hubs), with errors naming the setting. */
-export const federationPeersSchema = z.record(
-  z.string().regex(PEER_ID, 'expected a kebab-case peer hub id'),
-  z.strictObject({
-    url: z.string().superRefine((text, ctx) => {
-      let url: URL;
-      try {
-        url = new URL(text);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'expected the peer hub’s base URL, https://…' });
-        return;
-      }
-      if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') ctx.addIssue({ code: 'custom', message: 'expected a URL without credentials, query or fragment' });
-      else if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) ctx.addIssue({ code: 'custom', message: 'expected an https:// URL (http:// only on a loopback host)' });
+export const federationPeersSchema = z
+  .record(
+    z.string(),
+    z.strictObject({
+      url: z.string().superRefine((text, ctx) => {
+        let url: URL;
+        try {
+          url = new URL(text);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'expected the peer hub’s base URL, https://…' });
+          return;
+        }
+        if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') ctx.addIssue({ code: 'custom', message: 'expected a URL without credentials, query or fragment' });
+        else if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.test(url.hostname))) ctx.addIssue({ code: 'custom', message: 'expected an https:// URL (http:// only on a loopback host)' });
+      }),
+      root: z.unknown().superRefine((root, ctx) => {
+        try {
+          pinnedRootThumbprint(root);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
     }),
-    root: z.unknown().superRefine((root, ctx) => {
-      try {
-        pinnedRootThumbprint(root);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      }
-    }),
-  }),
-);
+  )
+  .superRefine((peers, ctx) => {
+    for (const id of Object.keys(peers)) if (!PEER_ID.test(id)) ctx.addIssue({ code: 'custom', message: 'expected a kebab-case peer hub id', path: [id] });
+  });
 
 /** A peer the trust list does not name. */
 export class PeerUnknownError extends HubError {
