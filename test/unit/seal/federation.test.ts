@@ -112,6 +112,13 @@ describe('the federation root key', () => {
     expect(again.federationRoot).not.toBe(first);
     expect((await loadKeyStore(sandbox)).federationRoot()!.thumbprint).toBe(again.federationRoot);
   });
+  it('rebuilds a deleted public file from the private half, keeping the pinned key', async () => {
+    const dir = await tempDir();
+    const report = await initKeys(dir, { ...WITH_DEPARTMENTS, now: T0 });
+    await rm(join(dir, FEDERATION_ROOT_FILE));
+    expect((await initKeys(dir, { now: at(5) })).federationRoot).toBeUndefined();
+    expect((await loadKeyStore(dir)).federationRoot()!.thumbprint).toBe(report.federationRoot);
+  });
 });
 
 describe('the JWKS statement', () => {
