@@ -115,6 +115,8 @@ export interface PeerKeySourceOptions {
   readonly refetchIntervalSec?: number;
   /** Leeway for peers' clocks, in seconds. @default 60 */
   readonly clockSkewSec?: number;
+  /** Told when an accepted statement cannot be written to `cacheDir` (it is used from memory; offline use after a restart is lost): log it. */
+  readonly onCacheError?: (peer: string, error: unknown) => void;
 }
 
 /** The keys of the peer hubs, fetched, verified against their pinned roots, and cached. */
@@ -146,6 +148,25 @@ interface PeerState {
   lastFetchMs: number | undefined;
   lastError: unknown;
   inflight: Promise<PeerKeys> | undefined;
+}
+
+/** The body as text, refused (PeerKeysUnavailableError) past `limit` bytes whatever the headers said. */
+async function readBounded(response: Response, limit: number, peer: string): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new PeerKeysUnavailableError(`the JWKS statement of peer ${peer} is larger than ${limit} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function keysFrom(verified: PeerJwksVerified): PeerKeys {
@@ -228,8 +249,9 @@ export function createPeerKeySource(options: PeerKeySourceOptions): PeerKeySourc
       throw new PeerKeysUnavailableError(`the JWKS statement of peer ${peer} is larger than ${MAX_FEDERATION_STATEMENT_LENGTH} bytes`);
     }
     try {
-      return (await response.text()).trim();
+      return (await readBounded(response, MAX_FEDERATION_STATEMENT_LENGTH, peer)).trim();
     } catch (error) {
+      if (error instanceof PeerKeysUnavailableError) throw error;
       throw new PeerKeysUnavailableError(`cannot read the JWKS statement of peer ${peer} from ${url}`, error);
     }
   }
@@ -244,11 +266,16 @@ export function createPeerKeySource(options: PeerKeySourceOptions): PeerKeySourc
     const keys = keysFrom(verified);
     state.current = { token, verified, keys };
     state.floorMs = verified.issuedAt.getTime();
-    await mkdir(options.cacheDir, { recursive: true });
-    const file = cacheFile(peer);
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${token}\n`, { mode: 0o644 });
-    await rename(tmp, file);
+    // Accepted in memory whatever happens to the disk copy: the keys are right; only offline use after a restart is lost.
+    try {
+      await mkdir(options.cacheDir, { recursive: true });
+      const file = cacheFile(peer);
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, `${token}\n`, { mode: 0o644 });
+      await rename(tmp, file);
+    } catch (error) {
+      options.onCacheError?.(peer, error);
+    }
     return keys;
   }
 

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createPeerKeySource, peerCacheDir, PeerKeysUnavailableError, PeerUnknownError, type PeerKeySource } from '../../src/gateway';
 import {
@@ -201,6 +201,35 @@ describe('the peer key source', () => {
     } finally {
       server.mode = 'ok';
     }
+  });
+
+  it('refuses a statement larger than 1 MiB, declared or streamed, and uses a statement it cannot write to disk from memory', async () => {
+    clock = at(60);
+    const saved = server.statement;
+    server.statement = 'x'.repeat(1024 * 1024 + 10);
+    try {
+      const peers = await source(peerCacheDir(await tempDir()));
+      await expect(peers.keysOf('datarun-hub')).rejects.toMatchObject({ code: 'ERR_PEER_UNAVAILABLE', message: expect.stringContaining('larger than 1048576 bytes') });
+    } finally {
+      server.statement = saved;
+    }
+    const chunk = new Uint8Array(64 * 1024).fill(120);
+    let sent = 0;
+    const streaming: typeof fetch = async () =>
+      new Response(new ReadableStream({ pull: (c) => (sent++ < 40 ? c.enqueue(chunk) : c.close()) }), { status: 200 });
+    const streamed = createPeerKeySource({ peers: { 'datarun-hub': { url: server.url, root: b.federationRoot()!.thumbprint } }, cacheDir: peerCacheDir(await tempDir()), fetch: streaming, now: () => clock });
+    sources.push(streamed);
+    await expect(streamed.keysOf('datarun-hub')).rejects.toMatchObject({ code: 'ERR_PEER_UNAVAILABLE', message: expect.stringContaining('larger than') });
+    expect(sent).toBeLessThan(40);
+
+    // The cache directory is a file: the keys are used all the same, and the failure is reported.
+    const blocked = join(await tempDir(), 'file');
+    await writeFile(blocked, 'not a directory');
+    const problems: string[] = [];
+    const unwritable = createPeerKeySource({ peers: { 'datarun-hub': { url: server.url, root: b.federationRoot()!.thumbprint } }, cacheDir: join(blocked, 'peers'), now: () => clock, onCacheError: (peer) => problems.push(peer) });
+    sources.push(unwritable);
+    expect((await unwritable.keysOf('datarun-hub')).hub).toBe('datarun-hub');
+    expect(problems).toEqual(['datarun-hub']);
   });
 
   it('refuses a trust list with a root that is neither a public JWK nor a thumbprint, and serves nothing once closed', async () => {
