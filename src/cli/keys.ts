@@ -1,4 +1,4 @@
-import { initKeys, loadKeyStore, revokeKey, RevocationTimeError, rotateKey, SIGNING_ALGORITHMS, UnsupportedAlgorithmError, type KeyUse, type SigningAlgorithm } from '../seal';
+import { initKeys, loadKeyStore, NoSigningKeyError, revokeKey, RevocationTimeError, rotateKey, SIGNING_ALGORITHMS, UnsupportedAlgorithmError, type KeyUse, type SigningAlgorithm } from '../seal';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO_OWNERS, KEY_FILES, type OwnerSpec } from '../seal';
@@ -62,6 +62,7 @@ export async function runKeysInit(options: { dir: string; departments?: readonly
   for (const spec of newDepartments) out(`registered department ${spec.id} (${spec.name})${spec.sandbox ? ', a sandbox' : ''}`);
   for (const kid of report.replaced) out(`replaced sandbox key ${kid} (its private key is not in this clone)`);
   for (const kid of report.created) out(`created ${kid}`);
+  if (report.federationRoot) out(`created the federation root key ${report.federationRoot}: peer hubs pin it (datarun keys federation-root)`);
   if (!report.changed) out('nothing to do: every key is in place');
   await printKeys(options.dir, out);
 }
@@ -102,4 +103,16 @@ export async function runKeysRevoke(options: { dir: string; kid: string; at?: st
   out(`revoked ${report.key.kid} from ${report.key.revokedAt}: it verifies nothing signed from then on`);
   for (const kid of report.created) out(`created ${kid} to sign in its place`);
   out('restart the hub (or every hub instance) to apply the revocation');
+}
+
+/**
+ * `datarun keys federation-root`: the hub's federation root key as one JSON object
+ * `{ hub, alg, jwk, thumbprint, createdAt }`, for the operator of a peer hub to pin (its
+ * `federation.peers.<hub>.root`); exchanged out of band, the thumbprint read aloud or compared.
+ */
+export async function runKeysFederationRoot(options: { dir: string; out?: Output }): Promise<void> {
+  const out = options.out ?? stdout;
+  const root = (await loadKeyStore(options.dir)).federationRoot();
+  if (!root) throw new NoSigningKeyError(`no federation root key in ${options.dir}: run \`datarun keys init\` to create one`);
+  out(JSON.stringify({ hub: root.hub, alg: root.alg, jwk: root.jwk, thumbprint: root.thumbprint, createdAt: root.createdAt }, null, 2));
 }

@@ -11,7 +11,7 @@ import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { checkExportArguments, runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { runConsoleLogin } from './console';
 import { exitCodeOfError } from './exit';
-import { configuredDepartments, runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
+import { configuredDepartments, runKeysFederationRoot, runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
 import { runSandbox } from './sandbox';
 import { runServe } from './serve';
@@ -123,6 +123,11 @@ keys
     runKeysRotate({ dir: o.dir ?? keysDir(), owner, ...(o.use ? { use: o.use } : {}), ...(o.alg ? { alg: o.alg } : {}), ...(o.retainDays !== undefined ? { retainDays: o.retainDays } : {}) }),
   );
 keys
+  .command('federation-root')
+  .description('print the hub\'s federation root key as JSON { hub, alg, jwk, thumbprint, createdAt }, for a peer hub\'s operator to pin')
+  .option('--dir <dir>', 'keys directory')
+  .action(async (o: { dir?: string }) => runKeysFederationRoot({ dir: o.dir ?? keysDir() }));
+keys
   .command('revoke')
   .description('a revoked key verifies nothing signed after the revocation time')
   .argument('<kid>', 'key id')
@@ -134,13 +139,28 @@ program
   .command('verify')
   .description('verify a seal (SD-JWT), a receipt, a checkpoint or a proof (dc+sd-jwt, or a QR payload DRP1:…) against a JWKS file or URL')
   .argument('<token>', 'the token, @file, or - for stdin')
-  .requiredOption('--jwks <file|url>', 'JWKS: keys/jwks.json or https://hub/.well-known/jwks.json')
+  .option('--jwks <file|url>', 'JWKS: keys/jwks.json or https://hub/.well-known/jwks.json')
+  .option('--peer <file|url>', 'instead of --jwks: a peer hub\'s signed JWKS statement, a file or https://peer-hub (docs/federation.md)')
+  .option('--root <thumbprint|file>', 'with --peer: the peer\'s pinned federation root (its thumbprint, or the JSON of `datarun keys federation-root`)')
+  .option('--peer-hub <id>', 'with --peer: the peer\'s hub id (default: the root file\'s hub)')
+  .option('--allow-expired', 'with --peer: accept a statement past its expiry (the keys the peer published then)')
   .option('--show-values', 'print the disclosed values of a seal')
   .option('--offline', 'a proof: do not fetch its status list (the status is reported unchecked)')
   .option('--nonce <nonce>', 'a bound proof: the nonce you gave the holder')
   .option('--aud <id>', 'a bound proof: your verifier id, the audience of the key binding JWT')
-  .action(async (token: string, o: { jwks: string; showValues?: boolean; offline?: boolean; nonce?: string; aud?: string }) => {
-    process.exitCode = await runVerify({ token, jwks: o.jwks, showValues: o.showValues ?? false, offline: o.offline ?? false, ...(o.nonce !== undefined ? { nonce: o.nonce } : {}), ...(o.aud !== undefined ? { aud: o.aud } : {}) });
+  .action(async (token: string, o: { jwks?: string; peer?: string; root?: string; peerHub?: string; allowExpired?: boolean; showValues?: boolean; offline?: boolean; nonce?: string; aud?: string }) => {
+    process.exitCode = await runVerify({
+      token,
+      ...(o.jwks !== undefined ? { jwks: o.jwks } : {}),
+      ...(o.peer !== undefined ? { peer: o.peer } : {}),
+      ...(o.root !== undefined ? { root: o.root } : {}),
+      ...(o.peerHub !== undefined ? { peerHub: o.peerHub } : {}),
+      allowExpired: o.allowExpired ?? false,
+      showValues: o.showValues ?? false,
+      offline: o.offline ?? false,
+      ...(o.nonce !== undefined ? { nonce: o.nonce } : {}),
+      ...(o.aud !== undefined ? { aud: o.aud } : {}),
+    });
   });
 
 program

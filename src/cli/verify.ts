@@ -3,11 +3,16 @@ import {
   CHECKPOINT_TOKEN_TYPE,
   RECEIPT_TOKEN_TYPE,
   SEAL_TOKEN_TYPE,
+  FEDERATION_STATEMENT_PATH,
   importJwks,
   loadJwks,
+  pinnedRootThumbprint,
+  verifyPeerJwks,
+  type PinnedRoot,
   verifyCheckpoint,
   verifyReceipt,
   verifySeal,
+  JwksUnavailableError,
   type TrustedKeys,
 } from '../seal';
 import {
@@ -35,8 +40,16 @@ const stdout: Output = (line) => process.stdout.write(`${line}\n`);
 export interface VerifyCommandOptions {
   /** The token itself, `@file` to read it from a file, or `-` to read it from stdin. */
   readonly token: string;
-  /** A JWKS file path, or an http(s) URL such as `https://hub/.well-known/jwks.json`. */
-  readonly jwks: string;
+  /** A JWKS file path, or an http(s) URL such as `https://hub/.well-known/jwks.json`. Either this or `peer`. */
+  readonly jwks?: string;
+  /** A peer hub's JWKS statement: a file, or an http(s) URL (the hub's base URL, or the statement's own). Needs `root`. */
+  readonly peer?: string;
+  /** The peer's pinned federation root: its RFC 7638 thumbprint, or a file holding its public JWK or `datarun keys federation-root`'s output. */
+  readonly root?: string;
+  /** The peer's hub id, which the statement's `iss` must be. @default the `hub` of the root file, else not checked (printed) */
+  readonly peerHub?: string;
+  /** Accept a peer statement past its `exp` (the keys the peer published then; said so in the output). @default false */
+  readonly allowExpired?: boolean;
   /** Print the disclosed values of a seal, not only the field names. @default false */
   readonly showValues?: boolean;
   /** @default now */
@@ -84,15 +97,23 @@ function typeOf(token: string): string | undefined {
 }
 
 /**
- * `datarun verify <token> --jwks <file|url>`: verifies a proof (see verifyProofToken), a seal (SD-JWT), a receipt or a
+ * `datarun verify <token> --jwks <file|url>` (or `--peer <statement> --root <root>`: a peer hub's keys, through the root pinned for it): verifies a proof (see verifyProofToken), a seal (SD-JWT), a receipt or a
  * checkpoint offline against a JWKS, prints a human result, and returns the exit code
  * (0 valid, 6 invalid: CLI_EXIT.VERIFY_FAILED). An unreadable token file or JWKS throws (exit 2).
  */
 export async function runVerify(options: VerifyCommandOptions): Promise<number> {
   const out = options.out ?? stdout;
   const token = await readToken(options.token);
-  const keys: TrustedKeys = importJwks(await loadJwks(options.jwks));
   const now = options.now ?? new Date();
+  if ((options.jwks === undefined) === (options.peer === undefined)) throw new CliUsageError('give either --jwks <file|url> or --peer <statement file|url> with --root');
+  let keys: TrustedKeys;
+  if (options.peer !== undefined) {
+    const peerKeys = await loadPeerKeys(options.peer, options, now, out);
+    if (!peerKeys) return CLI_EXIT.VERIFY_FAILED;
+    keys = peerKeys;
+  } else {
+    keys = importJwks(await loadJwks(options.jwks!));
+  }
   const typ = typeOf(token);
   if (token.startsWith(PROOF_QR_PREFIX) || /^https?:\/\//i.test(token) || typ === PROOF_TOKEN_TYPE || typ === PROOF_BUNDLE_TOKEN_TYPE) return verifyProofToken(token, keys, now, options, out);
   const kind = token.includes('~') || typ === SEAL_TOKEN_TYPE ? 'seal' : typ === RECEIPT_TOKEN_TYPE ? 'receipt' : typ === CHECKPOINT_TOKEN_TYPE ? 'checkpoint' : undefined;
@@ -208,6 +229,59 @@ function printProof(result: ProofVerified, options: VerifyCommandOptions, out: O
   out(`${indent}有效期至   ${beijingTime(result.expiresAt)}`);
   out(`${indent}持有人     ${result.holderBound ? `已绑定，持有人签名已核验${result.presentedAt ? `（出示于 ${beijingTime(result.presentedAt)}）` : ''}${options.nonce === undefined ? '；未给 --nonce：无法排除重放' : ''}` : '未绑定持有人，适用于纸质'}`);
   out(`${indent}状态       ${PROOF_STATUS_ZH[result.status]}${options.offline ? '（--offline）' : ''}`);
+}
+
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/** `--root`: a thumbprint, or a file with a public JWK or `{ hub, jwk, thumbprint }` (what `datarun keys federation-root` prints). */
+async function readRoot(source: string): Promise<{ root: PinnedRoot; hub: string | undefined }> {
+  if (THUMBPRINT.test(source)) return { root: source, hub: undefined };
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(source, 'utf8'));
+  } catch (error) {
+    throw new CliUsageError(`--root: expected a root thumbprint (43 base64url characters) or a JSON file holding the root's public JWK, but ${source} ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not JSON'}`);
+  }
+  const file = json as { hub?: unknown; jwk?: unknown; thumbprint?: unknown } | null;
+  const root = (file && typeof file === 'object' && 'jwk' in file ? file.jwk : json) as PinnedRoot;
+  let thumbprint: string;
+  try {
+    thumbprint = pinnedRootThumbprint(root);
+  } catch (error) {
+    throw new CliUsageError(`--root ${source}: ${(error as Error).message}`);
+  }
+  if (file && typeof file.thumbprint === 'string' && file.thumbprint !== thumbprint) throw new CliUsageError(`--root ${source}: its thumbprint is not the RFC 7638 thumbprint of its jwk (${thumbprint})`);
+  return { root, hub: file && typeof file.hub === 'string' ? file.hub : undefined };
+}
+
+/** `--peer`: the statement from a file, or fetched from a hub (its base URL: the well-known path is added) or the statement's own URL. */
+async function readStatement(source: string): Promise<string> {
+  if (!/^https?:\/\//i.test(source)) return (await readFile(source, 'utf8')).trim();
+  const url = new URL(source);
+  if (url.pathname === '/' || url.pathname === '') url.pathname = FEDERATION_STATEMENT_PATH;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: 'application/jwt' }, signal: AbortSignal.timeout(STATUS_TIMEOUT_MS), redirect: 'error' });
+  } catch (error) {
+    throw new JwksUnavailableError(`cannot fetch the peer's JWKS statement from ${url.href}`, { cause: error });
+  }
+  if (!res.ok) throw new JwksUnavailableError(`cannot fetch the peer's JWKS statement from ${url.href}: HTTP ${res.status}`);
+  return (await res.text()).trim();
+}
+
+/** The peer's keys from its statement checked against the pinned root, or undefined (printed as INVALID) when it is refused. */
+async function loadPeerKeys(peer: string, options: VerifyCommandOptions, now: Date, out: Output): Promise<TrustedKeys | undefined> {
+  if (options.root === undefined) throw new CliUsageError('--peer needs --root <thumbprint|file>: the peer hub\'s federation root key, pinned out of band');
+  const { root, hub } = await readRoot(options.root);
+  const expected = options.peerHub ?? hub;
+  const statement = await readStatement(peer);
+  const result = verifyPeerJwks(statement, { root, now, ...(expected !== undefined ? { hub: expected } : {}), ...(options.allowExpired ? { allowExpired: true } : {}) });
+  if (!result.valid) {
+    out(`INVALID peer statement: ${result.message} (${result.reason})`);
+    return undefined;
+  }
+  out(`peer       ${result.hub}: keys signed by its root ${result.root}, statement of ${result.issuedAt.toISOString()}${result.expired ? `, EXPIRED ${result.expiresAt.toISOString()} (--allow-expired)` : `, valid until ${result.expiresAt.toISOString()}`}`);
+  return result.keys;
 }
 
 function invalid(out: Output, message: string, reason: string, keyId: string | undefined): number {

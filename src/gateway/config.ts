@@ -7,6 +7,7 @@ import { CasesConfigError, parseCaseDeadlines } from '../cases';
 import { CONNECTOR_ID_PATTERN, HubError } from '../sdk';
 import { DEFAULT_CASE_DEADLINES } from './cases';
 import { connectorEnvironment, connectorSettingsProblems, isSettingsError, legacyConnectorEnvironment } from './connector-settings';
+import { federationPeersSchema } from './peer-keys';
 
 /** Where the access log lives by default: `.data/audit` in the project (git-ignored). */
 export const DEFAULT_AUDIT_DIR = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../.data/audit' : '../../.data/audit');
@@ -312,6 +313,13 @@ const configSchema = z.strictObject({
       statusTtlSeconds: z.number().int().min(10).max(86_400).default(300),
       /** Where the embedded hub keeps issued proofs and status lists: `proofs` beside audit.dir when unset. With Redis, they are kept there. */
       dir: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** Trust between hubs (docs/federation.md): the peer hubs whose keys this hub accepts, each through the root key its operator pinned. */
+  federation: z
+    .strictObject({
+      /** Peer hub id → `{ url, root }`: the peer's base URL and its federation root key (public JWK or RFC 7638 thumbprint), exchanged out of band. */
+      peers: federationPeersSchema.default({}),
     })
     .prefault({}),
   /** Log level of the hub's own log (never personal data). */

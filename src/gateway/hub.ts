@@ -5,10 +5,12 @@ import {
   DEFAULT_HUB_ID,
   createConsentVerifier,
   createConsoleLoginVerifier,
+  createFederationStatementSigner,
   createKeyStore,
   createReceiptSigner,
   createRequestVerifier,
   readRequestToken,
+  type Jwks,
   type KeyStore,
   type ReceiptSigner,
   type ReplayGuard,
@@ -181,6 +183,8 @@ export interface Gateway {
   readonly webhooks: Webhooks | undefined;
   /** The hub's published keys: the key store's, and the webhook signing key (Ed25519) when webhooks run. */
   publicJwks(): { keys: readonly unknown[] };
+  /** The hub's JWKS statement (`publicJwks()` signed by its federation root key, docs/federation.md), re-signed when the keys change; undefined when the keys directory has no root key. */
+  federationStatement(): string | undefined;
   /** Opens a subscription to department events (src/gateway/subscriptions.ts): a refusal, or a stream of deliveries. */
   subscribe(request: HubRequest): Promise<OpenedSubscription>;
   /** The events the change feeds report, as every instance hears them (live: from the moment a listener attaches). */
@@ -637,6 +641,9 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     const wait = since === undefined ? 0 : Math.ceil(since / 1000) * 1000 - Date.now();
     if (wait > 0 && wait <= 1000) await new Promise((resolve) => setTimeout(resolve, wait));
   }
+  const publicJwks = (): { keys: readonly unknown[] } => (webhooks ? { keys: [...keyStore.publicJwks().keys, webhooks.publicJwk] } : keyStore.publicJwks());
+  // The JWKS statement peers verify against the root they pinned: one per JWKS content, re-signed on demand.
+  const federation = keyStore.federationRoot() ? createFederationStatementSigner({ keyStore }) : undefined;
   return {
     schema,
     connectors,
@@ -660,7 +667,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       return subscriptions.open;
     },
     webhooks,
-    publicJwks: () => (webhooks ? { keys: [...keyStore.publicJwks().keys, webhooks.publicJwk] } : keyStore.publicJwks()),
+    publicJwks,
+    federationStatement: () => federation?.statement(publicJwks() as Jwks),
     eventTypes: [...eventTypes.keys()].sort(),
     pipeline: { caches: pipeline.caches },
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,

@@ -31,7 +31,9 @@ export type { AllowedDecision, Decision } from '../policy';
 export { createConsoleSessionStore, createConsoleSessions, viewOf as consoleSessionView, CONSOLE_PURPOSES, DEFAULT_CONSOLE_SESSIONS } from './console-sessions';
 export type { ConsoleSession, ConsoleSessionPrincipal, ConsoleSessionStore, ConsoleSessionStoreOptions, ConsoleSessions, ConsoleSessionView } from './console-sessions';
 export type { ConsoleExport, ConsoleExportFilter } from './console-export';
-export { UnauthenticatedError } from '../seal';
+export { UnauthenticatedError, FEDERATION_STATEMENT_PATH } from '../seal';
+export { createPeerKeySource, peerCacheDir, PeerUnknownError, PeerKeysUnavailableError, DEFAULT_PEER_REFETCH_INTERVAL_SEC } from './peer-keys';
+export type { PeerKeySource, PeerKeySourceOptions, PeerKeys, PeerTrust } from './peer-keys';
 // What the proof pages (src/http) need: their data source, and the QR payload and words of src/proofs.
 export type { ProofDisplay, ProofPagesSource } from './proof-pages';
 export { declaredProofKinds, type HubProofs, type HubProofKind, type IssuedHubProof, type ProofsSettings } from './proofs';

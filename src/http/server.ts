@@ -13,7 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 import { createHandler as createSseHandler } from 'graphql-sse';
 import type { Logger } from 'pino';
-import { CONSENT_HEADER, errorInfo, HubErrorCode, type Gateway, type HubReply, type HubRequest, type ProofPagesSource, type SubscriptionStream, type TransportRefusal } from '../gateway';
+import { CONSENT_HEADER, errorInfo, FEDERATION_STATEMENT_PATH, HubErrorCode, type Gateway, type HubReply, type HubRequest, type ProofPagesSource, type SubscriptionStream, type TransportRefusal } from '../gateway';
 import { createConsoleRoutes } from './console';
 import { createFrontRoutes, type ExplorerExample } from './front';
 import { acceptsJson, headerValue, mediaTypeOf, readBody, sendJson } from './io';
@@ -93,7 +93,7 @@ function peerOf(req: http.IncomingMessage): HubRequest['peer'] {
   return { ...(req.socket.remoteAddress ? { address: req.socket.remoteAddress } : {}), ...(req.headers['x-forwarded-for'] ? { forwardedFor: headerValue(req.headers['x-forwarded-for'])! } : {}) };
 }
 
-/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`; with `proofPages`, `/p/<ref>` and `/verify`. */
+/** Starts the hub's HTTP server: `POST /graphql`, `GET /healthz`, `GET /readyz`, `GET /.well-known/jwks.json`, `GET /.well-known/datarun-federation.jwt` (the JWKS signed by the federation root key), `GET /.well-known/audit-head`, the auditor console under `/console`, the front page `/` (the explorer in the open mode, the landing page when signed), `/departments`, `/docs/`; with `proofPages`, `/p/<ref>` and `/verify`. */
 export async function startHubServer(options: HubServerOptions): Promise<HubServer> {
   const { logger, gateway } = options;
   const { connectors } = gateway;
@@ -291,6 +291,12 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     res.writeHead(200, { 'content-type': 'application/statuslist+jwt', 'content-length': Buffer.byteLength(token), 'cache-control': `public, max-age=${gateway.proofs!.statusTtlSeconds}` });
     res.end(token);
   }
+  function federationStatement(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+    const token = gateway.federationStatement();
+    if (!token) return notFound(req, res, url);
+    res.writeHead(200, { 'content-type': 'application/jwt', 'content-length': Buffer.byteLength(token), 'cache-control': 'public, max-age=300' });
+    res.end(token);
+  }
   const frontRoutes = createFrontRoutes({ gateway, ...(options.explorerExamples ? { examples: options.explorerExamples } : {}) });
 
   const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
@@ -387,6 +393,9 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       work = Promise.resolve(sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' }));
     } else if (url.pathname === '/.well-known/jwks.json' && req.method === 'GET') {
       work = Promise.resolve(sendJson(res, 200, gateway.publicJwks(), { 'cache-control': 'public, max-age=300' }));
+    } else if (url.pathname === FEDERATION_STATEMENT_PATH && req.method === 'GET') {
+      // The JWKS signed by the hub's federation root key: what peer hubs verify against the root they pinned (docs/federation.md).
+      work = Promise.resolve(federationStatement(req, res, url));
     } else if (url.pathname === '/.well-known/audit-head' && req.method === 'GET') {
       // Every instance's newest signed tree head, public like the JWKS: save one, and check the log against it later.
       work = gateway.auditHeads().then((heads) =>

@@ -153,6 +153,9 @@ export const ERROR_CODES = Object.freeze({
   ERR_KEY_STORE_LOCKED: entry(500, INTERNAL, 'operator', 'another process holds the keys directory lock for too long'),
   ERR_JWKS_UNAVAILABLE: entry(500, USAGE, 'operator', 'a JWKS file or URL cannot be read or does not hold a JWKS'),
   ERR_REVOCATION_TIME_INVALID: entry(500, USAGE, 'operator', 'a key revocation time that is not a time or is before the key’s validFrom'),
+  ERR_PEER_STATEMENT_REFUSED: entry(500, VERIFY_FAILED, 'operator', 'a peer hub’s JWKS statement does not verify against the root pinned for it (wrong root or hub, expired, older than one accepted, foreign keys); `reason` says which'),
+  ERR_PEER_UNKNOWN: entry(500, USAGE, 'operator', 'a peer hub that the federation trust list (federation.peers) does not name'),
+  ERR_PEER_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'a peer hub’s JWKS statement cannot be fetched and no valid copy of it is cached'),
 
   // Operator level: webhook delivery (src/push).
   PUSH_TARGET_REFUSED: entry(400, REFUSED, 'operator', 'a webhook target is off the operator’s allow-list, or its host resolves to an address the allow-list does not permit (loopback, private, link-local, metadata)'),

@@ -22,6 +22,7 @@ export const SealErrorCode = {
   ERR_KEY_STORE_LOCKED: 'ERR_KEY_STORE_LOCKED',
   ERR_JWKS_UNAVAILABLE: 'ERR_JWKS_UNAVAILABLE',
   ERR_REVOCATION_TIME_INVALID: 'ERR_REVOCATION_TIME_INVALID',
+  ERR_PEER_STATEMENT_REFUSED: 'ERR_PEER_STATEMENT_REFUSED',
 } as const satisfies Record<string, ErrorCode>;
 
 /** One of the seal module's error codes. */
@@ -168,6 +169,17 @@ export class JwksUnavailableError extends SealError {
 export class RevocationTimeError extends SealError {
   constructor(message: string) {
     super(SealErrorCode.ERR_REVOCATION_TIME_INVALID, message);
+  }
+}
+
+/** A peer hub's JWKS statement that does not verify against its pinned root; `reason` is the refusal of `verifyPeerJwks`. */
+export class PeerStatementRefusedError extends SealError {
+  /** Why the statement was refused (`PeerStatementReason` of federation.ts). */
+  readonly reason: string;
+
+  constructor(reason: string, message: string) {
+    super(SealErrorCode.ERR_PEER_STATEMENT_REFUSED, message);
+    this.reason = reason;
   }
 }
 

@@ -21,6 +21,7 @@ export {
   KeyStoreLockedError,
   JwksUnavailableError,
   RevocationTimeError,
+  PeerStatementRefusedError,
   isSealError,
   type UnauthenticatedReason,
 } from './errors';
@@ -54,6 +55,7 @@ export {
   type RotateKeyReport,
   type RevokeKeyOptions,
   type RevokeKeyReport,
+  type FederationRootInfo,
 } from './key-store';
 export { importJwks, loadJwks, type Jwks, type PublishedJwk, type PublishedKeyTrust } from './jwks';
 export { DEFAULT_CLOCK_SKEW_SEC, type TrustedKey, type TrustedKeys } from './trusted-keys';
@@ -136,3 +138,23 @@ export { createHubStatementSigner, verifyHubStatement, type HubStatementSigner, 
 export { createDepartmentStatementSigner, verifyDepartmentStatement, type DepartmentStatementSigner, type DepartmentStatementVerification } from './department-jwt';
 export { SD_ALG, createDisclosure, decodeDisclosure, sdHashOf, type IssuedDisclosure, type DecodedDisclosure } from './sd-jwt';
 export { holderPublicJwk, readPublicJwk, signHolderJwt, verifyHolderJwt, type HolderPrivateKey, type HolderJwtProblem, type HolderJwtVerification } from './holder-jwt';
+export { FEDERATION_ROOT_USE, FEDERATION_ROOT_FILE, jwkThumbprint } from './federation-root';
+export {
+  FEDERATION_JWKS_TOKEN_TYPE,
+  FEDERATION_STATEMENT_PATH,
+  DEFAULT_FEDERATION_STATEMENT_LIFETIME_SEC,
+  MAX_FEDERATION_STATEMENT_LIFETIME_SEC,
+  MAX_FEDERATION_STATEMENT_LENGTH,
+  PEER_STATEMENT_MESSAGES,
+  pinnedRootThumbprint,
+  createFederationStatementSigner,
+  verifyPeerJwks,
+  requirePeerJwks,
+  type PinnedRoot,
+  type PeerStatementReason,
+  type FederationStatementClaims,
+  type FederationStatementSigner,
+  type VerifyPeerJwksOptions,
+  type PeerJwksVerified,
+  type PeerJwksRejected,
+} from './federation';

@@ -17,6 +17,7 @@ import {
 } from './errors';
 import { sha256Base64url } from './hash';
 import { ALGORITHM_SPECS, isSigningAlgorithm, type SigningAlgorithm } from './jws';
+import { ensureFederationRoot, FEDERATION_ROOT_FILE, loadFederationRoot, type FederationRootKey } from './federation-root';
 import { buildJwks, type Jwks } from './jwks';
 import {
   DEFAULT_HUB_ID,
@@ -37,7 +38,7 @@ import {
 import type { TrustedKey, TrustedKeys } from './trusted-keys';
 
 /** File names inside a keys directory. */
-export const KEY_FILES = { trustList: 'trust.json', jwks: 'jwks.json', privateDir: 'private', lock: '.lock' } as const;
+export const KEY_FILES = { trustList: 'trust.json', jwks: 'jwks.json', federationRoot: FEDERATION_ROOT_FILE, privateDir: 'private', lock: '.lock' } as const;
 
 const DAY_MS = 86_400_000;
 
@@ -59,6 +60,18 @@ export interface KeyStore extends TrustedKeys {
   currentKeyId(owner: string, use: KeyUse): string | undefined;
   /** Path of the private JWK file that signs for this owner now (sandbox consumers: for the CLI and tests), or undefined. */
   privateKeyPath(owner: string, use?: KeyUse): string | undefined;
+  /** The public half of the hub's federation root key (what peers pin), or undefined when the directory has none. */
+  federationRoot(): FederationRootInfo | undefined;
+}
+
+/** The public facts of a hub's federation root key, as `datarun keys federation-root` prints them for a peer's operator to pin. */
+export interface FederationRootInfo {
+  readonly hub: string;
+  /** The RFC 7638 SHA-256 thumbprint of `jwk`, also the kid of the statements it signs. */
+  readonly thumbprint: string;
+  readonly alg: 'EdDSA';
+  readonly jwk: PublicJwk;
+  readonly createdAt: string;
 }
 
 /** A private key the hub signs with, imported once. */
@@ -77,6 +90,7 @@ interface SigningCandidate extends SigningKey {
 }
 
 const internals = new WeakMap<KeyStore, Map<string, SigningCandidate[]>>();
+const federationRoots = new WeakMap<KeyStore, FederationRootKey>();
 
 /** Options of `initKeys` and `createKeyStore`. */
 export interface InitKeysOptions {
@@ -94,8 +108,10 @@ export interface InitKeysOptions {
 export interface InitKeysReport {
   readonly created: readonly string[];
   readonly replaced: readonly string[];
-  /** Whether the trust list or the JWKS file was (re)written. */
+  /** Whether the trust list, the JWKS file or the federation root file was (re)written. */
   readonly changed: boolean;
+  /** The thumbprint of the federation root key, when one was created (peers must pin it). */
+  readonly federationRoot?: string;
 }
 
 /** Path of the private JWK file of a kid inside a keys directory. */
@@ -317,8 +333,10 @@ export async function initKeys(dir: string, options: InitKeysOptions = {}): Prom
     const created: string[] = [];
     const replaced: string[] = [];
     trust = await ensureKeys(dir, trust, nowMs, created, replaced);
-    const changed = await saveTrustList(dir, trust, nowMs);
-    return { created, replaced, changed };
+    const hubOwner = trust.owners.find((o) => o.id === trust.hub);
+    const root = await ensureFederationRoot(dir, join(dir, KEY_FILES.privateDir), { nowMs, sandbox: hubOwner?.sandbox ?? false });
+    const changed = (await saveTrustList(dir, trust, nowMs)) || root !== undefined;
+    return { created, replaced, changed, ...(root ? { federationRoot: root } : {}) };
   });
 }
 
@@ -383,6 +401,8 @@ export async function loadKeyStore(dir: string, options: { now?: Date } = {}): P
   // Only current keys are candidates (retired ones are left out above); newest first.
   for (const list of candidates.values()) list.sort((a, b) => b.validFrom - a.validFrom);
   const jwks = buildJwks(trust, nowMs);
+  const root = await loadFederationRoot(dir, join(dir, KEY_FILES.privateDir));
+  const rootInfo: FederationRootInfo | undefined = root && { hub: trust.hub, thumbprint: root.kid, alg: root.alg, jwk: root.jwk, createdAt: root.createdAt };
   const store: KeyStore = {
     dir,
     hubId: trust.hub,
@@ -397,8 +417,10 @@ export async function loadKeyStore(dir: string, options: { now?: Date } = {}): P
       const chosen = kind && pickSigningKey(candidates, owner, use ?? KEY_USES_BY_KIND[kind][0]!, Date.now());
       return chosen ? chosen.path : undefined;
     },
+    federationRoot: () => rootInfo,
   };
   internals.set(store, candidates);
+  if (root) federationRoots.set(store, root);
   return store;
 }
 
@@ -422,6 +444,13 @@ export function signingKeyFor(store: KeyStore, owner: string, use: KeyUse, nowMs
     throw new NoSigningKeyError(`no valid ${use} key to sign for ${owner}`);
   }
   return key;
+}
+
+/** The hub's federation root key (private half included) of a loaded store: only the JWKS statement signer uses it. Throws NoSigningKeyError when the store has none. */
+export function federationRootKeyOf(store: KeyStore): FederationRootKey {
+  const root = federationRoots.get(store);
+  if (!root) throw new NoSigningKeyError(`no federation root key in ${store.dir}: run \`datarun keys init\` to create one`);
+  return root;
 }
 
 /** What the hub calls at start-up: `initKeys` (create what is missing), then `loadKeyStore`. */

@@ -143,9 +143,12 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
     const fid = mine[0].federationRequestId as string;
     expect(fid).toMatch(/^taian:/);
     expect(mine[0].fields.map((f: { department: string }) => f.department)).toEqual(expect.arrayContaining(['heze', 'real-estate']));
+    // B's records of the request: A's look at its grants (myGrants, no department read), then the query.
     const theirs = await records(b, { federationRequestId: fid });
-    expect(theirs).toHaveLength(1);
-    expect(theirs[0]).toMatchObject({ consumer: 'taian-hub', purpose: 'PROPERTY_TRANSFER', caseNumber: TRANSFER.caseNumber, operator: TRANSFER.operator, onBehalfOf: { hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId } });
+    expect(theirs).toHaveLength(2);
+    expect(theirs.map((r) => r.fields.length > 0).sort()).toEqual([false, true]);
+    for (const record of theirs) expect(record.onBehalfOf).toEqual({ hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId });
+    expect(theirs.find((r) => r.fields.length > 0)).toMatchObject({ consumer: 'taian-hub', purpose: 'PROPERTY_TRANSFER', caseNumber: TRANSFER.caseNumber, operator: TRANSFER.operator, onBehalfOf: { hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId } });
   });
 
   it('is refused by B when A\'s signed request is replayed, or its on-behalf-of claim changed', async () => {
@@ -163,19 +166,23 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
     expect(tampered.status).toBe(401);
   });
 
-  it('answers A\'s fields and POLICY_DENIED naming B, for B\'s fields only, when B\'s policy refuses', async () => {
+  it('refuses at A, without asking B, a field B does not grant A (B\'s myGrants); A\'s fields and B\'s other fields are answered', async () => {
     const unit = a.sandboxes.data.properties[1]!.unitNumber;
     const seller = b.sandboxes.data.taxpayers.find((t) => t.kind === 'PERSON')!.taxpayerId;
+    const before = sent.length;
     const reply = await a.clientFor('real-estate-centre').query<any>(
-      'query($unit: ID!, $seller: ID!) { property(unitNumber: $unit) { unitNumber } seller: hezePerson(idNumber: $seller) { name providentFund { status } } }',
+      'query($unit: ID!, $seller: ID!) { property(unitNumber: $unit) { unitNumber } seller: hezePerson(idNumber: $seller) { name providentFund { status } } again: hezePerson(idNumber: $seller) { name } }',
       { unit, seller },
       { ...TRANSFER, caseNumber: 'BDC-2026-FED-002' },
     );
     expect(reply.data.property.unitNumber).toBe(unit);
     expect(reply.data.seller).toBeNull();
+    expect(reply.data.again).toMatchObject({ name: expect.any(String) });
     expect(reply.errors).toHaveLength(1);
-    expect(reply.errors![0]).toMatchObject({ path: ['seller'], extensions: { code: 'POLICY_DENIED', hub: b.gateway.keyStore.hubId } });
-    expect(reply.errors![0]!.message).toContain(`peer hub ${b.gateway.keyStore.hubId}`);
+    expect(reply.errors![0]).toMatchObject({ path: ['seller'], extensions: { code: 'POLICY_DENIED', hub: 'heze', denied: ['FundAccount.status', 'Person.providentFund'] } });
+    expect(reply.errors![0]!.message).toContain('peer hub heze');
+    // B was asked for its grants (once a minute per purpose) and for the granted field, never for the refused one.
+    expect(sent.slice(before).map((r) => r.body).filter((b) => b.includes('providentFund'))).toEqual([]);
   });
 
   it('answers A\'s fields and CONNECTOR_UNAVAILABLE naming B when B is down', async () => {

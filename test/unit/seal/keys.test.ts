@@ -73,7 +73,8 @@ describe('keys', () => {
   it('writes private keys as 0600 files under private/, and no "d" member into the public files', async () => {
     const store = await demoKeyStore(T0);
     const files = await readdir(join(store.dir, 'private'));
-    expect(files).toHaveLength(13 + WITH_DEPARTMENTS.departments.length);
+    // Every trust-list key the hub holds, and the federation root key.
+    expect(files).toHaveLength(13 + WITH_DEPARTMENTS.departments.length + 1);
     for (const file of files) {
       const path = join(store.dir, 'private', file);
       if (process.platform !== 'win32') expect((await stat(path)).mode & 0o777).toBe(0o600);
