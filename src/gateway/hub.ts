@@ -607,6 +607,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     schema,
     open: (request) => pipeline.open(request),
     deliver: (standing, root, signal) => pipeline.deliver(standing, root, signal),
+    stage: (standing, root, signal) => pipeline.stage(standing, root, signal),
     events: eventStream,
     maxLifetimeMs: (config.subscriptions?.maxLifetimeSeconds ?? 3600) * 1000,
     maxPending: config.subscriptions?.maxPending ?? 1000,

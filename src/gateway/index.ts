@@ -15,6 +15,8 @@ export { createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH
 export type { ConsoleRequestSession, Pipeline, PipelineLogger, PipelineObserver, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal, StandingOperation, DeliveryEffects } from './pipeline';
 export { createSubscriptions } from './subscriptions';
 export type { Subscriptions, SubscriptionStream, OpenedSubscription, SubscriptionsOptions } from './subscriptions';
+export { deliverInOrder, DEFAULT_ORDERED_DELIVERY } from './ordered-delivery';
+export type { OrderedDeliveryOptions, OrderedDeliveryResult, StagedDelivery } from './ordered-delivery';
 export { createLocalEventStream, createSharedEventStream, DEFAULT_EVENT_STREAM } from './event-stream';
 export type { EventStream, SharedEventStreamOptions } from './event-stream';
 export { acceptedEvents, declaredEventTypes, eventTypeProblems, eventKeyOf, EVENTS_DEPARTMENT, MAX_EVENT_TYPES_PER_SUBSCRIPTION } from './events';

@@ -17,6 +17,7 @@ import type { GraphQLSchema } from 'graphql';
 import { HubError, HubErrorCode, type ErrorCode } from '../sdk';
 import { deliveryRoot, subscribedTypes, type HubEvent } from './events';
 import type { EventStream } from './event-stream';
+import { deliverInOrder, type StagedDelivery } from './ordered-delivery';
 import type { GatewayReply, HubReply, HubRequest, StandingOperation } from './pipeline';
 
 /** What the subscriptions run on. */
@@ -24,6 +25,13 @@ export interface SubscriptionsOptions {
   readonly schema: GraphQLSchema;
   open(request: HubRequest): Promise<{ reply: HubReply; standing?: StandingOperation }>;
   deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<HubReply>;
+  /**
+   * `deliver` in two steps (`Pipeline.stage`): when given, a stream runs its next event while the
+   * records before it are written, so waiting events share the log's fsyncs
+   * (src/gateway/ordered-delivery.ts). Absent, each delivery's record is durable before the next
+   * event runs.
+   */
+  stage?(standing: StandingOperation, root: unknown, signal?: AbortSignal): Promise<StagedDelivery>;
   readonly events: EventStream;
   /** The longest a stream lives, in milliseconds. */
   readonly maxLifetimeMs: number;
@@ -54,6 +62,8 @@ export interface Subscriptions {
   /** Ends every stream (SHUTTING_DOWN) and takes no more. */
   close(): void;
 }
+
+const EXPIRED_MESSAGE = 'The stream reached its lifetime bound: open it again with a new signed request.';
 
 /** The last message of a stream that ends for a reason of the hub's. */
 function ending(code: ErrorCode, message: string): GatewayReply {
@@ -112,29 +122,40 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       notify();
     });
     const expiry = setTimeout(
-      () => entry.end(ending(HubErrorCode.SUBSCRIPTION_EXPIRED, 'The stream reached its lifetime bound: open it again with a new signed request.')),
+      () => entry.end(ending(HubErrorCode.SUBSCRIPTION_EXPIRED, EXPIRED_MESSAGE)),
       Math.max(0, openedAt + options.maxLifetimeMs - now()),
     );
     expiry.unref();
     streams.add(entry);
 
-    // One delivery at a time, in the order the events arrived: the pipeline runs each on its event.
+    // In the order the events arrived, one run after the other; a reply leaves once its record is
+    // durable, and the next event runs while the records before it are written (ordered-delivery.ts).
+    const stage = options.stage
+      ? (event: HubEvent): Promise<StagedDelivery> => options.stage!(standing, deliveryRoot(event), controller.signal)
+      : async (event: HubEvent): Promise<StagedDelivery> => {
+          const reply = await options.deliver(standing, deliveryRoot(event), controller.signal);
+          return { code: reply.code, reply: Promise.resolve(reply) };
+        };
+    const expired = (): boolean => {
+      // The lifetime bound, read from the clock too: the timer may not have run yet in a long backlog.
+      if (!done && now() >= openedAt + options.maxLifetimeMs) entry.end(ending(HubErrorCode.SUBSCRIPTION_EXPIRED, EXPIRED_MESSAGE));
+      return done;
+    };
     let delivering = false;
     async function pump(): Promise<void> {
       if (delivering) return;
       delivering = true;
       try {
-        while (!done && pending.length > 0) {
-          const event = pending.shift()!;
-          const reply = await options.deliver(standing, deliveryRoot(event), controller.signal);
-          if (done) return;
-          if (reply.code !== null) {
-            entry.end(reply.body);
-            return;
-          }
-          ready.push(reply.body);
-          notify();
-        }
+        const { refusal } = await deliverInOrder({
+          next: () => pending.shift(),
+          stage,
+          stopped: expired,
+          send(reply) {
+            ready.push(reply.body);
+            notify();
+          },
+        });
+        if (refusal) entry.end(refusal.body);
       } finally {
         delivering = false;
       }

@@ -284,16 +284,17 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       if (events.length === 0) return;
       // Fresh: a webhook registered a moment ago on another instance gets the events after its registration.
       const registrations = (await registry.all(true)).filter((r) => !r.disabled);
-      let queued = false;
+      const items: { subscriberId: string; event: PushEvent }[] = [];
       for (const event of events) {
         for (const registration of registrations) {
           if (!registration.types.includes(event.type)) continue;
-          // Idempotent by event id per webhook: a page read again after a crash queues nothing twice.
-          await store.enqueue(registration.id, { id: eventKeyOf(event), subject: `${event.subject.kind}:${event.subject.id}`, type: event.type, occurredAt: event.occurredAt, event });
-          queued = true;
+          items.push({ subscriberId: registration.id, event: { id: eventKeyOf(event), subject: `${event.subject.kind}:${event.subject.id}`, type: event.type, occurredAt: event.occurredAt, event } });
         }
       }
-      if (queued) dispatcher.wake();
+      if (items.length === 0) return;
+      // Idempotent by event id per webhook: a page read again after a crash queues nothing twice. In order, durable together.
+      await store.enqueueAll(items);
+      dispatcher.wake();
     },
     publicJwk: { ...webhookPublicJwk(key, kid), datarun: { owner: DEFAULT_HUB_ID, ownerKind: 'hub', use: 'webhook', validFrom: createdAt, validTo: null, revokedAt: null } },
     store,

@@ -1,6 +1,8 @@
 /**
  * The embedded delivery queue: lanes in memory, every change appended to one file and fsync'd
- * before the call resolves, so a restart (or a crash) loses nothing that was acknowledged. The
+ * before the call resolves, so a restart (or a crash) loses nothing that was acknowledged; the
+ * changes made together (several deliveries completing, `enqueueAll`) share one write and one
+ * fsync, off the event loop, and a lane whose last change is not durable yet is not claimed. The
  * file is JSON lines; a torn last line (a crash mid-write) is dropped on open, any other line
  * that does not parse is PUSH_QUEUE_CORRUPT. When the log holds many more lines than live state
  * it is compacted: the state written to a temporary file, fsync'd, renamed over the log. A lock
@@ -64,6 +66,15 @@ function lock(file: string): string {
     }
   }
   throw new PushError(PushErrorCode.PUSH_QUEUE_CORRUPT, `The delivery queue ${path.basename(file)} cannot be locked.`);
+}
+
+/** Writes all of `text` at the end of `fd` (append mode). */
+async function write(fd: number, text: string): Promise<void> {
+  const buffer = Buffer.from(text, 'utf8');
+  let offset = 0;
+  while (offset < buffer.length) {
+    offset += await new Promise<number>((resolve, reject) => fs.write(fd, buffer, offset, buffer.length - offset, null, (error, written) => (error ? reject(error) : resolve(written))));
+  }
 }
 
 /** Opens (or creates) the file queue, replaying its log. */
@@ -148,12 +159,51 @@ export function openFileStore(options: FileStoreOptions): DeliveryStore {
   }
   let fd = fs.openSync(file, 'a');
 
-  function append(op: Op): void {
+  // Group commit: a change is applied in memory at once and its line queued; the lines queued
+  // together are written with one write and one fsync, and each call resolves once its line is
+  // durable (rejects when the write or the fsync failed). fsyncSync per change blocked the event
+  // loop for every delivery, twice (claim's complete, enqueue).
+  let queued: { line: string; seq: number; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  let writing: Promise<void> | null = null;
+  let appendedSeq = 0;
+  /** Lanes with a change not yet durable, by the seq of their last one: not claimed until it is. */
+  const unsettled = new Map<string, number>();
+
+  function append(op: Op): Promise<void> {
     apply(op);
-    fs.writeSync(fd, `${JSON.stringify(op)}\n`);
-    fs.fsyncSync(fd);
     lines++;
-    if (lines > compactAfter + 2 * (live + 1)) compact();
+    const seq = ++appendedSeq;
+    if (op.o !== 'x') unsettled.set(op.o === 'e' ? laneOf(op.s, op.ev.subject) : op.l, seq);
+    return new Promise((resolve, reject) => {
+      queued.push({ line: `${JSON.stringify(op)}\n`, seq, resolve, reject });
+      writing ??= new Promise<void>((done) => setImmediate(done)).then(drain);
+    });
+  }
+
+  async function drain(): Promise<void> {
+    try {
+      while (queued.length > 0) {
+        const batch = queued;
+        queued = [];
+        let failure: unknown;
+        try {
+          await write(fd, batch.map((b) => b.line).join(''));
+          await new Promise<void>((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve())));
+        } catch (error) {
+          failure = error;
+        }
+        const through = batch[batch.length - 1]!.seq;
+        for (const [lane, seq] of unsettled) if (seq <= through) unsettled.delete(lane);
+        for (const b of batch) {
+          if (failure === undefined) b.resolve();
+          else b.reject(failure);
+        }
+        // Compacted only between batches, with nothing queued: the state written is exactly the log's.
+        if (failure === undefined && queued.length === 0 && !closed && lines > compactAfter + 2 * (live + 1)) compact();
+      }
+    } finally {
+      writing = null;
+    }
   }
 
   function compact(): void {
@@ -216,8 +266,21 @@ export function openFileStore(options: FileStoreOptions): DeliveryStore {
       open();
       checkEnqueue(subscriberId, event);
       if (known.has(keyOf(subscriberId, event.id))) return false;
-      append({ o: 'e', s: subscriberId, ev: event, t: now() });
+      await append({ o: 'e', s: subscriberId, ev: event, t: now() });
       return true;
+    },
+    async enqueueAll(items) {
+      open();
+      for (const { subscriberId, event } of items) checkEnqueue(subscriberId, event);
+      // Applied in order now (an event id twice in `items` is queued once), written together.
+      const writes: Promise<void>[] = [];
+      const out = items.map(({ subscriberId, event }) => {
+        if (known.has(keyOf(subscriberId, event.id))) return false;
+        writes.push(append({ o: 'e', s: subscriberId, ev: event, t: now() }));
+        return true;
+      });
+      await Promise.all(writes);
+      return out;
     },
     async claim(max, nowMs) {
       open();
@@ -225,7 +288,7 @@ export function openFileStore(options: FileStoreOptions): DeliveryStore {
       for (const [l, items] of lanes) {
         if (out.length >= max) break;
         const head = items[0]!;
-        if (head.dead || inflight.has(l) || head.due > nowMs) continue;
+        if (head.dead || inflight.has(l) || head.due > nowMs || unsettled.has(l)) continue;
         inflight.add(l);
         out.push({ subscriberId: head.s, event: head.ev, attempts: head.n, enqueuedAt: head.t, token: l });
       }
@@ -233,20 +296,20 @@ export function openFileStore(options: FileStoreOptions): DeliveryStore {
     },
     async complete(claim) {
       if (closed || !held(claim)) return false;
-      append({ o: 'c', s: claim.subscriberId, l: claim.token, id: claim.event.id, t: now() });
+      await append({ o: 'c', s: claim.subscriberId, l: claim.token, id: claim.event.id, t: now() });
       inflight.delete(claim.token);
       return true;
     },
     async retry(claim, dueAt) {
       const head = closed ? undefined : held(claim);
       if (!head) return false;
-      append({ o: 'r', s: claim.subscriberId, l: claim.token, id: claim.event.id, n: head.n + 1, due: dueAt });
+      await append({ o: 'r', s: claim.subscriberId, l: claim.token, id: claim.event.id, n: head.n + 1, due: dueAt });
       inflight.delete(claim.token);
       return true;
     },
     async kill(claim, reason, nowMs) {
       if (closed || !held(claim)) return false;
-      append({ o: 'd', s: claim.subscriberId, l: claim.token, id: claim.event.id, why: reason, t: nowMs });
+      await append({ o: 'd', s: claim.subscriberId, l: claim.token, id: claim.event.id, why: reason, t: nowMs });
       inflight.delete(claim.token);
       return true;
     },
@@ -264,13 +327,13 @@ export function openFileStore(options: FileStoreOptions): DeliveryStore {
     async replay(eventId, subscriberId) {
       open();
       const found = deadMatches(eventId, subscriberId);
-      for (const [l, head] of found) append({ o: 'p', s: head.s, l, id: eventId });
+      await Promise.all(found.map(([l, head]) => append({ o: 'p', s: head.s, l, id: eventId })));
       return found.length;
     },
     async skip(eventId, subscriberId) {
       open();
       const found = deadMatches(eventId, subscriberId);
-      for (const [l, head] of found) append({ o: 'c', s: head.s, l, id: eventId, t: now() });
+      await Promise.all(found.map(([l, head]) => append({ o: 'c', s: head.s, l, id: eventId, t: now() })));
       return found.length;
     },
     async pending() {
@@ -279,6 +342,7 @@ export function openFileStore(options: FileStoreOptions): DeliveryStore {
     async close() {
       if (closed) return;
       closed = true;
+      while (writing) await writing;
       fs.closeSync(fd);
       fs.rmSync(lockFile, { force: true });
     },

@@ -87,6 +87,13 @@ export function createRedisStore(options: RedisStoreOptions): DeliveryStore {
       const payload = JSON.stringify({ s: subscriberId, ev: event, t: now() } satisfies Payload);
       return lanes.enqueue(laneOf(subscriberId, event.subject), event.id, payload, dedupeKey(subscriberId, event.id), now());
     },
+    async enqueueAll(items) {
+      for (const { subscriberId, event } of items) checkEnqueue(subscriberId, event);
+      const out: boolean[] = [];
+      // One after the other: order within a lane is the order of the calls.
+      for (const { subscriberId, event } of items) out.push(await this.enqueue(subscriberId, event));
+      return out;
+    },
     async claim(max, nowMs) {
       if (nowMs - lastPrune > 60_000) {
         lastPrune = nowMs;

@@ -52,6 +52,12 @@ export interface DeadEntry {
 export interface DeliveryStore {
   /** Queues `event` for `subscriberId`; false (and nothing queued) if that event id was queued for it before. */
   enqueue(subscriberId: string, event: PushEvent): Promise<boolean>;
+  /**
+   * Queues several events in this order, each as `enqueue` would (checked first: one bad item
+   * queues none); resolves to whether each was queued. The file store makes them durable with
+   * one fsync.
+   */
+  enqueueAll(items: readonly { readonly subscriberId: string; readonly event: PushEvent }[]): Promise<boolean[]>;
   /** Up to `max` lane heads due at `nowMs`, now held by the caller (taken over from dead holders where the store does that). */
   claim(max: number, nowMs: number): Promise<Claim[]>;
   /** Delivered: the lane moves on. False when the claim was no longer held (another instance took it over). */

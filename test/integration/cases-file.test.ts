@@ -51,6 +51,26 @@ describe('the case file', () => {
     await third.store.close();
   });
 
+  it('answers steps taken at once as one after the other would (their lines synced together), each durable when it answers', async () => {
+    const first = await open();
+    const ids = Array.from({ length: 12 }, (_, k) => `e${k}`);
+    // Every event opened twice at once (a burst delivered to two webhooks): each case created once.
+    const opened = await Promise.all([...ids, ...ids].map((id) => first.service.open(event(id), ['env-bureau'], OPENED)));
+    expect(opened.filter((o) => o.changes.length > 0)).toHaveLength(12);
+    for (const o of opened) expect(o.cases[0]).toMatchObject({ state: 'PUSHED', version: 1 });
+    // Claimed by two officers at once: one claim wins, the other is refused.
+    const caseId = opened[0]!.cases[0]!.caseId;
+    const claims = await Promise.allSettled(['officer-1', 'officer-2'].map((officer) => first.service.claim(caseId, 'env-bureau', officer, at('2026-03-09T09:00:00'))));
+    expect(claims.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
+    expect(claims.find((c) => c.status === 'rejected')).toMatchObject({ reason: { code: 'CASE_ALREADY_CLAIMED' } });
+    const before = await first.service.list();
+    expect(before).toHaveLength(12);
+    await first.store.close();
+    const second = await open();
+    expect(await second.service.list()).toEqual(before);
+    await second.store.close();
+  });
+
   it('cuts off a last line the process did not finish, and keeps appending after it', async () => {
     const first = await open();
     const { cases } = await first.service.open(event('e1'), ['env-bureau'], OPENED);

@@ -64,6 +64,15 @@ describe('the Redis delivery store', () => {
     return memory.close();
   });
 
+  it('queues several events in order with enqueueAll, idempotent by event id, checking every item first', async () => {
+    const s = store(await instance(), 'all');
+    expect(await s.enqueueAll([{ subscriberId: 'a', event: ev('1', 'X') }, { subscriberId: 'a', event: ev('2', 'X') }, { subscriberId: 'a', event: ev('1', 'X') }])).toEqual([true, true, false]);
+    await expect(s.enqueueAll([{ subscriberId: 'a', event: ev('3', 'X') }, { subscriberId: 'a', event: ev('4', '') }])).rejects.toThrow(/subject/);
+    expect(await s.pending()).toBe(2);
+    const [head] = await s.claim(10, Date.now());
+    expect(head?.event.id).toBe('1');
+  });
+
   it('keeps order per subject, delivers everything not dead, and holds lanes behind dead events (property)', async () => {
     const state = await instance();
     let n = 0;

@@ -137,6 +137,14 @@ export interface Pipeline {
    * ended refuses it), execution on `root` (the event), masks, seals, its own record and receipt.
    */
   deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply>;
+  /**
+   * `deliver` in two steps, for a stream that runs its next event while the records before it
+   * are written (src/gateway/ordered-delivery.ts): resolves once the delivery ran and its access
+   * record is appended (chained, not yet durable), with its refusal code if it was refused; its
+   * `reply` resolves once the record is durable (the receipt made then), or with
+   * AUDIT_UNAVAILABLE when it could not be written. Nothing of the reply may leave before that.
+   */
+  stage(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<{ readonly code: ErrorCode | null; readonly reply: Promise<HubReply> }>;
   /** The pipeline's caches, for metrics and tests. */
   readonly caches: { readonly documents: ParseStage['documents']; readonly persistedQueries: ParseStage['persistedQueries']; readonly validations: ValidateStage['outcomes'] };
 }
@@ -391,6 +399,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   async function deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply> {
+    return (await stageDelivery(standing, root, signal, effects)).reply;
+  }
+
+  async function stageDelivery(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<{ code: ErrorCode | null; reply: Promise<HubReply> }> {
     const started = performance.now();
     const limit = deadline(signal);
     // Authenticated when it was opened; everything from the policy on runs again, now.
@@ -420,9 +432,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     } finally {
       limit.end();
     }
-    return finish(flow, started, code, reply, retryAfterSeconds);
+    // `finish` appends the record before its first await: when this resolves the record is chained, its write pending.
+    return { code, reply: finish(flow, started, code, reply, retryAfterSeconds) };
   }
 
   const traced = tracing ? (request: HubRequest): Promise<HubReply> => tracing.request(request, () => execute(request)) : execute;
-  return { execute: traced, open, admitFor, deliver, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
+  return { execute: traced, open, admitFor, deliver, stage: stageDelivery, caches: { documents: parseCaches.documents, persistedQueries: parseCaches.persistedQueries, validations: validateCaches.outcomes } };
 }

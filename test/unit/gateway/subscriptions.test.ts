@@ -170,4 +170,89 @@ describe('subscription streams', () => {
       { numRuns: 60 },
     );
   });
+
+  it('property: with two-step deliveries (stage), each reply is yielded after its record is durable, in order; a refusal ends the stream and nothing after it runs', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 15 }), fc.option(fc.integer({ min: 1, max: 15 }), { nil: undefined }), fc.scheduler(), async (count, refuseAt, s) => {
+        const events = createLocalEventStream();
+        const ran: string[] = [];
+        const durable = new Set<string>();
+        const subscriptions = createSubscriptions({
+          schema,
+          events,
+          maxLifetimeMs: 60_000,
+          maxPending: 1000,
+          maxStreams: 10,
+          open: async () => ({ reply: { requestId: 'o', code: null, body: {} }, standing: standing('subscription { departmentEvents(types: [A_HAPPENED]) { id type } }') }),
+          deliver: async () => {
+            throw new Error('a stream with stage never calls deliver');
+          },
+          async stage(_standing, root) {
+            const e = (root as { departmentEvents: HubEvent }).departmentEvents;
+            ran.push(e.id);
+            await s.schedule(Promise.resolve(), `run ${e.id}`);
+            const refused = e.id === `e${refuseAt}`;
+            const reply: Promise<HubReply> = s.schedule(Promise.resolve(), `record ${e.id}`).then(() => {
+              durable.add(e.id);
+              return refused ? { requestId: 'x', code: 'POLICY_DENIED', body: { errors: [{ message: 'grant ended', extensions: { code: 'POLICY_DENIED' } }] } } : granted({ departmentEvents: e });
+            });
+            return { code: refused ? 'POLICY_DENIED' : null, reply };
+          },
+        });
+        const { stream } = await subscriptions.subscribe({});
+        await events.publish(Array.from({ length: count }, (_, k) => event(k + 1)));
+        const refusedHere = refuseAt !== undefined && refuseAt <= count;
+        const got = await s.waitFor(
+          (async () => {
+            const out: GatewayReply[] = [];
+            for await (const reply of stream!) {
+              const id = (reply.data as { departmentEvents?: { id: string } } | undefined)?.departmentEvents?.id;
+              if (id !== undefined) expect(durable.has(id)).toBe(true);
+              out.push(reply);
+              if (!refusedHere && out.length === count) break;
+            }
+            return out;
+          })(),
+        );
+        await s.waitIdle();
+        const last = refusedHere ? refuseAt! : count;
+        const expected = Array.from({ length: last }, (_, k) => `e${k + 1}`);
+        expect(ran).toEqual(expected);
+        expect(idsOf(got)).toEqual(refusedHere ? [...expected.slice(0, -1), 'POLICY_DENIED'] : expected);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('stops running a backlog once the lifetime bound has passed by the clock, and ends with SUBSCRIPTION_EXPIRED', async () => {
+    const events = createLocalEventStream();
+    let t = 0;
+    const ran: string[] = [];
+    const subscriptions = createSubscriptions({
+      schema,
+      events,
+      maxLifetimeMs: 25,
+      maxPending: 100,
+      maxStreams: 10,
+      now: () => t,
+      open: async () => ({ reply: { requestId: 'o', code: null, body: {} }, standing: standing('subscription { departmentEvents(types: [A_HAPPENED]) { id type } }') }),
+      deliver: async () => {
+        throw new Error('a stream with stage never calls deliver');
+      },
+      async stage(_standing, root) {
+        const e = (root as { departmentEvents: HubEvent }).departmentEvents;
+        ran.push(e.id);
+        t += 10;
+        return { code: null, reply: Promise.resolve(granted({ departmentEvents: e })) };
+      },
+    });
+    const { stream } = await subscriptions.subscribe({});
+    await events.publish([1, 2, 3, 4, 5, 6].map((n) => event(n)));
+    const all: GatewayReply[] = [];
+    for await (const reply of stream!) all.push(reply);
+    expect(ran).toEqual(['e1', 'e2', 'e3']);
+    const ids = idsOf(all);
+    expect(ids.at(-1)).toBe('SUBSCRIPTION_EXPIRED');
+    expect(ran.slice(0, ids.length - 1)).toEqual(ids.slice(0, -1));
+  });
 });

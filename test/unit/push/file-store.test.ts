@@ -136,4 +136,44 @@ describe('the file delivery store', () => {
       { numRuns: 60 },
     );
   });
+
+  it('writes the changes made together with one fsync (enqueueAll, deliveries completing at once), durable when they resolve', async () => {
+    const file = path.join(dir, 'q');
+    const store = openFileStore({ file });
+    const fsyncs = jest.spyOn(fs, 'fsync');
+    try {
+      const items = Array.from({ length: 40 }, (_, k) => ({ subscriberId: 'a', event: ev(`e${k}`, `ENTERPRISE:${k % 8}`) }));
+      // An event id twice in one call is queued once; order within a lane is the order given.
+      expect(await store.enqueueAll([...items, items[0]!])).toEqual([...items.map(() => true), false]);
+      expect(fsyncs.mock.calls.length).toBeLessThanOrEqual(2);
+      const claims = await store.claim(100, 0);
+      expect(claims.map((c) => c.event.id).sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6', 'e7']);
+      fsyncs.mockClear();
+      expect(await Promise.all(claims.map((c) => store.complete(c)))).toEqual(claims.map(() => true));
+      expect(fsyncs.mock.calls.length).toBeLessThanOrEqual(2);
+      // Every change that resolved is in the file.
+      const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines.filter((l) => l.startsWith('{"o":"e"')).length).toBe(40);
+      expect(lines.filter((l) => l.startsWith('{"o":"c"')).length).toBe(8);
+    } finally {
+      fsyncs.mockRestore();
+      await store.close();
+    }
+    const reopened = openFileStore({ file });
+    expect((await reopened.claim(100, 0)).map((c) => c.event.id).sort()).toEqual(['e10', 'e11', 'e12', 'e13', 'e14', 'e15', 'e8', 'e9']);
+    expect(await reopened.pending()).toBe(32);
+    await reopened.close();
+  });
+
+  it('claims no lane whose last change is not durable yet, and checks every item of enqueueAll before queueing any', async () => {
+    const store = openFileStore({ file: path.join(dir, 'q') });
+    const queued = store.enqueue('a', ev('1'));
+    // Applied, not yet written: not handed out.
+    expect(await store.claim(10, 0)).toEqual([]);
+    await queued;
+    expect(await ids(store)).toEqual(['a/1']);
+    await expect(store.enqueueAll([{ subscriberId: 'a', event: ev('2') }, { subscriberId: 'a', event: { ...ev('3'), subject: '' } }])).rejects.toThrow(/subject/);
+    expect(await store.pending()).toBe(1);
+    await store.close();
+  });
 });
