@@ -199,7 +199,7 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
     if (!atHeze.valid) throw new DemoStepError(step, `the tax records' seal does not verify against Heze's JWKS: ${atHeze.reason ?? 'invalid'}`);
     if (atTaian.valid) throw new DemoStepError(step, 'the tax records\' seal verifies against Tai\'an\'s keys: Tai\'an must sign nothing for Heze');
     const deed = taxRecords.payments.filter((p) => p.taxType === 'DEED').length;
-    out(`5. 卖方纳税情况来自菏泽税务 the seller ${seller.name} (${seller.idNumber}, masked by Heze for Tai'an), from Heze's hub: ${taxRecords.hasArrears ? '有欠税 in arrears' : '无欠税 no arrears'}, credit rating ${taxRecords.creditRating ?? '—'}, ${taxRecords.payments.length} payments (${deed} deed tax 契税);`);
+    out(`5. 卖方纳税情况来自菏泽税务 the seller ${seller.name} (${seller.idNumber}, masked by Heze for Tai'an), from Heze's hub: ${taxRecords.hasArrears ? '有欠税 in arrears' : '无欠税 no arrears'}, credit rating ${taxRecords.creditRating ?? '—'}, ${taxRecords.payments.length} payment${taxRecords.payments.length === 1 ? '' : 's'} (${deed} deed tax 契税);`);
     out(`   sealed by Heze's ${taxRecords.seal.issuer} (key ${taxRecords.seal.keyId}), seal verified against Heze's JWKS ${heze.server.url}/.well-known/jwks.json, and not against Tai'an's (Tai'an signs nothing for Heze)`);
 
     // 6. Both hubs' access records of the request, linked by the federation request id.
@@ -230,6 +230,7 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
     if (options.keepRunning) {
       out(`both hubs keep running until stopped (Ctrl-C): Heze ${heze.server.url}/graphql (operator ${heze.server.operatorUrl}), Tai'an ${taian.server.url}/graphql (operator ${taian.server.operatorUrl}); keys in ${keysRoot}`);
       await options.keepRunning();
+      out('stopping both hubs');
     }
     return 0;
   } finally {
