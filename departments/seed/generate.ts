@@ -11,6 +11,9 @@
  * The housing fund part is made last, from its own random stream, so adding it left every
  * other part of the data exactly as it was for the same (seed, size).
  *
+ * A seed can be confined to one city (`city`), and can have units owned by another city's persons
+ * (`crossCity`): those owners are not persons of this seed, the one exception to the list above.
+ *
  * All dates are relative to a fixed reference day, never the wall clock, so the same
  * (seed, size) always gives the same data.
  */

@@ -4,7 +4,7 @@
  * persons) and 泰安 Tai'an (hub id `taian`, a seed of Tai'an's persons in which some units belong
  * to persons registered in Heze). Tai'an puts Heze's `person` and `property` behind its own (a
  * connector of type "hub", from the snapshot of Heze's graph that Heze's operator listener serves),
- * and its policy lets its real-estate registration centre read Heze's persons' tax records for
+ * and its policy lets its registration centre 不动产登记中心 read Heze's persons' tax records for
  * property transfers. Then the centre asks Tai'an about a unit for sale and its seller: the unit
  * comes from Tai'an's registry, the seller's tax standing from Heze's tax department, under that
  * department's seal (verified against Heze's keys), and both hubs' access records of the request
@@ -39,7 +39,7 @@ export interface CrossCityDemoOptions {
 export const CROSS_CITY_HUBS = Object.freeze({ serving: 'heze', requesting: 'taian' });
 /** Tai'an's consumer id at Heze's hub (a `federation-peer` of the demo policy and keys). */
 const PEER_CONSUMER = 'taian-hub';
-/** The consumer at Tai'an that asks: the real-estate registration centre 不动产登记中心. */
+/** The consumer at Tai'an that asks: the registration centre 不动产登记中心. */
 const CENTRE = 'real-estate-centre';
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'TA-BDC-2026-0042', operator: '泰安窗口-刘洋' } as const;
 const AUDIT = { purpose: 'AUDIT', caseNumber: 'SJ-2026-0042', operator: 'auditor-1' } as const;
