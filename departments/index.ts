@@ -10,8 +10,9 @@ import path from 'node:path';
 import type { FaultSettings, Sandbox, SandboxModule } from './sandbox-kit';
 import type { SeedData } from './seed/model';
 
-export { generateSeed, DEFAULT_SEED_OPTIONS, SEED_REFERENCE_DATE } from './seed/generate';
-export type { SeedData } from './seed/model';
+export { generateSeed, DEFAULT_SEED_OPTIONS, SEED_CITIES, SEED_REFERENCE_DATE } from './seed/generate';
+export type { CrossCityOptions, SeedOptions } from './seed/generate';
+export type { SeedCity, SeedData } from './seed/model';
 export { SandboxControl, DEFAULT_FAULTS, CHANGE_FEED_OPERATION } from './sandbox-kit';
 export type { Sandbox, FaultSettings, SandboxModule } from './sandbox-kit';
 

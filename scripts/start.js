@@ -1,6 +1,6 @@
 // `npm start`: runs the hub from dist/, building it first only when a source changed since the
 // last build (scripts/build.js --if-stale). Anything after `npm start --` goes to `datarun serve`;
-// `npm run demo` (start.js demo) runs `datarun demo`.
+// `npm run demo` (start.js demo) runs `datarun demo`; `npm run demo:cross-city` runs `datarun demo cross-city`.
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 

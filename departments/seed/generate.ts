@@ -11,6 +11,9 @@
  * The housing fund part is made last, from its own random stream, so adding it left every
  * other part of the data exactly as it was for the same (seed, size).
  *
+ * A seed can be confined to one city (`city`), and can have units owned by another city's persons
+ * (`crossCity`): those owners are not persons of this seed, the one exception to the list above.
+ *
  * All dates are relative to a fixed reference day, never the wall clock, so the same
  * (seed, size) always gives the same data.
  */
@@ -30,10 +33,22 @@ import type {
   SeedFundEmployer,
   SeedInsured,
   SeedPerson,
+  SeedCity,
   SeedProperty,
   SeedTaxpayer,
   TaxType,
 } from './model';
+
+/** The cities a seed can be confined to (跨域通办: one hub, one city). */
+export const SEED_CITIES: readonly SeedCity[] = Object.freeze(['taian', 'heze']);
+
+/** Cross-city references of `SeedOptions.crossCity`: units of this city owned by persons of another city's seed. */
+export interface CrossCityOptions {
+  /** The other city's seed (made with another `city`): the owners are its persons, as it has them. */
+  from: SeedData;
+  /** How many of its persons own a unit in this city, one each: 1 to 100. */
+  sellers: number;
+}
 
 /** Options of `generateSeed`. */
 export interface SeedOptions {
@@ -41,6 +56,18 @@ export interface SeedOptions {
   seed: number;
   /** Number of persons: 200 for tests, 100 000 for benchmarks. */
   size: number;
+  /**
+   * Confine the seed to one city: identity numbers, credit codes, unit numbers, addresses,
+   * certificates, tax offices, authorities and courts are that city's. @default persons all over
+   * Shandong (the seed of the single hub, unchanged by this option)
+   */
+  city?: SeedCity;
+  /**
+   * Units of this city owned by persons registered in another city (`from`): a property transfer
+   * here whose seller's tax and social-security records are only in that city. Made last, from a
+   * random stream of their own: the rest of the seed is the same with or without them.
+   */
+  crossCity?: CrossCityOptions;
 }
 
 /** Defaults of the sandboxes: the test size. */
@@ -69,6 +96,26 @@ const REGIONS: readonly Region[] = [
   { city: '济宁', district: '任城区', code: '370811', streets: ['太白楼路', '共青团路', '建设路'] },
   { city: '潍坊', district: '奎文区', code: '370705', streets: ['胜利街', '东风街', '北海路'] },
 ];
+
+/** The districts of each city of `SEED_CITIES` (the two that `REGIONS` has are the same entries). */
+const CITY_REGIONS: Readonly<Record<SeedCity, readonly Region[]>> = {
+  taian: [
+    REGIONS[4]!,
+    { city: '泰安', district: '岱岳区', code: '370911', streets: ['长城路', '擂鼓石大街', '迎胜路'] },
+    { city: '泰安', district: '新泰市', code: '370982', streets: ['青云路', '府前大街', '金斗路'] },
+    { city: '泰安', district: '肥城市', code: '370983', streets: ['龙山路', '新城路', '泰西大街'] },
+  ],
+  heze: [
+    REGIONS[2]!,
+    REGIONS[3]!,
+    { city: '菏泽', district: '定陶区', code: '371703', streets: ['兴华路', '陶驿路', '康宁路'] },
+    { city: '菏泽', district: '单县', code: '371722', streets: ['舜师路', '胜利路', '湖西路'] },
+  ],
+};
+/** Every region by its code (the Shandong-wide ones first). */
+const REGION_BY_CODE: ReadonlyMap<string, Region> = new Map([...REGIONS, ...Object.values(CITY_REGIONS).flat()].map((g) => [g.code, g]));
+/** The first two digits of a city's court case numbers (执行案号 鲁17xx执… for Heze's courts). */
+const COURT_CODE: Readonly<Record<SeedCity, number>> = { taian: 9, heze: 17 };
 
 const SURNAMES = '王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严武戴孔汤';
 const GIVEN = '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉建国志强海燕春梅文博宇浩然欣怡子涵晨阳佳琪思远雨萱俊杰';
@@ -144,9 +191,14 @@ function recentPeriods(count: number): string[] {
 
 /** Generates the whole seeded world. 100 000 persons take a few seconds. */
 export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedData {
-  const { seed, size } = options;
+  const { seed, size, city, crossCity } = options;
   if (!Number.isInteger(seed)) throw new TypeError(`seed must be an integer, but got: ${seed}`);
   if (!Number.isInteger(size) || size < 10 || size > 2_000_000) throw new TypeError(`size must be an integer from 10 to 2000000, but got: ${size}`);
+  if (city !== undefined && !SEED_CITIES.includes(city)) throw new TypeError(`city must be one of ${SEED_CITIES.join(', ')}, but got: ${String(city)}`);
+  if (crossCity !== undefined) checkCrossCity(crossCity, city);
+  // The seed's regions: one city's districts, or Shandong's (the default seed, drawn exactly as before cities existed).
+  const regions = city ? CITY_REGIONS[city] : REGIONS;
+  const regionOf = (code: string): Region | undefined => REGION_BY_CODE.get(code);
   const r = createRandom(seed * 7919 + size);
 
   // Persons, in households sharing an address.
@@ -154,7 +206,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
   const householdOf: number[][] = [];
   const usedIds = new Set<string>();
   while (persons.length < size) {
-    const region = r.pick(REGIONS);
+    const region = r.pick(regions);
     const address = `山东省${region.city}市${region.district}${r.pick(region.streets)}${r.int(1, 999)}号${r.int(1, 30)}单元${r.int(101, 2602)}室`;
     const householdId = `H${pad(householdOf.length + 1, 7)}`;
     const members = Math.min(r.int(1, 5), size - persons.length);
@@ -199,7 +251,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
   const enterpriseCount = Math.max(5, Math.floor(size / 8));
   for (let i = 0; i < enterpriseCount; i++) {
     const rep = r.pick(adults.length > 0 ? adults : persons);
-    const region = REGIONS.find((g) => g.code === rep.idNumber.slice(0, 6)) ?? r.pick(REGIONS);
+    const region = regionOf(rep.idNumber.slice(0, 6)) ?? r.pick(regions);
     let creditCode: string;
     do {
       let org = '';
@@ -343,7 +395,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
     return unit;
   };
   const addProperty = (owners: SeedProperty['owners'], usage: PropertyUsage, regionCode: string, street: string): void => {
-    const region = REGIONS.find((g) => g.code === regionCode) ?? REGIONS[0]!;
+    const region = regionOf(regionCode) ?? regions[0]!;
     const unitNumber = newUnit(region.code);
     const area = round2(usage === 'RESIDENTIAL' ? 50 + r.next() * 150 : 80 + r.next() * 2000);
     const price = Math.round(area * r.int(5000, 16000));
@@ -394,7 +446,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
       property.seizures.push({
         seizureNumber: `CF${unitNumber.slice(0, 6)}${startDate.slice(0, 4)}${pad(r.int(0, 99_999), 5)}`,
         court: `${region.city}市${region.district}${r.pick(COURTS)}`,
-        caseNumber: `(${startDate.slice(0, 4)})鲁${pad(r.int(1700, 1799), 4)}执${r.int(1, 9999)}号`,
+        caseNumber: `(${startDate.slice(0, 4)})鲁${pad(r.int(1700, 1799) + (city ? (COURT_CODE[city] - 17) * 100 : 0), 4)}执${r.int(1, 9999)}号`,
         startDate,
         endDate: isoDate(Number(startDate.slice(0, 4)) + 3, Number(startDate.slice(5, 7)), Number(startDate.slice(8, 10))),
         status: 'ACTIVE',
@@ -411,7 +463,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
     const head = members[0];
     if (!head || !r.chance(0.7)) continue;
     const region = head.idNumber.slice(0, 6);
-    const street = r.pick(REGIONS.find((g) => g.code === region)?.streets ?? ['人民路']);
+    const street = r.pick(regionOf(region)?.streets ?? ['人民路']);
     for (let n = r.chance(0.25) ? 2 : 1; n > 0; n--) {
       const spouse = members[1];
       let owners: SeedProperty['owners'];
@@ -433,7 +485,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
   for (const e of enterprises) {
     if (!r.chance(0.4)) continue;
     const region = e.creditCode.slice(2, 8);
-    const street = r.pick(REGIONS.find((g) => g.code === region)?.streets ?? ['人民路']);
+    const street = r.pick(regionOf(region)?.streets ?? ['人民路']);
     for (let n = r.int(1, 2); n > 0; n--) {
       addProperty([{ kind: 'ENTERPRISE', ownerId: e.creditCode, share: 100, ownership: 'SOLE' }], r.pick(['COMMERCIAL', 'INDUSTRIAL', 'OFFICE'] as const), region, street);
     }
@@ -443,7 +495,7 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
   const taxpayers: SeedTaxpayer[] = [];
   const taxpayerIndex = new Map<string, SeedTaxpayer>();
   const taxOffice = (regionCode: string): string => {
-    const region = REGIONS.find((g) => g.code === regionCode) ?? REGIONS[0]!;
+    const region = regionOf(regionCode) ?? regions[0]!;
     return `国家税务总局${region.city}市${region.district}税务局`;
   };
   let voucher = 0;
@@ -507,7 +559,67 @@ export function generateSeed(options: SeedOptions = DEFAULT_SEED_OPTIONS): SeedD
   }
 
   const world = { seed, size, persons, enterprises, enterpriseEvents, properties, insured, employerAccounts, taxpayers };
-  return { ...world, ...generateHousingFund(world) };
+  const data: SeedData = { ...world, ...generateHousingFund(world) };
+  if (city) data.city = city;
+  if (crossCity) data.crossCityUnits = addCrossCityUnits(data, regions, crossCity);
+  return data;
+}
+
+/** Refuses cross-city options that cannot give owners from another city, naming the problem. */
+function checkCrossCity(crossCity: CrossCityOptions, city: SeedCity | undefined): void {
+  const { from, sellers } = crossCity as Partial<CrossCityOptions>;
+  if (!from || !Array.isArray(from.persons) || !Array.isArray(from.taxpayers)) throw new TypeError('crossCity.from must be the seed of another city (generateSeed({ city, … }))');
+  if (!from.city) throw new TypeError('crossCity.from must be a seed made for one city (generateSeed({ city, … })), but it has persons all over Shandong');
+  if (from.city === city) throw new TypeError(`crossCity.from must be another city's seed, but both are ${city}'s`);
+  if (!Number.isInteger(sellers) || sellers! < 1 || sellers! > 100) throw new TypeError(`crossCity.sellers must be an integer from 1 to 100, but got: ${String(sellers)}`);
+}
+
+/**
+ * Units of this city owned, each alone, by a person of the other city's seed: adults that seed
+ * knows as taxpayers, picked from a random stream of their own (derived from this seed's seed and
+ * size), so the rest of the seed is the same with or without them. The owners are not persons of
+ * this seed: this city's tax and social-security departments know nothing of them (no deed tax
+ * here either: the one exception to every person-owner's deed-tax payment).
+ */
+function addCrossCityUnits(data: SeedData, regions: readonly Region[], crossCity: CrossCityOptions): string[] {
+  const r = createRandom(Math.imul(data.seed * 7919 + data.size, 0x85ebca6b) ^ 0x58435459);
+  const taxpayerIds = new Set(crossCity.from.taxpayers.filter((t) => t.kind === 'PERSON').map((t) => t.taxpayerId));
+  const here = new Set(data.persons.map((p) => p.idNumber));
+  const candidates = crossCity.from.persons.filter((p) => {
+    const age = REFERENCE_YEAR - Number(p.birthDate.slice(0, 4));
+    return age >= 22 && age <= 70 && taxpayerIds.has(p.idNumber) && !here.has(p.idNumber);
+  });
+  if (candidates.length < crossCity.sellers) throw new TypeError(`crossCity.sellers is ${crossCity.sellers}, but the other city's seed has only ${candidates.length} adult taxpayers to own a unit here`);
+  const usedUnits = new Set(data.properties.map((p) => p.unitNumber));
+  const units: string[] = [];
+  const chosen = new Set<number>();
+  while (units.length < crossCity.sellers) {
+    const index = r.int(0, candidates.length - 1);
+    if (chosen.has(index)) continue;
+    chosen.add(index);
+    const seller = candidates[index]!;
+    const region = r.pick(regions);
+    let unitNumber: string;
+    do {
+      unitNumber = `${region.code}${pad(r.int(1, 20), 3)}${pad(r.int(1, 30), 3)}GB${pad(r.int(1, 99_999), 5)}F${pad(r.int(1, 9999), 4)}${pad(r.int(1, 9999), 4)}`;
+    } while (usedUnits.has(unitNumber));
+    usedUnits.add(unitNumber);
+    const registeredAt = randomDate(r, 2008, 2022);
+    data.properties.push({
+      unitNumber,
+      certificateNumber: `鲁(${registeredAt.slice(0, 4)})${region.city}市不动产权第${pad(r.int(1, 9_999_999), 7)}号`,
+      address: `山东省${region.city}市${region.district}${r.pick(region.streets)}${r.int(1, 999)}号${r.int(1, 30)}单元${r.int(101, 2602)}室`,
+      area: round2(50 + r.next() * 150),
+      usage: 'RESIDENTIAL',
+      registeredAt,
+      owners: [{ kind: 'PERSON', ownerId: seller.idNumber, share: 100, ownership: 'SOLE' }],
+      mortgages: [],
+      seizures: [],
+      transfers: [],
+    });
+    units.push(unitNumber);
+  }
+  return units;
 }
 
 /** How many monthly contributions a fund account shows: the last three years. */

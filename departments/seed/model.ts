@@ -6,6 +6,9 @@
  * Money is in yuan with two decimals; dates are ISO `YYYY-MM-DD`; periods `YYYY-MM`.
  */
 
+/** A city a seed can be confined to: 泰安 Tai'an (region codes 3709xx) or 菏泽 Heze (3717xx). */
+export type SeedCity = 'taian' | 'heze';
+
 export type Gender = 'MALE' | 'FEMALE';
 
 /** A natural person, known to every department by the citizen identity number. */
@@ -189,4 +192,8 @@ export interface SeedData {
   fundAccounts: SeedFundAccount[];
   /** Housing provident fund accounts of employers. */
   fundEmployers: SeedFundEmployer[];
+  /** The city the seed is confined to (`SeedOptions.city`); absent for the Shandong-wide seed. */
+  city?: SeedCity;
+  /** With `SeedOptions.crossCity`: the unit numbers of the units owned by persons of the other city's seed (last in `properties`). */
+  crossCityUnits?: string[];
 }

@@ -18,17 +18,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
-import { generateSeed, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
+import { generateSeed, DEFAULT_SEED_OPTIONS } from '../../departments';
 import { verifyAuditLog } from '../audit';
 import { createDataRunClient, type DataRunClient, type DataRunResponse } from '../client';
-import { auditVerifier, createGateway, declaredEventTypes, loadConfig, modulesOfConfig, type DepartmentEndpoints, type Gateway } from '../gateway';
-import { startHubServer, type HubServer } from '../http';
+import { auditVerifier, declaredEventTypes, modulesOfConfig } from '../gateway';
 import { verifyWebhook } from '../push';
+import { runCrossCityDemo } from './demo-cross-city';
+import { DemoStepError, expectNoErrors, startDemoHub, waitFor, type DemoHub } from './demo-kit';
 import { CliUsageError } from './exit';
 
 /** The scenarios `datarun demo` runs. */
-export const DEMO_SCENARIOS = ['enterprise-startup'] as const;
+export const DEMO_SCENARIOS = ['enterprise-startup', 'cross-city'] as const;
 
 /** Options of `datarun demo`. */
 export interface DemoOptions {
@@ -39,6 +39,10 @@ export interface DemoOptions {
   keep?: boolean;
   /** How long to wait for each delivery before giving up, in milliseconds. @default 60000 */
   waitMs?: number;
+  /** cross-city only: the two hubs' keys directories under it (`heze/`, `taian/`), kept. @default in the temporary directory */
+  keysDir?: string;
+  /** cross-city only: leave both hubs up after the story until the promise this returns settles (the command: until SIGINT or SIGTERM). */
+  keepRunning?: () => Promise<unknown>;
 }
 
 const STARTUP = { purpose: 'ENTERPRISE_STARTUP', caseNumber: 'QYKB-2026-000731', operator: 'tax-0042' } as const;
@@ -54,14 +58,6 @@ const CLAIM = 'mutation Claim($id: ID!) { claimCase(caseId: $id) { state claimed
 const REPORT = 'mutation Report($id: ID!) { reportCase(caseId: $id, outcome: INSPECTED_COMPLIANT, note: "税务登记已确认，已纳入日常管理") { state reportedBy reportedLate } }';
 const ACCESS_LOG =
   'query Trail($f: AccessLogFilter) { accessLog(filter: $f, first: 100) { edges { node { seq time requestId consumer operator purpose caseNumber operationName outcome receiptId correlationId fields { department } changes { action caseId to } } } } }';
-
-/** A step that did not hold: the demo stops with it. */
-class DemoStepError extends Error {
-  constructor(step: string, problem: string) {
-    super(`demo step "${step}" failed: ${problem}`);
-    this.name = 'DemoStepError';
-  }
-}
 
 interface Delivery {
   headers: Record<string, string>;
@@ -87,54 +83,22 @@ async function startReceiver(): Promise<{ url: string; received: Delivery[]; clo
   };
 }
 
-async function waitFor<T>(step: string, what: string, ms: number, probe: () => T | undefined): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new DemoStepError(step, `${what} did not happen within ${Math.round(ms / 1000)} s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function expectNoErrors(step: string, reply: DataRunResponse<unknown>): void {
-  if (reply.status !== 200 || (reply.errors && reply.errors.length > 0)) {
-    const first = reply.errors?.[0];
-    throw new DemoStepError(step, `the hub answered ${reply.status}${first ? ` with ${String(first.extensions?.code ?? 'an error')}: ${first.message}` : ''}`);
-  }
-}
-
 /** Runs a scenario; returns the exit code (0 when every step held). */
 export async function runDemo(options: DemoOptions, out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
   if (!(DEMO_SCENARIOS as readonly string[]).includes(options.scenario)) throw new CliUsageError(`unknown scenario "${options.scenario}": expected ${DEMO_SCENARIOS.join(' or ')}`);
+  if (options.scenario === 'cross-city') return runCrossCityDemo(options, out);
+  if (options.keysDir !== undefined || options.keepRunning !== undefined) throw new CliUsageError(`--keys and --keep-running are options of the cross-city scenario, not of ${options.scenario}`);
   const size = options.size ?? 200;
   const waitMs = options.waitMs ?? 60_000;
   const dir = mkdtempSync(path.join(tmpdir(), 'datarun-demo-'));
-  let sandboxes: SandboxSet | undefined;
-  let gateway: Gateway | undefined;
-  let server: HubServer | undefined;
+  let running: DemoHub | undefined;
   const receiver = await startReceiver();
   const stream: { iterator?: AsyncIterableIterator<DataRunResponse<any>> } = {};
   try {
-    // Only the demo's own settings: no configuration file, no DATARUN_* variable reaches it.
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        http: { port: 0, host: '127.0.0.1', operator: { port: 0, host: '127.0.0.1' } },
-        security: { mode: 'signed' },
-        keys: { dir: path.join(dir, 'keys') },
-        audit: { dir: path.join(dir, 'audit'), instanceId: 'demo-hub' },
-        webhooks: { allow: [{ url: 'http://127.0.0.1:*/hooks/*', allowPrivate: true }], dir: path.join(dir, 'webhooks') },
-        cases: { file: path.join(dir, 'cases', 'cases.jsonl') },
-        logLevel: 'silent',
-      },
-    });
+    const data = generateSeed({ seed: DEFAULT_SEED_OPTIONS.seed, size });
+    running = await startDemoHub({ dir, data, instanceId: 'demo-hub', overrides: { webhooks: { allow: [{ url: 'http://127.0.0.1:*/hooks/*', allowPrivate: true }] } } });
+    const { config, gateway, server } = running;
     const modules = modulesOfConfig(config);
-    const data = generateSeed({ seed: config.sandbox.seed, size });
-    sandboxes = await startSandboxes(data);
-    const endpoints = sandboxes.endpoints as DepartmentEndpoints;
-    gateway = await createGateway(config, endpoints, { modules, sandboxes: Object.keys(endpoints), logger: pino({ level: 'silent' }) });
-    server = await startHubServer({ gateway, logger: pino({ level: 'silent' }), ...config.http, extraRoutes: sandboxSetControl(sandboxes) });
     const hub = server.url;
     const operatorUrl = server.operatorUrl!;
     const keyStore = gateway.keyStore;
@@ -259,9 +223,7 @@ export async function runDemo(options: DemoOptions, out: (line: string) => void 
     return 0;
   } finally {
     await stream.iterator?.return?.(undefined).catch(() => undefined);
-    await server?.close();
-    await gateway?.stop();
-    await sandboxes?.close();
+    await running?.close();
     await receiver.close();
     if (options.keep) out(`kept ${dir} (keys, access log, webhooks, cases)`);
     else rmSync(dir, { recursive: true, force: true });

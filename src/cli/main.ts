@@ -32,6 +32,19 @@ function fraction(raw: string): number {
 }
 
 /** The package's version, from its package.json (also when run from dist/). */
+/** Resolves at the first SIGINT or SIGTERM (`datarun demo --keep-running`), then lets later ones act as usual. */
+function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
 function packageVersion(): string {
   const file = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../package.json' : '../../package.json');
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
@@ -63,14 +76,22 @@ program
 
 program
   .command('demo')
-  .description('run a worked scenario end to end on a hub of its own (embedded sandboxes, temporary keys and log), every step checked')
-  .argument('[scenario]', 'enterprise-startup: 企业开办一链办理 and 审管联动 (webhook, subscription, case claimed and reported, the audit trail)', 'enterprise-startup')
-  .option('--size <persons>', 'persons in the sandbox seed', integer('size', 10, 100_000), 200)
-  .option('--keep', 'keep the temporary directory (keys, access log, cases) and print where it is')
-  .action(async (scenario: string, o: { size: number; keep?: boolean }) => {
+  .description('run a worked scenario end to end on hubs of its own (embedded sandboxes, temporary keys and logs), every step checked')
+  .argument('[scenario]', 'enterprise-startup: 企业开办一链办理 and 审管联动 (webhook, subscription, case claimed and reported, the audit trail); cross-city: 跨域通办 (two cities\' hubs, a property transfer at Tai\'an with a seller registered in Heze)', 'enterprise-startup')
+  .option('--size <persons>', 'persons in the sandbox seed (each city\'s, for cross-city)', integer('size', 10, 100_000), 200)
+  .option('--keep', 'keep the temporary directory (keys, access logs, cases) and print where it is')
+  .option('--keys <dir>', 'cross-city: the two hubs\' keys directories under this one (heze/, taian/), made when missing and kept')
+  .option('--keep-running', 'cross-city: leave both hubs up after the story, with their URLs, until Ctrl-C')
+  .action(async (scenario: string, o: { size: number; keep?: boolean; keys?: string; keepRunning?: boolean }) => {
     // Loaded on use: the other commands do not pay for the hub and the sandboxes.
     const { runDemo } = await import('./demo');
-    process.exitCode = await runDemo({ scenario, size: o.size, ...(o.keep ? { keep: true } : {}) });
+    process.exitCode = await runDemo({
+      scenario,
+      size: o.size,
+      ...(o.keep ? { keep: true } : {}),
+      ...(o.keys !== undefined ? { keysDir: o.keys } : {}),
+      ...(o.keepRunning ? { keepRunning: untilStopped } : {}),
+    });
   });
 
 program

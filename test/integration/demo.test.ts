@@ -22,6 +22,6 @@ describe('datarun demo enterprise-startup', () => {
   });
 
   it('names an unknown scenario, starting nothing', async () => {
-    await expect(runDemo({ scenario: 'proof-free' }, () => undefined)).rejects.toThrow('unknown scenario "proof-free": expected enterprise-startup');
+    await expect(runDemo({ scenario: 'proof-free' }, () => undefined)).rejects.toThrow('unknown scenario "proof-free": expected enterprise-startup or cross-city');
   });
 });
