@@ -158,6 +158,8 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
       instanceId: `${requesting}-hub`,
       overrides: {
         policy: { file: policyFile },
+        // Tai'an pins Heze's federation root (its thumbprint, given out of band): Heze's keys are taken only signed by it.
+        federation: { peers: { [serving]: { url: heze.server.url, root: heze.gateway.keyStore.federationRoot()!.thumbprint } } },
         connectors: {
           [serving]: { type: 'hub', url: `${heze.server.url}/graphql`, hub: serving, consumer: PEER_CONSUMER, keyFile: peerKey, prefix: PREFIX, fields: PEER_FIELDS, schemaFile },
         },
@@ -165,6 +167,7 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
     });
     const units = taianData.crossCityUnits ?? [];
     out(`3. 泰安枢纽 Tai'an's hub "${requesting}" at ${taian.server.url}: its departments hold ${size} persons of Tai'an (3709…) and ${units.length} units owned by persons registered in Heze;`);
+    out(`   Tai'an pins Heze's federation root key ${heze.gateway.keyStore.federationRoot()!.thumbprint} (federation.peers): every Heze seal passing through is checked against Heze's keys, taken only signed by that root`);
     out(`   connector "${serving}" (type hub) puts Heze's ${PEER_FIELDS.join(' and ')} behind it as ${PEER_FIELDS.map((f) => `heze${f[0]!.toUpperCase()}${f.slice(1)}`).join(', ')}; Tai'an's policy grants ${CENTRE} ${PEER_GRANTS.join(', ')} for ${TRANSFER.purpose}`);
 
     // 4. The centre asks Tai'an: the unit, and its seller through Heze's hub.

@@ -3,6 +3,7 @@ import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
 import {
   DEFAULT_HUB_ID,
+  verifySeal,
   createConsentVerifier,
   createConsoleLoginVerifier,
   createFederationStatementSigner,
@@ -31,7 +32,8 @@ import {
   type SharedStateHealth,
   type SharedStateMode,
 } from '../state';
-import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule, type EventTypeSpec } from '../sdk';
+import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule, type EventTypeSpec, type FederationTrust } from '../sdk';
+import { createPeerKeySource, peerCacheDir, type PeerTrust } from './peer-keys';
 import { ConfigError, sharedIndexProblem, signedWithoutAuditProblem, type HubConfig } from './config';
 import { modulesOfConfig } from './connector-modules';
 import { parseConnectorSettings } from './connector-settings';
@@ -95,7 +97,13 @@ export interface ComposedConnectors {
  * its module's schema (an error names `connectors.<id>.<key>`), the hub's default timeout for a
  * connector that sets none, and each module's SDL. An id without a module is an error naming it.
  */
-export async function composeConnectors(modules: readonly ConnectorModule[], endpoints: DepartmentEndpoints, defaultTimeoutMs: number, hubId?: () => string): Promise<ComposedConnectors> {
+export async function composeConnectors(
+  modules: readonly ConnectorModule[],
+  endpoints: DepartmentEndpoints,
+  defaultTimeoutMs: number,
+  hubId?: () => string,
+  federation?: FederationTrust,
+): Promise<ComposedConnectors> {
   const byId = new Map(modules.map((m) => [m.id, m]));
   const problems: string[] = [];
   const chosen: { module: ConnectorModule; settings: unknown }[] = [];
@@ -115,7 +123,7 @@ export async function composeConnectors(modules: readonly ConnectorModule[], end
   // The SDL first: a module may derive it (the generic GraphQL connector reads the remote schema) and build the connector on it.
   const typeDefs = await Promise.all(chosen.map(({ module, settings }) => module.typeDefs(settings as never)));
   const connectors = chosen.map(({ module, settings }) => {
-    const connector = module.create(settings as never, { defaultTimeoutMs, ...(hubId ? { hubId } : {}) });
+    const connector = module.create(settings as never, { defaultTimeoutMs, ...(hubId ? { hubId } : {}), ...(federation ? { federation } : {}) });
     if (connector.id !== module.id) throw new ConfigError(`connector module "${module.id}" made a connector with id "${connector.id}"`);
     return connector;
   });
@@ -227,6 +235,8 @@ export type GatewayConfig = Pick<HubConfig, 'connectorTimeoutMs'> &
     proofs?: Partial<HubConfig['proofs']>;
     /** Pushed cases' deadlines, calendar and file; the defaults when absent. */
     cases?: Partial<HubConfig['cases']>;
+    /** Trust between hubs: the peer hubs whose roots this hub pins (`federation.peers`). @default none */
+    federation?: Partial<HubConfig['federation']>;
     keys: { dir: string };
     audit: Pick<HubConfig['audit'], 'enabled' | 'dir' | 'instanceId'> & Partial<HubConfig['audit']>;
     cache?: Partial<HubConfig['cache']> & Pick<HubConfig['cache'], 'enabled'>;
@@ -273,6 +283,39 @@ export interface GatewayOptions {
  * it (which refuses an unclassified field), the access log, then starts the connectors and the
  * shared-state tasks (invalidation, archiving); stops what was started if one fails.
  */
+/**
+ * The trust between hubs a peer hub connector checks with: the peers the configuration pins
+ * (`federation.peers`), their JWKS statements fetched, verified against the pinned roots and kept
+ * (src/gateway/peer-keys.ts), and a seal of a peer's department verified against those keys.
+ */
+function peerTrustOf(config: GatewayConfig): { trust: FederationTrust; close(): Promise<void> } {
+  const peers = config.federation?.peers ?? {};
+  const source = Object.keys(peers).length > 0 ? createPeerKeySource({ peers: peers as Readonly<Record<string, PeerTrust>>, cacheDir: peerCacheDir(config.keys.dir) }) : undefined;
+  return {
+    trust: {
+      pinned: (hub) => source !== undefined && Object.hasOwn(peers, hub),
+      async verifySeal(hub, token) {
+        if (!source || !Object.hasOwn(peers, hub)) return `peer hub ${hub} is not in federation.peers`;
+        let kid: unknown;
+        try {
+          kid = (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid?: unknown }).kid;
+        } catch {
+          return 'the seal is not a JWS';
+        }
+        let keys: Awaited<ReturnType<typeof source.keysOf>>;
+        try {
+          keys = await source.keysOf(hub, typeof kid === 'string' ? { kid } : {});
+        } catch (error) {
+          return error instanceof Error ? error.message : 'the peer\'s keys are not available';
+        }
+        const verified = verifySeal(token, { jwks: keys });
+        return verified.valid ? undefined : `${verified.reason}: ${verified.message}`;
+      },
+    },
+    close: async () => source?.close(),
+  };
+}
+
 export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: GatewayOptions = {}): Promise<Gateway> {
   const withoutAudit = signedWithoutAuditProblem(config.security?.mode ?? 'signed', config.audit);
   if (withoutAudit) throw new ConfigError(withoutAudit);
@@ -281,7 +324,14 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const modules = options.modules ?? modulesOfConfig({ ...(config.connectorDirs ? { connectorDirs: config.connectorDirs } : {}), connectors: endpoints });
   // The keys are loaded after the connectors are made; a peer hub connector asks for the hub's id only when it calls.
   let hubIdOf: (() => string) | undefined;
-  const composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs, () => hubIdOf?.() ?? DEFAULT_HUB_ID);
+  const federationTrust = peerTrustOf(config);
+  let composed: ComposedConnectors;
+  try {
+    composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs, () => hubIdOf?.() ?? DEFAULT_HUB_ID, federationTrust.trust);
+  } catch (error) {
+    await federationTrust.close();
+    throw error;
+  }
   const { connectors } = composed;
   // The event types of the graph: the union of the modules' declarations (unique across the hub).
   const eventTypes = declaredEventTypes(composed.modules);
@@ -550,6 +600,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     await eventStream.close();
     await archiver?.stop();
     await Promise.allSettled(started.map((c) => c.stop()));
+    await federationTrust.close();
     await audit?.close();
     await sharedIndex?.close();
     await cases.close();
@@ -622,6 +673,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         state,
         dataDir: config.webhooks?.dir ?? path.join(path.dirname(config.audit.dir), 'webhooks'),
         keysDir: config.keys.dir,
+        hubId: keyStore.hubId,
         instanceId: config.audit.instanceId,
         admitFor: (caller, request) => pipeline.admitFor(caller, request),
         deliver: (standing, root, signal, effects) => pipeline.deliver(standing, root, signal, effects),
@@ -705,6 +757,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       await eventStream.close();
       await archiver?.stop();
       await Promise.allSettled(connectors.map((c) => c.stop()));
+      await federationTrust.close();
       await audit?.close();
       await hubCases.close();
       await proofs?.close();

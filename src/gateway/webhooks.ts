@@ -87,6 +87,8 @@ export interface WebhooksOptions {
   /** Where the embedded registry and queue live, and where the hub's webhook key is kept (`private/`). */
   readonly dataDir: string;
   readonly keysDir: string;
+  /** The hub's id (its trust list's): the owner of the webhook key in the JWKS. @default DEFAULT_HUB_ID */
+  readonly hubId?: string;
   readonly instanceId: string;
   admitFor(caller: Caller, request: HubRequest): Promise<StandingOperation>;
   deliver(standing: StandingOperation, root: unknown, signal?: AbortSignal, effects?: DeliveryEffects): Promise<HubReply>;
@@ -120,12 +122,12 @@ const KEY_FILE = 'datarun-hub.webhook.pem';
 const REGISTRY_REFRESH_MS = 2000;
 
 /** The hub's Ed25519 webhook key: made on first use, kept under keys/private (0600). */
-function webhookKey(keysDir: string): { key: KeyObject; kid: string; createdAt: string } {
+function webhookKey(keysDir: string, hubId: string): { key: KeyObject; kid: string; createdAt: string } {
   const file = path.join(keysDir, 'private', KEY_FILE);
   // Instances sharing the keys directory and starting at once all end up with the one key that was linked first.
   const key = createPrivateKey(readOrCreateFile(file, () => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string));
   const raw = key.export({ format: 'jwk' }).x!;
-  return { key, kid: `${DEFAULT_HUB_ID}.webhook.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}`, createdAt: statSync(file).mtime.toISOString() };
+  return { key, kid: `${hubId}.webhook.${createHash('sha256').update(raw).digest('base64url').slice(0, 16)}`, createdAt: statSync(file).mtime.toISOString() };
 }
 
 /** The registry: every instance's view of the registrations. */
@@ -208,7 +210,8 @@ function sharedRegistry(state: SharedState): Registry {
 export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks> {
   const { settings, state } = options;
   const allowList = createAllowList(settings.allow);
-  const { key, kid, createdAt } = webhookKey(options.keysDir);
+  const hubId = options.hubId ?? DEFAULT_HUB_ID;
+  const { key, kid, createdAt } = webhookKey(options.keysDir, hubId);
   const signer = createWebhookSigner({ privateKey: key, kid });
   if (state.mode === 'memory') mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const registry = state.mode === 'memory' ? fileRegistry(options.dataDir) : sharedRegistry(state);
@@ -296,7 +299,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       await store.enqueueAll(items);
       dispatcher.wake();
     },
-    publicJwk: { ...webhookPublicJwk(key, kid), datarun: { owner: DEFAULT_HUB_ID, ownerKind: 'hub', use: 'webhook', validFrom: createdAt, validTo: null, revokedAt: null } },
+    publicJwk: { ...webhookPublicJwk(key, kid), datarun: { owner: hubId, ownerKind: 'hub', use: 'webhook', validFrom: createdAt, validTo: null, revokedAt: null } },
     store,
     async register(caller, input) {
       // A registration keeps no obo: its deliveries would be recorded without the original consumer, so none is taken.

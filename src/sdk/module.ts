@@ -17,6 +17,16 @@ export interface ConnectorEnvironment {
   readonly defaultTimeoutMs: number;
   /** This hub's id (its trust list's), once the keys are loaded: what a peer hub is told it asks from. */
   readonly hubId?: () => string;
+  /** Trust between hubs (the configuration's `federation.peers`), for a connector that puts a peer hub behind this one. */
+  readonly federation?: FederationTrust;
+}
+
+/** What the hub's federation trust list lets a peer hub connector check. */
+export interface FederationTrust {
+  /** Whether the trust list pins this peer hub's root key. */
+  pinned(peerHub: string): boolean;
+  /** Verifies a seal of one of the peer's departments against the peer's keys (its JWKS signed by the pinned root); the problem, or undefined when it verifies. */
+  verifySeal(peerHub: string, token: string): Promise<string | undefined>;
 }
 
 /**

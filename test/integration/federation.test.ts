@@ -72,6 +72,8 @@ beforeAll(async () => {
   a = await startTestHub({
     security: 'signed',
     prepareKeys: keysOf('taian'),
+    // A pins B's federation root (B's operator gives its thumbprint out of band).
+    federationPeers: { heze: { url: b.url, root: b.gateway.keyStore.federationRoot()!.thumbprint } },
     policyFile: policyOfA(),
     connectors: {
       heze: {

@@ -71,6 +71,8 @@ export async function startTestHub(
     proofPages?: (gateway: Gateway) => ProofPagesSource;
     /** More connectors' settings (`connectors.<id>`), e.g. a peer hub (`type: "hub"`). @default none */
     connectors?: Record<string, Record<string, unknown>>;
+    /** The peer hubs whose federation roots this hub pins (`federation.peers`). @default none */
+    federationPeers?: Record<string, { url: string; root: unknown }>;
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -91,6 +93,7 @@ export async function startTestHub(
       webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
       cases: { file: path.join(keysDir, 'cases', 'cases.jsonl'), ...options.cases },
       proofs: { dir: path.join(keysDir, 'proofs') },
+      ...(options.federationPeers ? { federation: { peers: options.federationPeers } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },

@@ -24,6 +24,7 @@ import {
   type Connector,
   type ConnectorModule,
   type ErrorCode,
+  type FederationTrust,
   type RequestScope,
 } from '../../sdk';
 import { createRequestSigner, sealedFromPresentation, type PrivateJwk } from '../../seal';
@@ -107,7 +108,14 @@ export function peerHubModuleFromSettings(id: string): ConnectorModule {
     // The peer's departments seal its records.
     sealsNothing: true,
     typeDefs: (settings) => schemaOf(settings).typeDefs,
-    create: (settings, environment) => createPeerHubConnector(id, settings, schemaOf(settings), environment.defaultTimeoutMs, environment.hubId ?? (() => 'datarun')),
+    create: (settings, environment) => {
+      // A peer's seals are checked against its keys, which this hub takes only signed by the root its operator pinned.
+      const trust = environment.federation;
+      if (!trust?.pinned(settings.hub)) {
+        throw new ConnectorDefinitionError(`connector "${id}" (a peer hub): the peer hub "${settings.hub}" is not in federation.peers: pin its federation root key (its operator gives it out of band, docs/federation.md)`);
+      }
+      return createPeerHubConnector(id, settings, schemaOf(settings), environment.defaultTimeoutMs, environment.hubId ?? (() => 'datarun'), trust);
+    },
   }) as unknown as ConnectorModule;
 }
 
@@ -121,7 +129,14 @@ function readKey(id: string, file: string): PrivateJwk {
 }
 
 /** The connector of a peer hub. */
-export function createPeerHubConnector(id: string, settings: PeerHubSettings, schema: PeerSchema, defaultTimeoutMs: number, hubId: () => string): Connector & { readonly passedSeals: readonly string[] } {
+export function createPeerHubConnector(
+  id: string,
+  settings: PeerHubSettings,
+  schema: PeerSchema,
+  defaultTimeoutMs: number,
+  hubId: () => string,
+  trust: FederationTrust,
+): Connector & { readonly passedSeals: readonly string[] } {
   const url = new URL(settings.url);
   const timeoutMs = settings.timeoutMs ?? defaultTimeoutMs;
   const upstream = createHttpUpstream({ connector: id, baseUrl: url.origin, timeoutMs });
@@ -246,11 +261,15 @@ export function createPeerHubConnector(id: string, settings: PeerHubSettings, sc
     typeResolvers[typeName] = Object.fromEntries(fields.map((f) => [f, byResponseKey]));
   }
   for (const typeName of schema.sealedTypes) {
-    typeResolvers[typeName]!.seal = (source: unknown, args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
+    typeResolvers[typeName]!.seal = async (source: unknown, args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
       const seal = byResponseKey(source, args, ctx, info) as { token?: unknown } | null | undefined;
+      if (seal instanceof Error) return seal;
       if (seal && typeof seal === 'object' && typeof seal.token === 'string') {
         const sealed = sealedFromPresentation(seal.token);
         if (!sealed) return new UpstreamInvalidResponseError(id, `a ${typeName} seal is not an SD-JWT presentation`);
+        // Every record verifiable: a seal that does not verify against the peer's keys never reaches the caller.
+        const problem = await trust.verifySeal(settings.hub, seal.token);
+        if (problem !== undefined) return new UpstreamInvalidResponseError(id, `a ${typeName} seal does not verify against the keys of peer hub ${settings.hub} (${problem})`);
         // Cut to this hub's reply when the request ends (masked or unselected fields withheld); the department's signature stays.
         ctx.seals?.pending.push({ path: pathOf(info), sealed });
       }

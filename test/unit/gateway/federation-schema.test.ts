@@ -5,7 +5,11 @@
  * the peer's type names, fragments inlined, `__typename` under abstract types, only the
  * variables it uses.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { buildASTSchema, parse, type FieldNode, type OperationDefinitionNode } from 'graphql';
+import { peerHubModuleFromSettings } from '../../../src/gateway/federation/peer-connector';
 import { forwardDocument } from '../../../src/gateway/federation/forward';
 import { derivePeerSchema, peerRootFieldName } from '../../../src/gateway/federation/peer-schema';
 
@@ -91,5 +95,32 @@ describe('the document asked of the peer', () => {
     expect(printed).toContain('deeds: payments(taxType: $kind)');
     expect(printed).toContain('owned { ... on Company { creditCode } __typename }');
     expect(printed).not.toContain('Heze');
+  });
+});
+
+describe('a peer hub connector', () => {
+  it('does not start unless the trust list pins the peer\'s federation root', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'datarun-peer-'));
+    try {
+      const schemaFile = path.join(dir, 'heze.graphql');
+      writeFileSync(schemaFile, PEER_SDL);
+      writeFileSync(path.join(dir, 'key.json'), JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }));
+      const module = peerHubModuleFromSettings('heze');
+      const settings = module.settings.parse({ type: 'hub', url: 'https://hub.heze.example/graphql', hub: 'heze', consumer: 'taian-hub', keyFile: path.join(dir, 'key.json'), prefix: 'Heze', fields: ['person'], schemaFile });
+      void module.typeDefs(settings as never);
+      const notPinned = { pinned: () => false, verifySeal: async () => 'not pinned' };
+      expect(() => module.create(settings as never, { defaultTimeoutMs: 1000, federation: notPinned })).toThrow('the peer hub "heze" is not in federation.peers: pin its federation root key');
+      expect(() => module.create(settings as never, { defaultTimeoutMs: 1000 })).toThrow('is not in federation.peers');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses settings that do not say where and how, naming each', () => {
+    const module = peerHubModuleFromSettings('heze');
+    const parsed = module.settings.safeParse({ type: 'graphql', url: 'ftp://x', hub: 'Heze', consumer: '', prefix: 'heze', fields: [] });
+    expect(parsed.success).toBe(false);
+    const paths = parsed.success ? [] : parsed.error.issues.map((i) => i.path.join('.'));
+    expect(paths).toEqual(expect.arrayContaining(['type', 'url', 'hub', 'consumer', 'keyFile', 'prefix', 'fields', 'schemaFile']));
   });
 });
