@@ -6,13 +6,13 @@
  * its masks change, and signs nothing); B down gives A's fields and a coded error naming B for
  * B's; B's policy refusing A gives POLICY_DENIED naming B, for B's fields only.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEMO_POLICY } from '../../src/policy';
-import { createKeyStore, DEMO_OWNERS, verifySeal } from '../../src/seal';
+import { createConsentSigner, createKeyStore, DEMO_OWNERS, verifySeal, type PrivateJwk } from '../../src/seal';
 import { startTestHub, type TestHub } from '../support/hub';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-FED-001', operator: 'clerk-7' };
@@ -22,6 +22,9 @@ let dir: string;
 let proxy: http.Server;
 /** The requests A sent to B, as they went through the recording proxy between them. */
 const sent: { authorization: string; body: string }[] = [];
+
+/** B's coordinates A's look at B's grants is told are granted, though B does not grant them to A. */
+const STALE_GRANTS = ['Person.providentFund', 'FundAccount.loans', 'FundLoan.status'];
 
 /** A proxy in front of B that keeps a copy of each request (to replay one). */
 async function recordingProxy(target: string): Promise<string> {
@@ -33,8 +36,16 @@ async function recordingProxy(target: string): Promise<string> {
       if (req.method === 'POST') sent.push({ authorization: String(req.headers.authorization), body });
       try {
         const answer = await fetch(`${target}${req.url}`, { method: req.method!, headers: { 'content-type': 'application/json', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) }, ...(req.method === 'POST' ? { body } : {}) });
+        let text = await answer.text();
+        // A's look at B's grants sees the fund account's loans granted, which B's policy does not grant:
+        // as if B had ended that grant since A's check (B's refusal then comes late, from B itself).
+        if (body.includes('DatarunPeerGrants')) {
+          const reply = JSON.parse(text) as { data?: { myGrants?: { fields?: unknown[] } } };
+          reply.data?.myGrants?.fields?.push(...STALE_GRANTS.map((coordinate) => ({ coordinate, purpose: 'PROPERTY_TRANSFER' })));
+          text = JSON.stringify(reply);
+        }
         res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
-        res.end(await answer.text());
+        res.end(text);
       } catch {
         res.writeHead(502).end();
       }
@@ -50,7 +61,7 @@ function policyOfA(): string {
   const centre = policy.consumers.find((c) => c.id === 'real-estate-centre')!;
   centre.grants.push({ fields: ['Query.hezePerson', 'HezePerson.idNumber', 'HezePerson.name', 'HezePerson.taxRecords', 'HezeTaxpayer', 'HezeTaxPayment'], purposes: ['PROPERTY_TRANSFER'] });
   // A grants what B does not grant the centre (the fund account): B's refusal is B's to give.
-  centre.grants.push({ fields: ['HezePerson.providentFund', 'HezeFundAccount.status'], purposes: ['PROPERTY_TRANSFER'] });
+  centre.grants.push({ fields: ['HezePerson.providentFund', 'HezeFundAccount.status', 'HezeFundAccount.loans', 'HezeFundLoan.status'], purposes: ['PROPERTY_TRANSFER'] });
   const file = path.join(dir, 'policy-a.json');
   writeFileSync(file, JSON.stringify(policy));
   return file;
@@ -181,10 +192,44 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
     expect(reply.data.seller).toBeNull();
     expect(reply.data.again).toMatchObject({ name: expect.any(String) });
     expect(reply.errors).toHaveLength(1);
-    expect(reply.errors![0]).toMatchObject({ path: ['seller'], extensions: { code: 'POLICY_DENIED', hub: 'heze', denied: ['FundAccount.status', 'Person.providentFund'] } });
+    expect(reply.errors![0]).toMatchObject({ path: ['seller'], extensions: { code: 'POLICY_DENIED', hub: 'heze', denied: ['FundAccount.status'] } });
     expect(reply.errors![0]!.message).toContain('peer hub heze');
     // B was asked for its grants (once a minute per purpose) and for the granted field, never for the refused one.
     expect(sent.slice(before).map((r) => r.body).filter((b) => b.includes('providentFund'))).toEqual([]);
+  });
+
+  it('answers A\'s fields and POLICY_DENIED naming B, for B\'s fields only, when B refuses what A\'s look at its grants allowed', async () => {
+    const unit = a.sandboxes.data.properties[3]!.unitNumber;
+    const seller = b.sandboxes.data.taxpayers.find((t) => t.kind === 'PERSON')!.taxpayerId;
+    const before = sent.length;
+    const reply = await a.clientFor('real-estate-centre').query<any>(
+      'query($unit: ID!, $seller: ID!) { property(unitNumber: $unit) { unitNumber } seller: hezePerson(idNumber: $seller) { name providentFund { loans { status } } } }',
+      { unit, seller },
+      { ...TRANSFER, caseNumber: 'BDC-2026-FED-004' },
+    );
+    expect(reply.data.property.unitNumber).toBe(unit);
+    expect(reply.data.seller).toBeNull();
+    expect(reply.errors).toEqual([expect.objectContaining({ path: ['seller'], extensions: expect.objectContaining({ code: 'POLICY_DENIED', hub: 'heze' }) })]);
+    expect(reply.errors![0]!.message).toContain('peer hub heze');
+    // This time B was asked, and refused.
+    expect(sent.slice(before).some((r) => r.body.includes('providentFund'))).toBe(true);
+  });
+
+  it('shows the citizen the access on both hubs: at A by A\'s consumer from B\'s departments, at B through A', async () => {
+    const seller = b.sandboxes.data.taxpayers.find((t) => t.kind === 'PERSON')!.taxpayerId;
+    const view = async (hub: TestHub) => {
+      const jwk = JSON.parse(readFileSync(hub.gateway.keyStore.privateKeyPath('citizen-identity')!, 'utf8')) as PrivateJwk;
+      const consent = createConsentSigner({ issuer: 'citizen-identity', privateJwk: jwk }).sign({ subject: seller, purpose: 'CITIZEN_ACCESS_VIEW', expiresAt: Date.now() + 600_000 });
+      const reply = await hub.clientFor('one-window-hall').query<any>(
+        'query($id: ID!) { dataAccesses(idNumber: $id, first: 100) { edges { node { consumer via { hub consumer } caseNumber departments } } } }',
+        { id: seller },
+        { purpose: 'CITIZEN_ACCESS_VIEW', caseNumber: 'YCSL-2026-FED', operator: 'window-3', consents: [consent] },
+      );
+      expect(reply.errors).toBeUndefined();
+      return reply.data.dataAccesses.edges.map((e: { node: any }) => e.node).filter((n: any) => n.caseNumber === TRANSFER.caseNumber);
+    };
+    expect(await view(a)).toEqual([expect.objectContaining({ consumer: 'real-estate-centre', via: null, departments: expect.arrayContaining(['heze']) })]);
+    expect(await view(b)).toEqual(expect.arrayContaining([expect.objectContaining({ consumer: 'taian-hub', via: { hub: 'taian', consumer: 'real-estate-centre' } })]));
   });
 
   it('answers A\'s fields and CONNECTOR_UNAVAILABLE naming B when B is down', async () => {
