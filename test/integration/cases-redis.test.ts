@@ -18,7 +18,8 @@ const OPENED = at('2026-03-06T10:00:00');
 const event = (id: string) => ({ eventId: id, eventType: 'LICENCE_ISSUED', subject: { kind: 'ENTERPRISE' as const, id: '91350100M000100Y43' } });
 
 async function instance(): Promise<CaseService> {
-  const state = createSharedState({ redis: { url: redis.url }, rateLimits: () => undefined });
+  // A busy machine may hold a command past the default 500 ms: these tests are about who wins, not how fast.
+  const state = createSharedState({ redis: { url: redis.url, commandTimeoutMs: 5000 }, rateLimits: () => undefined });
   states.push(state);
   expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
   return createCaseService({ store: createDocumentCaseStore(state.documents('cases')), calendar, deadlines });

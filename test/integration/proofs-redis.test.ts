@@ -15,7 +15,8 @@ const states: SharedState[] = [];
 const SIZE = MIN_STATUS_LIST_SIZE;
 
 async function state(): Promise<SharedState> {
-  const s = createSharedState({ redis: { url: redis.url }, rateLimits: () => undefined });
+  // A busy machine may hold a command past the default 500 ms: these tests are about who gets which entry, not how fast.
+  const s = createSharedState({ redis: { url: redis.url, commandTimeoutMs: 5000 }, rateLimits: () => undefined });
   states.push(s);
   expect(await s.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
   return s;
