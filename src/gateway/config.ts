@@ -320,6 +320,8 @@ const configSchema = z.strictObject({
     .strictObject({
       /** Peer hub id → `{ url, root }`: the peer's base URL and its federation root key (public JWK or RFC 7638 thumbprint), exchanged out of band. */
       peers: federationPeersSchema.default({}),
+      /** A seal naming a key of a peer not seen yet fetches the peer's statement again (a rotation), at most once per this many seconds per peer. */
+      refetchIntervalSec: z.number().int().min(0).max(3600).default(30),
     })
     .prefault({}),
   /** Log level of the hub's own log (never personal data). */

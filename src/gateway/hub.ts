@@ -290,7 +290,7 @@ export interface GatewayOptions {
  */
 function peerTrustOf(config: GatewayConfig): { trust: FederationTrust; close(): Promise<void> } {
   const peers = config.federation?.peers ?? {};
-  const source = Object.keys(peers).length > 0 ? createPeerKeySource({ peers: peers as Readonly<Record<string, PeerTrust>>, cacheDir: peerCacheDir(config.keys.dir) }) : undefined;
+  const source = Object.keys(peers).length > 0 ? createPeerKeySource({ peers: peers as Readonly<Record<string, PeerTrust>>, cacheDir: peerCacheDir(config.keys.dir), ...(config.federation?.refetchIntervalSec !== undefined ? { refetchIntervalSec: config.federation.refetchIntervalSec } : {}) }) : undefined;
   return {
     trust: {
       pinned: (hub) => source !== undefined && Object.hasOwn(peers, hub),

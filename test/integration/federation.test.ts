@@ -6,13 +6,13 @@
  * its masks change, and signs nothing); B down gives A's fields and a coded error naming B for
  * B's; B's policy refusing A gives POLICY_DENIED naming B, for B's fields only.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEMO_POLICY } from '../../src/policy';
-import { createConsentSigner, createKeyStore, DEMO_OWNERS, verifySeal, type PrivateJwk } from '../../src/seal';
+import { createConsentSigner, createFederationStatementSigner, createKeyStore, DEMO_OWNERS, FEDERATION_STATEMENT_PATH, rotateKey, verifySeal, type Jwks, type PrivateJwk } from '../../src/seal';
 import { startTestHub, type TestHub } from '../support/hub';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-FED-001', operator: 'clerk-7' };
@@ -26,8 +26,15 @@ const sent: { authorization: string; body: string }[] = [];
 /** B's coordinates A's look at B's grants is told are granted, though B does not grant them to A. */
 const STALE_GRANTS = ['Person.providentFund', 'FundAccount.loans', 'FundLoan.status'];
 
-/** A proxy in front of B that keeps a copy of each request (to replay one). */
-async function recordingProxy(target: string): Promise<string> {
+/** Where the proxy in front of B sends requests: B's URL (a restarted B listens on another port). */
+let target: string;
+/** When set, the body of B's federation statement as the proxy serves it (a statement B did not sign). */
+let statementOverride: string | undefined;
+/** How many times the proxy served `statementOverride`. */
+let overridesServed = 0;
+
+/** A proxy in front of B (A's connector and A's trust list reach B through it) that keeps a copy of each request (to replay one). */
+async function recordingProxy(): Promise<string> {
   proxy = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -35,6 +42,12 @@ async function recordingProxy(target: string): Promise<string> {
       const body = Buffer.concat(chunks).toString('utf8');
       if (req.method === 'POST') sent.push({ authorization: String(req.headers.authorization), body });
       try {
+        if (statementOverride !== undefined && req.url === FEDERATION_STATEMENT_PATH) {
+          overridesServed++;
+          res.writeHead(200, { 'content-type': 'application/jwt' });
+          res.end(statementOverride);
+          return;
+        }
         const answer = await fetch(`${target}${req.url}`, { method: req.method!, headers: { 'content-type': 'application/json', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) }, ...(req.method === 'POST' ? { body } : {}) });
         let text = await answer.text();
         // A's look at B's grants sees the fund account's loans granted, which B's policy does not grant:
@@ -75,6 +88,8 @@ const keysOf = (hubId: string) => async (dir: string) => {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'datarun-federation-'));
   b = await startTestHub({ security: 'signed', prepareKeys: keysOf('heze') });
+  target = b.url;
+  const bThroughProxy = await recordingProxy();
   const schemaFile = path.join(dir, 'heze.graphql');
   // B's operator hands A's the snapshot of B's graph (its operator listener serves it).
   const snapshot = await fetch(`${b.operatorUrl}/federation/schema.graphql`);
@@ -84,12 +99,14 @@ beforeAll(async () => {
     security: 'signed',
     prepareKeys: keysOf('taian'),
     // A pins B's federation root (B's operator gives its thumbprint out of band).
-    federationPeers: { heze: { url: b.url, root: b.gateway.keyStore.federationRoot()!.thumbprint } },
+    federationPeers: { heze: { url: bThroughProxy, root: b.gateway.keyStore.federationRoot()!.thumbprint } },
+    // B's statement fetched again at once for a seal under a key A has not seen (B rotated), not after the default 30 s.
+    federationRefetchIntervalSec: 0,
     policyFile: policyOfA(),
     connectors: {
       heze: {
         type: 'hub',
-        url: `${await recordingProxy(b.url)}/graphql`,
+        url: `${bThroughProxy}/graphql`,
         hub: b.gateway.keyStore.hubId,
         // A is B's consumer "taian-hub" (a federation peer); its key is B's demo key for it.
         consumer: 'taian-hub',
@@ -230,6 +247,57 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
     };
     expect(await view(a)).toEqual([expect.objectContaining({ consumer: 'real-estate-centre', via: null, departments: expect.arrayContaining(['heze']) })]);
     expect(await view(b)).toEqual(expect.arrayContaining([expect.objectContaining({ consumer: 'taian-hub', via: { hub: 'taian', consumer: 'real-estate-centre' } })]));
+  });
+
+  it('goes on across B\'s rotation: A takes B\'s new statement, signed by B\'s root, for a seal under B\'s new key; a statement another root signed is refused', async () => {
+    const unit = a.sandboxes.data.properties[4]!.unitNumber;
+    const seller = b.sandboxes.data.taxpayers.find((t) => t.kind === 'PERSON')!.taxpayerId;
+    const before = await a.clientFor('real-estate-centre').query<any>(QUERY, { unit, seller }, { ...TRANSFER, caseNumber: 'BDC-2026-FED-005' });
+    expect(before.errors).toBeUndefined();
+    const oldSeal = before.data.seller.taxRecords.seal;
+    const root = b.gateway.keyStore.federationRoot()!.thumbprint;
+
+    // B rotates the seal key of the department A reads (tax) and restarts on the same keys (its log stays with the B that ran).
+    const saved = path.join(dir, 'b-keys');
+    const keyFiles = new Set(['trust.json', 'jwks.json', 'federation-root.json', 'private']);
+    cpSync(b.keysDir, saved, { recursive: true, filter: (source) => source === b.keysDir || keyFiles.has(path.relative(b.keysDir, source).split(path.sep)[0]!) });
+    const rotated = await rotateKey(saved, 'tax', { use: 'seal' });
+    await b.close();
+    b = await startTestHub({ security: 'signed', prepareKeys: async (keys) => cpSync(saved, keys, { recursive: true }) });
+    target = b.url;
+    expect(b.gateway.keyStore.federationRoot()!.thumbprint).toBe(root);
+
+    const after = await a.clientFor('real-estate-centre').query<any>(QUERY, { unit, seller }, { ...TRANSFER, caseNumber: 'BDC-2026-FED-006' });
+    expect(after.errors).toBeUndefined();
+    expect(after.data.property.unitNumber).toBe(unit);
+    const newSeal = after.data.seller.taxRecords.seal;
+    expect(newSeal).toMatchObject({ issuer: 'tax', keyId: rotated.created[0] });
+    expect(newSeal.keyId).not.toBe(oldSeal.keyId);
+    // Under B's new key, which A took only from B's new statement (the one it held does not have it).
+    expect(verifySeal(newSeal.token, { keyStore: b.gateway.keyStore })).toMatchObject({ valid: true, issuer: 'tax', keyId: rotated.created[0] });
+    const held = readFileSync(path.join(a.keysDir, 'peers', 'heze.federation.jwt'), 'utf8');
+    expect(JSON.parse(Buffer.from(held.split('.')[1]!, 'base64url').toString('utf8')).jwks.keys.map((k: { kid: string }) => k.kid)).toContain(rotated.created[0]);
+
+    // B's statement signed by a root A did not pin (served where B's is): refused, and B's fields answer an error naming B, not data.
+    const other = await createKeyStore(path.join(dir, 'other-keys'), { hubId: 'heze', owners: DEMO_OWNERS.map((o) => (o.kind === 'hub' ? { ...o, id: 'heze' } : o)) });
+    await rotateKey(saved, 'tax', { use: 'seal' });
+    await b.close();
+    b = await startTestHub({ security: 'signed', prepareKeys: async (keys) => cpSync(saved, keys, { recursive: true }) });
+    target = b.url;
+    // The statement is of B's hub id and B's current keys, only signed by another root.
+    statementOverride = createFederationStatementSigner({ keyStore: other }).statement(b.gateway.publicJwks() as Jwks);
+    try {
+      const refused = await a.clientFor('real-estate-centre').query<any>(QUERY, { unit, seller }, { ...TRANSFER, caseNumber: 'BDC-2026-FED-007' });
+      expect(refused.data.property.unitNumber).toBe(unit);
+      expect(refused.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'UPSTREAM_INVALID_RESPONSE' }) })]);
+      expect(refused.errors![0]!.message).toContain('heze');
+      expect(refused.errors![0]!.path![0]).toBe('seller');
+      // A asked for B's statement again (a key it had not seen), refused it and kept the one it held, which lacks the key.
+      expect(overridesServed).toBeGreaterThan(0);
+      expect(refused.errors![0]!.message).toContain('does not verify against the keys of peer hub heze');
+    } finally {
+      statementOverride = undefined;
+    }
   });
 
   it('answers A\'s fields and CONNECTOR_UNAVAILABLE naming B when B is down', async () => {

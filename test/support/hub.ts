@@ -73,6 +73,8 @@ export async function startTestHub(
     connectors?: Record<string, Record<string, unknown>>;
     /** The peer hubs whose federation roots this hub pins (`federation.peers`). @default none */
     federationPeers?: Record<string, { url: string; root: unknown }>;
+    /** `federation.refetchIntervalSec`: how soon a seal under a peer's unknown key fetches its statement again. @default the hub's (30 s) */
+    federationRefetchIntervalSec?: number;
   } = {},
 ): Promise<TestHub> {
   const data = generateSeed({ seed: 1, size: options.size ?? 200 });
@@ -93,7 +95,7 @@ export async function startTestHub(
       webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
       cases: { file: path.join(keysDir, 'cases', 'cases.jsonl'), ...options.cases },
       proofs: { dir: path.join(keysDir, 'proofs') },
-      ...(options.federationPeers ? { federation: { peers: options.federationPeers } } : {}),
+      ...(options.federationPeers ? { federation: { peers: options.federationPeers, ...(options.federationRefetchIntervalSec !== undefined ? { refetchIntervalSec: options.federationRefetchIntervalSec } : {}) } } : {}),
       security: { mode: options.security ?? 'open', clockSkewSec: 60 },
       // A test that turns the access log off says so explicitly, as the signed mode requires.
       audit: { enabled: options.audit ?? true, benchmarkOnlyDisable: options.audit === false, dir: auditDir, instanceId: 'test-hub' },

@@ -16,7 +16,7 @@ const problem = (federation: unknown): string => {
 
 describe('federation.peers', () => {
   it('is empty by default, and takes a root as a public JWK or its thumbprint', () => {
-    expect(parseConfig({}).federation).toEqual({ peers: {} });
+    expect(parseConfig({}).federation).toEqual({ peers: {}, refetchIntervalSec: 30 });
     const config = parseConfig({ federation: { peers: { 'city-b': { url: 'https://hub.city-b.example', root: THUMBPRINT }, 'city-c': { url: 'http://127.0.0.1:4100', root: JWK } } } });
     expect(config.federation.peers['city-b']).toEqual({ url: 'https://hub.city-b.example', root: THUMBPRINT });
     expect(config.federation.peers['city-c']!.root).toEqual(JWK);
@@ -32,5 +32,7 @@ describe('federation.peers', () => {
     expect(problem({ peers: { 'city-b': { url: 'https://b.example' } } })).toContain('federation.peers.city-b.root');
     expect(problem({ peers: { 'city-b': { url: 'https://b.example', root: THUMBPRINT, jwks: 'x' } } })).toMatch(/federation\.peers\.city-b: .*jwks/);
     expect(problem({ peer: {} })).toMatch(/federation: .*peer/);
+    expect(problem({ refetchIntervalSec: -1 })).toContain('federation.refetchIntervalSec');
+    expect(parseConfig({ federation: { refetchIntervalSec: 0 } }).federation.refetchIntervalSec).toBe(0);
   });
 });
