@@ -295,21 +295,23 @@ function peerTrustOf(config: GatewayConfig): { trust: FederationTrust; close(): 
     trust: {
       pinned: (hub) => source !== undefined && Object.hasOwn(peers, hub),
       async verifySeal(hub, token) {
-        if (!source || !Object.hasOwn(peers, hub)) return `peer hub ${hub} is not in federation.peers`;
+        if (!source || !Object.hasOwn(peers, hub)) return { valid: false, problem: `peer hub ${hub} is not in federation.peers` };
         let kid: unknown;
         try {
           kid = (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid?: unknown }).kid;
         } catch {
-          return 'the seal is not a JWS';
+          return { valid: false, problem: 'the seal is not a JWS' };
         }
         let keys: Awaited<ReturnType<typeof source.keysOf>>;
         try {
           keys = await source.keysOf(hub, typeof kid === 'string' ? { kid } : {});
         } catch (error) {
-          return error instanceof Error ? error.message : 'the peer\'s keys are not available';
+          return { valid: false, problem: error instanceof Error ? error.message : 'the peer\'s keys are not available' };
         }
         const verified = verifySeal(token, { jwks: keys });
-        return verified.valid ? undefined : `${verified.reason}: ${verified.message}`;
+        if (!verified.valid) return { valid: false, problem: `${verified.reason}: ${verified.message}` };
+        const { issuer, keyId, algorithm, issuedAt, recordType, disclosed } = verified;
+        return { valid: true, issuer, keyId, algorithm, issuedAt, recordType, disclosed };
       },
     },
     close: async () => source?.close(),

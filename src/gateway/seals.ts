@@ -172,9 +172,10 @@ function sealFieldsOf(fields: Record<string, unknown>): Record<string, unknown> 
 /**
  * The reply object in the shape the record was sealed in: entity objects reduced to the
  * identifier the reply shows (an entity whose identifier the reply does not show stays as it is,
- * so it cannot match and is not disclosed), `__typename` dropped, reserved names renamed.
+ * so it cannot match and is not disclosed), `__typename` dropped, reserved names renamed. A peer
+ * hub's reply is checked in this shape against the values its seals disclose (federation/verify-reply.ts).
  */
-function sealShapeOf(value: unknown, top: boolean): unknown {
+export function sealShapeOf(value: unknown, top: boolean): unknown {
   if (Array.isArray(value)) return value.map((v) => sealShapeOf(v, false));
   if (value === null || typeof value !== 'object') return value;
   const obj = value as Record<string, unknown>;

@@ -8,7 +8,7 @@ export type { Connector, ConnectorDefinition, ConnectorHealth, SealSpec, BatchLo
 export { defineConnectorModule, sdlFile, settingSchemas, CONNECTOR_ID_PATTERN } from './module';
 /** The zod the SDK validates settings with: a connector's settings schema must be made with it. */
 export { z } from 'zod';
-export type { ConnectorModule, ConnectorEnvironment, FederationTrust, ConnectorSettingsSchema, ChangeFeed, ChangeFeedRead } from './module';
+export type { ConnectorModule, ConnectorEnvironment, FederationTrust, PeerSealCheck, ConnectorSettingsSchema, ChangeFeed, ChangeFeedRead } from './module';
 export { EVENT_TYPE_PATTERN } from './events';
 export type { DepartmentEvent, EventTypeSpec, EventSubjectKind, EventDetailValue } from './events';
 export { PROOF_KIND_PATTERN, chinaTime, proofSubjectId } from './proofs';

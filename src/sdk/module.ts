@@ -25,9 +25,23 @@ export interface ConnectorEnvironment {
 export interface FederationTrust {
   /** Whether the trust list pins this peer hub's root key. */
   pinned(peerHub: string): boolean;
-  /** Verifies a seal of one of the peer's departments against the peer's keys (its JWKS signed by the pinned root); the problem, or undefined when it verifies. */
-  verifySeal(peerHub: string, token: string): Promise<string | undefined>;
+  /** Verifies a seal of one of the peer's departments against the peer's keys (its JWKS signed by the pinned root): what it seals and discloses, or the problem. */
+  verifySeal(peerHub: string, token: string): Promise<PeerSealCheck>;
 }
+
+/** A peer's seal checked against the peer's keys: who sealed which record type and the disclosed values, or why it does not verify. */
+export type PeerSealCheck =
+  | {
+      readonly valid: true;
+      readonly issuer: string;
+      readonly keyId: string;
+      readonly algorithm: string;
+      readonly issuedAt: Date;
+      readonly recordType: string;
+      /** Field name (as sealed) → the disclosed value. */
+      readonly disclosed: Readonly<Record<string, unknown>>;
+    }
+  | { readonly valid: false; readonly problem: string };
 
 /**
  * Settings of one connector, as the configuration file (`connectors.<id>.<key>`) and the

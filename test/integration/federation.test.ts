@@ -291,10 +291,16 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
       expect(refused.data.property.unitNumber).toBe(unit);
       expect(refused.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'UPSTREAM_INVALID_RESPONSE' }) })]);
       expect(refused.errors![0]!.message).toContain('heze');
-      expect(refused.errors![0]!.path![0]).toBe('seller');
+      // B's tax record is not served: its seal cannot be verified against keys signed by B's root.
+      expect(refused.errors![0]!.path).toEqual(['seller', 'taxRecords']);
+      expect(refused.data.seller).toEqual({ idNumber: expect.stringMatching(/\*/), name: expect.any(String), taxRecords: null });
       // A asked for B's statement again (a key it had not seen), refused it and kept the one it held, which lacks the key.
       expect(overridesServed).toBeGreaterThan(0);
-      expect(refused.errors![0]!.message).toContain('does not verify against the keys of peer hub heze');
+      expect(refused.errors![0]!.message).toMatch(/^peer hub heze \(heze\): a Taxpayer record came with a seal that does not verify against the peer hub's keys \(UNKNOWN_KEY/);
+      // The same when A's caller does not select the seal: every record of B is checked against its seal.
+      const unselected = await a.clientFor('real-estate-centre').query<any>(QUERY.replace(' seal { issuer keyId token }', ''), { unit, seller }, { ...TRANSFER, caseNumber: 'BDC-2026-FED-008' });
+      expect(unselected.data.seller.taxRecords).toBeNull();
+      expect(unselected.errors).toEqual([expect.objectContaining({ path: ['seller', 'taxRecords'], extensions: expect.objectContaining({ code: 'UPSTREAM_INVALID_RESPONSE', hub: 'heze' }) })]);
     } finally {
       statementOverride = undefined;
     }

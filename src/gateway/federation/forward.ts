@@ -4,7 +4,10 @@
  * names given back their peer names (`... on HezePerson` → `... on Person`), fragments inlined,
  * `__typename` added under every abstract type (to know which prefixed type answers). The reply
  * keeps the caller's response keys, so each field of a prefixed type reads its value by its
- * response key.
+ * response key. Every object of a sealed type asked for also asks for its seal's token, under an
+ * alias of its own (`datarunSealCheck`, numbered when the caller's selection uses that key): the
+ * reply is checked against it whether or not the caller selected `seal` (verify-reply.ts), and
+ * the check's seal is taken out of the reply again.
  */
 import {
   getNamedType,
@@ -44,12 +47,48 @@ export interface ForwardScope {
   readonly variableValues: Readonly<Record<string, unknown>>;
   /** This hub's name of each peer type → the peer's. */
   readonly remoteNames: ReadonlyMap<string, string>;
+  /** This hub's names of the peer's sealed types: each object of one asks for its seal too. @default none */
+  readonly sealedTypes?: ReadonlySet<string>;
 }
 
 /** A document for the peer and its variables. */
 export interface ForwardedDocument {
   readonly query: string;
   readonly variables: Record<string, unknown>;
+  /** The root fields as asked (`f0`, `f1`, …, in the peer's names, fragments inlined, seal checks added): what the reply answers. */
+  readonly fields: readonly FieldNode[];
+}
+
+/** The alias the seal check of an object starts from. */
+export const SEAL_CHECK_ALIAS = 'datarunSealCheck';
+
+const sealChecks = new WeakSet<FieldNode>();
+
+/** Whether a field of a forwarded document is a seal check `forwardDocument` added (not the caller's): its value is taken out of the reply. */
+export const isSealCheck = (node: FieldNode): boolean => sealChecks.has(node);
+
+/** The response keys of a selection set, its inline fragments' included. */
+function responseKeys(set: SelectionSetNode, into = new Set<string>()): Set<string> {
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) into.add(selection.alias?.value ?? selection.name.value);
+    else if (selection.kind === Kind.INLINE_FRAGMENT) responseKeys(selection.selectionSet, into);
+  }
+  return into;
+}
+
+/** A seal check under a response key the selection set does not use. */
+function sealCheck(set: SelectionSetNode): FieldNode {
+  const used = responseKeys(set);
+  let alias = SEAL_CHECK_ALIAS;
+  for (let n = 1; used.has(alias); n++) alias = `${SEAL_CHECK_ALIAS}${n}`;
+  const node: FieldNode = {
+    kind: Kind.FIELD,
+    alias: { kind: Kind.NAME, value: alias },
+    name: { kind: Kind.NAME, value: 'seal' },
+    selectionSet: { kind: Kind.SELECTION_SET, selections: [{ kind: Kind.FIELD, name: { kind: Kind.NAME, value: 'token' } }] },
+  };
+  sealChecks.add(node);
+  return node;
 }
 
 const TYPENAME: FieldNode = { kind: Kind.FIELD, name: { kind: Kind.NAME, value: '__typename' } };
@@ -62,7 +101,8 @@ export function forwardDocument(fields: readonly ForwardedField[], scope: Forwar
   const used = new Set<string>();
   const remoteName = (name: string): string => scope.remoteNames.get(name) ?? name;
 
-  const selectionSetOf = (set: SelectionSetNode, typeName: string, seen: ReadonlySet<string>): SelectionSetNode => {
+  /** `checked`: a field's own selection (not a fragment's), where the seal check goes. */
+  const selectionSetOf = (set: SelectionSetNode, typeName: string, seen: ReadonlySet<string>, checked = false): SelectionSetNode => {
     const type = scope.schema.getType(typeName);
     const selections: SelectionNode[] = [];
     for (const selection of set.selections) {
@@ -86,7 +126,24 @@ export function forwardDocument(fields: readonly ForwardedField[], scope: Forwar
       }
     }
     if (type && isAbstractType(type)) selections.push(TYPENAME);
-    return { kind: Kind.SELECTION_SET, selections };
+    const built: SelectionSetNode = { kind: Kind.SELECTION_SET, selections };
+    // Every sealed object asked for is checked against its seal, selected or not.
+    const sealed = scope.sealedTypes;
+    if (checked && sealed && sealed.size > 0 && type) {
+      if (isObjectType(type) && sealed.has(typeName)) {
+        selections.push(sealCheck(built));
+      } else if (isAbstractType(type)) {
+        for (const possible of scope.schema.getPossibleTypes(type)) {
+          if (!sealed.has(possible.name)) continue;
+          selections.push({
+            kind: Kind.INLINE_FRAGMENT,
+            typeCondition: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: remoteName(possible.name) } },
+            selectionSet: { kind: Kind.SELECTION_SET, selections: [sealCheck(built)] },
+          });
+        }
+      }
+    }
+    return built;
   };
 
   const inlineOf = (fragment: InlineFragmentNode, on: string, seen: ReadonlySet<string>): InlineFragmentNode => ({
@@ -100,14 +157,14 @@ export function forwardDocument(fields: readonly ForwardedField[], scope: Forwar
     const parent = scope.schema.getType(parentName);
     const field = parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[node.name.value] : undefined;
     const childName = field ? getNamedType(field.type).name : parentName;
-    return { ...node, selectionSet: selectionSetOf(node.selectionSet, childName, new Set()) };
+    return { ...node, selectionSet: selectionSetOf(node.selectionSet, childName, new Set(), true) };
   };
 
   const selections: FieldNode[] = fields.map((f, i) => ({
     ...f.node,
     alias: { kind: Kind.NAME, value: forwardAlias(i) },
     name: { kind: Kind.NAME, value: f.remoteField },
-    ...(f.node.selectionSet ? { selectionSet: selectionSetOf(f.node.selectionSet, f.typeName, new Set()) } : {}),
+    ...(f.node.selectionSet ? { selectionSet: selectionSetOf(f.node.selectionSet, f.typeName, new Set(), true) } : {}),
   }));
   const root: SelectionSetNode = { kind: Kind.SELECTION_SET, selections };
   visit(root, {
@@ -132,5 +189,5 @@ export function forwardDocument(fields: readonly ForwardedField[], scope: Forwar
     variableDefinitions: definitions,
     selectionSet: root,
   };
-  return { query: print(document), variables };
+  return { query: print(document), variables, fields: selections };
 }

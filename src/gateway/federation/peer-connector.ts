@@ -33,6 +33,7 @@ import type { SealingContext } from '../seals';
 import { forwardAlias, forwardDocument, type ForwardedField } from './forward';
 import { coordinatesRead, openCoordinates, peerGrantsOf, type PeerGrants } from './peer-grants';
 import { derivePeerSchema, type PeerSchema } from './peer-schema';
+import { verifyPeerValue, type PeerReplyCheck } from './verify-reply';
 
 /** How long the peer's grants for one purpose are trusted before they are asked again, in ms. */
 export const PEER_GRANTS_TTL_MS = 60_000;
@@ -145,6 +146,12 @@ export function createPeerHubConnector(
   const named = (message: string): string => `peer hub ${settings.hub} (${id}): ${message}`;
 
   const open = openCoordinates(schema.remote);
+  const sealedTypes: ReadonlySet<string> = new Set(schema.sealedTypes);
+  const replyCheck: PeerReplyCheck = {
+    remote: schema.remote,
+    verify: (token) => trust.verifySeal(settings.hub, token),
+    invalid: (problem) => new HubError(HubErrorCode.UPSTREAM_INVALID_RESPONSE, named(problem), { hub: settings.hub, connector: id }),
+  };
   const grantsByPurpose = new Map<string, { until: number; grants: Promise<PeerGrants | undefined> }>();
 
   /** Signs and posts one GraphQL request to the peer for the caller; its reply, or the error to give each field. */
@@ -213,7 +220,7 @@ export function createPeerHubConnector(
     if (asked.length === 0) return results;
     const document = forwardDocument(
       asked.map((i) => batch[i]!.field),
-      { schema: info.schema, fragments: info.fragments, operation: info.operation, variableValues: info.variableValues, remoteNames: schema.remoteNames },
+      { schema: info.schema, fragments: info.fragments, operation: info.operation, variableValues: info.variableValues, remoteNames: schema.remoteNames, sealedTypes },
     );
     const reply = await post(document, ctx, caller, asked.length);
     if (reply instanceof HubError) {
@@ -224,9 +231,10 @@ export function createPeerHubConnector(
     const errors = Array.isArray(reply.errors) ? reply.errors : [];
     // Errors without a path (a refused request): every field of the batch carries the first.
     const general = errors.find((e) => !Array.isArray(e.path) || e.path.length === 0 || !/^f\d+$/.test(String(e.path[0])));
-    asked.forEach((i, n) => {
+    await Promise.all(asked.map(async (i, n) => {
       const alias = forwardAlias(n);
-      const value = data && Object.prototype.hasOwnProperty.call(data, alias) ? data[alias] : null;
+      // Every record checked against its seal before anything of it is served, selected or not.
+      const value = data && Object.prototype.hasOwnProperty.call(data, alias) ? await verifyPeerValue(data[alias], document.fields[n]!, replyCheck) : null;
       results[i] = (() => {
         if (general && (value === null || value === undefined)) return peerError(general);
         for (const error of errors) {
@@ -236,7 +244,7 @@ export function createPeerHubConnector(
         }
         return value ?? null;
       })();
-    });
+    }));
     return results;
   }
 
@@ -261,15 +269,13 @@ export function createPeerHubConnector(
     typeResolvers[typeName] = Object.fromEntries(fields.map((f) => [f, byResponseKey]));
   }
   for (const typeName of schema.sealedTypes) {
-    typeResolvers[typeName]!.seal = async (source: unknown, args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
+    typeResolvers[typeName]!.seal = (source: unknown, args: unknown, ctx: SealingContext, info: GraphQLResolveInfo) => {
       const seal = byResponseKey(source, args, ctx, info) as { token?: unknown } | null | undefined;
       if (seal instanceof Error) return seal;
       if (seal && typeof seal === 'object' && typeof seal.token === 'string') {
         const sealed = sealedFromPresentation(seal.token);
         if (!sealed) return new UpstreamInvalidResponseError(id, `a ${typeName} seal is not an SD-JWT presentation`);
-        // Every record verifiable: a seal that does not verify against the peer's keys never reaches the caller.
-        const problem = await trust.verifySeal(settings.hub, seal.token);
-        if (problem !== undefined) return new UpstreamInvalidResponseError(id, `a ${typeName} seal does not verify against the keys of peer hub ${settings.hub} (${problem})`);
+        // Verified with its record when the reply came (verifyPeerValue): a seal that does not verify never gets here.
         // Cut to this hub's reply when the request ends (masked or unselected fields withheld); the department's signature stays.
         ctx.seals?.pending.push({ path: pathOf(info), sealed });
       }

@@ -108,7 +108,7 @@ describe('a peer hub connector', () => {
       const module = peerHubModuleFromSettings('heze');
       const settings = module.settings.parse({ type: 'hub', url: 'https://hub.heze.example/graphql', hub: 'heze', consumer: 'taian-hub', keyFile: path.join(dir, 'key.json'), prefix: 'Heze', fields: ['person'], schemaFile });
       void module.typeDefs(settings as never);
-      const notPinned = { pinned: () => false, verifySeal: async () => 'not pinned' };
+      const notPinned = { pinned: () => false, verifySeal: async () => ({ valid: false as const, problem: 'not pinned' }) };
       expect(() => module.create(settings as never, { defaultTimeoutMs: 1000, federation: notPinned })).toThrow('the peer hub "heze" is not in federation.peers: pin its federation root key');
       expect(() => module.create(settings as never, { defaultTimeoutMs: 1000 })).toThrow('is not in federation.peers');
     } finally {
