@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateSeed, type SeedData } from '../../departments';
 import { createDataRunClient, type DataRunClient } from '../client';
+import { PEER_GRANTS_CASE } from '../gateway';
 import { DEMO_POLICY } from '../policy';
 import { DemoStepError, expectNoErrors, prepareDemoKeys, startDemoHub, type DemoHub } from './demo-kit';
 
@@ -211,11 +212,14 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
     const taianRecord = mine.find((r) => r.requestId === receipt.receipt.requestId);
     if (!taianRecord?.federationRequestId) throw new DemoStepError(step, `Tai'an's log has no record of request ${receipt.receipt.requestId} with a federation request id (found ${mine.length} records of case ${TRANSFER.caseNumber})`);
     const federationId = taianRecord.federationRequestId!;
-    // Heze's records of the request: Tai'an's look at its grants there (myGrants: no department read), then the query.
+    // Heze's record of the request.
     const theirs = await recordsAt(step, hezeAuditor, { federationRequestId: federationId });
     const hezeRecord = theirs.find((r) => r.fields.length > 0);
     if (!hezeRecord) throw new DemoStepError(step, `Heze's log has no record reading its departments under federation request ${federationId} (${theirs.length} records)`);
-    const grantsCheck = theirs.length - 1;
+    // Tai'an's look at Heze's grants (myGrants: no department read), asked as Tai'an itself for no consumer's case.
+    const looks = (await recordsAt(step, hezeAuditor, { caseNumber: PEER_GRANTS_CASE, from: since })).filter((r) => r.consumer === PEER_CONSUMER);
+    if (looks.some((r) => r.onBehalfOf)) throw new DemoStepError(step, 'Heze\'s record of Tai\'an\'s look at its grants names a consumer at Tai\'an: the look serves every consumer and must be asked as the hub itself');
+    const grantsCheck = looks.length;
     const expected = { hub: requesting, consumer: CENTRE, request: taianRecord.requestId };
     const named = hezeRecord.onBehalfOf;
     if (hezeRecord.consumer !== PEER_CONSUMER || named?.hub !== expected.hub || named.consumer !== expected.consumer || named.request !== expected.request) {
@@ -229,7 +233,7 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
     const taianDepartments = [...new Set(taianRecord.fields.map((f) => f.department))];
     out(`6. 泰安的访问记录 Tai'an's access record #${taianRecord.seq}: ${taianRecord.consumer}, ${taianRecord.purpose} ${taianRecord.caseNumber}, departments ${taianDepartments.join(', ')} (${serving} = Heze's hub), request ${taianRecord.requestId}, federation request id ${federationId}`);
     out(`7. 菏泽的访问记录 Heze's access record #${hezeRecord.seq}: ${hezeRecord.consumer} on behalf of ${named.consumer} @ ${named.hub} (its request ${named.request}), the same purpose, case and operator, departments ${hezeDepartments.join(', ')}, federation request id ${hezeRecord.federationRequestId}`);
-    if (grantsCheck > 0) out(`   and ${grantsCheck} record${grantsCheck === 1 ? '' : 's'} of Tai'an asking Heze what it grants it (myGrants) for the same request, before the query`);
+    if (grantsCheck > 0) out(`   and ${grantsCheck} record${grantsCheck === 1 ? '' : 's'} of Tai'an itself asking Heze what it grants it (myGrants, case ${PEER_GRANTS_CASE}, on behalf of no consumer), before the query`);
     out('   两地审计员凭同一跨域请求号互查记录 an auditor of either hub finds the other\'s record with accessLog(filter: { federationRequestId })');
     out('every step held.');
 

@@ -36,6 +36,7 @@ export type { ConsoleExport, ConsoleExportFilter } from './console-export';
 export { UnauthenticatedError, FEDERATION_STATEMENT_PATH } from '../seal';
 export { createPeerKeySource, peerCacheDir, PeerUnknownError, PeerKeysUnavailableError, DEFAULT_PEER_REFETCH_INTERVAL_SEC } from './peer-keys';
 export type { PeerKeySource, PeerKeySourceOptions, PeerKeys, PeerTrust } from './peer-keys';
+export { PEER_GRANTS_CASE } from './federation/peer-connector';
 // What the proof pages (src/http) need: their data source, and the QR payload and words of src/proofs.
 export type { ProofDisplay, ProofPagesSource } from './proof-pages';
 export { declaredProofKinds, type HubProofs, type HubProofKind, type IssuedHubProof, type ProofsSettings } from './proofs';

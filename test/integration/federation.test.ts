@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEMO_POLICY } from '../../src/policy';
 import { createConsentSigner, createFederationStatementSigner, createKeyStore, DEMO_OWNERS, FEDERATION_STATEMENT_PATH, rotateKey, verifySeal, type Jwks, type PrivateJwk } from '../../src/seal';
+import { PEER_GRANTS_CASE } from '../../src/gateway/federation/peer-connector';
 import { startTestHub, type TestHub } from '../support/hub';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-FED-001', operator: 'clerk-7' };
@@ -173,17 +174,27 @@ describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
     const fid = mine[0].federationRequestId as string;
     expect(fid).toMatch(/^taian:/);
     expect(mine[0].fields.map((f: { department: string }) => f.department)).toEqual(expect.arrayContaining(['heze', 'real-estate']));
-    // B's records of the request: A's look at its grants (myGrants, no department read), then the query.
+    // B's record of the request.
     const theirs = await records(b, { federationRequestId: fid });
-    expect(theirs).toHaveLength(2);
-    expect(theirs.map((r) => r.fields.length > 0).sort()).toEqual([false, true]);
-    for (const record of theirs) expect(record.onBehalfOf).toEqual({ hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId });
-    expect(theirs.find((r) => r.fields.length > 0)).toMatchObject({ consumer: 'taian-hub', purpose: 'PROPERTY_TRANSFER', caseNumber: TRANSFER.caseNumber, operator: TRANSFER.operator, onBehalfOf: { hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId } });
+    expect(theirs).toHaveLength(1);
+    expect(theirs[0]).toMatchObject({ consumer: 'taian-hub', purpose: 'PROPERTY_TRANSFER', caseNumber: TRANSFER.caseNumber, operator: TRANSFER.operator, onBehalfOf: { hub: 'taian', consumer: 'real-estate-centre', request: mine[0].requestId } });
+  });
+
+  it('asks B\'s grants as A itself: B\'s record of the look names A, no consumer at A and no case', async () => {
+    const looks = await records(b, { caseNumber: PEER_GRANTS_CASE });
+    expect(looks).toEqual([
+      expect.objectContaining({ consumer: 'taian-hub', purpose: 'PROPERTY_TRANSFER', caseNumber: PEER_GRANTS_CASE, operator: 'taian', onBehalfOf: null, federationRequestId: null, fields: [] }),
+    ]);
+    // The look went signed without an obo claim: it serves every consumer of A asking for the purpose.
+    const look = sent.find((r) => r.body.includes('DatarunPeerGrants'))!;
+    const claims = JSON.parse(Buffer.from(look.authorization.replace(/^DatarunRequest /, '').split('.')[1]!, 'base64url').toString('utf8'));
+    expect(claims).toMatchObject({ iss: 'taian-hub', purpose: 'PROPERTY_TRANSFER', case: PEER_GRANTS_CASE, operator: 'taian' });
+    expect(claims.obo).toBeUndefined();
   });
 
   it('is refused by B when A\'s signed request is replayed, or its on-behalf-of claim changed', async () => {
     expect(sent.length).toBeGreaterThan(0);
-    const { authorization, body } = sent[0]!;
+    const { authorization, body } = sent.find((r) => !r.body.includes('DatarunPeerGrants'))!;
     const replayed = await fetch(`${b.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body });
     expect(replayed.status).toBe(401);
     expect(await replayed.json()).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED', reason: 'REPLAYED' } }] });

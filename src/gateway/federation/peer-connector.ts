@@ -38,6 +38,12 @@ import { verifyPeerValue, type PeerReplyCheck } from './verify-reply';
 /** How long the peer's grants for one purpose are trusted before they are asked again, in ms. */
 export const PEER_GRANTS_TTL_MS = 60_000;
 
+/** The case number of this hub's look at a peer's grants: asked for no consumer's case (the peer's record shows it). */
+export const PEER_GRANTS_CASE = 'peer-grants';
+
+/** The purpose, case, operator and (for a caller's request) `obo` of a request to the peer. */
+type RequestClaims = Parameters<ReturnType<typeof createRequestSigner>['authorization']>[1];
+
 /** The settings of a peer hub connector (`connectors.<id>`). */
 export const peerHubSettings = z.strictObject({
   type: z.literal('hub', { error: 'type must be "hub" for a peer hub' }),
@@ -154,25 +160,28 @@ export function createPeerHubConnector(
   };
   const grantsByPurpose = new Map<string, { until: number; grants: Promise<PeerGrants | undefined> }>();
 
-  /** Signs and posts one GraphQL request to the peer for the caller; its reply, or the error to give each field. */
-  async function post(document: { query: string; variables: Record<string, unknown> }, ctx: RequestContext, caller: NonNullable<RequestContext['caller']>, size: number): Promise<PeerReply | HubError> {
-    const body = JSON.stringify(document);
-    // The peer records the call under the same federation id as this hub's record of the request.
+  /** The claims of a request for the caller: its purpose, case and operator, on its behalf (the peer records the call under the same federation id as this hub's record of the request). */
+  function onBehalfOfCaller(ctx: RequestContext, caller: NonNullable<RequestContext['caller']>): RequestClaims {
     ctx.federationRequestId ??= `${hubId()}:${randomUUID()}`;
-    const onBehalfOf = { hub: hubId(), consumer: caller.consumer, request: ctx.requestId, federation: ctx.federationRequestId };
+    return { purpose: caller.purpose, caseNumber: caller.caseNumber, operator: caller.operator, onBehalfOf: { hub: hubId(), consumer: caller.consumer, request: ctx.requestId, federation: ctx.federationRequestId } };
+  }
+
+  /** Signs and posts one GraphQL request to the peer with `claims`; its reply, or the error to give each field. */
+  async function post(document: { query: string; variables: Record<string, unknown> }, signal: AbortSignal, claims: RequestClaims, size: number): Promise<PeerReply | HubError> {
+    const body = JSON.stringify(document);
     try {
       const answer = await upstream.json<PeerReply>({
         method: 'POST',
         path,
         body,
-        signal: ctx.signal,
+        signal,
         operation: 'federated.query',
         batchSize: size,
         acceptStatus: [400, 401, 403, 429, 503],
         headers: {
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
-          authorization: signer.authorization(body, { purpose: caller.purpose, caseNumber: caller.caseNumber, operator: caller.operator, onBehalfOf }),
+          authorization: signer.authorization(body, claims),
         },
       });
       const reply = answer.data;
@@ -185,12 +194,17 @@ export function createPeerHubConnector(
     }
   }
 
-  /** What the peer grants this hub for the caller's purpose (its `myGrants`), kept a minute; undefined when it cannot say. */
+  /**
+   * What the peer grants this hub for the caller's purpose (its `myGrants`), kept a minute;
+   * undefined when it cannot say. The look serves every caller asking for that purpose, so it is
+   * asked as this hub itself: no `obo`, the case `PEER_GRANTS_CASE`, this hub's id as operator.
+   */
   function grantsFor(ctx: RequestContext, caller: NonNullable<RequestContext['caller']>): Promise<PeerGrants | undefined> {
     const now = Date.now();
     const kept = grantsByPurpose.get(caller.purpose);
     if (kept && kept.until > now) return kept.grants;
-    const grants = post({ query: 'query DatarunPeerGrants($purpose: String) { myGrants(purpose: $purpose) { fields { coordinate purpose } } }', variables: { purpose: caller.purpose } }, ctx, caller, 1).then((reply) => {
+    const asHub: RequestClaims = { purpose: caller.purpose, caseNumber: PEER_GRANTS_CASE, operator: hubId() };
+    const grants = post({ query: 'query DatarunPeerGrants($purpose: String) { myGrants(purpose: $purpose) { fields { coordinate purpose } } }', variables: { purpose: caller.purpose } }, ctx.signal, asHub, 1).then((reply) => {
       const fields = reply instanceof HubError ? undefined : (reply.data?.myGrants as { fields?: unknown } | undefined)?.fields;
       if (!Array.isArray(fields)) {
         // Not known: ask again next time, and let the peer's own policy decide this time.
@@ -222,7 +236,7 @@ export function createPeerHubConnector(
       asked.map((i) => batch[i]!.field),
       { schema: info.schema, fragments: info.fragments, operation: info.operation, variableValues: info.variableValues, remoteNames: schema.remoteNames, sealedTypes },
     );
-    const reply = await post(document, ctx, caller, asked.length);
+    const reply = await post(document, ctx.signal, onBehalfOfCaller(ctx, caller), asked.length);
     if (reply instanceof HubError) {
       for (const i of asked) results[i] = reply;
       return results;
