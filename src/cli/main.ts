@@ -11,6 +11,7 @@ import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { checkExportArguments, runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { runConsoleLogin } from './console';
 import { exitCodeOfError } from './exit';
+import { runFederationSnapshot } from './federation';
 import { configuredDepartments, runKeysFederationRoot, runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
 import { runQuery } from './query';
 import { runSandbox } from './sandbox';
@@ -388,6 +389,17 @@ audit
     const { exitCode } = await runAuditReindex({ ...(o.config ? { config: o.config } : {}), ...(o.rebuild ? { rebuild: true } : {}) });
     process.exitCode = exitCode;
   });
+
+const federation = program.command('federation').description('hubs serving each other 跨域通办 (docs/federation.md)');
+federation
+  .command('snapshot')
+  .description('take a peer hub\'s graph for a connector of type "hub": fetch its operator route /federation/schema.graphql, check the SDL parses, write it')
+  .argument('<operator-url>', 'the peer hub\'s operator listener (http://10.0.0.5:4001), or the route\'s own URL')
+  .option('--out <file>', 'write the snapshot here (whole, or not at all) instead of to stdout; the connector\'s schemaFile')
+  .option('--timeout <ms>', 'longest wait for the peer', integer('timeout', 1, 120_000))
+  .action(async (operatorUrl: string, o: { out?: string; timeout?: number }) =>
+    runFederationSnapshot({ operatorUrl, ...(o.out !== undefined ? { out: o.out } : {}), ...(o.timeout !== undefined ? { timeoutMs: o.timeout } : {}) }),
+  );
 
 const consoleCommand = program.command('console').description('the auditor console at /console');
 consoleCommand

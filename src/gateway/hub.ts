@@ -3,10 +3,8 @@ import type { GraphQLEnumType, GraphQLSchema } from 'graphql';
 import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile, type PolicyEngine } from '../policy';
 import {
   DEFAULT_HUB_ID,
-  verifySeal,
   createConsentVerifier,
   createConsoleLoginVerifier,
-  createFederationStatementSigner,
   createKeyStore,
   createReceiptSigner,
   createRequestVerifier,
@@ -33,7 +31,9 @@ import {
   type SharedStateMode,
 } from '../state';
 import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule, type EventTypeSpec, type FederationTrust } from '../sdk';
-import { createPeerKeySource, peerCacheDir, type PeerTrust } from './peer-keys';
+import { createPeerTrust } from './federation/peer-trust';
+import { hubStatementOf } from './federation/statement';
+import type { PeerTrust } from './peer-keys';
 import { ConfigError, sharedIndexProblem, signedWithoutAuditProblem, type HubConfig } from './config';
 import { modulesOfConfig } from './connector-modules';
 import { parseConnectorSettings } from './connector-settings';
@@ -283,41 +283,6 @@ export interface GatewayOptions {
  * it (which refuses an unclassified field), the access log, then starts the connectors and the
  * shared-state tasks (invalidation, archiving); stops what was started if one fails.
  */
-/**
- * The trust between hubs a peer hub connector checks with: the peers the configuration pins
- * (`federation.peers`), their JWKS statements fetched, verified against the pinned roots and kept
- * (src/gateway/peer-keys.ts), and a seal of a peer's department verified against those keys.
- */
-function peerTrustOf(config: GatewayConfig): { trust: FederationTrust; close(): Promise<void> } {
-  const peers = config.federation?.peers ?? {};
-  const source = Object.keys(peers).length > 0 ? createPeerKeySource({ peers: peers as Readonly<Record<string, PeerTrust>>, cacheDir: peerCacheDir(config.keys.dir), ...(config.federation?.refetchIntervalSec !== undefined ? { refetchIntervalSec: config.federation.refetchIntervalSec } : {}) }) : undefined;
-  return {
-    trust: {
-      pinned: (hub) => source !== undefined && Object.hasOwn(peers, hub),
-      async verifySeal(hub, token) {
-        if (!source || !Object.hasOwn(peers, hub)) return { valid: false, problem: `peer hub ${hub} is not in federation.peers` };
-        let kid: unknown;
-        try {
-          kid = (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid?: unknown }).kid;
-        } catch {
-          return { valid: false, problem: 'the seal is not a JWS' };
-        }
-        let keys: Awaited<ReturnType<typeof source.keysOf>>;
-        try {
-          keys = await source.keysOf(hub, typeof kid === 'string' ? { kid } : {});
-        } catch (error) {
-          return { valid: false, problem: error instanceof Error ? error.message : 'the peer\'s keys are not available' };
-        }
-        const verified = verifySeal(token, { jwks: keys });
-        if (!verified.valid) return { valid: false, problem: `${verified.reason}: ${verified.message}` };
-        const { issuer, keyId, algorithm, issuedAt, recordType, disclosed } = verified;
-        return { valid: true, issuer, keyId, algorithm, issuedAt, recordType, disclosed };
-      },
-    },
-    close: async () => source?.close(),
-  };
-}
-
 export async function createGateway(config: GatewayConfig, endpoints: DepartmentEndpoints, options: GatewayOptions = {}): Promise<Gateway> {
   const withoutAudit = signedWithoutAuditProblem(config.security?.mode ?? 'signed', config.audit);
   if (withoutAudit) throw new ConfigError(withoutAudit);
@@ -326,7 +291,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   const modules = options.modules ?? modulesOfConfig({ ...(config.connectorDirs ? { connectorDirs: config.connectorDirs } : {}), connectors: endpoints });
   // The keys are loaded after the connectors are made; a peer hub connector asks for the hub's id only when it calls.
   let hubIdOf: (() => string) | undefined;
-  const federationTrust = peerTrustOf(config);
+  const federationTrust = createPeerTrust({
+    peers: (config.federation?.peers ?? {}) as Readonly<Record<string, PeerTrust>>,
+    keysDir: config.keys.dir,
+    ...(config.federation?.refetchIntervalSec !== undefined ? { refetchIntervalSec: config.federation.refetchIntervalSec } : {}),
+  });
   let composed: ComposedConnectors;
   try {
     composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs, () => hubIdOf?.() ?? DEFAULT_HUB_ID, federationTrust.trust);
@@ -698,7 +667,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   }
   const publicJwks = (): { keys: readonly unknown[] } => (webhooks ? { keys: [...keyStore.publicJwks().keys, webhooks.publicJwk] } : keyStore.publicJwks());
   // The JWKS statement peers verify against the root they pinned: one per JWKS content, re-signed on demand.
-  const federation = keyStore.federationRoot() ? createFederationStatementSigner({ keyStore }) : undefined;
+  const federationStatement = hubStatementOf(keyStore, publicJwks);
   return {
     schema,
     connectors,
@@ -723,7 +692,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     },
     webhooks,
     publicJwks,
-    federationStatement: () => federation?.statement(publicJwks() as Jwks),
+    federationStatement,
     eventTypes: [...eventTypes.keys()].sort(),
     pipeline: { caches: pipeline.caches },
     tracing: tracing ? { endpoint: tracing.endpoint, flush: () => tracing.flush() } : undefined,

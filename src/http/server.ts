@@ -301,6 +301,9 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
 
   const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
 
+  /** The hub's SDL with every @share, printed once (`GET /federation/schema.graphql`). */
+  let federationSdl: string | undefined;
+
   /** The operator routes themselves, once access is settled: /metrics, /readyz, /federation/schema.graphql, the webhooks' dead letters, the extra routes. */
   async function operatorRoute(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     if (url.pathname === '/metrics' && req.method === 'GET') {
@@ -311,7 +314,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       await readiness(res, true);
     } else if (url.pathname === '/federation/schema.graphql' && req.method === 'GET') {
       // What a peer hub's operator needs to put part of this graph behind theirs (docs/federation.md).
-      const sdl = printSchemaWithDirectives(gateway.schema);
+      // The schema does not change while the hub runs: printed at the first request, served as printed since.
+      const sdl = (federationSdl ??= printSchemaWithDirectives(gateway.schema));
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(sdl), 'cache-control': 'no-store' });
       res.end(sdl);
     } else if (url.pathname.startsWith('/webhooks/dead') && gateway.webhooks) {

@@ -156,6 +156,8 @@ export const ERROR_CODES = Object.freeze({
   ERR_PEER_STATEMENT_REFUSED: entry(500, VERIFY_FAILED, 'operator', 'a peer hub’s JWKS statement does not verify against the root pinned for it (wrong root or hub, expired, older than one accepted, foreign keys); `reason` says which'),
   ERR_PEER_UNKNOWN: entry(500, USAGE, 'operator', 'a peer hub that the federation trust list (federation.peers) does not name'),
   ERR_PEER_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'a peer hub’s JWKS statement cannot be fetched and no valid copy of it is cached'),
+  ERR_PEER_SCHEMA_UNAVAILABLE: entry(503, UNAVAILABLE, 'operator', 'a peer hub’s operator route /federation/schema.graphql cannot be reached, or answers other than 200 (`datarun federation snapshot`)'),
+  ERR_PEER_SCHEMA_INVALID: entry(500, VERIFY_FAILED, 'operator', 'what a peer hub’s /federation/schema.graphql answered is not a GraphQL schema (SDL) with a Query type, or is too large (`datarun federation snapshot`)'),
 
   // Operator level: webhook delivery (src/push).
   PUSH_TARGET_REFUSED: entry(400, REFUSED, 'operator', 'a webhook target is off the operator’s allow-list, or its host resolves to an address the allow-list does not permit (loopback, private, link-local, metadata)'),

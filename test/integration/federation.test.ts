@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runFederationSnapshot } from '../../src/cli/federation';
 import { DEMO_POLICY } from '../../src/policy';
 import { createConsentSigner, createFederationStatementSigner, createKeyStore, DEMO_OWNERS, FEDERATION_STATEMENT_PATH, rotateKey, verifySeal, type Jwks, type PrivateJwk } from '../../src/seal';
 import { PEER_GRANTS_CASE } from '../../src/gateway/federation/peer-connector';
@@ -92,10 +93,8 @@ beforeAll(async () => {
   target = b.url;
   const bThroughProxy = await recordingProxy();
   const schemaFile = path.join(dir, 'heze.graphql');
-  // B's operator hands A's the snapshot of B's graph (its operator listener serves it).
-  const snapshot = await fetch(`${b.operatorUrl}/federation/schema.graphql`);
-  expect(snapshot.status).toBe(200);
-  writeFileSync(schemaFile, await snapshot.text());
+  // A's operator takes the snapshot of B's graph from B's operator listener (`datarun federation snapshot`).
+  await runFederationSnapshot({ operatorUrl: b.operatorUrl, out: schemaFile, report: () => undefined });
   a = await startTestHub({
     security: 'signed',
     prepareKeys: keysOf('taian'),

@@ -59,7 +59,7 @@ export const peerHubSettings = z.strictObject({
   prefix: z.string().regex(/^[A-Z][A-Za-z0-9]{0,31}$/, 'prefix must be PascalCase (e.g. "Heze")'),
   /** The peer's root fields offered here, e.g. ["person", "enterprise"] (JSON text in the environment). */
   fields: z.preprocess((v) => (typeof v === 'string' ? JSON.parse(v) : v), z.array(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'each field must be a root field name')).min(1, 'fields must name at least one root field')),
-  /** The peer's SDL snapshot (`datarun federation export` on the peer). */
+  /** The peer's SDL snapshot (`datarun federation snapshot <the peer's operator URL>`). */
   schemaFile: z.string().min(1, 'schemaFile must name the peer\'s SDL snapshot'),
   /** Per call, connection included (ms). @default the hub's */
   timeoutMs: z.coerce.number().int().positive().max(120_000).optional(),

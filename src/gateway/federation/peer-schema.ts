@@ -1,6 +1,6 @@
 /**
  * The part of another hub's graph this hub puts behind its own (跨域通办): from the peer's SDL (a
- * snapshot its operator exported with `datarun federation export`, @share directives included),
+ * snapshot taken with `datarun federation snapshot` from its operator route, @share directives included),
  * the root fields named in the settings and every type they reach, renamed with the peer's prefix
  * (`Person` → `HezePerson`) so they never meet this hub's own types, and the root fields as
  * `Query.<prefix><Field>` (`hezePerson(idNumber:)`). Each field keeps the peer's classification,
