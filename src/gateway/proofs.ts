@@ -27,6 +27,7 @@ import {
   signStatusListToken,
   STATUS,
   type ProofVerified,
+  type StatusEntry,
   type StatusListAllocator,
 } from '../proofs';
 import { BadUserInputError, HubError, HubErrorCode, type Connector, type ConnectorModule, type ProofFacts, type ProofKindSpec, type ProofSubject } from '../sdk';
@@ -285,6 +286,8 @@ export function startProofs(options: {
   /** A purpose code as people read it (the pages' 事由), e.g. from the policy's purpose registry. */
   purposeName?: (code: string) => string | undefined;
   now?: () => Date;
+  /** Wraps the status list allocator the proofs use (tests inject a failing allocation through it). @default as built */
+  wrapAllocator?: (allocator: StatusListAllocator) => StatusListAllocator;
 }): HubProofs {
   const { kinds, settings, state, keyStore } = options;
   const bundles = options.bundles ?? new Map<string, ProofBundleSpec>();
@@ -294,7 +297,8 @@ export function startProofs(options: {
     state.mode === 'memory'
       ? openFileStatusListStore({ dir: path.join(settings.dir, 'status-lists'), size: settings.statusListSize })
       : createSharedStatusListStore({ bitmaps: state.bits('status-lists'), size: settings.statusListSize });
-  const allocator: StatusListAllocator = createStatusListAllocator({ store });
+  const built = createStatusListAllocator({ store });
+  const allocator: StatusListAllocator = options.wrapAllocator ? options.wrapAllocator(built) : built;
   const signer = createStatusListSigner({ keyStore });
   let baseUrl = settings.baseUrl?.replace(/\/+$/, '');
 
@@ -392,10 +396,9 @@ export function startProofs(options: {
     return facts;
   }
 
-  /** Issues a department's proof of established facts: a status entry, the SD-JWT VC, the kept record, the audit change. */
-  async function mint(ctx: RequestContext, caller: Caller, found: HubProofKind, subject: ProofSubject, facts: ProofFacts, holderJwk: Record<string, unknown> | undefined): Promise<Minted> {
+  /** Issues a department's proof of established facts under a status entry taken for it: the SD-JWT VC, the kept record, the audit change. */
+  async function mint(ctx: RequestContext, caller: Caller, found: HubProofKind, subject: ProofSubject, facts: ProofFacts, holderJwk: Record<string, unknown> | undefined, entry: StatusEntry): Promise<Minted> {
     const { spec, department } = found;
-    const entry = await allocator.allocate();
     const uri = listUri(entry.list);
     const issued = issueProofVc({
       keyStore,
@@ -455,15 +458,18 @@ export function startProofs(options: {
       const holderJwk = holderKeyOf(input.holderKey);
       if (!bundle) {
         const facts = await establish(found!, input.subject, ctx.signal);
-        return (await mint(ctx, caller, found!, input.subject, facts, holderJwk)).issued;
+        return (await mint(ctx, caller, found!, input.subject, facts, holderJwk, await allocator.allocate())).issued;
       }
-      // Every department is asked first: nothing is issued unless every part holds.
+      // Every department is asked first, and every status entry (the parts' and the envelope's) taken before
+      // anything is signed or kept: nothing is issued unless every part holds and every entry could be had.
+      // (An entry taken and left unused is never referred to: it stays "valid" and means nothing.)
       const partKinds = bundle.parts.map((kind) => kinds.get(kind)!);
       const facts = await Promise.all(partKinds.map((kind) => establish(kind, input.subject, ctx.signal)));
+      const entries = await Promise.all([...partKinds, bundle].map(() => allocator.allocate()));
+      const entry = entries[partKinds.length]!;
       const minted: Minted[] = [];
-      for (const [i, kind] of partKinds.entries()) minted.push(await mint(ctx, caller, kind, input.subject, facts[i]!, holderJwk));
+      for (const [i, kind] of partKinds.entries()) minted.push(await mint(ctx, caller, kind, input.subject, facts[i]!, holderJwk, entries[i]!));
       const parts = minted.map((m) => m.issued);
-      const entry = await allocator.allocate();
       const uri = listUri(entry.list);
       const issuedAt = now();
       const expiresAt = Math.min(issuedAt.getTime() + bundle.validityDays * 86_400_000, ...parts.map((p) => Date.parse(p.expiresAt)));

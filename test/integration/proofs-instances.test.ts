@@ -9,8 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
+import { MARKET_REGULATION_PROOFS } from '../../connectors/market-regulation/proofs';
 import { TAX_PROOFS } from '../../connectors/tax/proofs';
-import { startProofs, type HubProofKind, type HubProofs } from '../../src/gateway/proofs';
+import { offeredProofBundles, startProofs, type HubProofKind, type HubProofs } from '../../src/gateway/proofs';
 import type { RequestContext } from '../../src/gateway/request-context';
 import { STATUS, statusAt, verifyProof, verifyStatusListToken } from '../../src/proofs';
 import { chinaTime, type Connector } from '../../src/sdk';
@@ -37,14 +39,32 @@ const taxKind: HubProofKind = {
   } as unknown as Connector,
 };
 
-async function instance(): Promise<HubProofs> {
+/** Market regulation as the proofs see it: every enterprise registered, active and off the abnormal list. */
+const registrationKind: HubProofKind = {
+  spec: MARKET_REGULATION_PROOFS[0]!,
+  department: 'market-regulation',
+  connector: {
+    id: 'market-regulation',
+    proofs: {
+      establish: async (_kind: string, subject: { id: string }) => ({
+        asOf: chinaTime(),
+        holds: true,
+        claims: { creditCode: subject.id, name: '泰山示例有限公司', registrationStatus: 'ACTIVE', establishedAt: '2015-03-02', legalRepresentative: { idNumber: '370102199001011234' }, onAbnormalList: false },
+      }),
+    },
+  } as unknown as Connector,
+};
+
+/** The proofs of one instance; `wrapAllocator` wraps its status-list allocator (a failure injected at one allocation). */
+async function instance(wrapAllocator?: Parameters<typeof startProofs>[0]['wrapAllocator']): Promise<HubProofs> {
   // A busy machine may hold a command past the default 500 ms: these tests are about what both instances see, not how fast.
   const state = createSharedState({ redis: { url: redis.url, commandTimeoutMs: 5000 }, rateLimits: () => undefined });
   states.push(state);
   expect(await state.waitUntilReady(HANG_DEADLINE_MS)).toBe(true);
   const dir = mkdtempSync(path.join(tmpdir(), 'datarun-proofs-'));
   dirs.push(dir);
-  const proofs = startProofs({ kinds: new Map([[taxKind.spec.kind, taxKind]]), settings: { baseUrl: BASE, statusListSize: 16_384, statusTtlSeconds: 60, dir }, state, keyStore });
+  const kinds = new Map([[taxKind.spec.kind, taxKind], [registrationKind.spec.kind, registrationKind]]);
+  const proofs = startProofs({ kinds, bundles: offeredProofBundles(kinds), settings: { baseUrl: BASE, statusListSize: 16_384, statusTtlSeconds: 60, dir }, state, keyStore, ...(wrapAllocator ? { wrapAllocator } : {}) });
   running.push(proofs);
   return proofs;
 }
@@ -104,5 +124,39 @@ describe('proofs of two instances over one Redis', () => {
     const entries = issued.map((p) => `${p.statusList}#${p.statusIndex}`);
     expect(new Set(entries).size).toBe(entries.length);
     expect(new Set(issued.map((p) => p.reference)).size).toBe(issued.length);
+  });
+
+  it('issue a bundle whole or not at all: a status entry that cannot be had (any of the three) leaves no part issued, kept or audited', async () => {
+    let failAt = 0;
+    let calls = 0;
+    const proofs = await instance((allocator) => ({
+      ...allocator,
+      allocate: async () => {
+        calls++;
+        if (calls === failAt) throw new Error('status list store unavailable (injected)');
+        return allocator.allocate();
+      },
+    }));
+    const code = (n: number): string => `91370100MA3C${String(n).padStart(5, '0')}X`;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 99_999 }), async (k, n) => {
+        calls = 0;
+        failAt = k;
+        const ctx = request();
+        const subject = { kind: 'ENTERPRISE' as const, id: code(n) };
+        await expect(proofs.issue(ctx, { kind: 'ENTERPRISE_GOOD_STANDING', subject })).rejects.toThrow(/injected/);
+        expect(ctx.auditChanges ?? []).toEqual([]);
+        // Nothing kept for the subject: an event that revokes the tax part finds no live proof.
+        const event = { id: `chg-${n}-${k}`, type: 'ARREARS_ARISEN', subject, occurredAt: chinaTime(), department: 'tax' };
+        expect(await proofs.revokeFor('tax', [event], AbortSignal.timeout(HANG_DEADLINE_MS))).toBe(0);
+      }),
+      { numRuns: 12 },
+    );
+    // With every entry had, the same subject's bundle is issued, with its two parts.
+    failAt = 0;
+    const ctx = request();
+    const issued = await proofs.issue(ctx, { kind: 'ENTERPRISE_GOOD_STANDING', subject: { kind: 'ENTERPRISE', id: code(1) } });
+    expect(issued.parts?.map((p) => p.kind)).toEqual(['ENTERPRISE_REGISTRATION', 'NO_TAX_ARREARS']);
+    expect(ctx.auditChanges).toHaveLength(3);
   });
 });
