@@ -1,9 +1,10 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { KeyFileInsecureError, KeyMismatchError, PrivateKeyMissingError, TrustListInvalidError } from './errors';
+import { KeyMismatchError, PrivateKeyMissingError, TrustListInvalidError } from './errors';
 import { sha256Base64url } from './hash';
+import { readPrivateKeyFile } from './key-file';
 import { publicJwkSchema, type PublicJwk } from './trust';
 
 /**
@@ -102,7 +103,7 @@ export async function ensureFederationRoot(dir: string, privateDir: string, opti
     const orphans = (await readdir(privateDir).catch(() => [] as string[])).filter((name) => name.startsWith(`${FEDERATION_ROOT_USE}.`) && name.endsWith('.jwk.json'));
     if (orphans.length === 1) {
       const kid = orphans[0]!.slice(FEDERATION_ROOT_USE.length + 1, -'.jwk.json'.length);
-      const privateKey = await readPrivate(join(privateDir, orphans[0]!));
+      const privateKey = await readPrivateKeyFile(join(privateDir, orphans[0]!));
       const jwk = publicOf(privateKey);
       if (jwkThumbprint(jwk) !== kid) throw new KeyMismatchError(`${join(privateDir, orphans[0]!)} does not hold the key its name says (${kid})`);
       await writePublic(path, { format: 'datarun-federation-root/1', kid, alg: FEDERATION_ROOT_ALG, jwk, createdAt: new Date(options.nowMs).toISOString() });
@@ -127,18 +128,6 @@ function publicOf(privateKey: KeyObject): PublicJwk {
   return { kty: 'OKP', crv: 'Ed25519', x: exported.x };
 }
 
-async function readPrivate(path: string): Promise<KeyObject> {
-  if (process.platform !== 'win32') {
-    const { mode } = await stat(path);
-    if ((mode & 0o077) !== 0) throw new KeyFileInsecureError(`${path} is readable by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`);
-  }
-  try {
-    return createPrivateKey({ key: JSON.parse(await readFile(path, 'utf8')) as JsonWebKey, format: 'jwk' });
-  } catch (error) {
-    throw new TrustListInvalidError(`cannot read the private key file ${path}`, { cause: error });
-  }
-}
-
 /** Loads the federation root key of a keys directory, or undefined when it has none (a directory made before federation existed and not initialised since). */
 export async function loadFederationRoot(dir: string, privateDir: string): Promise<FederationRootKey | undefined> {
   const root = await readRootFile(join(dir, FEDERATION_ROOT_FILE));
@@ -149,7 +138,7 @@ export async function loadFederationRoot(dir: string, privateDir: string): Promi
     () => false,
   );
   if (!present) return undefined;
-  const privateKey = await readPrivate(path);
+  const privateKey = await readPrivateKeyFile(path);
   if (publicOf(privateKey).x !== (root.jwk as { x: string }).x) throw new KeyMismatchError(`${path} does not hold the private key of the federation root ${root.kid}`);
   return { ...root, privateKey, publicKey: createPublicKey(privateKey) };
 }

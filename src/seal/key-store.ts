@@ -1,10 +1,9 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JWK } from 'node-jose';
 import {
   InvalidKeyError,
-  KeyFileInsecureError,
   KeyMismatchError,
   KeyStoreLockedError,
   NoSigningKeyError,
@@ -19,6 +18,7 @@ import { sha256Base64url } from './hash';
 import { ALGORITHM_SPECS, isSigningAlgorithm, type SigningAlgorithm } from './jws';
 import { ensureFederationRoot, FEDERATION_ROOT_FILE, loadFederationRoot, type FederationRootKey } from './federation-root';
 import { buildJwks, type Jwks } from './jwks';
+import { readPrivateKeyFile } from './key-file';
 import {
   DEFAULT_HUB_ID,
   DEFAULT_KEY_RETENTION_DAYS,
@@ -345,16 +345,7 @@ function toNowMs(now: Date | undefined): number {
 }
 
 async function readPrivateKey(path: string, entry: TrustListKey): Promise<KeyObject> {
-  if (process.platform !== 'win32') {
-    const { mode } = await stat(path);
-    if ((mode & 0o077) !== 0) throw new KeyFileInsecureError(`${path} is readable by others (mode ${(mode & 0o777).toString(8)}): it must be 0600`);
-  }
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey({ key: JSON.parse(await readFile(path, 'utf8')) as JsonWebKey, format: 'jwk' });
-  } catch (error) {
-    throw new TrustListInvalidError(`cannot read the private key file ${path}`, { cause: error });
-  }
+  const privateKey = await readPrivateKeyFile(path);
   const derived = createPublicKey(privateKey).export({ format: 'jwk' }) as Record<string, unknown>;
   const jwk = entry.jwk as Record<string, unknown>;
   if (derived.x !== jwk.x || derived.y !== jwk.y || derived.crv !== jwk.crv) {
