@@ -30,7 +30,7 @@ import {
   type SharedStateHealth,
   type SharedStateMode,
 } from '../state';
-import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule, type EventTypeSpec, type FederationTrust } from '../sdk';
+import { HubError, HubErrorCode, type Connector, type ConnectorCache, type ConnectorModule, type ConnectorEnvironment, type EventTypeSpec } from '../sdk';
 import { createPeerTrust } from './federation/peer-trust';
 import { hubStatementOf } from './federation/statement';
 import type { PeerTrust } from './peer-keys';
@@ -95,15 +95,9 @@ export interface ComposedConnectors {
 /**
  * Makes the connectors named in `endpoints` from their modules: each one's settings validated by
  * its module's schema (an error names `connectors.<id>.<key>`), the hub's default timeout for a
- * connector that sets none, and each module's SDL. An id without a module is an error naming it.
+ * connector that sets none (`environment` is what every connector is made with), and each module's SDL. An id without a module is an error naming it.
  */
-export async function composeConnectors(
-  modules: readonly ConnectorModule[],
-  endpoints: DepartmentEndpoints,
-  defaultTimeoutMs: number,
-  hubId?: () => string,
-  federation?: FederationTrust,
-): Promise<ComposedConnectors> {
+export async function composeConnectors(modules: readonly ConnectorModule[], endpoints: DepartmentEndpoints, environment: ConnectorEnvironment): Promise<ComposedConnectors> {
   const byId = new Map(modules.map((m) => [m.id, m]));
   const problems: string[] = [];
   const chosen: { module: ConnectorModule; settings: unknown }[] = [];
@@ -123,7 +117,7 @@ export async function composeConnectors(
   // The SDL first: a module may derive it (the generic GraphQL connector reads the remote schema) and build the connector on it.
   const typeDefs = await Promise.all(chosen.map(({ module, settings }) => module.typeDefs(settings as never)));
   const connectors = chosen.map(({ module, settings }) => {
-    const connector = module.create(settings as never, { defaultTimeoutMs, ...(hubId ? { hubId } : {}), ...(federation ? { federation } : {}) });
+    const connector = module.create(settings as never, environment);
     if (connector.id !== module.id) throw new ConfigError(`connector module "${module.id}" made a connector with id "${connector.id}"`);
     return connector;
   });
@@ -298,7 +292,11 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   });
   let composed: ComposedConnectors;
   try {
-    composed = await composeConnectors(modules, endpoints, config.connectorTimeoutMs, () => hubIdOf?.() ?? DEFAULT_HUB_ID, federationTrust.trust);
+    composed = await composeConnectors(modules, endpoints, {
+      defaultTimeoutMs: config.connectorTimeoutMs,
+      hubId: () => hubIdOf?.() ?? DEFAULT_HUB_ID,
+      ...(federationTrust.trust ? { federation: federationTrust.trust } : {}),
+    });
   } catch (error) {
     await federationTrust.close();
     throw error;
