@@ -207,7 +207,8 @@ async function main(): Promise<void> {
   const serverCpus = pinning ? '0' : undefined;
   const otherCpus = pinning ? '1' : undefined;
   if (otherCpus) repin(process.pid, otherCpus);
-  log(`bench: ${args.quick ? 'quick' : 'full'} run, ${args.size} persons, ${plan.rounds}×${plan.roundSec} s rounds after ${plan.warmupSec} s warm-up; ` +
+  const persons = [...(args.only.size > (args.only.has('F') ? 1 : 0) ? [`${args.size} persons`] : []), ...(args.only.has('F') ? [`row F ${args.federationSize} persons per city`] : [])].join(', ');
+  log(`bench: ${args.quick ? 'quick' : 'full'} run, ${persons}, ${plan.rounds}×${plan.roundSec} s rounds after ${plan.warmupSec} s warm-up; ` +
     (pinning ? 'server under test on core 0, departments + load generator + runner on core 1' : 'taskset unavailable or < 2 cores: nothing pinned'));
 
   const rows: RowResult[] = [];
@@ -796,7 +797,7 @@ async function main(): Promise<void> {
     const elapsedSec = (Date.now() - started) / 1000;
     const text = [
       '',
-      `datarun bench — ${new Date(started).toISOString()} — ${args.quick ? 'quick' : 'full'} — ${args.size} persons, seed ${args.seed} — ${plan.rounds}×${plan.roundSec} s rounds, ${plan.warmupSec} s warm-up — node ${process.version}, ${os.cpus().length} cores`,
+      `datarun bench — ${new Date(started).toISOString()} — ${args.quick ? 'quick' : 'full'} — ${persons}, seed ${args.seed} — ${plan.rounds}×${plan.roundSec} s rounds, ${plan.warmupSec} s warm-up — node ${process.version}, ${os.cpus().length} cores`,
       pinning ? `placement: server under test on core 0; ${otherRows ? '5 department sandboxes' : 'row F\'s departments'}${pg ? ` (real estate on ${pg.version})` : ' (real estate on embedded PGlite)'}${args.only.has('F') ? ', row F\'s hub B' : ''} + load generator (autocannon) + runner on core 1` : 'placement: not pinned (taskset unavailable or fewer than 2 cores)',
       '',
       formatTable(rows, ratios),

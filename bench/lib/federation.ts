@@ -21,6 +21,7 @@ import path from 'node:path';
 import { CROSS_CITY_HUBS, CROSS_CITY_PEER, CROSS_CITY_QUERY, crossCityRequestingPolicy } from '../../src/cli/demo-cross-city';
 import { discoverConnectorModules } from '../../src/gateway';
 import { createRequestSigner, DEMO_OWNERS, initKeys, loadKeyStore, type PrivateJwk } from '../../src/seal';
+import { comparableData, SINGLE_HUB_QUERY } from './federation-replies';
 import { federationSeeds, type FederationCase, type FederationRole } from './federation-seeds';
 import type { BenchPostgres } from './postgres';
 import type { ManagedProcess } from './processes';
@@ -28,13 +29,6 @@ import type { RowResult } from './report';
 import { body } from './scenarios';
 import type { ModeRequests, SigningSpec } from './security';
 import { startCityDepartments, startHub, type Running } from './servers';
-
-/** The single hub's question: the demo's, with the seller asked of its own departments. */
-export const SINGLE_HUB_QUERY = ((): string => {
-  const local = CROSS_CITY_QUERY.replace('seller: hezePerson(', 'seller: person(');
-  if (local === CROSS_CITY_QUERY) throw new Error('row F: the cross-city query no longer asks hezePerson: update SINGLE_HUB_QUERY');
-  return local;
-})();
 
 /** What row F needs of the runner: where to run, and its measuring of a row (rounds, disturbances, CPU meters). */
 export interface FederationRowContext {
@@ -68,18 +62,6 @@ async function prepareHubKeys(dir: string, hubId: string): Promise<void> {
     owners: DEMO_OWNERS.map((o) => (o.kind === 'hub' ? { ...o, id: hubId } : o)),
     departments: discoverConnectorModules().map(({ module }) => ({ id: module.id, kind: 'department' as const, name: module.title, custody: true, sandbox: true })),
   });
-}
-
-/** `data` of a reply with what differs by construction left out: seals (signed per request, by each hub's keys) and the seller's identity number (B masks it for A). */
-export function comparableData(reply: { data?: unknown }): unknown {
-  const strip = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(strip);
-    if (value === null || typeof value !== 'object') return value;
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).filter(([k]) => k !== 'seal').map(([k, v]) => [k, strip(v)]));
-  };
-  const data = strip(reply.data) as { seller?: Record<string, unknown> | null } | undefined;
-  if (data?.seller) delete data.seller.idNumber;
-  return data;
 }
 
 async function post(url: string, requestBody: string, headers: Record<string, string>): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }> {

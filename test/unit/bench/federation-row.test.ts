@@ -3,7 +3,9 @@
  * both, and the verdict A / single ≤ 1.3×.
  */
 import fc from 'fast-check';
+import { comparableData, SINGLE_HUB_QUERY } from '../../../bench/lib/federation-replies';
 import { FEDERATION_CPU_TARGET, FEDERATION_SELLERS, federationSeed, federationSeeds, federationVerdict, mergeSeeds } from '../../../bench/lib/federation-seeds';
+import { CROSS_CITY_QUERY } from '../../../src/cli/demo-cross-city';
 
 describe('row F seeds', () => {
   const seeds = federationSeeds({ seed: 1, size: 300 });
@@ -45,6 +47,32 @@ describe('row F seeds', () => {
 
   it('refuses to merge a seed with itself, naming the record both have', () => {
     expect(() => mergeSeeds(seeds.serving, seeds.serving)).toThrow(/both have the person 3717/);
+  });
+});
+
+describe('row F questions and replies', () => {
+  it('asks the single hub the demo\'s query with the seller from its own departments, nothing else changed', () => {
+    expect(SINGLE_HUB_QUERY).not.toContain('hezePerson');
+    expect(SINGLE_HUB_QUERY.replace('seller: person(', 'seller: hezePerson(')).toBe(CROSS_CITY_QUERY);
+  });
+
+  it('compares the replies without seals and the seller\'s identity number, and nothing else', () => {
+    const seal = (issuer: string) => ({ issuer, keyId: `${issuer}-1`, token: `${issuer}.token` });
+    const reply = (sellerId: string, sealOf: string, hasArrears = false) => ({
+      data: {
+        property: { unitNumber: 'U1', owners: [{ share: 100, owner: { __typename: 'Person', idNumber: '371702199001011234' } }], seal: seal(`re-${sealOf}`) },
+        seller: { idNumber: sellerId, name: '张三', taxRecords: { hasArrears, payments: [], seal: seal(`tax-${sealOf}`) } },
+      },
+    });
+    const federated = reply('3717**********1234', 'heze');
+    const single = reply('371702199001011234', 'taian');
+    expect(comparableData(federated)).toEqual(comparableData(single));
+    expect(comparableData(single)).toEqual({
+      property: { unitNumber: 'U1', owners: [{ share: 100, owner: { __typename: 'Person', idNumber: '371702199001011234' } }] },
+      seller: { name: '张三', taxRecords: { hasArrears: false, payments: [] } },
+    });
+    expect(comparableData(reply('371702199001011234', 'taian', true))).not.toEqual(comparableData(single));
+    expect(comparableData({ data: { property: null, seller: null } })).toEqual({ property: null, seller: null });
   });
 });
 
