@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   let next = 0;
   let graphqlErrors = 0;
   const signing = job.signing;
-  const signer = signing ? createRequestSigner({ consumerId: signing.consumerId, privateJwk: JSON.parse(readFileSync(signing.keyFile, 'utf8')) as PrivateJwk }) : undefined;
+  const signer = signing ? createRequestSigner({ consumerId: signing.consumerId, privateJwk: JSON.parse(readFileSync(signing.keyFile, 'utf8')) as PrivateJwk, ...(signing.audience ? { audience: signing.audience } : {}) }) : undefined;
   const cpuBefore = process.cpuUsage();
   const instance = autocannon({
     url: job.url,

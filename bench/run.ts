@@ -11,7 +11,8 @@
  * embedded PGlite engine, which runs one statement at a time), --events <n> (changes per burst of
  * rows E/Ew), --event-poll-ms <n> (the hub's change-feed poll interval in rows E/Ew),
  * --event-subscribers <n> (streams or webhooks in rows E/Ew, each delivered every event),
- * --webhook-concurrency <n> (the hub's webhooks.concurrency in row Ew; default the hub's, 8).
+ * --webhook-concurrency <n> (the hub's webhooks.concurrency in row Ew; default the hub's, 8),
+ * --federation-size <n> (row F: persons per city, 20 000; its single hub holds both cities').
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +20,8 @@ import path from 'node:path';
 import { generateSeed } from '../departments';
 import { PROPERTY_TRANSFER_QUERY } from '../src/cli/examples';
 import { EVENT_SUBSCRIBER, eventHubConfig, runEventRow, type EventPlan, type EventRowExtra, type EventTransport } from './lib/events';
+import { runFederationRow } from './lib/federation';
+import { FEDERATION_CPU_TARGET, federationVerdict } from './lib/federation-seeds';
 import { runLoad } from './lib/load';
 import { buildPools, type Pools, type TransferCase } from './lib/pools';
 import { repin, stopAll, TASKSET_AVAILABLE } from './lib/processes';
@@ -97,8 +100,10 @@ const HUB_ROWS: Readonly<Record<HubMode, readonly string[]>> = {
   // A webhook is registered by a signed caller: Ew runs in signed mode only.
   unsecured: ['S1', 'S2', 'S3', 'S3f', 'S2p', 'S4', 'E'],
 };
-/** All row ids, in table order. */
-const ROW_IDS = ['B1', 'S1', 'S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4', 'B2-S4', 'E', 'Ew'] as const;
+/** All row ids, in table order (F also gives F-1, its single hub). */
+const ROW_IDS = ['B1', 'S1', 'S2', 'B2', 'S3', 'S3f', 'S2p', 'B3', 'S4', 'B2-S4', 'E', 'Ew', 'F'] as const;
+/** Row F: persons per city by default (its single hub holds both cities'; two cities of 100 000 and both again would triple the bench's start-up). */
+const FEDERATION_SIZE = 20_000;
 
 interface Args {
   plan: Plan;
@@ -107,6 +112,8 @@ interface Args {
   seed: number;
   only: Set<string>;
   postgres: boolean;
+  /** Row F: persons per city (its single hub holds both cities'). */
+  federationSize: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -116,6 +123,7 @@ function parseArgs(argv: string[]): Args {
   let seed = 1;
   let only = new Set<string>(ROW_IDS);
   let postgres = findPostgresBin() !== undefined;
+  let federationSize = FEDERATION_SIZE;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -131,6 +139,7 @@ function parseArgs(argv: string[]): Args {
     if (a === '--quick') continue;
     else if (a === '--size') size = int(10);
     else if (a === '--seed') seed = int(0);
+    else if (a === '--federation-size') federationSize = int(500);
     else if (a === '--connections') plan.connections = int(1);
     else if (a === '--rounds') plan.rounds = int(1);
     else if (a === '--duration') plan.roundSec = int(1);
@@ -157,7 +166,7 @@ function parseArgs(argv: string[]): Args {
       for (const id of only) if (!(ROW_IDS as readonly string[]).includes(id)) throw new Error(`--only: unknown row ${id}; rows are ${ROW_IDS.join(', ')}`);
     } else throw new Error(`unknown flag ${a}`);
   }
-  return { plan, quick, size, seed, only, postgres };
+  return { plan, quick, size, seed, only, postgres, federationSize };
 }
 
 /** Sorted-key JSON, so that two replies compare equal whatever their key order. */
@@ -207,7 +216,8 @@ async function main(): Promise<void> {
   const serverCpus = pinning ? '0' : undefined;
   const otherCpus = pinning ? '1' : undefined;
   if (otherCpus) repin(process.pid, otherCpus);
-  log(`bench: ${args.quick ? 'quick' : 'full'} run, ${args.size} persons, ${plan.rounds}×${plan.roundSec} s rounds after ${plan.warmupSec} s warm-up; ` +
+  const persons = [...(args.only.size > (args.only.has('F') ? 1 : 0) ? [`${args.size} persons`] : []), ...(args.only.has('F') ? [`row F ${args.federationSize} persons per city`] : [])].join(', ');
+  log(`bench: ${args.quick ? 'quick' : 'full'} run, ${persons}, ${plan.rounds}×${plan.roundSec} s rounds after ${plan.warmupSec} s warm-up; ` +
     (pinning ? 'server under test on core 0, departments + load generator + runner on core 1' : 'taskset unavailable or < 2 cores: nothing pinned'));
 
   const rows: RowResult[] = [];
@@ -215,378 +225,421 @@ async function main(): Promise<void> {
   const profiles: { mode: HubMode; file: string; summary: ProfileSummary }[] = [];
   const notes: string[] = [];
 
+  /**
+   * Warm-up, then the measured rounds of one row against one running server. `meters`: whose CPU
+   * counts as the departments', which HTTP departments' calls are counted, and (row F) the peer
+   * hub whose CPU is measured beside the server's.
+   */
+  async function measureRow(
+    spec: { id: string; scenario: string; server: string; mode: string; connections: number; note?: string },
+    target: Running,
+    bodies: string[],
+    requests: ModeRequests,
+    meters: { departments: () => { stop(): number }; calls?: Readonly<Record<string, string>>; peerPids?: readonly number[] },
+  ): Promise<RowResult> {
+    const job = {
+      url: target.url,
+      connections: spec.connections,
+      bodies,
+      ...(requests.bodyHeaders ? { bodyHeaders: requests.bodyHeaders } : {}),
+      ...(requests.signing ? { signing: requests.signing } : {}),
+    };
+    const loadOptions = { cpus: otherCpus, tmpDir };
+    if (plan.warmupSec > 0) await runLoad({ ...job, durationSec: plan.warmupSec }, loadOptions);
+    const rounds: RoundResult[] = [];
+    let discarded = 0;
+    // A round in which processes outside the benchmark took ≥ 10 % of core 0 is run again (at most 3 times per row).
+    for (let r = 0; r < plan.rounds; r++) {
+      const counted = Object.entries(meters.calls ?? {});
+      const callsBefore = counted.length > 0 ? await Promise.all(counted.map(([, url]) => sandboxCalls(url))) : undefined;
+      const rss = sampleRss(target.process.pid);
+      const serverCpu = cpuMeter([target.process.pid]);
+      const peerCpu = meters.peerPids ? cpuMeter(meters.peerPids) : undefined;
+      const departmentsCpu = meters.departments();
+      const coresBefore = coreBusySeconds();
+      const roundStart = performance.now();
+      const load = await runLoad({ ...job, durationSec: plan.roundSec }, loadOptions);
+      const cpuSec = { server: serverCpu.stop(), departments: departmentsCpu.stop(), loadGenerator: load.cpuSec, ...(peerCpu ? { peer: peerCpu.stop() } : {}) };
+      const wallSec = (performance.now() - roundStart) / 1000;
+      const coreBusyPercent = coreBusySeconds().map((busy, i) => (100 * (busy - (coresBefore[i] ?? busy))) / wallSec);
+      // Over the whole wall time of the round (load generator start and exit included), like the core figures.
+      const foreignCore0Percent = serverCpus !== undefined && coreBusyPercent[0] !== undefined ? Math.max(0, coreBusyPercent[0] - (100 * cpuSec.server) / wallSec) : undefined;
+      const memory = rss.stop();
+      let callsPerRequest: Record<string, number> | undefined;
+      if (callsBefore) {
+        const after = await Promise.all(counted.map(([, url]) => sandboxCalls(url)));
+        const total = load.requests + load.non2xx;
+        callsPerRequest = Object.fromEntries(counted.map(([d], i) => [d, total > 0 ? (after[i]! - callsBefore[i]!) / total : 0]));
+      }
+      if ((foreignCore0Percent ?? 0) >= DISTURBED_PERCENT && discarded < MAX_DISCARDED_ROUNDS) {
+        discarded++;
+        log(`  ${spec.id} ${spec.mode}: round disturbed (${foreignCore0Percent!.toFixed(0)} % of core 0 used outside the benchmark), running it again`);
+        r--;
+        continue;
+      }
+      rounds.push({
+        load,
+        rssPeakMiB: memory.peakMiB,
+        rssMeanMiB: memory.meanMiB,
+        cpuSec,
+        ...(callsPerRequest ? { callsPerRequest } : {}),
+        coreBusyPercent,
+        ...(foreignCore0Percent !== undefined ? { foreignCore0Percent } : {}),
+      });
+    }
+    const row: RowResult = { ...spec, poolSize: bodies.length, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
+    const s = row.summary;
+    log(`  ${spec.id.padEnd(5)} ${spec.server.padEnd(10)} ${spec.mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  RSS ${s.rssPeakMiB.toFixed(0)} MiB  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/req${s.peerCpuMsPerReq !== undefined ? ` (peer ${s.peerCpuMsPerReq.toFixed(2)})` : ''}  failures ${s.failures}`);
+    rows.push(row);
+    return row;
+  }
+
   try {
-    // 1. The departments (and a second real-estate sandbox with latency for S4: PostgreSQL has no control route).
-    const needLatency = args.only.has('S4') || args.only.has('B2-S4');
-    const t0 = performance.now();
+    // Row F: two cities' hubs and one hub holding both, on departments of its own (docs in bench/README.md).
+    const otherRows = [...args.only].some((id) => id !== 'F');
     let pg: BenchPostgres | undefined;
     if (args.postgres) {
+      const tp = performance.now();
       pg = await startBenchPostgres({ ...(otherCpus ? { cpus: otherCpus } : {}) });
-      if (needLatency) await pg.createDatabase('bench_slow');
-      startup['postgres'] = performance.now() - t0;
+      startup['postgres'] = performance.now() - tp;
     }
-    const sandboxStarts = DEPARTMENTS.map((name) =>
-      startSandbox(name, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}), ...(pg && name === 'real-estate' ? { databaseUrl: pg.urlOf('postgres') } : {}) }),
-    );
-    const slowRealEstate = needLatency
-      ? startSandbox('real-estate', {
-          size: args.size,
-          seed: args.seed,
-          latencyMs: FAN_OUT_LATENCY_MS,
-          label: 'sandbox real-estate (20 ms)',
-          ...(otherCpus ? { cpus: otherCpus } : {}),
-          ...(pg ? { databaseUrl: pg.urlOf('bench_slow') } : {}),
-        })
-      : undefined;
-    // The fifth department runs beside the others, as in the hub's own graph (its demo policy grants its fields); only S3f asks it, and no baseline does.
-    const fundStart = startSandbox(FUND_DEPARTMENT, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}) });
-    const seedStart = performance.now();
-    const seedData = generateSeed({ seed: args.seed, size: args.size });
-    const pools: Pools = buildPools(seedData);
-    // Rows E/Ew: the legal representative of the enterprises the bench registers (a person of the seed).
-    const eventLegalRep = seedData.persons[3]!.idNumber;
-    startup['seed+pools (runner)'] = performance.now() - seedStart;
-    const sandboxes = await Promise.all(sandboxStarts);
-    const slowRe = slowRealEstate ? await slowRealEstate : undefined;
-    const fund = await fundStart;
-    startup[`sandbox ${FUND_DEPARTMENT}`] = fund.readyMs;
-    DEPARTMENTS.forEach((name, i) => (startup[`sandbox ${name}`] = sandboxes[i]!.readyMs));
-    if (slowRe) startup['sandbox real-estate (20 ms)'] = slowRe.readyMs;
-    startup['departments ready (wall)'] = performance.now() - t0;
-    log(`bench: departments ready in ${(startup['departments ready (wall)']! / 1000).toFixed(1)} s; ${pools.transfers.length} enterprise→person transfers, ${pools.families.length} family lists`);
-    const endpoints = Object.fromEntries(DEPARTMENTS.map((name, i) => [name, sandboxes[i]!.url])) as Endpoints;
-    const hubEndpoints = { ...endpoints, [FUND_DEPARTMENT]: fund.url };
-    // With --postgres the database's own processes (postmaster and backends) count as the real-estate department's.
-    const departmentPids = [...sandboxes.map((s) => s.process.pid), ...(slowRe ? [slowRe.process.pid] : [])];
-    const departmentCpu = (): { stop(): number } => cpuMeter(pg ? () => [...departmentPids, ...processGroup(pg!.process.pid)] : departmentPids);
-    const httpDepartments = DEPARTMENTS.filter((d): d is Exclude<Department, 'real-estate'> => d !== 'real-estate');
-
-    const cold = pools.transfers;
-    const twoLevel = cold.filter((c) => c.levels === 2);
-    const fanOutCases: TransferCase[] = twoLevel.length >= 50 ? twoLevel : cold;
     // Two sequential round trips (the unit, then its other parties); a mixed pool is judged against the deeper case too.
     const fanOutLevels = 2;
+    const eventExtras = new Map<string, EventRowExtra>();
+    /** The variables of the rows over the bench's seed (their note), once made. */
+    let poolCounts: { transfers: number; twoLevel: number; fanOut: number; families: number } | undefined;
 
-    /** Warm-up, then the measured rounds of one row against one running server. */
-    async function measure(
-      spec: { id: string; scenario: string; server: string; mode: string; connections: number; note?: string },
-      target: Running,
-      bodies: string[],
-      requests: ModeRequests,
-      countCalls: boolean,
-    ): Promise<RowResult> {
-      const job = {
-        url: target.url,
-        connections: spec.connections,
-        bodies,
-        ...(requests.bodyHeaders ? { bodyHeaders: requests.bodyHeaders } : {}),
-        ...(requests.signing ? { signing: requests.signing } : {}),
-      };
-      const loadOptions = { cpus: otherCpus, tmpDir };
-      if (plan.warmupSec > 0) await runLoad({ ...job, durationSec: plan.warmupSec }, loadOptions);
-      const rounds: RoundResult[] = [];
-      let discarded = 0;
-      // A round in which processes outside the benchmark took ≥ 10 % of core 0 is run again (at most 3 times per row).
-      for (let r = 0; r < plan.rounds; r++) {
-        const callsBefore = countCalls ? await Promise.all(httpDepartments.map((d) => sandboxCalls(endpoints[d]))) : undefined;
-        const rss = sampleRss(target.process.pid);
-        const serverCpu = cpuMeter([target.process.pid]);
-        const departmentsCpu = departmentCpu();
-        const coresBefore = coreBusySeconds();
-        const roundStart = performance.now();
-        const load = await runLoad({ ...job, durationSec: plan.roundSec }, loadOptions);
-        const cpuSec = { server: serverCpu.stop(), departments: departmentsCpu.stop(), loadGenerator: load.cpuSec };
-        const wallSec = (performance.now() - roundStart) / 1000;
-        const coreBusyPercent = coreBusySeconds().map((busy, i) => (100 * (busy - (coresBefore[i] ?? busy))) / wallSec);
-        // Over the whole wall time of the round (load generator start and exit included), like the core figures.
-        const foreignCore0Percent = serverCpus !== undefined && coreBusyPercent[0] !== undefined ? Math.max(0, coreBusyPercent[0] - (100 * cpuSec.server) / wallSec) : undefined;
-        const memory = rss.stop();
-        let callsPerRequest: Record<string, number> | undefined;
-        if (callsBefore) {
-          const after = await Promise.all(httpDepartments.map((d) => sandboxCalls(endpoints[d])));
-          const total = load.requests + load.non2xx;
-          callsPerRequest = Object.fromEntries(httpDepartments.map((d, i) => [d, total > 0 ? (after[i]! - callsBefore[i]!) / total : 0]));
-        }
-        if ((foreignCore0Percent ?? 0) >= DISTURBED_PERCENT && discarded < MAX_DISCARDED_ROUNDS) {
-          discarded++;
-          log(`  ${spec.id} ${spec.mode}: round disturbed (${foreignCore0Percent!.toFixed(0)} % of core 0 used outside the benchmark), running it again`);
-          r--;
-          continue;
-        }
-        rounds.push({
-          load,
-          rssPeakMiB: memory.peakMiB,
-          rssMeanMiB: memory.meanMiB,
-          cpuSec,
-          ...(callsPerRequest ? { callsPerRequest } : {}),
-          coreBusyPercent,
-          ...(foreignCore0Percent !== undefined ? { foreignCore0Percent } : {}),
-        });
-      }
-      const row: RowResult = { ...spec, poolSize: bodies.length, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
-      const s = row.summary;
-      log(`  ${spec.id.padEnd(5)} ${spec.server.padEnd(10)} ${spec.mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  RSS ${s.rssPeakMiB.toFixed(0)} MiB  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/req  failures ${s.failures}`);
-      rows.push(row);
-      return row;
+    // 0. Row F first: its departments are stopped before the others start (its rows join `rows` as they are measured).
+    if (args.only.has('F')) {
+      await runFederationRow({
+        size: args.federationSize,
+        seed: args.seed,
+        tmpDir,
+        serverCpus,
+        otherCpus,
+        pg,
+        startup,
+        checkedReplies: CHECKED_REPLIES,
+        connections: plan.connections,
+        log,
+        checkReply,
+        measure: (spec, target, bodies, requests, meters) =>
+        measureRow(spec, target, bodies, requests, {
+            // The bench's PostgreSQL (postmaster and backends) counts as the departments', as in the other rows.
+            departments: () => cpuMeter(pg ? () => [...meters.departmentPids, ...processGroup(pg!.process.pid)] : meters.departmentPids),
+            ...(meters.peerPids ? { peerPids: meters.peerPids } : {}),
+          }),
+      });
     }
 
-    /** Runs `work` with a server that is stopped afterwards, whatever happens. */
-    async function withServer<T>(start: () => Promise<Running>, work: (server: Running) => Promise<T>): Promise<T> {
-      const server = await start();
-      try {
-        return await work(server);
-      } finally {
-        await server.process.stop();
-      }
-    }
+    if (otherRows) {
 
-    // 2. The hub, in each mode: S1, S2, S3 and the parties subset that B3 can also answer.
-    const security = await prepareSecurity(tmpDir);
-    const families = livingAllowanceBodies(pools);
-    const fundFamilies = livingAllowanceFundBodies(pools);
-    const hubReplies = { example: undefined as unknown, transfers: [] as unknown[], parties: [] as unknown[] };
-    const hubRows = ['S1', 'S2', 'S3', 'S3f', 'S2p'].filter((id) => args.only.has(id));
-    const needHubReplies = args.only.has('B1') || args.only.has('B2') || args.only.has('B3') || args.only.has('B2-S4');
-    let departmentsWarm = false;
-    if (hubRows.length > 0 || needHubReplies) {
-      for (const mode of HUB_MODES) {
-        const runs = (id: string): boolean => args.only.has(id) && HUB_ROWS[mode].includes(id);
-        const transfer = security.propertyTransfer(mode);
-        const common = { server: 'hub', mode, connections: plan.connections };
-        if (runs('S1')) {
-          // S1 on a hub with its record cache (the default): after the first request the unit, the parties and the taxes come from the cache.
+      // 1. The departments (and a second real-estate sandbox with latency for S4: PostgreSQL has no control route).
+      const needLatency = args.only.has('S4') || args.only.has('B2-S4');
+      const t0 = performance.now();
+      if (pg && needLatency) await pg.createDatabase('bench_slow');
+      const sandboxStarts = DEPARTMENTS.map((name) =>
+        startSandbox(name, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}), ...(pg && name === 'real-estate' ? { databaseUrl: pg.urlOf('postgres') } : {}) }),
+      );
+      const slowRealEstate = needLatency
+        ? startSandbox('real-estate', {
+            size: args.size,
+            seed: args.seed,
+            latencyMs: FAN_OUT_LATENCY_MS,
+            label: 'sandbox real-estate (20 ms)',
+            ...(otherCpus ? { cpus: otherCpus } : {}),
+            ...(pg ? { databaseUrl: pg.urlOf('bench_slow') } : {}),
+          })
+        : undefined;
+      // The fifth department runs beside the others, as in the hub's own graph (its demo policy grants its fields); only S3f asks it, and no baseline does.
+      const fundStart = startSandbox(FUND_DEPARTMENT, { size: args.size, seed: args.seed, ...(otherCpus ? { cpus: otherCpus } : {}) });
+      const seedStart = performance.now();
+      const seedData = generateSeed({ seed: args.seed, size: args.size });
+      const pools: Pools = buildPools(seedData);
+      // Rows E/Ew: the legal representative of the enterprises the bench registers (a person of the seed).
+      const eventLegalRep = seedData.persons[3]!.idNumber;
+      startup['seed+pools (runner)'] = performance.now() - seedStart;
+      const sandboxes = await Promise.all(sandboxStarts);
+      const slowRe = slowRealEstate ? await slowRealEstate : undefined;
+      const fund = await fundStart;
+      startup[`sandbox ${FUND_DEPARTMENT}`] = fund.readyMs;
+      DEPARTMENTS.forEach((name, i) => (startup[`sandbox ${name}`] = sandboxes[i]!.readyMs));
+      if (slowRe) startup['sandbox real-estate (20 ms)'] = slowRe.readyMs;
+      startup['departments ready (wall)'] = performance.now() - t0;
+      log(`bench: departments ready in ${(startup['departments ready (wall)']! / 1000).toFixed(1)} s; ${pools.transfers.length} enterprise→person transfers, ${pools.families.length} family lists`);
+      const endpoints = Object.fromEntries(DEPARTMENTS.map((name, i) => [name, sandboxes[i]!.url])) as Endpoints;
+      const hubEndpoints = { ...endpoints, [FUND_DEPARTMENT]: fund.url };
+      // With --postgres the database's own processes (postmaster and backends) count as the real-estate department's.
+      const departmentPids = [...sandboxes.map((s) => s.process.pid), ...(slowRe ? [slowRe.process.pid] : [])];
+      const departmentCpu = (): { stop(): number } => cpuMeter(pg ? () => [...departmentPids, ...processGroup(pg!.process.pid)] : departmentPids);
+      const httpDepartments = DEPARTMENTS.filter((d): d is Exclude<Department, 'real-estate'> => d !== 'real-estate');
+
+      const cold = pools.transfers;
+      const twoLevel = cold.filter((c) => c.levels === 2);
+      const fanOutCases: TransferCase[] = twoLevel.length >= 50 ? twoLevel : cold;
+      poolCounts = { transfers: cold.length, twoLevel: twoLevel.length, fanOut: fanOutCases.length, families: pools.families.length };
+
+      /** The rows over the four departments: their CPU, and their calls when `countCalls`. */
+      const measure = (spec: Parameters<typeof measureRow>[0], target: Running, bodies: string[], requests: ModeRequests, countCalls: boolean): Promise<RowResult> =>
+        measureRow(spec, target, bodies, requests, { departments: departmentCpu, ...(countCalls ? { calls: Object.fromEntries(httpDepartments.map((d) => [d, endpoints[d]])) } : {}) });
+
+      /** Runs `work` with a server that is stopped afterwards, whatever happens. */
+      async function withServer<T>(start: () => Promise<Running>, work: (server: Running) => Promise<T>): Promise<T> {
+        const server = await start();
+        try {
+          return await work(server);
+        } finally {
+          await server.process.stop();
+        }
+      }
+
+      // 2. The hub, in each mode: S1, S2, S3 and the parties subset that B3 can also answer.
+      const security = await prepareSecurity(tmpDir);
+      const families = livingAllowanceBodies(pools);
+      const fundFamilies = livingAllowanceFundBodies(pools);
+      const hubReplies = { example: undefined as unknown, transfers: [] as unknown[], parties: [] as unknown[] };
+      const hubRows = ['S1', 'S2', 'S3', 'S3f', 'S2p'].filter((id) => args.only.has(id));
+      const needHubReplies = args.only.has('B1') || args.only.has('B2') || args.only.has('B3') || args.only.has('B2-S4');
+      let departmentsWarm = false;
+      if (hubRows.length > 0 || needHubReplies) {
+        for (const mode of HUB_MODES) {
+          const runs = (id: string): boolean => args.only.has(id) && HUB_ROWS[mode].includes(id);
+          const transfer = security.propertyTransfer(mode);
+          const common = { server: 'hub', mode, connections: plan.connections };
+          if (runs('S1')) {
+            // S1 on a hub with its record cache (the default): after the first request the unit, the parties and the taxes come from the cache.
+            await withServer(
+              () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+              async (hub) => {
+                const first = transferBody(pools.example);
+                checkReply(`hub S1 (${mode})`, await post(hub.url, first, security.headersFor(transfer, first, 0)));
+                await measure({ id: 'S1', scenario: 'property transfer, one unit again (cache warm)', ...common }, hub, [first], transfer, true);
+              },
+            );
+          }
+          if (!HUB_ROWS[mode].some((id) => id !== 'S1' && runs(id)) && !(needHubReplies && mode === 'unsecured')) continue;
+          // The other rows on a hub without its record cache: every request asks the departments.
           await withServer(
-            () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+            () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
             async (hub) => {
-              const first = transferBody(pools.example);
-              checkReply(`hub S1 (${mode})`, await post(hub.url, first, security.headersFor(transfer, first, 0)));
-              await measure({ id: 'S1', scenario: 'property transfer, one unit again (cache warm)', ...common }, hub, [first], transfer, true);
+              const allowance = security.livingAllowance(mode, pools.families);
+              const ask = (requestBody: string, requests: ModeRequests, index = 0) => post(hub.url, requestBody, security.headersFor(requests, requestBody, index));
+              const example = await ask(transferBody(pools.example), transfer);
+              checkReply(`hub S1 (${mode})`, example);
+              hubReplies.example = { data: example.data };
+              hubReplies.transfers = [];
+              hubReplies.parties = [];
+              for (const c of cold.slice(0, CHECKED_REPLIES)) {
+                const reply = await ask(transferBody(c.variables), transfer);
+                checkReply(`hub S2 (${mode})`, reply);
+                hubReplies.transfers.push(reply);
+                const parties = await ask(partiesBodies([c])[0]!, transfer);
+                checkReply(`hub S2p (${mode})`, parties);
+                hubReplies.parties.push(parties);
+              }
+              // The living-allowance check may be refused as a whole in one mode (see the note it leaves): the other rows still run.
+              let s3Problem: string | undefined;
+              if (runs('S3')) try {
+                checkReply(`hub S3 (${mode})`, await ask(families[0]!, allowance, 0));
+              } catch (error) {
+                const headerBytes = Object.entries(security.headersFor(allowance, families[0]!, 0)).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+                s3Problem = `S3 ${mode} not measured: ${error instanceof Error ? error.message.split('\n')[0] : String(error)} (request headers ${(headerBytes / 1024).toFixed(1)} KiB)`;
+                notes.push(s3Problem);
+                log(`bench: ${s3Problem}`);
+              }
+              if (!departmentsWarm && plan.departmentWarmupSec > 0) {
+                // Every department runs its code paths and touches its data once before the first row.
+                await runLoad(
+                  { url: hub.url, connections: plan.connections, bodies: transferBodies(cold), durationSec: plan.departmentWarmupSec, ...(transfer.signing ? { signing: transfer.signing } : {}) },
+                  { cpus: otherCpus, tmpDir },
+                );
+                departmentsWarm = true;
+              }
+              if (runs('S2')) await measure({ id: 'S2', scenario: 'property transfer, many units (cache cold)', ...common }, hub, transferBodies(cold), transfer, true);
+              if (runs('S3') && !s3Problem) await measure({ id: 'S3', scenario: 'living allowance, 50 persons', ...common }, hub, families, allowance, true);
+              if (runs('S3f') && !s3Problem) {
+                checkReply(`hub S3f (${mode})`, await ask(fundFamilies[0]!, allowance, 0));
+                await measure({ id: 'S3f', scenario: 'living allowance + housing fund, 50 persons', ...common }, hub, fundFamilies, allowance, true);
+              }
+              if (runs('S2p')) await measure({ id: 'S2p', scenario: 'transfer parties (MR+SS), many units', ...common }, hub, partiesBodies(cold), transfer, true);
             },
           );
         }
-        if (!HUB_ROWS[mode].some((id) => id !== 'S1' && runs(id)) && !(needHubReplies && mode === 'unsecured')) continue;
-        // The other rows on a hub without its record cache: every request asks the departments.
+      }
+
+      // 3. B1: Apollo Server answering the worked example from memory.
+      if (args.only.has('B1')) {
+        const replyFile = path.join(tmpDir, 'b1-reply.json');
+        writeFileSync(replyFile, JSON.stringify(hubReplies.example));
         await withServer(
-          () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
-          async (hub) => {
-            const allowance = security.livingAllowance(mode, pools.families);
-            const ask = (requestBody: string, requests: ModeRequests, index = 0) => post(hub.url, requestBody, security.headersFor(requests, requestBody, index));
-            const example = await ask(transferBody(pools.example), transfer);
-            checkReply(`hub S1 (${mode})`, example);
-            hubReplies.example = { data: example.data };
-            hubReplies.transfers = [];
-            hubReplies.parties = [];
-            for (const c of cold.slice(0, CHECKED_REPLIES)) {
-              const reply = await ask(transferBody(c.variables), transfer);
-              checkReply(`hub S2 (${mode})`, reply);
-              hubReplies.transfers.push(reply);
-              const parties = await ask(partiesBodies([c])[0]!, transfer);
-              checkReply(`hub S2p (${mode})`, parties);
-              hubReplies.parties.push(parties);
-            }
-            // The living-allowance check may be refused as a whole in one mode (see the note it leaves): the other rows still run.
-            let s3Problem: string | undefined;
-            if (runs('S3')) try {
-              checkReply(`hub S3 (${mode})`, await ask(families[0]!, allowance, 0));
-            } catch (error) {
-              const headerBytes = Object.entries(security.headersFor(allowance, families[0]!, 0)).reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
-              s3Problem = `S3 ${mode} not measured: ${error instanceof Error ? error.message.split('\n')[0] : String(error)} (request headers ${(headerBytes / 1024).toFixed(1)} KiB)`;
-              notes.push(s3Problem);
-              log(`bench: ${s3Problem}`);
-            }
-            if (!departmentsWarm && plan.departmentWarmupSec > 0) {
-              // Every department runs its code paths and touches its data once before the first row.
-              await runLoad(
-                { url: hub.url, connections: plan.connections, bodies: transferBodies(cold), durationSec: plan.departmentWarmupSec, ...(transfer.signing ? { signing: transfer.signing } : {}) },
-                { cpus: otherCpus, tmpDir },
-              );
-              departmentsWarm = true;
-            }
-            if (runs('S2')) await measure({ id: 'S2', scenario: 'property transfer, many units (cache cold)', ...common }, hub, transferBodies(cold), transfer, true);
-            if (runs('S3') && !s3Problem) await measure({ id: 'S3', scenario: 'living allowance, 50 persons', ...common }, hub, families, allowance, true);
-            if (runs('S3f') && !s3Problem) {
-              checkReply(`hub S3f (${mode})`, await ask(fundFamilies[0]!, allowance, 0));
-              await measure({ id: 'S3f', scenario: 'living allowance + housing fund, 50 persons', ...common }, hub, fundFamilies, allowance, true);
-            }
-            if (runs('S2p')) await measure({ id: 'S2p', scenario: 'transfer parties (MR+SS), many units', ...common }, hub, partiesBodies(cold), transfer, true);
+          () => startB1(replyFile, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
+          async (b1) => {
+            const reply = await post(b1.url, transferBody(pools.example));
+            if (dataOf(reply) !== dataOf(hubReplies.example)) throw new Error('B1 does not answer what the hub answers');
+            await measure({ id: 'B1', scenario: 'property transfer, from memory', server: 'B1 apollo', mode: '-', connections: plan.connections }, b1, [transferBody(pools.example)], {}, false);
           },
         );
       }
-    }
 
-    // 3. B1: Apollo Server answering the worked example from memory.
-    if (args.only.has('B1')) {
-      const replyFile = path.join(tmpDir, 'b1-reply.json');
-      writeFileSync(replyFile, JSON.stringify(hubReplies.example));
-      await withServer(
-        () => startB1(replyFile, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
-        async (b1) => {
-          const reply = await post(b1.url, transferBody(pools.example));
-          if (dataOf(reply) !== dataOf(hubReplies.example)) throw new Error('B1 does not answer what the hub answers');
-          await measure({ id: 'B1', scenario: 'property transfer, from memory', server: 'B1 apollo', mode: '-', connections: plan.connections }, b1, [transferBody(pools.example)], {}, false);
-        },
-      );
-    }
-
-    // 4. B2: the plain Node service over the same departments, same variables as S2.
-    const checkB2 = async (b2: Running): Promise<void> => {
-      for (let i = 0; i < hubReplies.transfers.length; i++) {
-        const reply = await post(b2.url, transferBody(cold[i]!.variables));
-        if (dataOf(reply) !== dataOf(hubReplies.transfers[i])) {
-          throw new Error(`B2 does not answer what the hub answers for case ${i}:\nhub ${JSON.stringify(hubReplies.transfers[i])}\nB2  ${JSON.stringify(reply)}`);
+      // 4. B2: the plain Node service over the same departments, same variables as S2.
+      const checkB2 = async (b2: Running): Promise<void> => {
+        for (let i = 0; i < hubReplies.transfers.length; i++) {
+          const reply = await post(b2.url, transferBody(cold[i]!.variables));
+          if (dataOf(reply) !== dataOf(hubReplies.transfers[i])) {
+            throw new Error(`B2 does not answer what the hub answers for case ${i}:\nhub ${JSON.stringify(hubReplies.transfers[i])}\nB2  ${JSON.stringify(reply)}`);
+          }
         }
+      };
+      if (args.only.has('B2')) {
+        await withServer(
+          () => startB2(endpoints, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
+          async (b2) => {
+            await checkB2(b2);
+            await measure({ id: 'B2', scenario: 'property transfer, many units (cache cold)', server: 'B2 plain', mode: '-', connections: plan.connections }, b2, transferBodies(cold), {}, true);
+          },
+        );
       }
-    };
-    if (args.only.has('B2')) {
-      await withServer(
-        () => startB2(endpoints, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
-        async (b2) => {
-          await checkB2(b2);
-          await measure({ id: 'B2', scenario: 'property transfer, many units (cache cold)', server: 'B2 plain', mode: '-', connections: plan.connections }, b2, transferBodies(cold), {}, true);
-        },
-      );
-    }
 
-    // 5. B3: GraphQL Mesh over the two REST departments, same upstream calls as S2p.
-    if (args.only.has('B3')) {
-      const supergraph = path.join(tmpDir, 'supergraph.graphql');
-      startup['mesh compose'] = composeMesh(endpoints, supergraph, { ...(otherCpus ? { cpus: otherCpus } : {}) });
-      await withServer(
-        () => startB3(supergraph, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
-        async (b3) => {
-          for (let i = 0; i < hubReplies.parties.length; i++) {
-            const reply = await post(b3.url, meshPartiesBodies([cold[i]!])[0]!);
-            checkReply('B3', reply);
-            const data = reply.data as { seller: { items: unknown[] }; buyer: { items: unknown[] } };
-            const mapped = { data: { seller: data.seller.items[0], buyer: data.buyer.items[0] } };
-            if (dataOf(mapped) !== dataOf(hubReplies.parties[i])) {
-              throw new Error(`B3 does not answer what the hub answers for case ${i}:\nhub ${JSON.stringify(hubReplies.parties[i])}\nB3  ${JSON.stringify(mapped)}`);
+      // 5. B3: GraphQL Mesh over the two REST departments, same upstream calls as S2p.
+      if (args.only.has('B3')) {
+        const supergraph = path.join(tmpDir, 'supergraph.graphql');
+        startup['mesh compose'] = composeMesh(endpoints, supergraph, { ...(otherCpus ? { cpus: otherCpus } : {}) });
+        await withServer(
+          () => startB3(supergraph, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
+          async (b3) => {
+            for (let i = 0; i < hubReplies.parties.length; i++) {
+              const reply = await post(b3.url, meshPartiesBodies([cold[i]!])[0]!);
+              checkReply('B3', reply);
+              const data = reply.data as { seller: { items: unknown[] }; buyer: { items: unknown[] } };
+              const mapped = { data: { seller: data.seller.items[0], buyer: data.buyer.items[0] } };
+              if (dataOf(mapped) !== dataOf(hubReplies.parties[i])) {
+                throw new Error(`B3 does not answer what the hub answers for case ${i}:\nhub ${JSON.stringify(hubReplies.parties[i])}\nB3  ${JSON.stringify(mapped)}`);
+              }
+            }
+            await measure({ id: 'B3', scenario: 'transfer parties (MR+SS), many units', server: 'B3 mesh', mode: '-', connections: plan.connections }, b3, meshPartiesBodies(cold), {}, true);
+          },
+        );
+      }
+
+      // 6. S4: every department 20 ms slower; the hub's latency must follow the slowest department per level.
+      if (slowRe && (args.only.has('S4') || args.only.has('B2-S4'))) {
+        const slowEndpoints: Endpoints = { ...endpoints, 'real-estate': slowRe.url };
+        await Promise.all(httpDepartments.map((d) => setSandboxLatency(endpoints[d], FAN_OUT_LATENCY_MS)));
+        try {
+          if (args.only.has('S4')) {
+            for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes('S4'))) {
+              await withServer(
+                () => startHub({ ...slowEndpoints, [FUND_DEPARTMENT]: fund.url }, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+                async (hub) => {
+                  const first = transferBody(fanOutCases[0]!.variables);
+                  checkReply(`hub S4 (${mode})`, await post(hub.url, first, security.headersFor(security.propertyTransfer(mode), first, 0)));
+                  await measure(
+                    { id: 'S4', scenario: `fan-out, ${FAN_OUT_LATENCY_MS} ms per department, ${fanOutLevels} levels`, server: 'hub', mode, connections: plan.latencyConnections },
+                    hub,
+                    transferBodies(fanOutCases),
+                    security.propertyTransfer(mode),
+                    true,
+                  );
+                },
+              );
             }
           }
-          await measure({ id: 'B3', scenario: 'transfer parties (MR+SS), many units', server: 'B3 mesh', mode: '-', connections: plan.connections }, b3, meshPartiesBodies(cold), {}, true);
-        },
-      );
-    }
-
-    // 6. S4: every department 20 ms slower; the hub's latency must follow the slowest department per level.
-    if (slowRe && (args.only.has('S4') || args.only.has('B2-S4'))) {
-      const slowEndpoints: Endpoints = { ...endpoints, 'real-estate': slowRe.url };
-      await Promise.all(httpDepartments.map((d) => setSandboxLatency(endpoints[d], FAN_OUT_LATENCY_MS)));
-      try {
-        if (args.only.has('S4')) {
-          for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes('S4'))) {
+          if (args.only.has('B2-S4')) {
             await withServer(
-              () => startHub({ ...slowEndpoints, [FUND_DEPARTMENT]: fund.url }, { mode, keysDir: security.keysDir, tmpDir, cache: false, ...(serverCpus ? { cpus: serverCpus } : {}) }),
-              async (hub) => {
-                const first = transferBody(fanOutCases[0]!.variables);
-                checkReply(`hub S4 (${mode})`, await post(hub.url, first, security.headersFor(security.propertyTransfer(mode), first, 0)));
-                await measure(
-                  { id: 'S4', scenario: `fan-out, ${FAN_OUT_LATENCY_MS} ms per department, ${fanOutLevels} levels`, server: 'hub', mode, connections: plan.latencyConnections },
-                  hub,
+              () => startB2(slowEndpoints, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
+              (b2) =>
+                measure(
+                  { id: 'B2-S4', scenario: `fan-out, ${FAN_OUT_LATENCY_MS} ms per department, ${fanOutLevels} levels`, server: 'B2 plain', mode: '-', connections: plan.latencyConnections },
+                  b2,
                   transferBodies(fanOutCases),
-                  security.propertyTransfer(mode),
+                  {},
                   true,
-                );
+                ),
+            );
+          }
+        } finally {
+          await Promise.all(httpDepartments.map((d) => setSandboxLatency(endpoints[d], 0)));
+        }
+      }
+
+      // 6b. E/Ew: department events delivered by one hub: a subscription stream in each mode (E), a webhook in signed mode (Ew).
+      const eventRows: { id: 'E' | 'Ew'; transport: EventTransport }[] = [
+        { id: 'E', transport: 'sse' },
+        { id: 'Ew', transport: 'webhook' },
+      ];
+      if (eventRows.some((r) => args.only.has(r.id))) {
+        const configFile = path.join(tmpDir, 'hub-events.json');
+        writeFileSync(configFile, JSON.stringify(eventHubConfig(plan.eventPollMs, plan.webhookConcurrency)));
+        const eventPlan: EventPlan = {
+          burst: plan.eventBurst,
+          burstConcurrency: EVENT_BURST_CONCURRENCY,
+          paced: Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec),
+          pacedPerSecond: EVENT_PACED_PER_SECOND,
+          warmup: EVENT_WARMUP,
+          subscribers: plan.eventSubscribers,
+          rounds: plan.rounds,
+          deadlineMs: 120_000,
+        };
+        const serial = { next: 0 };
+        for (const { id, transport } of eventRows.filter((r) => args.only.has(r.id))) {
+          for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes(id))) {
+            // A fresh hub per row: a webhook registered on it would otherwise be delivered to during the stream's rows.
+            await withServer(
+              () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, configFile, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+              async (hub) => {
+                const signAs = mode === 'unsecured' ? undefined : (body: string) => security.authorizationAs(EVENT_SUBSCRIBER.consumerId, EVENT_SUBSCRIBER.context, body);
+                const { rounds, discarded, extra } = await runEventRow({
+                  hubUrl: hub.url,
+                  hubPid: hub.process.pid,
+                  mode,
+                  transport,
+                  sandboxUrl: endpoints['market-regulation'],
+                  legalRepIdNumber: eventLegalRep,
+                  signAs,
+                  plan: eventPlan,
+                  serial,
+                  departmentCpu,
+                  pinnedToCore0: serverCpus !== undefined,
+                  disturbedPercent: DISTURBED_PERCENT,
+                  maxDiscarded: MAX_DISCARDED_ROUNDS,
+                  log,
+                });
+                const spec = {
+                  id,
+                  scenario: transport === 'sse' ? 'events: new enterprise → subscription (SSE)' : 'events: new enterprise → webhook',
+                  server: 'hub',
+                  mode,
+                  connections: eventPlan.subscribers,
+                };
+                const row: RowResult = { ...spec, poolSize: eventPlan.burst, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
+                const s = row.summary;
+                log(`  ${id.padEnd(5)} ${transport.padEnd(10)} ${mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} events/s  latency p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/event  failures ${s.failures}`);
+                rows.push(row);
+                eventExtras.set(`${id}/${mode}`, extra);
               },
             );
           }
         }
-        if (args.only.has('B2-S4')) {
-          await withServer(
-            () => startB2(slowEndpoints, { ...(serverCpus ? { cpus: serverCpus } : {}) }),
-            (b2) =>
-              measure(
-                { id: 'B2-S4', scenario: `fan-out, ${FAN_OUT_LATENCY_MS} ms per department, ${fanOutLevels} levels`, server: 'B2 plain', mode: '-', connections: plan.latencyConnections },
-                b2,
-                transferBodies(fanOutCases),
-                {},
-                true,
-              ),
-          );
-        }
-      } finally {
-        await Promise.all(httpDepartments.map((d) => setSandboxLatency(endpoints[d], 0)));
       }
-    }
 
-    // 6b. E/Ew: department events delivered by one hub: a subscription stream in each mode (E), a webhook in signed mode (Ew).
-    const eventExtras = new Map<string, EventRowExtra>();
-    const eventRows: { id: 'E' | 'Ew'; transport: EventTransport }[] = [
-      { id: 'E', transport: 'sse' },
-      { id: 'Ew', transport: 'webhook' },
-    ];
-    if (eventRows.some((r) => args.only.has(r.id))) {
-      const configFile = path.join(tmpDir, 'hub-events.json');
-      writeFileSync(configFile, JSON.stringify(eventHubConfig(plan.eventPollMs, plan.webhookConcurrency)));
-      const eventPlan: EventPlan = {
-        burst: plan.eventBurst,
-        burstConcurrency: EVENT_BURST_CONCURRENCY,
-        paced: Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec),
-        pacedPerSecond: EVENT_PACED_PER_SECOND,
-        warmup: EVENT_WARMUP,
-        subscribers: plan.eventSubscribers,
-        rounds: plan.rounds,
-        deadlineMs: 120_000,
-      };
-      const serial = { next: 0 };
-      for (const { id, transport } of eventRows.filter((r) => args.only.has(r.id))) {
-        for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes(id))) {
-          // A fresh hub per row: a webhook registered on it would otherwise be delivered to during the stream's rows.
-          await withServer(
-            () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, configFile, ...(serverCpus ? { cpus: serverCpus } : {}) }),
-            async (hub) => {
-              const signAs = mode === 'unsecured' ? undefined : (body: string) => security.authorizationAs(EVENT_SUBSCRIBER.consumerId, EVENT_SUBSCRIBER.context, body);
-              const { rounds, discarded, extra } = await runEventRow({
-                hubUrl: hub.url,
-                hubPid: hub.process.pid,
-                mode,
-                transport,
-                sandboxUrl: endpoints['market-regulation'],
-                legalRepIdNumber: eventLegalRep,
-                signAs,
-                plan: eventPlan,
-                serial,
-                departmentCpu,
-                pinnedToCore0: serverCpus !== undefined,
-                disturbedPercent: DISTURBED_PERCENT,
-                maxDiscarded: MAX_DISCARDED_ROUNDS,
-                log,
-              });
-              const spec = {
-                id,
-                scenario: transport === 'sse' ? 'events: new enterprise → subscription (SSE)' : 'events: new enterprise → webhook',
-                server: 'hub',
-                mode,
-                connections: eventPlan.subscribers,
-              };
-              const row: RowResult = { ...spec, poolSize: eventPlan.burst, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
-              const s = row.summary;
-              log(`  ${id.padEnd(5)} ${transport.padEnd(10)} ${mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} events/s  latency p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/event  failures ${s.failures}`);
-              rows.push(row);
-              eventExtras.set(`${id}/${mode}`, extra);
-            },
-          );
+      // 7. A CPU profile of the hub under S2 load (or S1's, --profile-load S1), in each mode (the hub writes it when it exits).
+      if (plan.profile) {
+        const warm = plan.profileLoad === 'S1';
+        for (const mode of HUB_MODES.filter((m) => m !== 'secure-audit-off')) {
+          const profileDir = path.join(resultsDir, `profile-${stamp}`, mode);
+          mkdirSync(profileDir, { recursive: true });
+          const hub = await startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(warm ? {} : { cache: false }), ...(serverCpus ? { cpus: serverCpus } : {}), nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
+          try {
+            const signing = security.propertyTransfer(mode).signing;
+            const bodies = warm ? [transferBody(pools.example)] : transferBodies(cold);
+            await runLoad({ url: hub.url, connections: plan.connections, bodies, durationSec: plan.warmupSec + plan.roundSec, ...(signing ? { signing } : {}) }, { cpus: otherCpus, tmpDir });
+          } finally {
+            await hub.process.stop(15_000);
+          }
+          const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+          if (file) profiles.push({ mode, file: path.join(profileDir, file), summary: summarizeProfileFile(path.join(profileDir, file), 15) });
+          else notes.push(`the hub (${mode}) wrote no CPU profile`);
         }
-      }
-    }
-
-    // 7. A CPU profile of the hub under S2 load (or S1's, --profile-load S1), in each mode (the hub writes it when it exits).
-    if (plan.profile) {
-      const warm = plan.profileLoad === 'S1';
-      for (const mode of HUB_MODES.filter((m) => m !== 'secure-audit-off')) {
-        const profileDir = path.join(resultsDir, `profile-${stamp}`, mode);
-        mkdirSync(profileDir, { recursive: true });
-        const hub = await startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(warm ? {} : { cache: false }), ...(serverCpus ? { cpus: serverCpus } : {}), nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
-        try {
-          const signing = security.propertyTransfer(mode).signing;
-          const bodies = warm ? [transferBody(pools.example)] : transferBodies(cold);
-          await runLoad({ url: hub.url, connections: plan.connections, bodies, durationSec: plan.warmupSec + plan.roundSec, ...(signing ? { signing } : {}) }, { cpus: otherCpus, tmpDir });
-        } finally {
-          await hub.process.stop(15_000);
-        }
-        const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-        if (file) profiles.push({ mode, file: path.join(profileDir, file), summary: summarizeProfileFile(path.join(profileDir, file), 15) });
-        else notes.push(`the hub (${mode}) wrote no CPU profile`);
       }
     }
 
@@ -680,6 +733,30 @@ async function main(): Promise<void> {
     }
     const eventLatencies = rows.filter((row) => row.id === 'E' || row.id === 'Ew').map((r) => `${rowKey(r)} p50 ${r.summary.p50Ms.toFixed(0)} ms = ${(r.summary.p50Ms / pollMs).toFixed(2)}×, p99 ${r.summary.p99Ms.toFixed(0)} ms = ${(r.summary.p99Ms / pollMs).toFixed(2)}×`);
     if (eventLatencies.length > 0) notes.push(`E/Ew latency from a change at the department to its delivery, paced changes, as a multiple of the feed's poll interval (${pollMs} ms): ${eventLatencies.join(' | ')}.`);
+    // Row F: A's CPU per cross-city request against one hub holding both cities' departments, A+B's beside it.
+    const federated = get('F', 'secure');
+    const singleHub = get('F-1', 'secure');
+    if (federated && singleHub) {
+      const a = federated.summary.serverCpuMsPerReq;
+      const b = federated.summary.peerCpuMsPerReq ?? Number.NaN;
+      const one = singleHub.summary.serverCpuMsPerReq;
+      const target = `A's CPU per cross-city request ≤ ${FEDERATION_CPU_TARGET}× one hub holding both cities' departments (F vs F-1, secure)`;
+      try {
+        const verdict = federationVerdict({ requesting: a, serving: b, single: one });
+        ratios.set(rowKey(federated), `B ${b.toFixed(2)}, A+B ${(a + b).toFixed(2)} CPU ms/req; A ${x(verdict.ratio)}, A+B ${x(verdict.bothRatio)} F-1`);
+        checks.push({
+          target,
+          measured: `${x(verdict.ratio)} (A ${a.toFixed(2)} vs ${one.toFixed(2)} CPU ms/req; A+B ${(a + b).toFixed(2)} = ${x(verdict.bothRatio)})`,
+          status: verdict.met ? 'met' : 'missed',
+          ...(verdict.met ? {} : { gap: `${(a - FEDERATION_CPU_TARGET * one).toFixed(2)} CPU ms/req over` }),
+        });
+      } catch (error) {
+        checks.push({ target, measured: error instanceof Error ? error.message : String(error), status: 'not measured' });
+      }
+      notes.push(
+        `F: 跨域通办, ${args.federationSize} persons per city, ${federated.poolSize} units of A's city whose sellers are persons of B's (rotated). F = hub A (taian) on core 0, asked the demo's CROSS_CITY_QUERY as real-estate-centre (the unit from A's registry, the seller's name and tax records through its connector of type hub to B); hub B (heze) on core 1 beside the departments, its CPU per A request measured over the same rounds. F-1 = one hub over departments holding both cities' seeds, the same query with person for hezePerson, on core 0. Both signed with the durable access log, record cache off; the replies compared before measuring (seals and the identity number B masks for A aside).`,
+      );
+    }
     // Sealing and receipts: the seal module and node:crypto in the secure hub's profile (request verification included, so an upper bound).
     const secureProfile = profiles.find((p) => p.mode === 'secure');
     if (secureProfile && plan.profileLoad === 'S2') {
@@ -696,10 +773,10 @@ async function main(): Promise<void> {
       checks.push({ target: 'hub RSS ≤ 250 MB under load (100 000 persons; peak over all hub rows, cache bounded by its defaults)', measured: `${hubRss.toFixed(0)} MiB peak (${(hubRss * 1.048576).toFixed(0)} MB)`, status: hubRss * 1.048576 <= 250 ? 'met' : 'missed' });
     }
 
-    notes.push('S1 runs on a hub with its record cache on (the default): one unit again and again, served from the cache. Every other hub row runs with the cache off (DATARUN_CACHE_ENABLED=false), so that every request asks the departments (see the calls per request).');
-    notes.push(`S2/B2/S4 variables rotate through ${cold.length} seeded transfers (${twoLevel.length} need a second round trip for other parties); S4 uses the ${fanOutCases.length} two-level ones.`);
-    notes.push('secure = security.mode "signed" + durable access log (fsync per group commit); secure-audit-off = the same without the log; unsecured = security.mode "open", no log. Signed requests are signed by the load generator as it sends them (real-estate-centre; S3: civil-affairs with 50 consents per request).');
-    if (get('S3', HUB_MODES[0]!)) notes.push(`S3: ${pools.families.length} lists of 50 persons (whole households), LIVING_ALLOWANCE_QUERY over four departments; no baseline.`);
+    if (otherRows) notes.push('S1 runs on a hub with its record cache on (the default): one unit again and again, served from the cache. Every other hub row runs with the cache off (DATARUN_CACHE_ENABLED=false), so that every request asks the departments (see the calls per request).');
+    if (poolCounts) notes.push(`S2/B2/S4 variables rotate through ${poolCounts.transfers} seeded transfers (${poolCounts.twoLevel} need a second round trip for other parties); S4 uses the ${poolCounts.fanOut} two-level ones.`);
+    if (otherRows) notes.push('secure = security.mode "signed" + durable access log (fsync per group commit); secure-audit-off = the same without the log; unsecured = security.mode "open", no log. Signed requests are signed by the load generator as it sends them (real-estate-centre; S3: civil-affairs with 50 consents per request).');
+    if (get('S3', HUB_MODES[0]!) && poolCounts) notes.push(`S3: ${poolCounts.families} lists of 50 persons (whole households), LIVING_ALLOWANCE_QUERY over four departments; no baseline.`);
     if (get('S3f', HUB_MODES[0]!)) notes.push(`S3f: the same lists, LIVING_ALLOWANCE_FUND_QUERY: S3 plus each person's housing provident fund account (the fifth department, an Apollo Federation 2 subgraph behind the generic GraphQL connector); no baseline.`);
     if (b3) notes.push('B3 (GraphQL Mesh) wraps only market regulation and social security (no PostgreSQL source in Mesh v1; its SOAP source cannot load the tax WSDL): it is compared with S2p, the same two upstream calls on the hub.');
     notes.push('CPU ms/req: CPU time of the server process per successful request (robust when the bottleneck is elsewhere); srv/dept/gen CPU: % of one core used by the server (core 0) / the department sandboxes / the load generator (both core 1) during the rounds.');
@@ -731,8 +808,8 @@ async function main(): Promise<void> {
     const elapsedSec = (Date.now() - started) / 1000;
     const text = [
       '',
-      `datarun bench — ${new Date(started).toISOString()} — ${args.quick ? 'quick' : 'full'} — ${args.size} persons, seed ${args.seed} — ${plan.rounds}×${plan.roundSec} s rounds, ${plan.warmupSec} s warm-up — node ${process.version}, ${os.cpus().length} cores`,
-      pinning ? `placement: server under test on core 0; 5 department sandboxes${pg ? ` (real estate on ${pg.version})` : ' (real estate on embedded PGlite)'} + load generator (autocannon) + runner on core 1` : 'placement: not pinned (taskset unavailable or fewer than 2 cores)',
+      `datarun bench — ${new Date(started).toISOString()} — ${args.quick ? 'quick' : 'full'} — ${persons}, seed ${args.seed} — ${plan.rounds}×${plan.roundSec} s rounds, ${plan.warmupSec} s warm-up — node ${process.version}, ${os.cpus().length} cores`,
+      pinning ? `placement: server under test on core 0; ${otherRows ? '5 department sandboxes' : 'row F\'s departments'}${pg ? ` (real estate on ${pg.version})` : ' (real estate on embedded PGlite)'}${args.only.has('F') ? ', row F\'s hub B' : ''} + load generator (autocannon) + runner on core 1` : 'placement: not pinned (taskset unavailable or fewer than 2 cores)',
       '',
       formatTable(rows, ratios),
       '',

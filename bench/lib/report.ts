@@ -6,8 +6,8 @@ export interface RoundResult {
   load: LoadResult;
   rssPeakMiB: number;
   rssMeanMiB: number;
-  /** CPU seconds used during the round by the server under test, the department sandboxes, the load generator. */
-  cpuSec: { server: number; departments: number; loadGenerator: number };
+  /** CPU seconds used during the round by the server under test, the department sandboxes, the load generator, and (row F) the peer hub the server asks. */
+  cpuSec: { server: number; departments: number; loadGenerator: number; peer?: number };
   /** Calls each HTTP department received per request (real estate has no HTTP counter route). */
   callsPerRequest?: Record<string, number>;
   /** Busy time of each core during the round, in % (from /proc/stat), to tell processes outside the benchmark apart. */
@@ -43,6 +43,8 @@ export interface RowSummary {
   rssPeakMiB: number;
   /** CPU time of the server per successful request. */
   serverCpuMsPerReq: number;
+  /** Row F: CPU time of the peer hub (B) per successful request of the server (A). */
+  peerCpuMsPerReq?: number;
   /** CPU use of the server during the rounds, in % of one core. */
   serverCpuPercent: number;
   departmentsCpuPercent: number;
@@ -66,7 +68,7 @@ export function summarize(rounds: RoundResult[]): RowSummary {
   const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
   const seconds = rounds.reduce((s, r) => s + r.load.durationSec, 0);
   const requests = rounds.reduce((s, r) => s + r.load.requests, 0);
-  const cpu = (k: keyof RoundResult['cpuSec']): number => rounds.reduce((s, r) => s + r.cpuSec[k], 0);
+  const cpu = (k: keyof RoundResult['cpuSec']): number => rounds.reduce((s, r) => s + (r.cpuSec[k] ?? 0), 0);
   let callsPerRequest: Record<string, number> | undefined;
   const withCalls = rounds.filter((r) => r.callsPerRequest);
   if (withCalls.length > 0) {
@@ -82,6 +84,7 @@ export function summarize(rounds: RoundResult[]): RowSummary {
     p99Ms: median(rounds.map((r) => r.load.latencyMs.p99)),
     rssPeakMiB: Math.max(...rounds.map((r) => r.rssPeakMiB)),
     serverCpuMsPerReq: requests > 0 ? (1000 * cpu('server')) / requests : 0,
+    ...(rounds.some((r) => r.cpuSec.peer !== undefined) ? { peerCpuMsPerReq: requests > 0 ? (1000 * cpu('peer')) / requests : 0 } : {}),
     serverCpuPercent: (100 * cpu('server')) / seconds,
     departmentsCpuPercent: (100 * cpu('departments')) / seconds,
     loadGeneratorCpuPercent: (100 * cpu('loadGenerator')) / seconds,

@@ -14,6 +14,8 @@ export interface SigningSpec {
   consumerId: string;
   keyFile: string;
   context: { purpose: string; caseNumber: string; operator: string };
+  /** The hub the requests are for (the token's `aud`). @default the hub's default id */
+  audience?: string;
 }
 
 /** What a hub row needs to send in one mode: headers per body, and the signing spec (secure mode). */
@@ -57,10 +59,12 @@ export async function prepareSecurity(tmpDir: string): Promise<SecurityKit> {
   const consentSigner = createConsentSigner({ issuer: CONSENT_ISSUER, privateJwk: JSON.parse(readFileSync(keyFile(CONSENT_ISSUER), 'utf8')) as PrivateJwk });
   const signers = new Map<string, ReturnType<typeof createRequestSigner>>();
   const signerFor = (spec: SigningSpec): ReturnType<typeof createRequestSigner> => {
-    let signer = signers.get(spec.consumerId);
+    // One signer per key and hub (row F signs the same consumer's requests for another hub, with that hub's keys).
+    const key = `${spec.keyFile}\n${spec.audience ?? ''}`;
+    let signer = signers.get(key);
     if (!signer) {
-      signer = createRequestSigner({ consumerId: spec.consumerId, privateJwk: JSON.parse(readFileSync(spec.keyFile, 'utf8')) as PrivateJwk });
-      signers.set(spec.consumerId, signer);
+      signer = createRequestSigner({ consumerId: spec.consumerId, privateJwk: JSON.parse(readFileSync(spec.keyFile, 'utf8')) as PrivateJwk, ...(spec.audience ? { audience: spec.audience } : {}) });
+      signers.set(key, signer);
     }
     return signer;
   };

@@ -124,10 +124,12 @@ export async function startHub(
     nodeArgs?: string[];
     /** The record cache (default on). */
     cache?: boolean;
-    /** A configuration file (DATARUN_CONFIG) under the environment's settings (row E: webhooks' allow-list, the feeds' poll interval). */
+    /** A configuration file (DATARUN_CONFIG) under the environment's settings (row E: webhooks' allow-list, the feeds' poll interval; row F: the peer hub). */
     configFile?: string;
+    /** The process's name in the bench's messages (row F: which city's hub). @default `hub (<mode>)` */
+    label?: string;
   },
-): Promise<Running> {
+): Promise<Running & { operatorUrl: string }> {
   const env = cleanEnv({
     ...hubConnectorEnv(endpoints),
     DATARUN_HOST: '127.0.0.1',
@@ -141,15 +143,36 @@ export async function startHub(
     ...(options.configFile ? { DATARUN_CONFIG: options.configFile } : {}),
   });
   const { process: p, match } = await startAndWait({
-    name: `hub (${options.mode}${options.cache === false ? ', no cache' : ''})`,
+    name: options.label ?? `hub (${options.mode}${options.cache === false ? ', no cache' : ''})`,
     command: process.execPath,
     args: [...(options.nodeArgs ?? []), CLI, 'serve'],
     env,
     ...(options.cpus ? { cpus: options.cpus } : {}),
-    ready: /hub ready at (http:\/\/\S+\/graphql)/,
+    // With DATARUN_PORT=0 the operator listener takes a free port too; the hub prints both lines in one write.
+    ready: /hub ready at (http:\/\/\S+\/graphql)\n\s*operator routes at (http:\/\/[^\s(]+)/,
     timeoutMs: 60_000,
   });
-  return { process: p, url: match[1]! };
+  return { process: p, url: match[1]!, operatorUrl: match[2]! };
+}
+
+/**
+ * Row F: the five department sandboxes of one of its seeds (`bench/city-departments.ts`) in one
+ * process, pinned to `cpus` once loaded; real estate on `databaseUrl` when given, else embedded PGlite.
+ */
+export async function startCityDepartments(
+  role: 'serving' | 'requesting' | 'single',
+  options: { size: number; seed: number; cpus?: string; databaseUrl?: string },
+): Promise<{ process: ManagedProcess; endpoints: Endpoints & { 'housing-fund': string }; readyMs: number }> {
+  const { process: p, match } = await startAndWait({
+    name: `departments (${role})`,
+    command: process.execPath,
+    args: [path.join(DIST_BENCH, 'city-departments.js'), role, String(options.size), String(options.seed), ...(options.databaseUrl ? [options.databaseUrl] : [])],
+    env: cleanEnv({}),
+    ready: /city departments \S+ ready in (\d+) ms: (\{.*\})/,
+    timeoutMs: 180_000,
+  });
+  if (options.cpus) repin(p.pid, options.cpus);
+  return { process: p, endpoints: JSON.parse(match[2]!) as Endpoints & { 'housing-fund': string }, readyMs: Number(match[1]) };
 }
 
 /** Starts B1 (Apollo Server standalone answering from memory) with the reply in `replyFile`. */

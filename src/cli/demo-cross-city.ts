@@ -103,8 +103,15 @@ async function recordsAt(step: string, auditor: DataRunClient, filter: Record<st
   return reply.data!.accessLog.edges.map((e) => e.node);
 }
 
+/**
+ * How Tai'an puts Heze's hub behind its own (its consumer at Heze, the prefix and root fields of
+ * Heze's graph there) and for whom (the centre, for property transfers): the demo's settings, which
+ * the benchmark's row F uses too.
+ */
+export const CROSS_CITY_PEER = Object.freeze({ consumer: PEER_CONSUMER, prefix: PREFIX, fields: Object.freeze([...PEER_FIELDS]), requester: CENTRE, purpose: TRANSFER.purpose });
+
 /** Tai'an's policy: the demo policy, with the centre's grants of Heze's fields. */
-function requestingPolicy(): unknown {
+export function crossCityRequestingPolicy(): unknown {
   const policy = structuredClone(DEMO_POLICY) as unknown as { consumers: { id: string; grants: { fields: string[]; purposes?: string[]; note?: string }[] }[] };
   const centre = policy.consumers.find((c) => c.id === CENTRE);
   if (!centre) throw new DemoStepError('policy', `the demo policy has no consumer ${CENTRE}`);
@@ -149,7 +156,7 @@ export async function runCrossCityDemo(options: CrossCityDemoOptions, out: (line
     step = '3 start Tai\'an\'s hub';
     const taianData: SeedData = generateSeed({ seed: 1, size, city: 'taian', crossCity: { from: hezeData, sellers: 3 } });
     const policyFile = path.join(dir, requesting, 'policy.json');
-    writeFileSync(policyFile, JSON.stringify(requestingPolicy(), null, 2));
+    writeFileSync(policyFile, JSON.stringify(crossCityRequestingPolicy(), null, 2));
     await prepareDemoKeys(path.join(keysRoot, requesting), requesting);
     taian = await startDemoHub({
       dir: path.join(dir, requesting),
