@@ -12,6 +12,7 @@
  * rows E/Ew), --event-poll-ms <n> (the hub's change-feed poll interval in rows E/Ew),
  * --event-subscribers <n> (streams or webhooks in rows E/Ew, each delivered every event),
  * --webhook-concurrency <n> (the hub's webhooks.concurrency in row Ew; default the hub's, 8),
+ * --event-profile (a CPU profile of each E/Ew hub, written when it stops; its summary is logged),
  * --federation-size <n> (row F: persons per city, 20 000; its single hub holds both cities').
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,6 +73,8 @@ interface Plan {
   eventSubscribers: number;
   /** Row Ew: the hub's webhooks.concurrency (unset: the hub's default, 8). */
   webhookConcurrency?: number;
+  /** A CPU profile of each E/Ew hub. */
+  eventProfile?: boolean;
 }
 
 const FULL: Plan = { warmupSec: 8, rounds: 3, roundSec: 10, connections: 32, latencyConnections: 8, profile: true, profileLoad: 'S2', departmentWarmupSec: 10, eventBurst: 1000, eventPollMs: 300, eventSubscribers: 4 };
@@ -148,6 +151,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--event-poll-ms') plan.eventPollMs = int(50);
     else if (a === '--event-subscribers') plan.eventSubscribers = int(1);
     else if (a === '--webhook-concurrency') plan.webhookConcurrency = int(1);
+    else if (a === '--event-profile') plan.eventProfile = true;
     else if (a === '--profile') plan.profile = true;
     else if (a === '--no-profile') plan.profile = false;
     else if (a === '--profile-load') {
@@ -584,8 +588,19 @@ async function main(): Promise<void> {
         for (const { id, transport } of eventRows.filter((r) => args.only.has(r.id))) {
           for (const mode of HUB_MODES.filter((m) => HUB_ROWS[m].includes(id))) {
             // A fresh hub per row: a webhook registered on it would otherwise be delivered to during the stream's rows.
+            const profileDir = plan.eventProfile ? path.join(resultsDir, `profile-${stamp}`, `${id}-${mode}`) : undefined;
+            if (profileDir) mkdirSync(profileDir, { recursive: true });
             await withServer(
-              () => startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, cache: false, configFile, ...(serverCpus ? { cpus: serverCpus } : {}) }),
+              () =>
+                startHub(hubEndpoints, {
+                  mode,
+                  keysDir: security.keysDir,
+                  tmpDir,
+                  cache: false,
+                  configFile,
+                  ...(serverCpus ? { cpus: serverCpus } : {}),
+                  ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
+                }),
               async (hub) => {
                 const signAs = mode === 'unsecured' ? undefined : (body: string) => security.authorizationAs(EVENT_SUBSCRIBER.consumerId, EVENT_SUBSCRIBER.context, body);
                 const { rounds, discarded, extra } = await runEventRow({
@@ -618,6 +633,8 @@ async function main(): Promise<void> {
                 eventExtras.set(`${id}/${mode}`, extra);
               },
             );
+            const file = profileDir ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
+            if (profileDir) log(file ? `  ${id} ${mode} hub ${formatProfile(summarizeProfileFile(path.join(profileDir, file), 25))}\n  (profile: ${path.relative(ROOT, path.join(profileDir, file))})` : `  ${id} ${mode}: the hub wrote no CPU profile`);
           }
         }
       }

@@ -647,7 +647,10 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         admitFor: (caller, request) => pipeline.admitFor(caller, request),
         deliver: (standing, root, signal, effects) => pipeline.deliver(standing, root, signal, effects),
         openCases: async (event, department) => (await cases!.open({ id: eventKeyOf(event), type: event.type, subject: event.subject, occurredAt: event.occurredAt }, [department])).changes,
-        onEvent: (event) => emit({ type: 'webhook', detail: event.type, ...('reason' in event ? { reason: String(event.reason) } : {}) }),
+        // Retries, dead events, disabled endpoints and errors: a delivery that went through is no operator's news (a warning line per delivery was about 4 % of the hub's CPU in bench row Ew).
+        onEvent: (event) => {
+          if (event.type !== 'delivered') emit({ type: 'webhook', detail: event.type, ...('reason' in event ? { reason: String(event.reason) } : {}) });
+        },
       });
     } finally {
       webhooksStarted();

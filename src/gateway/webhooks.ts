@@ -21,6 +21,7 @@ import {
   createAllowList,
   createDispatcher,
   createRedisStore,
+  createWebhookConnections,
   createWebhookSigner,
   openFileStore,
   PushInputError,
@@ -217,6 +218,8 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
   const registry = state.mode === 'memory' ? fileRegistry(options.dataDir) : sharedRegistry(state);
   const store: DeliveryStore = state.mode === 'memory' ? await openFileStore({ file: path.join(options.dataDir, QUEUE_FILE) }) : createRedisStore({ state, name: 'webhooks', consumer: options.instanceId, takeoverIdleMs: settings.takeoverSeconds * 1000 });
   const standing = new Map<string, StandingOperation>();
+  // One kept connection per endpoint (origin and checked address), closed at stop.
+  const connections = createWebhookConnections();
   const emit = options.onEvent ?? (() => undefined);
 
   const requestOf = (registration: WebhookRegistration): HubRequest => ({
@@ -275,7 +278,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       if (reply.code !== null) return { outcome: 'retry', reason: reply.code, ...(reply.retryAfterSeconds ? { retryAfterMs: reply.retryAfterSeconds * 1000 } : {}) };
       const body = JSON.stringify({ type: event.type, timestamp: event.occurredAt, data: reply.body, requestId: reply.requestId });
       const sender = registration.secret ? createWebhookSigner({ privateKey: key, kid, secret: registration.secret }) : signer;
-      const result = await sendWebhook({ url: registration.url, id: pushed.id, body }, sender, { allowList, timeoutMs: settings.timeoutMs });
+      const result = await sendWebhook({ url: registration.url, id: pushed.id, body }, sender, { allowList, timeoutMs: settings.timeoutMs, connections });
       if (result.outcome === 'permanent' && result.disable) await disable(registration, 'GONE');
       return result;
     },
@@ -336,6 +339,7 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     },
     async stop() {
       await dispatcher.stop(2000);
+      await connections.close();
       await store.close();
     },
   };

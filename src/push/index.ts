@@ -12,6 +12,8 @@ export { createAllowList, forbiddenRange, checkAddresses } from './allow-list';
 export type { AllowList, AllowListEntry } from './allow-list';
 export { sendWebhook, parseRetryAfter } from './send';
 export type { SendWebhookOptions, WebhookMessage, WebhookSendResult, HostResolver, ResolvedAddress } from './send';
+export { createWebhookConnections } from './connections';
+export type { WebhookConnections, WebhookConnectionsOptions } from './connections';
 export { openFileStore } from './file-store';
 export type { FileStoreOptions } from './file-store';
 export { createRedisStore } from './redis-store';

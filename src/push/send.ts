@@ -5,12 +5,15 @@
  * rebinding); no redirect is followed, the response is read up to a bound and dropped, the whole
  * exchange has a timeout. The answer is a DeliveryResult for the dispatcher: 2xx ok; 408, 429,
  * 5xx, timeouts and connection errors retry (with the `Retry-After` the receiver asked for);
- * other statuses are permanent, and 410 Gone also says the endpoint should be disabled.
+ * other statuses are permanent, and 410 Gone also says the endpoint should be disabled. With
+ * `connections` (connections.ts) the connection to a checked address is kept and reused by the
+ * next send to the same origin that resolves to the same address; without, each send opens its own.
  */
 import dns from 'node:dns';
 import net from 'node:net';
-import { Agent, request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { checkAddresses, type AllowList } from './allow-list';
+import { pinnedAgent, type WebhookConnections } from './connections';
 import { PushError, PushInputError } from './errors';
 import type { DeliveryResult } from './types';
 import type { WebhookSigner } from './signing';
@@ -34,6 +37,8 @@ export interface SendWebhookOptions {
   resolve?: HostResolver;
   /** The webhook timestamp (seconds); default now. */
   timestampSeconds?: number;
+  /** Kept connections (createWebhookConnections); without, the connection is opened for this send and closed after it. */
+  connections?: WebhookConnections;
 }
 
 /** One message to a subscriber. */
@@ -103,15 +108,9 @@ export async function sendWebhook(message: WebhookMessage, signer: WebhookSigner
     throw error;
   }
   const headers = signer.sign(message.id, message.body, options.timestampSeconds);
-  const agent = new Agent({
-    connect: {
-      timeout: timeoutMs,
-      // The checked address, whatever the name would resolve to now.
-      lookup: (_host: string, opts: { all?: boolean }, callback: (...args: unknown[]) => void) =>
-        opts?.all ? callback(null, [pinned]) : callback(null, pinned.address, pinned.family),
-    },
-    maxRedirections: 0,
-  } as ConstructorParameters<typeof Agent>[0]);
+  // The checked address, whatever the name would resolve to now: a kept agent is keyed by it.
+  const kept = options.connections?.dispatcherFor(url.origin, pinned, timeoutMs);
+  const agent: Dispatcher = kept ?? pinnedAgent(pinned, timeoutMs);
   try {
     const response = await request(url, {
       method: 'POST',
@@ -135,6 +134,6 @@ export async function sendWebhook(message: WebhookMessage, signer: WebhookSigner
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).name;
     return { outcome: 'retry', reason: `the request failed (${code})` };
   } finally {
-    agent.destroy().catch(() => undefined);
+    if (!kept) agent.destroy().catch(() => undefined);
   }
 }

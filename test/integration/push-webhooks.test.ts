@@ -10,10 +10,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   createAllowList,
   createDispatcher,
+  createWebhookConnections,
   createWebhookSigner,
   openFileStore,
   sendWebhook,
@@ -34,24 +35,26 @@ interface Received {
   host: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The receiver's socket: the same one for requests carried by one connection. */
+  socket: Socket;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, received: Received) => void;
 
 const servers: http.Server[] = [];
-async function receiver(handler: Handler, port = 0): Promise<{ port: number; received: Received[] }> {
+async function receiver(handler: Handler, port = 0, host = '127.0.0.1'): Promise<{ port: number; received: Received[] }> {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r = { path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+      const r = { path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers, body: Buffer.concat(chunks).toString(), socket: req.socket };
       received.push(r);
       handler(req, res, r);
     });
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return { port: (server.address() as AddressInfo).port, received };
 }
 afterAll(async () => {
@@ -136,6 +139,52 @@ describe('sendWebhook', () => {
     const closedPort = await freePort();
     const down = createAllowList([{ url: `http://127.0.0.1:${closedPort}/*`, allowPrivate: true }]);
     expect(await sendWebhook({ url: `http://127.0.0.1:${closedPort}/`, id: 'e', body: '{}' }, signer, { allowList: down })).toMatchObject({ outcome: 'retry', reason: expect.stringContaining('ECONNREFUSED') });
+  });
+});
+
+describe('sendWebhook with kept connections', () => {
+  it('carries several sends over one connection to the checked address; a changed answer connects to the new address; close() ends it', async () => {
+    const a = await receiver(ok);
+    // The same port on another loopback address: where the name resolves after it changed.
+    const b = await receiver(ok, a.port, '127.0.0.2');
+    const allowList = createAllowList([{ url: `http://hooks.test:${a.port}/in/*`, allowPrivate: true }]);
+    let answer = '127.0.0.1';
+    const resolve: HostResolver = async () => [{ address: answer, family: 4 }];
+    const connections = createWebhookConnections();
+    try {
+      const send = (i: number) => sendWebhook({ url: `http://hooks.test:${a.port}/in/tax`, id: `evt-${i}`, body: JSON.stringify({ i }) }, signer, { allowList, resolve, connections });
+      for (let i = 0; i < 5; i++) expect(await send(i)).toEqual({ outcome: 'ok', status: 200 });
+      // Several at once: each on a connection of the same agent, each connection kept for the next.
+      expect(await Promise.all([5, 6, 7].map(send))).toEqual([0, 1, 2].map(() => ({ outcome: 'ok', status: 200 })));
+      expect(a.received).toHaveLength(8);
+      // A connection is free again a moment after its response ended (undici), so consecutive sends alternate over two at most.
+      const sockets = new Set(a.received.map((x) => x.socket));
+      expect(new Set(a.received.slice(0, 5).map((x) => x.socket)).size).toBeLessThanOrEqual(2);
+      expect(sockets.size).toBeLessThanOrEqual(5);
+      expect(Math.max(...[...sockets].map((socket) => a.received.filter((x) => x.socket === socket).length))).toBeGreaterThanOrEqual(3);
+      for (const got of a.received) expect(verifyWebhook(got.headers, got.body, { publicJwks: jwks })).toMatchObject({ scheme: 'v1a' });
+
+      answer = '127.0.0.2';
+      expect(await send(8)).toEqual({ outcome: 'ok', status: 200 });
+      expect(await send(9)).toEqual({ outcome: 'ok', status: 200 });
+      expect(a.received).toHaveLength(8);
+      expect(b.received.map((x) => JSON.parse(x.body) as { i: number })).toEqual([{ i: 8 }, { i: 9 }]);
+      expect(connections.size).toBe(2);
+
+      const kept = a.received[0]!.socket;
+      expect(kept.destroyed).toBe(false);
+      await connections.close();
+      await eventually(() => kept.destroyed && b.received.every((x) => x.socket.destroyed), 'the kept connections closed');
+    } finally {
+      await connections.close();
+    }
+  });
+
+  it('without kept connections, each send opens its own', async () => {
+    const r = await receiver(ok);
+    const allowList = createAllowList([{ url: `http://127.0.0.1:${r.port}/*`, allowPrivate: true }]);
+    for (let i = 0; i < 3; i++) expect(await sendWebhook({ url: `http://127.0.0.1:${r.port}/`, id: `evt-${i}`, body: '{}' }, signer, { allowList })).toMatchObject({ outcome: 'ok' });
+    expect(new Set(r.received.map((x) => x.socket)).size).toBe(3);
   });
 });
 
