@@ -1,5 +1,6 @@
 import { importJwks, type Jwks } from './jwks';
 import { checkHeader, checkSignature, decodeCompact, HIGH_S_MESSAGE, signCompact } from './jws';
+import type { SignatureMemo } from './signature-memo';
 import { signingKeyFor, type KeyStore } from './key-store';
 import type { KeyUse, OwnerKind } from './trust';
 import { DEFAULT_CLOCK_SKEW_SEC, keyTimeProblem, notYetValidProblem, toMillis, type TrustedKey, type TrustedKeys } from './trusted-keys';
@@ -61,6 +62,8 @@ export type VerifyOptions = VerificationKeys & {
   readonly now?: Date | number;
   /** Leeway for clocks, in seconds. @default DEFAULT_CLOCK_SKEW_SEC (60) */
   readonly clockSkewSec?: number;
+  /** Signatures already found valid (`createSignatureMemo`): a token in it is not checked again; every other check is. @default none */
+  readonly signatures?: SignatureMemo;
 };
 
 /** Turns verification options into keys to verify with (imports a JWKS document once). */
@@ -100,7 +103,7 @@ export interface JwtExpectation {
 }
 
 /** Verifies header, key, signature (low-S for ECDSA), issuer, `iat`/`nbf` and key validity; the signature is checked before any claim is trusted. */
-export function verifyIssuerJwt(jwt: string, expect: JwtExpectation, keys: TrustedKeys, options: { now?: Date | number; clockSkewSec?: number }): VerifiedJwt | RejectedJwt {
+export function verifyIssuerJwt(jwt: string, expect: JwtExpectation, keys: TrustedKeys, options: { now?: Date | number; clockSkewSec?: number; signatures?: SignatureMemo }): VerifiedJwt | RejectedJwt {
   const decoded = decodeCompact(jwt, 1024 * 1024);
   if (!decoded) return { ok: false, reason: 'MALFORMED', keyId: undefined };
   const problem = checkHeader(decoded.header, expect.typ);
@@ -110,9 +113,13 @@ export function verifyIssuerJwt(jwt: string, expect: JwtExpectation, keys: Trust
   if (!key) return { ok: false, reason: 'UNKNOWN_KEY', keyId };
   if (key.use !== expect.use) return { ok: false, reason: 'WRONG_KEY_USE', keyId };
   if (decoded.header.alg !== key.alg) return { ok: false, reason: 'BAD_ALGORITHM', keyId };
-  const signature = checkSignature(key.alg, key.publicKey, decoded.signingInput, decoded.signature);
-  if (signature === 'HIGH_S') return { ok: false, reason: 'BAD_SIGNATURE', keyId, message: HIGH_S_MESSAGE };
-  if (signature !== 'VALID') return { ok: false, reason: 'BAD_SIGNATURE', keyId };
+  const memo = options.signatures;
+  if (!memo?.has(key.publicKey, jwt)) {
+    const signature = checkSignature(key.alg, key.publicKey, decoded.signingInput, decoded.signature);
+    if (signature === 'HIGH_S') return { ok: false, reason: 'BAD_SIGNATURE', keyId, message: HIGH_S_MESSAGE };
+    if (signature !== 'VALID') return { ok: false, reason: 'BAD_SIGNATURE', keyId };
+    memo?.add(key.publicKey, jwt);
+  }
   const { iss, iat, nbf } = decoded.payload;
   if (typeof iss !== 'string' || typeof iat !== 'number' || !Number.isFinite(iat)) return { ok: false, reason: 'MALFORMED', keyId };
   if (iss !== key.owner || key.ownerKind !== expect.issuerKind) return { ok: false, reason: 'WRONG_ISSUER', keyId };

@@ -2,10 +2,11 @@
  * The trust between hubs a peer hub connector checks with (docs/federation.md): the peers the
  * configuration pins (`federation.peers`), their JWKS statements fetched, verified against the
  * pinned roots and kept (`createPeerKeySource`, src/gateway/peer-keys.ts), and a seal of a peer's
- * department verified against those keys (its disclosed values given back, for the reply check).
+ * department verified against those keys (its disclosed values given back, for the reply check;
+ * a signature already found valid under the same key is not checked again).
  */
 import type { FederationTrust } from '../../sdk';
-import { verifySeal } from '../../seal';
+import { createSignatureMemo, verifySeal } from '../../seal';
 import { createPeerKeySource, peerCacheDir, type PeerTrust } from '../peer-keys';
 
 /** What `createPeerTrust` needs of the configuration. */
@@ -25,6 +26,8 @@ export function createPeerTrust(options: PeerTrustOptions): { trust: FederationT
     Object.keys(peers).length > 0
       ? createPeerKeySource({ peers, cacheDir: peerCacheDir(options.keysDir), ...(options.refetchIntervalSec !== undefined ? { refetchIntervalSec: options.refetchIntervalSec } : {}) })
       : undefined;
+  // A peer's seal of the same record comes back on every request about it: its signature is checked once (src/seal/signature-memo.ts).
+  const signatures = createSignatureMemo();
   return {
     trust: {
       pinned: (hub) => source !== undefined && Object.hasOwn(peers, hub),
@@ -42,7 +45,7 @@ export function createPeerTrust(options: PeerTrustOptions): { trust: FederationT
         } catch (error) {
           return { valid: false, problem: error instanceof Error ? error.message : 'the peer\'s keys are not available' };
         }
-        const verified = verifySeal(token, { jwks: keys });
+        const verified = verifySeal(token, { jwks: keys, signatures });
         if (!verified.valid) return { valid: false, problem: `${verified.reason}: ${verified.message}` };
         const { issuer, keyId, algorithm, issuedAt, recordType, disclosed } = verified;
         return { valid: true, issuer, keyId, algorithm, issuedAt, recordType, disclosed };
