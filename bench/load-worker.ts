@@ -24,6 +24,8 @@ export interface LoadJob {
   bodyHeaders?: Record<string, string>[];
   /** Per-request timeout in seconds. */
   timeoutSec?: number;
+  /** Requests per second offered over all connections (autocannon's overallRate); unset: as fast as the server answers. */
+  overallRate?: number;
   /**
    * Secure mode: every request gets its own `Authorization: DatarunRequest <JWS>` (one-time jti,
    * bound to the body hash), signed here as it is sent; the signing time shows in `cpuSec`.
@@ -59,6 +61,7 @@ async function main(): Promise<void> {
     connections: job.connections,
     duration: job.durationSec,
     timeout: job.timeoutSec ?? 10,
+    ...(job.overallRate !== undefined ? { overallRate: job.overallRate } : {}),
     method: 'POST',
     headers: { 'content-type': 'application/json', ...job.headers },
     requests: [

@@ -239,12 +239,13 @@ async function main(): Promise<void> {
     target: Running,
     bodies: string[],
     requests: ModeRequests,
-    meters: { departments: () => { stop(): number }; calls?: Readonly<Record<string, string>>; peerPids?: readonly number[] },
+    meters: { departments: () => { stop(): number }; calls?: Readonly<Record<string, string>>; peerPids?: readonly number[]; rate?: number },
   ): Promise<RowResult> {
     const job = {
       url: target.url,
       connections: spec.connections,
       bodies,
+      ...(meters.rate !== undefined ? { overallRate: meters.rate } : {}),
       ...(requests.bodyHeaders ? { bodyHeaders: requests.bodyHeaders } : {}),
       ...(requests.signing ? { signing: requests.signing } : {}),
     };
@@ -332,6 +333,7 @@ async function main(): Promise<void> {
             // The bench's PostgreSQL (postmaster and backends) counts as the departments', as in the other rows.
             departments: () => cpuMeter(pg ? () => [...meters.departmentPids, ...processGroup(pg!.process.pid)] : meters.departmentPids),
             ...(meters.peerPids ? { peerPids: meters.peerPids } : {}),
+            ...(meters.rate !== undefined ? { rate: meters.rate } : {}),
           }),
       });
     }
@@ -751,13 +753,15 @@ async function main(): Promise<void> {
     const eventLatencies = rows.filter((row) => row.id === 'E' || row.id === 'Ew').map((r) => `${rowKey(r)} p50 ${r.summary.p50Ms.toFixed(0)} ms = ${(r.summary.p50Ms / pollMs).toFixed(2)}×, p99 ${r.summary.p99Ms.toFixed(0)} ms = ${(r.summary.p99Ms / pollMs).toFixed(2)}×`);
     if (eventLatencies.length > 0) notes.push(`E/Ew latency from a change at the department to its delivery, paced changes, as a multiple of the feed's poll interval (${pollMs} ms): ${eventLatencies.join(' | ')}.`);
     // Row F: A's CPU per cross-city request against one hub holding both cities' departments, A+B's beside it.
-    const federated = get('F', 'secure');
-    const singleHub = get('F-1', 'secure');
+    // The verdict compares both hubs at one offered rate (rows F= and F-1=), each far from its limit: a hub's CPU per request
+    // depends on how busy it is, and A, held back by B, would otherwise be compared idle against a saturated single hub.
+    const federated = get('F=', 'secure') ?? get('F', 'secure');
+    const singleHub = get('F-1=', 'secure') ?? get('F-1', 'secure');
     if (federated && singleHub) {
       const a = federated.summary.serverCpuMsPerReq;
       const b = federated.summary.peerCpuMsPerReq ?? Number.NaN;
       const one = singleHub.summary.serverCpuMsPerReq;
-      const target = `A's CPU per cross-city request ≤ ${FEDERATION_CPU_TARGET}× one hub holding both cities' departments (F vs F-1, secure)`;
+      const target = `A's CPU per cross-city request ≤ ${FEDERATION_CPU_TARGET}× one hub holding both cities' departments (${federated.id} vs ${singleHub.id}, secure)`;
       try {
         const verdict = federationVerdict({ requesting: a, serving: b, single: one });
         ratios.set(rowKey(federated), `B ${b.toFixed(2)}, A+B ${(a + b).toFixed(2)} CPU ms/req; A ${x(verdict.ratio)}, A+B ${x(verdict.bothRatio)} F-1`);
@@ -771,7 +775,7 @@ async function main(): Promise<void> {
         checks.push({ target, measured: error instanceof Error ? error.message : String(error), status: 'not measured' });
       }
       notes.push(
-        `F: 跨域通办, ${args.federationSize} persons per city, ${federated.poolSize} units of A's city whose sellers are persons of B's (rotated). F = hub A (taian) on core 0, asked the demo's CROSS_CITY_QUERY as real-estate-centre (the unit from A's registry, the seller's name and tax records through its connector of type hub to B); hub B (heze) on core 1 beside the departments, its CPU per A request measured over the same rounds. F-1 = one hub over departments holding both cities' seeds, the same query with person for hezePerson, on core 0. Both signed with the durable access log, record cache off; the replies compared before measuring (seals and the identity number B masks for A aside).`,
+        `F: 跨域通办, ${args.federationSize} persons per city, ${federated.poolSize} units of A's city whose sellers are persons of B's (rotated). F = hub A (taian) on core 0, asked the demo's CROSS_CITY_QUERY as real-estate-centre (the unit from A's registry, the seller's name and tax records through its connector of type hub to B); hub B (heze) on core 1 beside the departments, its CPU per A request measured over the same rounds. F-1 = one hub over departments holding both cities' seeds, the same query with person for hezePerson, on core 0. Both signed with the durable access log, record cache off; the replies compared before measuring (seals and the identity number B masks for A aside). F= and F-1= ask both at one offered rate (60 % of what F reached), and the verdict compares their CPU per request: at full load the single hub runs saturated while A waits on B, and a hub's CPU per request depends on how busy it is.`,
       );
     }
     // Sealing and receipts: the seal module and node:crypto in the secure hub's profile (request verification included, so an upper bound).

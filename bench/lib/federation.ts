@@ -46,11 +46,11 @@ export interface FederationRowContext {
   checkReply(what: string, reply: { data?: unknown; errors?: unknown[] }): void;
   /** The runner's measuring of one row, with row F's own meters: its departments' processes (the bench's PostgreSQL added by the runner), and the peer hub. */
   measure(
-    spec: { id: string; scenario: string; server: string; mode: string; connections: number },
+    spec: { id: string; scenario: string; server: string; mode: string; connections: number; note?: string },
     target: Running,
     bodies: string[],
     requests: ModeRequests,
-    meters: { departmentPids: readonly number[]; peerPids?: readonly number[] },
+    meters: { departmentPids: readonly number[]; peerPids?: readonly number[]; rate?: number },
   ): Promise<RowResult>;
   connections: number;
 }
@@ -71,7 +71,15 @@ async function post(url: string, requestBody: string, headers: Record<string, st
   return JSON.parse(text) as { data?: Record<string, unknown>; errors?: unknown[] };
 }
 
-/** Runs row F: the federated pair, then the single hub; returns both rows (`F`: hub A, B's CPU beside it; `F-1`: the single hub). */
+/** The offered rate of rows F= and F-1=: this share of what the federated path reached (row F), at least MIN_COMPARED_RATE req/s. */
+const COMPARED_RATE_SHARE = 0.6;
+const MIN_COMPARED_RATE = 10;
+
+/**
+ * Runs row F: the federated pair, then the single hub, each first as fast as it answers (`F`: hub A,
+ * B's CPU beside it; `F-1`: the single hub), then both at one offered rate (`F=`, `F-1=`, whose CPU
+ * per request the verdict compares); returns the four rows.
+ */
 export async function runFederationRow(ctx: FederationRowContext): Promise<RowResult[]> {
   const { serving, requesting } = CROSS_CITY_HUBS;
   const dir = path.join(ctx.tmpDir, 'federation');
@@ -135,6 +143,8 @@ export async function runFederationRow(ctx: FederationRowContext): Promise<RowRe
     // Federated: B on the other core, A alone on the server core.
     const federatedReplies: unknown[] = [];
     let row: RowResult;
+    let rowAtRate: RowResult;
+    let rate = MIN_COMPARED_RATE;
     const hubB = await startHub(servingDepartments.endpoints, { mode: 'secure', keysDir: keysOf[serving]!, tmpDir: hubDir('hub-b'), cache: false, label: `hub B (${serving})`, ...(ctx.otherCpus ? { cpus: ctx.otherCpus } : {}) });
     started.push(hubB.process);
     try {
@@ -174,10 +184,11 @@ export async function runFederationRow(ctx: FederationRowContext): Promise<RowRe
           if (!seller?.taxRecords) throw new Error(`row F: hub A gave no tax records from B for seller ${cases[i]!.seller}: ${JSON.stringify(reply).slice(0, 500)}`);
           federatedReplies.push(reply);
         }
-        row = await ctx.measure({ id: 'F', ...spec, server: 'hub A → B' }, hubA, federatedBodies, requests, {
-          departmentPids: departmentPidsOf(requestingDepartments, servingDepartments),
-          peerPids: [hubB.process.pid],
-        });
+        const meters = { departmentPids: departmentPidsOf(requestingDepartments, servingDepartments), peerPids: [hubB.process.pid] };
+        row = await ctx.measure({ id: 'F', ...spec, server: 'hub A → B' }, hubA, federatedBodies, requests, meters);
+        // Then at one rate both paths sustain with room to spare (a share of what the federated path reached): the CPU comparison.
+        rate = Math.max(MIN_COMPARED_RATE, Math.floor(COMPARED_RATE_SHARE * row.summary.reqPerSec));
+        rowAtRate = await ctx.measure({ id: 'F=', ...spec, server: 'hub A → B', note: `${rate} req/s offered` }, hubA, federatedBodies, requests, { ...meters, rate });
       } finally {
         await hubA.process.stop();
       }
@@ -188,6 +199,7 @@ export async function runFederationRow(ctx: FederationRowContext): Promise<RowRe
     // Single: one hub over both cities' departments, the same keys as A (Tai'an's hub, holding Heze's departments too).
     const hub = await startHub(singleDepartments.endpoints, { mode: 'secure', keysDir: keysOf[requesting]!, tmpDir: hubDir('hub-single'), cache: false, label: 'hub (both cities)', ...(ctx.serverCpus ? { cpus: ctx.serverCpus } : {}) });
     let single: RowResult;
+    let singleAtRate: RowResult;
     try {
       for (let i = 0; i < checked; i++) {
         const reply = await post(hub.url, singleBodies[i]!, sign(singleBodies[i]!));
@@ -197,10 +209,11 @@ export async function runFederationRow(ctx: FederationRowContext): Promise<RowRe
         if (mine !== theirs) throw new Error(`row F: the single hub does not answer what A (with B) answers for case ${i}:\nA      ${theirs.slice(0, 600)}\nsingle ${mine.slice(0, 600)}`);
       }
       single = await ctx.measure({ id: 'F-1', ...spec, server: 'hub, both cities' }, hub, singleBodies, requests, { departmentPids: departmentPidsOf(singleDepartments) });
+      singleAtRate = await ctx.measure({ id: 'F-1=', ...spec, server: 'hub, both cities', note: `${rate} req/s offered` }, hub, singleBodies, requests, { departmentPids: departmentPidsOf(singleDepartments), rate });
     } finally {
       await hub.process.stop();
     }
-    return [row, single];
+    return [row, single, rowAtRate, singleAtRate];
   } finally {
     await stopAllOf();
   }
