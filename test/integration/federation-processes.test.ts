@@ -5,11 +5,12 @@
  * B's operator route, A's consumer at B signing with the key B made for it, B's federation root
  * pinned at A, A's policy letting its registration centre read Heze's persons' tax records. Over
  * real sockets: a cross-city query at A answered with B's tax records under B's seal (checked
- * against B's JWKS statement, signed by B's root); both access logs linked; B stopped → A's
+ * against B's JWKS statement, signed by B's root); both access logs linked; a field B does not
+ * grant A refused at A naming B (B's answer to A's look at its grants); B's process killed → A's
  * fields and CONNECTOR_UNAVAILABLE naming B; B restarted on its port after rotating its tax
  * department's seal key → A takes B's new statement and goes on, the seal under the new key
- * verifying. federation.test.ts tells the same story (and B's denial, the replay refusal) with
- * both hubs in the test's process.
+ * verifying. federation.test.ts tells the same story (and B's late refusal, the replay refusal)
+ * with both hubs in the test's process.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,6 +91,14 @@ function cityEnv(city: string, seed: number, extra: Record<string, string> = {})
   };
 }
 
+/** A's policy: the demo's (the centre reads Heze's persons' tax records), and the provident fund of Heze's persons, which B does not grant A. */
+function policyOfA(): unknown {
+  const policy = crossCityRequestingPolicy() as { consumers: { id: string; grants: { fields: string[]; purposes?: string[] }[] }[] };
+  const centre = policy.consumers.find((c) => c.id === CROSS_CITY_PEER.requester)!;
+  centre.grants.push({ fields: ['HezePerson.providentFund', 'HezeFundAccount.status'], purposes: [CROSS_CITY_PEER.purpose] });
+  return policy;
+}
+
 /** A client of `hub` signing as `consumer` with the key in `keysDir`. */
 async function clientOf(hub: HubProcess, keysDir: string, hubId: string, consumer: string): Promise<DataRunClient> {
   const keyFile = (await loadKeyStore(keysDir)).privateKeyPath(consumer);
@@ -140,7 +149,7 @@ beforeAll(async () => {
   writeFileSync(schemaFile, await snapshot.text());
   const peerKey = (await loadKeyStore(keysB)).privateKeyPath(CROSS_CITY_PEER.consumer)!;
   const policyFile = path.join(dir, 'policy-taian.json');
-  writeFileSync(policyFile, JSON.stringify(crossCityRequestingPolicy(), null, 2));
+  writeFileSync(policyFile, JSON.stringify(policyOfA(), null, 2));
   const configFile = path.join(dir, 'hub-taian.json');
   writeFileSync(
     configFile,
@@ -209,8 +218,22 @@ describe('跨域通办 between two hub processes', () => {
     expect(theirs[0].fields.map((f: { department: string }) => f.department)).toContain('tax');
   }, HANG_DEADLINE_MS);
 
-  it('answers A\'s fields and CONNECTOR_UNAVAILABLE naming B for B\'s when B\'s process is down', async () => {
-    await b.stop();
+  it('refuses at A, naming B, a field B does not grant A (B\'s answer to A\'s look at its grants); A\'s fields and B\'s other fields are answered', async () => {
+    const reply = await centre.query<any>(
+      'query($unit: ID!, $seller: ID!) { property(unitNumber: $unit) { unitNumber } seller: hezePerson(idNumber: $seller) { name providentFund { status } } again: hezePerson(idNumber: $seller) { name } }',
+      { unit: units[3], seller: seller.idNumber },
+      { ...TRANSFER, caseNumber: 'TA-BDC-2026-PROC-004' },
+    );
+    expect(reply.data.property.unitNumber).toBe(units[3]);
+    expect(reply.data.seller).toBeNull();
+    expect(reply.data.again).toEqual({ name: seller.name });
+    expect(reply.errors).toEqual([expect.objectContaining({ path: ['seller'], extensions: expect.objectContaining({ code: 'POLICY_DENIED', hub: serving, denied: expect.arrayContaining(['FundAccount.status']) }) })]);
+    expect(reply.errors![0]!.message).toContain(`peer hub ${serving}`);
+    expect(reply.errors![0]!.message).toContain('does not grant this hub');
+  }, HANG_DEADLINE_MS);
+
+  it('answers A\'s fields and CONNECTOR_UNAVAILABLE naming B for B\'s when B\'s process is killed', async () => {
+    await b.stop('SIGKILL');
     const reply = await ask(units[1]!, 'TA-BDC-2026-PROC-002');
     expect(reply.data.property.unitNumber).toBe(units[1]);
     expect(reply.data.seller).toBeNull();
@@ -222,7 +245,7 @@ describe('跨域通办 between two hub processes', () => {
     const rotated = await rotateKey(keysB, 'tax', { use: 'seal' });
     expect(rotated.created).toHaveLength(1);
     const newKid = rotated.created[0]!;
-    // B restarted where A looks for it, on the same keys and log.
+    // B restarted where A looks for it, on the same keys and the log it left when killed.
     b = await startHubProcess(`hub B (${serving}, restarted)`, envB, { port: b.port });
     const reply = await ask(units[2]!, 'TA-BDC-2026-PROC-003');
     expect(reply.errors).toBeUndefined();

@@ -27,8 +27,8 @@ export interface HubProcess {
   readonly operatorUrl: string;
   /** The last output of the process (stdout and stderr interleaved). */
   output(): string;
-  /** SIGTERM, then waits for the exit (SIGKILL past the deadline); resolves at once when it has exited. */
-  stop(): Promise<void>;
+  /** Sends `signal` (SIGTERM: the hub shuts down; SIGKILL: a crash), then waits for the exit (SIGKILL past the deadline); resolves at once when it has exited. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 /** Every process started here, with what marks it as stopped on purpose (no "exited by itself" message). */
@@ -66,10 +66,10 @@ export function startHubProcess(name: string, env: Record<string, string>, optio
   child.once('exit', (code, signal) => {
     if (!stopping) process.stderr.write(`${name} exited by itself (${signal ?? `code ${code}`}); its last output:\n${out.slice(-4000)}\n`);
   });
-  const stop = async (): Promise<void> => {
+  const stop = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> => {
     stopping = true;
     if (exited(child)) return;
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), HANG_DEADLINE_MS / 2);
     await gone;
     clearTimeout(timer);
