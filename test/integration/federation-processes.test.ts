@@ -16,6 +16,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateSeed } from '../../departments';
+import { propertyTransferExample } from '../../src/cli/examples';
+import { runQuery } from '../../src/cli/query';
 import { CROSS_CITY_HUBS, CROSS_CITY_PEER, crossCityRequestingPolicy } from '../../src/cli/demo-cross-city';
 import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { discoverConnectorModules } from '../../src/gateway';
@@ -216,6 +218,16 @@ describe('跨域通办 between two hub processes', () => {
       onBehalfOf: { hub: requesting, consumer: CROSS_CITY_PEER.requester, request: mine[0].requestId },
     });
     expect(theirs[0].fields.map((f: { department: string }) => f.department)).toContain('tax');
+  }, HANG_DEADLINE_MS);
+
+  it('datarun query signs for B\'s hub id and takes its worked example from B\'s city seed (--city)', async () => {
+    let out = '';
+    let err = '';
+    const run = (city: string) => runQuery({ hub: b.url, keysDir: keysB, seed: SEED_B, size: SIZE, city, example: 'property-transfer' }, (t) => (out += t), (t) => (err += t));
+    expect(await run(serving)).toBe(0);
+    expect(err).toMatch(/^receipt: valid/);
+    expect(JSON.parse(out).data.property.unitNumber).toBe(propertyTransferExample(seedB).unitNumber);
+    await expect(run('jinan')).rejects.toThrow('unknown sandbox city "jinan": expected taian or heze');
   }, HANG_DEADLINE_MS);
 
   it('refuses at A, naming B, a field B does not grant A (B\'s answer to A\'s look at its grants); A\'s fields and B\'s other fields are answered', async () => {
