@@ -127,9 +127,10 @@ async function statementOfB(): Promise<Jwks> {
 /** The cross-city question at A about `unit` and the seller, for case `caseNumber`. */
 const ask = (unit: string, caseNumber: string) => centre.query<any>(QUERY, { unit, seller: seller.idNumber }, { ...TRANSFER, caseNumber });
 
+// Builds only when a source changed; a build another test runs is waited for (a build on a busy machine takes minutes).
+beforeAll(() => buildDistIfStale(), 600_000);
+
 beforeAll(async () => {
-  // Builds only when a source changed; a build another test runs is waited for.
-  buildDistIfStale();
   dir = mkdtempSync(path.join(tmpdir(), 'datarun-federation-processes-'));
   keysB = path.join(dir, serving, 'keys');
   keysA = path.join(dir, requesting, 'keys');
