@@ -199,7 +199,8 @@ program
   .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
   .option('--seed <seed>', 'sandbox seed of the examples', integer('seed', 0, 2 ** 31 - 1), Number(process.env.DATARUN_SANDBOX_SEED ?? 1))
   .option('--size <persons>', 'sandbox size of the examples', integer('size', 10, 2_000_000), Number(process.env.DATARUN_SANDBOX_SIZE ?? 200))
-  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance' | 'living-allowance-fund'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed: number; size: number }) => {
+  .option('--city <city>', 'sandbox city of the examples (taian or heze: the hub\'s DATARUN_SANDBOX_CITY)', process.env.DATARUN_SANDBOX_CITY || undefined)
+  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance' | 'living-allowance-fund'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed: number; size: number; city?: string }) => {
     process.exitCode = await runQuery({ ...o, keysDir: keysDir(), ...(query ? { query } : {}) });
   });
 

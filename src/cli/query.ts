@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createDataRunClient, DataRunClientError, type DataRunResponse } from '../client';
-import { generateSeed } from '../../departments';
+import { generateSeed, SEED_CITIES, type SeedCity } from '../../departments';
 import { CLI_EXIT } from '../sdk';
 import { loadKeyStore, createConsentSigner, type PrivateJwk } from '../seal';
 import { CliUsageError, exitCodeOfError, exitCodeOfReply } from './exit';
@@ -33,6 +33,8 @@ export interface QueryCommandOptions {
   consentFor?: string[];
   seed: number;
   size: number;
+  /** The sandbox city of the examples (the hub's `sandbox.city`). @default persons of all Shandong */
+  city?: string;
 }
 
 /**
@@ -50,7 +52,9 @@ export async function runQuery(options: QueryCommandOptions, out: (s: string) =>
   let variables: Record<string, unknown>;
   let consentFor = options.consentFor ?? [];
   if (options.example) {
-    const data = generateSeed({ seed: options.seed, size: options.size });
+    const city = options.city;
+    if (city !== undefined && !SEED_CITIES.includes(city as SeedCity)) throw new CliUsageError(`unknown sandbox city "${city}": expected ${SEED_CITIES.join(' or ')}`);
+    const data = generateSeed({ seed: options.seed, size: options.size, ...(city ? { city: city as SeedCity } : {}) });
     if (options.example === 'property-transfer') {
       query = PROPERTY_TRANSFER_QUERY.replace('transfers { date price from { ...Party } to { ...Party } }', 'transfers { date price from { ...Party } to { ...Party } }\n    seal { issuer keyId token }');
       variables = propertyTransferExample(data);
@@ -84,7 +88,8 @@ export async function runQuery(options: QueryCommandOptions, out: (s: string) =>
     // For this consumer, this one request, ten minutes: a consent is never reusable beyond what it is asked for.
     for (const subject of consentFor) consents.push(signer.sign({ subject, purpose, expiresAt: Date.now() + 10 * 60_000, audience: consumer, once: true }));
   }
-  const client = createDataRunClient({ hubUrl: options.hub, consumerId: consumer, keyFile });
+  // Signed for the hub the keys directory is of (its trust list's hub id: `heze`, `taian`, or the default).
+  const client = createDataRunClient({ hubUrl: options.hub, consumerId: consumer, keyFile, audience: keyStore.hubId });
   let reply: DataRunResponse<Record<string, unknown>>;
   try {
     reply = await client.query<Record<string, unknown>>(query, variables, {

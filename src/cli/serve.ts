@@ -24,9 +24,10 @@ export async function runServe(options: { config?: string; port?: number; host?:
   }
   let sandboxes: SandboxSet | undefined;
   if (missing.length > 0) {
-    const data = generateSeed({ seed: config.sandbox.seed, size: config.sandbox.size });
+    const { seed, size, city } = config.sandbox;
+    const data = generateSeed({ seed, size, ...(city ? { city } : {}) });
     sandboxes = await startSandboxes(data, { only: missing });
-    logger.info({ departments: missing, seed: config.sandbox.seed, size: config.sandbox.size }, 'embedded sandbox departments started');
+    logger.info({ departments: missing, seed, size, ...(city ? { city } : {}) }, 'embedded sandbox departments started');
   }
   const endpoints: DepartmentEndpoints = Object.fromEntries(active.map((m) => [m.id, config.connectors[m.id] ?? sandboxes!.endpoints[m.id]!]));
   const gateway = await createGateway(config, endpoints, {

@@ -111,6 +111,8 @@ const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
       seed: z.number().int().default(1),
       size: z.number().int().min(10).max(2_000_000).default(200),
+      /** One city's persons only (DATARUN_SANDBOX_CITY; the cities of departments/seed `SEED_CITIES`): the two hubs of 跨域通办 each over its own city. @default persons of all Shandong */
+      city: z.enum(['taian', 'heze']).optional(),
     })
     .prefault({}),
   keys: z
@@ -499,6 +501,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (size !== undefined) sandbox.size = size;
   const seed = envNumber(env, 'DATARUN_SANDBOX_SEED');
   if (seed !== undefined) sandbox.seed = seed;
+  if (env.DATARUN_SANDBOX_CITY) sandbox.city = env.DATARUN_SANDBOX_CITY;
   const timeout = envNumber(env, 'DATARUN_CONNECTOR_TIMEOUT_MS');
   const deadline = envNumber(env, 'DATARUN_REQUEST_DEADLINE_MS');
   const redis = redisFromEnv(env, input.redis as Record<string, unknown> | undefined);

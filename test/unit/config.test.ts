@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, parseConfig } from '../../src/gateway/config';
 import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
+import { SEED_CITIES } from '../../departments';
 
 describe('configuration', () => {
   it('runs on embedded defaults when nothing is configured', () => {
@@ -24,6 +25,15 @@ describe('configuration', () => {
       expect(message).toContain('connectorTimeoutMs');
       expect(message).toContain('connectors.tax.url');
     }
+  });
+
+  it('takes one city\'s seed for the embedded sandboxes (sandbox.city, DATARUN_SANDBOX_CITY), only a city the seed generator knows', () => {
+    expect(loadConfig({ env: { DATARUN_SANDBOX_CITY: 'heze', DATARUN_SANDBOX_SEED: '2' } }).sandbox).toEqual({ enabled: true, seed: 2, size: 200, city: 'heze' });
+    expect(parseConfig({ sandbox: { city: 'taian' } }).sandbox.city).toBe('taian');
+    expect(() => loadConfig({ env: { DATARUN_SANDBOX_CITY: 'jinan' } })).toThrow(/sandbox\.city/);
+    // The configuration's cities are the seed generator's.
+    for (const city of SEED_CITIES) expect(parseConfig({ sandbox: { city } }).sandbox.city).toBe(city);
+    expect(() => parseConfig({ sandbox: { city: 'nowhere' } })).toThrow(new RegExp(SEED_CITIES.join('.*')));
   });
 
   it('refuses a connector it does not know, naming the ones it has', () => {
