@@ -1,10 +1,10 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmod, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { KeyMismatchError, PrivateKeyMissingError, TrustListInvalidError } from './errors';
 import { sha256Base64url } from './hash';
-import { readPrivateKeyFile } from './key-file';
+import { readPrivateKeyFile, readTextIfPresent } from './key-file';
 import { publicJwkSchema, type PublicJwk } from './trust';
 
 /**
@@ -58,13 +58,8 @@ export function jwkThumbprint(jwk: PublicJwk): string {
 const privateFileName = (kid: string): string => `${FEDERATION_ROOT_USE}.${kid}.jwk.json`;
 
 async function readRootFile(path: string): Promise<FederationRootPublic | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TrustListInvalidError(`cannot read ${path}`, { cause: error });
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   let parsed;
   try {
     parsed = rootFileSchema.safeParse(JSON.parse(text));

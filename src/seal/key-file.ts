@@ -1,6 +1,7 @@
 /**
- * Reading a private key file of a keys directory (a JWK, mode 0600): the one place that checks
- * its mode and parses it, for the key store's signing keys and the federation root alike.
+ * Reading the files of a keys directory: a private key file (a JWK, mode 0600), the one place that
+ * checks its mode and parses it, and a file that may not exist yet (the trust list, the federation
+ * root's public file), for the key store and the federation root alike.
  */
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
@@ -16,5 +17,15 @@ export async function readPrivateKeyFile(path: string): Promise<KeyObject> {
     return createPrivateKey({ key: JSON.parse(await readFile(path, 'utf8')) as JsonWebKey, format: 'jwk' });
   } catch (error) {
     throw new TrustListInvalidError(`cannot read the private key file ${path}`, { cause: error });
+  }
+}
+
+/** The text of the file at `path`, or undefined when there is none; any other failure to read it is named. */
+export async function readTextIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TrustListInvalidError(`cannot read ${path}`, { cause: error });
   }
 }

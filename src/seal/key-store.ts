@@ -18,7 +18,7 @@ import { sha256Base64url } from './hash';
 import { ALGORITHM_SPECS, isSigningAlgorithm, type SigningAlgorithm } from './jws';
 import { ensureFederationRoot, FEDERATION_ROOT_FILE, loadFederationRoot, type FederationRootKey } from './federation-root';
 import { buildJwks, type Jwks } from './jwks';
-import { readPrivateKeyFile } from './key-file';
+import { readPrivateKeyFile, readTextIfPresent } from './key-file';
 import {
   DEFAULT_HUB_ID,
   DEFAULT_KEY_RETENTION_DAYS,
@@ -155,13 +155,8 @@ async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 
 async function readTrustList(dir: string): Promise<TrustList | undefined> {
   const path = join(dir, KEY_FILES.trustList);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TrustListInvalidError(`cannot read ${path}`, { cause: error });
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(text);
