@@ -23,6 +23,7 @@ import { createDataRunClient, type DataRunClient } from '../../src/client';
 import { discoverConnectorModules } from '../../src/gateway';
 import { DEMO_OWNERS, FEDERATION_STATEMENT_PATH, initKeys, loadKeyStore, rotateKey, verifyPeerJwks, verifySeal, type Jwks } from '../../src/seal';
 import { HANG_DEADLINE_MS } from '../support/deadline';
+import { CROSS_CITY_TEST_QUERY, LINKED_ACCESS_LOG_QUERY } from '../support/federation';
 import { buildDistIfStale, killHubProcesses, startHubProcess, type HubProcess } from '../support/hub-process';
 
 const { serving, requesting } = CROSS_CITY_HUBS;
@@ -37,15 +38,8 @@ const AUDIT = { purpose: 'AUDIT', caseNumber: 'SJ-2026-PROC', operator: 'auditor
 const seedB = generateSeed({ seed: SEED_B, size: SIZE, city: serving });
 const seedA = generateSeed({ seed: SEED_A, size: SIZE, city: requesting });
 
-const QUERY = `query($unit: ID!, $seller: ID!) {
-  property(unitNumber: $unit) { unitNumber address }
-  seller: hezePerson(idNumber: $seller) {
-    idNumber name
-    taxRecords { hasArrears payments(taxType: DEED) { voucherNumber amount } seal { issuer keyId token } }
-  }
-}`;
-const ACCESS_LOG =
-  'query($f: AccessLogFilter) { accessLog(filter: $f, first: 10) { edges { node { requestId consumer purpose caseNumber operator federationRequestId onBehalfOf { hub consumer request } fields { department } } } } }';
+const QUERY = CROSS_CITY_TEST_QUERY;
+const ACCESS_LOG = LINKED_ACCESS_LOG_QUERY;
 
 let dir: string;
 let keysB: string;

@@ -15,6 +15,7 @@ import { runFederationSnapshot } from '../../src/cli/federation';
 import { DEMO_POLICY } from '../../src/policy';
 import { createConsentSigner, createFederationStatementSigner, createKeyStore, DEMO_OWNERS, FEDERATION_STATEMENT_PATH, rotateKey, verifySeal, type Jwks, type PrivateJwk } from '../../src/seal';
 import { PEER_GRANTS_CASE } from '../../src/gateway/federation/peer-connector';
+import { CROSS_CITY_TEST_QUERY, LINKED_ACCESS_LOG_QUERY } from '../support/federation';
 import { startTestHub, type TestHub } from '../support/hub';
 
 const TRANSFER = { purpose: 'PROPERTY_TRANSFER', caseNumber: 'BDC-2026-FED-001', operator: 'clerk-7' };
@@ -128,7 +129,7 @@ afterAll(async () => {
 /** The access records an auditor of `hub` finds. */
 async function records(hub: TestHub, filter: Record<string, unknown>): Promise<any[]> {
   const reply = await hub.clientFor('auditor').query<any>(
-    'query($f: AccessLogFilter) { accessLog(filter: $f, first: 10) { edges { node { requestId consumer purpose caseNumber operator federationRequestId onBehalfOf { hub consumer request } fields { department } } } } }',
+    LINKED_ACCESS_LOG_QUERY,
     { f: filter },
     { purpose: 'AUDIT', caseNumber: 'SJ-2026-FED', operator: 'auditor-1' },
   );
@@ -136,13 +137,7 @@ async function records(hub: TestHub, filter: Record<string, unknown>): Promise<a
   return reply.data.accessLog.edges.map((e: { node: unknown }) => e.node);
 }
 
-const QUERY = `query($unit: ID!, $seller: ID!) {
-  property(unitNumber: $unit) { unitNumber address }
-  seller: hezePerson(idNumber: $seller) {
-    idNumber name
-    taxRecords { hasArrears payments(taxType: DEED) { voucherNumber amount } seal { issuer keyId token } }
-  }
-}`;
+const QUERY = CROSS_CITY_TEST_QUERY;
 
 describe('跨域通办: hub A puts hub B\'s persons behind its own', () => {
   it('answers A\'s and B\'s fields in one reply; B\'s seal passes through and verifies against B\'s keys', async () => {
