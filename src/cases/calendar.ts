@@ -78,6 +78,8 @@ export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 export const MAX_WORKING_DAYS = 366;
 
 const DAY_MS = 86_400_000;
+/** Seconds whose zone offset a calendar remembers (then it starts again). */
+const WALL_CLOCK_MEMO = 256;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
@@ -171,11 +173,22 @@ export function createWorkingCalendar(data: unknown, name = 'the calendar', opti
   const configured = new Set(years);
 
   const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  // The zone's offset by whole UTC second (`formatToParts` is the costly part, and a case opened per
+  // delivery asks for "now" and its deadline day's end again and again). Exact: the offset only
+  // changes at a zone transition, which is a whole second, and the wall clock below is read to the second.
+  const offsets = new Map<number, number>();
   /** The local wall-clock time of `ms`, as milliseconds of a UTC clock showing it. */
   function wallClock(ms: number): number {
-    const p: Record<string, number> = {};
-    for (const part of parts.formatToParts(new Date(ms))) if (part.type !== 'literal') p[part.type] = Number(part.value);
-    return Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) + (((ms % 1000) + 1000) % 1000);
+    const second = Math.floor(ms / 1000);
+    let offset = offsets.get(second);
+    if (offset === undefined) {
+      const p: Record<string, number> = {};
+      for (const part of parts.formatToParts(new Date(second * 1000))) if (part.type !== 'literal') p[part.type] = Number(part.value);
+      offset = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!, p.second!) - second * 1000;
+      if (offsets.size >= WALL_CLOCK_MEMO) offsets.clear();
+      offsets.set(second, offset);
+    }
+    return ms + offset;
   }
   const localDay = (instant: Date): number => Math.floor(wallClock(instant.getTime()) / DAY_MS);
   /** The instant of 23:59:59.999 local time on `day`. */

@@ -90,6 +90,7 @@ export interface SealServiceOptions {
 export function createSealService(keyStore: KeyStore, options: SealServiceOptions = {}): SealService {
   const sealer = createSealer({ keyStore, ...(options.subjectSecret !== undefined ? { subjectSecret: options.subjectSecret } : {}) });
   const max = options.cacheEntries ?? DEFAULT_SEALING.cacheEntries;
+  // Keyed by the record's id (the pseudonymous subject, an HMAC, is computed only for a record not in memory).
   const cache = new Map<string, { content: string; sealed: SealedRecord }>();
   const stats = { sealed: 0, cached: 0, shared: 0 };
   const { shared } = options;
@@ -119,13 +120,12 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
     stats,
     async seal(department, spec, record, sealedAs) {
       const recordId = spec.id(record);
-      const subject = sealer.subjectOf(spec.recordType, recordId);
       const raw = spec.fields(record);
       if (sealedAs) assertSealableFields(sealedAs.type, raw, sealedAs.schema);
       const fields = sealFieldsOf(raw);
       const content = canonicalize(fields);
-      const key = `${department}\u0000${spec.recordType}\u0000${subject}`;
-      const hit = cache.get(key);
+      const key = `${department}\u0000${spec.recordType}\u0000${typeof recordId === 'string' ? recordId : ''}`;
+      const hit = typeof recordId === 'string' && recordId !== '' ? cache.get(key) : undefined;
       if (hit && hit.content === content) {
         // Refresh its place in the LRU order.
         cache.delete(key);
@@ -133,6 +133,7 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
         stats.cached++;
         return hit.sealed;
       }
+      const subject = sealer.subjectOf(spec.recordType, recordId);
       // Keyed by the content itself: a changed record never finds the seal of its old content.
       const sharedKey = shared
         ? `${shared.version}:seal:${department}:${spec.recordType}:${createHash('sha256').update(`${subject}\u0000${content}`, 'utf8').digest('base64url')}`
@@ -269,6 +270,9 @@ export function createSealResolvers(connectors: readonly Connector[], service: S
   return resolvers as Resolvers;
 }
 
+/** Each type's answers of `sharedFieldOf` by field name: a schema's types never change, and every record sealed asks them again. */
+const sharedFields = new WeakMap<GraphQLNamedType, Map<string, GraphQLField<unknown, unknown> | 'unknown' | 'not-shared'>>();
+
 /** The `@share` class of a field (`UNCONDITIONAL`, `CONDITIONAL`, `NOT_SHARED`), if it has one. */
 function shareClassOf(field: GraphQLField<unknown, unknown>): string | undefined {
   const directive = field.astNode?.directives?.find((d) => d.name.value === SHARE_DIRECTIVE);
@@ -278,6 +282,20 @@ function shareClassOf(field: GraphQLField<unknown, unknown>): string | undefined
 
 /** Field `name` of `type`, or of one of its possible types for a union or interface, if it is shared. */
 function sharedFieldOf(schema: GraphQLSchema | undefined, type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | 'unknown' | 'not-shared' {
+  // An abstract type's answer depends on the schema's possible types: only object types are remembered.
+  if (!isObjectType(type)) return findSharedField(schema, type, name);
+  let known = sharedFields.get(type);
+  if (!known) sharedFields.set(type, (known = new Map()));
+  let found = known.get(name);
+  if (found === undefined) {
+    found = findSharedField(schema, type, name);
+    // Names come from department records: a bounded memo (a type has few fields; anything else is refused anyway).
+    if (known.size < 1024) known.set(name, found);
+  }
+  return found;
+}
+
+function findSharedField(schema: GraphQLSchema | undefined, type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | 'unknown' | 'not-shared' {
   const candidates = isObjectType(type) ? [type] : isAbstractType(type) && schema ? schema.getPossibleTypes(type) : [];
   let found: 'unknown' | 'not-shared' = 'unknown';
   for (const candidate of candidates) {

@@ -206,3 +206,36 @@ describe('addWorkingDays, property-based', () => {
     );
   });
 });
+
+describe('the local day, remembered per second', () => {
+  // The calendar remembers each second's zone offset (formatToParts costs): the answer must be the
+  // one Intl gives for that very instant, whatever was asked before, across DST changes too.
+  const intlDate = (timeZone: string, d: Date): string => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+  const transitions = ['2026-03-29T01:00:00Z', '2026-10-25T01:00:00Z', '2026-03-28T23:00:00Z', '2026-10-24T22:00:00Z'].map((t) => Date.parse(t));
+  const near = fc.tuple(fc.constantFrom(...transitions), fc.integer({ min: -7_200_000, max: 7_200_000 })).map(([t, d]) => new Date(t + d));
+  const any = fc.integer({ min: Date.parse('2026-01-01T00:00:00Z'), max: Date.parse('2026-12-31T12:00:00Z') }).map((t) => new Date(t));
+
+  it('is Intl’s local date of the instant, in Shanghai and in Berlin, asked again and again', () => {
+    const berlin = createWorkingCalendar({ timeZone: 'Europe/Berlin', years: { 2026: { holidays: [], workdays: [] } } });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(near, any), { minLength: 1, maxLength: 40 }), (instants) => {
+        // Twice over, and more instants than the memo holds over the runs: hits, misses and evictions.
+        for (const d of [...instants, ...instants]) {
+          expect(berlin.localDate(d)).toBe(intlDate('Europe/Berlin', d));
+          expect(cn.localDate(d)).toBe(intlDate('Asia/Shanghai', d));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('ends the day at local midnight after an instant in the same second was asked', () => {
+    const berlin = createWorkingCalendar({ timeZone: 'Europe/Berlin', years: { 2026: { holidays: [], workdays: [] } } });
+    // 23:59:59.000 and .999 local share a second: both are that day, the next millisecond is not.
+    const last = Date.parse('2026-10-25T22:59:59.999Z');
+    expect(berlin.localDate(new Date(last - 999))).toBe('2026-10-25');
+    expect(berlin.localDate(new Date(last))).toBe('2026-10-25');
+    expect(berlin.localDate(new Date(last + 1))).toBe('2026-10-26');
+    expect(berlin.addWorkingDays(new Date('2026-10-23T12:00:00+02:00'), 1).toISOString()).toBe('2026-10-26T22:59:59.999Z');
+  });
+});
