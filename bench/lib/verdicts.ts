@@ -168,6 +168,8 @@ export function linearFit(points: readonly { x: number; y: number }[]): LinearFi
 export function goal5Linearity(mode: VerdictMode, points: readonly { persons: number; cpuMsPerReq: number }[]): TargetCheck {
   const target = `S3 ${mode} cost linear in persons (CPU ms/req at ${points.map((p) => p.persons).join(', ')} persons; residuals of a linear fit within ±${LINEAR_RESIDUAL_LIMIT * 100} %)`;
   if (points.length < 3) return labelled('goal', 5, { target, measured: `${points.length} of the 3 sizes measured`, status: 'not measured' });
+  const empty = points.filter((p) => !(p.cpuMsPerReq > 0) || !Number.isFinite(p.cpuMsPerReq));
+  if (empty.length > 0) return labelled('goal', 5, { target, measured: `no CPU per request at ${empty.map((p) => p.persons).join(', ')} persons (no request answered)`, status: 'not measured' });
   let fit: LinearFit;
   try {
     fit = linearFit(points.map((p) => ({ x: p.persons, y: p.cpuMsPerReq })));

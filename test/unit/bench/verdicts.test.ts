@@ -135,6 +135,14 @@ describe('goal 5', () => {
     ]);
     expect(bent).toMatchObject({ status: 'missed', gap: expect.stringMatching(/^largest residual \d+\.\d %/) });
     expect(goal5Linearity('secure', [{ persons: 50, cpuMsPerReq: 1 }])).toMatchObject({ status: 'not measured', measured: '1 of the 3 sizes measured' });
+    // A size whose rounds answered nothing has no CPU per request: not a point of the line.
+    expect(
+      goal5Linearity('secure', [
+        { persons: 10, cpuMsPerReq: 3 },
+        { persons: 50, cpuMsPerReq: 15 },
+        { persons: 100, cpuMsPerReq: 0 },
+      ]),
+    ).toMatchObject({ status: 'not measured', measured: 'no CPU per request at 100 persons (no request answered)' });
   });
 });
 
