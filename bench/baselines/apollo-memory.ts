@@ -4,7 +4,8 @@
  * computed before the run (the hub's answer for the worked example, checked equal to B2's). No
  * department is called: this is what GraphQL parsing, validation, execution and HTTP cost alone.
  *
- * Env: B1_REPLY_FILE (JSON `{ "data": ... }`), B1_PORT (0). Prints `B1 ready at <url>`.
+ * Env: B1_REPLY_FILE (JSON `{ "data": ... }`), B1_PORT (0). Prints `B1 ready at <url> (event loop <url>)`
+ * (bench/baselines/event-loop.ts: its event-loop delay, on a listener of its own).
  */
 import { readFileSync } from 'node:fs';
 import { ApolloServer } from '@apollo/server';
@@ -12,6 +13,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { loadTypeDefs } from '../../src/gateway/schema';
+import { serveEventLoopDelay } from './event-loop';
 
 interface Reply {
   data: { property: unknown; seller: unknown; buyer: unknown };
@@ -32,7 +34,8 @@ async function main(): Promise<void> {
   });
   const server = new ApolloServer({ schema, plugins: [ApolloServerPluginLandingPageDisabled()] });
   const { url } = await startStandaloneServer(server, { listen: { port: Number(process.env.B1_PORT ?? 0), host: '127.0.0.1' } });
-  process.stdout.write(`B1 ready at ${url.replace(/\/$/, '')}\n`);
+  const eventLoopUrl = await serveEventLoopDelay();
+  process.stdout.write(`B1 ready at ${url.replace(/\/$/, '')} (event loop ${eventLoopUrl})\n`);
   const stop = (): void => {
     void server.stop().finally(() => process.exit(0));
   };

@@ -99,3 +99,25 @@ export function buildPools(data: SeedData, options: { familySize?: number; maxFa
 
   return { example: propertyTransferExample(data), transfers: shuffle(transfers, 7), families: shuffle(families, 11) };
 }
+
+/**
+ * The family lists resized to `persons` each (S3-10, S3-100): each list cut when it is longer,
+ * consecutive lists joined (then cut) when shorter; a group too short to fill a list is dropped,
+ * so every list has exactly `persons` distinct persons (the lists do not share persons).
+ */
+export function resizeFamilies(families: readonly string[][], persons: number): string[][] {
+  if (!Number.isInteger(persons) || persons < 1) throw new Error(`persons per list must be a positive integer, but got ${String(persons)}`);
+  const resized: string[][] = [];
+  let current: string[] = [];
+  for (const family of families) {
+    for (const id of family) {
+      current.push(id);
+      if (current.length === persons) break;
+    }
+    if (current.length === persons) {
+      resized.push(current);
+      current = [];
+    }
+  }
+  return resized;
+}

@@ -14,6 +14,8 @@ export interface RoundResult {
   coreBusyPercent?: number[];
   /** Core 0's busy time not used by the server under test, in % of the core: someone else's work. */
   foreignCore0Percent?: number;
+  /** The server's event-loop delay p99 over the round, in ms, when it tells (bench/lib/event-loop.ts). */
+  eventLoopP99Ms?: number;
 }
 
 /** One row of the table: one server under one scenario. */
@@ -54,6 +56,8 @@ export interface RowSummary {
   callsPerRequest?: Record<string, number>;
   /** Largest share of core 0 that processes other than the server under test used in a round. */
   foreignCore0Percent?: number;
+  /** Median over the rounds that have one of the server's event-loop delay p99, in ms. */
+  eventLoopP99Ms?: number;
 }
 
 const median = (values: number[]): number => {
@@ -65,6 +69,7 @@ const median = (values: number[]): number => {
 /** Summarizes the rounds of a row. */
 export function summarize(rounds: RoundResult[]): RowSummary {
   const rates = rounds.map((r) => r.load.reqPerSec);
+  const eventLoop = rounds.flatMap((r) => (r.eventLoopP99Ms !== undefined && Number.isFinite(r.eventLoopP99Ms) ? [r.eventLoopP99Ms] : []));
   const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
   const seconds = rounds.reduce((s, r) => s + r.load.durationSec, 0);
   const requests = rounds.reduce((s, r) => s + r.load.requests, 0);
@@ -91,6 +96,7 @@ export function summarize(rounds: RoundResult[]): RowSummary {
     failures: rounds.reduce((s, r) => s + r.load.non2xx + r.load.errors + r.load.timeouts + r.load.graphqlErrors, 0),
     ...(callsPerRequest ? { callsPerRequest } : {}),
     ...(rounds.some((r) => r.foreignCore0Percent !== undefined) ? { foreignCore0Percent: Math.max(...rounds.map((r) => r.foreignCore0Percent ?? 0)) } : {}),
+    ...(eventLoop.length > 0 ? { eventLoopP99Ms: median(eventLoop) } : {}),
   };
 }
 
@@ -105,9 +111,9 @@ export interface TargetCheck {
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
-/** Renders the table (fixed-width text, one line per row). */
+/** Renders the table (fixed-width text, one line per row; "ELD p99": the server's event-loop delay p99 in ms, "–" when it does not tell). */
 export function formatTable(rows: RowResult[], ratios: Map<string, string>): string {
-  const header = ['row', 'scenario', 'server', 'mode', 'conn', 'req/s', '±%', 'p50 ms', 'p99 ms', 'RSS MiB', 'CPU ms/req', 'srv CPU', 'dept CPU', 'gen CPU', 'fail', 'vs baseline'];
+  const header = ['row', 'scenario', 'server', 'mode', 'conn', 'req/s', '±%', 'p50 ms', 'p99 ms', 'RSS MiB', 'CPU ms/req', 'ELD p99', 'srv CPU', 'dept CPU', 'gen CPU', 'fail', 'vs baseline'];
   const lines = rows.map((r) => [
     r.id,
     r.scenario,
@@ -120,6 +126,7 @@ export function formatTable(rows: RowResult[], ratios: Map<string, string>): str
     fmt(r.summary.p99Ms, 1),
     fmt(r.summary.rssPeakMiB),
     fmt(r.summary.serverCpuMsPerReq, 2),
+    r.summary.eventLoopP99Ms === undefined ? '–' : fmt(r.summary.eventLoopP99Ms, 1),
     `${fmt(r.summary.serverCpuPercent)}%${(r.summary.foreignCore0Percent ?? 0) >= 10 ? '!' : ''}`,
     `${fmt(r.summary.departmentsCpuPercent)}%`,
     `${fmt(r.summary.loadGeneratorCpuPercent)}%`,
@@ -127,7 +134,7 @@ export function formatTable(rows: RowResult[], ratios: Map<string, string>): str
     ratios.get(r.mode === '-' ? r.id : `${r.id}/${r.mode}`) ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const right = new Set([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+  const right = new Set([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   const render = (cells: string[]): string => cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(render)].join('\n');
 }

@@ -63,6 +63,11 @@ export function livingAllowanceBodies(pools: Pools): string[] {
   return pools.families.map((family) => body(LIVING_ALLOWANCE_QUERY, { family }));
 }
 
+/** Bodies of the living-allowance query over the given lists of persons (S3-10, S3, S3-100, B2-S3). */
+export function familyBodies(families: readonly string[][]): string[] {
+  return families.map((family) => body(LIVING_ALLOWANCE_QUERY, { family }));
+}
+
 /** Bodies of the living-allowance query with the housing provident fund (S3f), one per family list. */
 export function livingAllowanceFundBodies(pools: Pools): string[] {
   return pools.families.map((family) => body(LIVING_ALLOWANCE_FUND_QUERY, { family }));

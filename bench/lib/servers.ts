@@ -1,12 +1,14 @@
 /**
  * Starting what the benchmark measures and what it measures against: the sandbox department
  * systems (`datarun sandbox`), the hub (`datarun serve` pointed at them), and the baselines B1
- * (Apollo from memory), B2 (plain Node) and B3 (GraphQL Mesh). Each is its own process.
+ * (Apollo from memory), B2 and B2-S3 (plain Node), B3 (GraphQL Mesh) and C (graphql-js alone, the
+ * GraphQL ceiling). Each is its own process.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { repin, startAndWait, type ManagedProcess } from './processes';
 import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
+import { baselineEventLoop, hubEventLoop, type EventLoopProbe } from './event-loop';
 
 /** The project root (this file runs from dist/bench/lib). */
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -26,6 +28,8 @@ export interface Running {
   process: ManagedProcess;
   /** The URL requests go to (`.../graphql` for GraphQL servers, the connection string for real estate). */
   url: string;
+  /** Its event-loop delay, when it tells (the hub, B1, B2, B2-S3, C). */
+  eventLoop?: EventLoopProbe;
 }
 
 /** Where the hub and B2 find the four departments. */
@@ -152,7 +156,7 @@ export async function startHub(
     ready: /hub ready at (http:\/\/\S+\/graphql)\n\s*operator routes at (http:\/\/[^\s(]+)/,
     timeoutMs: 60_000,
   });
-  return { process: p, url: match[1]!, operatorUrl: match[2]! };
+  return { process: p, url: match[1]!, operatorUrl: match[2]!, eventLoop: hubEventLoop(match[2]!) };
 }
 
 /**
@@ -183,10 +187,36 @@ export async function startB1(replyFile: string, options: { cpus?: string }): Pr
     args: [path.join(DIST_BENCH, 'baselines', 'apollo-memory.js')],
     env: cleanEnv({ B1_REPLY_FILE: replyFile, B1_PORT: '0', NODE_ENV: 'production' }),
     ...(options.cpus ? { cpus: options.cpus } : {}),
-    ready: /B1 ready at (\S+)/,
+    ready: /B1 ready at (\S+) \(event loop (\S+)\)/,
     timeoutMs: 60_000,
   });
-  return { process: p, url: match[1]! };
+  return { process: p, url: match[1]!, eventLoop: baselineEventLoop(match[2]!) };
+}
+
+/** Starts C (graphql-js `execute` over a cached document on `node:http`, the GraphQL ceiling) with the reply in `replyFile`. */
+export async function startC(replyFile: string, options: { cpus?: string }): Promise<Running> {
+  const { process: p, match } = await startAndWait({
+    name: 'C graphql-ceiling',
+    command: process.execPath,
+    args: [path.join(DIST_BENCH, 'baselines', 'graphql-ceiling.js')],
+    env: cleanEnv({ C_REPLY_FILE: replyFile, C_PORT: '0', NODE_ENV: 'production' }),
+    ...(options.cpus ? { cpus: options.cpus } : {}),
+    ready: /C ready at (\S+) \(event loop (\S+)\)/,
+    timeoutMs: 60_000,
+  });
+  return { process: p, url: match[1]!, eventLoop: baselineEventLoop(match[2]!) };
+}
+
+/** The environment of the plain-Node baselines: where the four departments are. */
+function plainEnv(endpoints: Endpoints): NodeJS.ProcessEnv {
+  return {
+    B2_RE_URL: endpoints['real-estate'],
+    B2_SS_URL: endpoints['social-security'],
+    B2_SS_KEY: SOCIAL_SECURITY_API_KEY,
+    B2_TAX_URL: endpoints.tax,
+    B2_MR_URL: endpoints['market-regulation'],
+    NODE_ENV: 'production',
+  };
 }
 
 /** Starts B2 (the plain Node integrator's service) on the given departments. */
@@ -195,20 +225,26 @@ export async function startB2(endpoints: Endpoints, options: { cpus?: string }):
     name: 'B2 plain-node',
     command: process.execPath,
     args: [path.join(DIST_BENCH, 'baselines', 'plain-node.js')],
-    env: cleanEnv({
-      B2_RE_URL: endpoints['real-estate'],
-      B2_SS_URL: endpoints['social-security'],
-      B2_SS_KEY: SOCIAL_SECURITY_API_KEY,
-      B2_TAX_URL: endpoints.tax,
-      B2_MR_URL: endpoints['market-regulation'],
-      B2_PORT: '0',
-      NODE_ENV: 'production',
-    }),
+    env: cleanEnv({ ...plainEnv(endpoints), B2_PORT: '0' }),
     ...(options.cpus ? { cpus: options.cpus } : {}),
-    ready: /B2 ready at (\S+)/,
+    ready: /B2 ready at (\S+) \(event loop (\S+)\)/,
     timeoutMs: 60_000,
   });
-  return { process: p, url: match[1]! };
+  return { process: p, url: match[1]!, eventLoop: baselineEventLoop(match[2]!) };
+}
+
+/** Starts B2-S3 (the plain Node living-allowance service) on the given departments. */
+export async function startB2S3(endpoints: Endpoints, options: { cpus?: string }): Promise<Running> {
+  const { process: p, match } = await startAndWait({
+    name: 'B2-S3 living-allowance',
+    command: process.execPath,
+    args: [path.join(DIST_BENCH, 'baselines', 'living-allowance.js')],
+    env: cleanEnv({ ...plainEnv(endpoints), B2S3_PORT: '0' }),
+    ...(options.cpus ? { cpus: options.cpus } : {}),
+    ready: /B2-S3 ready at (\S+) \(event loop (\S+)\)/,
+    timeoutMs: 60_000,
+  });
+  return { process: p, url: match[1]!, eventLoop: baselineEventLoop(match[2]!) };
 }
 
 /**
