@@ -1,7 +1,8 @@
 /**
  * A lean SOAP 1.1 client for the tax department's document/literal service: request envelopes
  * are built as strings (identifiers escaped), posted over the SDK's keep-alive HTTP upstream, and
- * replies are checked for well-formedness and parsed with fast-xml-parser. A Fault becomes a hub
+ * replies are checked for well-formedness and parsed in one pass (xml.ts), fast-xml-parser
+ * reading whatever lies outside that reader's plain subset. A Fault becomes a hub
  * error carrying only the fault code and a sanitized reason, never the department's text as is.
  */
 import { XMLParser } from 'fast-xml-parser';
@@ -15,6 +16,7 @@ import {
   tracingActive,
   type TracePropagation,
 } from '../../src/sdk';
+import { readPlainXml } from './xml';
 
 /** The target namespace of the tax WSDL; SOAPAction values are `<namespace>/<operation>`. */
 export const TAX_SOAP_NAMESPACE = 'urn:datarun:sandbox:tax:v1';
@@ -148,14 +150,18 @@ export function createTaxSoapClient(options: TaxSoapClientOptions): TaxSoapClien
       const res = tracingActive()
         ? await traceDepartmentCall({ connector, operation, protocol: 'soap', ...(batchSize !== undefined ? { batchSize } : {}) }, post)
         : await post(undefined);
-      let document: unknown;
-      try {
-        // `true` checks well-formedness first: without it a truncated envelope parses as a shorter answer.
-        document = parser.parse(res.body, true);
-      } catch {
-        // The parser's message quotes the body; the error carries neither.
-        if (res.status === 500) throw new ConnectorUnavailableError(connector, 'HTTP status 500');
-        throw new UpstreamInvalidResponseError(connector, 'the body is not well-formed XML');
+      // The one-pass reader checks well-formedness as it builds the object; what it leaves (a
+      // document outside its plain subset, or not well-formed) goes to fast-xml-parser, whose `true`
+      // validates first: without it a truncated envelope parses as a shorter answer.
+      let document: unknown = readPlainXml(res.body, REPEATED_ELEMENTS);
+      if (document === undefined) {
+        try {
+          document = parser.parse(res.body, true);
+        } catch {
+          // The parser's message quotes the body; the error carries neither.
+          if (res.status === 500) throw new ConnectorUnavailableError(connector, 'HTTP status 500');
+          throw new UpstreamInvalidResponseError(connector, 'the body is not well-formed XML');
+        }
       }
       const envelope = (document as Record<string, unknown> | null)?.['Envelope'];
       const soapBody = envelope !== null && typeof envelope === 'object' ? (envelope as Record<string, unknown>)['Body'] : undefined;
