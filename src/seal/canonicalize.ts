@@ -32,7 +32,8 @@ function serialize(value: unknown, where: string, depth: number): string {
       return JSON.stringify(value); // -0 serializes as "0", as JCS requires
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((item, i) => serialize(item === undefined ? null : item, `${where}[${i}]`, depth + 1)).join(',')}]`;
+      // Array.from, not map: a hole in a sparse array is null, as JSON.stringify writes it (map would skip it and leave `[,1]`).
+      if (Array.isArray(value)) return `[${Array.from(value, (item: unknown, i) => serialize(item === undefined ? null : item, `${where}[${i}]`, depth + 1)).join(',')}]`;
       // Plain objects only, from any realm; graphql-js builds result objects with a null prototype.
       const proto = Object.getPrototypeOf(value) as object | null;
       const plain = proto === null || (Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]');

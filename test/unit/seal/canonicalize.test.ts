@@ -121,4 +121,11 @@ describe('the fast path of canonicalize', () => {
     for (let i = 0; i < 512; i++) fine = { a: fine };
     expect(canonicalize(fine)).toBe(canonicalizeChecked(fine));
   });
+
+  it('writes a hole of a sparse array as null, as JSON.stringify does, on both paths', () => {
+    const sparse = [, 1];
+    expect(canonicalize(sparse)).toBe('[null,1]');
+    expect(canonicalizeChecked(sparse)).toBe('[null,1]');
+    expect(() => canonicalize([, NaN])).toThrow('expected a finite number at $[1], but got: NaN');
+  });
 });
