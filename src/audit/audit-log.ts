@@ -18,6 +18,7 @@ import {
   AUDIT_OUTCOMES,
   AUDIT_RECORD_VERSION,
   canonicalBody,
+  canonicalRecordTexts,
   chainHash,
   createSubjectKeyer,
   genesisHash,
@@ -460,9 +461,11 @@ class FileAuditLog implements AuditLog {
       // Time never goes backwards along the chain, so a time window is a seq window for the index.
       const timeMs = Math.max(this.now().getTime(), this.tip.timeMs);
       const unhashed = { v: AUDIT_RECORD_VERSION, seq: this.tip.seq + 1, time: new Date(timeMs).toISOString(), instance: this.instanceId, prev: this.tip.hash, ...body };
-      const hash = chainHash(this.tip.hash, canonicalJson(unhashed));
+      // One serialization of the members for both texts: the hash's input and the line.
+      const texts = canonicalRecordTexts(unhashed);
+      const hash = chainHash(this.tip.hash, texts.body);
       record = { ...unhashed, hash };
-      line = canonicalJson(record);
+      line = texts.withHash(hash);
       this.tip = { seq: record.seq, hash, timeMs };
     } catch (error) {
       return Promise.reject(error);

@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
+import { createByteLru } from '../sdk';
 import { AuditOptionsError, AuditRecordError } from './errors';
 
 /** The kinds of entity a request can be about. */
@@ -179,6 +180,34 @@ export function canonicalBody(record: Omit<AuditRecord, 'hash'> & { hash?: unkno
   return canonicalJson(body);
 }
 
+const PLAIN_MEMBER = /^[A-Za-z0-9_]+$/;
+
+/**
+ * The canonical texts of a record before and after its `hash` is known, its members serialized
+ * once: `body` is `canonicalJson(unhashed)` (what the hash covers) and `withHash(hash)` is
+ * `canonicalJson({ ...unhashed, hash })` (the line written), the member inserted where JCS's
+ * order puts it. Members with other names than plain ASCII words are serialized again instead.
+ */
+export function canonicalRecordTexts(unhashed: Readonly<Record<string, unknown>>): { body: string; withHash(hash: string): string } {
+  const names = Object.keys(unhashed).sort();
+  if ('hash' in unhashed || !names.every((name) => PLAIN_MEMBER.test(name))) {
+    return { body: canonicalJson(unhashed), withHash: (hash) => canonicalJson({ ...unhashed, hash }) };
+  }
+  const members: string[] = [];
+  let hashAt = -1;
+  for (const name of names) {
+    const value = unhashed[name];
+    if (value === undefined) continue;
+    if (hashAt < 0 && name > 'hash') hashAt = members.length;
+    members.push(`"${name}":${canonicalJson(value)}`);
+  }
+  if (hashAt < 0) hashAt = members.length;
+  return {
+    body: `{${members.join(',')}}`,
+    withHash: (hash) => `{${[...members.slice(0, hashAt), `"hash":${canonicalJson(hash)}`, ...members.slice(hashAt)].join(',')}}`,
+  };
+}
+
 /** Turns typed identifiers into the keyed hash that indexes them and the mask that shows them. */
 export interface SubjectKeyer {
   /** The index key of an identifier: the same identifier always gives the same key under one secret. */
@@ -190,12 +219,29 @@ export interface SubjectKeyer {
 /** Shortest subject-key secret accepted, in bytes: an HMAC key shorter than its output weakens it. */
 export const MIN_SUBJECT_KEY_SECRET_BYTES = 32;
 
-/** Builds the keyer for one hub secret (at least 32 bytes). */
-export function createSubjectKeyer(secret: Uint8Array | string): SubjectKeyer {
+/** Default budget of a keyer's memo of keys already computed: about 16 000 identifiers. */
+export const DEFAULT_SUBJECT_KEY_MEMO_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Builds the keyer for one hub secret (at least 32 bytes). The key is a pure function of the
+ * secret and the normalized identifier, so the keys of identifiers seen lately are remembered
+ * (bounded by `memoBytes`, least recently used dropped first; 0 turns it off): a request about
+ * the same unit again (a cache-warm reply) computes no HMAC for its subjects.
+ */
+export function createSubjectKeyer(secret: Uint8Array | string, options: { readonly memoBytes?: number } = {}): SubjectKeyer {
   const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
   if (bytes.length < MIN_SUBJECT_KEY_SECRET_BYTES) throw new AuditOptionsError('subjectKeySecret', `at least ${MIN_SUBJECT_KEY_SECRET_BYTES} bytes`);
-  const key = (subject: SubjectRef): string =>
-    createHmac('sha256', bytes).update(`${subject.kind}:${normalizeId(subject.id)}`, 'utf8').digest('base64url');
+  const memoBytes = options.memoBytes ?? DEFAULT_SUBJECT_KEY_MEMO_BYTES;
+  // Key: `kind:normalized id` (the HMAC's input); value: its key (43 characters). Both counted as UTF-16, with the entry's overhead.
+  const memo = memoBytes > 0 ? createByteLru<string, string>({ maxBytes: memoBytes, sizeOf: (input, key) => 2 * (input.length + key.length) + 64 }) : undefined;
+  const hmac = (input: string): string => createHmac('sha256', bytes).update(input, 'utf8').digest('base64url');
+  const key = (subject: SubjectRef): string => {
+    const input = `${subject.kind}:${normalizeId(subject.id)}`;
+    if (!memo) return hmac(input);
+    let known = memo.get(input);
+    if (known === undefined) memo.set(input, (known = hmac(input)));
+    return known;
+  };
   return { key, subject: (s) => ({ kind: s.kind, key: key(s), mask: maskIdentifier(normalizeId(s.id)) }) };
 }
 

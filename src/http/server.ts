@@ -154,7 +154,8 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         ...(contentType !== undefined ? { contentType } : {}),
         ...(authorization !== undefined ? { authorization } : {}),
         ...(consent !== undefined ? { consent } : {}),
-        signal: controller.signal,
+        // The pipeline aborts this same controller at the request's deadline (no second one, no listener).
+        controller,
       });
       reply(res, answer, correlationId);
     } finally {

@@ -32,7 +32,8 @@ function serialize(value: unknown, where: string, depth: number): string {
       return JSON.stringify(value); // -0 serializes as "0", as JCS requires
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((item, i) => serialize(item === undefined ? null : item, `${where}[${i}]`, depth + 1)).join(',')}]`;
+      // Array.from, not map: a hole in a sparse array is null, as JSON.stringify writes it (map would skip it and leave `[,1]`).
+      if (Array.isArray(value)) return `[${Array.from(value, (item: unknown, i) => serialize(item === undefined ? null : item, `${where}[${i}]`, depth + 1)).join(',')}]`;
       // Plain objects only, from any realm; graphql-js builds result objects with a null prototype.
       const proto = Object.getPrototypeOf(value) as object | null;
       const plain = proto === null || (Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]');
@@ -51,7 +52,71 @@ function serialize(value: unknown, where: string, depth: number): string {
   }
 }
 
+/** `String.prototype.isWellFormed` (Node 20; the project's lib target predates its typings): no lone surrogate. */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** Thrown by the fast path at anything it does not serialize: the checked path then names the problem. */
+const NOT_FAST = Symbol('not fast');
+
+/**
+ * The same serialization without the location bookkeeping: no path string is built per member
+ * (that was most of the cost on the request path: a reply's hash, an access record). It gives up
+ * (throws NOT_FAST) at the first value the checked path would refuse, and the checked path runs
+ * again to name it, so both always agree.
+ */
+function serializeFast(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      if (!isWellFormed(value)) throw NOT_FAST;
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw NOT_FAST;
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (depth >= 512) throw NOT_FAST;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          out += (i === 0 ? '' : ',') + serializeFast(item === undefined ? null : item, depth + 1);
+        }
+        return `${out}]`;
+      }
+      const proto = Object.getPrototypeOf(value) as object | null;
+      if (proto !== null && !(Object.getPrototypeOf(proto) === null && Object.prototype.toString.call(value) === '[object Object]')) throw NOT_FAST;
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const member = record[key];
+        if (member === undefined) continue;
+        if (!isWellFormed(key)) throw NOT_FAST;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:${serializeFast(member, depth + 1)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      throw NOT_FAST;
+  }
+}
+
+/** The checked serialization alone, naming the location of what it refuses: `canonicalize` without its fast path (tests compare the two). */
+export function canonicalizeChecked(value: unknown): string {
+  return serialize(value, '$', 0);
+}
+
 /** Serializes JSON data canonically per RFC 8785 (JCS): sorted members, ES number format, no whitespace. */
 export function canonicalize(value: unknown): string {
-  return serialize(value, '$', 0);
+  try {
+    return serializeFast(value, 0);
+  } catch (error) {
+    // A stack overflow or anything else the fast path met: the checked path decides, and names it.
+    if (error !== NOT_FAST && !(error instanceof RangeError)) throw error;
+    return serialize(value, '$', 0);
+  }
 }

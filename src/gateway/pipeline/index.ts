@@ -266,8 +266,16 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     };
   }
 
-  /** One deadline per request, and the client's signal joined to it; `end` clears both. */
-  function deadline(clientSignal: AbortSignal | undefined): { signal: AbortSignal; end(): void } {
+  /**
+   * One deadline per request, and the client's signal joined to it; `end` clears both. An
+   * adapter that hands over its own controller has it aborted at the deadline: no second
+   * controller, no listener.
+   */
+  function deadline(clientSignal: AbortSignal | undefined, own?: AbortController): { signal: AbortSignal; end(): void } {
+    if (own !== undefined) {
+      const timer = setTimeout(() => own.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
+      return { signal: own.signal, end: () => clearTimeout(timer) };
+    }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new DeadlineExceededError(deadlineMs)), deadlineMs);
     const onClientGone = (): void => controller.abort(clientSignal?.reason);
@@ -337,7 +345,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   async function execute(request: HubRequest): Promise<HubReply> {
     const started = performance.now();
-    const limit = deadline(request.signal);
+    const limit = deadline(request.signal, request.controller);
     const flow = begin(request, limit.signal);
     let code: ErrorCode | null = null;
     let reply: GatewayReply;

@@ -50,6 +50,13 @@ export interface HubRequest {
   readonly peer?: { readonly address?: string; readonly forwardedFor?: string };
   /** Aborted when the client goes away or the hub stops. */
   readonly signal?: AbortSignal;
+  /**
+   * Instead of `signal`: the adapter's own controller for the request, aborted by the adapter when
+   * the client goes away or the hub stops. The pipeline aborts this same controller at the
+   * deadline rather than joining a second one to it (an AbortSignal listener costs about 10 µs of
+   * a request on Node 20). Given to one request only; honoured by `execute` (`open` reads `signal`).
+   */
+  readonly controller?: AbortController;
   /** Set by the pipeline's `open`: the request opens a subscription (only a subscription operation is admitted). */
   readonly subscription?: boolean;
   /** The caller's W3C trace context (`traceparent`, `tracestate` headers): the parent of the request's span when the hub traces (docs/tracing.md). */

@@ -287,3 +287,30 @@ describe('every request, whatever it holds', () => {
     );
   });
 });
+
+describe("an adapter's own controller (the HTTP adapter's)", () => {
+  const slowLimiter = { take: () => new Promise<{ allowed: true }>((resolve) => setTimeout(() => resolve({ allowed: true }), 50)) };
+
+  it('is aborted at the deadline, with the same refusal as a request that passed a signal', async () => {
+    const h = harness({ deadlineMs: 5, rateLimiter: slowLimiter });
+    const controller = new AbortController();
+    const own = await h.execute(request(TRANSFER, 'as real-estate-centre PROPERTY_TRANSFER', { controller }));
+    const client = new AbortController();
+    const joined = await h.execute(request(TRANSFER, 'as real-estate-centre PROPERTY_TRANSFER', { signal: client.signal }));
+    expect(controller.signal.aborted).toBe(true);
+    expect((controller.signal.reason as { code?: unknown }).code).toBe('DEADLINE_EXCEEDED');
+    expect(own.code).toBe(joined.code);
+    expect(own.code).not.toBeNull();
+    expect(client.signal.aborted).toBe(false);
+    expect(h.records).toHaveLength(2);
+  });
+
+  it('is left alone when the request ends before its deadline (the timer cleared)', async () => {
+    const h = harness({ deadlineMs: 2_000 });
+    const controller = new AbortController();
+    const reply = await h.execute(request(TRANSFER, undefined, { controller }));
+    expect(reply.code).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect(controller.signal.aborted).toBe(false);
+  });
+});

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { CanonicalizationError, canonicalize, hashJson, hashText } from '../../../src/seal';
+import { canonicalizeChecked } from '../../../src/seal/canonicalize';
 
 /** Builds a double from its IEEE 754 bits, as RFC 8785 Appendix B lists them. */
 function fromBits(hex: string): number {
@@ -73,5 +75,57 @@ describe('RFC 8785 JSON canonicalization', () => {
     expect(hashJson({ b: 1, a: 2 })).toBe(hashJson({ a: 2, b: 1 }));
     expect(hashText('')).toBe('47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU');
     expect(hashJson({})).toBe(hashText('{}'));
+  });
+});
+
+describe('the fast path of canonicalize', () => {
+  /** The outcome of a serialization: its text, or the message it refused with. */
+  const outcome = (serialize: (value: unknown) => string, value: unknown): { text: string } | { error: string; type: string } => {
+    try {
+      return { text: serialize(value) };
+    } catch (error) {
+      return { error: (error as Error).message, type: (error as Error).constructor.name };
+    }
+  };
+
+  // JSON data, with what the checked path refuses mixed in: lone surrogates, non-finite numbers, dates, bigints, functions, undefined members, null-prototype objects.
+  const odd = fc.oneof(
+    fc.constantFrom<unknown>(NaN, Infinity, -Infinity, -0, undefined, '\ud800', 'a\udc00b', '\ud83d\ude00', new Date(0), 10n, () => 1, Symbol('s'), new Map()),
+    fc.string({ unit: 'binary' }),
+  );
+  const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.jsonValue({ maxDepth: 2 }),
+      odd,
+      fc.array(tie('value'), { maxLength: 4 }),
+      fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('\ud800', 'hash', '__proto__x')), tie('value'), { maxKeys: 4 }),
+      fc.dictionary(fc.string(), tie('value'), { maxKeys: 3 }).map((d) => Object.assign(Object.create(null) as object, d)),
+    ),
+  }));
+
+  it('gives the same text, or the same refusal, as the checked path on any value', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(outcome(canonicalize, v)).toEqual(outcome(canonicalizeChecked, v));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses nesting beyond 512 levels with the checked path\'s message', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 600; i++) deep = [deep];
+    expect(() => canonicalize(deep)).toThrow('expected JSON nested at most 512 levels deep');
+    let fine: unknown = 1;
+    for (let i = 0; i < 512; i++) fine = { a: fine };
+    expect(canonicalize(fine)).toBe(canonicalizeChecked(fine));
+  });
+
+  it('writes a hole of a sparse array as null, as JSON.stringify does, on both paths', () => {
+    const sparse = [, 1];
+    expect(canonicalize(sparse)).toBe('[null,1]');
+    expect(canonicalizeChecked(sparse)).toBe('[null,1]');
+    expect(() => canonicalize([, NaN])).toThrow('expected a finite number at $[1], but got: NaN');
   });
 });
