@@ -4,6 +4,7 @@ import { createPolicyEngine, createPolicyResolvers, DEMO_POLICY, readPolicyFile,
 import {
   DEFAULT_HUB_ID,
   createConsentVerifier,
+  createSignatureMemo,
   createConsoleLoginVerifier,
   createKeyStore,
   createReceiptSigner,
@@ -391,7 +392,8 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     policy = createPolicyEngine({
       schema,
       policy: config.policy?.file ? readPolicyFile(config.policy.file) : DEMO_POLICY,
-      verifyConsent: createConsentVerifier({ keyStore }),
+      // Consent tokens come again with every request of the checks relying on them: their signatures are remembered (bounded).
+      verifyConsent: createConsentVerifier({ keyStore, signatures: createSignatureMemo() }),
       rememberConsent: (issuerAndJti, expiresAtMs) => state.replayGuard.checkAndRemember(`consent\u0000${issuerAndJti}`, expiresAtMs),
     });
     assertConsumersRegistered(policy, keyStore);

@@ -2,6 +2,7 @@ import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, SealInputError } from './errors';
 import { checkHeader, decodeCompact, isSigningAlgorithm, signCompact, verifyBytes, type SigningAlgorithm } from './jws';
 import type { KeyStore } from './key-store';
+import type { SignatureMemo } from './signature-memo';
 import type { PrivateJwk } from './request';
 import type { VerificationFailureReason } from './signed-jwt';
 import { DEFAULT_CLOCK_SKEW_SEC, keyTimeProblem, notYetValidProblem, toMillis } from './trusted-keys';
@@ -81,8 +82,19 @@ export interface ConsentCheck {
  * subject, purpose, audience, expiry, lifetime and one-time use are the policy engine's checks.
  * Never throws for a bad token.
  */
-export function createConsentVerifier(options: { readonly keyStore: KeyStore; readonly now?: () => number; readonly clockSkewSec?: number }): (token: string) => ConsentCheck {
-  const { keyStore } = options;
+export function createConsentVerifier(options: {
+  readonly keyStore: KeyStore;
+  readonly now?: () => number;
+  readonly clockSkewSec?: number;
+  /**
+   * Signatures already found valid (`createSignatureMemo`): a citizen's consent travels with every
+   * request of a check that relies on it, and each costs a signature check. Only the signature is
+   * remembered, under the exact token and key object; the key's owner, use and validity, the
+   * token's times and claims are checked on every use, and one-time use is the policy engine's.
+   */
+  readonly signatures?: SignatureMemo;
+}): (token: string) => ConsentCheck {
+  const { keyStore, signatures } = options;
   const skewSec = options.clockSkewSec ?? DEFAULT_CLOCK_SKEW_SEC;
   const fail = (reason: VerificationFailureReason): ConsentCheck => ({ valid: false, reason });
   return (token) => {
@@ -94,7 +106,10 @@ export function createConsentVerifier(options: { readonly keyStore: KeyStore; re
     if (!key) return fail('UNKNOWN_KEY');
     if (key.use !== 'request' || key.ownerKind !== 'consumer') return fail('WRONG_KEY_USE');
     if (decoded.header.alg !== key.alg) return fail('BAD_ALGORITHM');
-    if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) return fail('BAD_SIGNATURE');
+    if (!signatures?.has(key.publicKey, token)) {
+      if (!verifyBytes(key.alg, key.publicKey, decoded.signingInput, decoded.signature)) return fail('BAD_SIGNATURE');
+      signatures?.add(key.publicKey, token);
+    }
     const { iss, sub, purpose, iat, exp, jti, aud, once } = decoded.payload;
     if (typeof iss !== 'string' || typeof sub !== 'string' || typeof purpose !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') return fail('MALFORMED');
     if (once !== undefined && typeof once !== 'boolean') return fail('MALFORMED');

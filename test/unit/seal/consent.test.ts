@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { runKeysInit } from '../../../src/cli/keys';
-import { createConsentSigner, createConsentVerifier, createKeyStore, DEMO_OWNERS, initKeys, loadKeyStore, type KeyStore } from '../../../src/seal';
+import { createConsentSigner, createConsentVerifier, createKeyStore, createSignatureMemo, DEMO_OWNERS, initKeys, loadKeyStore, type KeyStore } from '../../../src/seal';
 import { craftJws, privateJwkOf, removeTempDirs, tempDir } from './fixture';
 import { WITH_DEPARTMENTS } from '../../support/keys';
 
@@ -57,6 +58,63 @@ describe('consent tokens', () => {
     const tax = privateJwkOf(store, 'tax', 'seal');
     expect(verify(craftJws({ alg: 'ES256', kid: tax.kid, typ: 'datarun-consent+jwt' }, { ...claims, iss: 'tax' }, tax))).toEqual({ valid: false, reason: 'WRONG_KEY_USE' });
     expect(verify('not-a-token')).toEqual({ valid: false, reason: 'MALFORMED' });
+  });
+});
+
+describe('the memo of verified consent signatures', () => {
+  it('gives the verdict of a verifier without it, whatever was seen before and whenever it is asked (property)', () => {
+    const signer = createConsentSigner({ issuer: 'citizen-identity', privateJwk: privateJwkOf(store, 'citizen-identity') });
+    const key = privateJwkOf(store, 'citizen-identity');
+    const valid = [0, 1, 2].map((i) => signer.sign({ subject: `37170219900101123${i}`, purpose: 'LIVING_ALLOWANCE', expiresAt: NOW + 3_600_000 }, NOW));
+    // A token signed for the future (not yet valid now), and one from the issuer's key for another issuer.
+    const later = signer.sign({ subject: '371702199001011239', purpose: 'LIVING_ALLOWANCE', expiresAt: NOW + 7_200_000 }, NOW + 3_600_000);
+    const wrongIssuer = craftJws({ alg: 'ES256', kid: key.kid, typ: 'datarun-consent+jwt' }, { iss: 'one-window-hall', sub: 'x', purpose: 'P', iat: NOW / 1000, exp: NOW / 1000 + 60 }, key);
+    const base = [...valid, later, wrongIssuer];
+    const parts = (t: string) => t.split('.') as [string, string, string];
+    // Tamperings: another token's signature on this one's content, a flipped signature character, a changed payload under the old signature.
+    const token = fc.oneof(
+      fc.constantFrom(...base),
+      fc.tuple(fc.constantFrom(...base), fc.constantFrom(...base)).map(([a, b]) => `${parts(a)[0]}.${parts(a)[1]}.${parts(b)[2]}`),
+      fc.tuple(fc.constantFrom(...base), fc.nat()).map(([t, i]) => {
+        const [h, p, sig] = parts(t);
+        const at = i % sig.length;
+        return `${h}.${p}.${sig.slice(0, at)}${sig[at] === 'A' ? 'B' : 'A'}${sig.slice(at + 1)}`;
+      }),
+      fc.constantFrom(...base).map((t) => {
+        const [h, p, sig] = parts(t);
+        const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
+        return `${h}.${Buffer.from(JSON.stringify({ ...claims, purpose: 'OTHER' })).toString('base64url')}.${sig}`;
+      }),
+    );
+    const at = fc.constantFrom(NOW, NOW + 3_600_000, NOW - 3_600_000);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(token, at), { minLength: 1, maxLength: 12 }), (steps) => {
+        let now = NOW;
+        const plain = createConsentVerifier({ keyStore: store, now: () => now });
+        const signatures = createSignatureMemo();
+        const memoized = createConsentVerifier({ keyStore: store, now: () => now, signatures });
+        for (const [t, when] of steps) {
+          now = when;
+          expect(memoized(t)).toEqual(plain(t));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('checks a remembered token\'s times on every use, and never remembers a failure', () => {
+    let now = NOW;
+    const signatures = createSignatureMemo();
+    const verify = createConsentVerifier({ keyStore: store, now: () => now, signatures });
+    const signer = createConsentSigner({ issuer: 'citizen-identity', privateJwk: privateJwkOf(store, 'citizen-identity') });
+    const token = signer.sign({ subject: '371702199001011234', purpose: 'LIVING_ALLOWANCE', expiresAt: NOW + 3_600_000 }, NOW);
+    expect(verify(token)).toMatchObject({ valid: true });
+    expect(signatures.size).toBe(1);
+    now = NOW - 3_600_000;
+    expect(verify(token)).toMatchObject({ valid: false });
+    const [h, p, sig] = token.split('.') as [string, string, string];
+    expect(verify(`${h}.${p}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`)).toMatchObject({ valid: false });
+    expect(signatures.size).toBe(1);
   });
 });
 
