@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { readEmployerBatch, readInsuredBatch } from '../../connectors/social-security/fast-replies';
 import { employerBatchReplySchema, insuredBatchReplySchema } from '../../connectors/social-security/schemas';
+import { mutated } from '../support/reply-mutations';
 
 const contribution = fc.record({
   period: fc.constantFrom('2024-01', '2023-12', ''),
@@ -34,23 +35,6 @@ const account = fc.record({
 const batch = <T>(item: fc.Arbitrary<T>) => fc.record({ items: fc.array(item, { maxLength: 3 }), notFound: fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }) });
 
 /** A JSON value with one property somewhere replaced, removed or added. */
-const odd = fc.oneof(fc.constant(null), fc.constant(undefined), fc.string({ maxLength: 3 }), fc.integer(), fc.double(), fc.boolean(), fc.constant([]), fc.constant({}), fc.constant(1.5));
-function mutate(value: unknown, path: number[], replacement: unknown, how: number): unknown {
-  if (value === null || typeof value !== 'object') return replacement;
-  const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? value.slice() : { ...(value as Record<string, unknown>) };
-  const keys = Object.keys(copy);
-  if (keys.length === 0 || path.length === 0) {
-    if (how === 0) return replacement;
-    (copy as Record<string, unknown>)['extra'] = replacement;
-    return copy;
-  }
-  const key = keys[path[0]! % keys.length]!;
-  if (how === 1 && path.length === 1 && !Array.isArray(copy)) delete copy[key];
-  else (copy as Record<string, unknown>)[key] = mutate((copy as Record<string, unknown>)[key], path.slice(1), replacement, how);
-  return copy;
-}
-const mutated = <T>(valid: fc.Arbitrary<T>) =>
-  fc.tuple(valid, fc.array(fc.nat(), { maxLength: 5 }), odd, fc.nat({ max: 2 })).map(([v, path, replacement, how]) => mutate(v, path, replacement, how));
 
 describe('social security reply readers', () => {
   it.each([
