@@ -29,3 +29,28 @@ export const mutated = (valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
 
 /** Valid replies and broken ones, mixed. */
 export const replies = (valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof(valid, mutated(valid));
+
+/** A zod schema's `safeParse`, as far as these properties use it. */
+interface Schema {
+  safeParse(value: unknown): { success: true; data: unknown } | { success: false };
+}
+
+/**
+ * The property that a reader accepts exactly what `schema` accepts, with the schema's output, over
+ * valid and broken replies; and that the generator made enough valid ones to mean something.
+ */
+export function expectReaderMatchesSchema(read: (value: unknown) => unknown, schema: Schema, valid: fc.Arbitrary<unknown>, numRuns = 1500): void {
+  let accepted = 0;
+  fc.assert(
+    fc.property(replies(valid), (reply) => {
+      const parsed = schema.safeParse(reply);
+      const fast = read(reply);
+      if (parsed.success) {
+        expect(fast).toEqual(parsed.data);
+        accepted++;
+      } else expect(fast).toBeUndefined();
+    }),
+    { numRuns },
+  );
+  expect(accepted).toBeGreaterThan(10);
+}
