@@ -110,13 +110,13 @@ export interface TaxSoapClient {
   close(): Promise<void>;
 }
 
-/** Creates the SOAP client of the tax department (one keep-alive pool). */
-export function createTaxSoapClient(options: TaxSoapClientOptions): TaxSoapClient {
-  const { connector } = options;
-  const upstream = createHttpUpstream({ connector, baseUrl: options.url, timeoutMs: options.timeoutMs, connections: options.connections });
-  // The upstream appends the call path to the URL's path; an empty path posts to the endpoint itself.
-  const path = new URL(options.url).pathname.replace(/\/$/, '') === '' ? '/' : '';
-  const parser = new XMLParser({
+/**
+ * The XML parser of the tax service's replies (fast-xml-parser): every value stays text, namespace
+ * prefixes dropped, `repeated` elements always arrays. `readPlainXml` (xml.ts) builds the same
+ * object in one pass for plain replies; its tests compare it with this very parser.
+ */
+export function createTaxXmlParser(repeated: ReadonlySet<string> = REPEATED_ELEMENTS): XMLParser {
+  return new XMLParser({
     removeNSPrefix: true,
     ignoreAttributes: true,
     ignoreDeclaration: true,
@@ -124,10 +124,19 @@ export function createTaxSoapClient(options: TaxSoapClientOptions): TaxSoapClien
     // Every value stays text: identifiers like 000123 must not turn into numbers; amounts are parsed where the schema says decimal.
     parseTagValue: false,
     trimValues: true,
-    isArray: (name) => REPEATED_ELEMENTS.has(name),
+    isArray: (name) => repeated.has(name),
     // Callbacks get the parser's matcher instead of a path string built for every element (about a quarter of the parse time).
     jPath: false,
   });
+}
+
+/** Creates the SOAP client of the tax department (one keep-alive pool). */
+export function createTaxSoapClient(options: TaxSoapClientOptions): TaxSoapClient {
+  const { connector } = options;
+  const upstream = createHttpUpstream({ connector, baseUrl: options.url, timeoutMs: options.timeoutMs, connections: options.connections });
+  // The upstream appends the call path to the URL's path; an empty path posts to the endpoint itself.
+  const path = new URL(options.url).pathname.replace(/\/$/, '') === '' ? '/' : '';
+  const parser = createTaxXmlParser();
 
   return {
     async call(operation, body, signal, batchSize) {
