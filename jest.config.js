@@ -3,7 +3,8 @@
  * typecheck`), no experimental Node flags. Two projects: `unit` (no servers, no sockets, seconds)
  * and `integration` (real sockets, PostgreSQL, Redis, hub processes); `measure` holds measurements
  * kept out of `npm test`. Every deadline is the suite's hang deadline (test/support/deadline.ts):
- * it catches a hang, it never measures speed.
+ * it catches a hang, it never measures speed. A test file as a whole has one too (20 min,
+ * test/support/watchdog-environment.js), which holds even when the worker's event loop does not turn.
  */
 const HANG_DEADLINE_MS = Number(process.env.DATARUN_TEST_HANG_MS) > 0 ? Number(process.env.DATARUN_TEST_HANG_MS) : 180_000;
 
@@ -15,7 +16,8 @@ const HANG_DEADLINE_MS = Number(process.env.DATARUN_TEST_HANG_MS) > 0 ? Number(p
 const OTLP_EXPORTER_BASE = '@opentelemetry/otlp-exporter-base';
 
 const common = {
-  testEnvironment: 'node',
+  // Node's environment with a deadline per test file, watched from outside the file's event loop.
+  testEnvironment: '<rootDir>/test/support/watchdog-environment.js',
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
     [`/${OTLP_EXPORTER_BASE}/.+\\.js$`]: ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],
