@@ -5,7 +5,7 @@
  * bench/results/<timestamp>.json. See bench/README.md for what each row means and what runs where.
  *
  * Flags: --quick, --size <persons>, --seed <n>, --only <row,row>, --profile / --no-profile,
- * --profile-load S1|S2 (the load under which the hub is profiled; default S2),
+ * --profile-load S1|S2|S3 (the load under which the hub is profiled; default S2),
  * --connections <n>, --rounds <n>, --duration <s>, --warmup <s>, --real-estate postgres|pglite
  * (default: a throw-away PostgreSQL server when the Debian binaries are installed, else the
  * embedded PGlite engine, which runs one statement at a time), --events <n> (changes per burst of
@@ -68,7 +68,7 @@ interface Plan {
   latencyConnections: number;
   profile: boolean;
   /** The load under which the hub's CPU profile is taken: S2 (cache cold, many units) or S1 (one unit again, cache warm). */
-  profileLoad: 'S1' | 'S2';
+  profileLoad: 'S1' | 'S2' | 'S3';
   /** Load through the hub before its first row, so that every department has run its code paths and touched its data once. */
   departmentWarmupSec: number;
   /** Rows E/Ew: department changes per burst (one burst per round). */
@@ -166,7 +166,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--no-profile') plan.profile = false;
     else if (a === '--profile-load') {
       const load = value();
-      if (load !== 'S1' && load !== 'S2') throw new Error('--profile-load must be S1 or S2');
+      if (load !== 'S1' && load !== 'S2' && load !== 'S3') throw new Error('--profile-load must be S1, S2 or S3');
       plan.profileLoad = load;
       plan.profile = true;
     }
@@ -710,7 +710,7 @@ async function main(): Promise<void> {
         }
       }
 
-      // 7. A CPU profile of the hub under S2 load (or S1's, --profile-load S1), in each mode (the hub writes it when it exits).
+      // 7. A CPU profile of the hub under S2 load (or S1's or S3's, --profile-load), in each mode (the hub writes it when it exits).
       if (plan.profile) {
         const warm = plan.profileLoad === 'S1';
         for (const mode of HUB_MODES.filter((m) => m !== 'secure-audit-off')) {
@@ -718,9 +718,11 @@ async function main(): Promise<void> {
           mkdirSync(profileDir, { recursive: true });
           const hub = await startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(warm ? {} : { cache: false }), ...(serverCpus ? { cpus: serverCpus } : {}), nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
           try {
-            const signing = security.propertyTransfer(mode).signing;
-            const bodies = warm ? [transferBody(pools.example)] : transferBodies(cold);
-            await runLoad({ url: hub.url, connections: plan.connections, bodies, durationSec: plan.warmupSec + plan.roundSec, ...(signing ? { signing } : {}) }, { cpus: otherCpus, tmpDir });
+            // S3: the 50-person lists, each with its consents (secure mode).
+            const requests = plan.profileLoad === 'S3' ? security.livingAllowance(mode, pools.families) : security.propertyTransfer(mode);
+            const bodies = plan.profileLoad === 'S3' ? familyBodies(pools.families) : warm ? [transferBody(pools.example)] : transferBodies(cold);
+            const load = { url: hub.url, connections: plan.connections, bodies, durationSec: plan.warmupSec + plan.roundSec };
+            await runLoad({ ...load, ...(requests.signing ? { signing: requests.signing } : {}), ...(requests.bodyHeaders ? { bodyHeaders: requests.bodyHeaders } : {}) }, { cpus: otherCpus, tmpDir });
           } finally {
             await hub.process.stop(15_000);
           }

@@ -83,7 +83,7 @@ export {
   type VerifiedRequest,
 } from './request';
 export { type VerificationFailureReason, type VerificationKeys, type VerifyOptions } from './signed-jwt';
-export { createSignatureMemo, DEFAULT_SIGNATURE_MEMO_BYTES, type SignatureMemo } from './signature-memo';
+export { createSignatureMemo, DEFAULT_SIGNATURE_MEMO_BYTES, SIGNATURE_MEMO_ENTRY_BYTES, type SignatureMemo } from './signature-memo';
 export {
   SEAL_TOKEN_TYPE,
   createSealer,

@@ -6,7 +6,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
-import { createKeyStore, createSealer, createSignatureMemo, importJwks, presentSeal, verifySeal, type KeyStore, type SealedRecord } from '../../../src/seal';
+import { createKeyStore, createSealer, createSignatureMemo, importJwks, SIGNATURE_MEMO_ENTRY_BYTES, presentSeal, verifySeal, type KeyStore, type SealedRecord } from '../../../src/seal';
 import { WITH_DEPARTMENTS } from '../../support/keys';
 import { removeTempDirs, tempDir } from './fixture';
 
@@ -77,9 +77,12 @@ describe('signature memo', () => {
     expect(verifySeal(good, { jwks: { keys: [] }, now: NOW, signatures: memo })).toMatchObject({ valid: false, reason: 'UNKNOWN_KEY' });
   });
 
-  it('stays within its budget', () => {
-    const memo = createSignatureMemo({ maxBytes: 2_000 });
-    for (const s of sealed) verifySeal(presentSeal(s, []), { keyStore: store, now: NOW, signatures: memo });
-    expect(memo.size).toBeLessThan(3);
+  it('stays within its budget, whatever the tokens\' length: the least recently used goes first', () => {
+    const memo = createSignatureMemo({ maxBytes: 2 * SIGNATURE_MEMO_ENTRY_BYTES });
+    const tokens = sealed.map((s) => presentSeal(s, []));
+    for (const token of tokens) verifySeal(token, { keyStore: store, now: NOW, signatures: memo });
+    expect(memo.size).toBe(2);
+    const keyOf = (token: string) => store.resolveKey(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')).kid as string)!.publicKey;
+    expect(tokens.map((token) => memo.has(keyOf(token), token.split('~')[0]!))).toEqual([false, true, true]);
   });
 });
