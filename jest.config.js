@@ -4,9 +4,12 @@
  * and `integration` (real sockets, PostgreSQL, Redis, hub processes); `measure` holds measurements
  * kept out of `npm test`. Every deadline is the suite's hang deadline (test/support/deadline.ts):
  * it catches a hang, it never measures speed. A test file as a whole has one too (20 min,
- * test/support/watchdog-environment.js), which holds even when the worker's event loop does not turn.
+ * DATARUN_TEST_FILE_HANG_MS, test/support/watchdog-environment.js), which holds even when the
+ * worker's event loop does not turn.
  */
 const HANG_DEADLINE_MS = Number(process.env.DATARUN_TEST_HANG_MS) > 0 ? Number(process.env.DATARUN_TEST_HANG_MS) : 180_000;
+/** A test file's deadline as a whole (the slowest file takes about 7 min on a busy two-core machine). */
+const FILE_DEADLINE_MS = Number(process.env.DATARUN_TEST_FILE_HANG_MS) > 0 ? Number(process.env.DATARUN_TEST_FILE_HANG_MS) : 20 * 60_000;
 
 /**
  * The OTLP exporter loads node:http with `import()`, which Jest's module sandbox refuses without
@@ -18,6 +21,7 @@ const OTLP_EXPORTER_BASE = '@opentelemetry/otlp-exporter-base';
 const common = {
   // Node's environment with a deadline per test file, watched from outside the file's event loop.
   testEnvironment: '<rootDir>/test/support/watchdog-environment.js',
+  testEnvironmentOptions: { fileDeadlineMs: FILE_DEADLINE_MS },
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
     [`/${OTLP_EXPORTER_BASE}/.+\\.js$`]: ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'ecmascript' } }, module: { type: 'commonjs' } }],

@@ -10,16 +10,14 @@
  * the loop still turns, then kills the worker; Jest reports that file as failed and goes on.
  * (When Jest runs a lone file in its own process instead of a worker, it is Jest that stops.)
  *
- * The deadline (DATARUN_TEST_FILE_HANG_MS, default 20 min) catches a hang, never measures speed:
- * the slowest file takes about 7 min on a busy two-core machine.
+ * The deadline is the project's `testEnvironmentOptions.fileDeadlineMs` (jest.config.js: 20 min,
+ * or DATARUN_TEST_FILE_HANG_MS); it catches a hang, never measures speed.
  */
 'use strict';
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
 const { TestEnvironment } = require('jest-environment-node');
 
-const configured = Number(process.env.DATARUN_TEST_FILE_HANG_MS);
-const FILE_DEADLINE_MS = configured > 0 ? configured : 20 * 60_000;
 /** How much of the running test's name is kept, in bytes of UTF-8. */
 const NAME_BYTES = 2048;
 const ROOT = path.resolve(__dirname, '../..');
@@ -35,6 +33,8 @@ class WatchedEnvironment extends TestEnvironment {
   constructor(config, context) {
     super(config, context);
     this.file = path.relative(ROOT, context.testPath);
+    this.deadlineMs = config.projectConfig.testEnvironmentOptions.fileDeadlineMs;
+    if (!(this.deadlineMs > 0)) throw new Error(`watchdog-environment.js: testEnvironmentOptions.fileDeadlineMs must be a positive number of milliseconds, but got ${String(this.deadlineMs)}`);
   }
 
   async setup() {
@@ -48,7 +48,7 @@ class WatchedEnvironment extends TestEnvironment {
     this.beating = setInterval(() => this.heartbeat(), 1000);
     this.beating.unref();
     this.watcher = new Worker(path.join(__dirname, 'watchdog-thread.js'), {
-      workerData: { file: this.file, deadlineMs: FILE_DEADLINE_MS, startedAt: Date.now(), stateBuffer: this.state.buffer, beatBuffer: this.beat.buffer, nameBuffer: this.name.buffer },
+      workerData: { file: this.file, deadlineMs: this.deadlineMs, startedAt: Date.now(), stateBuffer: this.state.buffer, beatBuffer: this.beat.buffer, nameBuffer: this.name.buffer },
     });
     this.watcher.unref();
   }

@@ -17,13 +17,9 @@ const state = new Int32Array(stateBuffer);
 const beat = new Float64Array(beatBuffer);
 const name = new Uint8Array(nameBuffer);
 
+// Sleeps until the deadline, woken early when the file ends (state[0] becomes 1).
 const until = startedAt + deadlineMs;
-for (;;) {
-  const left = until - Date.now();
-  if (left <= 0) break;
-  // Woken early only when the file ends (state[0] becomes 1).
-  if (Atomics.wait(state, 0, 0, left) !== 'timed-out' && Atomics.load(state, 0) === 1) process.exit(0);
-}
+for (let left = until - Date.now(); Atomics.load(state, 0) === 0 && left > 0; left = until - Date.now()) Atomics.wait(state, 0, 0, left);
 if (Atomics.load(state, 0) === 1) process.exit(0);
 
 const now = Date.now();
