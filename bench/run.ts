@@ -13,7 +13,9 @@
  * --event-subscribers <n> (streams or webhooks in rows E/Ew, each delivered every event),
  * --webhook-concurrency <n> (the hub's webhooks.concurrency in row Ew; default the hub's, 8),
  * --event-profile (a CPU profile of each E/Ew hub, written when it stops; its summary is logged),
- * --federation-size <n> (row F: persons per city, 20 000; its single hub holds both cities').
+ * --federation-size <n> (row F: persons per city, 20 000; its single hub holds both cities'),
+ * --hub-heap-growth <percent> (every hub's memory.heapGrowthPercent; 0 for V8's own heuristics;
+ * default the hub's, 50).
  *
  * The verdicts are issue 19's gates 1–4 and goals 5–8 (bench/lib/verdicts.ts), then issue 16's
  * events target and issue 18's row F target; bench/README.md "Modes, targets, profiles".
@@ -49,6 +51,7 @@ import {
   startB2S3,
   startB3,
   startC,
+  setHubHeapGrowth,
   startHub,
   startSandbox,
   type Department,
@@ -81,6 +84,8 @@ interface Plan {
   webhookConcurrency?: number;
   /** A CPU profile of each E/Ew hub. */
   eventProfile?: boolean;
+  /** `--hub-heap-growth <percent>`: every hub's memory.heapGrowthPercent (0: V8's own heuristics); absent: the hub's default. */
+  hubHeapGrowthPercent?: number;
 }
 
 const FULL: Plan = { warmupSec: 8, rounds: 3, roundSec: 10, connections: 32, latencyConnections: 8, profile: true, profileLoad: 'S2', departmentWarmupSec: 10, eventBurst: 1000, eventPollMs: 300, eventSubscribers: 4 };
@@ -162,6 +167,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--event-subscribers') plan.eventSubscribers = int(1);
     else if (a === '--webhook-concurrency') plan.webhookConcurrency = int(1);
     else if (a === '--event-profile') plan.eventProfile = true;
+    else if (a === '--hub-heap-growth') plan.hubHeapGrowthPercent = int(0);
     else if (a === '--profile') plan.profile = true;
     else if (a === '--no-profile') plan.profile = false;
     else if (a === '--profile-load') {
@@ -217,6 +223,7 @@ const log = (line: string): void => {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const { plan } = args;
+  setHubHeapGrowth(plan.hubHeapGrowthPercent);
   const started = Date.now();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const resultsDir = path.join(ROOT, 'bench', 'results');

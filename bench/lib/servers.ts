@@ -117,6 +117,14 @@ function hubConnectorEnv(endpoints: Partial<Record<string, string>>): NodeJS.Pro
   return env;
 }
 
+/** `--hub-heap-growth`: the hubs' `memory.heapGrowthPercent` (DATARUN_HEAP_GROWTH_PERCENT); undefined: the hub's default. */
+let hubHeapGrowthPercent: number | undefined;
+
+/** Sets the heap growth every hub started after it runs with (`--hub-heap-growth`; 0 for V8's own heuristics). */
+export function setHubHeapGrowth(percent: number | undefined): void {
+  hubHeapGrowthPercent = percent;
+}
+
 /** Starts the hub on the given departments, pinned to `cpus`; `nodeArgs` are Node flags (e.g. --cpu-prof). Its access log goes to a fresh directory under `tmpDir`. */
 export async function startHub(
   endpoints: Endpoints & { 'housing-fund'?: string },
@@ -144,6 +152,7 @@ export async function startHub(
     // Each start is a fresh log: a fresh instance too (a hub refuses a known instance's log that is gone).
     DATARUN_INSTANCE_ID: `bench-${hubStarts}`,
     DATARUN_CACHE_ENABLED: options.cache === false ? 'false' : 'true',
+    ...(hubHeapGrowthPercent !== undefined ? { DATARUN_HEAP_GROWTH_PERCENT: String(hubHeapGrowthPercent) } : {}),
     ...(options.configFile ? { DATARUN_CONFIG: options.configFile } : {}),
   });
   const { process: p, match } = await startAndWait({

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { generateSeed, sandboxNames, sandboxSetControl, startSandboxes, type SandboxSet } from '../../departments';
 import { ConfigError, connectorEnvName, createGateway, loadConfig, modulesOfConfig, type DepartmentEndpoints } from '../gateway';
 import { startHubServer } from '../http';
+import { applyHeapGrowth } from './heap';
 import { explorerExamples, PROPERTY_TRANSFER_QUERY, propertyTransferExample } from './examples';
 
 /** `datarun serve`: the hub on its configuration, with embedded sandboxes for departments that have no URL. */
@@ -11,6 +12,8 @@ export async function runServe(options: { config?: string; port?: number; host?:
     overrides: { http: { ...(options.port !== undefined ? { port: options.port } : {}), ...(options.host ? { host: options.host } : {}) } },
   });
   const logger = pino({ name: 'datarun', level: config.logLevel });
+  // Before the sandboxes and the gateway allocate: the whole process's heap grows by this factor.
+  logger.info(applyHeapGrowth(config.memory.heapGrowthPercent), 'heap growth');
   // Every connector found runs, on its configured department system or else on its embedded sandbox.
   const found = modulesOfConfig(config);
   const active = found.filter((m) => config.connectors[m.id]?.enabled !== false);

@@ -19,6 +19,8 @@ export const DEFAULT_KEYS_DIR = path.resolve(__dirname, __dirname.includes(`${pa
 
 /** Where the operator listener is by default: loopback, the port after the hub's default. */
 export const DEFAULT_OPERATOR = Object.freeze({ host: '127.0.0.1', port: 4001 });
+/** `memory.heapGrowthPercent` by default: the heap may reach 1.5 times the data alive after a full collection (bench/README.md, goal 7). */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
 
 const timeoutMs = z.number().int().min(50).max(60_000);
 const connectorId = z.string().regex(CONNECTOR_ID_PATTERN, 'expected a kebab-case connector id');
@@ -326,6 +328,23 @@ const configSchema = z.strictObject({
       refetchIntervalSec: z.number().int().min(0).max(3600).default(30),
     })
     .prefault({}),
+  memory: z
+    .strictObject({
+      /**
+       * How far the serving process's heap may grow past the data alive after a full garbage
+       * collection, in per cent (V8's --heap-growing-percent; DATARUN_HEAP_GROWTH_PERCENT):
+       * 50 lets it reach 1.5 times that data before the next one. 0 leaves V8's own heuristics,
+       * which under load let it reach up to 4 times (docs/operations.md, "Memory").
+       */
+      heapGrowthPercent: z
+        .number()
+        .int()
+        .min(0)
+        .max(400)
+        .refine((value) => value === 0 || value >= 10, 'expected 0 (V8\'s own heuristics) or 10 to 400')
+        .default(DEFAULT_HEAP_GROWTH_PERCENT),
+    })
+    .prefault({}),
   /** Log level of the hub's own log (never personal data). */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
 });
@@ -506,6 +525,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const deadline = envNumber(env, 'DATARUN_REQUEST_DEADLINE_MS');
   const redis = redisFromEnv(env, input.redis as Record<string, unknown> | undefined);
   const sampleRatio = envNumber(env, 'DATARUN_TRACE_SAMPLE_RATIO');
+  const heapGrowth = envNumber(env, 'DATARUN_HEAP_GROWTH_PERCENT');
   const merged = {
     ...input,
     ...options.overrides,
@@ -516,6 +536,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     ...(timeout !== undefined ? { connectorTimeoutMs: timeout } : {}),
     ...(deadline !== undefined ? { requestDeadlineMs: deadline } : {}),
     ...(env.DATARUN_LOG_LEVEL ? { logLevel: env.DATARUN_LOG_LEVEL } : {}),
+    ...(heapGrowth !== undefined ? { memory: { ...input.memory, heapGrowthPercent: heapGrowth } } : {}),
     keys: { ...input.keys, ...(env.DATARUN_KEYS_DIR ? { dir: env.DATARUN_KEYS_DIR } : {}), ...options.overrides?.keys },
     security: { ...input.security, ...(env.DATARUN_SECURITY_MODE ? { mode: env.DATARUN_SECURITY_MODE } : {}), ...options.overrides?.security },
     audit: {

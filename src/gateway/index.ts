@@ -5,7 +5,7 @@ export { BUILTIN_CONNECTORS_DIR, connectorDirsOf, discoverConnectorModules, modu
 export type { FoundConnectorModule } from './connector-modules';
 export { connectorEnvName, CONNECTOR_ENV_PREFIX } from './connector-settings';
 export { buildHubSchema, loadSharedTypeDefs, loadTypeDefs, SCHEMA_DIR } from './schema';
-export { loadConfig, parseConfig, ConfigError, DEFAULT_OPERATOR } from './config';
+export { loadConfig, parseConfig, ConfigError, DEFAULT_OPERATOR, DEFAULT_HEAP_GROWTH_PERCENT } from './config';
 export { createHubMetrics, UNKNOWN_LABEL } from './metrics';
 export type { HubLogger, HubMetrics, HubMetricsOptions } from './metrics';
 export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../../src/gateway/config';
+import { ConfigError, DEFAULT_HEAP_GROWTH_PERCENT, loadConfig, parseConfig } from '../../src/gateway/config';
 import { connectorEnvName, discoverConnectorModules } from '../../src/gateway';
 import { SEED_CITIES } from '../../departments';
 
@@ -214,5 +214,26 @@ describe('the webhooks\' takeover time', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the heap growth of the serving process', () => {
+  it('is 50 % unless configured; 0 (V8\'s own) or 10 to 400 from the file or DATARUN_HEAP_GROWTH_PERCENT', () => {
+    expect(parseConfig({}).memory).toEqual({ heapGrowthPercent: DEFAULT_HEAP_GROWTH_PERCENT });
+    expect(DEFAULT_HEAP_GROWTH_PERCENT).toBe(50);
+    expect(parseConfig({ memory: { heapGrowthPercent: 0 } }).memory.heapGrowthPercent).toBe(0);
+    expect(parseConfig({ memory: { heapGrowthPercent: 400 } }).memory.heapGrowthPercent).toBe(400);
+    expect(loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '100' } }).memory.heapGrowthPercent).toBe(100);
+    expect(loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '' } }).memory.heapGrowthPercent).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
+  });
+
+  it('refuses a value out of range or not whole, naming the setting or the variable', () => {
+    for (const bad of [-1, 5, 9, 401, 12.5, '50', null]) {
+      expect(() => parseConfig({ memory: { heapGrowthPercent: bad } })).toThrow(/memory\.heapGrowthPercent: /);
+    }
+    expect(() => parseConfig({ memory: { heapGrowthPercent: 5 } })).toThrow(/0 \(V8's own heuristics\) or 10 to 400/);
+    expect(() => parseConfig({ memory: { heapGrowth: 50 } })).toThrow(/memory/);
+    expect(() => loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: 'half' } })).toThrow(/DATARUN_HEAP_GROWTH_PERCENT must be a number/);
+    expect(() => loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '1000' } })).toThrow(/memory\.heapGrowthPercent: /);
   });
 });
