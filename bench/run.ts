@@ -15,7 +15,7 @@
  * --event-profile (a CPU profile of each E/Ew hub, written when it stops; its summary is logged),
  * --federation-size <n> (row F: persons per city, 20 000; its single hub holds both cities'),
  * --hub-heap-growth <percent> (every hub's memory.heapGrowthPercent; 0 for V8's own heuristics;
- * default the hub's, 50).
+ * default the hub's, 100).
  *
  * The verdicts are issue 19's gates 1–4 and goals 5–8 (bench/lib/verdicts.ts), then issue 16's
  * events target and issue 18's row F target; bench/README.md "Modes, targets, profiles".

@@ -218,9 +218,9 @@ describe('the webhooks\' takeover time', () => {
 });
 
 describe('the heap growth of the serving process', () => {
-  it('is 50 % unless configured; 0 (V8\'s own) or 10 to 400 from the file or DATARUN_HEAP_GROWTH_PERCENT', () => {
+  it('is 100 % unless configured; 0 (V8\'s own) or 10 to 400 from the file or DATARUN_HEAP_GROWTH_PERCENT', () => {
     expect(parseConfig({}).memory).toEqual({ heapGrowthPercent: DEFAULT_HEAP_GROWTH_PERCENT });
-    expect(DEFAULT_HEAP_GROWTH_PERCENT).toBe(50);
+    expect(DEFAULT_HEAP_GROWTH_PERCENT).toBe(100);
     expect(parseConfig({ memory: { heapGrowthPercent: 0 } }).memory.heapGrowthPercent).toBe(0);
     expect(parseConfig({ memory: { heapGrowthPercent: 400 } }).memory.heapGrowthPercent).toBe(400);
     expect(loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '100' } }).memory.heapGrowthPercent).toBe(100);
