@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { createRequestSigner, type PrivateJwk } from '../src/seal';
+import { countCodes, errorCodesOf, type ErrorCodes } from './lib/error-codes';
 import type { SigningSpec } from './lib/security';
 
 /** What the runner asks of one load run. */
@@ -42,8 +43,10 @@ export interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
-  /** Replies whose body holds GraphQL errors. */
+  /** 2xx replies whose body holds GraphQL errors (a reply of another status counts in `non2xx`). */
   graphqlErrors: number;
+  /** Failed replies by the codes of their errors (lib/error-codes.ts); absent in results written before it. */
+  errorCodes?: ErrorCodes;
   /** CPU seconds the load generator itself used. */
   cpuSec: number;
 }
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
   if (job.bodies.length === 0) throw new Error('the job has no request bodies');
   let next = 0;
   let graphqlErrors = 0;
+  const errorCodes: ErrorCodes = {};
   const signing = job.signing;
   const signer = signing ? createRequestSigner({ consumerId: signing.consumerId, privateJwk: JSON.parse(readFileSync(signing.keyFile, 'utf8')) as PrivateJwk, ...(signing.audience ? { audience: signing.audience } : {}) }) : undefined;
   const cpuBefore = process.cpuUsage();
@@ -80,9 +84,12 @@ async function main(): Promise<void> {
           next = next + 1 === job.bodies.length ? 0 : next + 1;
           return req;
         },
-        onResponse: (_status: number, body: string) => {
+        onResponse: (status: number, body: string) => {
           // Replies are small JSON documents; a top-level "errors" member means a failed or partial answer.
-          if (body.includes('"errors":')) graphqlErrors++;
+          if (body.includes('"errors":')) {
+            if (status >= 200 && status < 300) graphqlErrors++;
+            countCodes(errorCodes, errorCodesOf(body));
+          }
         },
       },
     ],
@@ -102,6 +109,7 @@ async function main(): Promise<void> {
     errors: result.errors,
     timeouts: result.timeouts,
     graphqlErrors,
+    errorCodes,
     cpuSec: (cpu.user + cpu.system) / 1e6,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateSeed } from '../departments';
 import { PROPERTY_TRANSFER_QUERY } from '../src/cli/examples';
+import { formatErrorCodes } from './lib/error-codes';
 import { EVENT_SUBSCRIBER, eventHubConfig, runEventRow, type EventPlan, type EventRowExtra, type EventTransport } from './lib/events';
 import { runFederationRow } from './lib/federation';
 import { FEDERATION_CPU_TARGET, federationVerdict } from './lib/federation-seeds';
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
     }
     const row: RowResult = { ...spec, poolSize: bodies.length, rounds, summary: summarize(rounds), ...(discarded > 0 ? { discardedRounds: discarded } : {}) };
     const s = row.summary;
-    log(`  ${spec.id.padEnd(5)} ${spec.server.padEnd(10)} ${spec.mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  RSS ${s.rssPeakMiB.toFixed(0)} MiB  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/req${s.peerCpuMsPerReq !== undefined ? ` (peer ${s.peerCpuMsPerReq.toFixed(2)})` : ''}  failures ${s.failures}`);
+    log(`  ${spec.id.padEnd(5)} ${spec.server.padEnd(10)} ${spec.mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  RSS ${s.rssPeakMiB.toFixed(0)} MiB  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/req${s.peerCpuMsPerReq !== undefined ? ` (peer ${s.peerCpuMsPerReq.toFixed(2)})` : ''}  failures ${s.failures}${formatErrorCodes(s.errorCodes)}`);
     rows.push(row);
     return row;
   }

@@ -1,4 +1,5 @@
 /** The results of a run: per-row figures, their ratios to the baselines, the targets, the table. */
+import { mergeErrorCodes, type ErrorCodes } from './error-codes';
 import type { LoadResult } from './load';
 
 /** One measured round of one row. */
@@ -53,6 +54,8 @@ export interface RowSummary {
   loadGeneratorCpuPercent: number;
   /** Failed requests: non-2xx, socket errors, timeouts, replies with GraphQL errors. */
   failures: number;
+  /** The failed replies' error codes, summed over the rounds (lib/error-codes.ts); absent when none was read. */
+  errorCodes?: ErrorCodes;
   callsPerRequest?: Record<string, number>;
   /** Largest share of core 0 that processes other than the server under test used in a round. */
   foreignCore0Percent?: number;
@@ -74,6 +77,7 @@ export function summarize(rounds: RoundResult[]): RowSummary {
   const seconds = rounds.reduce((s, r) => s + r.load.durationSec, 0);
   const requests = rounds.reduce((s, r) => s + r.load.requests, 0);
   const cpu = (k: keyof RoundResult['cpuSec']): number => rounds.reduce((s, r) => s + (r.cpuSec[k] ?? 0), 0);
+  const errorCodes = mergeErrorCodes(rounds.map((r) => r.load.errorCodes));
   let callsPerRequest: Record<string, number> | undefined;
   const withCalls = rounds.filter((r) => r.callsPerRequest);
   if (withCalls.length > 0) {
@@ -95,6 +99,7 @@ export function summarize(rounds: RoundResult[]): RowSummary {
     loadGeneratorCpuPercent: (100 * cpu('loadGenerator')) / seconds,
     failures: rounds.reduce((s, r) => s + r.load.non2xx + r.load.errors + r.load.timeouts + r.load.graphqlErrors, 0),
     ...(callsPerRequest ? { callsPerRequest } : {}),
+    ...(Object.keys(errorCodes).length > 0 ? { errorCodes } : {}),
     ...(rounds.some((r) => r.foreignCore0Percent !== undefined) ? { foreignCore0Percent: Math.max(...rounds.map((r) => r.foreignCore0Percent ?? 0)) } : {}),
     ...(eventLoop.length > 0 ? { eventLoopP99Ms: median(eventLoop) } : {}),
   };
