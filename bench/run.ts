@@ -913,7 +913,7 @@ async function main(): Promise<void> {
 
     if (eventExtras.size > 0) {
       const burstLines = [...eventExtras.entries()].map(([key, e]) => `${key} p50 ${e.burstLatencyMs.p50.toFixed(0)} ms, p99 ${e.burstLatencyMs.p99.toFixed(0)} ms${e.duplicates ? ` (${e.duplicates} duplicates)` : ''}`);
-      const errorLines = [...eventExtras.entries()].filter(([, e]) => Object.keys(e.errors).length > 0).map(([key, e]) => `${key}: ${Object.entries(e.errors).map(([k, n]) => `${n}× ${k}`).join(', ')}`);
+      const errorLines = [...eventExtras.entries()].filter(([, e]) => Object.keys(e.errors).length > 0).map(([key, e]) => `${key}${formatErrorCodes(e.errors)}`);
       if (errorLines.length > 0) notes.push(`E/Ew deliveries that carried errors (counted in "fail"): ${errorLines.join(' | ')}`);
       notes.push(
         `E/Ew: ${EVENT_WARMUP} warm-up changes, then per round ${Math.max(10, EVENT_PACED_PER_SECOND * plan.roundSec)} paced changes (${EVENT_PACED_PER_SECOND}/s: p50/p99 ms are the latency from sending the change to the market-regulation sandbox to the delivery's arrival, nothing queued) and a burst of ${plan.eventBurst} changes made while the sandbox holds its feed (503), then released: the hub reads the backlog at its next poll. ${plan.eventSubscribers} subscribers ("conn"), each delivered every event: "req/s" is deliveries per second (all subscribers) from the burst's first delivery to its last, CPU ms/req the hub's CPU per delivery. ` +

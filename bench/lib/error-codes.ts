@@ -2,7 +2,8 @@
  * What a failed reply said: the `extensions.code` of each GraphQL error in a reply body, tallied
  * per row, so a row's failures print as, e.g., `failures 25 (UPSTREAM_TIMEOUT 25)` rather than a
  * bare count. A reply counts once per distinct code it holds; an error without a code counts as
- * `no code`, and a body that is not JSON as `not JSON`.
+ * `no code`, and a body that is not JSON as `not JSON`. Rows E and Ew tally their deliveries'
+ * errors with the same functions, keyed by `code: message` (lib/events.ts).
  */
 
 /** Failed replies by error code. */

@@ -17,6 +17,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyWebhook } from '../../src/push';
+import { countCodes, mergeErrorCodes, NO_CODE, type ErrorCodes } from './error-codes';
 import type { LoadResult } from './load';
 import { coreBusySeconds, cpuMeter, sampleRss } from './proc-stats';
 import type { RoundResult } from './report';
@@ -43,17 +44,14 @@ interface Arrival {
 class Arrivals {
   readonly byCode = new Map<string, Arrival>();
   duplicates = 0;
-  /** The codes of the errors deliveries carried, counted. */
-  readonly errorCodes = new Map<string, number>();
+  /** The errors deliveries carried, counted by `code: message` (lib/error-codes.ts). */
+  readonly errorCodes: ErrorCodes = {};
   private waiters: (() => void)[] = [];
 
   add(reply: unknown, at: number): void {
     const r = reply as { data?: { departmentEvents?: { enterprise?: { creditCode?: string } } }; errors?: { message?: string; extensions?: { code?: string } }[] } | undefined;
     const code = r?.data?.departmentEvents?.enterprise?.creditCode;
-    for (const e of r?.errors ?? []) {
-      const key = `${e.extensions?.code ?? 'no code'}: ${String(e.message).slice(0, 120)}`;
-      this.errorCodes.set(key, (this.errorCodes.get(key) ?? 0) + 1);
-    }
+    countCodes(this.errorCodes, (r?.errors ?? []).map((e) => `${e.extensions?.code ?? NO_CODE}: ${String(e.message).slice(0, 120)}`));
     if (!code) {
       this.byCode.set(`?${this.byCode.size}`, { at, errors: true });
     } else if (this.byCode.has(code)) {
@@ -275,10 +273,8 @@ function latencies(sent: Map<string, number>, receivers: readonly Receiver[]): {
 }
 
 /** The errors every receiver's deliveries carried, counted. */
-function errorCounts(receivers: readonly Receiver[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of receivers) for (const [k, n] of r.arrivals.errorCodes) out[k] = (out[k] ?? 0) + n;
-  return out;
+function errorCounts(receivers: readonly Receiver[]): ErrorCodes {
+  return mergeErrorCodes(receivers.map((r) => r.arrivals.errorCodes));
 }
 
 /** Waits until every receiver has every change, or the deadline. */

@@ -223,7 +223,7 @@ describe('the heap growth of the serving process', () => {
     expect(DEFAULT_HEAP_GROWTH_PERCENT).toBe(100);
     expect(parseConfig({ memory: { heapGrowthPercent: 0 } }).memory.heapGrowthPercent).toBe(0);
     expect(parseConfig({ memory: { heapGrowthPercent: 400 } }).memory.heapGrowthPercent).toBe(400);
-    expect(loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '100' } }).memory.heapGrowthPercent).toBe(100);
+    expect(loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '150' } }).memory.heapGrowthPercent).toBe(150);
     expect(loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '' } }).memory.heapGrowthPercent).toBe(DEFAULT_HEAP_GROWTH_PERCENT);
   });
 
