@@ -233,7 +233,8 @@ describe('single-flight', () => {
       const enterprise = data.enterprises[7]!;
       const client = createDataRunClient({ hubUrl: hub.url, consumerId: 'tax-bureau', keyFile: hub.gateway.keyStore.privateKeyPath('tax-bureau')! });
       const replies = await Promise.all(Array.from({ length: 100 }, () => client.query<any>(ENTERPRISE_QUERY, { c: enterprise.creditCode }, STARTUP)));
-      expect(replies.map((r) => r.status)).toEqual(Array.from({ length: 100 }, () => 200));
+      // A refused reply shows its error code in the failure (one 503 was seen once on a busy machine, its code unknown).
+      expect(replies.map((r) => (r.status === 200 ? 200 : `${r.status} ${r.errors?.map((e) => e.extensions?.code).join(',')}`))).toEqual(Array.from({ length: 100 }, () => 200));
       expect(new Set(replies.map((r) => JSON.stringify(r.data))).size).toBe(1);
       expect(replies[0]!.data.enterprise).toEqual({ creditCode: enterprise.creditCode, name: enterprise.name, status: enterprise.status });
       expect(mr.calls.get('enterprises.batch')).toBe(1);
