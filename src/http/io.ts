@@ -26,6 +26,22 @@ export function mediaTypeOf(value: string | undefined): string | undefined {
   return value.split(';', 1)[0]!.trim().toLowerCase();
 }
 
+/** The `charset` parameter of a `content-type` value, lower-cased and unquoted; undefined when it has none. */
+export function charsetOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const match = /;\s*charset\s*=\s*("?)([^";\s]*)\1/i.exec(value);
+  return match ? match[2]!.toLowerCase() : undefined;
+}
+
+/** What an adapter passes on of a request's body headers: the media type, its charset and the content encoding, each when present. */
+export function bodyHeadersOf(headers: http.IncomingHttpHeaders): { contentType?: string; charset?: string; contentEncoding?: string } {
+  const type = headerValue(headers['content-type']);
+  const contentType = mediaTypeOf(type);
+  const charset = charsetOf(type);
+  const encoding = headerValue(headers['content-encoding'])?.trim().toLowerCase();
+  return { ...(contentType !== undefined ? { contentType } : {}), ...(charset !== undefined ? { charset } : {}), ...(encoding ? { contentEncoding: encoding } : {}) };
+}
+
 /** Reads the body up to `limit` bytes; resolves to a refusal when it is larger (the rest is not read). */
 export function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | TransportRefusal> {
   const tooLarge: TransportRefusal = { code: 'PAYLOAD_TOO_LARGE', message: `The request body exceeds ${limit} bytes.` };

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { CONSENT_HEADER, errorInfo, FEDERATION_STATEMENT_PATH, HubErrorCode, type Gateway, type HubReply, type HubRequest, type ProofPagesSource, type SubscriptionStream, type TransportRefusal } from '../gateway';
 import { createConsoleRoutes } from './console';
 import { createFrontRoutes, type ExplorerExample } from './front';
-import { acceptsJson, headerValue, mediaTypeOf, readBody, sendJson } from './io';
+import { acceptsJson, bodyHeadersOf, headerValue, readBody, sendJson } from './io';
 import { createProofPageRoutes } from './proof-pages';
 
 /** Settings of the hub's HTTP server. */
@@ -145,13 +145,12 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         res.once('finish', () => req.destroy());
         return;
       }
-      const contentType = mediaTypeOf(headerValue(req.headers['content-type']));
       const authorization = headerValue(req.headers.authorization);
       const consent = headerValue(req.headers[CONSENT_HEADER]);
       const answer = await gateway.execute({
         ...base,
         body,
-        ...(contentType !== undefined ? { contentType } : {}),
+        ...bodyHeadersOf(req.headers),
         ...(authorization !== undefined ? { authorization } : {}),
         ...(consent !== undefined ? { consent } : {}),
         // The pipeline aborts this same controller at the request's deadline (no second one, no listener).
@@ -205,13 +204,12 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
       res.once('finish', () => req.destroy());
       return;
     }
-    const contentType = mediaTypeOf(headerValue(req.headers['content-type']));
     const authorization = headerValue(req.headers.authorization);
     const consent = headerValue(req.headers[CONSENT_HEADER]);
     const opened = await gateway.subscribe({
       ...base,
       body,
-      ...(contentType !== undefined ? { contentType } : {}),
+      ...bodyHeadersOf(req.headers),
       ...(authorization !== undefined ? { authorization } : {}),
       ...(consent !== undefined ? { consent } : {}),
       signal: controller.signal,

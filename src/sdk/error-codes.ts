@@ -61,7 +61,7 @@ const { INTERNAL, USAGE, REFUSED, PARTIAL, UNAVAILABLE, VERIFY_FAILED } = CLI_EX
 /** Every error code of the hub. */
 export const ERROR_CODES = Object.freeze({
   // Request level: the whole request is refused with this status, no data.
-  BAD_REQUEST: entry(400, REFUSED, 'request', 'the body is not JSON, not an object, or its query, variables or operationName have the wrong shape; variables that do not fit their declared types; more than 200 consent tokens'),
+  BAD_REQUEST: entry(400, REFUSED, 'request', 'the body is not UTF-8 JSON, not an object, or its query, variables or operationName have the wrong shape; a text with a lone surrogate or a number beyond a double in them; variables that do not fit their declared types; more than 200 consent tokens'),
   GRAPHQL_PARSE_FAILED: entry(400, REFUSED, 'request', 'the query is not valid GraphQL syntax'),
   GRAPHQL_VALIDATION_FAILED: entry(400, REFUSED, 'request', 'the query does not fit the schema (an unknown field, a wrong argument type)'),
   OPERATION_RESOLUTION_FAILURE: entry(400, REFUSED, 'request', 'the document has no operation of the given operationName, or several and none named'),
@@ -74,7 +74,7 @@ export const ERROR_CODES = Object.freeze({
   METHOD_NOT_ALLOWED: entry(405, REFUSED, 'request', 'the HTTP method is not one the endpoint takes'),
   NOT_ACCEPTABLE: entry(406, REFUSED, 'request', 'the Accept header admits no media type the hub answers with'),
   PAYLOAD_TOO_LARGE: entry(413, REFUSED, 'request', 'the body is larger than the configured limit'),
-  UNSUPPORTED_MEDIA_TYPE: entry(415, REFUSED, 'request', 'the body is not application/json'),
+  UNSUPPORTED_MEDIA_TYPE: entry(415, REFUSED, 'request', 'the body is not application/json, declares a charset other than UTF-8, or is compressed (Content-Encoding)'),
   RATE_LIMITED: entry(429, REFUSED, 'request', 'the consumer exceeded its configured rate: retry after the Retry-After seconds'),
   HEADERS_TOO_LARGE: entry(431, REFUSED, 'request', 'the request headers are larger than the hub accepts'),
   INTERNAL_SERVER_ERROR: entry(500, INTERNAL, 'request', 'a bug: details go only to the hub log; on one field, that field is null'),
@@ -92,7 +92,7 @@ export const ERROR_CODES = Object.freeze({
   FORBIDDEN: entry(200, PARTIAL, 'field', 'the field needs a role the consumer does not have'),
   CONNECTOR_UNAVAILABLE: entry(200, PARTIAL, 'field', 'a department is down, refuses the call or answers an error'),
   CONNECTOR_TIMEOUT: entry(200, PARTIAL, 'field', 'a department did not answer within the connector timeout or the request deadline'),
-  UPSTREAM_INVALID_RESPONSE: entry(200, PARTIAL, 'field', 'a department answered something its contract does not allow (invalid JSON, broken XML, rows of the wrong shape)'),
+  UPSTREAM_INVALID_RESPONSE: entry(200, PARTIAL, 'field', 'a department answered something its contract does not allow (invalid JSON, broken XML, rows of the wrong shape, text no receipt can carry)'),
   SEAL_INVALID: entry(200, VERIFY_FAILED, 'field', 'a record seal could not be produced or does not verify'),
   CASE_NOT_FOUND: entry(200, PARTIAL, 'field', 'no pushed case has the id asked for'),
   CASE_NOT_RECIPIENT: entry(200, PARTIAL, 'field', 'the department acting on a pushed case is not the one the case was pushed to'),

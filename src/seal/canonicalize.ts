@@ -53,7 +53,7 @@ function serialize(value: unknown, where: string, depth: number): string {
 }
 
 /** `String.prototype.isWellFormed` (Node 20; the project's lib target predates its typings): no lone surrogate. */
-const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+export const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
 
 /** Thrown by the fast path at anything it does not serialize: the checked path then names the problem. */
 const NOT_FAST = Symbol('not fast');

@@ -25,7 +25,7 @@ export {
   isSealError,
   type UnauthenticatedReason,
 } from './errors';
-export { canonicalize } from './canonicalize';
+export { canonicalize, isWellFormed } from './canonicalize';
 export { sha256Base64url, hashJson, hashText } from './hash';
 export { SIGNING_ALGORITHMS, type SigningAlgorithm } from './jws';
 export {

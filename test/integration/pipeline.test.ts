@@ -308,6 +308,8 @@ describe('transport refusals, recorded through the aggregate', () => {
     ['GET /graphql', 405, 'METHOD_NOT_ALLOWED', () => send(hub, { method: 'GET' })],
     ['a body over 1 MiB', 413, 'PAYLOAD_TOO_LARGE', () => send(hub, { headers: { 'content-type': 'application/json' }, body: Buffer.alloc(1024 * 1024 + 1, 0x20) })],
     ['a text/plain body', 415, 'UNSUPPORTED_MEDIA_TYPE', () => send(hub, { headers: { 'content-type': 'text/plain' }, body: unsigned })],
+    ['a body in latin-1', 415, 'UNSUPPORTED_MEDIA_TYPE', () => send(hub, { headers: { 'content-type': 'application/json; charset="ISO-8859-1"' }, body: unsigned })],
+    ['a gzip-encoded body', 415, 'UNSUPPORTED_MEDIA_TYPE', () => send(hub, { headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: unsigned })],
     ['Accept: text/html', 406, 'NOT_ACCEPTABLE', () => send(hub, { headers: { 'content-type': 'application/json', accept: 'text/html' }, body: unsigned })],
     ['headers over 64 KiB', 431, 'HEADERS_TOO_LARGE', () => send(hub, { headers: { 'content-type': 'application/json', 'x-padding': 'p'.repeat(70 * 1024) }, body: unsigned })],
   ];

@@ -15,7 +15,7 @@ import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graph
 import type { AuditLog } from '../../audit';
 import type { PolicyEngine } from '../../policy';
 import { clientCode, createHubContext, DeadlineExceededError, errorInfo, HubError, HubErrorCode, type ConnectorCache, type ErrorCode } from '../../sdk';
-import { hashJson, UnauthenticatedError, type ReceiptSigner, type RequestVerifier } from '../../seal';
+import { CanonicalizationError, hashJson, UnauthenticatedError, type ReceiptSigner, type RequestVerifier } from '../../seal';
 import type { RateLimiter } from '../../state';
 import { DEFAULT_LIMITS, type QueryLimits } from '../limits';
 import type { RefusalAggregator } from '../refusals';
@@ -171,6 +171,18 @@ export interface StandingOperation {
   readonly operation: OperationDefinitionNode;
 }
 
+/**
+ * The error of a reply whose data was withheld because it cannot be canonicalized: where (the
+ * canonicalization's own words name the place, never the value), under UPSTREAM_INVALID_RESPONSE,
+ * since the hub's own values always canonicalize and the departments' texts are what can break.
+ */
+function withheldData(error: CanonicalizationError): Record<string, unknown> {
+  return {
+    message: `The reply's data was withheld: a department sent a value no receipt can carry (${error.message.replace('$', 'data')}).`,
+    extensions: { code: HubErrorCode.UPSTREAM_INVALID_RESPONSE },
+  };
+}
+
 /** Seconds a client should wait before retrying a refusal with this code, if any. */
 function retryAfterOf(error: HubError): number | undefined {
   if (error.code === HubErrorCode.RATE_LIMITED) return Math.max(1, Math.ceil(Number(error.extensions.retryAfterMs ?? 1000) / 1000));
@@ -310,7 +322,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     const { requestId } = flow;
     if (tracing) tracing.annotate({ consumer: flow.caller?.consumer, purpose: flow.caller?.purpose, operationType: flow.operation?.operation });
     // Hashed once, and only when the record or the receipt needs it.
-    const dataHash = code !== null || reply.data === undefined || (!targets.audit && !flow.caller) ? null : hashJson(reply.data ?? null);
+    let dataHash: string | null = null;
+    if (code === null && reply.data !== undefined && (targets.audit || flow.caller)) {
+      try {
+        dataHash = hashJson(reply.data ?? null);
+      } catch (error) {
+        if (!(error instanceof CanonicalizationError)) throw error;
+        // Data no canonical hash can carry (a department's text with a lone surrogate) cannot be
+        // receipted or recorded as it is: it is withheld, and the reply says where it was.
+        logger.error({ err: { name: error.name, message: error.message }, requestId }, 'reply data cannot be canonicalized: withheld');
+        reply = { data: null, errors: [...(reply.errors ?? []), withheldData(error)] };
+        dataHash = hashJson(null);
+      }
+    }
     const done = (answer: HubReply): HubReply => {
       observer?.request(flow, answer, (performance.now() - started) / 1000);
       return answer;

@@ -34,6 +34,10 @@ export interface HubRequest {
   readonly refusal?: TransportRefusal;
   /** The media type the client declared for the body (`content-type`), lower-cased, without parameters. */
   readonly contentType?: string;
+  /** The `charset` parameter of `content-type`, lower-cased, when the client gave one. */
+  readonly charset?: string;
+  /** The `content-encoding` header, lower-cased, when the client sent one. */
+  readonly contentEncoding?: string;
   /** The `Authorization` header (the signed request token). */
   readonly authorization?: string;
   /**

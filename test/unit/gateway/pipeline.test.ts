@@ -119,6 +119,21 @@ describe('the stages, in order', () => {
     expect(h.aggregated.map((a) => a.reason)).toEqual(['UNSUPPORTED_MEDIA_TYPE']);
   });
 
+  it('refuses a body declared in another charset or compressed, and one that is not UTF-8, naming what to send', async () => {
+    const h = harness();
+    const latin1 = await h.execute(request(TRANSFER, undefined, { charset: 'iso-8859-1' }));
+    expect([latin1.code, (latin1.body.errors?.[0] as { message?: string }).message]).toEqual(['UNSUPPORTED_MEDIA_TYPE', 'Charset "iso-8859-1" is not accepted: a JSON body is UTF-8.']);
+    const gzip = await h.execute(request(TRANSFER, undefined, { contentEncoding: 'gzip' }));
+    expect([gzip.code, (gzip.body.errors?.[0] as { message?: string }).message]).toEqual(['UNSUPPORTED_MEDIA_TYPE', 'Content encoding "gzip" is not accepted: send the body uncompressed.']);
+    expect(h.aggregated.map((a) => a.reason)).toEqual(['UNSUPPORTED_MEDIA_TYPE', 'UNSUPPORTED_MEDIA_TYPE']);
+    // Bytes that are not UTF-8 would be read as U+FFFD: refused instead, after authentication, with a record.
+    const bytes = Buffer.concat([Buffer.from('{"query":"{ __typename }","variables":{"name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}}')]);
+    const invalid = await h.execute(request(bytes));
+    expect([invalid.code, (invalid.body.errors?.[0] as { message?: string }).message]).toEqual(['BAD_REQUEST', 'The request body is not valid UTF-8.']);
+    expect(h.records).toHaveLength(1);
+    for (const fine of [{ charset: 'utf-8' }, { charset: 'utf8' }, { contentEncoding: 'identity' }]) expect((await h.execute(request(TRANSFER, undefined, fine))).code).toBeNull();
+  });
+
   it('authenticates before it reads the body: a bad token with a bad body is UNAUTHENTICATED, aggregated', async () => {
     const h = harness();
     const reply = await h.execute(request(Buffer.from('{not json'), 'forged'));
@@ -234,6 +249,43 @@ describe('the stages, in order', () => {
     expect(calls).toEqual([]);
   });
 
+  it('refuses variables, a query or an operation name no receipt can carry with 400 BAD_REQUEST naming the place', async () => {
+    const h = harness();
+    const query = 'query($u: ID!) { property(unitNumber: $u) { address } }';
+    const refused = async (body: string): Promise<unknown> => {
+      const reply = await h.execute(request(Buffer.from(body)));
+      expect(reply.code).toBe('BAD_REQUEST');
+      return (reply.body.errors?.[0] as { message?: unknown } | undefined)?.message;
+    };
+    // JSON's escapes spell a lone surrogate; 1e400 parses as Infinity.
+    expect(await refused(`{"query":${JSON.stringify(query)},"variables":{"u":"U\\ud800"}}`)).toBe('"variables.u" is not well-formed Unicode (it holds a lone surrogate).');
+    expect(await refused(`{"query":${JSON.stringify(query)},"variables":{"u":"U1","list":[{"a":["x","\\udc00"]}]}}`)).toBe('"variables.list[0].a[1]" is not well-formed Unicode (it holds a lone surrogate).');
+    expect(await refused(`{"query":${JSON.stringify(query)},"variables":{"u":"U1","odd key":{"\\ud800":1}}}`)).toBe('A name in "variables[…]" is not well-formed Unicode (it holds a lone surrogate).');
+    expect(await refused(`{"query":${JSON.stringify(query)},"variables":{"u":"U1","n":[1e400]}}`)).toBe('"variables.n[0]" is a number beyond the range of a double.');
+    expect(await refused(`{"query":"{ __typename } # \\ud800"}`)).toBe('"query" is not well-formed Unicode (it holds a lone surrogate).');
+    expect(await refused(`{"query":"query A { __typename }","operationName":"A\\udfff"}`)).toBe('"operationName" is not well-formed Unicode (it holds a lone surrogate).');
+    // A surrogate pair is well-formed text like any other.
+    expect((await h.execute(request({ query, variables: { u: 'U\u{1F600}' } }))).code).toBeNull();
+    expect(h.records.map((r) => r.outcome)).toEqual(['FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'GRANTED']);
+    expect(calls).toEqual(['Query.property', 'Property.address']);
+  });
+
+  it('withholds reply data a department sent with a lone surrogate: one record, a receipt, no 5xx', async () => {
+    const broken = stubSchema();
+    (broken.schema.getType('Property') as GraphQLObjectType).getFields().address!.resolve = () => 'Taian \ud800 Road';
+    const h = harness({ schema: broken.schema, policy: demoEngine(broken.schema) });
+    const reply = await h.execute(request({ query: 'query($u: ID!) { property(unitNumber: $u) { address } }', variables: { u: 'U1' } }));
+    expect(reply.code).toBeNull();
+    expect(reply.body.data).toBeNull();
+    expect(reply.body.errors).toEqual([
+      { message: "The reply's data was withheld: a department sent a value no receipt can carry (expected well-formed Unicode at data.property.address, but got: a lone surrogate).", extensions: { code: 'UPSTREAM_INVALID_RESPONSE' } },
+    ]);
+    expect(JSON.stringify(reply.body)).not.toContain('Taian');
+    expect(h.records).toHaveLength(1);
+    expect(h.records[0]).toMatchObject({ outcome: 'FAILED', errorCodes: ['UPSTREAM_INVALID_RESPONSE'], replyHash: expect.any(String) });
+    expect(reply.body.extensions?.receipt).toBe(`receipt:${reply.requestId}:1`);
+  });
+
   it('withholds the data when the record cannot be written (no record, no data)', async () => {
     const reply = await harness({ auditDown: true }).execute(request(TRANSFER));
     expect(reply.code).toBe('AUDIT_UNAVAILABLE');
@@ -260,11 +312,17 @@ describe('every request, whatever it holds', () => {
     fc.record({
       body: fc
         .record({
-          query: fc.oneof(fc.constantFrom(...documents), fc.string({ maxLength: 200 }), fc.constant(undefined)),
-          variables: fc.oneof(fc.constant(undefined), fc.jsonValue({ maxDepth: 4 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 3 }))),
-          operationName: fc.oneof(fc.constant(undefined), fc.constant(''), fc.constantFrom('A', 'B'), fc.string({ maxLength: 300 })),
+          // Any UTF-16 code units ('binary'): lone surrogates included, which JSON carries as escapes.
+          query: fc.oneof(fc.constantFrom(...documents), fc.string({ maxLength: 200, unit: 'binary' }), fc.constant(undefined)),
+          variables: fc.oneof(
+            fc.constant(undefined),
+            fc.jsonValue({ maxDepth: 4, stringUnit: 'binary' }),
+            fc.dictionary(fc.string({ maxLength: 5, unit: 'binary' }), fc.oneof(fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }), fc.constantFrom(Infinity, -Infinity))),
+          ),
+          operationName: fc.oneof(fc.constant(undefined), fc.constant(''), fc.constantFrom('A', 'B'), fc.string({ maxLength: 300, unit: 'binary' })),
         })
-        .map((b) => Buffer.from(JSON.stringify(b))),
+        // ±Infinity are written as ±1e400, which JSON.parse reads back as ±Infinity.
+        .map((b) => Buffer.from(JSON.stringify(b, (_key, value: unknown) => (value === Infinity ? 'INF\u0000' : value === -Infinity ? '-INF\u0000' : value)).replaceAll('"INF\\u0000"', '1e400').replaceAll('"-INF\\u0000"', '-1e400'))),
       contentType: fc.constant('application/json'),
       authorization: fc.constantFrom(...tokens.map((t) => `DatarunRequest ${t.replaceAll(' ', ':')}`)),
       consent: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 50 })),

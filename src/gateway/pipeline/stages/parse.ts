@@ -1,13 +1,16 @@
 /**
- * Reading the request: the JSON body (its shape, variables nested at most MAX_VARIABLE_DEPTH
- * levels), automatic persisted queries, and the GraphQL document, parsed within the caller's
- * limits (document bytes and token count are bounded inside the parse, so a huge or deeply nested
- * document costs nothing more than its refusal). Parsed documents are kept in a cache bounded by
+ * Reading the request: the JSON body (its shape; variables nested at most MAX_VARIABLE_DEPTH
+ * levels, their texts well-formed Unicode and their numbers finite), automatic persisted queries,
+ * and the GraphQL document, parsed within the caller's limits (document bytes and token count are
+ * bounded inside the parse, so a huge or deeply nested document costs nothing more than its
+ * refusal). Parsed documents are kept in a cache bounded by
  * bytes; persisted queries in another.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { GraphQLError, type DocumentNode } from 'graphql';
 import { createByteLru, HubError, HubErrorCode, type ByteLru } from '../../../sdk';
+import { isWellFormed } from '../../../seal';
 import { parseBounded, type QueryLimits } from '../../limits';
 import type { Flow, GraphQLBody } from '../types';
 
@@ -19,18 +22,48 @@ export const DEFAULT_PARSE_CACHES = { documentBytes: 16 * 1024 * 1024, persisted
 
 const badRequest = (message: string): HubError => new HubError(HubErrorCode.BAD_REQUEST, message);
 
-function depthOf(value: unknown, max: number): number {
-  // Iterative: a value nested 100 000 levels must not overflow the stack while it is measured.
-  let deepest = 0;
-  const stack: [unknown, number][] = [[value, 1]];
+/** A key a variables path shows as `.name`; any other key shows as `[…]` (the message never echoes odd text). */
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** A container met while the variables are read, and how it was reached (for the message of a refusal). */
+interface Visit {
+  readonly value: unknown;
+  readonly depth: number;
+  readonly parent: Visit | undefined;
+  readonly key: string | number | undefined;
+}
+
+function pathOf(visit: Visit, key?: string | number): string {
+  const parts: string[] = [];
+  const segment = (k: string | number): string => (typeof k === 'number' ? `[${k}]` : PLAIN_KEY.test(k) ? `.${k}` : '[…]');
+  if (key !== undefined) parts.push(segment(key));
+  for (let v: Visit | undefined = visit; v?.key !== undefined; v = v.parent) parts.push(segment(v.key));
+  return `variables${parts.reverse().join('')}`;
+}
+
+/**
+ * Reads the variables once, iteratively (a value nested 100 000 levels must not overflow the
+ * stack): at most `max` levels deep, every text well-formed Unicode (JSON's `\ud800` escapes
+ * can spell a lone surrogate, which no canonical hash, receipt or record can carry), every
+ * number finite (`1e400` parses as Infinity). The first problem is refused, naming its place.
+ */
+function checkVariables(variables: object, max: number): void {
+  const stack: Visit[] = [{ value: variables, depth: 1, parent: undefined, key: undefined }];
   while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth > deepest) deepest = depth;
-    if (deepest > max) return deepest;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+    const visit = stack.pop()!;
+    if (visit.depth > max) throw badRequest(`"variables" nest deeper than ${max} levels.`);
+    const entries: [string | number, unknown][] = Array.isArray(visit.value) ? visit.value.map((v, i) => [i, v]) : Object.entries(visit.value as object);
+    for (const [key, value] of entries) {
+      if (typeof key === 'string' && !isWellFormed(key)) throw badRequest(`A name in "${pathOf(visit)}" is not well-formed Unicode (it holds a lone surrogate).`);
+      if (typeof value === 'string') {
+        if (!isWellFormed(value)) throw badRequest(`"${pathOf(visit, key)}" is not well-formed Unicode (it holds a lone surrogate).`);
+      } else if (typeof value === 'number') {
+        if (!Number.isFinite(value)) throw badRequest(`"${pathOf(visit, key)}" is a number beyond the range of a double.`);
+      } else if (value !== null && typeof value === 'object') {
+        stack.push({ value, depth: visit.depth + 1, parent: visit, key });
+      }
+    }
   }
-  return deepest;
 }
 
 /** The persisted-query extension of a body, when it has one. */
@@ -39,6 +72,8 @@ interface PersistedQuery {
 }
 
 function readBody(raw: Buffer): { query: string | undefined; variables: Record<string, unknown>; operationName: string | null; persisted: PersistedQuery | undefined } {
+  // Decoding would turn bytes that are not UTF-8 into U+FFFD: a changed value, never noticed.
+  if (!isUtf8(raw)) throw badRequest('The request body is not valid UTF-8.');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
@@ -52,8 +87,9 @@ function readBody(raw: Buffer): { query: string | undefined; variables: Record<s
   if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) throw badRequest('"variables" must be a JSON object.');
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') throw badRequest('"operationName" must be a string.');
   if (extensions !== undefined && extensions !== null && (typeof extensions !== 'object' || Array.isArray(extensions))) throw badRequest('"extensions" must be a JSON object.');
-  const depth = variables ? depthOf(variables, MAX_VARIABLE_DEPTH) : 0;
-  if (depth > MAX_VARIABLE_DEPTH) throw badRequest(`"variables" nest deeper than ${MAX_VARIABLE_DEPTH} levels.`);
+  if (typeof query === 'string' && !isWellFormed(query)) throw badRequest('"query" is not well-formed Unicode (it holds a lone surrogate).');
+  if (typeof operationName === 'string' && !isWellFormed(operationName)) throw badRequest('"operationName" is not well-formed Unicode (it holds a lone surrogate).');
+  if (variables) checkVariables(variables, MAX_VARIABLE_DEPTH);
   let persisted: PersistedQuery | undefined;
   const apq = (extensions as Record<string, unknown> | null | undefined)?.persistedQuery;
   if (apq !== undefined && apq !== null) {
