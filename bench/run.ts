@@ -35,7 +35,7 @@ import { repin, stopAll, TASKSET_AVAILABLE } from './lib/processes';
 import { coreBusySeconds, cpuMeter, processGroup, sampleRss } from './lib/proc-stats';
 import { findPostgresBin, startBenchPostgres, type BenchPostgres } from './lib/postgres';
 import { prepareSecurity, type ModeRequests } from './lib/security';
-import { formatProfile, shareOf, summarizeProfileFile, type ProfileSummary } from './lib/profile';
+import { formatProfile, monotonicUs, shareOf, summarizeProfileFile, type ProfileSummary, type ProfileWindow } from './lib/profile';
 import { formatTable, formatTargets, summarize, type RoundResult, type RowResult, type TargetCheck } from './lib/report';
 import { gate1, gate2, gate3, gate4, goal5Linearity, goal5Throughput, goal6, goal7, goal8, ISSUE_19, versusCeiling } from './lib/verdicts';
 import { familyBodies, livingAllowanceFundBodies, meshPartiesBodies, partiesBodies, transferBodies, transferBody } from './lib/scenarios';
@@ -669,6 +669,8 @@ async function main(): Promise<void> {
             // A fresh hub per row: a webhook registered on it would otherwise be delivered to during the stream's rows.
             const profileDir = plan.eventProfile ? path.join(resultsDir, `profile-${stamp}`, `${id}-${mode}`) : undefined;
             if (profileDir) mkdirSync(profileDir, { recursive: true });
+            // The summary starts once the hub is ready (its start-up is not the events' cost).
+            const window: ProfileWindow = {};
             await withServer(
               () =>
                 startHub(hubEndpoints, {
@@ -681,6 +683,7 @@ async function main(): Promise<void> {
                   ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
                 }),
               async (hub) => {
+                window.fromUs = monotonicUs();
                 const signAs = mode === 'unsecured' ? undefined : (body: string) => security.authorizationAs(EVENT_SUBSCRIBER.consumerId, EVENT_SUBSCRIBER.context, body);
                 const { rounds, discarded, extra } = await runEventRow({
                   hubUrl: hub.url,
@@ -710,10 +713,11 @@ async function main(): Promise<void> {
                 log(`  ${id.padEnd(5)} ${transport.padEnd(10)} ${mode.padEnd(9)} ${s.reqPerSec.toFixed(0).padStart(6)} events/s  latency p50 ${s.p50Ms.toFixed(1)} ms  p99 ${s.p99Ms.toFixed(1)} ms  ${s.serverCpuMsPerReq.toFixed(2)} CPU ms/event  failures ${s.failures}`);
                 rows.push(row);
                 eventExtras.set(`${id}/${mode}`, extra);
+                window.toUs = monotonicUs();
               },
             );
             const file = profileDir ? readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile')) : undefined;
-            if (profileDir) log(file ? `  ${id} ${mode} hub ${formatProfile(summarizeProfileFile(path.join(profileDir, file), 25))}\n  (profile: ${path.relative(ROOT, path.join(profileDir, file))})` : `  ${id} ${mode}: the hub wrote no CPU profile`);
+            if (profileDir) log(file ? `  ${id} ${mode} hub ${formatProfile(summarizeProfileFile(path.join(profileDir, file), 25, window))}\n  (profile: ${path.relative(ROOT, path.join(profileDir, file))})` : `  ${id} ${mode}: the hub wrote no CPU profile`);
           }
         }
       }
@@ -724,18 +728,22 @@ async function main(): Promise<void> {
         for (const mode of HUB_MODES.filter((m) => m !== 'secure-audit-off')) {
           const profileDir = path.join(resultsDir, `profile-${stamp}`, mode);
           mkdirSync(profileDir, { recursive: true });
+          const window: ProfileWindow = {};
           const hub = await startHub(hubEndpoints, { mode, keysDir: security.keysDir, tmpDir, ...(warm ? {} : { cache: false }), ...(serverCpus ? { cpus: serverCpus } : {}), nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] });
           try {
             // S3: the 50-person lists, each with its consents (secure mode).
             const requests = plan.profileLoad === 'S3' ? security.livingAllowance(mode, pools.families) : security.propertyTransfer(mode);
             const bodies = plan.profileLoad === 'S3' ? familyBodies(pools.families) : warm ? [transferBody(pools.example)] : transferBodies(cold);
             const load = { url: hub.url, connections: plan.connections, bodies, durationSec: plan.warmupSec + plan.roundSec };
+            // The summary covers the load after its warm-up: not the hub's start-up (module loading, the schema) nor its first JIT compilations.
+            window.fromUs = monotonicUs() + plan.warmupSec * 1e6;
             await runLoad({ ...load, ...(requests.signing ? { signing: requests.signing } : {}), ...(requests.bodyHeaders ? { bodyHeaders: requests.bodyHeaders } : {}) }, { cpus: otherCpus, tmpDir });
+            window.toUs = monotonicUs();
           } finally {
             await hub.process.stop(15_000);
           }
           const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-          if (file) profiles.push({ mode, file: path.join(profileDir, file), summary: summarizeProfileFile(path.join(profileDir, file), 15) });
+          if (file) profiles.push({ mode, file: path.join(profileDir, file), summary: summarizeProfileFile(path.join(profileDir, file), 15, window) });
           else notes.push(`the hub (${mode}) wrote no CPU profile`);
         }
       }

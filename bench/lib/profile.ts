@@ -1,6 +1,9 @@
 /**
  * Summarizes a V8 CPU profile (`node --cpu-prof`): self time by file (dependencies grouped by
- * package, the project's own files by path) and the top functions. Also a command:
+ * package, the project's own files by path) and the top functions, over the whole profile or a
+ * window of it (the samples between two instants of the monotonic clock: a profile's `startTime`
+ * and `process.hrtime` both read it, in µs and ns), so that a summary "under load" leaves out the
+ * process's start-up (the module loader, the schema build) and its shutdown. Also a command:
  * `node dist/bench/lib/profile.js <file.cpuprofile> [top]`.
  */
 import { readFileSync } from 'node:fs';
@@ -15,10 +18,24 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
 }
-interface CpuProfile {
+/** The parts of a `.cpuprofile` the summary reads. */
+export interface CpuProfile {
   nodes: ProfileNode[];
+  /** When profiling began: the monotonic clock, in µs. */
+  startTime?: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** Which samples count: those taken from `fromUs` up to `toUs` (monotonic clock, µs, as `process.hrtime.bigint() / 1000n`). */
+export interface ProfileWindow {
+  fromUs?: number;
+  toUs?: number;
+}
+
+/** The monotonic clock now, in µs: the bound of a profile window. */
+export function monotonicUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
 }
 
 /** One line of the summary. */
@@ -60,13 +77,20 @@ export function shareOf(summary: ProfileSummary, match: (file: string) => boolea
   return Object.entries(summary.fileShares).reduce((sum, [file, percent]) => (match(file) ? sum + percent : sum), 0);
 }
 
-/** Summarizes a parsed profile. */
-export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary {
+/** Summarizes a parsed profile, or the samples of `window` only (a profile without `startTime` is summarized whole). */
+export function summarizeProfile(profile: CpuProfile, top = 15, window: ProfileWindow = {}): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
+  const from = profile.startTime === undefined ? -Infinity : (window.fromUs ?? -Infinity);
+  const to = profile.startTime === undefined ? Infinity : (window.toUs ?? Infinity);
+  // A sample's delta is the time since the one before: it stands for the interval that ends at its own timestamp.
+  let at = profile.startTime ?? 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (at < from || at > to) continue;
     const id = profile.samples[i]!;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   }
   let total = 0;
   let idle = 0;
@@ -97,9 +121,9 @@ export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary 
   return { totalMs: total / 1000, idlePercent: total > 0 ? (100 * idle) / total : 0, byFile: entries(files), byFunction: entries(functions), fileShares };
 }
 
-/** Reads and summarizes a `.cpuprofile` file. */
-export function summarizeProfileFile(file: string, top = 15): ProfileSummary {
-  return summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top);
+/** Reads and summarizes a `.cpuprofile` file, or the samples of `window` only. */
+export function summarizeProfileFile(file: string, top = 15, window: ProfileWindow = {}): ProfileSummary {
+  return summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, top, window);
 }
 
 /** The summary as text (percentages of the busy, non-idle time). */
