@@ -254,10 +254,11 @@ describe('values that cannot be stored as given', () => {
     expect(record.operationName).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 
-  it('hashes an operationName holding a lone surrogate', async () => {
+  it('refuses an operationName holding a lone surrogate, and hashes it in the record', async () => {
     const body = JSON.stringify({ query, variables: { u: example().unitNumber } }).replace(/}$/, ',"operationName":"\\ud800"}');
     const reply = await ask(body);
-    const record = await expectRefused(reply, 400, 'OPERATION_RESOLUTION_FAILURE');
+    const record = await expectRefused(reply, 400, 'BAD_REQUEST');
+    expect(reply.body.errors[0].message).toBe('"operationName" is not well-formed Unicode (it holds a lone surrogate).');
     expect(record.hashed).toContain('operationName');
   });
 

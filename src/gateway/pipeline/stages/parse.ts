@@ -87,9 +87,6 @@ function readBody(raw: Buffer): { query: string | undefined; variables: Record<s
   if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) throw badRequest('"variables" must be a JSON object.');
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') throw badRequest('"operationName" must be a string.');
   if (extensions !== undefined && extensions !== null && (typeof extensions !== 'object' || Array.isArray(extensions))) throw badRequest('"extensions" must be a JSON object.');
-  if (typeof query === 'string' && !isWellFormed(query)) throw badRequest('"query" is not well-formed Unicode (it holds a lone surrogate).');
-  if (typeof operationName === 'string' && !isWellFormed(operationName)) throw badRequest('"operationName" is not well-formed Unicode (it holds a lone surrogate).');
-  if (variables) checkVariables(variables, MAX_VARIABLE_DEPTH);
   let persisted: PersistedQuery | undefined;
   const apq = (extensions as Record<string, unknown> | null | undefined)?.persistedQuery;
   if (apq !== undefined && apq !== null) {
@@ -143,7 +140,11 @@ export function parseStage(options: ParseStageOptions): ParseStage {
     }
     if (query === undefined) throw badRequest('The request body needs a "query" string.');
     const body: GraphQLBody = { query, variables: read.variables, operationName: read.operationName };
+    // Kept before the checks below: the record of a refused body still holds its operation name (hashed when it cannot be stored as given).
     flow.body = body;
+    if (!isWellFormed(query)) throw badRequest('"query" is not well-formed Unicode (it holds a lone surrogate).');
+    if (body.operationName !== null && !isWellFormed(body.operationName)) throw badRequest('"operationName" is not well-formed Unicode (it holds a lone surrogate).');
+    checkVariables(body.variables, MAX_VARIABLE_DEPTH);
     const limits = options.limitsOf(flow);
     const key = `${limits.maxDocumentBytes}:${limits.maxTokens}:${query}`;
     let document = documents.get(key);
