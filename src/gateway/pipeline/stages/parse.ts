@@ -49,18 +49,25 @@ function pathOf(visit: Visit, key?: string | number): string {
  */
 function checkVariables(variables: object, max: number): void {
   const stack: Visit[] = [{ value: variables, depth: 1, parent: undefined, key: undefined }];
+  const member = (visit: Visit, key: string | number, value: unknown): void => {
+    if (typeof value === 'string') {
+      if (!isWellFormed(value)) throw badRequest(`"${pathOf(visit, key)}" is not well-formed Unicode (it holds a lone surrogate).`);
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw badRequest(`"${pathOf(visit, key)}" is a number beyond the range of a double.`);
+    } else if (value !== null && typeof value === 'object') {
+      stack.push({ value, depth: visit.depth + 1, parent: visit, key });
+    }
+  };
   while (stack.length > 0) {
     const visit = stack.pop()!;
     if (visit.depth > max) throw badRequest(`"variables" nest deeper than ${max} levels.`);
-    const entries: [string | number, unknown][] = Array.isArray(visit.value) ? visit.value.map((v, i) => [i, v]) : Object.entries(visit.value as object);
-    for (const [key, value] of entries) {
-      if (typeof key === 'string' && !isWellFormed(key)) throw badRequest(`A name in "${pathOf(visit)}" is not well-formed Unicode (it holds a lone surrogate).`);
-      if (typeof value === 'string') {
-        if (!isWellFormed(value)) throw badRequest(`"${pathOf(visit, key)}" is not well-formed Unicode (it holds a lone surrogate).`);
-      } else if (typeof value === 'number') {
-        if (!Number.isFinite(value)) throw badRequest(`"${pathOf(visit, key)}" is a number beyond the range of a double.`);
-      } else if (value !== null && typeof value === 'object') {
-        stack.push({ value, depth: visit.depth + 1, parent: visit, key });
+    const container = visit.value as Record<string, unknown> | unknown[];
+    if (Array.isArray(container)) {
+      for (let i = 0; i < container.length; i++) member(visit, i, container[i]);
+    } else {
+      for (const key of Object.keys(container)) {
+        if (!isWellFormed(key)) throw badRequest(`A name in "${pathOf(visit)}" is not well-formed Unicode (it holds a lone surrogate).`);
+        member(visit, key, container[key]);
       }
     }
   }
