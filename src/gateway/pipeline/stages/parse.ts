@@ -3,8 +3,7 @@
  * levels, their texts well-formed Unicode and their numbers finite), automatic persisted queries,
  * and the GraphQL document, parsed within the caller's limits (document bytes and token count are
  * bounded inside the parse, so a huge or deeply nested document costs nothing more than its
- * refusal). Parsed documents are kept in a cache bounded by
- * bytes; persisted queries in another.
+ * refusal). Parsed documents are kept in a cache bounded by bytes; persisted queries in another.
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
