@@ -4,6 +4,7 @@
  * order of the stages, what each refuses with which code, and, property-based, that every request
  * leaves exactly one record or one aggregate increment and that bad input never gets a 5xx code.
  */
+import { createHash } from 'node:crypto';
 import * as fc from 'fast-check';
 import { getNamedType, isLeafType, isObjectType, type GraphQLObjectType } from 'graphql';
 import type { AuditLog, AuditRecordInput } from '../../../src/audit';
@@ -264,9 +265,15 @@ describe('the stages, in order', () => {
     expect(await refused(`{"query":${JSON.stringify(query)},"variables":{"u":"U1","n":[1e400]}}`)).toBe('"variables.n[0]" is a number beyond the range of a double.');
     expect(await refused(`{"query":"{ __typename } # \\ud800"}`)).toBe('"query" is not well-formed Unicode (it holds a lone surrogate).');
     expect(await refused(`{"query":"query A { __typename }","operationName":"A\\udfff"}`)).toBe('"operationName" is not well-formed Unicode (it holds a lone surrogate).');
+    // Nor is such a query kept as a persisted query: asked by its hash alone, it is not found.
+    const lone = '{ __typename } # \ud800';
+    const hash = createHash('sha256').update(lone, 'utf8').digest('hex');
+    const persisted = { version: 1, sha256Hash: hash };
+    expect((await h.execute(request({ query: lone, extensions: { persistedQuery: persisted } }))).code).toBe('BAD_REQUEST');
+    expect((await h.execute(request({ extensions: { persistedQuery: persisted } }))).code).toBe('PERSISTED_QUERY_NOT_FOUND');
     // A surrogate pair is well-formed text like any other.
     expect((await h.execute(request({ query, variables: { u: 'U\u{1F600}' } }))).code).toBeNull();
-    expect(h.records.map((r) => r.outcome)).toEqual(['FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'GRANTED']);
+    expect(h.records.map((r) => r.outcome)).toEqual(['FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'GRANTED']);
     expect(calls).toEqual(['Query.property', 'Property.address']);
   });
 

@@ -141,7 +141,8 @@ export function parseStage(options: ParseStageOptions): ParseStage {
         if (createHash('sha256').update(query, 'utf8').digest('hex') !== sha256Hash) {
           throw new HubError(HubErrorCode.PERSISTED_QUERY_HASH_MISMATCH, 'The query does not match "extensions.persistedQuery.sha256Hash".');
         }
-        persistedQueries.set(sha256Hash, query);
+        // A text refused below is not kept to be refused again by its hash.
+        if (isWellFormed(query)) persistedQueries.set(sha256Hash, query);
       }
     }
     if (query === undefined) throw badRequest('The request body needs a "query" string.');
