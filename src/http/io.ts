@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { HubError, HubErrorCode, type TransportRefusal } from '../gateway';
+import { HubError, HubErrorCode, type HubRequest, type TransportRefusal } from '../gateway';
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -34,7 +34,7 @@ export function charsetOf(value: string | undefined): string | undefined {
 }
 
 /** What an adapter passes on of a request's body headers: the media type, its charset and the content encoding, each when present. */
-export function bodyHeadersOf(headers: http.IncomingHttpHeaders): { contentType?: string; charset?: string; contentEncoding?: string } {
+export function bodyHeadersOf(headers: http.IncomingHttpHeaders): Pick<HubRequest, 'contentType' | 'charset' | 'contentEncoding'> {
   const type = headerValue(headers['content-type']);
   const contentType = mediaTypeOf(type);
   const charset = charsetOf(type);
