@@ -11,7 +11,7 @@ export type { HubLogger, HubMetrics, HubMetricsOptions } from './metrics';
 export type { HubConfig, HubConfigInput, ConnectorsConfig } from './config';
 export { rootResolvers, MAX_IDS_PER_ARGUMENT } from './root-resolvers';
 export type { GatewayConfig, GatewayEvent, GatewayOptions, GatewayState } from './hub';
-export { createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH } from './pipeline';
+export { bodyEncodingProblem, createPipeline, DEFAULT_PIPELINE, MAX_DENIED_LISTED, MAX_VARIABLE_DEPTH } from './pipeline';
 export type { ConsoleRequestSession, Pipeline, PipelineLogger, PipelineObserver, PipelineOptions, HubRequest, HubReply, GatewayReply, GraphQLBody, TransportRefusal, StandingOperation, DeliveryEffects } from './pipeline';
 export { createSubscriptions } from './subscriptions';
 export type { Subscriptions, SubscriptionStream, OpenedSubscription, SubscriptionsOptions } from './subscriptions';

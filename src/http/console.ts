@@ -10,11 +10,12 @@
  * sent) of this host, and `Sec-Fetch-Site: same-origin` (when sent). The export link is a GET
  * with no effect but a download, refused when the browser says it comes from another site.
  */
+import { isUtf8 } from 'node:buffer';
 import type http from 'node:http';
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { consoleSessionView, errorInfo, HubErrorCode, UnauthenticatedError, type ConsoleExportFilter, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
-import { headerValue, mediaTypeOf, pageSecurityHeaders, readBody, readStaticFolder, sendJson } from './io';
+import { bodyEncodingProblem, consoleSessionView, errorInfo, HubErrorCode, UnauthenticatedError, type ConsoleExportFilter, type Gateway, type HubReply, type HubRequest, type TransportRefusal } from '../gateway';
+import { bodyHeadersOf, headerValue, mediaTypeOf, pageSecurityHeaders, readBody, readStaticFolder, sendJson } from './io';
 
 /** The Content-Security-Policy of every console response. */
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -91,6 +92,9 @@ function refusalBody(code: string, message: string, reason?: string): unknown {
   return { errors: [{ message, extensions: { code, ...(reason ? { reason } : {}) } }] };
 }
 
+/** The refusal of a console body whose bytes are not UTF-8 (the pipeline's own words for a /graphql body). */
+const NOT_UTF8 = 'The request body is not valid UTF-8.';
+
 function parseJson(body: Buffer): Record<string, unknown> | undefined {
   try {
     const value = JSON.parse(body.toString('utf8')) as unknown;
@@ -134,13 +138,20 @@ export function createConsoleRoutes(options: { gateway: Gateway; peerOf: (req: h
       send(res, 400, refusalBody(HubErrorCode.BAD_REQUEST, `Refused: ${problem}.`));
       return undefined;
     }
+    const declared = bodyHeadersOf(req.headers);
+    const encoding = bodyEncodingProblem(declared.charset, declared.contentEncoding);
+    if (encoding) {
+      req.resume();
+      send(res, 415, refusalBody(HubErrorCode.UNSUPPORTED_MEDIA_TYPE, encoding));
+      return undefined;
+    }
     const body = await readBody(req, API_BODY_LIMIT).catch(() => undefined);
     if (body === undefined || !Buffer.isBuffer(body)) {
       send(res, body === undefined ? 400 : 413, refusalBody(body === undefined ? HubErrorCode.BAD_REQUEST : HubErrorCode.PAYLOAD_TOO_LARGE, body === undefined ? 'The request body was cut off.' : (body as TransportRefusal).message), body === undefined ? {} : { connection: 'close' });
       return undefined;
     }
-    const json = parseJson(body);
-    if (!json) send(res, 400, refusalBody(HubErrorCode.BAD_REQUEST, 'The body is not a JSON object.'));
+    const json = isUtf8(body) ? parseJson(body) : undefined;
+    if (!json) send(res, 400, refusalBody(HubErrorCode.BAD_REQUEST, isUtf8(body) ? 'The body is not a JSON object.' : NOT_UTF8));
     return json;
   }
 
@@ -185,6 +196,14 @@ export function createConsoleRoutes(options: { gateway: Gateway; peerOf: (req: h
       reply(res, await gateway.execute({ ...base, refusal: { code: HubErrorCode.BAD_REQUEST, message: `Refused: ${problem}.` } }));
       return;
     }
+    // The body is read here and sent on re-serialized, so the declared charset and encoding are checked here too.
+    const declared = bodyHeadersOf(req.headers);
+    const encoding = bodyEncodingProblem(declared.charset, declared.contentEncoding);
+    if (encoding) {
+      req.resume();
+      reply(res, await gateway.execute({ ...base, refusal: { code: HubErrorCode.UNSUPPORTED_MEDIA_TYPE, message: encoding } }));
+      return;
+    }
     const body = await readBody(req, API_BODY_LIMIT).catch(() => undefined);
     if (body === undefined) {
       await gateway.execute({ ...base, refusal: { code: HubErrorCode.BAD_REQUEST, message: 'The request body was cut off.' } });
@@ -196,9 +215,10 @@ export function createConsoleRoutes(options: { gateway: Gateway; peerOf: (req: h
       reply(res, await gateway.execute({ ...base, refusal: body }));
       return;
     }
-    const json = parseJson(body);
+    // Decoding bytes that are not UTF-8 would turn them into U+FFFD: a changed query, never noticed.
+    const json = isUtf8(body) ? parseJson(body) : undefined;
     if (!json) {
-      reply(res, await gateway.execute({ ...base, refusal: { code: HubErrorCode.BAD_REQUEST, message: 'The body is not a JSON object.' } }));
+      reply(res, await gateway.execute({ ...base, refusal: { code: HubErrorCode.BAD_REQUEST, message: isUtf8(body) ? 'The body is not a JSON object.' : NOT_UTF8 } }));
       return;
     }
     // The GraphQL request goes on as its own body; the envelope's purpose, case and consent go beside it.

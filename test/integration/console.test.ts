@@ -106,6 +106,30 @@ describe('the auditor console over HTTP', () => {
     expect((await post('/console/session', { token: loginToken('auditor') }, { 'x-datarun-console': '' })).status).toBe(400);
   });
 
+  it('refuses a console body it would read wrongly: another charset, a compressed body, bytes that are not UTF-8', async () => {
+    const session = await signIn('auditor');
+    const send = async (path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; json: any }> => {
+      const res = await fetch(`${hub.url}${path}`, { method: 'POST', headers: { ...JSON_HEADERS, cookie: session, ...headers }, body });
+      return { status: res.status, json: await res.json() };
+    };
+    const search = Buffer.from(JSON.stringify({ query: SEARCH, purpose: 'AUDIT', caseNumber: 'SJ-ENC-1' }), 'utf8');
+    // Bytes that are not UTF-8 inside a JSON string: decoded, they would silently become U+FFFD.
+    const latin1 = Buffer.concat([Buffer.from('{"query":"', 'utf8'), Buffer.from([0xe9]), Buffer.from('","purpose":"AUDIT","caseNumber":"SJ-ENC-2"}', 'utf8')]);
+    for (const path of ['/console/graphql', '/console/session/current']) {
+      const charset = await send(path, search, { 'content-type': 'application/json; charset=latin1' });
+      expect(charset.status).toBe(415);
+      expect(charset.json.errors[0]).toMatchObject({ message: 'Charset "latin1" is not accepted: a JSON body is UTF-8.', extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
+      const gzip = await send(path, search, { 'content-encoding': 'gzip' });
+      expect(gzip.status).toBe(415);
+      expect(gzip.json.errors[0].message).toBe('Content encoding "gzip" is not accepted: send the body uncompressed.');
+      const bytes = await send(path, latin1, {});
+      expect(bytes.status).toBe(400);
+      expect(bytes.json.errors[0]).toMatchObject({ message: 'The request body is not valid UTF-8.', extensions: { code: 'BAD_REQUEST' } });
+    }
+    // UTF-8 said explicitly is UTF-8, and "identity" is no encoding.
+    expect((await send('/console/graphql', search, { 'content-type': 'application/json; charset=UTF-8', 'content-encoding': 'identity' })).status).toBe(200);
+  });
+
   it('runs console calls through the pipeline as the session\'s consumer: recorded, policy unchanged', async () => {
     const session = await signIn('auditor');
     const v = propertyTransferExample(hub.sandboxes.data);

@@ -41,6 +41,7 @@ import type { Flow, GatewayReply, GraphQLBody, HubReply, HubRequest } from './ty
 export type { ConsoleRequestSession, Flow, GatewayReply, GraphQLBody, HubReply, HubRequest, TransportRefusal } from './types';
 export { MAX_DENIED_LISTED } from './stages/policy';
 export { MAX_VARIABLE_DEPTH } from './stages/parse';
+export { bodyEncodingProblem } from './stages/transport';
 
 /** Defaults of the pipeline. */
 export const DEFAULT_PIPELINE = Object.freeze({

@@ -24,12 +24,18 @@ export function transportStage(flow: Flow): void {
       contentType === undefined ? 'The request body needs "content-type: application/json".' : `Media type ${shown(contentType)} is not accepted: send "content-type: application/json".`,
     );
   }
+  const encoding = bodyEncodingProblem(charset, contentEncoding);
+  if (encoding) throw new HubError(HubErrorCode.UNSUPPORTED_MEDIA_TYPE, encoding);
+}
+
+/**
+ * Why a JSON body declared with this charset and content encoding cannot be read as sent;
+ * undefined when it can. Shared with the console's own routes, which read their bodies themselves.
+ */
+export function bodyEncodingProblem(charset: string | undefined, contentEncoding: string | undefined): string | undefined {
   // JSON is UTF-8 (RFC 8259): a body declared in another charset would be read wrongly, not refused later.
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-    throw new HubError(HubErrorCode.UNSUPPORTED_MEDIA_TYPE, `Charset ${shown(charset)} is not accepted: a JSON body is UTF-8.`);
-  }
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return `Charset ${shown(charset)} is not accepted: a JSON body is UTF-8.`;
   // The hub reads the body as sent (its signature covers those bytes): a compressed body would only fail as "not JSON".
-  if (contentEncoding !== undefined && contentEncoding !== 'identity') {
-    throw new HubError(HubErrorCode.UNSUPPORTED_MEDIA_TYPE, `Content encoding ${shown(contentEncoding)} is not accepted: send the body uncompressed.`);
-  }
+  if (contentEncoding !== undefined && contentEncoding !== 'identity') return `Content encoding ${shown(contentEncoding)} is not accepted: send the body uncompressed.`;
+  return undefined;
 }
