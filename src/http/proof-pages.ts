@@ -255,6 +255,11 @@ export interface ProofPageRoutesOptions {
   readonly source: ProofPagesSource;
 }
 
+/** The page of a reference that is unknown, expired, revoked or not a reference at all. */
+function unknownProofPage(): string {
+  return page('未找到证明 Not found', '<h1>未找到此证明<span class="en">No such proof</span></h1><p>证明编号不存在或已过期。<span class="en">The reference is unknown or has expired.</span></p>', 'proof');
+}
+
 /**
  * The proof pages' routes; `handle` answers `/p/<ref>`, `/verify`, `/proof/…`, or returns
  * undefined. Nothing here logs: a failure reaches the server's `settle`, which logs its name only.
@@ -270,7 +275,7 @@ export function createProofPageRoutes(options: ProofPageRoutesOptions): {
   async function storedPage(res: http.ServerResponse, ref: string): Promise<void> {
     const token = await source.byReference(ref);
     if (token === undefined) {
-      sendHtml(res, 404, page('未找到证明 Not found', '<h1>未找到此证明<span class="en">No such proof</span></h1><p>证明编号不存在或已过期。<span class="en">The reference is unknown or has expired.</span></p>', 'proof'));
+      sendHtml(res, 404, unknownProofPage());
       return;
     }
     const display = await source.display(token);
@@ -325,7 +330,8 @@ export function createProofPageRoutes(options: ProofPageRoutesOptions): {
     handle(req, res, url) {
       const p = url.pathname;
       const ref = REF_PATH.exec(p)?.[1];
-      const ours = ref !== undefined || p === '/verify' || p.startsWith('/proof/');
+      // Every /p/… path is a proof's page: one that cannot be a reference (too long, other characters) is an unknown one.
+      const ours = p.startsWith('/p/') || p === '/verify' || p.startsWith('/proof/');
       if (!ours) return undefined;
       const method = req.method ?? 'GET';
       if (p === '/verify' && method === 'POST') return verifyPost(req, res);
@@ -335,6 +341,10 @@ export function createProofPageRoutes(options: ProofPageRoutesOptions): {
         return Promise.resolve();
       }
       if (ref !== undefined) return storedPage(res, ref);
+      if (p.startsWith('/p/')) {
+        sendHtml(res, 404, unknownProofPage());
+        return Promise.resolve();
+      }
       if (p === '/verify') {
         sendHtml(res, 200, renderVerifyForm());
         return Promise.resolve();

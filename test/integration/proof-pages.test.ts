@@ -63,6 +63,12 @@ describe('GET /p/<ref>', () => {
     expect(res.status).toBe(404);
     expect(await res.text()).toContain('未找到此证明');
     expect((await fetch(`${hub.url}/p/nope`, { method: 'DELETE' })).status).toBe(405);
+    // A path that cannot be a reference (too long, other characters, deeper) gets the same page, not another route's answer.
+    for (const bad of [`/p/${'a'.repeat(129)}`, '/p/a.b', '/p/', '/p/a/b', '/p/%E8%AF%81']) {
+      const other = await fetch(`${hub.url}${bad}`);
+      expect([bad, other.status, other.headers.get('content-type')]).toEqual([bad, 404, 'text/html; charset=utf-8']);
+      expect(await other.text()).toContain('未找到此证明');
+    }
   });
 });
 
