@@ -54,7 +54,15 @@ export function fromBase64url(text: string): Buffer | undefined {
   return Buffer.from(text, 'base64url');
 }
 
-const toBigInt = (bytes: Buffer): bigint => BigInt(`0x${bytes.toString('hex') || '0'}`);
+/** Big-endian bytes of `value`, `length` long. */
+const bytesOf = (value: bigint, length: number): Buffer => Buffer.from(value.toString(16).padStart(length * 2, '0'), 'hex');
+
+/** Per ECDSA algorithm, the group order n and n/2 as big-endian bytes of S's length: S is compared and negated byte by byte, no BigInt per signature. */
+const ORDER_BYTES: Readonly<Partial<Record<SigningAlgorithm, { readonly order: Buffer; readonly half: Buffer }>>> = Object.fromEntries(
+  (Object.entries(ALGORITHM_SPECS) as [SigningAlgorithm, AlgorithmSpec][])
+    .filter(([, spec]) => spec.order !== null)
+    .map(([alg, spec]) => [alg, { order: bytesOf(spec.order!, spec.signatureLength / 2), half: bytesOf(spec.order! >> 1n, spec.signatureLength / 2) }]),
+);
 
 /**
  * Whether a raw `R || S` ECDSA signature is in low-S form (S ≤ n/2). For every valid signature
@@ -63,18 +71,28 @@ const toBigInt = (bytes: Buffer): bigint => BigInt(`0x${bytes.toString('hex') ||
  * a new hash) without the private key. Always true for EdDSA, whose signatures are not malleable.
  */
 export function isLowS(alg: SigningAlgorithm, signature: Buffer): boolean {
-  const { order, signatureLength } = ALGORITHM_SPECS[alg];
-  if (order === null) return true;
-  return toBigInt(signature.subarray(signatureLength / 2)) <= order >> 1n;
+  const bytes = ORDER_BYTES[alg];
+  if (!bytes) return true;
+  const s = signature.subarray(ALGORITHM_SPECS[alg].signatureLength / 2);
+  // S as long as n/2 compares as a number byte by byte; anything else (a wrong length) never verifies anyway.
+  return s.length === bytes.half.length ? Buffer.compare(s, bytes.half) <= 0 : s.length < bytes.half.length;
 }
 
 /** The low-S form of a raw ECDSA signature: S replaced by n − S when S > n/2 (the same signature for every verifier). */
 export function toLowS(alg: SigningAlgorithm, signature: Buffer): Buffer {
-  const { order, signatureLength } = ALGORITHM_SPECS[alg];
-  if (order === null || signature.length !== signatureLength || isLowS(alg, signature)) return signature;
-  const half = signatureLength / 2;
-  const s = order - toBigInt(signature.subarray(half));
-  return Buffer.concat([signature.subarray(0, half), Buffer.from(s.toString(16).padStart(half * 2, '0'), 'hex')]);
+  const bytes = ORDER_BYTES[alg];
+  if (!bytes || signature.length !== ALGORITHM_SPECS[alg].signatureLength || isLowS(alg, signature)) return signature;
+  const half = signature.length / 2;
+  // n − S, big-endian with a borrow (S < n, so no borrow is left at the end).
+  const out = Buffer.allocUnsafe(signature.length);
+  signature.copy(out, 0, 0, half);
+  let borrow = 0;
+  for (let i = half - 1; i >= 0; i--) {
+    const d = bytes.order[i]! - signature[half + i]! - borrow;
+    borrow = d < 0 ? 1 : 0;
+    out[half + i] = d + (borrow << 8);
+  }
+  return out;
 }
 
 /** Signs bytes with a cached private KeyObject; ECDSA signatures are raw r||s as JWS requires, always in low-S form. */

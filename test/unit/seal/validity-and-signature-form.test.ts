@@ -22,6 +22,7 @@ import {
   type ReceiptInput,
   type RequestVerifier,
 } from '../../../src/seal';
+import { ALGORITHM_SPECS, isLowS, toLowS } from '../../../src/seal/jws';
 import { craftJws, highSVariant, isHighS, privateJwkOf, removeTempDirs, tempDir } from './fixture';
 import { WITH_DEPARTMENTS } from '../../support/keys';
 
@@ -241,5 +242,38 @@ describe('every signer of the project signs in low-S form', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('the low-S form, computed on bytes', () => {
+  // The reference: S and n − S as numbers.
+  const numberOf = (bytes: Buffer): bigint => BigInt(`0x${bytes.toString('hex') || '0'}`);
+  const cases = (['ES256', 'ES384'] as const).map((alg) => ({ alg, spec: ALGORITHM_SPECS[alg] }));
+
+  it.each(cases)('$alg: isLowS is S ≤ n/2 and toLowS gives (R, n − S) for a high S, for any R and S below n', ({ alg, spec }) => {
+    const half = spec.signatureLength / 2;
+    const order = spec.order!;
+    // S drawn uniformly, and S around n/2 where the two halves meet.
+    const edge = fc.bigInt({ min: (order >> 1n) - 300n, max: (order >> 1n) + 300n });
+    const anyS = fc.bigInt({ min: 1n, max: order - 1n });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: half, maxLength: half }), fc.oneof(anyS, edge), (r, s) => {
+        const signature = Buffer.concat([Buffer.from(r), Buffer.from(s.toString(16).padStart(half * 2, '0'), 'hex')]);
+        const low = s <= order >> 1n;
+        expect(isLowS(alg, signature)).toBe(low);
+        const lowered = toLowS(alg, signature);
+        expect(lowered.subarray(0, half)).toEqual(Buffer.from(r));
+        expect(numberOf(lowered.subarray(half))).toBe(low ? s : order - s);
+        expect(isLowS(alg, lowered)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('leaves EdDSA signatures and signatures of a wrong length as they are', () => {
+    const ed = Buffer.alloc(64, 0xff);
+    expect([isLowS('EdDSA', ed), toLowS('EdDSA', ed)]).toEqual([true, ed]);
+    const short = Buffer.alloc(63, 0xff);
+    expect(toLowS('ES256', short)).toBe(short);
   });
 });
