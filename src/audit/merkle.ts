@@ -11,7 +11,7 @@
  * "frontier" a signed retention record keeps): exactly the hashes that proofs for the records
  * still held need.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { BadUserInputError } from '../sdk';
 
 /** Hash length in bytes (SHA-256). */
@@ -25,12 +25,12 @@ const NODE_PREFIX = Buffer.from([1]);
 
 /** RFC 9162 leaf hash of a record's stored (canonical) line. */
 export function leafHash(line: string | Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(typeof line === 'string' ? Buffer.from(line, 'utf8') : line).digest() as Buffer;
+  return hash('sha256', typeof line === 'string' ? `\u0000${line}` : Buffer.concat([LEAF_PREFIX, line]), 'buffer');
 }
 
 /** RFC 9162 inner node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest() as Buffer;
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
 }
 
 /** The largest power of two strictly below n (n ≥ 2). */

@@ -3,7 +3,7 @@
  * chained. Subjects are stored as a keyed hash (to find them) plus a mask (to show them), never
  * as the identifier itself.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import { createByteLru } from '../sdk';
 import { AuditOptionsError, AuditRecordError } from './errors';
@@ -171,7 +171,7 @@ export function genesisHash(chainId: string): string {
 
 /** hash_n = sha256(hash_{n-1} as bytes ‖ canonical body bytes), hex. */
 export function chainHash(previousHash: string, canonicalBody: string): string {
-  return createHash('sha256').update(Buffer.from(previousHash, 'hex')).update(canonicalBody, 'utf8').digest('hex');
+  return hash('sha256', Buffer.concat([Buffer.from(previousHash, 'hex'), Buffer.from(canonicalBody, 'utf8')]), 'hex');
 }
 
 /** The canonical form of a record without its `hash`: the bytes its hash covers. */
@@ -234,7 +234,9 @@ export function createSubjectKeyer(secret: Uint8Array | string, options: { reado
   const memoBytes = options.memoBytes ?? DEFAULT_SUBJECT_KEY_MEMO_BYTES;
   // Key: `kind:normalized id` (the HMAC's input); value: its key (43 characters). Both counted as UTF-16, with the entry's overhead.
   const memo = memoBytes > 0 ? createByteLru<string, string>({ maxBytes: memoBytes, sizeOf: (input, key) => 2 * (input.length + key.length) + 64 }) : undefined;
-  const hmac = (input: string): string => createHmac('sha256', bytes).update(input, 'utf8').digest('base64url');
+  // The secret imported once as a KeyObject, not again from raw bytes for every HMAC.
+  const secretKey = createSecretKey(bytes);
+  const hmac = (input: string): string => createHmac('sha256', secretKey).update(input, 'utf8').digest('base64url');
   const key = (subject: SubjectRef): string => {
     const input = `${subject.kind}:${normalizeId(subject.id)}`;
     if (!memo) return hmac(input);

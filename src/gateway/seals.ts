@@ -133,7 +133,8 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
         stats.cached++;
         return hit.sealed;
       }
-      const subject = sealer.subjectOf(spec.recordType, recordId);
+      // Only the shared store needs the subject before the seal is made (the sealer computes its own).
+      const subject = shared ? sealer.subjectOf(spec.recordType, recordId) : '';
       // Keyed by the content itself: a changed record never finds the seal of its old content.
       const sharedKey = shared
         ? `${shared.version}:seal:${department}:${spec.recordType}:${createHash('sha256').update(`${subject}\u0000${content}`, 'utf8').digest('base64url')}`

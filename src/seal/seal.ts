@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, KeyObject, randomBytes } from 'node:crypto';
 import { canonicalize } from './canonicalize';
 import { SealInputError, UnknownOwnerError } from './errors';
 import { sha256Base64url } from './hash';
@@ -29,10 +29,15 @@ export const MIN_SEAL_SUBJECT_SECRET_BYTES = 32;
  * record's id may be a value no consumer may see (a tax-internal id) or one a reply masks (an
  * identity number), and a seal is shared by every consumer, so the id itself is never signed.
  */
-export function sealSubject(secret: Uint8Array | string, recordType: string, recordId: string): string {
+export function sealSubject(secret: Uint8Array | string | KeyObject, recordType: string, recordId: string): string {
+  return createHmac('sha256', secret instanceof KeyObject ? secret : subjectKey(secret)).update(`${recordType}:${recordId}`, 'utf8').digest('base64url');
+}
+
+/** The seal-subject secret as an HMAC key, checked once (a sealer keeps it for every record it seals). */
+function subjectKey(secret: Uint8Array | string): KeyObject {
   const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
   if (bytes.length < MIN_SEAL_SUBJECT_SECRET_BYTES) throw new SealInputError(`the seal-subject secret must be at least ${MIN_SEAL_SUBJECT_SECRET_BYTES} bytes`);
-  return createHmac('sha256', bytes).update(`${recordType}:${recordId}`, 'utf8').digest('base64url');
+  return createSecretKey(bytes);
 }
 
 /** A record to seal. */
@@ -85,9 +90,8 @@ export interface SealerOptions {
 /** Creates a sealer over the hub's key store (node:crypto with KeyObjects imported once). */
 export function createSealer(options: SealerOptions): Sealer {
   const { keyStore } = options;
-  const subjectSecret = options.subjectSecret ?? randomBytes(32);
   // Checked once here rather than on the first seal.
-  sealSubject(subjectSecret, 'T', '1');
+  const subjectSecret = subjectKey(options.subjectSecret ?? randomBytes(32));
   return {
     subjectOf: (recordType, recordId) => sealSubject(subjectSecret, recordType, recordId),
     sealRecord(input) {

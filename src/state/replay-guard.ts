@@ -6,7 +6,7 @@
  * the guard cannot answer (Redis down, memory full) the check rejects and the request is refused.
  * The guard is not a cache: nothing is ever evicted to make room.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ReplayGuardFullError, ReplayGuardUnavailableError } from './errors';
 import type { RedisConnection } from './redis-connection';
 
@@ -116,7 +116,7 @@ export function createRedisReplayGuard(connection: RedisConnection, options: Red
       // An expired token is refused by the verifier anyway; nothing to remember.
       if (expiresAt < now()) return true;
       // Hashed: ids are chosen by consumers, and a key should not carry whatever they chose.
-      const key = ns + createHash('sha256').update(jti, 'utf8').digest('base64url');
+      const key = ns + hash('sha256', jti, 'base64url');
       let reply: unknown;
       try {
         reply = await connection.client.set(key, '1', 'PXAT', Math.ceil(expiresAt), 'NX');

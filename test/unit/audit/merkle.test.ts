@@ -19,6 +19,10 @@ describe('the Merkle tree agrees with RFC 9162 written independently', () => {
   const data = entries(70);
   const tree = treeOf(data);
 
+  it('hashes a stored line given as text as its UTF-8 bytes', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (line) => expect(leafHash(line).equals(refLeaf(Buffer.from(line, 'utf8')))).toBe(true)));
+  });
+
   it('roots at every size, and the empty tree', () => {
     expect(EMPTY_TREE_ROOT.equals(sha())).toBe(true);
     for (let n = 0; n <= data.length; n++) expect(tree.root(n).toString('hex')).toBe(MTH(data.slice(0, n)).toString('hex'));
