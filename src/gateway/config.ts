@@ -448,6 +448,24 @@ function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+/** The spellings a switch in the environment may take (compared trimmed, in lower case). */
+const ENV_TRUE: ReadonlySet<string> = new Set(['true', '1', 'yes', 'on']);
+const ENV_FALSE: ReadonlySet<string> = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * A switch from the environment: true/1/yes/on or false/0/no/off; unset or empty leaves the file's.
+ * Anything else is refused: read as "not false", `DATARUN_AUDIT_ENABLED=disabled` would keep the
+ * log on and `DATARUN_CACHE_ENABLED=nein` the cache, each without a word.
+ */
+function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const word = raw.trim().toLowerCase();
+  if (ENV_TRUE.has(word)) return true;
+  if (ENV_FALSE.has(word)) return false;
+  throw new ConfigError(`Invalid environment: ${name} must be true or false (also 1/0, yes/no, on/off), but got: ${JSON.stringify(raw)}`);
+}
+
 /**
  * Redis from the environment over the file's: `DATARUN_REDIS_URL` (standalone),
  * `DATARUN_REDIS_SENTINELS` with `DATARUN_REDIS_NAME`, or `DATARUN_REDIS_CLUSTER` (comma-separated
@@ -526,6 +544,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const redis = redisFromEnv(env, input.redis as Record<string, unknown> | undefined);
   const sampleRatio = envNumber(env, 'DATARUN_TRACE_SAMPLE_RATIO');
   const heapGrowth = envNumber(env, 'DATARUN_HEAP_GROWTH_PERCENT');
+  const auditEnabled = envBoolean(env, 'DATARUN_AUDIT_ENABLED');
+  const auditFsync = envBoolean(env, 'DATARUN_AUDIT_FSYNC');
+  const benchmarkOnlyDisable = envBoolean(env, 'DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE');
+  const cacheEnabled = envBoolean(env, 'DATARUN_CACHE_ENABLED');
   const merged = {
     ...input,
     ...options.overrides,
@@ -543,9 +565,9 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       ...input.audit,
       ...(env.DATARUN_AUDIT_DIR ? { dir: env.DATARUN_AUDIT_DIR } : {}),
       ...(env.DATARUN_INSTANCE_ID ? { instanceId: env.DATARUN_INSTANCE_ID } : {}),
-      ...(env.DATARUN_AUDIT_ENABLED ? { enabled: env.DATARUN_AUDIT_ENABLED !== 'false' && env.DATARUN_AUDIT_ENABLED !== '0' } : {}),
-      ...(env.DATARUN_AUDIT_FSYNC ? { fsync: env.DATARUN_AUDIT_FSYNC !== 'false' && env.DATARUN_AUDIT_FSYNC !== '0' } : {}),
-      ...(env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE ? { benchmarkOnlyDisable: env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE === 'true' || env.DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE === '1' } : {}),
+      ...(auditEnabled !== undefined ? { enabled: auditEnabled } : {}),
+      ...(auditFsync !== undefined ? { fsync: auditFsync } : {}),
+      ...(benchmarkOnlyDisable !== undefined ? { benchmarkOnlyDisable } : {}),
       ...(env.DATARUN_AUDIT_INDEX_URL ? { index: { ...input.audit?.index, url: env.DATARUN_AUDIT_INDEX_URL } } : {}),
       ...options.overrides?.audit,
     },
@@ -562,7 +584,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
       ...(sampleRatio !== undefined ? { sampleRatio } : {}),
       ...options.overrides?.tracing,
     },
-    cache: { ...input.cache, ...(env.DATARUN_CACHE_ENABLED ? { enabled: env.DATARUN_CACHE_ENABLED !== 'false' && env.DATARUN_CACHE_ENABLED !== '0' } : {}), ...options.overrides?.cache },
+    cache: { ...input.cache, ...(cacheEnabled !== undefined ? { enabled: cacheEnabled } : {}), ...options.overrides?.cache },
   };
   return parseConfig(merged, file ? `configuration (${file} and DATARUN_* environment)` : 'configuration (DATARUN_* environment)');
 }

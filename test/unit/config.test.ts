@@ -147,6 +147,27 @@ describe('the access log in the signed mode', () => {
     const config = loadConfig({ env: { DATARUN_AUDIT_ENABLED: 'false', DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE: 'true' } });
     expect(config.audit).toMatchObject({ enabled: false, benchmarkOnlyDisable: true });
   });
+
+  it('reads every switch of the environment as true/1/yes/on or false/0/no/off, and refuses any other word', () => {
+    const switches = [
+      ['DATARUN_AUDIT_FSYNC', (c: ReturnType<typeof loadConfig>) => c.audit.fsync],
+      ['DATARUN_CACHE_ENABLED', (c: ReturnType<typeof loadConfig>) => c.cache.enabled],
+      ['DATARUN_AUDIT_ENABLED', (c: ReturnType<typeof loadConfig>) => c.audit.enabled],
+    ] as const;
+    // The log may be off only with the benchmark's explicit switch beside it.
+    const base = { DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE: 'On' };
+    for (const [name, read] of switches) {
+      for (const word of ['true', '1', 'YES', ' on ']) expect([name, word, read(loadConfig({ env: { ...base, [name]: word } }))]).toEqual([name, word, true]);
+      for (const word of ['false', '0', 'No', 'OFF']) expect([name, word, read(loadConfig({ env: { ...base, [name]: word } }))]).toEqual([name, word, false]);
+      // Unset or empty: the default.
+      expect(read(loadConfig({ env: { ...base, [name]: '' } }))).toBe(true);
+      // Before, anything but "false" or "0" read as true: "disabled" kept the log on, without a word.
+      for (const word of ['maybe', 'disabled', 'nein', '2']) {
+        expect(() => loadConfig({ env: { ...base, [name]: word } })).toThrow(`Invalid environment: ${name} must be true or false (also 1/0, yes/no, on/off), but got: ${JSON.stringify(word)}`);
+      }
+    }
+    expect(() => loadConfig({ env: { DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE: 'sure' } })).toThrow(/DATARUN_AUDIT_BENCHMARK_ONLY_DISABLE must be true or false/);
+  });
 });
 
 describe('trusted proxies', () => {
