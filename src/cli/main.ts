@@ -10,6 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { DEFAULT_AUDIT_DIR, DEFAULT_KEYS_DIR } from '../gateway';
 import { checkExportArguments, runAuditConsistency, runAuditExport, runAuditExportAll, runAuditProve, runAuditVerify, runAuditVerifyExport } from './audit';
 import { runConsoleLogin } from './console';
+import { fromEnv } from './env-default';
 import { exitCodeOfError } from './exit';
 import { runFederationSnapshot } from './federation';
 import { configuredDepartments, runKeysFederationRoot, runKeysInit, runKeysRevoke, runKeysRotate } from './keys';
@@ -197,11 +198,13 @@ program
   .option('--variables <json>', 'variables as a JSON object')
   .option('--consent-for <ids...>', 'add one-time consents for these citizen identity numbers, signed as the citizen identity platform (demo keys)')
   .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
-  .option('--seed <seed>', 'sandbox seed of the examples', integer('seed', 0, 2 ** 31 - 1), Number(process.env.DATARUN_SANDBOX_SEED ?? 1))
-  .option('--size <persons>', 'sandbox size of the examples', integer('size', 10, 2_000_000), Number(process.env.DATARUN_SANDBOX_SIZE ?? 200))
+  .option('--seed <seed>', 'sandbox seed of the examples (default: DATARUN_SANDBOX_SEED, else 1)', integer('seed', 0, 2 ** 31 - 1))
+  .option('--size <persons>', 'sandbox size of the examples (default: DATARUN_SANDBOX_SIZE, else 200)', integer('size', 10, 2_000_000))
   .option('--city <city>', 'sandbox city of the examples (taian or heze: the hub\'s DATARUN_SANDBOX_CITY)', process.env.DATARUN_SANDBOX_CITY || undefined)
-  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance' | 'living-allowance-fund'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed: number; size: number; city?: string }) => {
-    process.exitCode = await runQuery({ ...o, keysDir: keysDir(), ...(query ? { query } : {}) });
+  .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance' | 'living-allowance-fund'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed?: number; size?: number; city?: string }) => {
+    const seed = o.seed ?? fromEnv('DATARUN_SANDBOX_SEED', integer('seed', 0, 2 ** 31 - 1), 1)();
+    const size = o.size ?? fromEnv('DATARUN_SANDBOX_SIZE', integer('size', 10, 2_000_000), 200)();
+    process.exitCode = await runQuery({ ...o, seed, size, keysDir: keysDir(), ...(query ? { query } : {}) });
   });
 
 const proof = program.command('proof').description('proof documents 无证明: have the hub issue one');
