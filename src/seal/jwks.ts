@@ -75,20 +75,36 @@ export function importJwks(document: unknown): TrustedKeys {
   const list = (document as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list)) throw new InvalidKeyError('expected a JWKS with a "keys" array');
   const keys = new Map<string, TrustedKey>();
+  // Keys left out, by kid (when the entry has a string kid), with the reason: a token signed with one is refused saying why.
+  const skipped = new Map<string, string>();
+  const skip = (raw: object, reason: string): void => {
+    const kid = (raw as { kid?: unknown }).kid;
+    if (typeof kid === 'string' && kid.length <= 200 && !keys.has(kid) && skipped.size < 1000) skipped.set(kid, reason);
+  };
   for (const raw of list as unknown[]) {
     if (raw === null || typeof raw !== 'object') continue;
     if (PRIVATE_MEMBERS.some((m) => m in raw)) throw new InvalidKeyError('a JWKS must not hold private key material');
     const meta = publishedSchema.safeParse(raw);
     const { kty, crv, x, y } = raw as Record<string, unknown>;
     const jwk = publicJwkSchema.safeParse(kty === 'OKP' ? { kty, crv, x } : { kty, crv, x, y });
-    if (!meta.success || !jwk.success || !jwkMatchesAlg(jwk.data, meta.data.alg)) continue;
+    if (!meta.success) {
+      const issue = meta.error.issues[0]!;
+      skip(raw, `its member ${issue.path.length > 0 ? issue.path.join('.') : '(the entry)'} is missing or not what a datarun key holds`);
+      continue;
+    }
+    if (!jwk.success || !jwkMatchesAlg(jwk.data, meta.data.alg)) {
+      skip(raw, `its kty, crv, x and y are not a public key for ${meta.data.alg}`);
+      continue;
+    }
     if (keys.has(meta.data.kid)) throw new InvalidKeyError(`duplicate kid in JWKS: ${meta.data.kid}`);
     let publicKey;
     try {
       publicKey = createPublicKey({ key: jwk.data, format: 'jwk' });
     } catch {
-      continue; // not a point on the curve
+      skip(raw, 'its x and y are not a point on its curve');
+      continue;
     }
+    skipped.delete(meta.data.kid);
     const t = meta.data.datarun;
     keys.set(meta.data.kid, {
       kid: meta.data.kid,
@@ -102,7 +118,7 @@ export function importJwks(document: unknown): TrustedKeys {
       publicKey,
     });
   }
-  const trusted: TrustedKeys = { resolveKey: (kid) => keys.get(kid) };
+  const trusted: TrustedKeys = { resolveKey: (kid) => keys.get(kid), skippedKey: (kid) => skipped.get(kid) };
   if (document !== null && typeof document === 'object') imported.set(document, trusted);
   return trusted;
 }

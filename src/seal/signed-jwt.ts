@@ -86,7 +86,7 @@ export interface RejectedJwt {
   readonly ok: false;
   readonly reason: VerificationFailureReason;
   readonly keyId: string | undefined;
-  /** A more precise text than `FAILURE_MESSAGES[reason]`, when there is one (a high-S signature). */
+  /** A more precise text than `FAILURE_MESSAGES[reason]`, when there is one (a high-S signature, a key the JWKS held but left out). */
   readonly message?: string;
 }
 
@@ -110,7 +110,10 @@ export function verifyIssuerJwt(jwt: string, expect: JwtExpectation, keys: Trust
   const keyId = typeof decoded.header.kid === 'string' ? decoded.header.kid : undefined;
   if (problem) return { ok: false, reason: problem, keyId };
   const key = keys.resolveKey(keyId!);
-  if (!key) return { ok: false, reason: 'UNKNOWN_KEY', keyId };
+  if (!key) {
+    const skipped = keys.skippedKey?.(keyId!);
+    return { ok: false, reason: 'UNKNOWN_KEY', keyId, ...(skipped ? { message: `${FAILURE_MESSAGES.UNKNOWN_KEY}: the JWKS's key ${JSON.stringify(keyId)} was left out (${skipped})` } : {}) };
+  }
   if (key.use !== expect.use) return { ok: false, reason: 'WRONG_KEY_USE', keyId };
   if (decoded.header.alg !== key.alg) return { ok: false, reason: 'BAD_ALGORITHM', keyId };
   const memo = options.signatures;

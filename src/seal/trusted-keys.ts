@@ -22,6 +22,12 @@ export interface TrustedKey {
 export interface TrustedKeys {
   /** The key with this kid, or undefined when it is not trusted. */
   resolveKey(kid: string): TrustedKey | undefined;
+  /**
+   * Why a key of this kid that the source held was left out (an imported JWKS: a key that is not
+   * on its curve, a member missing), so that a token signed with it is refused with the reason,
+   * not only as unknown; undefined when the source held no such key.
+   */
+  skippedKey?(kid: string): string | undefined;
 }
 
 /** Leeway for clocks of different machines, in seconds. @default 60 */

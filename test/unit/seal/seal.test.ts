@@ -140,6 +140,32 @@ describe('record seals (SD-JWT)', () => {
     expect(verifySeal(presentSeal(cached, ['name']), { jwks, now: NOW })).toMatchObject({ valid: true, disclosed: { name: '张三' } });
   });
 
+  it('says why a JWKS key it left out cannot verify, instead of only "unknown signing key"', () => {
+    const token = presentSeal(sealed, ['name']);
+    const published = JSON.parse(JSON.stringify(store.publicJwks())) as { keys: Record<string, unknown>[] };
+    const withKey = (change: (key: Record<string, unknown>) => void) => ({
+      keys: published.keys.map((k) => {
+        if (k.kid !== sealed.keyId) return k;
+        const copy = JSON.parse(JSON.stringify(k)) as Record<string, unknown>;
+        change(copy);
+        return copy;
+      }),
+    });
+    const refused = (jwks: unknown) => verifySeal(token, { jwks: jwks as ReturnType<KeyStore['publicJwks']>, now: NOW });
+    const prefix = `seal: unknown signing key: the JWKS's key ${JSON.stringify(sealed.keyId)} was left out`;
+    // The key's x with another P-256 key's y: not a point on the curve.
+    const otherY = (generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as { y: string }).y;
+    expect(refused(withKey((k) => (k.y = otherY)))).toMatchObject({ valid: false, reason: 'UNKNOWN_KEY', message: `${prefix} (its x and y are not a point on its curve)`, keyId: sealed.keyId });
+    expect(refused(withKey((k) => delete k.datarun))).toMatchObject({ reason: 'UNKNOWN_KEY', message: `${prefix} (its member datarun is missing or not what a datarun key holds)` });
+    expect(refused(withKey((k) => (k.alg = 'EdDSA')))).toMatchObject({ reason: 'UNKNOWN_KEY', message: `${prefix} (its kty, crv, x and y are not a public key for EdDSA)` });
+    // A kid the JWKS does not hold at all: the plain message.
+    expect(refused({ keys: published.keys.filter((k) => k.kid !== sealed.keyId) })).toMatchObject({ reason: 'UNKNOWN_KEY', message: 'seal: unknown signing key' });
+    // A good key after a broken one of the same kid is used.
+    const broken = JSON.parse(JSON.stringify(published.keys.find((k) => k.kid === sealed.keyId))) as Record<string, unknown>;
+    delete broken.datarun;
+    expect(refused({ keys: [broken, ...published.keys] })).toMatchObject({ valid: true });
+  });
+
   it('refuses a disclosure whose value was changed (DISCLOSURE_NOT_SIGNED)', () => {
     const [salt, name] = JSON.parse(Buffer.from(sealed.disclosures.name!, 'base64url').toString('utf8')) as [string, string];
     const forged = b64json([salt, name, '李四']);
