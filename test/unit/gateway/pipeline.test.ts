@@ -132,6 +132,10 @@ describe('the stages, in order', () => {
     const invalid = await h.execute(request(bytes));
     expect([invalid.code, (invalid.body.errors?.[0] as { message?: string }).message]).toEqual(['BAD_REQUEST', 'The request body is not valid UTF-8.']);
     expect(h.records).toHaveLength(1);
+    // A byte-order mark (RFC 8259 §8.1: never sent) is named, not reported as JSON that does not parse.
+    const bom = await h.execute(request(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"query":"{ __typename }"}')])));
+    expect([bom.code, (bom.body.errors?.[0] as { message?: string }).message]).toEqual(['BAD_REQUEST', 'The request body starts with a byte-order mark (U+FEFF): send the JSON without it.']);
+    expect(h.records).toHaveLength(2);
     for (const fine of [{ charset: 'utf-8' }, { charset: 'utf8' }, { contentEncoding: 'identity' }]) expect((await h.execute(request(TRANSFER, undefined, fine))).code).toBeNull();
   });
 

@@ -80,6 +80,8 @@ interface PersistedQuery {
 function readBody(raw: Buffer): { query: string | undefined; variables: Record<string, unknown>; operationName: string | null; persisted: PersistedQuery | undefined } {
   // Decoding would turn bytes that are not UTF-8 into U+FFFD: a changed value, never noticed.
   if (!isUtf8(raw)) throw badRequest('The request body is not valid UTF-8.');
+  // RFC 8259 §8.1: a networked JSON text carries no byte-order mark; named, since "not valid JSON" would not say why.
+  if (raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) throw badRequest('The request body starts with a byte-order mark (U+FEFF): send the JSON without it.');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
