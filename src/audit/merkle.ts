@@ -11,26 +11,31 @@
  * "frontier" a signed retention record keeps): exactly the hashes that proofs for the records
  * still held need.
  */
-import { createHash, hash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import { BadUserInputError } from '../sdk';
+
+/** SHA-256 of bytes, or of a text's UTF-8 bytes, in one call. */
+function sha256(data: string | Uint8Array): Buffer {
+  return digestOf('sha256', data, 'buffer');
+}
 
 /** Hash length in bytes (SHA-256). */
 export const HASH_BYTES = 32;
 
 /** MTH of the empty tree: SHA-256 of nothing. */
-export const EMPTY_TREE_ROOT: Buffer = createHash('sha256').digest() as Buffer;
+export const EMPTY_TREE_ROOT: Buffer = sha256(Buffer.alloc(0));
 
 const LEAF_PREFIX = Buffer.from([0]);
 const NODE_PREFIX = Buffer.from([1]);
 
 /** RFC 9162 leaf hash of a record's stored (canonical) line. */
 export function leafHash(line: string | Uint8Array): Buffer {
-  return hash('sha256', typeof line === 'string' ? `\u0000${line}` : Buffer.concat([LEAF_PREFIX, line]), 'buffer');
+  return sha256(typeof line === 'string' ? `\u0000${line}` : Buffer.concat([LEAF_PREFIX, line]));
 }
 
 /** RFC 9162 inner node hash. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  return sha256(Buffer.concat([NODE_PREFIX, left, right]));
 }
 
 /** The largest power of two strictly below n (n ≥ 2). */

@@ -27,6 +27,10 @@ function integer(name: string, min: number, max: number) {
   };
 }
 
+/** The examples' sandbox seed and size, parsed alike from an option and from its variable. */
+const sandboxSeed = integer('seed', 0, 2 ** 31 - 1);
+const sandboxSize = integer('size', 10, 2_000_000);
+
 function fraction(raw: string): number {
   const n = Number(raw);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number from 0 to 1');
@@ -198,12 +202,12 @@ program
   .option('--variables <json>', 'variables as a JSON object')
   .option('--consent-for <ids...>', 'add one-time consents for these citizen identity numbers, signed as the citizen identity platform (demo keys)')
   .option('--hub <url>', 'hub base URL', process.env.DATARUN_HUB_URL ?? 'http://127.0.0.1:4000')
-  .option('--seed <seed>', 'sandbox seed of the examples (default: DATARUN_SANDBOX_SEED, else 1)', integer('seed', 0, 2 ** 31 - 1))
-  .option('--size <persons>', 'sandbox size of the examples (default: DATARUN_SANDBOX_SIZE, else 200)', integer('size', 10, 2_000_000))
+  .option('--seed <seed>', 'sandbox seed of the examples (default: DATARUN_SANDBOX_SEED, else 1)', sandboxSeed)
+  .option('--size <persons>', 'sandbox size of the examples (default: DATARUN_SANDBOX_SIZE, else 200)', sandboxSize)
   .option('--city <city>', 'sandbox city of the examples (taian or heze: the hub\'s DATARUN_SANDBOX_CITY)', process.env.DATARUN_SANDBOX_CITY || undefined)
   .action(async (query: string | undefined, o: { example?: 'property-transfer' | 'living-allowance' | 'living-allowance-fund'; as?: string; purpose?: string; case?: string; operator?: string; variables?: string; consentFor?: string[]; hub: string; seed?: number; size?: number; city?: string }) => {
-    const seed = o.seed ?? fromEnv('DATARUN_SANDBOX_SEED', integer('seed', 0, 2 ** 31 - 1), 1)();
-    const size = o.size ?? fromEnv('DATARUN_SANDBOX_SIZE', integer('size', 10, 2_000_000), 200)();
+    const seed = o.seed ?? fromEnv('DATARUN_SANDBOX_SEED', sandboxSeed, 1)();
+    const size = o.size ?? fromEnv('DATARUN_SANDBOX_SIZE', sandboxSize, 200)();
     process.exitCode = await runQuery({ ...o, seed, size, keysDir: keysDir(), ...(query ? { query } : {}) });
   });
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { GraphQLField, GraphQLNamedType, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema } from 'graphql';
 import type { RecordCache } from '../state';
 import { getNamedType, isAbstractType, isObjectType, Kind } from 'graphql';
@@ -7,6 +6,7 @@ import {
   canonicalize,
   createSealer,
   presentSealForReply,
+  sha256Base64url,
   verifySeal,
   type KeyStore,
   type SealedRecord,
@@ -133,15 +133,12 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
         stats.cached++;
         return hit.sealed;
       }
-      // Only the shared store needs the subject before the seal is made (the sealer computes its own).
-      const subject = shared ? sealer.subjectOf(spec.recordType, recordId) : '';
-      // Keyed by the content itself: a changed record never finds the seal of its old content.
-      const sharedKey = shared
-        ? `${shared.version}:seal:${department}:${spec.recordType}:${createHash('sha256').update(`${subject}\u0000${content}`, 'utf8').digest('base64url')}`
-        : undefined;
-      if (shared && sharedKey) {
-        const [text] = await shared.cache.getMany([sharedKey]);
-        const found = usable(text, department, spec.recordType, subject);
+      // Shared with the other instances: keyed by the subject and the content itself, so a changed record never finds the seal of its old content.
+      const store = shared ? { ...shared, subject: sealer.subjectOf(spec.recordType, recordId) } : undefined;
+      const sharedKey = store ? `${store.version}:seal:${department}:${spec.recordType}:${sha256Base64url(`${store.subject}\u0000${content}`)}` : undefined;
+      if (store && sharedKey) {
+        const [text] = await store.cache.getMany([sharedKey]);
+        const found = usable(text, department, spec.recordType, store.subject);
         if (found) {
           stats.shared++;
           remember(key, content, found);
@@ -150,11 +147,11 @@ export function createSealService(keyStore: KeyStore, options: SealServiceOption
       }
       let sealed = sealer.sealRecord({ department, recordType: spec.recordType, recordId, fields });
       stats.sealed++;
-      if (shared && sharedKey && shared.ttlSeconds > 0) {
+      if (store && sharedKey && store.ttlSeconds > 0) {
         // The first instance to store a seal wins, so every instance serves the same one.
         const ours = JSON.stringify(sealed);
-        const held = await shared.cache.setIfAbsent({ key: sharedKey, value: ours, ttlMs: shared.ttlSeconds * 1000 });
-        if (held !== ours) sealed = usable(held, department, spec.recordType, subject) ?? sealed;
+        const held = await store.cache.setIfAbsent({ key: sharedKey, value: ours, ttlMs: store.ttlSeconds * 1000 });
+        if (held !== ours) sealed = usable(held, department, spec.recordType, store.subject) ?? sealed;
       }
       remember(key, content, sealed);
       return sealed;
