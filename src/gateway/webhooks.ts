@@ -307,12 +307,13 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
     async register(caller, input) {
       // A registration keeps no obo: its deliveries would be recorded without the original consumer, so none is taken.
       if (caller.onBehalfOf) throw new HubError(HubErrorCode.BAD_REQUEST, "A webhook cannot be registered on behalf of another hub's consumer: its deliveries could not name that consumer in their records. Register it without obo, as the peer hub itself.");
-      allowList.match(input.url);
+      // Kept as it will be called (the parsed URL's href), so the registration shows the target the deliveries go to.
+      const target = allowList.match(input.url).url.href;
       const registration: Omit<WebhookRegistration, 'types'> = {
         id: randomUUID(),
         consumer: caller.consumer,
         roles: [...caller.roles],
-        url: input.url,
+        url: target,
         query: input.query,
         purpose: caller.purpose,
         caseNumber: caller.caseNumber,

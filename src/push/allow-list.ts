@@ -18,7 +18,12 @@ export interface AllowListEntry {
 
 /** A parsed allow-list. */
 export interface AllowList {
-  /** The entry admitting `url`, or a TargetRefusedError saying why none does. */
+  /**
+   * The entry admitting `url` and the URL as parsed (its `href` is the target as it will be called:
+   * host in lower case, default port and dot segments dropped), or a TargetRefusedError saying why
+   * it is refused: none admits it, or the text is not a URL as sent (spaces or control characters,
+   * a fragment, credentials, over MAX_TARGET_LENGTH characters).
+   */
   match(url: string): { url: URL; entry: AllowListEntry };
 }
 
@@ -34,6 +39,9 @@ interface Pattern {
   path: string;
   prefix: boolean;
 }
+
+/** The longest target accepted, in characters (receivers and proxies commonly stop at 2 to 8 KiB). */
+export const MAX_TARGET_LENGTH = 2048;
 
 const PATTERN = /^(https?):\/\/(\*\.)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}|\*))?(\/[^?#]*)?$/;
 
@@ -65,12 +73,18 @@ export function createAllowList(entries: readonly (AllowListEntry | string)[]): 
   const patterns = entries.map(parseEntry);
   return {
     match(raw) {
+      if (typeof raw !== 'string') throw new TargetRefusedError('The webhook target is not a URL.');
+      if (raw.length > MAX_TARGET_LENGTH) throw new TargetRefusedError(`The webhook target is ${raw.length} characters long: at most ${MAX_TARGET_LENGTH} are accepted.`);
+      // The URL parser would drop these silently (leading and trailing spaces, tabs and line breaks anywhere): the target kept would not be the one sent.
+      const stray = /[\u0000-\u0020\u007f]/.exec(raw);
+      if (stray) throw new TargetRefusedError(`The webhook target holds ${stray[0] === ' ' ? 'a space' : `the control character U+${stray[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`} at character ${stray.index + 1}: send the URL without it.`);
       let url: URL;
       try {
         url = new URL(raw);
       } catch {
         throw new TargetRefusedError('The webhook target is not a URL.');
       }
+      if (raw.includes('#')) throw new TargetRefusedError(`The webhook target ${url.origin}${url.pathname} carries a fragment (#…), which is never sent: leave it out.`);
       if (url.username || url.password) throw new TargetRefusedError(`The webhook target ${url.origin} carries credentials in its URL.`);
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TargetRefusedError(`The webhook target's scheme ${url.protocol} is not http(s).`);
       const found = patterns.find((p) => matches(p, url));

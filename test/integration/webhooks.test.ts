@@ -78,6 +78,11 @@ describe('webhooks', () => {
     const client = hub.clientFor('tax-bureau');
     const off = await client.query<any>(REGISTER, { url: 'http://10.1.2.3/hooks/tax', s: SELECTION }, STARTUP);
     expect(off.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // A target the URL parser would change silently, or one with a fragment, is refused: what is kept is what is called.
+    for (const [url, why] of [[`${receiverUrl}\n`, /control character U\+000A/], [`${receiverUrl}#x`, /fragment/]] as const) {
+      const refused = await client.query<any>(REGISTER, { url, s: SELECTION }, STARTUP);
+      expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringMatching(why) });
+    }
     const denied = await client.query<any>(REGISTER, { url: receiverUrl, s: 'subscription { departmentEvents(types: [PENALTY_IMPOSED]) { id enterprise { penalties { amount } } } }' }, STARTUP);
     expect(denied.errors?.[0]?.extensions?.code).toBe('POLICY_DENIED');
     const ok = await client.query<any>(REGISTER, { url: receiverUrl, s: SELECTION }, STARTUP);

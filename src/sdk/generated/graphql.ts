@@ -1311,6 +1311,7 @@ export type Webhook = {
   /** The whsec_ secret of its v1 signatures, when it asked for one: shown once, in the reply that registers it. */
   secret?: Maybe<Scalars['String']['output']>;
   types: Array<EventType>;
+  /** The target in the form the hub calls it: host in lower case, default port and dot segments dropped. */
   url: Scalars['String']['output'];
 };
 

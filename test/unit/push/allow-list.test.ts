@@ -25,8 +25,24 @@ describe('the webhook allow-list', () => {
     ['ftp://a.dept.example/', 'another scheme'],
     ['http://127.0.0.1:8080/in/more', 'an exact path extended'],
     ['not a url', 'garbage'],
+    [' https://a.dept.example/', 'a leading space, which the URL parser would drop'],
+    ['https://a.dept.example/x\n', 'a trailing line break'],
+    ['https://a.dept.ex\tample/', 'a tab inside the host, which the URL parser would drop'],
+    ['https://a.dept.example/x#part', 'a fragment, which is never sent'],
+    [`https://a.dept.example/${'a'.repeat(2048)}`, 'over 2 048 characters'],
   ])('refuses %s (%s)', (url) => {
     expect(() => list.match(url)).toThrow(expect.objectContaining({ code: 'PUSH_TARGET_REFUSED' }));
+  });
+
+  it('says why a target is not a URL as sent', () => {
+    expect(() => list.match(' https://a.dept.example/')).toThrow('The webhook target holds a space at character 1: send the URL without it.');
+    expect(() => list.match('https://a.dept.ex\tample/')).toThrow('The webhook target holds the control character U+0009 at character 18: send the URL without it.');
+    expect(() => list.match('https://a.dept.example/x#part')).toThrow('The webhook target https://a.dept.example/x carries a fragment (#…), which is never sent: leave it out.');
+    expect(() => list.match(`https://a.dept.example/${'a'.repeat(2048)}`)).toThrow('The webhook target is 2071 characters long: at most 2048 are accepted.');
+  });
+
+  it('parses an admitted target into the form it will be called by', () => {
+    expect(list.match('https://A.Dept.Example:443/x/../y?q=1').url.href).toBe('https://a.dept.example/y?q=1');
   });
 
   it('refuses bad entries naming them', () => {
