@@ -31,7 +31,7 @@ import {
   type StatusListAllocator,
 } from '../proofs';
 import { BadUserInputError, HubError, HubErrorCode, type Connector, type ConnectorModule, type ProofFacts, type ProofKindSpec, type ProofSubject } from '../sdk';
-import { readPublicJwk, type KeyStore } from '../seal';
+import { checkPublicJwk, type KeyStore } from '../seal';
 import type { SharedState } from '../state';
 import { ConfigError } from './config';
 import type { HubEvent } from './events';
@@ -533,18 +533,18 @@ interface Minted {
   readonly subjects: readonly string[];
 }
 
-/** The holder's public key from `issueProof`'s `holderKey`; a key it cannot bind to is refused, never issued unbound. */
+/** The holder's public key from `issueProof`'s `holderKey`; a key it cannot bind to is refused, naming why, never issued unbound. */
 function holderKeyOf(holderKey: string | undefined): Record<string, unknown> | undefined {
   if (holderKey === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(holderKey);
   } catch {
-    parsed = undefined;
+    throw new BadUserInputError('holderKey', "must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part), but is not JSON");
   }
-  const jwk = readPublicJwk(parsed);
-  if (!jwk) throw new BadUserInputError('holderKey', "must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part)");
-  return jwk as unknown as Record<string, unknown>;
+  const checked = checkPublicJwk(parsed);
+  if ('problem' in checked) throw new BadUserInputError('holderKey', `must be the holder's public key as a JWK in JSON (EC P-256 or P-384, or OKP Ed25519; no private part), but it ${checked.problem}`);
+  return checked.jwk as unknown as Record<string, unknown>;
 }
 
 /** "Tax administration 税务" → "税务 Tax administration": Chinese first, as the pages print everything. */
@@ -576,7 +576,7 @@ export function createProofResolvers(proofs: () => HubProofs | undefined): Recor
         if (named.length !== 1) throw new BadUserInputError('idNumber', 'name exactly one subject: a person by idNumber or an enterprise by creditCode');
         const subject = named[0]!;
         ctx.replySubjects.set(subjectKey(subject), subject);
-        return running.issue(ctx, { kind: args.kind, subject, ...(args.holderKey ? { holderKey: args.holderKey } : {}) });
+        return running.issue(ctx, { kind: args.kind, subject, ...(args.holderKey !== undefined && args.holderKey !== null ? { holderKey: args.holderKey } : {}) });
       },
     },
   };

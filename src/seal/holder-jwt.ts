@@ -19,13 +19,29 @@ function algorithmOfJwk(jwk: PublicJwk): SigningAlgorithm {
   return jwk.crv === 'P-256' ? 'ES256' : 'ES384';
 }
 
-/** Reads the key members of a public JWK (other members such as `kid`, `alg`, `use` dropped); undefined when it is not one. */
-export function readPublicJwk(value: unknown): PublicJwk | undefined {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+/**
+ * Reads the key members of a public JWK (other members such as `kid`, `alg`, `use` dropped) and
+ * checks that they are a key (an EC point on its curve, an Ed25519 key of 32 bytes): the JWK, or
+ * why it is not one, in words that complete "the key …".
+ */
+export function checkPublicJwk(value: unknown): { jwk: PublicJwk } | { problem: string } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { problem: 'is not a JWK (a JSON object)' };
   const { kty, crv, x, y, d } = value as Record<string, unknown>;
-  if (d !== undefined) return undefined;
+  if (d !== undefined) return { problem: 'holds a private part ("d"): send the public key only' };
   const parsed = publicJwkSchema.safeParse(kty === 'OKP' ? { kty, crv, x } : { kty, crv, x, y });
-  return parsed.success ? (parsed.data as PublicJwk) : undefined;
+  if (!parsed.success) return { problem: 'is not an EC P-256 or P-384 public key (kty, crv, x, y) or an OKP Ed25519 one (kty, crv, x), in base64url' };
+  try {
+    createPublicKey({ key: { ...parsed.data }, format: 'jwk' });
+  } catch {
+    return { problem: parsed.data.kty === 'OKP' ? 'is not an Ed25519 public key: its x is not 32 bytes' : `is not a ${parsed.data.crv} public key: its x and y are not a point on the curve` };
+  }
+  return { jwk: parsed.data as PublicJwk };
+}
+
+/** The key members of a public JWK when they are a key (checkPublicJwk); undefined when not. */
+export function readPublicJwk(value: unknown): PublicJwk | undefined {
+  const checked = checkPublicJwk(value);
+  return 'jwk' in checked ? checked.jwk : undefined;
 }
 
 function privateKeyObject(key: HolderPrivateKey): KeyObject {

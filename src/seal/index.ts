@@ -138,7 +138,7 @@ export {
 export { createHubStatementSigner, verifyHubStatement, type HubStatementSigner, type HubStatementVerification } from './hub-jwt';
 export { createDepartmentStatementSigner, verifyDepartmentStatement, type DepartmentStatementSigner, type DepartmentStatementVerification } from './department-jwt';
 export { SD_ALG, createDisclosure, decodeDisclosure, sdHashOf, type IssuedDisclosure, type DecodedDisclosure } from './sd-jwt';
-export { holderPublicJwk, readPublicJwk, signHolderJwt, verifyHolderJwt, type HolderPrivateKey, type HolderJwtProblem, type HolderJwtVerification } from './holder-jwt';
+export { checkPublicJwk, holderPublicJwk, readPublicJwk, signHolderJwt, verifyHolderJwt, type HolderPrivateKey, type HolderJwtProblem, type HolderJwtVerification } from './holder-jwt';
 export { FEDERATION_ROOT_USE, FEDERATION_ROOT_FILE, jwkThumbprint } from './federation-root';
 export {
   FEDERATION_JWKS_TOKEN_TYPE,

@@ -101,6 +101,27 @@ describe('proofs 无证明', () => {
     expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('holderKey') });
   });
 
+  it('refuses a holder key it could not bind to, saying why, and never issues such a proof unbound', async () => {
+    const id = taxpayerWithoutArrears(4);
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pub = publicKey.export({ format: 'jwk' });
+    const offCurve = { ...pub, y: pub.x };
+    const cases: [string, RegExp][] = [
+      [JSON.stringify(offCurve), /its x and y are not a point on the curve/],
+      [JSON.stringify(privateKey.export({ format: 'jwk' })), /holds a private part/],
+      ['', /is not JSON/],
+      ['{"kty":"OKP","crv":"Ed25519","x":"AAAA"}', /its x is not 32 bytes/],
+    ];
+    const before = hub.calls().tax;
+    for (const [key, why] of cases) {
+      const reply = await hub.clientFor('one-window-hall').query<any>(ISSUE_BOUND, { kind: 'NO_TAX_ARREARS', id, key }, { ...PROOF, consents: [consent(id)] });
+      expect(reply.data?.issueProof ?? null).toBeNull();
+      expect(reply.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argument: 'holderKey' }, message: expect.stringMatching(why) });
+    }
+    // Refused before the department is asked.
+    expect(hub.calls().tax).toBe(before);
+  });
+
   it('needs the citizen\'s consent, and issues nothing for a statement that does not hold', async () => {
     const id = taxpayerWithoutArrears(1);
     const refused = await hub.clientFor('one-window-hall').query<any>(ISSUE, { kind: 'NO_TAX_ARREARS', id }, PROOF);
