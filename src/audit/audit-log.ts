@@ -30,7 +30,7 @@ import {
   type SubjectKeyer,
   type SubjectRef,
 } from './record';
-import { disclosureRules, MAX_PAGE_SIZE, pageSize, recordMatches, timeArgument, withheldBy, type DisclosureRule, type Rule } from './query';
+import { cursorText, disclosureRules, MAX_PAGE_SIZE, pageSize, recordMatches, timeArgument, withheldBy, type DisclosureRule, type Rule } from './query';
 import type { AuditLogEvent, AuditSink, SinkHead } from './sink';
 
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './query';
@@ -276,7 +276,7 @@ function encodeCursor(kind: string, seq: number): string {
 
 function decodeCursor(kind: string, cursor: string | null | undefined): number | undefined {
   if (cursor === undefined || cursor === null) return undefined;
-  const m = /^([a-z]+):(\d{1,15})$/.exec(Buffer.from(String(cursor), 'base64url').toString('utf8'));
+  const m = /^([a-z]+):(\d{1,15})$/.exec(cursorText(cursor) ?? '');
   if (!m || m[1] !== kind) throw new BadUserInputError('after', 'is not a cursor of this listing');
   return Number(m[2]);
 }

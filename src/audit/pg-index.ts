@@ -17,7 +17,7 @@ import { Pool, type PoolClient } from 'pg';
 import { BadUserInputError, HubError, HubErrorCode } from '../sdk';
 import type { AccessLogFilter, CitizenAccess, DisclosureRule, Page, PageRequest } from './audit-log';
 import { citizenAccessOf } from './audit-log';
-import { disclosureRules, pageSize, recordMatches, timeArgument, withheldBy } from './query';
+import { cursorText, disclosureRules, pageSize, recordMatches, timeArgument, withheldBy } from './query';
 import type { ChainReader } from './chain-reader';
 import { AuditOptionsError } from './errors';
 import { AUDIT_OUTCOMES, createSubjectKeyer, SUBJECT_KINDS, type AuditRecord, type SubjectRef } from './record';
@@ -184,7 +184,7 @@ function decodeCursor(kind: string, cursor: string | null | undefined): Position
   if (cursor === undefined || cursor === null) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(String(cursor), 'base64url').toString('utf8'));
+    parsed = JSON.parse(cursorText(cursor) ?? '');
   } catch {
     parsed = undefined;
   }

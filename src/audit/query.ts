@@ -4,7 +4,7 @@
  * the re-check of a record read back against the filter, and the withholding of confidential
  * purposes from the citizen.
  */
-import { BadUserInputError } from '../sdk';
+import { BadUserInputError, parseDateTime, parseFullDate } from '../sdk';
 import { AuditOptionsError } from './errors';
 import type { AuditOutcome, AuditRecord } from './record';
 
@@ -36,9 +36,10 @@ export function disclosureRules(given: unknown): Map<string, Rule> {
   if (given === undefined) return rules;
   if (typeof given !== 'object' || given === null) throw new AuditOptionsError('confidentialPurposes', 'an object mapping purpose codes to a date or { days }');
   for (const [purpose, rule] of Object.entries(given as Record<string, DisclosureRule>)) {
-    if (typeof rule === 'string' && !Number.isNaN(Date.parse(rule))) rules.set(purpose, { until: Date.parse(rule) });
+    const until = typeof rule === 'string' ? (parseFullDate(rule) ? Date.parse(rule) : parseDateTime(rule)) : undefined;
+    if (until !== undefined) rules.set(purpose, { until });
     else if (rule && typeof rule === 'object' && Number.isSafeInteger(rule.days) && rule.days > 0) rules.set(purpose, { days: rule.days });
-    else throw new AuditOptionsError(`confidentialPurposes.${purpose}`, 'an ISO 8601 date or { days: <positive integer> }');
+    else throw new AuditOptionsError(`confidentialPurposes.${purpose}`, 'a date (2027-01-01, UTC), an RFC 3339 date-time with its time zone, or { days: <positive integer> }');
   }
   return rules;
 }
@@ -53,9 +54,26 @@ export function withheldBy(rules: ReadonlyMap<string, Rule>, purpose: string | n
 /** A time argument (ISO 8601 or Date) in milliseconds, or a clear error naming it. */
 export function timeArgument(value: Date | string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new BadUserInputError(name, 'must be an ISO 8601 date-time');
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseDateTime(value) : undefined;
+  if (ms === undefined || Number.isNaN(ms)) throw new BadUserInputError(name, `must be an RFC 3339 date-time with its time zone, such as 2026-12-02T00:00:00Z or 2026-12-02T08:00:00+08:00, but got: ${quoted(value)}`);
   return ms;
+}
+
+/** An argument as a message shows it: quoted, and cut short when long. */
+function quoted(value: unknown): string {
+  const text = JSON.stringify(typeof value === 'string' ? value : String(value));
+  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
+}
+
+/**
+ * The text of a listing's cursor: its base64url decoded, only when it is the one encoding of it
+ * (a cursor cut short or with a character added decodes to another cursor, so such a text is
+ * no cursor); undefined when it is not.
+ */
+export function cursorText(cursor: unknown): string | undefined {
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 512 || !/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
+  const bytes = Buffer.from(cursor, 'base64url');
+  return bytes.toString('base64url') === cursor ? bytes.toString('utf8') : undefined;
 }
 
 /** The page size asked for, or a clear error. */

@@ -24,7 +24,7 @@ import {
   AuditOptionsError,
 } from '../audit';
 import path from 'node:path';
-import { CLI_EXIT, citizenIdProblem, creditCodeProblem, unitNumberProblem } from '../sdk';
+import { CLI_EXIT, citizenIdProblem, creditCodeProblem, parseDateTime, unitNumberProblem } from '../sdk';
 
 /** Where a command writes: stdout for results, stderr for progress. */
 export interface CommandOutput {
@@ -80,7 +80,7 @@ function seqArgument(value: number | string | undefined, name: string): number |
 
 function timeArgument(value: string | undefined, name: string): string | undefined {
   if (value === undefined) return undefined;
-  if (Number.isNaN(Date.parse(value))) throw new AuditOptionsError(name, 'an ISO 8601 date-time');
+  if (parseDateTime(value) === undefined) throw new AuditOptionsError(name, `an RFC 3339 date-time with its time zone, such as 2026-12-02T00:00:00Z, but got: ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -472,7 +472,7 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
       return { inclusionProof: (_i, seq, size) => l.inclusionProof(seq, size), consistencyProof: async (_i, from, to) => l.consistencyProof(from, to) };
     }
     const other = options.prover?.();
-    if (!other) throw new BadUserInputError('instance', `is ${JSON.stringify(instance)}, but this hub is the single instance ${JSON.stringify(l.instanceId)}`);
+    if (!other) throw new BadUserInputError('instance', `is ${JSON.stringify(instance.length > 80 ? `${instance.slice(0, 79)}…` : instance)}, but this hub is the single instance ${JSON.stringify(l.instanceId)}`);
     return other;
   };
   return {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Sensitivity } from '../sdk';
+import { parseDateTime, parseFullDate, type Sensitivity } from '../sdk';
 import { AUDIT_DEPARTMENT, OPEN_DEPARTMENTS, type Classification } from './classification';
 import { DEFAULT_CONSENT_MAX_LIFETIME_SEC } from './consent';
 import { PolicyConfigError } from './errors';
@@ -20,8 +20,6 @@ const KEBAB = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const ISO_DURATION = /^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?$/;
 /** A fixed-length ISO 8601 duration: days, hours, minutes, seconds (no years or months, whose length varies). */
 const FIXED_DURATION = /^P(?!$)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 /** Dates without a time are days in China Standard Time. */
 const CST = '+08:00';
 const DAY_MS = 86_400_000;
@@ -165,17 +163,12 @@ export interface ConsentSettings {
 }
 
 function parseInstant(value: string, end: boolean): number | undefined {
-  const date = DATE.exec(value);
+  const date = parseFullDate(value);
   if (date) {
-    const [, y, m, d] = date;
-    const check = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
-    if (check.getUTCFullYear() !== Number(y) || check.getUTCMonth() !== Number(m) - 1 || check.getUTCDate() !== Number(d)) return undefined;
     const start = Date.parse(`${value}T00:00:00${CST}`);
     return end ? start + DAY_MS : start;
   }
-  if (!DATE_TIME.test(value)) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
+  return parseDateTime(value);
 }
 
 function entryName(path: readonly PropertyKey[], raw: unknown): string {

@@ -12,6 +12,7 @@ export type { ConnectorModule, ConnectorEnvironment, FederationTrust, PeerSealCh
 export { EVENT_TYPE_PATTERN } from './events';
 export type { DepartmentEvent, EventTypeSpec, EventSubjectKind, EventDetailValue } from './events';
 export { PROOF_KIND_PATTERN, chinaTime, proofSubjectId } from './proofs';
+export { parseDateTime, parseFullDate } from './instants';
 export type { ProofEstablisher, ProofFacts, ProofKindSpec, ProofSubject } from './proofs';
 export { createHubContext } from './context';
 export type { HubContext, HubContextOptions, RequestScope, LoaderCache, ConnectorCache } from './context';

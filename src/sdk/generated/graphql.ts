@@ -64,13 +64,13 @@ export type AccessLogFilter = {
   department?: InputMaybe<Scalars['String']['input']>;
   /** The federation request id of a request between hubs (跨域通办): every record of it in this hub's log. */
   federationRequestId?: InputMaybe<Scalars['String']['input']>;
-  /** ISO 8601 date-time, inclusive. */
+  /** An RFC 3339 date-time with its time zone (2026-12-02T00:00:00Z, 2026-12-02T08:00:00+08:00), inclusive; any other text, or a day that does not exist, is refused. */
   from?: InputMaybe<Scalars['String']['input']>;
   outcome?: InputMaybe<AccessOutcome>;
   purpose?: InputMaybe<Scalars['String']['input']>;
   /** A subject touched by the request. */
   subject?: InputMaybe<SubjectInput>;
-  /** ISO 8601 date-time, inclusive. */
+  /** An RFC 3339 date-time with its time zone (2026-12-02T00:00:00Z, 2026-12-02T08:00:00+08:00), inclusive; any other text, or a day that does not exist, is refused. */
   to?: InputMaybe<Scalars['String']['input']>;
 };
 

@@ -94,7 +94,16 @@ describe('querying the access log', () => {
       message: 'Argument "after" is not a cursor of this listing.',
     });
     await expect(log.queryAccessLog({}, { first: 501 })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'Argument "first" must be between 1 and 500.' });
-    await expect(log.queryAccessLog({ from: 'yesterday' })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'Argument "from" must be an ISO 8601 date-time.' });
+    // A cursor cut short or lengthened decodes to another position: it is no cursor.
+    for (let i = 1; i <= 12; i++) await log.append(recordNo(i));
+    const page = await log.queryAccessLog({}, { first: 1 });
+    const cursor = page.pageInfo.endCursor!;
+    for (const changed of [cursor.slice(0, -1), `${cursor}A`, `${cursor}=`]) {
+      await expect(log.queryAccessLog({}, { after: changed })).rejects.toMatchObject({ message: 'Argument "after" is not a cursor of this listing.' });
+    }
+    await expect(log.queryAccessLog({ from: '2026-02-30T00:00:00Z' })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argument: 'from' } });
+    await expect(log.queryAccessLog({ to: '1' })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argument: 'to' } });
+    await expect(log.queryAccessLog({ from: 'yesterday' })).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'Argument "from" must be an RFC 3339 date-time with its time zone, such as 2026-12-02T00:00:00Z or 2026-12-02T08:00:00+08:00, but got: "yesterday".' });
   });
 
   it('answers the same queries from a reader next to the running writer', async () => {
@@ -180,7 +189,7 @@ describe("the citizen's view", () => {
   it('refuses a confidential rule that is neither a date nor a number of days', async () => {
     await expect(open({ confidentialPurposes: { X: 'soon' } })).rejects.toMatchObject({
       code: 'AUDIT_OPTIONS_INVALID',
-      message: 'Audit option "confidentialPurposes.X" must be an ISO 8601 date or { days: <positive integer> }.',
+      message: 'Audit option "confidentialPurposes.X" must be a date (2027-01-01, UTC), an RFC 3339 date-time with its time zone, or { days: <positive integer> }.',
     });
   });
 });

@@ -84,6 +84,11 @@ describe('the sharing policy file', () => {
       'consumer "civil-affairs" grant[0] validFrom: "2025-02-30" is not a date (YYYY-MM-DD) or a date-time with an offset',
       'consumer "civil-affairs" grant[0] validTo: "next year" is not a date (YYYY-MM-DD) or a date-time with an offset',
     ]);
+    // A date-time naming a day or an hour that does not exist is refused too, not rolled over to 2 March or the next day.
+    expect(problemsOf(withGrants([{ fields: ['Query.person'], validFrom: '2026-02-30T00:00:00+08:00', validTo: '2026-12-31T24:00:00Z' }]))).toEqual([
+      'consumer "civil-affairs" grant[0] validFrom: "2026-02-30T00:00:00+08:00" is not a date (YYYY-MM-DD) or a date-time with an offset',
+      'consumer "civil-affairs" grant[0] validTo: "2026-12-31T24:00:00Z" is not a date (YYYY-MM-DD) or a date-time with an offset',
+    ]);
   });
 
   it('fails on a validity that ends before it starts', () => {
