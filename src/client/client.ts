@@ -146,11 +146,13 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
       const body = Buffer.from(JSON.stringify({ query, variables: vars, ...(queryOptions.operationName ? { operationName: queryOptions.operationName } : {}) }), 'utf8');
       const { purpose, caseNumber, operator, onBehalfOf } = queryOptions;
       const signal = queryOptions.signal ? AbortSignal.any([queryOptions.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+      // Signed before the request goes out: what cannot be signed (an onBehalfOf that is not well formed) throws its own error, not "unreachable".
+      const authorization = signer.authorization(body, { purpose, caseNumber, operator, ...(onBehalfOf ? { onBehalfOf } : {}) });
       let response: Response;
       try {
         response = await doFetch(endpoint, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: signer.authorization(body, { purpose, caseNumber, operator, ...(onBehalfOf ? { onBehalfOf } : {}) }),
+          headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization,
             ...(queryOptions.consents?.length ? { 'x-datarun-consent': queryOptions.consents.join(',') } : {}),
           },
           body,
@@ -177,19 +179,29 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
       const { purpose, caseNumber, operator, onBehalfOf } = queryOptions;
       const streamUrl = `${hubUrl}${options.streamPath ?? '/graphql/stream'}`;
       // graphql-sse frames the stream; the body it sends is signed as it goes out, byte for byte.
+      // What cannot be signed is kept and thrown as itself: graphql-sse would pass it on as a network failure.
+      let signingError: unknown;
       const sse = createSseClient({
         url: streamUrl,
         retryAttempts: 0,
-        fetchFn: (url: string, init: RequestInit) =>
-          doFetch(url, {
+        fetchFn: (url: string, init: RequestInit) => {
+          let authorization: string;
+          try {
+            authorization = signer.authorization(Buffer.from(String(init.body ?? ''), 'utf8'), { purpose, caseNumber, operator, ...(onBehalfOf ? { onBehalfOf } : {}) });
+          } catch (error) {
+            signingError = error;
+            throw error;
+          }
+          return doFetch(url, {
             ...init,
             ...(queryOptions.signal ? { signal: init.signal ? AbortSignal.any([init.signal, queryOptions.signal]) : queryOptions.signal } : {}),
             headers: {
               ...(init.headers as Record<string, string>),
-              authorization: signer.authorization(Buffer.from(String(init.body ?? ''), 'utf8'), { purpose, caseNumber, operator, ...(onBehalfOf ? { onBehalfOf } : {}) }),
+              authorization,
               ...(queryOptions.consents?.length ? { 'x-datarun-consent': queryOptions.consents.join(',') } : {}),
             },
-          }),
+          });
+        },
       });
       const results = sse.iterate<TData>({ query, variables: { ...vars }, ...(queryOptions.operationName ? { operationName: queryOptions.operationName } : {}) });
       return (async function* () {
@@ -199,7 +211,7 @@ export function createDataRunClient(options: DataRunClientOptions): DataRunClien
             yield { status: 200, ...result, receipt: typeof fromExtensions === 'string' ? fromExtensions : undefined, request: { query, variables: vars } } as DataRunResponse<TData>;
           }
         } catch (error) {
-          throw await subscriptionError(error, streamUrl);
+          throw signingError ?? (await subscriptionError(error, streamUrl));
         } finally {
           // Leaving the loop (break, return) closes the request, and the hub ends the stream.
           await results.return?.(undefined);

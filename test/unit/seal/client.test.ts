@@ -109,4 +109,19 @@ describe('the TypeScript client', () => {
     await expect(make(down).query('{ a }', {}, CONTEXT)).rejects.toEqual(new DataRunClientError('ERR_HUB_UNREACHABLE', 'cannot reach the hub at http://hub.test/graphql'));
     await expect(make(html).query('{ a }', {}, CONTEXT)).rejects.toMatchObject({ code: 'ERR_HUB_RESPONSE_INVALID', message: 'the hub answered HTTP 502 without a GraphQL response' });
   });
+
+  it('throws the signer\'s own error for what it cannot sign, not "unreachable", and sends nothing', async () => {
+    const store = await createKeyStore(await tempDir(), WITH_DEPARTMENTS);
+    let sent = 0;
+    const counting = (() => {
+      sent++;
+      return Promise.reject(new TypeError('fetch failed'));
+    }) as typeof fetch;
+    const client = createDataRunClient({ hubUrl: 'http://hub.test', consumerId: 'civil-affairs', keyFile: store.privateKeyPath('civil-affairs')!, fetch: counting });
+    const bad = { ...CONTEXT, onBehalfOf: 'nobody' as never };
+    await expect(client.query('{ a }', {}, bad)).rejects.toMatchObject({ code: 'ERR_SEAL_INPUT_INVALID', message: expect.stringMatching(/^onBehalfOf cannot be signed: onBehalfOf must be an object/) });
+    const stream = client.subscribe('subscription { a }', {}, bad);
+    await expect(stream.next()).rejects.toMatchObject({ message: expect.stringMatching(/^onBehalfOf cannot be signed/) });
+    expect(sent).toBe(0);
+  });
 });
