@@ -11,7 +11,7 @@ import { InvalidKeyError, UnauthenticatedError } from './errors';
 import { checkHeader, decodeCompact, isSigningAlgorithm, signCompact, type SigningAlgorithm } from './jws';
 import type { KeyStore } from './key-store';
 import type { ReplayGuard } from './replay-guard';
-import { checkConsumerSignature, type PrivateJwk } from './request';
+import { checkConsumerSignature, claimTextProblem, type PrivateJwk } from './request';
 import { DEFAULT_HUB_ID } from './trust';
 import { DEFAULT_CLOCK_SKEW_SEC, notYetValidProblem, toMillis } from './trusted-keys';
 
@@ -143,6 +143,11 @@ function readClaims(payload: Record<string, unknown>): ConsoleLoginClaims {
     if (typeof value !== 'string' || value.length > MAX_CLAIM_LENGTH) fail('MALFORMED', name);
   }
   if (payload.case !== undefined && (typeof payload.case !== 'string' || payload.case.length === 0 || payload.case.length > MAX_CLAIM_LENGTH)) fail('MALFORMED', 'case');
+  // The operator (and the case) are read by people in the access log: plain text only, as in a request token.
+  for (const name of ['operator', 'case'] as const) {
+    const problem = payload[name] === undefined ? undefined : claimTextProblem(payload[name] as string);
+    if (problem) throw new UnauthenticatedError('MALFORMED', `sign-in token claim "${name}" ${problem}`, name);
+  }
   const { iat, exp, nbf } = payload;
   if (typeof iat !== 'number' || !Number.isFinite(iat)) fail('MALFORMED', 'iat');
   if (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= iat) fail('MALFORMED', 'exp');

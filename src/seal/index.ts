@@ -65,6 +65,8 @@ export {
   REQUEST_AUTH_SCHEME,
   MAX_REQUEST_LIFETIME_SEC,
   DEFAULT_REQUEST_LIFETIME_SEC,
+  missingRequestTokenMessage,
+  claimTextProblem,
   readRequestToken,
   createRequestSigner,
   createRequestVerifier,

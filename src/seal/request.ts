@@ -1,6 +1,7 @@
 import { createPrivateKey, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { InvalidKeyError, SealInputError, UnauthenticatedError, type UnauthenticatedReason } from './errors';
 import { sha256Base64url } from './hash';
+import { isWellFormed } from './canonicalize';
 import { checkHeader, checkSignature, decodeCompact, HIGH_S_MESSAGE, isSigningAlgorithm, signCompact, type SigningAlgorithm } from './jws';
 import type { KeyStore } from './key-store';
 import type { ReplayGuard } from './replay-guard';
@@ -18,6 +19,30 @@ export const DEFAULT_REQUEST_LIFETIME_SEC = 60;
 
 const MAX_TOKEN_LENGTH = 8192;
 const MAX_CLAIM_LENGTH = 256;
+
+/**
+ * Characters a claim people read (purpose, case number, operator) never holds: controls (C0, DEL,
+ * C1) and the invisible formatting characters that reorder or hide text (bidirectional controls,
+ * zero-width characters, the BOM), which would let a record read differently from what it holds.
+ */
+const UNREADABLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+
+/**
+ * What is wrong with the text of a claim that lands in the access log as people read it (purpose,
+ * case, operator), as words that complete `request token claim "case" …`; undefined when it is
+ * plain text: well-formed Unicode, no control or invisible formatting character, no space at
+ * either end (a case number kept as " C-1" would not be found as "C-1").
+ */
+export function claimTextProblem(value: string): string | undefined {
+  if (!isWellFormed(value)) return 'is not well-formed Unicode (it holds a lone surrogate)';
+  const found = UNREADABLE.exec(value);
+  if (found) return `holds the control or invisible character U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at character ${found.index + 1}`;
+  if (value.trim() !== value) return 'begins or ends with a space';
+  return undefined;
+}
+
+/** The claims a request states that people read in the access log. */
+const READ_CLAIMS = ['purpose', 'case', 'operator'] as const;
 
 /** The claims of a signed request (all required). */
 export interface RequestClaims {
@@ -117,6 +142,21 @@ export function readRequestToken(authorization: string | undefined): string | un
   if (space < 0 || authorization.slice(0, space).toLowerCase() !== REQUEST_AUTH_SCHEME.toLowerCase()) return undefined;
   const token = authorization.slice(space + 1).trim();
   return token.length > 0 ? token : undefined;
+}
+
+/**
+ * Why an `Authorization` header value gives no request token, for the 401 (never echoing a token):
+ * absent, another scheme (`Bearer`), the scheme without a token, or a bare token without a scheme.
+ */
+export function missingRequestTokenMessage(authorization: string | undefined): string {
+  const value = (authorization ?? '').trim();
+  const usage = `a request is signed as "Authorization: ${REQUEST_AUTH_SCHEME} <token>"`;
+  if (value === '') return 'request token is missing';
+  const space = value.search(/\s/);
+  if (space < 0) return value.toLowerCase() === REQUEST_AUTH_SCHEME.toLowerCase() ? `request token is missing: the Authorization header names the ${REQUEST_AUTH_SCHEME} scheme but carries no token` : `request token is missing: the Authorization header has no scheme (${usage})`;
+  const scheme = value.slice(0, space);
+  const shown = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,39}$/.test(scheme) ? JSON.stringify(scheme) : 'not a scheme name';
+  return `request token is missing: the Authorization header's scheme is ${shown}, but ${usage}`;
 }
 
 /** Options of `createRequestSigner`. */
@@ -266,6 +306,10 @@ function readClaims(payload: Record<string, unknown>): RequestClaims {
   for (const name of ['iss', 'jti', 'purpose', 'case', 'operator'] as const) {
     const value = payload[name];
     if (typeof value !== 'string' || value.length > MAX_CLAIM_LENGTH) fail('MALFORMED', name);
+  }
+  for (const name of READ_CLAIMS) {
+    const problem = claimTextProblem(payload[name] as string);
+    if (problem) throw new UnauthenticatedError('MALFORMED', `request token claim "${name}" ${problem}`, name);
   }
   const { aud, iat, exp, bh } = payload;
   if (typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string'))) fail('MALFORMED', 'aud');

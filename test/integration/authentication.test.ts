@@ -78,6 +78,7 @@ function claimsFor(b: string, overrides: Record<string, unknown> = {}): Record<s
 describe('a signed request is refused over HTTP, before any department is asked', () => {
   const cases: [string, string, () => string | undefined][] = [
     ['MISSING', 'request token is missing', () => undefined],
+    ['MISSING', 'request token is missing: the Authorization header\'s scheme is "Bearer", but a request is signed as "Authorization: DatarunRequest <token>"', () => 'Bearer abc.def.ghi'],
     ['MALFORMED', 'request token is malformed', () => 'DatarunRequest not.a-token'],
     ['EXPIRED', 'request token has expired', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(body(), CONTEXT, now() - 10 * 60_000)],
     ['NOT_YET_VALID', 'request token is not yet valid', () => createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') }).authorization(body(), CONTEXT, now() + 10 * 60_000)],
@@ -116,13 +117,23 @@ describe('a signed request is refused over HTTP, before any department is asked'
   ];
 
   for (const [reason, message, authorization] of cases) {
-    it(`answers ${reason} with 401 and a generic message`, async () => {
+    it(`answers ${reason} with 401 and a generic message (${message.slice(0, 70)})`, async () => {
       const reply = await post(body(), authorization());
       expect(reply.status).toBe(401);
       expect(reply.error).toEqual({ message, extensions: { code: 'UNAUTHENTICATED', reason } });
       expect(reply.calls).toEqual({ 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 });
     });
   }
+
+  it('answers MALFORMED, naming the claim and the character, for a case number or operator holding a control or invisible character', async () => {
+    const signer = createRequestSigner({ consumerId: 'real-estate-centre', privateJwk: jwkOf('real-estate-centre') });
+    const b = body();
+    const broken = await post(b, signer.authorization(b, { ...CONTEXT, caseNumber: 'C-1\nX' }));
+    expect(broken).toEqual({ status: 401, error: { message: 'request token claim "case" holds the control or invisible character U+000A at character 4', extensions: { code: 'UNAUTHENTICATED', reason: 'MALFORMED', claim: 'case' } }, calls: { 'real-estate': 0, 'social-security': 0, tax: 0, 'market-regulation': 0, 'housing-fund': 0 } });
+    const b2 = body();
+    const spoofed = await post(b2, signer.authorization(b2, { ...CONTEXT, operator: 'wang\u202Eil' }));
+    expect(spoofed.error).toMatchObject({ message: 'request token claim "operator" holds the control or invisible character U+202E at character 5', extensions: { reason: 'MALFORMED', claim: 'operator' } });
+  });
 
   it('answers REPLAYED for a token used twice, the first time served', async () => {
     const b = body();

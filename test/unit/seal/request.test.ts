@@ -1,10 +1,12 @@
 import { createHash, createHmac, generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import { createMemoryReplayGuard } from '../../../src/state';
 import {
   UnauthenticatedError,
   createKeyStore,
   createRequestSigner,
   createRequestVerifier,
+  missingRequestTokenMessage,
   readRequestToken,
   revokeKey,
   loadKeyStore,
@@ -82,6 +84,39 @@ describe('signed requests', () => {
     expect(readRequestToken(value)).toBe(value.slice('DatarunRequest '.length));
     expect(readRequestToken('Bearer abc')).toBeUndefined();
     expect(readRequestToken(undefined)).toBeUndefined();
+  });
+
+  it('refuses a purpose, case or operator that people could not read as it is held (property)', async () => {
+    const signer = createRequestSigner({ consumerId: 'one-window-hall', privateJwk: hallKey });
+    const unreadable = fc.constantFrom('\u0000', '\t', '\n', '\r', '\u001b', '\u007f', '\u0085', '\u200b', '\u200e', '\u202e', '\u2066', '\u2069', '\ufeff', '\ud800');
+    const text = fc.string({ unit: fc.constantFrom(...'AZaz09-_./:审计员赵强 '), minLength: 1, maxLength: 20 }).map((t) => `C${t}Z`);
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(['caseNumber', 'case'], ['operator', 'operator']), text, unreadable, fc.nat(), async ([field, claim], plain, bad, at) => {
+        const i = at % (plain.length + 1);
+        const context = { ...CONTEXT, [field]: plain.slice(0, i) + bad + plain.slice(i) };
+        const error = await refusal(signer.sign(BODY, context, NOW));
+        expect([error.reason, error.claim]).toEqual(['MALFORMED', claim]);
+        expect(error.message).toMatch(new RegExp(`^request token claim "${claim}" (holds the control or invisible character U\\+[0-9A-F]{4} at character ${i + 1}|is not well-formed Unicode)`));
+        // The same text without the character is accepted.
+        const verified = await verifier.verify(signer.sign(BODY, { ...CONTEXT, [field]: plain }, NOW), BODY, NOW);
+        expect(verified.claims[claim as 'case' | 'operator']).toBe(plain);
+      }),
+      { numRuns: 150 },
+    );
+    for (const padded of [' YCTB-1', 'YCTB-1 ', '\u3000YCTB-1']) {
+      const error = await refusal(signer.sign(BODY, { ...CONTEXT, caseNumber: padded }, NOW));
+      expect(error.message).toBe('request token claim "case" begins or ends with a space');
+    }
+  });
+
+  it('says why a header gives no token, never echoing what it carries', () => {
+    const usage = 'a request is signed as "Authorization: DatarunRequest <token>"';
+    expect(missingRequestTokenMessage(undefined)).toBe('request token is missing');
+    expect(missingRequestTokenMessage('  ')).toBe('request token is missing');
+    expect(missingRequestTokenMessage('Bearer eyJhbGciOi.eyJpc3Mi.c2ln')).toBe(`request token is missing: the Authorization header's scheme is "Bearer", but ${usage}`);
+    expect(missingRequestTokenMessage('eyJhbGciOi.eyJpc3Mi.c2ln')).toBe(`request token is missing: the Authorization header has no scheme (${usage})`);
+    expect(missingRequestTokenMessage('DatarunRequest')).toBe('request token is missing: the Authorization header names the DatarunRequest scheme but carries no token');
+    expect(missingRequestTokenMessage('{"a":1} x')).toBe(`request token is missing: the Authorization header's scheme is not a scheme name, but ${usage}`);
   });
 
   it('refuses a request without a token (MISSING)', async () => {

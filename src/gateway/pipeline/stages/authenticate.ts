@@ -13,7 +13,7 @@
  * any other consumer it is refused (POLICY_DENIED, reason OBO_NOT_ALLOWED) and recorded.
  */
 import { HubError, HubErrorCode } from '../../../sdk';
-import { readRequestToken, UnauthenticatedError, type RequestVerifier } from '../../../seal';
+import { claimTextProblem, missingRequestTokenMessage, readRequestToken, UnauthenticatedError, type RequestVerifier } from '../../../seal';
 import { CONSOLE_PURPOSES, type ConsoleSession } from '../../console-sessions';
 import type { Flow } from '../types';
 
@@ -51,9 +51,14 @@ export function authenticateStage(verifier: RequestVerifier, security: 'signed' 
       // Refused after authentication, so recorded with the session's consumer.
       if (!CONSOLE_PURPOSES.has(stated.purpose)) throw new HubError(HubErrorCode.POLICY_DENIED, `A console session may state only the purposes ${[...CONSOLE_PURPOSES].join(', ')}.`, { purpose: stated.purpose.slice(0, 64) });
       if (stated.caseNumber.length === 0 || stated.caseNumber.length > MAX_CLAIM_LENGTH) throw new HubError(HubErrorCode.BAD_REQUEST, `A console request states a case number of 1 to ${MAX_CLAIM_LENGTH} characters.`);
+      const caseProblem = claimTextProblem(stated.caseNumber);
+      if (caseProblem) throw new HubError(HubErrorCode.BAD_REQUEST, `A console request's case number ${caseProblem}.`);
       return;
     }
-    const verified = verifier.authenticate(readRequestToken(flow.request.authorization), flow.request.body ?? Buffer.alloc(0));
+    const token = readRequestToken(flow.request.authorization);
+    // A header the hub cannot take a token from is refused as MISSING, saying what it carries instead.
+    if (token === undefined) throw new UnauthenticatedError('MISSING', missingRequestTokenMessage(flow.request.authorization));
+    const verified = verifier.authenticate(token, flow.request.body ?? Buffer.alloc(0));
     flow.verified = verified;
     flow.caller = {
       consumer: verified.consumer,
