@@ -11,6 +11,16 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
+/**
+ * The request target as a URL whose path is the target's own: `//x/graphql` is the path
+ * `//x/graphql` (a 404), not the host `x` and the path `/graphql`, as resolving it against a base
+ * would read it. An absolute-form target (`http://host/graphql`, sent through a proxy) gives its path.
+ */
+export function requestUrl(target: string | undefined): URL {
+  const t = target ?? '/';
+  return new URL(t.startsWith('/') ? `http://hub${t}` : t, 'http://hub/');
+}
+
 export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }

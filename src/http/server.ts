@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { CONSENT_HEADER, errorInfo, FEDERATION_STATEMENT_PATH, HubErrorCode, type Gateway, type HubReply, type HubRequest, type ProofPagesSource, type SubscriptionStream, type TransportRefusal } from '../gateway';
 import { createConsoleRoutes } from './console';
 import { createFrontRoutes, type ExplorerExample } from './front';
-import { acceptsJson, bodyHeadersOf, headerValue, readBody, sendJson } from './io';
+import { acceptsJson, bodyHeadersOf, headerValue, readBody, requestUrl, sendJson } from './io';
 import { createProofPageRoutes } from './proof-pages';
 
 /** Settings of the hub's HTTP server. */
@@ -298,7 +298,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   }
   const frontRoutes = createFrontRoutes({ gateway, ...(options.explorerExamples ? { examples: options.explorerExamples } : {}) });
 
-  const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.slice(0, 200)}` });
+  const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => sendJson(res, 404, { error: `No route for ${req.method ?? 'GET'} ${url.pathname.length > 200 ? `${url.pathname.slice(0, 200)}…` : url.pathname}` });
 
   /** The hub's SDL with every @share, printed once (`GET /federation/schema.graphql`). */
   let federationSdl: string | undefined;
@@ -378,7 +378,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   }
 
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://hub');
+    const url = requestUrl(req.url);
     let work: Promise<void> | undefined;
     if (url.pathname === '/graphql') {
       work = graphql(req, res);
@@ -428,7 +428,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
   const operatorServer =
     options.operator
       ? http.createServer((req, res) => {
-          const url = new URL(req.url ?? '/', 'http://hub');
+          const url = requestUrl(req.url);
           if (url.pathname === '/healthz' && req.method === 'GET') return sendJson(res, closing ? 503 : 200, { status: closing ? 'stopping' : 'ok' });
           settle(operatorRoute(req, res, url), res);
         })

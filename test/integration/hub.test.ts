@@ -143,6 +143,16 @@ describe('malformed requests', () => {
     expect((await fetch(`${hub.url}/graphql?query={__typename}`)).status).toBe(405);
     expect((await fetch(`${hub.url}/nowhere`)).status).toBe(404);
   });
+
+  it('routes by the request target\'s own path: "//graphql" and "//host/console" are unknown paths, not a host and a route', async () => {
+    for (const target of ['//graphql', '//evil.example/graphql', '//x/console']) {
+      const res = await fetch(`${hub.url}${target}`);
+      expect([target, res.status]).toEqual([target, 404]);
+      expect(await res.json()).toEqual({ error: `No route for GET ${target}` });
+    }
+    const post = await fetch(`${hub.url}//evil.example/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    expect(post.status).toBe(404);
+  });
 });
 
 describe('health and readiness', () => {
