@@ -7,6 +7,7 @@ import { CasesConfigError, parseCaseDeadlines } from '../cases';
 import { CONNECTOR_ID_PATTERN, HubError } from '../sdk';
 import { DEFAULT_CASE_DEADLINES } from './cases';
 import { connectorEnvironment, connectorSettingsProblems, isSettingsError, legacyConnectorEnvironment } from './connector-settings';
+import { DECIMAL_EXPECTED, readDecimal, readSwitch, SWITCH_EXPECTED } from './env-values';
 import { federationPeersSchema } from './peer-keys';
 
 /** Where the access log lives by default: `.data/audit` in the project (git-ignored). */
@@ -443,14 +444,10 @@ export function parseConfig(input: unknown, source = 'configuration'): HubConfig
 function envNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new ConfigError(`Invalid environment: ${name} must be a number, but got: ${JSON.stringify(raw)}`);
+  const n = readDecimal(raw);
+  if (n === undefined) throw new ConfigError(`Invalid environment: ${name} must be ${DECIMAL_EXPECTED}, but got: ${JSON.stringify(raw)}`);
   return n;
 }
-
-/** The spellings a switch in the environment may take (compared trimmed, in lower case). */
-const ENV_TRUE: ReadonlySet<string> = new Set(['true', '1', 'yes', 'on']);
-const ENV_FALSE: ReadonlySet<string> = new Set(['false', '0', 'no', 'off']);
 
 /**
  * A switch from the environment: true/1/yes/on or false/0/no/off; unset or empty leaves the file's.
@@ -460,10 +457,9 @@ const ENV_FALSE: ReadonlySet<string> = new Set(['false', '0', 'no', 'off']);
 function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
-  const word = raw.trim().toLowerCase();
-  if (ENV_TRUE.has(word)) return true;
-  if (ENV_FALSE.has(word)) return false;
-  throw new ConfigError(`Invalid environment: ${name} must be true or false (also 1/0, yes/no, on/off), but got: ${JSON.stringify(raw)}`);
+  const on = readSwitch(raw);
+  if (on === undefined) throw new ConfigError(`Invalid environment: ${name} must be ${SWITCH_EXPECTED}, but got: ${JSON.stringify(raw)}`);
+  return on;
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import { graphqlModuleFromSettings, type ConnectorModule } from '../sdk';
 import { connectorDirsOf, discoverConnectorModules, modulesOfConfig } from './connector-modules';
+import { DECIMAL_EXPECTED, readDecimal, readSwitch, SWITCH_EXPECTED } from './env-values';
 
 /** The prefix of every connector setting in the environment. */
 export const CONNECTOR_ENV_PREFIX = 'DATARUN_CONNECTORS__';
@@ -48,14 +49,15 @@ function fromEnvironment(variable: string, raw: string, type: string | undefined
     case 'number':
     case 'int':
     case 'bigint': {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new SettingsError(`${variable} must be a number, but got: ${JSON.stringify(raw)}`);
+      const n = readDecimal(raw);
+      if (n === undefined) throw new SettingsError(`${variable} must be ${DECIMAL_EXPECTED}, but got: ${JSON.stringify(raw)}`);
       return n;
     }
-    case 'boolean':
-      if (/^(true|1|yes)$/i.test(raw)) return true;
-      if (/^(false|0|no)$/i.test(raw)) return false;
-      throw new SettingsError(`${variable} must be true or false, but got: ${JSON.stringify(raw)}`);
+    case 'boolean': {
+      const on = readSwitch(raw);
+      if (on === undefined) throw new SettingsError(`${variable} must be ${SWITCH_EXPECTED}, but got: ${JSON.stringify(raw)}`);
+      return on;
+    }
     case 'array':
       return raw.split(',').map((s) => s.trim()).filter(Boolean);
     case 'object':

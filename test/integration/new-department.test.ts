@@ -155,7 +155,7 @@ describe('a department added as one folder', () => {
   it('is found and configured from the configuration alone', () => {
     const config = loadConfig({ file: configFile, env: {} });
     expect(config.connectors[ID]).toEqual({ baseUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
-    expect(() => loadConfig({ file: configFile, env: { DATARUN_CONNECTORS__WATER_UTILITY__TIMEOUT_MS: 'soon' } })).toThrow('DATARUN_CONNECTORS__WATER_UTILITY__TIMEOUT_MS must be a number');
+    expect(() => loadConfig({ file: configFile, env: { DATARUN_CONNECTORS__WATER_UTILITY__TIMEOUT_MS: 'soon' } })).toThrow('DATARUN_CONNECTORS__WATER_UTILITY__TIMEOUT_MS must be a decimal number');
   });
 
   it('does not start while its department has no seal key, naming it and the command that makes one', async () => {

@@ -84,7 +84,11 @@ describe('configuration', () => {
     expect(load({ DATARUN_CONNECTORS__TAX: 'x' })).toThrow('DATARUN_CONNECTORS__TAX: expected DATARUN_CONNECTORS__<ID>__<KEY>');
     expect(load({ DATARUN_CONNECTORS__TAXES__URL: 'x' })).toThrow(/DATARUN_CONNECTORS__TAXES__URL: there is no connector "taxes"/);
     expect(load({ DATARUN_CONNECTORS__TAX__URI: 'x' })).toThrow('DATARUN_CONNECTORS__TAX__URI: connector "tax" has no setting URI (its settings: URL, TIMEOUT_MS, CONNECTIONS, CHANGES_PAGE_SIZE, ENABLED)');
-    expect(load({ DATARUN_CONNECTORS__TAX__TIMEOUT_MS: 'soon' })).toThrow('DATARUN_CONNECTORS__TAX__TIMEOUT_MS must be a number, but got: "soon"');
+    expect(load({ DATARUN_CONNECTORS__TAX__TIMEOUT_MS: 'soon' })).toThrow('DATARUN_CONNECTORS__TAX__TIMEOUT_MS must be a decimal number (such as 4000 or 0.5), but got: "soon"');
+    expect(load({ DATARUN_CONNECTORS__TAX__TIMEOUT_MS: '0x7d0' })).toThrow('DATARUN_CONNECTORS__TAX__TIMEOUT_MS must be a decimal number (such as 4000 or 0.5), but got: "0x7d0"');
+    expect(load({ DATARUN_CONNECTORS__TAX__ENABLED: 'maybe' })).toThrow('DATARUN_CONNECTORS__TAX__ENABLED must be true or false (also 1/0, yes/no, on/off), but got: "maybe"');
+    // The connector's switches read as the hub's own do.
+    expect(loadConfig({ env: { DATARUN_CONNECTORS__TAX__ENABLED: 'off' }, warn: () => undefined }).connectors.tax).toMatchObject({ enabled: false });
     expect(load({ DATARUN_CONNECTORS__TAX__URL: 'ftp://x' })).toThrow(/connectors\.tax\.url: expected an absolute http\(s\) URL/);
   });
 
@@ -121,8 +125,11 @@ describe('configuration', () => {
     expect(connectorEnvName('social-security', 'baseUrl')).toBe('DATARUN_CONNECTORS__SOCIAL_SECURITY__BASE_URL');
   });
 
-  it('refuses a variable that is not a number', () => {
-    expect(() => loadConfig({ env: { DATARUN_PORT: 'x' } })).toThrow('Invalid environment: DATARUN_PORT must be a number, but got: "x"');
+  it('refuses a variable that is not a number written in decimal, rather than reading 0x10 as port 16', () => {
+    for (const raw of ['x', '0x10', '1e3', 'Infinity', '4_000', '40 00']) {
+      expect(() => loadConfig({ env: { DATARUN_PORT: raw } })).toThrow(`Invalid environment: DATARUN_PORT must be a decimal number (such as 4000 or 0.5), but got: ${JSON.stringify(raw)}`);
+    }
+    expect(loadConfig({ env: { DATARUN_PORT: ' 4100 ', DATARUN_TRACE_SAMPLE_RATIO: '.25' } })).toMatchObject({ http: { port: 4100 }, tracing: { sampleRatio: 0.25 } });
   });
 
   it('names a configuration file it cannot read', () => {
@@ -200,7 +207,7 @@ describe('the operator listener', () => {
     expect(load({ DATARUN_OPERATOR_PORT: '9464', DATARUN_OPERATOR_HOST: '10.0.0.5' })).toEqual({ host: '10.0.0.5', port: 9464 });
     expect(load({ DATARUN_OPERATOR_PORT: '0' })).toEqual({ host: '127.0.0.1', port: 0 });
     expect(load({ DATARUN_OPERATOR_PORT: 'off' })).toBe(false);
-    expect(() => load({ DATARUN_OPERATOR_PORT: 'nine' })).toThrow(/DATARUN_OPERATOR_PORT must be a number/);
+    expect(() => load({ DATARUN_OPERATOR_PORT: 'nine' })).toThrow(/DATARUN_OPERATOR_PORT must be a decimal number/);
   });
 
   it('refuses a bad setting or the hub\'s own port, naming the setting', () => {
@@ -254,7 +261,7 @@ describe('the heap growth of the serving process', () => {
     }
     expect(() => parseConfig({ memory: { heapGrowthPercent: 5 } })).toThrow(/0 \(V8's own heuristics\) or 10 to 400/);
     expect(() => parseConfig({ memory: { heapGrowth: 50 } })).toThrow(/memory/);
-    expect(() => loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: 'half' } })).toThrow(/DATARUN_HEAP_GROWTH_PERCENT must be a number/);
+    expect(() => loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: 'half' } })).toThrow(/DATARUN_HEAP_GROWTH_PERCENT must be a decimal number/);
     expect(() => loadConfig({ env: { DATARUN_HEAP_GROWTH_PERCENT: '1000' } })).toThrow(/memory\.heapGrowthPercent: /);
   });
 });
