@@ -75,7 +75,7 @@ export function createAllowList(entries: readonly (AllowListEntry | string)[]): 
     match(raw) {
       if (typeof raw !== 'string') throw new TargetRefusedError('The webhook target is not a URL.');
       if (raw.length > MAX_TARGET_LENGTH) throw new TargetRefusedError(`The webhook target is ${raw.length} characters long: at most ${MAX_TARGET_LENGTH} are accepted.`);
-      // The URL parser would drop these silently (leading and trailing spaces, tabs and line breaks anywhere): the target kept would not be the one sent.
+      // The URL parser would drop or re-encode these silently (spaces and controls at either end, tabs and line breaks anywhere, spaces inside): the target kept would not be the text registered.
       const stray = /[\u0000-\u0020\u007f]/.exec(raw);
       if (stray) throw new TargetRefusedError(`The webhook target holds ${stray[0] === ' ' ? 'a space' : `the control character U+${stray[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`} at character ${stray.index + 1}: send the URL without it.`);
       let url: URL;
