@@ -239,6 +239,12 @@ const configSchema = z.strictObject({
       /** Deliveries at once per instance. */
       concurrency: z.number().int().min(1).max(256).default(8),
       /**
+       * Webhooks one consumer may hold: each is delivered every event of its types, so without a
+       * bound one consumer could multiply every department event (and the department reads behind
+       * its deliveries) at will.
+       */
+      maxPerConsumer: z.number().int().min(1).max(1000).default(100),
+      /**
        * With several instances on Redis: a delivery whose instance has not renewed its claim for
        * this long (it died) is taken over by another instance, with the same `webhook-id`.
        * Claims are renewed every third of it, so it must comfortably exceed a stalled process's pauses.

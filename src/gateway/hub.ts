@@ -639,7 +639,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
   if (withEvents) {
     try {
       webhooks = await startWebhooks({
-        settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, ...config.webhooks },
+        settings: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, maxPerConsumer: 100, takeoverSeconds: 30, ...config.webhooks },
         schema,
         state,
         dataDir: config.webhooks?.dir ?? path.join(path.dirname(config.audit.dir), 'webhooks'),

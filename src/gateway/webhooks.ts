@@ -76,6 +76,8 @@ export interface WebhooksSettings {
   readonly maxAgeHours: number;
   readonly timeoutMs: number;
   readonly concurrency: number;
+  /** Webhooks one consumer may hold (registrations beyond are refused). */
+  readonly maxPerConsumer: number;
   /** With several instances: how long a claim of a dead instance is idle before another takes it over. */
   readonly takeoverSeconds: number;
 }
@@ -309,6 +311,10 @@ export async function startWebhooks(options: WebhooksOptions): Promise<Webhooks>
       if (caller.onBehalfOf) throw new HubError(HubErrorCode.BAD_REQUEST, "A webhook cannot be registered on behalf of another hub's consumer: its deliveries could not name that consumer in their records. Register it without obo, as the peer hub itself.");
       // Kept as it will be called (the parsed URL's href), so the registration shows the target the deliveries go to.
       const target = allowList.match(input.url).url.href;
+      const held = (await registry.all(true)).filter((r) => r.consumer === caller.consumer).length;
+      if (held >= settings.maxPerConsumer) {
+        throw new HubError(HubErrorCode.BAD_USER_INPUT, `This consumer already holds ${held} webhooks, the most it may (webhooks.maxPerConsumer): remove one with removeWebhook before registering another.`, { limit: 'webhooks.maxPerConsumer', max: settings.maxPerConsumer });
+      }
       const registration: Omit<WebhookRegistration, 'types'> = {
         id: randomUUID(),
         consumer: caller.consumer,

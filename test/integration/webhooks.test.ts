@@ -44,7 +44,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/tax`;
-  hub = await startTestHub({ security: 'signed', webhooks: { allow: [{ url: 'http://127.0.0.1:*/hooks/*', allowPrivate: true }] } });
+  hub = await startTestHub({ security: 'signed', webhooks: { allow: [{ url: 'http://127.0.0.1:*/hooks/*', allowPrivate: true }], maxPerConsumer: 3 } });
 });
 afterAll(async () => {
   await hub?.close();
@@ -156,5 +156,22 @@ describe('webhooks', () => {
     // In the order they happened (the ids of one department's feed grow), each delivered once after the failures.
     expect([...ids].sort((a, b) => Number(a.split(':')[1]) - Number(b.split(':')[1]))).toEqual(ids);
     expect(new Set(ids).size).toBe(3);
+  });
+
+  it('holds a consumer to webhooks.maxPerConsumer registrations, and admits one again after a removal', async () => {
+    const client = hub.clientFor('tax-bureau');
+    const register = (n: number) => client.query<any>(REGISTER, { url: `${receiverUrl}-extra-${n}`, s: SELECTION }, STARTUP);
+    // One is held since the first test: two more reach the bound of 3.
+    const kept = [await register(1), await register(2)];
+    expect(kept.map((r) => r.errors)).toEqual([undefined, undefined]);
+    const over = await register(3);
+    expect(over.errors?.[0]).toMatchObject({
+      message: 'This consumer already holds 3 webhooks, the most it may (webhooks.maxPerConsumer): remove one with removeWebhook before registering another.',
+      extensions: { code: 'BAD_USER_INPUT', limit: 'webhooks.maxPerConsumer', max: 3 },
+    });
+    expect((await client.query<any>('{ webhooks { id } }', {}, STARTUP)).data.webhooks).toHaveLength(3);
+    const removed = await client.query<any>('mutation($id: ID!) { removeWebhook(id: $id) }', { id: kept[1]!.data.registerWebhook.id }, STARTUP);
+    expect(removed.data.removeWebhook).toBe(true);
+    expect((await register(4)).errors).toBeUndefined();
   });
 });

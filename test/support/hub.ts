@@ -62,7 +62,7 @@ export async function startTestHub(
     /** Per-consumer rate limits. @default none */
     rateLimits?: Record<string, { requestsPerSecond: number; burst: number }>;
     /** Webhook settings (docs/webhooks.md), e.g. the allow-list of targets. @default none allowed */
-    webhooks?: { allow: (string | { url: string; allowPrivate?: boolean })[]; maxAttempts?: number };
+    webhooks?: { allow: (string | { url: string; allowPrivate?: boolean })[]; maxAttempts?: number; maxPerConsumer?: number };
     /** The clock of pushed cases (GatewayOptions.now). @default the system clock */
     now?: () => Date;
     /** Pushed cases' settings (deadlines, calendar file). @default the hub's defaults */
@@ -92,7 +92,7 @@ export async function startTestHub(
       ...(options.tracing ? { tracing: { serviceName: 'datarun-test-hub', sampleRatio: 1, ...options.tracing } } : {}),
       ...(options.rateLimits ? { rateLimits: { consumers: options.rateLimits } } : {}),
       // The hub's other data (webhooks, cases) in the keys directory, not beside the access log: a test that remounts the log's file system read-only needs it to hold no other open file.
-      webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, takeoverSeconds: 30, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
+      webhooks: { allow: [], maxAttempts: 12, maxAgeHours: 72, timeoutMs: 10_000, concurrency: 8, maxPerConsumer: 100, takeoverSeconds: 30, dir: path.join(keysDir, 'webhooks'), ...options.webhooks },
       cases: { file: path.join(keysDir, 'cases', 'cases.jsonl'), ...options.cases },
       proofs: { dir: path.join(keysDir, 'proofs') },
       ...(options.federationPeers ? { federation: { peers: options.federationPeers, ...(options.federationRefetchIntervalSec !== undefined ? { refetchIntervalSec: options.federationRefetchIntervalSec } : {}) } } : {}),
