@@ -220,6 +220,8 @@ const configSchema = z.strictObject({
       maxPending: z.number().int().min(1).max(100_000).default(1000),
       /** Streams one instance serves at most (more are refused with RATE_LIMITED). */
       maxStreams: z.number().int().min(1).max(100_000).default(1000),
+      /** Streams one consumer holds on one instance at most (more are refused with RATE_LIMITED), so that one cannot take every stream. */
+      maxStreamsPerConsumer: z.number().int().min(1).max(100_000).default(100),
     })
     .prefault({}),
   /** Registered webhooks for department events (docs/webhooks.md). */

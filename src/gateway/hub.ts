@@ -634,6 +634,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
     maxLifetimeMs: (config.subscriptions?.maxLifetimeSeconds ?? 3600) * 1000,
     maxPending: config.subscriptions?.maxPending ?? 1000,
     maxStreams: config.subscriptions?.maxStreams ?? 1000,
+    maxStreamsPerConsumer: config.subscriptions?.maxStreamsPerConsumer ?? 100,
   });
   // Webhooks deliver events through the same pipeline, to targets on the operator's allow-list.
   if (withEvents) {

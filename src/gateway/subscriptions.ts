@@ -39,6 +39,8 @@ export interface SubscriptionsOptions {
   readonly maxPending: number;
   /** Streams served at once. */
   readonly maxStreams: number;
+  /** Streams served at once to one consumer (in the open mode, to one source address). @default maxStreams */
+  readonly maxStreamsPerConsumer?: number;
   /** The clock (tests). @default Date.now */
   readonly now?: () => number;
 }
@@ -73,6 +75,9 @@ function ending(code: ErrorCode, message: string): GatewayReply {
 export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
   const now = options.now ?? Date.now;
   const streams = new Set<{ end(reply: GatewayReply): void }>();
+  /** Streams open per holder: the consumer, or in the open mode the source address. */
+  const held = new Map<string, number>();
+  const perHolder = options.maxStreamsPerConsumer ?? options.maxStreams;
   let closed = false;
 
   async function subscribe(request: HubRequest): Promise<OpenedSubscription> {
@@ -83,11 +88,17 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     if (streams.size >= options.maxStreams) {
       return { reply: { requestId: opened.reply.requestId, code: HubErrorCode.RATE_LIMITED, body: ending(HubErrorCode.RATE_LIMITED, `This instance serves ${options.maxStreams} streams already: retry later or on another instance.`), retryAfterSeconds: 5 } };
     }
+    const holder = standing.caller?.consumer ?? `source:${standing.source}`;
+    const holding = held.get(holder) ?? 0;
+    if (holding >= perHolder) {
+      const who = standing.caller ? 'This consumer holds' : 'This address holds';
+      return { reply: { requestId: opened.reply.requestId, code: HubErrorCode.RATE_LIMITED, body: ending(HubErrorCode.RATE_LIMITED, `${who} ${holding} streams on this instance already, the most it may (subscriptions.maxStreamsPerConsumer): close one, or retry later.`), retryAfterSeconds: 5 } };
+    }
     const types = subscribedTypes(options.schema, standing.operation, standing.body.variables);
-    return { reply: opened.reply, stream: openStream(standing, types) };
+    return { reply: opened.reply, stream: openStream(standing, types, holder) };
   }
 
-  function openStream(standing: StandingOperation, types: ReadonlySet<string>): SubscriptionStream {
+  function openStream(standing: StandingOperation, types: ReadonlySet<string>, holder: string): SubscriptionStream {
     const openedAt = now();
     const controller = new AbortController();
     const pending: HubEvent[] = [];
@@ -108,10 +119,15 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
         unlisten();
         clearTimeout(expiry);
         streams.delete(entry);
+        const left = (held.get(holder) ?? 1) - 1;
+        if (left > 0) held.set(holder, left);
+        else held.delete(holder);
         controller.abort();
         notify();
       },
     };
+    // Counted before anything can end the stream, so that its end always finds it counted.
+    held.set(holder, (held.get(holder) ?? 0) + 1);
     const unlisten = options.events.listen((event) => {
       if (done || !types.has(event.type)) return;
       if (pending.length >= options.maxPending) {

@@ -141,6 +141,57 @@ describe('subscription streams', () => {
     expect((await subscriptions.subscribe({})).reply.code).toBe('SHUTTING_DOWN');
   });
 
+  it('holds each consumer to maxStreamsPerConsumer streams, counting a stream from its opening to its end (property)', async () => {
+    const consumers = ['tax-bureau', 'social-security-bureau', 'market-regulation-bureau'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.record({ open: fc.boolean(), who: fc.nat(consumers.length - 1), pick: fc.nat() }), { maxLength: 40 }),
+        async (bound, steps) => {
+          const events = createLocalEventStream();
+          let next = consumers[0]!;
+          const subscriptions = createSubscriptions({
+            schema,
+            events,
+            maxLifetimeMs: 60_000,
+            maxPending: 10,
+            maxStreams: 100,
+            maxStreamsPerConsumer: bound,
+            async open() {
+              const base = standing('subscription { departmentEvents(types: [A_HAPPENED]) { id } }');
+              return { reply: { requestId: 'o', code: null, body: { data: null } }, standing: { ...base, caller: { consumer: next } as never } };
+            },
+            async deliver() {
+              return { requestId: 'd', code: null, body: { data: null } };
+            },
+          });
+          const open = new Map<string, { close(): void }[]>(consumers.map((c) => [c, []]));
+          for (const step of steps) {
+            const who = consumers[step.who]!;
+            const held = open.get(who)!;
+            if (step.open) {
+              next = who;
+              const opened = await subscriptions.subscribe({});
+              if (held.length >= bound) {
+                expect(opened.stream).toBeUndefined();
+                expect(opened.reply.code).toBe('RATE_LIMITED');
+                expect((opened.reply.body as GatewayReply).errors![0]!.message).toBe(`This consumer holds ${held.length} streams on this instance already, the most it may (subscriptions.maxStreamsPerConsumer): close one, or retry later.`);
+              } else {
+                expect(opened.stream).toBeDefined();
+                held.push(opened.stream!);
+              }
+            } else if (held.length > 0) {
+              held.splice(step.pick % held.length, 1)[0]!.close();
+            }
+            expect(subscriptions.open).toBe([...open.values()].reduce((n, list) => n + list.length, 0));
+          }
+          subscriptions.close();
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it('stops listening when the client goes away', async () => {
     const { events, subscriptions } = setup();
     const { stream } = await subscriptions.subscribe({});
