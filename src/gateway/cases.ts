@@ -178,7 +178,12 @@ function remember(ctx: RequestContext, change: CaseChange): void {
  * runs, so the schema can be built before the store opens). Who may call each field is the
  * sharing policy's grant of its coordinate; the department is the caller's consumer id.
  */
-export function createCaseResolvers(cases: () => HubCases, now: () => Date, logWritable: () => boolean = () => true): Resolvers {
+/**
+ * The resolvers of pushed cases. `isConsumer` says whether an id is a consumer of this hub (cases
+ * are kept under the receiving consumer's id): `overdueCases(department:)` for any other id is
+ * refused, since an empty list for a mistyped id would read as "nothing overdue".
+ */
+export function createCaseResolvers(cases: () => HubCases, now: () => Date, logWritable: () => boolean = () => true, isConsumer: (id: string) => boolean = () => true): Resolvers {
   // A step is recorded after it is taken: with the access log known to be unwritable it is not
   // taken at all (the reply would be withheld, and the change left without its record).
   const checkLog = (): void => {
@@ -194,7 +199,11 @@ export function createCaseResolvers(cases: () => HubCases, now: () => Date, logW
       },
       async overdueCases(_parent: unknown, args: { department?: string | null }, ctx: RequestContext) {
         callerOf(ctx);
-        const list = await cases().service.overdue(args.department ?? ALL_DEPARTMENTS, now());
+        const department = args.department ?? undefined;
+        if (department !== undefined && ACTOR_ID_PATTERN.test(department) && !isConsumer(department)) {
+          throw new BadUserInputError('department', `names no consumer of this hub (${JSON.stringify(department)}): cases are kept under the id of the consumer they were pushed to, such as tax-bureau`);
+        }
+        const list = await cases().service.overdue(department ?? ALL_DEPARTMENTS, now());
         return list.slice(0, MAX_CASES_LISTED).map((o) => overdueOut(o, ctx));
       },
     },

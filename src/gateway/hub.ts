@@ -378,7 +378,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
         createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
         ...(withEvents ? [createEventResolvers(), createWebhookResolvers(() => webhooks)] : []),
-        createCaseResolvers(() => cases!, now, () => audit?.health().writable ?? true),
+        createCaseResolvers(() => cases!, now, () => audit?.health().writable ?? true, (id) => keyStore.owner(id)?.kind === 'consumer'),
         ...(withProofs ? [createProofResolvers(() => proofs)] : []),
       ]),
     );

@@ -179,6 +179,10 @@ describe('electronic supervision', () => {
     const reply = await hub.clientFor('supervision-office').query<any>(query, { d: 'tax-bureau' }, SUPERVISION('S-1'));
     expect(reply.errors).toBeUndefined();
     expect(reply.data.overdueCases).toContainEqual({ step: 'CLAIM', deadline: '2026-03-02T15:59:59.999Z', overdueWorkingDays: 3, case: { id: ids['tax-bureau'], department: 'tax-bureau', state: 'PUSHED' } });
+    // A mistyped department is refused, not answered with an empty list that would read as "nothing overdue".
+    const typo = await hub.clientFor('supervision-office').query<any>(query, { d: 'tax-bureu' }, SUPERVISION('S-1b'));
+    expect(typo.data?.overdueCases ?? null).toBeNull();
+    expect(typo.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argument: 'department' }, message: expect.stringContaining('names no consumer of this hub ("tax-bureu")') });
     // Before the deadline it is not listed.
     clock = new Date('2026-03-02T15:00:00Z');
     const early = await hub.clientFor('supervision-office').query<any>(query, { d: 'tax-bureau' }, SUPERVISION('S-2'));

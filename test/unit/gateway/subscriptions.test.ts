@@ -175,7 +175,7 @@ describe('subscription streams', () => {
               if (held.length >= bound) {
                 expect(opened.stream).toBeUndefined();
                 expect(opened.reply.code).toBe('RATE_LIMITED');
-                expect((opened.reply.body as GatewayReply).errors![0]!.message).toBe(`This consumer holds ${held.length} streams on this instance already, the most it may (subscriptions.maxStreamsPerConsumer): close one, or retry later.`);
+                expect(((opened.reply.body as GatewayReply).errors![0] as { message: string }).message).toBe(`This consumer holds ${held.length} streams on this instance already, the most it may (subscriptions.maxStreamsPerConsumer): close one, or retry later.`);
               } else {
                 expect(opened.stream).toBeDefined();
                 held.push(opened.stream!);
