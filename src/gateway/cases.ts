@@ -180,8 +180,9 @@ function remember(ctx: RequestContext, change: CaseChange): void {
  */
 /**
  * The resolvers of pushed cases. `isConsumer` says whether an id is a consumer of this hub (cases
- * are kept under the receiving consumer's id): `overdueCases(department:)` for any other id is
- * refused, since an empty list for a mistyped id would read as "nothing overdue".
+ * are kept under the receiving consumer's id): `overdueCases(department:)` that finds nothing for
+ * an id that is no consumer is refused, since an empty list for a mistyped id would read as
+ * "nothing overdue" (a consumer since removed still has its cases listed).
  */
 export function createCaseResolvers(cases: () => HubCases, now: () => Date, logWritable: () => boolean = () => true, isConsumer: (id: string) => boolean = () => true): Resolvers {
   // A step is recorded after it is taken: with the access log known to be unwritable it is not
@@ -200,10 +201,11 @@ export function createCaseResolvers(cases: () => HubCases, now: () => Date, logW
       async overdueCases(_parent: unknown, args: { department?: string | null }, ctx: RequestContext) {
         callerOf(ctx);
         const department = args.department ?? undefined;
-        if (department !== undefined && ACTOR_ID_PATTERN.test(department) && !isConsumer(department)) {
+        const list = await cases().service.overdue(department ?? ALL_DEPARTMENTS, now());
+        // Nothing listed for an id that is no consumer (a consumer since removed keeps its cases listed).
+        if (list.length === 0 && department !== undefined && !isConsumer(department)) {
           throw new BadUserInputError('department', `names no consumer of this hub (${JSON.stringify(department)}): cases are kept under the id of the consumer they were pushed to, such as tax-bureau`);
         }
-        const list = await cases().service.overdue(department ?? ALL_DEPARTMENTS, now());
         return list.slice(0, MAX_CASES_LISTED).map((o) => overdueOut(o, ctx));
       },
     },
