@@ -458,7 +458,15 @@ function requireRole(ctx: RequestContext, role: string): void {
  * `dataAccesses`, the citizen's view for the one-window hall (the policy has already required the
  * citizen's consent for that identifier). Role checks repeat the policy's, as a second lock.
  */
-export function createAuditResolvers(log: () => AuditLog | undefined, options: { otherHeads?: () => Promise<SignedTreeHead[]>; prover?: () => ChainProver | undefined } = {}): Resolvers {
+export function createAuditResolvers(
+  log: () => AuditLog | undefined,
+  options: {
+    otherHeads?: () => Promise<SignedTreeHead[]>;
+    prover?: () => ChainProver | undefined;
+    /** Whether an id is a consumer of this hub: a `consumer` filter that finds nothing for any other id is refused (a typo would read as "no access"). */
+    isConsumer?: (id: string) => boolean;
+  } = {},
+): Resolvers {
   const opened = (): AuditLog => {
     const l = log();
     if (!l) throw new HubError(HubErrorCode.AUDIT_UNAVAILABLE, 'The access log is not enabled on this hub.');
@@ -517,6 +525,10 @@ export function createAuditResolvers(log: () => AuditLog | undefined, options: {
           },
           { first: args.first ?? 50, after: args.after ?? null },
         );
+        // Nothing found for a consumer id the hub does not know: a typo, not "no access" (a consumer since removed still finds its records).
+        if (page.edges.length === 0 && !args.after && f.consumer && options.isConsumer && !options.isConsumer(f.consumer)) {
+          throw new BadUserInputError('filter.consumer', `names no consumer of this hub, and no record holds it: ${JSON.stringify(f.consumer.length > 80 ? `${f.consumer.slice(0, 79)}…` : f.consumer)}`);
+        }
         return {
           pageInfo: page.pageInfo,
           edges: page.edges.map(({ cursor, node }) => ({

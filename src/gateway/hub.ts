@@ -376,7 +376,7 @@ export async function createGateway(config: GatewayConfig, endpoints: Department
       buildHubSchema(connectors, typeDefs, [
         createSealResolvers(connectors, seals),
         createPolicyResolvers(() => policy!, { consumerOf: (ctx) => (ctx as RequestContext).caller?.consumer ?? '' }),
-        createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover }),
+        createAuditResolvers(() => audit, { otherHeads: () => otherHeads(), prover: () => prover, isConsumer: (id) => keyStore.owner(id)?.kind === 'consumer' }),
         ...(withEvents ? [createEventResolvers(), createWebhookResolvers(() => webhooks)] : []),
         createCaseResolvers(() => cases!, now, () => audit?.health().writable ?? true, (id) => keyStore.owner(id)?.kind === 'consumer'),
         ...(withProofs ? [createProofResolvers(() => proofs)] : []),

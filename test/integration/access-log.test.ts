@@ -123,6 +123,14 @@ describe('the access log', () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
   });
 
+  it('refuses a consumer filter that names no consumer and finds nothing, rather than answering "no access"', async () => {
+    const query = 'query($f: AccessLogFilter) { accessLog(filter: $f, first: 5) { edges { node { seq } } } }';
+    const typo = await hub.clientFor('auditor').query<any>(query, { f: { consumer: 'real-estate-centr' } }, AUDIT);
+    expect(typo.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argument: 'filter.consumer' }, message: 'Argument "filter.consumer" names no consumer of this hub, and no record holds it: "real-estate-centr".' });
+    // A known consumer without records is answered with an empty page.
+    expect((await auditorReads({ consumer: 'one-window-hall', caseNumber: 'NO-SUCH-CASE' }))).toEqual([]);
+  });
+
   it('keeps the roles apart: data consumers cannot read the log, the auditor reads no department data', async () => {
     const consumer = await hub.clientFor('real-estate-centre').query<any>('{ accessLog { edges { node { seq } } } }', undefined, TRANSFER);
     expect(consumer.status).toBe(403);
