@@ -4,6 +4,7 @@
  * verification, export, and the index behind the auditor and citizen queries.
  */
 export { openAuditLog, openAuditLogReader, DEFAULT_AUDIT_LOG_OPTIONS, MIN_RETENTION_DAYS, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from './audit-log';
+export { quotedArgument } from './query';
 export type {
   AuditLog,
   AuditLogReader,

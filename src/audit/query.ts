@@ -55,12 +55,12 @@ export function withheldBy(rules: ReadonlyMap<string, Rule>, purpose: string | n
 export function timeArgument(value: Date | string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseDateTime(value) : undefined;
-  if (ms === undefined || Number.isNaN(ms)) throw new BadUserInputError(name, `must be an RFC 3339 date-time with its time zone, such as 2026-12-02T00:00:00Z or 2026-12-02T08:00:00+08:00, but got: ${quoted(value)}`);
+  if (ms === undefined || Number.isNaN(ms)) throw new BadUserInputError(name, `must be an RFC 3339 date-time with its time zone, such as 2026-12-02T00:00:00Z or 2026-12-02T08:00:00+08:00, but got: ${quotedArgument(value)}`);
   return ms;
 }
 
-/** An argument as a message shows it: quoted, and cut short when long. */
-function quoted(value: unknown): string {
+/** An argument as a message shows it: quoted, and cut short when long (an error never carries a caller's whole text back). */
+export function quotedArgument(value: unknown): string {
   const text = JSON.stringify(typeof value === 'string' ? value : String(value));
   return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }

@@ -22,6 +22,7 @@ import {
   type AuditChange,
   type SignedTreeHead,
   type ChainProver,
+  quotedArgument,
 } from '../audit';
 import type { Decision, PolicyEngine } from '../policy';
 import { createCheckpointSigner, hashText, importJwks, verifyCheckpoint, type Jwks, type KeyStore } from '../seal';
@@ -480,7 +481,7 @@ export function createAuditResolvers(
       return { inclusionProof: (_i, seq, size) => l.inclusionProof(seq, size), consistencyProof: async (_i, from, to) => l.consistencyProof(from, to) };
     }
     const other = options.prover?.();
-    if (!other) throw new BadUserInputError('instance', `is ${JSON.stringify(instance.length > 80 ? `${instance.slice(0, 79)}…` : instance)}, but this hub is the single instance ${JSON.stringify(l.instanceId)}`);
+    if (!other) throw new BadUserInputError('instance', `is ${quotedArgument(instance)}, but this hub is the single instance ${JSON.stringify(l.instanceId)}`);
     return other;
   };
   return {
@@ -527,7 +528,7 @@ export function createAuditResolvers(
         );
         // Nothing found for a consumer id the hub does not know: a typo, not "no access" (a consumer since removed still finds its records).
         if (page.edges.length === 0 && !args.after && f.consumer && options.isConsumer && !options.isConsumer(f.consumer)) {
-          throw new BadUserInputError('filter.consumer', `names no consumer of this hub, and no record holds it: ${JSON.stringify(f.consumer.length > 80 ? `${f.consumer.slice(0, 79)}…` : f.consumer)}`);
+          throw new BadUserInputError('filter.consumer', `names no consumer of this hub, and no record holds it: ${quotedArgument(f.consumer)}`);
         }
         return {
           pageInfo: page.pageInfo,
